@@ -1,0 +1,142 @@
+"""Operator JWTs: signed with the server's ES256 key from the data directory, or by an external OIDC issuer."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from compass.errors import UnauthenticatedError
+from compass.settings import Settings
+
+_ALGORITHM = "ES256"
+_OIDC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+_JWKS_TTL_SECONDS = 300
+
+
+def load_or_create_signing_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The server's JWT key; created on first use with mode 0600 so only the operator can mint tokens."""
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise RuntimeError(f"{path} does not hold an EC private key")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    return key
+
+
+def issue_token(
+    settings: Settings, *, tenant_id: str, scopes: list[str], ttl_seconds: int, subject: str = "operator"
+) -> str:
+    key = load_or_create_signing_key(settings.jwt_key_file)
+    now = int(time.time())
+    claims = {
+        "iss": settings.jwt_issuer,
+        "sub": subject,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "tenant": tenant_id,
+        "scopes": " ".join(scopes),
+    }
+    return jwt.encode(claims, key, algorithm=_ALGORITHM)
+
+
+@dataclass(frozen=True)
+class VerifiedClaims:
+    subject: str
+    tenant_id: str | None
+    scopes: frozenset[str]
+
+
+def _scopes_from(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset(value.split())
+    if isinstance(value, list):
+        return frozenset(str(item) for item in value)
+    return frozenset()
+
+
+class JWTVerifier:
+    """Verifies bearer tokens; the JWKS of an external issuer is fetched with httpx and cached."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._public_key = load_or_create_signing_key(settings.jwt_key_file).public_key()
+        self._jwks: dict[str, Any] = {}
+        self._jwks_fetched_at = 0.0
+
+    async def verify(self, token: str) -> VerifiedClaims:
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise UnauthenticatedError("the bearer token is not a JWT") from None
+        issuer = unverified.get("iss")
+        try:
+            if issuer == self._settings.jwt_issuer:
+                claims = jwt.decode(
+                    token,
+                    self._public_key,
+                    algorithms=[_ALGORITHM],
+                    issuer=self._settings.jwt_issuer,
+                    options={"require": ["exp", "iss", "sub"]},
+                )
+                return VerifiedClaims(claims["sub"], claims.get("tenant"), _scopes_from(claims.get("scopes")))
+            if self._settings.oidc_issuer and issuer == self._settings.oidc_issuer:
+                key = await self._oidc_key(header.get("kid"))
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=_OIDC_ALGORITHMS,
+                    issuer=self._settings.oidc_issuer,
+                    audience=self._settings.oidc_audience,
+                    options={"require": ["exp", "iss", "sub"], "verify_aud": bool(self._settings.oidc_audience)},
+                )
+                tenant = claims.get(self._settings.oidc_tenant_claim)
+                return VerifiedClaims(
+                    claims["sub"],
+                    str(tenant) if tenant is not None else None,
+                    _scopes_from(claims.get(self._settings.oidc_scopes_claim)),
+                )
+        except jwt.ExpiredSignatureError:
+            raise UnauthenticatedError("the bearer token has expired") from None
+        except jwt.PyJWTError as error:
+            raise UnauthenticatedError(f"the bearer token is not valid: {error}") from None
+        raise UnauthenticatedError("the bearer token comes from an issuer this server does not trust")
+
+    async def _oidc_key(self, kid: str | None) -> Any:
+        if not self._settings.oidc_jwks_url:
+            raise UnauthenticatedError("no JWKS URL is configured for the external issuer")
+        if kid not in self._jwks or time.monotonic() - self._jwks_fetched_at > _JWKS_TTL_SECONDS:
+            await self._refresh_jwks()
+        if kid not in self._jwks:
+            raise UnauthenticatedError("the bearer token is signed with an unknown key")
+        return self._jwks[kid]
+
+    async def _refresh_jwks(self) -> None:
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                response = await client.get(self._settings.oidc_jwks_url or "")
+                response.raise_for_status()
+                keys = response.json().get("keys", [])
+        except (httpx.HTTPError, ValueError):
+            raise UnauthenticatedError("the external issuer's keys could not be fetched") from None
+        self._jwks = {
+            jwk.get("kid"): jwt.PyJWK.from_json(json.dumps(jwk)).key for jwk in keys if isinstance(jwk, dict)
+        }
+        self._jwks_fetched_at = time.monotonic()

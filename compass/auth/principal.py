@@ -1,0 +1,44 @@
+"""Who is calling: resolved once per request by the authentication middleware, read by resolvers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    """What an operator's JWT may do; `compass token` grants all of them unless told otherwise."""
+
+    APPLICATION_READ = "application:read"
+    APPLICATION_WRITE = "application:write"
+    RUNTIME_READ = "runtime:read"
+    RUNTIME_WRITE = "runtime:write"
+    LABEL_DEFINITION_READ = "label_definition:read"
+    LABEL_DEFINITION_WRITE = "label_definition:write"
+    FORMATION_READ = "formation:read"
+    FORMATION_WRITE = "formation:write"
+    TENANT_READ = "tenant:read"
+
+
+ALL_SCOPES = frozenset(Scope)
+
+
+@dataclass(frozen=True)
+class OperatorPrincipal:
+    """A person or tool holding a JWT, acting in one tenant."""
+
+    subject: str
+    tenant_id: str
+    scopes: frozenset[str] = field(default=ALL_SCOPES)
+
+    viewer_type = "USER"
+
+    @property
+    def viewer_id(self) -> str:
+        return self.subject
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+Principal = OperatorPrincipal

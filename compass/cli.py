@@ -1,0 +1,171 @@
+"""The `compass` command: serve, migrate, tenants and operator tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from compass import migrate as migrations
+from compass.app import DIRECTOR_PATH, DatabaseBehindError, check_migrations, create_app
+from compass.auth.jwt import issue_token
+from compass.auth.principal import ALL_SCOPES
+from compass.db import Database
+from compass.errors import CompassError
+from compass.observability.logging import configure_logging
+from compass.settings import Settings
+from director.models import Tenant
+from director.tenant.service import tenant as tenant_service
+
+app = typer.Typer(help="pycompass: a Compass-compatible control plane.", no_args_is_help=True)
+tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+
+DEMO_TENANT = "demo"
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+async def _ensure_tenant(database: Database, name: str) -> Tenant:
+    async with database.transaction() as session:
+        try:
+            return await tenant_service.resolve(session, name)
+        except CompassError:
+            return await tenant_service.create(session, name)
+
+
+async def _check(database: Database) -> None:
+    try:
+        await check_migrations(database)
+    finally:
+        await database.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database up to the newest migration."""
+    settings = _settings()
+    migrations.upgrade(settings.effective_database_url)
+    typer.echo(f"database migrated to {migrations.head_revision()}")
+
+
+@app.command()
+def serve(
+    demo: Annotated[bool, typer.Option(help="Create a demo tenant and print headers to paste.")] = False,
+) -> None:
+    """Serve the Director (and, later, the Connector) until interrupted."""
+    settings = _settings()
+    if settings.is_embedded_database and settings.auto_migrate:
+        migrations.upgrade(settings.effective_database_url)
+    try:
+        asyncio.run(_check(Database(settings.effective_database_url)))
+    except DatabaseBehindError as error:
+        typer.echo(f"compass serve: {error}", err=True)
+        raise typer.Exit(1) from None
+    url = f"http://{settings.host}:{settings.http_port}{DIRECTOR_PATH}"
+    typer.echo(f"\nGraphiQL:   {url}")
+    if demo:
+        tenant = asyncio.run(_demo_tenant(settings))
+        token = issue_token(settings, tenant_id=tenant.id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
+        typer.echo("Paste these request headers into GraphiQL (valid 24 hours; `compass token` makes more):")
+        typer.echo(f'  {{"Authorization": "Bearer {token}", "Tenant": "{tenant.id}"}}')
+        typer.echo("Then run:   { viewer { id type } }\n")
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    application = create_app(settings)
+    # Start-up garbage (strawberry, SQLAlchemy) is frozen so that gen-2 collections stay short under load.
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(
+        application, host=settings.host, port=settings.http_port, log_config=None, loop="uvloop", http="httptools"
+    )
+
+
+async def _demo_tenant(settings: Settings) -> Tenant:
+    database = Database(settings.effective_database_url)
+    try:
+        return await _ensure_tenant(database, DEMO_TENANT)
+    finally:
+        await database.dispose()
+
+
+async def _create_tenant(settings: Settings, name: str) -> Tenant:
+    database = Database(settings.effective_database_url)
+    try:
+        async with database.transaction() as session:
+            return await tenant_service.create(session, name)
+    finally:
+        await database.dispose()
+
+
+async def _list_tenants(settings: Settings) -> list[Tenant]:
+    database = Database(settings.effective_database_url)
+    try:
+        async with database.read_sessions() as session:
+            return await tenant_service.list_all(session)
+    finally:
+        await database.dispose()
+
+
+async def _resolve_tenant(settings: Settings, name_or_id: str) -> Tenant:
+    database = Database(settings.effective_database_url)
+    try:
+        async with database.read_sessions() as session:
+            return await tenant_service.resolve(session, name_or_id)
+    finally:
+        await database.dispose()
+
+
+def _migrated(settings: Settings) -> None:
+    if settings.is_embedded_database and settings.auto_migrate:
+        migrations.upgrade(settings.effective_database_url)
+
+
+@tenant_app.command("create")
+def tenant_create(name: str) -> None:
+    """Create a tenant and print its id (the Tenant header value)."""
+    settings = _settings()
+    _migrated(settings)
+    try:
+        tenant = asyncio.run(_create_tenant(settings, name))
+    except CompassError as error:
+        typer.echo(f"compass tenant create: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(tenant.id)
+
+
+@tenant_app.command("list")
+def tenant_list() -> None:
+    """List tenants: id and name."""
+    settings = _settings()
+    _migrated(settings)
+    for tenant in asyncio.run(_list_tenants(settings)):
+        typer.echo(f"{tenant.id}\t{tenant.name}")
+
+
+@app.command()
+def token(
+    tenant: Annotated[str, typer.Option(help="Tenant name or id.")],
+    scopes: Annotated[list[str] | None, typer.Option(help="Scopes to grant (repeat); default all.")] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+    subject: Annotated[str, typer.Option(help="Who the token is for.")] = "operator",
+) -> None:
+    """Print an operator JWT signed with this server's key."""
+    settings = _settings()
+    _migrated(settings)
+    try:
+        found = asyncio.run(_resolve_tenant(settings, tenant))
+    except CompassError as error:
+        typer.echo(f"compass token: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    unknown = set(scopes or []) - set(ALL_SCOPES)
+    if unknown:
+        typer.echo(f"compass token: unknown scopes {sorted(unknown)}; known: {sorted(ALL_SCOPES)}", err=True)
+        raise typer.Exit(1)
+    typer.echo(issue_token(settings, tenant_id=found.id, scopes=scopes or sorted(ALL_SCOPES), ttl_seconds=ttl, subject=subject))

@@ -1,0 +1,71 @@
+"""HTTP-level pieces shared by both APIs: GraphQL-shaped error answers and the request body limit."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from compass.errors import CompassError
+
+
+def graphql_error_body(code: str, message: str) -> bytes:
+    """Even a request refused before GraphQL runs answers with ``data``, as Compass clients expect."""
+    return json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+
+
+async def send_graphql_error(send: Send, error: CompassError, status: int | None = None) -> None:
+    body = graphql_error_body(error.code, error.message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status or error.http_status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestTooLargeError(CompassError):
+    code = "REQUEST_TOO_LARGE"
+    http_status = 413
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over ``max_bytes`` with 413, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        error = RequestTooLargeError(f"request body is larger than {self.max_bytes} bytes")
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await send_graphql_error(send, error)
+                return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise error
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except RequestTooLargeError:
+            if not started:
+                await send_graphql_error(send, error)

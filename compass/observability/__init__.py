@@ -1,0 +1,25 @@
+"""Observability for pycompass: structured logs, request ids and Prometheus metrics.
+
+Kept in one package so the Director, Connector and their tests wire the same pieces the same way.
+"""
+
+from __future__ import annotations
+
+from compass.observability.logging import configure_logging
+from compass.observability.metrics import (
+    REGISTRY,
+    GraphQLOperationMetrics,
+    HttpMetricsMiddleware,
+    metrics_endpoint,
+)
+from compass.observability.request_context import RequestContextMiddleware, request_id_from_scope
+
+__all__ = [
+    "REGISTRY",
+    "GraphQLOperationMetrics",
+    "HttpMetricsMiddleware",
+    "RequestContextMiddleware",
+    "configure_logging",
+    "metrics_endpoint",
+    "request_id_from_scope",
+]

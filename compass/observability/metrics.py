@@ -1,0 +1,189 @@
+"""Prometheus metrics for the HTTP edge and GraphQL operations.
+
+Everything lives in a private ``REGISTRY`` rather than prometheus-client's global one, so building the
+app repeatedly (tests, app factories) never trips "Duplicated timeseries" errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Final, Literal
+
+from graphql import GraphQLError, OperationDefinitionNode
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+Api = Literal["director", "connector"]
+
+REGISTRY: Final = CollectorRegistry(auto_describe=True)
+
+HTTP_REQUESTS_TOTAL: Final = Counter(
+    "compass_http_requests",
+    "HTTP requests handled, by method, bounded route path and status code.",
+    ("method", "path", "status"),
+    registry=REGISTRY,
+)
+GRAPHQL_OPERATION_DURATION_SECONDS: Final = Histogram(
+    "compass_graphql_operation_duration_seconds",
+    "Wall time of a whole GraphQL operation (parse, validate, execute).",
+    ("api", "operation"),
+    registry=REGISTRY,
+)
+GRAPHQL_OPERATIONS_TOTAL: Final = Counter(
+    "compass_graphql_operations",
+    "GraphQL operations executed, by API and operation name.",
+    ("api", "operation"),
+    registry=REGISTRY,
+)
+GRAPHQL_ERRORS_TOTAL: Final = Counter(
+    "compass_graphql_errors",
+    "GraphQL errors returned, by API and stable extensions.code.",
+    ("api", "code"),
+    registry=REGISTRY,
+)
+
+_APIS: Final[frozenset[str]] = frozenset({"director", "connector"})
+
+#: Only these paths get their own label value; anything else (scanners, typos) collapses to "other".
+_KNOWN_PATHS: Final[frozenset[str]] = frozenset(
+    {"/director/graphql", "/connector/graphql", "/healthz", "/readyz", "/metrics"}
+)
+_OTHER_PATH: Final = "other"
+
+#: The method is client-controlled too; anything outside the standard set becomes "OTHER".
+_KNOWN_METHODS: Final[frozenset[str]] = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+)
+_OTHER_METHOD: Final = "OTHER"
+
+#: The operation label comes from the client, so only a GraphQL Name of bounded length is accepted.
+_GRAPHQL_NAME: Final = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+_ANONYMOUS: Final = "anonymous"
+
+
+def _operation_label(context: ExecutionContext) -> str:
+    """The executed operation's name, or "anonymous"; never a free-form client string.
+
+    A requested ``operationName`` only counts if the parsed document defines it, so bogus names in
+    the request body cannot mint new label values.
+    """
+    name = context.operation_name
+    document = context.graphql_document
+    if name is None or document is None:
+        return _ANONYMOUS
+    defined = {
+        definition.name.value
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode) and definition.name is not None
+    }
+    if name not in defined or not _GRAPHQL_NAME.fullmatch(name):
+        return _ANONYMOUS
+    return name
+
+
+def _error_code(error: GraphQLError) -> str:
+    """The error's stable code, whether or not the ErrorCodes extension has already stamped it.
+
+    Extension hooks exit in reverse registration order, so ``extensions["code"]`` may not be set yet
+    when this runs; fall back to the same derivation from the original exception.
+    """
+    code = (error.extensions or {}).get("code")
+    if isinstance(code, str) and code:
+        return code
+    original = error.original_error
+    if original is None:
+        return "GRAPHQL_VALIDATION_FAILED"
+    original_code = getattr(original, "code", None)
+    if isinstance(original_code, str) and original_code:
+        return original_code
+    return "INTERNAL"
+
+
+class GraphQLOperationMetrics(SchemaExtension):
+    """Times each GraphQL operation and counts it and its errors, labelled by API.
+
+    Register it as a factory, ``extensions=[GraphQLOperationMetrics.for_api("director")]`` (or
+    ``lambda: GraphQLOperationMetrics(api="director")``): strawberry 0.341 deprecates extension
+    *instances* (DeprecationWarning, an error under our pytest config) because one instance would be
+    shared, and its ``execution_context`` overwritten, across concurrent requests.
+    """
+
+    def __init__(self, *, api: Api, execution_context: ExecutionContext | None = None) -> None:
+        if api not in _APIS:
+            raise ValueError(f"api must be one of {sorted(_APIS)}, got {api!r}")
+        self.api: Api = api
+        if execution_context is not None:
+            self.execution_context = execution_context
+
+    @classmethod
+    def for_api(cls, api: Api) -> Callable[[], GraphQLOperationMetrics]:
+        """A per-request factory for ``strawberry.Schema(extensions=[...])``."""
+        return functools.partial(cls, api=api)
+
+    def on_operation(self) -> Iterator[None]:
+        """Measure parse+validate+execute, then record the operation and every error it returned."""
+        # Captured before yielding: the context is per request even if someone shares an instance.
+        context = self.execution_context
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            operation = _operation_label(context)
+            GRAPHQL_OPERATION_DURATION_SECONDS.labels(api=self.api, operation=operation).observe(elapsed)
+            GRAPHQL_OPERATIONS_TOTAL.labels(api=self.api, operation=operation).inc()
+            result = context.result
+            errors = getattr(result, "errors", None) if result is not None else None
+            for error in errors or ():
+                GRAPHQL_ERRORS_TOTAL.labels(api=self.api, code=_error_code(error)).inc()
+
+
+def _path_label(path: str) -> str:
+    """Collapse unknown paths so a path scan cannot explode the series count."""
+    return path if path in _KNOWN_PATHS else _OTHER_PATH
+
+
+def _method_label(method: str) -> str:
+    """Collapse non-standard methods for the same reason as paths."""
+    return method if method in _KNOWN_METHODS else _OTHER_METHOD
+
+
+class HttpMetricsMiddleware:
+    """Counts HTTP requests by method, bounded path and status; pure ASGI so streaming is untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        status = 500  # counted as a server error if the app raises before starting a response
+
+        async def send_recording_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recording_status)
+        finally:
+            HTTP_REQUESTS_TOTAL.labels(
+                method=_method_label(scope.get("method", "")),
+                path=_path_label(scope.get("path", "")),
+                status=str(status),
+            ).inc()
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus scrape target for ``REGISTRY`` (mount at ``/metrics``)."""
+    return Response(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})

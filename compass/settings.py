@@ -1,0 +1,71 @@
+"""The one typed settings class of a pycompass server process.
+
+Only this module reads the environment: everything else receives a ``Settings`` instance.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Server settings, read from ``COMPASS_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="COMPASS_", case_sensitive=False, extra="ignore")
+
+    data_dir: Path = Field(Path(".compass"), description="Database, keys and certificates live here.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is SQLite in the data directory."
+    )
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    http_port: int = Field(3000, description="Port of the plain HTTP listener.")
+    https_port: int = Field(3443, description="Port of the mTLS listener (Connector issue).")
+    public_url: str | None = Field(None, description="Base URL handed to clients; default http://HOST:PORT.")
+
+    jwt_issuer: str = Field("pycompass", description="Issuer of the JWTs that `compass token` signs.")
+    oidc_issuer: str | None = Field(None, description="Issuer of external OIDC JWTs that are accepted too.")
+    oidc_jwks_url: str | None = Field(None, description="JWKS URL of the external OIDC issuer.")
+    oidc_audience: str | None = Field(None, description="Audience external JWTs must carry, if set.")
+    oidc_tenant_claim: str = Field("tenant", description="Claim of external JWTs naming the tenant id.")
+    oidc_scopes_claim: str = Field("scopes", description="Claim of external JWTs listing the scopes.")
+
+    runtime_token_ttl_seconds: int = Field(3600, description="Lifetime of one-time tokens for runtimes.")
+    application_token_ttl_seconds: int = Field(300, description="Lifetime of one-time tokens for applications.")
+
+    max_body_bytes: int = Field(1_048_576, description="Larger request bodies are refused with 413.")
+    max_query_depth: int = Field(12, description="Deeper GraphQL documents are refused.")
+    max_query_tokens: int = Field(5000, description="GraphQL documents with more tokens are refused.")
+    max_query_aliases: int = Field(30, description="GraphQL documents with more aliases are refused.")
+
+    auto_migrate: bool = Field(
+        True, description="Migrate the embedded SQLite database on start (never a PostgreSQL one)."
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    log_json: bool = Field(True, description="Emit logs as JSON lines (false: console format).")
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'compass.db').resolve()}"
+
+    @property
+    def is_embedded_database(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.http_port}").rstrip("/")
+
+    @property
+    def connector_url(self) -> str:
+        """The token-secured Connector URL that one-time tokens point to."""
+        return f"{self.effective_public_url}/connector/graphql"
+
+    @property
+    def jwt_key_file(self) -> Path:
+        return self.data_dir / "jwt-signing-key.pem"

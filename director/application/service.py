@@ -1,0 +1,115 @@
+"""Applications: registration with the whole tree, updates, labels and the runtime's view of them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compass.errors import ConflictError, NotFoundError
+from director.application.repository import ApplicationRepository
+from director.bundle.service import bundle as bundle_service
+from director.formation.service import formation as formation_service
+from director.graphql.inputs import ApplicationRegisterInput, ApplicationUpdateInput, LabelFilter
+from director.label.filters import parse_label_filter
+from director.label.repository import LabelledKind
+from director.label.service import label as label_service
+from director.models import Application, Label
+from director.models.base import utcnow
+from director.pagination import Page, PageRequest
+from director.runtime.repository import RuntimeRepository
+from director.validation import list_size, optional_text, optional_url, require_name
+from director.webhook.service import webhook as webhook_service
+
+
+class ApplicationService:
+    async def get(self, session: AsyncSession, tenant_id: str, application_id: str) -> Application:
+        application = await ApplicationRepository(session).get(tenant_id, application_id)
+        if application is None:
+            raise NotFoundError(f"application {application_id} does not exist")
+        return application
+
+    async def find(self, session: AsyncSession, tenant_id: str, application_id: str) -> Application | None:
+        return await ApplicationRepository(session).get(tenant_id, application_id)
+
+    async def page(
+        self, session: AsyncSession, tenant_id: str, filters: Sequence[LabelFilter], request: PageRequest
+    ) -> Page[Application]:
+        conditions = [parse_label_filter(item.key, item.query) for item in list_size(list(filters), "filter")]
+        repository = ApplicationRepository(session)
+        rows, total = await repository.page(
+            repository.filtered(tenant_id, conditions), limit=request.limit, offset=request.offset
+        )
+        return Page(rows, total, request.offset)
+
+    async def for_runtime(
+        self, session: AsyncSession, tenant_id: str, runtime_id: str, request: PageRequest
+    ) -> Page[Application]:
+        if await RuntimeRepository(session).get(tenant_id, runtime_id) is None:
+            raise NotFoundError(f"runtime {runtime_id} does not exist")
+        scenarios = await formation_service.scenarios_of(session, tenant_id, LabelledKind.RUNTIME, runtime_id)
+        if not scenarios:
+            return Page([], 0, request.offset)
+        repository = ApplicationRepository(session)
+        rows, total = await repository.page(
+            repository.in_scenarios(tenant_id, scenarios), limit=request.limit, offset=request.offset
+        )
+        return Page(rows, total, request.offset)
+
+    async def register(self, session: AsyncSession, tenant_id: str, data: ApplicationRegisterInput) -> Application:
+        name = require_name(data.name, "name")
+        repository = ApplicationRepository(session)
+        if await repository.get_by_name(tenant_id, name) is not None:
+            raise ConflictError(f"an application named {name!r} already exists")
+        application = Application(tenant_id=tenant_id, name=name)
+        self._apply(application, data)
+        try:
+            await repository.add(application)
+        except IntegrityError:
+            raise ConflictError(f"an application named {name!r} already exists") from None
+        await label_service.set_many(session, tenant_id, LabelledKind.APPLICATION, application.id, data.labels or {})
+        for webhook in list_size(data.webhooks, "webhooks"):
+            session.add(webhook_service.new(tenant_id, webhook, application_id=application.id))
+        for bundle in list_size(data.bundles, "bundles"):
+            await bundle_service.create_tree(session, tenant_id, application.id, bundle)
+        await session.flush()
+        return application
+
+    def _apply(self, application: Application, data: ApplicationRegisterInput | ApplicationUpdateInput) -> None:
+        application.provider_name = optional_text(data.provider_name, "providerName", max_length=256)
+        application.description = optional_text(data.description, "description")
+        application.healthcheck_url = optional_url(data.health_check_url, "healthCheckURL")
+        application.base_url = optional_url(data.base_url, "baseUrl")
+        application.integration_system_id = data.integration_system_id
+        if data.status_condition is not None and data.status_condition.value != application.status_condition:
+            application.status_condition = data.status_condition.value
+            application.status_timestamp = utcnow()
+
+    async def update(
+        self, session: AsyncSession, tenant_id: str, application_id: str, data: ApplicationUpdateInput
+    ) -> Application:
+        application = await self.get(session, tenant_id, application_id)
+        self._apply(application, data)
+        application.updated_at = utcnow()
+        await session.flush()
+        return application
+
+    async def unregister(self, session: AsyncSession, tenant_id: str, application_id: str) -> Application:
+        application = await self.get(session, tenant_id, application_id)
+        await ApplicationRepository(session).delete(application)
+        return application
+
+    async def set_label(
+        self, session: AsyncSession, tenant_id: str, application_id: str, key: str, value: Any
+    ) -> Label:
+        await self.get(session, tenant_id, application_id)
+        return await label_service.set(session, tenant_id, LabelledKind.APPLICATION, application_id, key, value)
+
+    async def delete_label(self, session: AsyncSession, tenant_id: str, application_id: str, key: str) -> Label:
+        await self.get(session, tenant_id, application_id)
+        return await label_service.delete(session, tenant_id, LabelledKind.APPLICATION, application_id, key)
+
+
+application = ApplicationService()

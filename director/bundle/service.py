@@ -1,0 +1,188 @@
+"""Bundles and their API definitions, event definitions and documents."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compass.errors import InvalidInputError, NotFoundError
+from director.application.repository import ApplicationRepository
+from director.bundle.auth import auth_record
+from director.bundle.repository import (
+    APIDefinitionRepository,
+    BundleRepository,
+    DocumentRepository,
+    EventDefinitionRepository,
+)
+from director.graphql.inputs import (
+    APIDefinitionInput,
+    BundleCreateInput,
+    BundleUpdateInput,
+    DocumentInput,
+    EventDefinitionInput,
+    VersionInput,
+)
+from director.models import APIDefinition, Bundle, Document, EventDefinition
+from director.models.application import DefinitionColumns
+from director.validation import list_size, optional_text, require_name, require_url
+
+
+def _json_schema(value: str | None, field: str) -> str | None:
+    if value is not None and not isinstance(json.loads(value), dict):
+        raise InvalidInputError(f"{field} must be a JSON schema object")
+    return value
+
+
+def _apply_version(target: DefinitionColumns, version: VersionInput | None) -> None:
+    target.version_value = require_name(version.value, "version.value", max_length=64) if version else None
+    target.version_deprecated = version.deprecated if version else None
+    target.version_deprecated_since = version.deprecated_since if version else None
+    target.version_for_removal = version.for_removal if version else None
+
+
+def _apply_api(api: APIDefinition, data: APIDefinitionInput) -> APIDefinition:
+    api.name = require_name(data.name, "apiDefinition.name")
+    api.description = optional_text(data.description, "apiDefinition.description")
+    api.target_url = require_url(data.target_url, "apiDefinition.targetURL")
+    api.group = data.group
+    api.spec_data = data.spec.data if data.spec else None
+    api.spec_type = data.spec.type.value if data.spec else None
+    api.spec_format = data.spec.format.value if data.spec else None
+    _apply_version(api, data.version)
+    return api
+
+
+def _apply_event(event: EventDefinition, data: EventDefinitionInput) -> EventDefinition:
+    event.name = require_name(data.name, "eventDefinition.name")
+    event.description = optional_text(data.description, "eventDefinition.description")
+    event.group = data.group
+    event.spec_data = data.spec.data if data.spec else None
+    event.spec_type = data.spec.type.value if data.spec else None
+    event.spec_format = data.spec.format.value if data.spec else None
+    _apply_version(event, data.version)
+    return event
+
+
+def _document(tenant_id: str, bundle_id: str, data: DocumentInput) -> Document:
+    return Document(
+        tenant_id=tenant_id,
+        bundle_id=bundle_id,
+        title=require_name(data.title, "document.title"),
+        display_name=require_name(data.display_name, "document.displayName"),
+        description=optional_text(data.description, "document.description") or "",
+        format=data.format.value,
+        kind=data.kind,
+        data=data.data,
+    )
+
+
+class BundleService:
+    async def get(self, session: AsyncSession, tenant_id: str, bundle_id: str) -> Bundle:
+        bundle = await BundleRepository(session).get(tenant_id, bundle_id)
+        if bundle is None:
+            raise NotFoundError(f"bundle {bundle_id} does not exist")
+        return bundle
+
+    async def add(self, session: AsyncSession, tenant_id: str, application_id: str, data: BundleCreateInput) -> Bundle:
+        if await ApplicationRepository(session).get(tenant_id, application_id) is None:
+            raise NotFoundError(f"application {application_id} does not exist")
+        return await self.create_tree(session, tenant_id, application_id, data)
+
+    async def create_tree(
+        self, session: AsyncSession, tenant_id: str, application_id: str, data: BundleCreateInput
+    ) -> Bundle:
+        """A bundle with all its definitions; the caller has checked the application."""
+        bundle = Bundle(tenant_id=tenant_id, application_id=application_id)
+        self._apply(bundle, data)
+        await BundleRepository(session).add(bundle)
+        for api in list_size(data.api_definitions, "apiDefinitions"):
+            session.add(_apply_api(APIDefinition(tenant_id=tenant_id, bundle_id=bundle.id), api))
+        for event in list_size(data.event_definitions, "eventDefinitions"):
+            session.add(_apply_event(EventDefinition(tenant_id=tenant_id, bundle_id=bundle.id), event))
+        for document in list_size(data.documents, "documents"):
+            session.add(_document(tenant_id, bundle.id, document))
+        await session.flush()
+        return bundle
+
+    def _apply(self, bundle: Bundle, data: BundleCreateInput | BundleUpdateInput) -> None:
+        bundle.name = require_name(data.name, "bundle.name")
+        bundle.description = optional_text(data.description, "bundle.description")
+        bundle.instance_auth_request_input_schema = _json_schema(
+            data.instance_auth_request_input_schema, "bundle.instanceAuthRequestInputSchema"
+        )
+        bundle.default_instance_auth = auth_record(data.default_instance_auth)
+
+    async def update(self, session: AsyncSession, tenant_id: str, bundle_id: str, data: BundleUpdateInput) -> Bundle:
+        bundle = await self.get(session, tenant_id, bundle_id)
+        self._apply(bundle, data)
+        await session.flush()
+        return bundle
+
+    async def delete(self, session: AsyncSession, tenant_id: str, bundle_id: str) -> Bundle:
+        bundle = await self.get(session, tenant_id, bundle_id)
+        await BundleRepository(session).delete(bundle)
+        return bundle
+
+    async def add_api(self, session: AsyncSession, tenant_id: str, bundle_id: str, data: APIDefinitionInput) -> APIDefinition:
+        bundle = await self.get(session, tenant_id, bundle_id)
+        return await APIDefinitionRepository(session).add(
+            _apply_api(APIDefinition(tenant_id=tenant_id, bundle_id=bundle.id), data)
+        )
+
+    async def get_api(self, session: AsyncSession, tenant_id: str, api_id: str) -> APIDefinition:
+        api = await APIDefinitionRepository(session).get(tenant_id, api_id)
+        if api is None:
+            raise NotFoundError(f"API definition {api_id} does not exist")
+        return api
+
+    async def update_api(self, session: AsyncSession, tenant_id: str, api_id: str, data: APIDefinitionInput) -> APIDefinition:
+        api = _apply_api(await self.get_api(session, tenant_id, api_id), data)
+        await session.flush()
+        return api
+
+    async def delete_api(self, session: AsyncSession, tenant_id: str, api_id: str) -> APIDefinition:
+        api = await self.get_api(session, tenant_id, api_id)
+        await APIDefinitionRepository(session).delete(api)
+        return api
+
+    async def add_event(
+        self, session: AsyncSession, tenant_id: str, bundle_id: str, data: EventDefinitionInput
+    ) -> EventDefinition:
+        bundle = await self.get(session, tenant_id, bundle_id)
+        return await EventDefinitionRepository(session).add(
+            _apply_event(EventDefinition(tenant_id=tenant_id, bundle_id=bundle.id), data)
+        )
+
+    async def get_event(self, session: AsyncSession, tenant_id: str, event_id: str) -> EventDefinition:
+        event = await EventDefinitionRepository(session).get(tenant_id, event_id)
+        if event is None:
+            raise NotFoundError(f"event definition {event_id} does not exist")
+        return event
+
+    async def update_event(
+        self, session: AsyncSession, tenant_id: str, event_id: str, data: EventDefinitionInput
+    ) -> EventDefinition:
+        event = _apply_event(await self.get_event(session, tenant_id, event_id), data)
+        await session.flush()
+        return event
+
+    async def delete_event(self, session: AsyncSession, tenant_id: str, event_id: str) -> EventDefinition:
+        event = await self.get_event(session, tenant_id, event_id)
+        await EventDefinitionRepository(session).delete(event)
+        return event
+
+    async def add_document(self, session: AsyncSession, tenant_id: str, bundle_id: str, data: DocumentInput) -> Document:
+        bundle = await self.get(session, tenant_id, bundle_id)
+        return await DocumentRepository(session).add(_document(tenant_id, bundle.id, data))
+
+    async def delete_document(self, session: AsyncSession, tenant_id: str, document_id: str) -> Document:
+        repository = DocumentRepository(session)
+        document = await repository.get(tenant_id, document_id)
+        if document is None:
+            raise NotFoundError(f"document {document_id} does not exist")
+        await repository.delete(document)
+        return document
+
+
+bundle = BundleService()

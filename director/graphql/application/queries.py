@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry import Info
+
+from compass.auth.principal import Scope
+from director.application.service import application as application_service
+from director.graphql.application.types import After, Application, ApplicationPage, First
+from director.graphql.inputs import LabelFilter
+from director.graphql.pagination import PageInfo
+from director.graphql.permissions import scoped
+from director.normalization import IS_NORMALIZED_LABEL, normalize_name
+from director.pagination import Page, PageRequest
+from director import models
+
+
+def application_page(page: Page[models.Application], *, normalized: bool = False) -> ApplicationPage:
+    return ApplicationPage(
+        data=[Application.of(row, name=normalize_name(row.name) if normalized else None) for row in page.items],
+        page_info=PageInfo.of(page),
+        total_count=page.total_count,
+    )
+
+
+@strawberry.type
+class ApplicationQueries:
+    @strawberry.field(description="Applications of the tenant, filtered by labels.", extensions=scoped(Scope.APPLICATION_READ))
+    async def applications(
+        self, info: Info, filter: list[LabelFilter] | None = None, first: First = 200, after: After = None
+    ) -> ApplicationPage:
+        request = PageRequest.of(first, after)
+        async with info.context.reading() as session:
+            page = await application_service.page(session, info.context.tenant_id, filter or [], request)
+        return application_page(page)
+
+    @strawberry.field(description="One application, or null.", extensions=scoped(Scope.APPLICATION_READ))
+    async def application(self, info: Info, id: strawberry.ID) -> Application | None:
+        async with info.context.reading() as session:
+            model = await application_service.find(session, info.context.tenant_id, id)
+        return Application.of(model) if model else None
+
+    @strawberry.field(
+        description="The applications sharing a formation with the runtime; names normalized if it asks.",
+        extensions=scoped(Scope.APPLICATION_READ),
+    )
+    async def applications_for_runtime(
+        self,
+        info: Info,
+        runtime_id: Annotated[strawberry.ID, strawberry.argument(name="runtimeID")],
+        first: First = 200,
+        after: After = None,
+    ) -> ApplicationPage:
+        request = PageRequest.of(first, after)
+        async with info.context.reading() as session:
+            page = await application_service.for_runtime(session, info.context.tenant_id, runtime_id, request)
+        labels = await info.context.loaders.labels_by_runtime.load(runtime_id)
+        normalized = any(label.key == IS_NORMALIZED_LABEL and label.value == "true" for label in labels)
+        return application_page(page, normalized=normalized)

@@ -1,0 +1,442 @@
+"""Application, its bundles and definitions, auth and webhooks: Compass's shapes, loaded through DataLoaders."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import strawberry
+from strawberry import Info
+
+from director import models
+from director.graphql.enums import (
+    APISpecType,
+    ApplicationStatusCondition,
+    DocumentFormat,
+    EventSpecType,
+    SpecFormat,
+    SystemAuthReferenceType,
+    WebhookMode,
+    WebhookType,
+)
+from director.graphql.pagination import PageInfo
+from director.graphql.scalars import (
+    CLOB,
+    HttpHeaders,
+    HttpHeadersSerialized,
+    JSONSchema,
+    Labels,
+    PageCursor,
+    QueryParams,
+    QueryParamsSerialized,
+    Timestamp,
+)
+from director.pagination import Page, PageRequest
+
+First = Annotated[int, strawberry.argument(description="Page size, 1 to 200.")]
+After = Annotated[PageCursor | None, strawberry.argument(description="Cursor from pageInfo.endCursor.")]
+
+
+def labels_object(labels: list[models.Label], key: str | None) -> dict[str, Any]:
+    return {label.key: label.value for label in labels if key is None or label.key == key}
+
+
+@strawberry.type(description="Username and password.")
+class BasicCredentialData:
+    username: str
+    password: str
+
+
+@strawberry.type(description="OAuth 2.0 client credentials.")
+class OAuthCredentialData:
+    client_id: str
+    client_secret: str
+    url: str
+
+
+CredentialData = Annotated[BasicCredentialData | OAuthCredentialData, strawberry.union("CredentialData")]
+
+
+def _credential(record: dict[str, Any] | None) -> BasicCredentialData | OAuthCredentialData | None:
+    if not record:
+        return None
+    if basic := record.get("basic"):
+        return BasicCredentialData(username=basic["username"], password=basic["password"])
+    oauth = record["oauth"]
+    return OAuthCredentialData(client_id=oauth["clientId"], client_secret=oauth["clientSecret"], url=oauth["url"])
+
+
+def _serialized(value: dict[str, list[str]] | None) -> str | None:
+    return json.dumps(value, separators=(",", ":")) if value is not None else None
+
+
+@strawberry.type(description="How to fetch a CSRF token before calling an API.")
+class CSRFTokenCredentialRequestAuth:
+    token_endpoint_url: str = strawberry.field(name="tokenEndpointURL")
+    credential: CredentialData | None
+    additional_headers: HttpHeaders | None
+    additional_query_params: QueryParams | None
+
+
+@strawberry.type(description="Authentication needed before the call itself.")
+class CredentialRequestAuth:
+    csrf: CSRFTokenCredentialRequestAuth | None
+
+
+@strawberry.type(description="Credentials and extra request parameters for calling an API.")
+class Auth:
+    credential: CredentialData | None
+    additional_headers: HttpHeaders | None
+    additional_query_params: QueryParams | None
+    additional_headers_serialized: HttpHeadersSerialized | None
+    additional_query_params_serialized: QueryParamsSerialized | None
+    request_auth: CredentialRequestAuth | None
+
+    @classmethod
+    def of(cls, record: dict[str, Any] | None) -> Auth | None:
+        if record is None:
+            return None
+        csrf = (record.get("requestAuth") or {}).get("csrf")
+        return cls(
+            credential=_credential(record.get("credential")),
+            additional_headers=record.get("additionalHeaders"),
+            additional_query_params=record.get("additionalQueryParams"),
+            additional_headers_serialized=_serialized(record.get("additionalHeaders")),
+            additional_query_params_serialized=_serialized(record.get("additionalQueryParams")),
+            request_auth=CredentialRequestAuth(
+                csrf=CSRFTokenCredentialRequestAuth(
+                    token_endpoint_url=csrf["tokenEndpointURL"],
+                    credential=_credential(csrf.get("credential")),
+                    additional_headers=csrf.get("additionalHeaders"),
+                    additional_query_params=csrf.get("additionalQueryParams"),
+                )
+            )
+            if csrf
+            else None,
+        )
+
+
+@strawberry.type(description="A webhook of an application or runtime.")
+class Webhook:
+    id: strawberry.ID
+    application_id: strawberry.ID | None = strawberry.field(name="applicationID")
+    runtime_id: strawberry.ID | None = strawberry.field(name="runtimeID")
+    type: WebhookType
+    mode: WebhookMode | None
+    url: str | None
+    auth: Auth | None
+
+    @classmethod
+    def of(cls, model: models.Webhook) -> Webhook:
+        return cls(
+            id=strawberry.ID(model.id),
+            application_id=model.application_id,
+            runtime_id=model.runtime_id,
+            type=WebhookType(model.type),
+            mode=WebhookMode(model.mode) if model.mode else None,
+            url=model.url,
+            auth=Auth.of(model.auth),
+        )
+
+
+@strawberry.type(description="A version of an API or event definition.")
+class Version:
+    value: str
+    deprecated: bool | None
+    deprecated_since: str | None
+    for_removal: bool | None
+
+    @classmethod
+    def of(cls, model: models.APIDefinition | models.EventDefinition) -> Version | None:
+        if model.version_value is None:
+            return None
+        return cls(
+            value=model.version_value,
+            deprecated=model.version_deprecated,
+            deprecated_since=model.version_deprecated_since,
+            for_removal=model.version_for_removal,
+        )
+
+
+@strawberry.type(description="An API specification.")
+class APISpec:
+    data: CLOB | None
+    format: SpecFormat
+    type: APISpecType
+
+
+@strawberry.type(description="An event specification.")
+class EventSpec:
+    data: CLOB | None
+    type: EventSpecType
+    format: SpecFormat
+
+
+@strawberry.type(description="An API of an application.")
+class APIDefinition:
+    id: strawberry.ID
+    name: str
+    description: str | None
+    spec: APISpec | None
+    target_url: str = strawberry.field(name="targetURL")
+    group: str | None
+    version: Version | None
+
+    @classmethod
+    def of(cls, model: models.APIDefinition) -> APIDefinition:
+        spec = (
+            APISpec(data=model.spec_data, format=SpecFormat(model.spec_format), type=APISpecType(model.spec_type))
+            if model.spec_type and model.spec_format
+            else None
+        )
+        return cls(
+            id=strawberry.ID(model.id),
+            name=model.name,
+            description=model.description,
+            spec=spec,
+            target_url=model.target_url,
+            group=model.group,
+            version=Version.of(model),
+        )
+
+
+@strawberry.type(description="Events an application sends.")
+class EventDefinition:
+    id: strawberry.ID
+    name: str
+    description: str | None
+    group: str | None
+    spec: EventSpec | None
+    version: Version | None
+
+    @classmethod
+    def of(cls, model: models.EventDefinition) -> EventDefinition:
+        spec = (
+            EventSpec(data=model.spec_data, type=EventSpecType(model.spec_type), format=SpecFormat(model.spec_format))
+            if model.spec_type and model.spec_format
+            else None
+        )
+        return cls(
+            id=strawberry.ID(model.id),
+            name=model.name,
+            description=model.description,
+            group=model.group,
+            spec=spec,
+            version=Version.of(model),
+        )
+
+
+@strawberry.type(description="Documentation of a bundle.")
+class Document:
+    id: strawberry.ID
+    title: str
+    display_name: str
+    description: str
+    format: DocumentFormat
+    kind: str | None
+    data: CLOB | None
+
+    @classmethod
+    def of(cls, model: models.Document) -> Document:
+        return cls(
+            id=strawberry.ID(model.id),
+            title=model.title,
+            display_name=model.display_name,
+            description=model.description,
+            format=DocumentFormat(model.format),
+            kind=model.kind,
+            data=model.data,
+        )
+
+
+@strawberry.type(description="A page of API definitions.")
+class APIDefinitionPage:
+    data: list[APIDefinition]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="A page of event definitions.")
+class EventDefinitionPage:
+    data: list[EventDefinition]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="A page of documents.")
+class DocumentPage:
+    data: list[Document]
+    page_info: PageInfo
+    total_count: int
+
+
+def _in_group(rows: list[Any], group: str | None) -> list[Any]:
+    return rows if group is None else [row for row in rows if row.group == group]
+
+
+@strawberry.type(description="A group of an application's APIs and events sharing one credential.")
+class Bundle:
+    model: strawberry.Private[models.Bundle]
+    id: strawberry.ID
+    name: str
+    description: str | None
+    instance_auth_request_input_schema: JSONSchema | None
+    default_instance_auth: Auth | None
+
+    @classmethod
+    def of(cls, model: models.Bundle) -> Bundle:
+        return cls(
+            model=model,
+            id=strawberry.ID(model.id),
+            name=model.name,
+            description=model.description,
+            instance_auth_request_input_schema=model.instance_auth_request_input_schema,
+            default_instance_auth=Auth.of(model.default_instance_auth),
+        )
+
+    @strawberry.field(description="The bundle's APIs, optionally of one group.")
+    async def api_definitions(
+        self, info: Info, group: str | None = None, first: First = 200, after: After = None
+    ) -> APIDefinitionPage:
+        request = PageRequest.of(first, after)
+        rows = _in_group(await info.context.loaders.api_definitions_by_bundle.load(self.id), group)
+        page: Page[models.APIDefinition] = Page.slice(rows, request)
+        return APIDefinitionPage(
+            data=[APIDefinition.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count
+        )
+
+    @strawberry.field(description="The bundle's events, optionally of one group.")
+    async def event_definitions(
+        self, info: Info, group: str | None = None, first: First = 200, after: After = None
+    ) -> EventDefinitionPage:
+        request = PageRequest.of(first, after)
+        rows = _in_group(await info.context.loaders.event_definitions_by_bundle.load(self.id), group)
+        page: Page[models.EventDefinition] = Page.slice(rows, request)
+        return EventDefinitionPage(
+            data=[EventDefinition.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count
+        )
+
+    @strawberry.field(description="The bundle's documents.")
+    async def documents(self, info: Info, first: First = 200, after: After = None) -> DocumentPage:
+        request = PageRequest.of(first, after)
+        page: Page[models.Document] = Page.slice(await info.context.loaders.documents_by_bundle.load(self.id), request)
+        return DocumentPage(
+            data=[Document.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count
+        )
+
+    @strawberry.field(description="One API definition of the bundle.")
+    async def api_definition(self, info: Info, id: strawberry.ID) -> APIDefinition | None:
+        rows = await info.context.loaders.api_definitions_by_bundle.load(self.id)
+        return next((APIDefinition.of(row) for row in rows if row.id == id), None)
+
+    @strawberry.field(description="One event definition of the bundle.")
+    async def event_definition(self, info: Info, id: strawberry.ID) -> EventDefinition | None:
+        rows = await info.context.loaders.event_definitions_by_bundle.load(self.id)
+        return next((EventDefinition.of(row) for row in rows if row.id == id), None)
+
+    @strawberry.field(description="One document of the bundle.")
+    async def document(self, info: Info, id: strawberry.ID) -> Document | None:
+        rows = await info.context.loaders.documents_by_bundle.load(self.id)
+        return next((Document.of(row) for row in rows if row.id == id), None)
+
+
+@strawberry.type(description="A page of bundles.")
+class BundlePage:
+    data: list[Bundle]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="Condition of an application and when it was set.")
+class ApplicationStatus:
+    condition: ApplicationStatusCondition
+    timestamp: Timestamp
+
+
+@strawberry.interface(description="An identity of an application or runtime; its id is the certificate's client id.")
+class SystemAuth:
+    id: strawberry.ID
+    auth: Auth | None
+    type: SystemAuthReferenceType | None
+
+
+@strawberry.type(description="An identity of an application.")
+class AppSystemAuth(SystemAuth):
+    pass
+
+
+@strawberry.type(description="An identity of a runtime.")
+class RuntimeSystemAuth(SystemAuth):
+    pass
+
+
+def system_auth_of(model: models.SystemAuth) -> AppSystemAuth | RuntimeSystemAuth:
+    if model.runtime_id is not None:
+        return RuntimeSystemAuth(id=strawberry.ID(model.id), auth=None, type=SystemAuthReferenceType.RUNTIME)
+    return AppSystemAuth(id=strawberry.ID(model.id), auth=None, type=SystemAuthReferenceType.APPLICATION)
+
+
+@strawberry.type(description="A business system registered in a tenant.")
+class Application:
+    id: strawberry.ID
+    name: str
+    system_number: str | None
+    base_url: str | None
+    provider_name: str | None
+    description: str | None
+    integration_system_id: strawberry.ID | None = strawberry.field(name="integrationSystemID")
+    health_check_url: str | None = strawberry.field(name="healthCheckURL")
+    status: ApplicationStatus
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+    @classmethod
+    def of(cls, model: models.Application, *, name: str | None = None) -> Application:
+        return cls(
+            id=strawberry.ID(model.id),
+            name=name or model.name,
+            system_number=model.system_number,
+            base_url=model.base_url,
+            provider_name=model.provider_name,
+            description=model.description,
+            integration_system_id=model.integration_system_id,
+            health_check_url=model.healthcheck_url,
+            status=ApplicationStatus(
+                condition=ApplicationStatusCondition(model.status_condition), timestamp=model.status_timestamp
+            ),
+            created_at=model.created_at,
+            updated_at=model.updated_at,
+        )
+
+    @strawberry.field(description="The application's labels, or only the one with this key.")
+    async def labels(self, info: Info, key: str | None = None) -> Labels | None:
+        return labels_object(await info.context.loaders.labels_by_application.load(self.id), key)
+
+    @strawberry.field(description="The application's webhooks.")
+    async def webhooks(self, info: Info) -> list[Webhook]:
+        return [Webhook.of(row) for row in await info.context.loaders.webhooks_by_application.load(self.id)]
+
+    @strawberry.field(description="The application's bundles.")
+    async def bundles(self, info: Info, first: First = 200, after: After = None) -> BundlePage:
+        request = PageRequest.of(first, after)
+        page: Page[models.Bundle] = Page.slice(await info.context.loaders.bundles_by_application.load(self.id), request)
+        return BundlePage(data=[Bundle.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count)
+
+    @strawberry.field(description="One bundle of the application.")
+    async def bundle(self, info: Info, id: strawberry.ID) -> Bundle | None:
+        rows = await info.context.loaders.bundles_by_application.load(self.id)
+        return next((Bundle.of(row) for row in rows if row.id == id), None)
+
+    @strawberry.field(description="The client ids the application's certificates carry.")
+    async def auths(self, info: Info) -> list[AppSystemAuth]:
+        return [
+            AppSystemAuth(id=strawberry.ID(row.id), auth=None, type=SystemAuthReferenceType.APPLICATION)
+            for row in await info.context.loaders.auths_by_application.load(self.id)
+        ]
+
+
+@strawberry.type(description="A page of applications.")
+class ApplicationPage:
+    data: list[Application]
+    page_info: PageInfo
+    total_count: int

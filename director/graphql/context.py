@@ -1,0 +1,63 @@
+"""The per-request context resolvers receive: principal, tenant, sessions and loaders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from compass.auth.principal import Principal
+from compass.db import Database
+from compass.settings import Settings
+from director.graphql.loaders import Loaders
+
+
+@dataclass
+class DirectorContext:
+    request: Request
+    response: Response | None
+    database: Database
+    settings: Settings
+    principal: Principal
+    _session: AsyncSession | None = None
+    # graphql-core resolves sibling fields concurrently; one AsyncSession must not be used concurrently.
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _loaders: Loaders | None = None
+
+    @property
+    def tenant_id(self) -> str:
+        return self.principal.tenant_id
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders(self)
+        return self._loaders
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """The request's read session, one user at a time."""
+        async with self._lock:
+            if self._session is None:
+                self._session = self.database.read_sessions()
+            yield self._session
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """One mutation = one transaction; afterwards reads and loaders start fresh and see its result."""
+        async with self._lock:
+            async with self.database.transaction() as session:
+                yield session
+            if self._session is not None:
+                await self._session.rollback()
+            self._loaders = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,64 @@
+"""Every error leaves with a stable ``extensions.code``; unexpected ones are masked and logged, never shown."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import structlog
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from compass.errors import CompassError
+
+log = structlog.get_logger("compass.graphql")
+
+INTERNAL_MESSAGE = "internal server error; the request id in the x-request-id header identifies it in the logs"
+
+_LIMIT_PATTERNS = (
+    re.compile(r"exceeds maximum operation depth"),
+    re.compile(r"aliases found\. Allowed"),
+    re.compile(r"more than \d+ tokens"),
+)
+
+
+def error_code(error: GraphQLError) -> str:
+    original = error.original_error
+    if isinstance(original, CompassError):
+        return original.code
+    if error.extensions and isinstance(error.extensions.get("code"), str):
+        return str(error.extensions["code"])
+    if original is None or isinstance(original, GraphQLError):
+        if any(pattern.search(error.message) for pattern in _LIMIT_PATTERNS):
+            return "QUERY_TOO_COMPLEX"
+        if error.message.startswith("Syntax Error"):
+            return "GRAPHQL_PARSE_FAILED"
+        return "GRAPHQL_VALIDATION_FAILED"
+    return "INTERNAL"
+
+
+class ErrorCodes(SchemaExtension):
+    """Sets ``extensions.code`` on every error and masks the message of unexpected ones."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [self._coded(error) for error in result.errors]
+
+    def _coded(self, error: GraphQLError) -> GraphQLError:
+        code = error_code(error)
+        if code != "INTERNAL":
+            error.extensions = {**(error.extensions or {}), "code": code}
+            return error
+        log.error("graphql_unexpected_error", path=error.path, exc_info=error.original_error)
+        return GraphQLError(
+            INTERNAL_MESSAGE,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions={"code": "INTERNAL"},
+        )

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import strawberry
+from strawberry import Info
+
+from compass.auth.principal import Scope
+from director.graphql.inputs import LabelDefinitionInput
+from director.graphql.label.types import LabelDefinition
+from director.graphql.permissions import scoped
+from director.label.service import label as label_service
+
+READ = scoped(Scope.LABEL_DEFINITION_READ)
+WRITE = scoped(Scope.LABEL_DEFINITION_WRITE)
+In = strawberry.argument(name="in")
+
+
+def _schema(data: LabelDefinitionInput) -> object:
+    return json.loads(data.schema) if data.schema is not None else None
+
+
+@strawberry.type
+class LabelQueries:
+    @strawberry.field(description="All label definitions of the tenant, scenarios included.", extensions=READ)
+    async def label_definitions(self, info: Info) -> list[LabelDefinition]:
+        async with info.context.reading() as session:
+            rows = await label_service.definitions(session, info.context.tenant_id)
+        return [LabelDefinition.of(row) for row in rows]
+
+    @strawberry.field(description="One label definition, or null.", extensions=READ)
+    async def label_definition(self, info: Info, key: str) -> LabelDefinition | None:
+        async with info.context.reading() as session:
+            row = await label_service.definition(session, info.context.tenant_id, key)
+        return LabelDefinition.of(row) if row else None
+
+
+@strawberry.type
+class LabelMutations:
+    @strawberry.mutation(description="Defines a label key; existing labels must match the schema.", extensions=WRITE)
+    async def create_label_definition(self, info: Info, in_: Annotated[LabelDefinitionInput, In]) -> LabelDefinition:
+        async with info.context.writing() as session:
+            row = await label_service.create_definition(session, info.context.tenant_id, in_.key, _schema(in_))
+        return LabelDefinition.of(row)
+
+    @strawberry.mutation(description="Changes a label definition's schema.", extensions=WRITE)
+    async def update_label_definition(self, info: Info, in_: Annotated[LabelDefinitionInput, In]) -> LabelDefinition:
+        async with info.context.writing() as session:
+            row = await label_service.update_definition(session, info.context.tenant_id, in_.key, _schema(in_))
+        return LabelDefinition.of(row)
+
+    @strawberry.mutation(description="Deletes a label definition, and its labels if asked.", extensions=WRITE)
+    async def delete_label_definition(
+        self, info: Info, key: str, delete_related_labels: bool | None = False
+    ) -> LabelDefinition:
+        async with info.context.writing() as session:
+            row = await label_service.delete_definition(
+                session, info.context.tenant_id, key, bool(delete_related_labels)
+            )
+        return LabelDefinition.of(row)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry import Info
+
+from compass.auth.principal import Scope
+from director.graphql.application.types import After, First
+from director.graphql.inputs import LabelFilter, RuntimeRegisterInput, RuntimeUpdateInput
+from director.graphql.label.types import Label
+from director.graphql.pagination import PageInfo
+from director.graphql.permissions import scoped
+from director.graphql.runtime.types import Runtime, RuntimePage
+from director.graphql.scalars import AnyScalar
+from director.pagination import PageRequest
+from director.runtime.service import runtime as runtime_service
+
+In = strawberry.argument(name="in")
+RuntimeID = Annotated[strawberry.ID, strawberry.argument(name="runtimeID")]
+READ = scoped(Scope.RUNTIME_READ)
+WRITE = scoped(Scope.RUNTIME_WRITE)
+
+
+@strawberry.type
+class RuntimeQueries:
+    @strawberry.field(description="Runtimes of the tenant, filtered by labels.", extensions=READ)
+    async def runtimes(
+        self, info: Info, filter: list[LabelFilter] | None = None, first: First = 200, after: After = None
+    ) -> RuntimePage:
+        request = PageRequest.of(first, after)
+        async with info.context.reading() as session:
+            page = await runtime_service.page(session, info.context.tenant_id, filter or [], request)
+        return RuntimePage(
+            data=[Runtime.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count
+        )
+
+    @strawberry.field(description="One runtime, or null.", extensions=READ)
+    async def runtime(self, info: Info, id: strawberry.ID) -> Runtime | None:
+        async with info.context.reading() as session:
+            model = await runtime_service.find(session, info.context.tenant_id, id)
+        return Runtime.of(model) if model else None
+
+
+@strawberry.type
+class RuntimeMutations:
+    @strawberry.mutation(description="Registers a runtime; it is labelled isNormalized: \"true\" unless told.", extensions=WRITE)
+    async def register_runtime(self, info: Info, in_: Annotated[RuntimeRegisterInput, In]) -> Runtime:
+        async with info.context.writing() as session:
+            model = await runtime_service.register(session, info.context.tenant_id, in_)
+        return Runtime.of(model)
+
+    @strawberry.mutation(description="Changes a runtime; given labels are set, others kept.", extensions=WRITE)
+    async def update_runtime(self, info: Info, id: strawberry.ID, in_: Annotated[RuntimeUpdateInput, In]) -> Runtime:
+        async with info.context.writing() as session:
+            model = await runtime_service.update(session, info.context.tenant_id, id, in_)
+        return Runtime.of(model)
+
+    @strawberry.mutation(description="Deletes a runtime.", extensions=WRITE)
+    async def unregister_runtime(self, info: Info, id: strawberry.ID) -> Runtime:
+        async with info.context.writing() as session:
+            model = await runtime_service.unregister(session, info.context.tenant_id, id)
+        return Runtime.of(model)
+
+    @strawberry.mutation(description="Sets a label; key scenarios assigns formations.", extensions=WRITE)
+    async def set_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str, value: AnyScalar) -> Label:
+        async with info.context.writing() as session:
+            model = await runtime_service.set_label(session, info.context.tenant_id, runtime_id, key, value)
+        return Label.of(model)
+
+    @strawberry.mutation(description="Deletes a label.", extensions=WRITE)
+    async def delete_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str) -> Label:
+        async with info.context.writing() as session:
+            model = await runtime_service.delete_label(session, info.context.tenant_id, runtime_id, key)
+        return Label.of(model)

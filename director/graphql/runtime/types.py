@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import strawberry
+from strawberry import Info
+
+from director import models
+from director.graphql.application.types import RuntimeSystemAuth, Webhook, labels_object
+from director.graphql.enums import RuntimeStatusCondition, SystemAuthReferenceType
+from director.graphql.pagination import PageInfo
+from director.graphql.scalars import Labels, Timestamp
+
+
+@strawberry.type(description="Condition of a runtime and when it was set.")
+class RuntimeStatus:
+    condition: RuntimeStatusCondition
+    timestamp: Timestamp
+
+
+@strawberry.type(description="When the runtime was registered.")
+class RuntimeMetadata:
+    creation_timestamp: Timestamp
+
+
+@strawberry.type(description="A Kubernetes cluster registered in a tenant.")
+class Runtime:
+    id: strawberry.ID
+    name: str
+    description: str | None
+    status: RuntimeStatus
+    metadata: RuntimeMetadata
+
+    @classmethod
+    def of(cls, model: models.Runtime) -> Runtime:
+        return cls(
+            id=strawberry.ID(model.id),
+            name=model.name,
+            description=model.description,
+            status=RuntimeStatus(condition=RuntimeStatusCondition(model.status_condition), timestamp=model.status_timestamp),
+            metadata=RuntimeMetadata(creation_timestamp=model.created_at),
+        )
+
+    @strawberry.field(description="The runtime's labels, or only the one with this key.")
+    async def labels(self, info: Info, key: str | None = None) -> Labels | None:
+        return labels_object(await info.context.loaders.labels_by_runtime.load(self.id), key)
+
+    @strawberry.field(description="The runtime's webhooks.")
+    async def webhooks(self, info: Info) -> list[Webhook]:
+        return [Webhook.of(row) for row in await info.context.loaders.webhooks_by_runtime.load(self.id)]
+
+    @strawberry.field(description="The client ids the runtime's certificates carry.")
+    async def auths(self, info: Info) -> list[RuntimeSystemAuth]:
+        return [
+            RuntimeSystemAuth(id=strawberry.ID(row.id), auth=None, type=SystemAuthReferenceType.RUNTIME)
+            for row in await info.context.loaders.auths_by_runtime.load(self.id)
+        ]
+
+
+@strawberry.type(description="A page of runtimes.")
+class RuntimePage:
+    data: list[Runtime]
+    page_info: PageInfo
+    total_count: int

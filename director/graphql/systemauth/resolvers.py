@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import strawberry
+from strawberry import Info
+
+from compass.auth.principal import Scope
+from director.graphql.application.types import SystemAuth, system_auth_of
+from director.graphql.permissions import scoped
+from director.graphql.systemauth.types import OneTimeTokenForApplication, OneTimeTokenForRuntime
+from director.systemauth.repository import SystemAuthRepository
+from director.systemauth.service import TokenType
+from director.systemauth.service import system_auth as system_auth_service
+
+SystemAuthID = Annotated[strawberry.ID | None, strawberry.argument(name="systemAuthID")]
+
+
+@strawberry.type
+class SystemAuthQueries:
+    @strawberry.field(description="One system auth, or null.", extensions=scoped(Scope.APPLICATION_READ))
+    async def system_auth(self, info: Info, id: strawberry.ID) -> SystemAuth | None:
+        async with info.context.reading() as session:
+            row = await SystemAuthRepository(session).get(info.context.tenant_id, id)
+        return system_auth_of(row) if row else None
+
+
+@strawberry.type
+class SystemAuthMutations:
+    @strawberry.mutation(
+        description="A single-use token (60 minutes by default) the runtime redeems at the Connector.",
+        extensions=scoped(Scope.RUNTIME_WRITE),
+    )
+    async def request_one_time_token_for_runtime(
+        self, info: Info, id: strawberry.ID, system_auth_id: SystemAuthID = None
+    ) -> OneTimeTokenForRuntime:
+        settings = info.context.settings
+        async with info.context.writing() as session:
+            issued = await system_auth_service.request_token(
+                session,
+                info.context.tenant_id,
+                TokenType.RUNTIME,
+                id,
+                system_auth_id,
+                ttl=timedelta(seconds=settings.runtime_token_ttl_seconds),
+                connector_url=settings.connector_url,
+            )
+        return OneTimeTokenForRuntime.of(issued)
+
+    @strawberry.mutation(
+        description="A single-use token (5 minutes by default) the application redeems at the Connector.",
+        extensions=scoped(Scope.APPLICATION_WRITE),
+    )
+    async def request_one_time_token_for_application(
+        self, info: Info, id: strawberry.ID, system_auth_id: SystemAuthID = None
+    ) -> OneTimeTokenForApplication:
+        settings = info.context.settings
+        async with info.context.writing() as session:
+            issued = await system_auth_service.request_token(
+                session,
+                info.context.tenant_id,
+                TokenType.APPLICATION,
+                id,
+                system_auth_id,
+                ttl=timedelta(seconds=settings.application_token_ttl_seconds),
+                connector_url=settings.connector_url,
+            )
+        return OneTimeTokenForApplication.of(issued)
+
+    @strawberry.mutation(
+        name="invalidateSystemAuthOneTimeToken",
+        description="Makes every unused token of the system auth unusable.",
+        extensions=scoped(Scope.RUNTIME_WRITE),
+    )
+    async def invalidate_system_auth_one_time_token(
+        self, info: Info, auth_id: Annotated[strawberry.ID, strawberry.argument(name="authID")]
+    ) -> SystemAuth:
+        async with info.context.writing() as session:
+            row = await system_auth_service.invalidate_tokens(session, info.context.tenant_id, auth_id)
+        return system_auth_of(row)
+
+

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from director.graphql.scalars import Timestamp
+from director.systemauth.service import IssuedToken
+
+
+@strawberry.enum(description="Whom a one-time token connects.")
+class OneTimeTokenType(Enum):
+    Runtime = "Runtime"  # noqa: N815 - Compass's enum values
+    Application = "Application"  # noqa: N815
+
+
+def _fields(issued: IssuedToken) -> dict[str, object]:
+    return {
+        "token": issued.token,
+        "connector_url": issued.connector_url,
+        "used": False,
+        "expires_at": issued.record.expires_at,
+        "created_at": issued.record.created_at,
+        "used_at": None,
+        "raw": issued.raw,
+        "raw_encoded": issued.raw_encoded,
+        "type": OneTimeTokenType(issued.record.type),
+    }
+
+
+@strawberry.type(description="A single-use token a runtime redeems at the Connector.")
+class OneTimeTokenForRuntime:
+    token: str
+    connector_url: str = strawberry.field(name="connectorURL")
+    used: bool
+    expires_at: Timestamp
+    created_at: Timestamp
+    used_at: Timestamp | None
+    raw: str
+    raw_encoded: str
+    type: OneTimeTokenType
+
+    @classmethod
+    def of(cls, issued: IssuedToken) -> OneTimeTokenForRuntime:
+        return cls(**_fields(issued))  # type: ignore[arg-type]
+
+
+@strawberry.type(description="A single-use token an application redeems at the Connector.")
+class OneTimeTokenForApplication(OneTimeTokenForRuntime):
+    legacy_connector_url: str = strawberry.field(name="legacyConnectorURL")
+
+    @classmethod
+    def of(cls, issued: IssuedToken) -> OneTimeTokenForApplication:
+        return cls(**_fields(issued), legacy_connector_url=issued.legacy_connector_url)  # type: ignore[arg-type]

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import strawberry
+from strawberry import Info
+
+from compass.auth.principal import Scope
+from director.graphql.application.types import After, First
+from director.graphql.enums import ViewerType
+from director.graphql.pagination import PageInfo
+from director.graphql.permissions import scoped
+from director.graphql.tenant.types import Tenant, TenantPage, Viewer
+from director.pagination import Page, PageRequest
+from director.tenant.repository import TenantRepository
+
+
+@strawberry.type
+class TenantQueries:
+    @strawberry.field(description="Who is calling.")
+    def viewer(self, info: Info) -> Viewer:
+        principal = info.context.principal
+        return Viewer(id=strawberry.ID(principal.viewer_id), type=ViewerType(principal.viewer_type))
+
+    @strawberry.field(description="The tenants the caller may act in.", extensions=scoped(Scope.TENANT_READ))
+    async def tenants(
+        self, info: Info, first: First = 200, after: After = None, search_term: str | None = None
+    ) -> TenantPage:
+        request = PageRequest.of(first, after)
+        async with info.context.reading() as session:
+            rows, total = await TenantRepository(session).list(
+                ids=[info.context.tenant_id], search=search_term, limit=request.limit, offset=request.offset
+            )
+        page = Page(rows, total, request.offset)
+        return TenantPage(data=[Tenant.of(row) for row in rows], page_info=PageInfo.of(page), total_count=total)

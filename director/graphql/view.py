@@ -1,0 +1,33 @@
+"""The thin Starlette adapter: strawberry's ASGI view with our context and the offline GraphiQL page."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.asgi import GraphQL
+from strawberry.schema import BaseSchema
+
+from compass.db import Database
+from compass.graphiql import graphiql_html
+from compass.settings import Settings
+from director.graphql.context import DirectorContext
+
+
+class DirectorGraphQL(GraphQL[DirectorContext, None]):
+    def __init__(self, schema: BaseSchema, *, database: Database, settings: Settings) -> None:
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+        self.database = database
+        self.settings = settings
+        self._ide_html = graphiql_html()
+
+    async def get_context(self, request: Request, response: Response | None) -> DirectorContext:  # type: ignore[override]
+        return DirectorContext(
+            request=request,
+            response=response,
+            database=self.database,
+            settings=self.settings,
+            principal=request.scope["state"]["principal"],
+        )
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self._ide_html)

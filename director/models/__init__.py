@@ -1,0 +1,26 @@
+"""ORM models of the Director; relationships are not mapped, loaders and repositories join explicitly."""
+
+from director.models.application import APIDefinition, Application, Bundle, Document, EventDefinition, Webhook
+from director.models.base import Base
+from director.models.formation import Formation
+from director.models.label import Label, LabelDefinition
+from director.models.runtime import Runtime
+from director.models.system_auth import OneTimeToken, SystemAuth
+from director.models.tenant import Tenant
+
+__all__ = [
+    "APIDefinition",
+    "Application",
+    "Base",
+    "Bundle",
+    "Document",
+    "EventDefinition",
+    "Formation",
+    "Label",
+    "LabelDefinition",
+    "OneTimeToken",
+    "Runtime",
+    "SystemAuth",
+    "Tenant",
+    "Webhook",
+]

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from director.models.base import Base, IdMixin, utcnow
+from director.models.tenant_owned import TenantOwned
+
+
+class Formation(IdMixin, TenantOwned, Base):
+    __tablename__ = "formations"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(256))
+    template_name: Mapped[str | None] = mapped_column(String(256))
+    state: Mapped[str] = mapped_column(String(32), default="READY")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

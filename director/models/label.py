@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from director.models.base import Base, IdMixin, PortableJSON
+from director.models.tenant_owned import TenantOwned
+
+
+class Label(IdMixin, TenantOwned, Base):
+    """A label on exactly one application or runtime; ``scenarios`` is the stored truth of formations."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        UniqueConstraint("application_id", "key"),
+        UniqueConstraint("runtime_id", "key"),
+    )
+
+    key: Mapped[str] = mapped_column(String(256), index=True)
+    value: Mapped[Any] = mapped_column(PortableJSON)
+    application_id: Mapped[str | None] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    runtime_id: Mapped[str | None] = mapped_column(ForeignKey("runtimes.id", ondelete="CASCADE"), index=True)
+
+
+class LabelDefinition(IdMixin, TenantOwned, Base):
+    __tablename__ = "label_definitions"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+
+    key: Mapped[str] = mapped_column(String(256))
+    schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)

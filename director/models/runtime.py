@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from director.models.base import Base, IdMixin, utcnow
+from director.models.tenant_owned import TenantOwned
+
+
+class Runtime(IdMixin, TenantOwned, Base):
+    __tablename__ = "runtimes"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(Text)
+    status_condition: Mapped[str] = mapped_column(String(32), default="INITIAL")
+    status_timestamp: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,59 @@
+"""The base every Director repository builds on: every statement is scoped to one tenant."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from director.models.base import Base
+
+M = TypeVar("M", bound=Base)
+
+
+class TenantScopedRepository(Generic[M]):
+    model: ClassVar[type[Any]]
+    order_by: ClassVar[tuple[str, ...]] = ("created_at", "id")
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def select(self, tenant_id: str) -> Select[tuple[M]]:
+        return select(self.model).where(self.model.tenant_id == tenant_id)
+
+    def _ordered(self, statement: Select[tuple[M]]) -> Select[tuple[M]]:
+        return statement.order_by(*(getattr(self.model, column) for column in self.order_by))
+
+    async def get(self, tenant_id: str, object_id: str) -> M | None:
+        statement = self.select(tenant_id).where(self.model.id == object_id)
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def page(self, statement: Select[tuple[M]], *, limit: int, offset: int) -> tuple[list[M], int]:
+        total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
+        rows = await self.session.execute(self._ordered(statement).limit(limit).offset(offset))
+        return list(rows.scalars()), total
+
+    async def grouped_by(self, tenant_id: str, column: str, parent_ids: Sequence[str]) -> dict[str, list[M]]:
+        """Children of many parents in one statement, for DataLoaders."""
+        parent = getattr(self.model, column)
+        rows = await self.session.execute(self._ordered(self.select(tenant_id).where(parent.in_(parent_ids))))
+        grouped: dict[str, list[M]] = defaultdict(list)
+        for row in rows.scalars():
+            grouped[getattr(row, column)].append(row)
+        return grouped
+
+    async def by_ids(self, tenant_id: str, ids: Sequence[str]) -> dict[str, M]:
+        rows = await self.session.execute(self.select(tenant_id).where(self.model.id.in_(ids)))
+        return {row.id: row for row in rows.scalars()}
+
+    async def add(self, obj: M) -> M:
+        self.session.add(obj)
+        await self.session.flush()
+        return obj
+
+    async def delete(self, obj: M) -> None:
+        await self.session.delete(obj)
+        await self.session.flush()
