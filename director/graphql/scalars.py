@@ -1,4 +1,4 @@
-"""Compass's custom scalars, with the same names and wire forms."""
+"""Compass's custom scalars, with the same names and wire forms; ``SCALAR_MAP`` goes into the schema config."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 from compass.errors import InvalidInputError
 
@@ -45,55 +46,42 @@ def _identity(value: Any) -> Any:
     return value
 
 
-Timestamp = strawberry.scalar(
-    NewType("Timestamp", datetime),
-    description="An RFC 3339 timestamp in UTC.",
-    serialize=_serialize_timestamp,
-    parse_value=_parse_timestamp,
-)
-PageCursor = strawberry.scalar(
-    NewType("PageCursor", str), description="An opaque page cursor.", serialize=str, parse_value=str
-)
-Labels = strawberry.scalar(
-    NewType("Labels", object),
-    description="A JSON object of label keys to values.",
-    serialize=_identity,
-    parse_value=_parse_json_object,
-)
-AnyScalar = strawberry.scalar(
-    NewType("Any", object), name="Any", description="Any JSON value.", serialize=_identity, parse_value=_identity
-)
-HttpHeaders = strawberry.scalar(
-    NewType("HttpHeaders", object),
-    description="A JSON object of header names to lists of values.",
-    serialize=_identity,
-    parse_value=_parse_json_object,
-)
-QueryParams = strawberry.scalar(
-    NewType("QueryParams", object),
-    description="A JSON object of query parameter names to lists of values.",
-    serialize=_identity,
-    parse_value=_parse_json_object,
-)
-HttpHeadersSerialized = strawberry.scalar(
-    NewType("HttpHeadersSerialized", str),
-    description="HttpHeaders as a string of JSON.",
-    serialize=str,
-    parse_value=_parse_json_string,
-)
-QueryParamsSerialized = strawberry.scalar(
-    NewType("QueryParamsSerialized", str),
-    description="QueryParams as a string of JSON.",
-    serialize=str,
-    parse_value=_parse_json_string,
-)
-JSONString = strawberry.scalar(
-    NewType("JSON", str), name="JSON", description="A string holding JSON.", serialize=str, parse_value=_parse_json_string
-)
-JSONSchema = strawberry.scalar(
-    NewType("JSONSchema", str),
-    description="A string holding a JSON schema.",
-    serialize=str,
-    parse_value=_parse_json_string,
-)
-CLOB = strawberry.scalar(NewType("CLOB", str), description="A large string.", serialize=str, parse_value=str)
+Timestamp = NewType("Timestamp", datetime)
+PageCursor = NewType("PageCursor", str)
+Labels = NewType("Labels", object)
+AnyScalar = NewType("AnyScalar", object)
+HttpHeaders = NewType("HttpHeaders", object)
+QueryParams = NewType("QueryParams", object)
+HttpHeadersSerialized = NewType("HttpHeadersSerialized", str)
+QueryParamsSerialized = NewType("QueryParamsSerialized", str)
+JSONString = NewType("JSONString", str)
+JSONSchema = NewType("JSONSchema", str)
+CLOB = NewType("CLOB", str)
+
+
+def _json_object(name: str, description: str) -> ScalarDefinition:
+    return strawberry.scalar(name=name, description=description, serialize=_identity, parse_value=_parse_json_object)
+
+
+def _json_string(name: str, description: str) -> ScalarDefinition:
+    return strawberry.scalar(name=name, description=description, serialize=str, parse_value=_parse_json_string)
+
+
+SCALAR_MAP: dict[object, ScalarDefinition] = {
+    Timestamp: strawberry.scalar(
+        name="Timestamp",
+        description="An RFC 3339 timestamp in UTC.",
+        serialize=_serialize_timestamp,
+        parse_value=_parse_timestamp,
+    ),
+    PageCursor: strawberry.scalar(name="PageCursor", description="An opaque page cursor.", serialize=str, parse_value=str),
+    Labels: _json_object("Labels", "A JSON object of label keys to values."),
+    AnyScalar: strawberry.scalar(name="Any", description="Any JSON value.", serialize=_identity, parse_value=_identity),
+    HttpHeaders: _json_object("HttpHeaders", "A JSON object of header names to lists of values."),
+    QueryParams: _json_object("QueryParams", "A JSON object of query parameter names to lists of values."),
+    HttpHeadersSerialized: _json_string("HttpHeadersSerialized", "HttpHeaders as a string of JSON."),
+    QueryParamsSerialized: _json_string("QueryParamsSerialized", "QueryParams as a string of JSON."),
+    JSONString: _json_string("JSON", "A string holding JSON."),
+    JSONSchema: _json_string("JSONSchema", "A string holding a JSON schema."),
+    CLOB: strawberry.scalar(name="CLOB", description="A large string.", serialize=str, parse_value=str),
+}

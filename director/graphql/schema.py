@@ -13,6 +13,7 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from compass.observability.metrics import GraphQLOperationMetrics
@@ -23,6 +24,7 @@ from director.graphql.application.types import AppSystemAuth, RuntimeSystemAuth
 from director.graphql.errors import ErrorCodes
 from director.graphql.formation.resolvers import FormationMutations, FormationQueries
 from director.graphql.label.resolvers import LabelMutations, LabelQueries
+from director.graphql.scalars import SCALAR_MAP
 from director.graphql.runtime.resolvers import RuntimeMutations, RuntimeQueries
 from director.graphql.systemauth.resolvers import SystemAuthMutations, SystemAuthQueries
 from director.graphql.tenant.resolvers import TenantQueries
@@ -51,6 +53,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[AppSystemAuth, RuntimeSystemAuth],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),

@@ -1,0 +1,95 @@
+"""Test helpers: an operator that speaks GraphQL over HTTP, and a statement counter."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from compass.auth.jwt import issue_token
+from compass.auth.principal import ALL_SCOPES
+from compass.db import Database
+from compass.settings import Settings
+from director.tenant.service import tenant as tenant_service
+
+DIRECTOR = "/director/graphql"
+
+
+class GraphQLErrors(AssertionError):
+    def __init__(self, body: dict[str, Any]) -> None:
+        super().__init__(f"unexpected GraphQL errors: {body.get('errors')}")
+        self.body = body
+
+
+@dataclass
+class Operator:
+    client: httpx.AsyncClient
+    tenant_id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "Tenant": self.tenant_id}
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        return await self.client.post(DIRECTOR, json={"query": query, "variables": variables}, headers=self.headers)
+
+    async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The whole answer, errors included; it must still carry ``data``."""
+        response = await self.post(query, variables)
+        body = response.json()
+        assert "data" in body, body
+        return body
+
+    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The data of an answer that must have no errors."""
+        body = await self.execute(query, variables)
+        if body.get("errors"):
+            raise GraphQLErrors(body)
+        return body["data"]
+
+    async def error_codes(self, query: str, variables: dict[str, Any] | None = None) -> list[str]:
+        body = await self.execute(query, variables)
+        return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+@dataclass
+class TenantFactory:
+    settings: Settings
+    database: Database
+    client: httpx.AsyncClient
+
+    async def create(self) -> str:
+        async with self.database.transaction() as session:
+            tenant = await tenant_service.create(session, f"tenant-{uuid.uuid4().hex[:10]}")
+        return tenant.id
+
+    async def operator(self, *, scopes: list[str] | None = None, tenant_id: str | None = None) -> Operator:
+        tenant_id = tenant_id or await self.create()
+        token = issue_token(
+            self.settings, tenant_id=tenant_id, scopes=scopes if scopes is not None else sorted(ALL_SCOPES), ttl_seconds=600
+        )
+        return Operator(self.client, tenant_id, token)
+
+
+@contextmanager
+def count_statements(database: Database) -> Iterator[list[str]]:
+    """Every SQL statement run on the database's engines while the block runs."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith(("BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    for engine in database.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        for engine in database.engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
