@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass import migrate as migrations
 from compass.app import DIRECTOR_PATH, DatabaseBehindError, check_migrations, create_app
@@ -25,6 +27,7 @@ tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 
 DEMO_TENANT = "demo"
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
@@ -33,12 +36,25 @@ def _settings() -> Settings:
     return settings
 
 
-async def _ensure_tenant(database: Database, name: str) -> Tenant:
-    async with database.transaction() as session:
+async def _ensure_tenant(session: AsyncSession, name: str) -> Tenant:
+    try:
+        return await tenant_service.resolve(session, name)
+    except CompassError:
+        return await tenant_service.create(session, name)
+
+
+def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one unit of work against the configured database from the synchronous CLI."""
+
+    async def run() -> T:
+        database = Database(settings.effective_database_url)
         try:
-            return await tenant_service.resolve(session, name)
-        except CompassError:
-            return await tenant_service.create(session, name)
+            async with database.transaction() as session:
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
 
 
 async def _check(database: Database) -> None:
@@ -46,6 +62,11 @@ async def _check(database: Database) -> None:
         await check_migrations(database)
     finally:
         await database.dispose()
+
+
+def _migrated(settings: Settings) -> None:
+    if settings.is_embedded_database and settings.auto_migrate:
+        migrations.upgrade(settings.effective_database_url)
 
 
 @app.command()
@@ -62,8 +83,7 @@ def serve(
 ) -> None:
     """Serve the Director (and, later, the Connector) until interrupted."""
     settings = _settings()
-    if settings.is_embedded_database and settings.auto_migrate:
-        migrations.upgrade(settings.effective_database_url)
+    _migrated(settings)
     try:
         asyncio.run(_check(Database(settings.effective_database_url)))
     except DatabaseBehindError as error:
@@ -72,7 +92,7 @@ def serve(
     url = f"http://{settings.host}:{settings.http_port}{DIRECTOR_PATH}"
     typer.echo(f"\nGraphiQL:   {url}")
     if demo:
-        tenant = asyncio.run(_demo_tenant(settings))
+        tenant = _in_transaction(settings, lambda session: _ensure_tenant(session, DEMO_TENANT))
         token = issue_token(settings, tenant_id=tenant.id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
         typer.echo("Paste these request headers into GraphiQL (valid 24 hours; `compass token` makes more):")
         typer.echo(f'  {{"Authorization": "Bearer {token}", "Tenant": "{tenant.id}"}}')
@@ -87,53 +107,13 @@ def serve(
     )
 
 
-async def _demo_tenant(settings: Settings) -> Tenant:
-    database = Database(settings.effective_database_url)
-    try:
-        return await _ensure_tenant(database, DEMO_TENANT)
-    finally:
-        await database.dispose()
-
-
-async def _create_tenant(settings: Settings, name: str) -> Tenant:
-    database = Database(settings.effective_database_url)
-    try:
-        async with database.transaction() as session:
-            return await tenant_service.create(session, name)
-    finally:
-        await database.dispose()
-
-
-async def _list_tenants(settings: Settings) -> list[Tenant]:
-    database = Database(settings.effective_database_url)
-    try:
-        async with database.read_sessions() as session:
-            return await tenant_service.list_all(session)
-    finally:
-        await database.dispose()
-
-
-async def _resolve_tenant(settings: Settings, name_or_id: str) -> Tenant:
-    database = Database(settings.effective_database_url)
-    try:
-        async with database.read_sessions() as session:
-            return await tenant_service.resolve(session, name_or_id)
-    finally:
-        await database.dispose()
-
-
-def _migrated(settings: Settings) -> None:
-    if settings.is_embedded_database and settings.auto_migrate:
-        migrations.upgrade(settings.effective_database_url)
-
-
 @tenant_app.command("create")
 def tenant_create(name: str) -> None:
     """Create a tenant and print its id (the Tenant header value)."""
     settings = _settings()
     _migrated(settings)
     try:
-        tenant = asyncio.run(_create_tenant(settings, name))
+        tenant = _in_transaction(settings, lambda session: tenant_service.create(session, name))
     except CompassError as error:
         typer.echo(f"compass tenant create: {error.message}", err=True)
         raise typer.Exit(1) from None
@@ -145,7 +125,7 @@ def tenant_list() -> None:
     """List tenants: id and name."""
     settings = _settings()
     _migrated(settings)
-    for tenant in asyncio.run(_list_tenants(settings)):
+    for tenant in _in_transaction(settings, tenant_service.list_all):
         typer.echo(f"{tenant.id}\t{tenant.name}")
 
 
@@ -160,7 +140,7 @@ def token(
     settings = _settings()
     _migrated(settings)
     try:
-        found = asyncio.run(_resolve_tenant(settings, tenant))
+        found = _in_transaction(settings, lambda session: tenant_service.resolve(session, tenant))
     except CompassError as error:
         typer.echo(f"compass token: {error.message}", err=True)
         raise typer.Exit(1) from None
