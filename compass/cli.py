@@ -32,7 +32,8 @@ T = TypeVar("T")
 
 def _settings() -> Settings:
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The data directory holds keys and, by default, the database with application credentials.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return settings
 
 

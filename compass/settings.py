@@ -36,6 +36,34 @@ class Settings(BaseSettings):
     runtime_token_ttl_seconds: int = Field(3600, description="Lifetime of one-time tokens for runtimes.")
     application_token_ttl_seconds: int = Field(300, description="Lifetime of one-time tokens for applications.")
 
+    ca_cert_file: Path | None = Field(None, description="Operator-supplied CA (or intermediate) certificate.")
+    ca_key_file: Path | None = Field(None, description="Key of the operator-supplied CA.")
+    ca_chain_file: Path | None = Field(None, description="Certificates above an intermediate CA, issuer last.")
+    tls_cert_file: Path | None = Field(None, description="Operator-supplied server certificate for HTTPS.")
+    tls_key_file: Path | None = Field(None, description="Key of the operator-supplied server certificate.")
+    tls_hostnames: list[str] = Field(
+        ["localhost", "127.0.0.1"], description="Names the generated HTTPS server certificate carries."
+    )
+    public_mtls_url: str | None = Field(None, description="Base URL of the mTLS listener; default https://HOST:HTTPS_PORT.")
+    certificate_validity_days: int = Field(90, description="Validity of client certificates.")
+    signing_token_ttl_seconds: int = Field(300, description="Lifetime of the token `configuration` returns.")
+    subject_organization: str = Field("Org", description="O of client certificates.")
+    subject_organizational_unit: str = Field("OrgUnit", description="OU of client certificates.")
+    subject_locality: str = Field("Locality", description="L of client certificates.")
+    subject_province: str = Field("State", description="ST of client certificates.")
+    subject_country: str = Field("PL", description="C of client certificates.")
+    revoked_certificates: str = Field(
+        "refuse", description="refuse: revoked certificates authenticate nothing; renewal-only: only renewal is refused."
+    )
+    trusted_proxies: list[str] = Field(
+        [], description="Addresses allowed to pass the client certificate in X-Forwarded-Client-Cert."
+    )
+    max_certificates_per_client: int = Field(5, description="Unexpired certificates one client id may get per window.")
+    certificate_issue_window_seconds: int = Field(86_400, description="The window of max_certificates_per_client.")
+    redemptions_per_second: float = Field(5.0, description="Token redemptions and signings per client address.")
+    redemption_burst: int = Field(10, description="Requests allowed at once before the rate applies.")
+    max_csr_bytes: int = Field(16_384, description="Larger CSRs are refused.")
+
     max_body_bytes: int = Field(1_048_576, description="Larger request bodies are refused with 413.")
     max_query_depth: int = Field(12, description="Deeper GraphQL documents are refused.")
     max_query_tokens: int = Field(5000, description="GraphQL documents with more tokens are refused.")
@@ -62,9 +90,21 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.http_port}").rstrip("/")
 
     @property
+    def effective_public_mtls_url(self) -> str:
+        return (self.public_mtls_url or f"https://{self.host}:{self.https_port}").rstrip("/")
+
+    @property
     def connector_url(self) -> str:
         """The token-secured Connector URL that one-time tokens point to."""
         return f"{self.effective_public_url}/connector/graphql"
+
+    @property
+    def certificate_secured_connector_url(self) -> str:
+        return f"{self.effective_public_mtls_url}/connector/graphql"
+
+    @property
+    def mtls_director_url(self) -> str:
+        return f"{self.effective_public_mtls_url}/director/graphql"
 
     @property
     def jwt_key_file(self) -> Path:

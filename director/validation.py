@@ -9,7 +9,14 @@ from urllib.parse import urlsplit
 from compass.errors import InvalidInputError
 
 
+def _no_nul(value: str, field: str) -> None:
+    # PostgreSQL text cannot hold NUL; refusing it everywhere keeps both databases answering alike.
+    if "\x00" in value:
+        raise InvalidInputError(f"{field} must not contain NUL characters")
+
+
 def require_name(value: str, field: str, *, max_length: int = 256) -> str:
+    _no_nul(value, field)
     stripped = value.strip()
     if not stripped or len(stripped) > max_length:
         raise InvalidInputError(f"{field} must be 1 to {max_length} characters")
@@ -17,8 +24,10 @@ def require_name(value: str, field: str, *, max_length: int = 256) -> str:
 
 
 def optional_text(value: str | None, field: str, *, max_length: int = 10_000) -> str | None:
-    if value is not None and len(value) > max_length:
-        raise InvalidInputError(f"{field} must be at most {max_length} characters")
+    if value is not None:
+        _no_nul(value, field)
+        if len(value) > max_length:
+            raise InvalidInputError(f"{field} must be at most {max_length} characters")
     return value
 
 

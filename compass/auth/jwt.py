@@ -20,6 +20,8 @@ from compass.settings import Settings
 _ALGORITHM = "ES256"
 _OIDC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 _JWKS_TTL_SECONDS = 300
+# Tokens naming an unknown key must not make every request an outbound call to the issuer.
+_JWKS_MIN_REFRESH_SECONDS = 30
 
 
 def load_or_create_signing_key(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -78,7 +80,7 @@ class JWTVerifier:
         self._settings = settings
         self._public_key = load_or_create_signing_key(settings.jwt_key_file).public_key()
         self._jwks: dict[str, Any] = {}
-        self._jwks_fetched_at = 0.0
+        self._jwks_fetched_at = -float("inf")
 
     async def verify(self, token: str) -> VerifiedClaims:
         try:
@@ -122,7 +124,8 @@ class JWTVerifier:
     async def _oidc_key(self, kid: str | None) -> Any:
         if not self._settings.oidc_jwks_url:
             raise UnauthenticatedError("no JWKS URL is configured for the external issuer")
-        if kid not in self._jwks or time.monotonic() - self._jwks_fetched_at > _JWKS_TTL_SECONDS:
+        age = time.monotonic() - self._jwks_fetched_at
+        if age > _JWKS_TTL_SECONDS or (kid not in self._jwks and age > _JWKS_MIN_REFRESH_SECONDS):
             await self._refresh_jwks()
         if kid not in self._jwks:
             raise UnauthenticatedError("the bearer token is signed with an unknown key")

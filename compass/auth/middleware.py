@@ -37,7 +37,8 @@ class AuthenticationMiddleware:
         except CompassError as error:
             await send_graphql_error(send, error)
             return
-        scope.setdefault("state", {})["principal"] = principal
+        # A new dict: the server may share one state dict between requests (asgi-lifespan does).
+        scope["state"] = {**scope.get("state", {}), "principal": principal}
         await self.app(scope, receive, send)
 
     @staticmethod

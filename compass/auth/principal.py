@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from compass.errors import UnauthenticatedError
+
 
 class Scope(StrEnum):
     """What an operator's JWT may do; `compass token` grants all of them unless told otherwise."""
@@ -41,4 +43,24 @@ class OperatorPrincipal:
         return scope in self.scopes
 
 
-Principal = OperatorPrincipal
+@dataclass(frozen=True)
+class AnonymousPrincipal:
+    """The caller of the GraphiQL page: strawberry builds a context for it, yet executes nothing."""
+
+    viewer_type = "USER"
+
+    @property
+    def viewer_id(self) -> str:
+        raise UnauthenticatedError("send Authorization: Bearer <JWT> (see `compass token`)")
+
+    @property
+    def tenant_id(self) -> str:
+        raise UnauthenticatedError("send Authorization: Bearer <JWT> (see `compass token`)")
+
+    def has_scope(self, scope: str) -> bool:
+        return False
+
+
+ANONYMOUS = AnonymousPrincipal()
+
+Principal = OperatorPrincipal | AnonymousPrincipal

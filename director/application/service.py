@@ -82,7 +82,9 @@ class ApplicationService:
         application.description = optional_text(data.description, "description")
         application.healthcheck_url = optional_url(data.health_check_url, "healthCheckURL")
         application.base_url = optional_url(data.base_url, "baseUrl")
-        application.integration_system_id = data.integration_system_id
+        application.integration_system_id = optional_text(
+            data.integration_system_id, "integrationSystemID", max_length=36
+        )
         if data.status_condition is not None and data.status_condition.value != application.status_condition:
             application.status_condition = data.status_condition.value
             application.status_timestamp = utcnow()

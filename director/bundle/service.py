@@ -37,7 +37,9 @@ def _json_schema(value: str | None, field: str) -> str | None:
 def _apply_version(target: DefinitionColumns, version: VersionInput | None) -> None:
     target.version_value = require_name(version.value, "version.value", max_length=64) if version else None
     target.version_deprecated = version.deprecated if version else None
-    target.version_deprecated_since = version.deprecated_since if version else None
+    target.version_deprecated_since = (
+        optional_text(version.deprecated_since, "version.deprecatedSince", max_length=64) if version else None
+    )
     target.version_for_removal = version.for_removal if version else None
 
 
@@ -45,7 +47,7 @@ def _apply_api(api: APIDefinition, data: APIDefinitionInput) -> APIDefinition:
     api.name = require_name(data.name, "apiDefinition.name")
     api.description = optional_text(data.description, "apiDefinition.description")
     api.target_url = require_url(data.target_url, "apiDefinition.targetURL")
-    api.group = data.group
+    api.group = optional_text(data.group, "apiDefinition.group", max_length=256)
     api.spec_data = data.spec.data if data.spec else None
     api.spec_type = data.spec.type.value if data.spec else None
     api.spec_format = data.spec.format.value if data.spec else None
@@ -56,7 +58,7 @@ def _apply_api(api: APIDefinition, data: APIDefinitionInput) -> APIDefinition:
 def _apply_event(event: EventDefinition, data: EventDefinitionInput) -> EventDefinition:
     event.name = require_name(data.name, "eventDefinition.name")
     event.description = optional_text(data.description, "eventDefinition.description")
-    event.group = data.group
+    event.group = optional_text(data.group, "eventDefinition.group", max_length=256)
     event.spec_data = data.spec.data if data.spec else None
     event.spec_type = data.spec.type.value if data.spec else None
     event.spec_format = data.spec.format.value if data.spec else None
@@ -72,7 +74,7 @@ def _document(tenant_id: str, bundle_id: str, data: DocumentInput) -> Document:
         display_name=require_name(data.display_name, "document.displayName"),
         description=optional_text(data.description, "document.description") or "",
         format=data.format.value,
-        kind=data.kind,
+        kind=optional_text(data.kind, "document.kind", max_length=256),
         data=data.data,
     )
 

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import structlog
 from graphql import GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from compass.errors import CompassError
 
@@ -22,8 +24,16 @@ _LIMIT_PATTERNS = (
 )
 
 
-def error_code(error: GraphQLError) -> str:
+def _root_cause(error: GraphQLError) -> BaseException | None:
+    """graphql-core wraps a scalar's error in a GraphQLError when it checks variables: look through that."""
     original = error.original_error
+    while isinstance(original, GraphQLError) and original.original_error is not None:
+        original = original.original_error
+    return original
+
+
+def error_code(error: GraphQLError) -> str:
+    original = _root_cause(error)
     if isinstance(original, CompassError):
         return original.code
     if error.extensions and isinstance(error.extensions.get("code"), str):
@@ -41,7 +51,17 @@ class ErrorCodes(SchemaExtension):
     """Sets ``extensions.code`` on every error and masks the message of unexpected ones."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except GraphQLError as error:
+            # ParserCache parses inside its on_parse hook, so a syntax error (the token limit included)
+            # escapes the operation instead of landing in the result; strawberry answers with this object.
+            raise self._coded(error) from None
+        except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError):
+            raise  # strawberry's HTTP view turns these into 400/405 answers
+        except Exception as error:
+            # Strawberry would answer str(error) as the message: mask it like a failing resolver.
+            raise self._coded(GraphQLError(str(error), original_error=error)) from None
         result = self.execution_context.result
         if result is None or not result.errors:
             return

@@ -13,7 +13,7 @@ class RequireScope(BasePermission):
 
     def __init__(self, scope: str) -> None:
         self.scope = scope
-        self.message = f"missing scope {scope!r}"
+        self.message = f"missing scope {str(scope)!r}"
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         return bool(info.context.principal.has_scope(self.scope))
@@ -21,4 +21,4 @@ class RequireScope(BasePermission):
 
 def scoped(scope: str) -> list[PermissionExtension]:
     """Field extensions for ``strawberry.field(extensions=scoped("application:read"))``."""
-    return [PermissionExtension(permissions=[RequireScope(scope)], fail_silently=False)]
+    return [PermissionExtension(permissions=[RequireScope(scope)], fail_silently=False, use_directives=False)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -47,9 +49,14 @@ class CloseSessions(SchemaExtension):
             await self.execution_context.context.close()
 
 
+class DirectorSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Expected errors are answers, not incidents; ErrorCodes logs the unexpected ones with their traceback."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    return strawberry.Schema(
+    return DirectorSchema(
         query=Query,
         mutation=Mutation,
         types=[AppSystemAuth, RuntimeSystemAuth],

@@ -7,6 +7,7 @@ from starlette.responses import HTMLResponse, Response
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
+from compass.auth.principal import ANONYMOUS
 from compass.db import Database
 from compass.graphiql import graphiql_html
 from compass.settings import Settings
@@ -26,7 +27,7 @@ class DirectorGraphQL(GraphQL[DirectorContext, None]):
             response=response,
             database=self.database,
             settings=self.settings,
-            principal=request.scope["state"]["principal"],
+            principal=request.scope.get("state", {}).get("principal", ANONYMOUS),
         )
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:

@@ -1,0 +1,8 @@
+"""Every table of pycompass in one metadata, for alembic and the migration tests."""
+
+from __future__ import annotations
+
+import connector.models  # noqa: F401 - registers the Connector's tables on the shared Base
+from director.models import Base
+
+metadata = Base.metadata

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connector.models import AuditEvent
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def record(self, event: AuditEvent) -> None:
+        """Added to the caller's transaction: an event is recorded exactly when what it describes commits."""
+        self.session.add(event)
+
+    async def latest(self, *, limit: int, event: str | None = None) -> list[AuditEvent]:
+        statement = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id).limit(limit)
+        if event is not None:
+            statement = statement.where(AuditEvent.event == event)
+        return list((await self.session.execute(statement)).scalars())
+
+
+def audit_event(event: str, **fields: Any) -> AuditEvent:
+    return AuditEvent(event=event, **fields)

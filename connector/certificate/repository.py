@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connector.models import IssuedCertificate
+from director.models import SystemAuth
+
+
+class CertificateRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, record: IssuedCertificate) -> IssuedCertificate:
+        self.session.add(record)
+        await self.session.flush()
+        return record
+
+    async def get(self, serial: str) -> IssuedCertificate | None:
+        return await self.session.get(IssuedCertificate, serial)
+
+    async def count_valid_issued_since(self, system_auth_id: str, since: datetime, now: datetime) -> int:
+        statement = select(func.count()).where(
+            IssuedCertificate.system_auth_id == system_auth_id,
+            IssuedCertificate.issued_at >= since,
+            IssuedCertificate.not_after > now,
+            IssuedCertificate.revoked_at.is_(None),
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
+    async def revoke(self, serial: str, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(IssuedCertificate)
+            .where(IssuedCertificate.serial == serial, IssuedCertificate.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def revoke_for_owner(self, tenant_id: str, owner_column: str, owner_id: str, now: datetime) -> list[str]:
+        """Revokes every unrevoked certificate of a runtime's or application's system auths; returns serials."""
+        auths = select(SystemAuth.id).where(SystemAuth.tenant_id == tenant_id, getattr(SystemAuth, owner_column) == owner_id)
+        serials = list(
+            (
+                await self.session.execute(
+                    select(IssuedCertificate.serial).where(
+                        IssuedCertificate.system_auth_id.in_(auths), IssuedCertificate.revoked_at.is_(None)
+                    )
+                )
+            ).scalars()
+        )
+        if serials:
+            await self.session.execute(
+                update(IssuedCertificate).where(IssuedCertificate.serial.in_(serials)).values(revoked_at=now)
+            )
+        return serials
+
+    async def revoked_unexpired(self, now: datetime) -> list[IssuedCertificate]:
+        statement = select(IssuedCertificate).where(
+            IssuedCertificate.revoked_at.is_not(None), IssuedCertificate.not_after > now
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def prune_expired(self, now: datetime) -> int:
+        """The revocation store stays bounded: an expired certificate fails the TLS handshake on its own."""
+        result = await self.session.execute(delete(IssuedCertificate).where(IssuedCertificate.not_after <= now))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,312 @@
+"""Token redemption and certificate issuance, renewal and revocation.
+
+The service owns its transactions (unlike the Director's services): a refusal rolls back the attempted change,
+yet its audit event must still be written, in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compass.db import Database
+from compass.errors import CompassError
+from compass.settings import Settings
+from connector.audit.repository import AuditRepository, audit_event
+from connector.ca.authority import CertificateAuthority
+from connector.ca.authority import IssuedCertificate as SignedCertificate
+from connector.ca.csr import parse_and_validate_csr
+from connector.ca.subject import CertificateSubject
+from connector.certificate.repository import CertificateRepository
+from connector.errors import (
+    CertificateLimitError,
+    CertificateRevokedError,
+    InvalidTokenError,
+    TokenAlreadyUsedError,
+    TokenExpiredError,
+)
+from connector.identity import CertificateIdentity, ClientKind
+from connector.models import IssuedCertificate
+from connector.token.repository import TokenRedemptionRepository
+from director.models import OneTimeToken, SystemAuth
+from director.models.base import utcnow
+from director.systemauth.repository import OneTimeTokenRepository, SystemAuthRepository
+from director.systemauth.service import TokenType, hash_token, new_token
+
+KEY_ALGORITHM = "rsa2048"
+CONNECTION_TOKEN_TYPES = (TokenType.RUNTIME.value, TokenType.APPLICATION.value)
+
+
+@dataclass(frozen=True)
+class ConnectionConfiguration:
+    token: str
+    subject: str
+    key_algorithm: str
+    director_url: str
+    certificate_secured_connector_url: str
+
+
+@dataclass(frozen=True)
+class CertificationResult:
+    certificate_chain: str
+    ca_certificate: str
+    client_certificate: str
+
+
+def _b64(pem: str) -> str:
+    return base64.b64encode(pem.encode()).decode()
+
+
+class ConnectorService:
+    def __init__(
+        self, database: Database, ca: CertificateAuthority, settings: Settings, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.database = database
+        self.ca = ca
+        self.settings = settings
+        self.clock = clock
+        self.subject_template = CertificateSubject(
+            organization=settings.subject_organization,
+            organizational_unit=settings.subject_organizational_unit,
+            locality=settings.subject_locality,
+            province=settings.subject_province,
+            country=settings.subject_country,
+            common_name="client-id",
+        )
+
+    def subject_for(self, client_id: str) -> CertificateSubject:
+        return self.subject_template.with_common_name(client_id)
+
+    # --- configuration ------------------------------------------------------------------------------------
+
+    async def configuration_for_token(self, raw_token: str, *, remote_addr: str | None) -> ConnectionConfiguration:
+        """Redeems a one-time token from the Director and hands out the single-use token for the signing call."""
+        now = self.clock()
+        token_hash = hash_token(raw_token)
+        try:
+            async with self.database.transaction() as session:
+                record = await self._redeem(session, token_hash, CONNECTION_TOKEN_TYPES, now)
+                signing_token = await self._signing_token(session, record.tenant_id, record.system_auth_id, now)
+                AuditRepository(session).record(
+                    audit_event(
+                        "token_redeemed",
+                        tenant_id=record.tenant_id,
+                        client_id=record.system_auth_id,
+                        remote_addr=remote_addr,
+                        detail={"type": record.type},
+                    )
+                )
+        except CompassError as error:
+            await self._audit_refusal("token_refused", error, remote_addr=remote_addr)
+            raise
+        return self._configuration(record.system_auth_id, signing_token)
+
+    async def configuration_for_certificate(self, identity: CertificateIdentity) -> ConnectionConfiguration:
+        """Renewal starts like a first connection, authenticated by the certificate instead of a token."""
+        now = self.clock()
+        async with self.database.transaction() as session:
+            signing_token = await self._signing_token(session, identity.tenant_id, identity.client_id, now)
+        return self._configuration(identity.client_id, signing_token)
+
+    def _configuration(self, client_id: str, signing_token: str) -> ConnectionConfiguration:
+        return ConnectionConfiguration(
+            token=signing_token,
+            subject=self.subject_for(client_id).to_compass_string(),
+            key_algorithm=KEY_ALGORITHM,
+            director_url=self.settings.mtls_director_url,
+            certificate_secured_connector_url=self.settings.certificate_secured_connector_url,
+        )
+
+    async def _signing_token(self, session: AsyncSession, tenant_id: str, client_id: str, now: datetime) -> str:
+        token = new_token()
+        await OneTimeTokenRepository(session).add(
+            OneTimeToken(
+                tenant_id=tenant_id,
+                system_auth_id=client_id,
+                token_hash=hash_token(token),
+                type=TokenType.CSR.value,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.settings.signing_token_ttl_seconds),
+            )
+        )
+        return token
+
+    async def _redeem(
+        self, session: AsyncSession, token_hash: str, types: tuple[str, ...], now: datetime
+    ) -> OneTimeToken:
+        repository = TokenRedemptionRepository(session)
+        record = await repository.redeem(token_hash, types, now)
+        if record is not None:
+            return record
+        existing = await repository.find(token_hash)
+        if existing is None or existing.type not in types:
+            raise InvalidTokenError("the token is not valid here: request a new one-time token from the Director")
+        if existing.used_at is not None:
+            raise TokenAlreadyUsedError("the token was already used: tokens are single use")
+        raise TokenExpiredError("the token has expired: request a new one-time token from the Director")
+
+    # --- signing ------------------------------------------------------------------------------------------
+
+    async def sign_with_token(self, raw_token: str, csr_b64: str, *, remote_addr: str | None) -> CertificationResult:
+        now = self.clock()
+        try:
+            async with self.database.transaction() as session:
+                record = await self._redeem(session, hash_token(raw_token), (TokenType.CSR.value,), now)
+                issued = await self._issue(session, record.tenant_id, record.system_auth_id, csr_b64, now, None, remote_addr)
+        except CompassError as error:
+            await self._audit_refusal("certificate_refused", error, remote_addr=remote_addr)
+            raise
+        return self._result(issued)
+
+    async def sign_with_certificate(
+        self, identity: CertificateIdentity, csr_b64: str, *, remote_addr: str | None
+    ) -> CertificationResult:
+        now = self.clock()
+        try:
+            if identity.revoked:
+                raise CertificateRevokedError("the certificate is revoked and cannot be renewed")
+            async with self.database.transaction() as session:
+                current = await CertificateRepository(session).get(identity.serial)
+                if current is None or current.revoked_at is not None:
+                    raise CertificateRevokedError("the certificate is revoked and cannot be renewed")
+                issued = await self._issue(
+                    session, identity.tenant_id, identity.client_id, csr_b64, now, identity.serial, remote_addr
+                )
+        except CompassError as error:
+            await self._audit_refusal(
+                "certificate_refused", error, remote_addr=remote_addr, tenant_id=identity.tenant_id,
+                client_id=identity.client_id, serial=identity.serial,
+            )
+            raise
+        return self._result(issued)
+
+    async def _issue(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        client_id: str,
+        csr_b64: str,
+        now: datetime,
+        renewed_from: str | None,
+        remote_addr: str | None,
+    ) -> SignedCertificate:
+        subject = self.subject_for(client_id)
+        csr = parse_and_validate_csr(csr_b64, subject, max_bytes=self.settings.max_csr_bytes)
+        certificates = CertificateRepository(session)
+        since = now - timedelta(seconds=self.settings.certificate_issue_window_seconds)
+        if await certificates.count_valid_issued_since(client_id, since, now) >= self.settings.max_certificates_per_client:
+            raise CertificateLimitError(
+                f"client {client_id} already holds {self.settings.max_certificates_per_client} certificates issued "
+                "within the renewal window; revoke one or wait"
+            )
+        issued = await self.ca.sign_async(
+            csr, subject, validity=timedelta(days=self.settings.certificate_validity_days), now=now
+        )
+        await certificates.add(
+            IssuedCertificate(
+                serial=issued.serial_hex,
+                fingerprint_sha256=issued.fingerprint_sha256_hex,
+                tenant_id=tenant_id,
+                system_auth_id=client_id,
+                subject=subject.to_compass_string(),
+                not_before=issued.not_before,
+                not_after=issued.not_after,
+                issued_at=now,
+                renewed_from=renewed_from,
+            )
+        )
+        AuditRepository(session).record(
+            audit_event(
+                "certificate_renewed" if renewed_from else "certificate_issued",
+                tenant_id=tenant_id,
+                client_id=client_id,
+                serial=issued.serial_hex,
+                remote_addr=remote_addr,
+                detail={"not_after": issued.not_after.isoformat(), "renewed_from": renewed_from},
+            )
+        )
+        return issued
+
+    def _result(self, issued: SignedCertificate) -> CertificationResult:
+        return CertificationResult(
+            certificate_chain=_b64(issued.chain_pem),
+            ca_certificate=_b64(self.ca.ca_chain_pem),
+            client_certificate=_b64(issued.pem),
+        )
+
+    # --- revocation ---------------------------------------------------------------------------------------
+
+    async def revoke(self, identity: CertificateIdentity, *, remote_addr: str | None) -> bool:
+        now = self.clock()
+        async with self.database.transaction() as session:
+            revoked = await CertificateRepository(session).revoke(identity.serial, now)
+            if revoked:
+                AuditRepository(session).record(
+                    audit_event(
+                        "certificate_revoked",
+                        tenant_id=identity.tenant_id,
+                        client_id=identity.client_id,
+                        serial=identity.serial,
+                        remote_addr=remote_addr,
+                        reason="revoked by its holder",
+                    )
+                )
+        return True
+
+    async def revoke_for_object(self, session: AsyncSession, tenant_id: str, kind: ClientKind, object_id: str) -> list[str]:
+        """Every certificate of a runtime or application, e.g. when it is unregistered or compromised."""
+        column = "runtime_id" if kind is ClientKind.RUNTIME else "application_id"
+        serials = await CertificateRepository(session).revoke_for_owner(tenant_id, column, object_id, self.clock())
+        for serial in serials:
+            AuditRepository(session).record(
+                audit_event("certificate_revoked", tenant_id=tenant_id, serial=serial, reason=f"operator revoked {kind.lower()} {object_id}")
+            )
+        return serials
+
+    async def crl_pem(self) -> bytes:
+        now = self.clock()
+        async with self.database.transaction() as session:
+            certificates = CertificateRepository(session)
+            await certificates.prune_expired(now)
+            revoked = await certificates.revoked_unexpired(now)
+        return self.ca.crl_pem(
+            [(int(record.serial, 16), record.revoked_at or now) for record in revoked],
+            now=now,
+            next_update=now + timedelta(hours=1),
+        )
+
+    # --- identity -----------------------------------------------------------------------------------------
+
+    async def identify(self, serial: str, client_id: str) -> CertificateIdentity | None:
+        """The caller behind a verified certificate, or None when it was never issued here or its client is gone."""
+        async with self.database.read_sessions() as session:
+            record = await CertificateRepository(session).get(serial)
+            if record is None or record.system_auth_id != client_id:
+                return None
+            auth = await SystemAuthRepository(session).get(record.tenant_id, client_id)
+        if auth is None:
+            return None
+        return _identity(record, auth)
+
+    async def _audit_refusal(self, event: str, error: CompassError, *, remote_addr: str | None, **fields: str | None) -> None:
+        async with self.database.transaction() as session:
+            AuditRepository(session).record(
+                audit_event(event, reason=f"{error.code}: {error.message}", remote_addr=remote_addr, **fields)
+            )
+
+
+def _identity(record: IssuedCertificate, auth: SystemAuth) -> CertificateIdentity:
+    kind = ClientKind.RUNTIME if auth.runtime_id else ClientKind.APPLICATION
+    return CertificateIdentity(
+        serial=record.serial,
+        client_id=auth.id,
+        tenant_id=record.tenant_id,
+        kind=kind,
+        object_id=auth.runtime_id or auth.application_id or "",
+        not_after=record.not_after,
+        revoked=record.revoked_at is not None,
+    )

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from director.models import OneTimeToken
+
+
+class TokenRedemptionRepository:
+    """Redemption across tenants: the token itself is the credential, so the tenant comes from its row."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def redeem(self, token_hash: str, types: Sequence[str], now: datetime) -> OneTimeToken | None:
+        """Marks the token used in one conditional UPDATE: of concurrent redemptions exactly one changes the row."""
+        result = await self.session.execute(
+            update(OneTimeToken)
+            .where(
+                OneTimeToken.token_hash == token_hash,
+                OneTimeToken.type.in_(list(types)),
+                OneTimeToken.used_at.is_(None),
+                OneTimeToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return await self.find(token_hash)
+
+    async def find(self, token_hash: str) -> OneTimeToken | None:
+        statement = select(OneTimeToken).where(OneTimeToken.token_hash == token_hash)
+        return (await self.session.execute(statement)).scalars().first()
