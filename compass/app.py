@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from compass.auth.jwt import JWTVerifier
@@ -21,10 +22,16 @@ from compass.migrate import current_revision, head_revision
 from compass.observability.metrics import HttpMetricsMiddleware, metrics_endpoint
 from compass.observability.request_context import RequestContextMiddleware
 from compass.settings import Settings
+from connector.ca.authority import CertificateAuthority
+from connector.graphql.schema import build_schema as build_connector_schema
+from connector.graphql.view import ConnectorGraphQL
+from connector.service import ConnectorService
 from director.graphql.schema import build_schema
+from director.models.base import utcnow
 from director.graphql.view import DirectorGraphQL
 
 DIRECTOR_PATH = "/director/graphql"
+CONNECTOR_PATH = "/connector/graphql"
 
 
 class DatabaseBehindError(RuntimeError):
@@ -40,9 +47,29 @@ async def check_migrations(database: Database) -> None:
         )
 
 
-def create_app(settings: Settings, database: Database | None = None) -> Starlette:
+def load_certificate_authority(settings: Settings) -> CertificateAuthority:
+    return CertificateAuthority.load_or_create(
+        settings.data_dir,
+        cert_file=settings.ca_cert_file,
+        key_file=settings.ca_key_file,
+        chain_files=[settings.ca_chain_file] if settings.ca_chain_file else [],
+    )
+
+
+def create_app(
+    settings: Settings,
+    database: Database | None = None,
+    *,
+    ca: CertificateAuthority | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Starlette:
     database = database or Database(settings.effective_database_url)
-    director = DirectorGraphQL(build_schema(settings), database=database, settings=settings)
+    connector = ConnectorService(database, ca or load_certificate_authority(settings), settings, clock)
+    director = DirectorGraphQL(build_schema(settings), database=database, settings=settings, connector=connector)
+    connector_api = ConnectorGraphQL(build_connector_schema(settings), service=connector)
+
+    async def crl(_: Request) -> Response:
+        return Response(await connector.crl_pem(), media_type="application/pkix-crl")
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -64,6 +91,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     return Starlette(
         routes=[
             Route(DIRECTOR_PATH, director, methods=["GET", "POST"]),
+            Route(CONNECTOR_PATH, connector_api, methods=["GET", "POST"]),
+            Route("/connector/crl", crl),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
@@ -77,7 +106,10 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
                 AuthenticationMiddleware,
                 verifier=JWTVerifier(settings),
                 database=database,
-                protected_paths=(DIRECTOR_PATH,),
+                connector=connector,
+                settings=settings,
+                director_path=DIRECTOR_PATH,
+                connector_path=CONNECTOR_PATH,
             ),
         ],
         lifespan=lifespan,

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass import migrate as migrations
-from compass.app import DIRECTOR_PATH, DatabaseBehindError, check_migrations, create_app
+from compass import server
+from compass.app import DIRECTOR_PATH, DatabaseBehindError, check_migrations
 from compass.auth.jwt import issue_token
 from compass.auth.principal import ALL_SCOPES
 from compass.db import Database
@@ -92,6 +91,7 @@ def serve(
         raise typer.Exit(1) from None
     url = f"http://{settings.host}:{settings.http_port}{DIRECTOR_PATH}"
     typer.echo(f"\nGraphiQL:   {url}")
+    typer.echo(f"mTLS:       {settings.effective_public_mtls_url}{DIRECTOR_PATH} and {settings.certificate_secured_connector_url}")
     if demo:
         tenant = _in_transaction(settings, lambda session: _ensure_tenant(session, DEMO_TENANT))
         token = issue_token(settings, tenant_id=tenant.id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
@@ -99,13 +99,7 @@ def serve(
         typer.echo(f'  {{"Authorization": "Bearer {token}", "Tenant": "{tenant.id}"}}')
         typer.echo("Then run:   { viewer { id type } }\n")
     configure_logging(level=settings.log_level, json=settings.log_json)
-    application = create_app(settings)
-    # Start-up garbage (strawberry, SQLAlchemy) is frozen so that gen-2 collections stay short under load.
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(
-        application, host=settings.host, port=settings.http_port, log_config=None, loop="uvloop", http="httptools"
-    )
+    server.run(settings)
 
 
 @tenant_app.command("create")

@@ -60,8 +60,7 @@ class Settings(BaseSettings):
     )
     max_certificates_per_client: int = Field(5, description="Unexpired certificates one client id may get per window.")
     certificate_issue_window_seconds: int = Field(86_400, description="The window of max_certificates_per_client.")
-    redemptions_per_second: float = Field(5.0, description="Token redemptions and signings per client address.")
-    redemption_burst: int = Field(10, description="Requests allowed at once before the rate applies.")
+    redemptions_per_second: int = Field(5, description="Token-authenticated Connector calls per second and client address.")
     max_csr_bytes: int = Field(16_384, description="Larger CSRs are refused.")
 
     max_body_bytes: int = Field(1_048_576, description="Larger request bodies are refused with 413.")

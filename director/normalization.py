@@ -5,10 +5,23 @@ from __future__ import annotations
 import re
 
 IS_NORMALIZED_LABEL = "isNormalized"
+PREFIX = "mp-"
 _NOT_ALLOWED = re.compile(r"[^-a-z0-9]")
 _HYPHEN_RUNS = re.compile(r"-{2,}")
 
 
+def _normalize(name: str) -> str:
+    # Go's strings.ToLower maps rune by rune: "İ" becomes "i", where Python's lower() gives "i̇" (two
+    # characters, the second then a "-"). It is the only character whose lower case differs between the two.
+    lowered = name.replace("\u0130", "i").lower()
+    return _HYPHEN_RUNS.sub("-", _NOT_ALLOWED.sub("-", lowered)).removesuffix("-")
+
+
 def normalize_name(name: str) -> str:
-    normalized = _NOT_ALLOWED.sub("-", f"mp-{name}".lower())
-    return _HYPHEN_RUNS.sub("-", normalized).removesuffix("-")
+    """``mp-`` + the name, lower case, ``[^-a-z0-9]`` → ``-``, runs of ``-`` collapsed, no trailing ``-``.
+
+    As in Compass (``pkg/normalizer``), a name already normalized is kept: ``mp-shop`` stays ``mp-shop``.
+    """
+    if name.startswith(PREFIX) and _normalize(name) == name:
+        return name
+    return _normalize(PREFIX + name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -14,6 +15,7 @@ T = TypeVar("T")
 
 MAX_PAGE_SIZE = 200
 _PREFIX = "offset:"
+_OFFSET = re.compile(re.escape(_PREFIX) + r"([0-9]{1,18})")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ def decode_cursor(cursor: str) -> int:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInputError("after is not a cursor this API returned") from None
-    if not text.startswith(_PREFIX) or not text[len(_PREFIX) :].isdigit():
+    # ASCII digits only (str.isdigit also takes "²"), and few enough for a 64-bit OFFSET.
+    match = _OFFSET.fullmatch(text)
+    if match is None:
         raise InvalidInputError("after is not a cursor this API returned")
-    return int(text[len(_PREFIX) :])
+    return int(match.group(1))

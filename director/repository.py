@@ -31,6 +31,14 @@ class TenantScopedRepository(Generic[M]):
         statement = self.select(tenant_id).where(self.model.id == object_id)
         return (await self.session.execute(statement)).scalars().first()
 
+    async def lock(self, tenant_id: str, object_id: str) -> M | None:
+        """``get`` that holds the row until the transaction ends; SQLite's writers are serial anyway.
+
+        FOR NO KEY UPDATE on PostgreSQL: concurrent inserts of child rows (which take KEY SHARE) are not blocked.
+        """
+        statement = self.select(tenant_id).where(self.model.id == object_id).with_for_update(key_share=True)
+        return (await self.session.execute(statement)).scalars().first()
+
     async def page(self, statement: Select[tuple[M]], *, limit: int, offset: int) -> tuple[list[M], int]:
         total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
         rows = await self.session.execute(self._ordered(statement).limit(limit).offset(offset))

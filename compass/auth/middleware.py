@@ -1,39 +1,74 @@
-"""The one place a request's identity is decided; resolvers only read ``scope["state"]["principal"]``."""
+"""The one place a request's identity is decided; resolvers only read ``scope["state"]["principal"]``.
+
+Director: an operator's JWT, or a runtime's or application's client certificate. Connector: a client
+certificate, or a one-time token (redeemed later, by the resolver, in the same transaction as what it buys).
+"""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
+from limits import RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from compass.auth.certificates import client_certificate, client_id_of, serial_of
 from compass.auth.jwt import JWTVerifier
-from compass.auth.principal import OperatorPrincipal
+from compass.auth.principal import ClientPrincipal, OperatorPrincipal
 from compass.db import Database
 from compass.errors import CompassError, ForbiddenError, TenantNotFoundError, UnauthenticatedError
 from compass.http import send_graphql_error
+from compass.settings import Settings
+from connector.errors import CertificateRevokedError, RateLimitedError
+from connector.graphql.context import TokenCredential
+from connector.identity import CertificateIdentity
+from connector.service import ConnectorService
+from director.models.base import utcnow
 from director.tenant.repository import TenantRepository
 
 TENANT_HEADER = "tenant"
+CONNECTOR_TOKEN_HEADER = "connector-token"
 
 
 class AuthenticationMiddleware:
-    """Resolves the principal for the protected GraphQL paths; the GraphiQL page itself stays public."""
+    """Resolves the principal for the GraphQL paths; the GraphiQL page itself stays public."""
 
     def __init__(
-        self, app: ASGIApp, *, verifier: JWTVerifier, database: Database, protected_paths: tuple[str, ...]
+        self,
+        app: ASGIApp,
+        *,
+        verifier: JWTVerifier,
+        database: Database,
+        connector: ConnectorService,
+        settings: Settings,
+        director_path: str,
+        connector_path: str,
     ) -> None:
         self.app = app
         self.verifier = verifier
         self.database = database
-        self.protected_paths = protected_paths
+        self.connector = connector
+        self.director_path = director_path
+        self.connector_path = connector_path
+        self.trusted_proxies = frozenset(settings.trusted_proxies)
+        self.refuse_revoked = settings.revoked_certificates != "renewal-only"
+        self.rate = RateLimitItemPerSecond(settings.redemptions_per_second)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
         # Tenants are never deleted through the API, so a tenant once seen stays valid.
         self._known_tenants: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].rstrip("/") not in self.protected_paths or self._is_ide(scope):
+        path = scope.get("path", "").rstrip("/") if scope["type"] == "http" else ""
+        if path not in (self.director_path, self.connector_path) or self._is_ide(scope):
             await self.app(scope, receive, send)
             return
         try:
-            principal = await self._authenticate(Headers(scope=scope))
+            if path == self.director_path:
+                principal: object = await self._director_principal(scope)
+            else:
+                principal = await self._connector_credential(scope)
         except CompassError as error:
             await send_graphql_error(send, error)
             return
@@ -47,9 +82,46 @@ class AuthenticationMiddleware:
             return False
         return "text/html" in Headers(scope=scope).get("accept", "")
 
-    async def _authenticate(self, headers: Headers) -> OperatorPrincipal:
-        authorization = headers.get("authorization", "")
-        scheme, _, token = authorization.partition(" ")
+    async def _certificate_identity(self, scope: Scope) -> CertificateIdentity | None:
+        certificate = client_certificate(
+            scope, ca=self.connector.ca, trusted_proxies=self.trusted_proxies, now=utcnow()
+        )
+        if certificate is None:
+            return None
+        identity = await self.connector.identify(serial_of(certificate), client_id_of(certificate))
+        if identity is None:
+            raise UnauthenticatedError("the client certificate is not known here, or its runtime or application is gone")
+        if identity.revoked and self.refuse_revoked:
+            raise CertificateRevokedError("the client certificate is revoked")
+        return identity
+
+    async def _director_principal(self, scope: Scope) -> OperatorPrincipal | ClientPrincipal:
+        headers = Headers(scope=scope)
+        if headers.get("authorization"):
+            return await self._operator(headers)
+        identity = await self._certificate_identity(scope)
+        if identity is None:
+            raise UnauthenticatedError("send Authorization: Bearer <JWT> (see `compass token`) or a client certificate")
+        return ClientPrincipal(identity)
+
+    async def _connector_credential(self, scope: Scope) -> CertificateIdentity | TokenCredential | None:
+        identity = await self._certificate_identity(scope)
+        if identity is not None:
+            return identity
+        token = Headers(scope=scope).get(CONNECTOR_TOKEN_HEADER)
+        if not token:
+            token = next(iter(parse_qs(scope.get("query_string", b"").decode()).get("token", [])), None)
+        if not token:
+            return None
+        client = scope.get("client")
+        if not await self.limiter.hit(self.rate, client[0] if client else "unknown"):
+            raise RateLimitedError(
+                f"more than {self.rate.amount} token calls per second from this address; retry in a second"
+            )
+        return TokenCredential(token.strip())
+
+    async def _operator(self, headers: Headers) -> OperatorPrincipal:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthenticatedError("send Authorization: Bearer <JWT> (see `compass token`)")
         claims = await self.verifier.verify(token.strip())

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from compass.errors import UnauthenticatedError
+from connector.identity import CertificateIdentity
 
 
 class Scope(StrEnum):
@@ -63,4 +64,26 @@ class AnonymousPrincipal:
 
 ANONYMOUS = AnonymousPrincipal()
 
-Principal = OperatorPrincipal | AnonymousPrincipal
+@dataclass(frozen=True)
+class ClientPrincipal:
+    """A runtime or application authenticated by its client certificate: it sees only itself."""
+
+    identity: CertificateIdentity
+
+    @property
+    def viewer_type(self) -> str:
+        return self.identity.kind.value
+
+    @property
+    def viewer_id(self) -> str:
+        return self.identity.object_id
+
+    @property
+    def tenant_id(self) -> str:
+        return self.identity.tenant_id
+
+    def has_scope(self, scope: str) -> bool:
+        return False
+
+
+Principal = OperatorPrincipal | ClientPrincipal | AnonymousPrincipal

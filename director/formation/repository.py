@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +13,12 @@ class FormationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get_by_name(self, tenant_id: str, name: str) -> Formation | None:
+    async def get_by_name(
+        self, tenant_id: str, name: str, *, lock: Literal["share", "update"] | None = None
+    ) -> Formation | None:
         statement = select(Formation).where(Formation.tenant_id == tenant_id, Formation.name == name)
+        if lock is not None:
+            statement = statement.with_for_update(read=lock == "share")
         return (await self.session.execute(statement)).scalars().first()
 
     async def by_names(self, tenant_id: str, names: Iterable[str]) -> list[Formation]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,8 +33,10 @@ class FormationService:
         if await repository.get_by_name(tenant_id, DEFAULT_FORMATION) is None:
             await repository.add(Formation(tenant_id=tenant_id, name=DEFAULT_FORMATION))
 
-    async def get(self, session: AsyncSession, tenant_id: str, name: str) -> Formation:
-        formation = await FormationRepository(session).get_by_name(tenant_id, name)
+    async def get(
+        self, session: AsyncSession, tenant_id: str, name: str, *, lock: Literal["share", "update"] | None = None
+    ) -> Formation:
+        formation = await FormationRepository(session).get_by_name(tenant_id, name, lock=lock)
         if formation is None:
             raise NotFoundError(f"formation {name!r} does not exist")
         return formation
@@ -51,7 +54,8 @@ class FormationService:
     async def delete(self, session: AsyncSession, tenant_id: str, name: str) -> Formation:
         if name == DEFAULT_FORMATION:
             raise InvalidInputError("the DEFAULT formation cannot be deleted")
-        formation = await self.get(session, tenant_id, name)
+        # Assignments share-lock the formation row, so none is in flight while the labels are checked.
+        formation = await self.get(session, tenant_id, name, lock="update")
         labels = LabelRepository(session)
         in_use = [label for label in await labels.with_key(tenant_id, SCENARIOS) if name in (label.value or [])]
         if in_use:
@@ -60,12 +64,13 @@ class FormationService:
         return formation
 
     async def _owner(self, session: AsyncSession, tenant_id: str, kind: FormationObjectKind, object_id: str) -> LabelledKind:
+        """Checks the object exists and locks it: its scenarios label is read, changed and written back."""
         if kind is FormationObjectKind.APPLICATION:
-            if await ApplicationRepository(session).get(tenant_id, object_id) is None:
+            if await ApplicationRepository(session).lock(tenant_id, object_id) is None:
                 raise NotFoundError(f"application {object_id} does not exist")
             return LabelledKind.APPLICATION
         if kind is FormationObjectKind.RUNTIME:
-            if await RuntimeRepository(session).get(tenant_id, object_id) is None:
+            if await RuntimeRepository(session).lock(tenant_id, object_id) is None:
                 raise NotFoundError(f"runtime {object_id} does not exist")
             return LabelledKind.RUNTIME
         raise InvalidInputError("assigning a whole tenant to a formation is not supported; assign its objects")
@@ -78,7 +83,7 @@ class FormationService:
         self, session: AsyncSession, tenant_id: str, kind: FormationObjectKind, object_id: str, name: str
     ) -> Formation:
         owner = await self._owner(session, tenant_id, kind, object_id)
-        formation = await self.get(session, tenant_id, name)
+        formation = await self.get(session, tenant_id, name, lock="share")
         scenarios = await self.scenarios_of(session, tenant_id, owner, object_id)
         if name not in scenarios:
             await label_service.set(session, tenant_id, owner, object_id, SCENARIOS, [*scenarios, name])
@@ -88,7 +93,7 @@ class FormationService:
         self, session: AsyncSession, tenant_id: str, kind: FormationObjectKind, object_id: str, name: str
     ) -> Formation:
         owner = await self._owner(session, tenant_id, kind, object_id)
-        formation = await self.get(session, tenant_id, name)
+        formation = await self.get(session, tenant_id, name, lock="share")
         scenarios = await self.scenarios_of(session, tenant_id, owner, object_id)
         if name in scenarios:
             remaining = [scenario for scenario in scenarios if scenario != name]

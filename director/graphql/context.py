@@ -14,6 +14,7 @@ from starlette.responses import Response
 from compass.auth.principal import Principal
 from compass.db import Database
 from compass.settings import Settings
+from connector.service import ConnectorService
 from director.graphql.loaders import Loaders
 
 
@@ -23,6 +24,7 @@ class DirectorContext:
     response: Response | None
     database: Database
     settings: Settings
+    connector: ConnectorService
     principal: Principal
     _session: AsyncSession | None = None
     # graphql-core resolves sibling fields concurrently; one AsyncSession must not be used concurrently.

@@ -1,4 +1,8 @@
-"""Scope checks on root fields: a missing scope is a FORBIDDEN error naming the scope."""
+"""Access checks on root fields.
+
+Operators need the scope a field names. Runtimes and applications authenticated by their client certificate
+hold no scopes: a field lets them in only when it names the argument that must be their own id.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,34 @@ from typing import Any
 from strawberry import Info
 from strawberry.permission import BasePermission, PermissionExtension
 
+from compass.auth.principal import ClientPrincipal
+from connector.identity import ClientKind
+
 
 class RequireScope(BasePermission):
     error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 - strawberry reads it as a class attribute
 
-    def __init__(self, scope: str) -> None:
+    def __init__(self, scope: str, own: tuple[ClientKind, str] | None = None) -> None:
         self.scope = scope
+        self.own = own
         self.message = f"missing scope {str(scope)!r}"
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        return bool(info.context.principal.has_scope(self.scope))
+        principal = info.context.principal
+        if isinstance(principal, ClientPrincipal):
+            if self.own is None:
+                return False
+            kind, argument = self.own
+            return principal.identity.kind is kind and kwargs.get(argument) == principal.identity.object_id
+        return bool(principal.has_scope(self.scope))
 
 
-def scoped(scope: str) -> list[PermissionExtension]:
-    """Field extensions for ``strawberry.field(extensions=scoped("application:read"))``."""
-    return [PermissionExtension(permissions=[RequireScope(scope)], fail_silently=False, use_directives=False)]
+def scoped(scope: str, *, own: tuple[ClientKind, str] | None = None) -> list[PermissionExtension]:
+    """Field extensions: ``strawberry.field(extensions=scoped("runtime:read", own=(ClientKind.RUNTIME, "id")))``.
+
+    Args:
+        scope: what an operator's token must grant.
+        own: which certificate clients may call the field too: their kind, and the argument (python name)
+            that must equal their own runtime or application id.
+    """
+    return [PermissionExtension(permissions=[RequireScope(scope, own)], fail_silently=False, use_directives=False)]

@@ -11,14 +11,18 @@ from compass.auth.principal import ANONYMOUS
 from compass.db import Database
 from compass.graphiql import graphiql_html
 from compass.settings import Settings
+from connector.service import ConnectorService
 from director.graphql.context import DirectorContext
 
 
 class DirectorGraphQL(GraphQL[DirectorContext, None]):
-    def __init__(self, schema: BaseSchema, *, database: Database, settings: Settings) -> None:
+    def __init__(
+        self, schema: BaseSchema, *, database: Database, settings: Settings, connector: ConnectorService
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.database = database
         self.settings = settings
+        self.connector = connector
         self._ide_html = graphiql_html()
 
     async def get_context(self, request: Request, response: Response | None) -> DirectorContext:  # type: ignore[override]
@@ -27,6 +31,7 @@ class DirectorGraphQL(GraphQL[DirectorContext, None]):
             response=response,
             database=self.database,
             settings=self.settings,
+            connector=self.connector,
             principal=request.scope.get("state", {}).get("principal", ANONYMOUS),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,27 @@ from compass.errors import InvalidInputError
 
 _ARRAY_QUERY = re.compile(r"^\$\[\*\]\s*\?\s*\((?P<body>.*)\)$", re.DOTALL)
 _SCALAR_QUERY = re.compile(r"^\$\s*\?\s*\((?P<body>.*)\)$", re.DOTALL)
-_COMPARISON = re.compile(r'^\s*@\s*==\s*(?P<value>"(?:[^"\\]|\\.)*"|[-+0-9.eE]+|true|false|null)\s*$')
+# One "@ == VALUE" and what follows it: "||" before the next one, or the end. Matched from left to right, so a
+# string value may hold "||" or ")".
+_COMPARISON = re.compile(
+    r'\s*@\s*==\s*(?P<value>"(?:[^"\\]|\\.)*"|[-+0-9.eE]+|true|false|null)\s*(?P<next>\|\||\Z)', re.DOTALL
+)
+
+
+def _not_json(constant: str) -> float:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return value
+
+
+def _json(text: str) -> Any:
+    """Strict JSON: NaN, Infinity and numbers beyond a double are refused; the databases cannot store them."""
+    return json.loads(text, parse_constant=_not_json, parse_float=_finite)
 
 
 @dataclass(frozen=True)
@@ -26,12 +47,20 @@ class LabelCondition:
 
 def _comparisons(body: str) -> tuple[Any, ...]:
     values = []
-    for part in body.split("||"):
-        match = _COMPARISON.match(part)
+    position = 0
+    while True:
+        match = _COMPARISON.match(body, position)
         if match is None:
-            raise InvalidInputError(f"label filter query part {part.strip()!r} is not of the form @ == VALUE")
-        values.append(json.loads(match.group("value")))
-    return tuple(values)
+            part = body[position:].strip()
+            raise InvalidInputError(f"label filter query part {part!r} is not of the form @ == VALUE")
+        try:
+            values.append(_json(match.group("value")))
+        except ValueError:
+            value = match.group("value")
+            raise InvalidInputError(f"label filter value {value!r} is not a JSON value") from None
+        if not match.group("next"):
+            return tuple(values)
+        position = match.end()
 
 
 def parse_label_filter(key: str, query: str | None) -> LabelCondition:
@@ -46,7 +75,7 @@ def parse_label_filter(key: str, query: str | None) -> LabelCondition:
             raise InvalidInputError("a label filter on a single value compares with exactly one value")
         return LabelCondition(key=key, equals=values[0], has_equals=True)
     try:
-        return LabelCondition(key=key, equals=json.loads(text), has_equals=True)
+        return LabelCondition(key=key, equals=_json(text), has_equals=True)
     except ValueError:
         raise InvalidInputError(
             f'label filter query {query!r} is neither $[*] ? (@ == "VALUE") nor a JSON value'

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, cast, delete, exists, func, literal, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB, array
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -22,6 +23,23 @@ class LabelledKind(StrEnum):
 
 def _owner_column(kind: LabelledKind) -> InstrumentedAttribute[str | None]:
     return Label.application_id if kind is LabelledKind.APPLICATION else Label.runtime_id
+
+
+def _sqlite_json_equals(sql_value: Any, json_type: Any, value: Any) -> ColumnElement[bool]:
+    """A scalar from SQLite's JSON functions (its SQL value and json_type) equals the JSON scalar ``value``.
+
+    SQLite hands true and false back as 1 and 0, and 2.0 as a real: comparing types and values, rather than
+    JSON text, gives the answers PostgreSQL's jsonb gives.
+    """
+    if value is None:
+        return json_type == "null"
+    if isinstance(value, bool):
+        return json_type == ("true" if value else "false")
+    if isinstance(value, (int, float)):
+        # SQLite integers are 64 bit; a larger JSON integer can only be compared as a real.
+        number = value if isinstance(value, float) or -(2**63) <= value < 2**63 else float(value)
+        return json_type.in_(("integer", "real")) & (sql_value == literal(number))
+    return (json_type == "text") & (sql_value == literal(value, String))
 
 
 class LabelRepository:
@@ -50,9 +68,17 @@ class LabelRepository:
         if label is None:
             label = Label(tenant_id=tenant_id, key=key, value=value)
             setattr(label, _owner_column(kind).key, owner_id)
-            self.session.add(label)
-        else:
-            label.value = value
+            await self.session.flush()
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(label)
+                return label
+            except IntegrityError:
+                # Another request added this key since the read above (PostgreSQL; SQLite serializes writers).
+                label = await self.get(tenant_id, kind, owner_id, key)
+                if label is None:
+                    raise
+        label.value = value
         await self.session.flush()
         return label
 
@@ -68,21 +94,17 @@ class LabelRepository:
         await self.session.execute(delete(Label).where(Label.tenant_id == tenant_id, Label.key == key))
 
     def array_contains_any(self, values: Sequence[Any]) -> ColumnElement[bool]:
-        """The label's value is a JSON array holding at least one of ``values``."""
+        """The label's value is a JSON array holding at least one of ``values``, compared as JSON values."""
         if self.dialect == "postgresql":
-            if all(isinstance(value, str) for value in values):
-                return type_coerce(Label.value, JSONB).has_any(array([literal(v, String) for v in values]))
-            return func.jsonb_path_exists(
-                type_coerce(Label.value, JSONB),
-                cast(literal("$[*] ? (" + " || ".join(f"@ == {json.dumps(v)}" for v in values) + ")"), JSONB.JSONPathType),
-            )
+            value = type_coerce(Label.value, JSONB)
+            # ?| and a lax JSON path also match a lone scalar (?| even an object key): arrays only, like SQLite.
+            is_array = func.jsonb_typeof(value) == "array"
+            if all(isinstance(item, str) for item in values):
+                return is_array & value.has_any(array([literal(item, String) for item in values]))
+            path = "$[*] ? (" + " || ".join(f"@ == {json.dumps(item)}" for item in values) + ")"
+            return is_array & func.jsonb_path_exists(value, cast(literal(path), JSONB.JSONPathType))
         element = func.json_each(Label.value).table_valued("value", "type").alias("element")
-        matches = [
-            (element.c.value == value) & (element.c.type == "text")
-            if isinstance(value, str)
-            else func.json_quote(element.c.value) == json.dumps(value)
-            for value in values
-        ]
+        matches = [_sqlite_json_equals(element.c.value, element.c.type, item) for item in values]
         condition = matches[0]
         for match in matches[1:]:
             condition = condition | match
@@ -91,7 +113,9 @@ class LabelRepository:
     def equals(self, value: Any) -> ColumnElement[bool]:
         if self.dialect == "postgresql":
             return type_coerce(Label.value, JSONB) == cast(literal(json.dumps(value)), JSONB)
-        return func.json(Label.value) == func.json(literal(json.dumps(value)))
+        if isinstance(value, (dict, list)):
+            return func.json(Label.value) == func.json(literal(json.dumps(value)))
+        return _sqlite_json_equals(func.json_extract(Label.value, "$"), func.json_type(Label.value), value)
 
     def owners_matching(self, tenant_id: str, kind: LabelledKind, condition: LabelCondition) -> Any:
         """A subquery of owner ids whose label satisfies ``condition``."""

@@ -72,7 +72,13 @@ class RuntimeService:
     async def update(self, session: AsyncSession, tenant_id: str, runtime_id: str, data: RuntimeUpdateInput) -> Runtime:
         runtime = await self.get(session, tenant_id, runtime_id)
         self._apply(runtime, data)
-        await self._check_name_free(session, tenant_id, runtime.name, runtime.id)
+        name = runtime.name
+        await self._check_name_free(session, tenant_id, name, runtime.id)
+        try:
+            await session.flush()
+        except IntegrityError:
+            # Another request took the name since the check (PostgreSQL; SQLite serializes writers).
+            raise ConflictError(f"a runtime named {name!r} already exists") from None
         await label_service.set_many(session, tenant_id, LabelledKind.RUNTIME, runtime.id, data.labels or {})
         await session.flush()
         return runtime

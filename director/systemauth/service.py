@@ -23,6 +23,12 @@ from director.systemauth.repository import OneTimeTokenRepository, SystemAuthRep
 class TokenType(StrEnum):
     RUNTIME = "Runtime"
     APPLICATION = "Application"
+    CSR = "CSR"  # issued by the Connector's `configuration` for the signing call
+
+
+def new_token() -> str:
+    """64 random bytes, URL-safe base64, as Compass's tokens."""
+    return secrets.token_urlsafe(64)
 
 
 def hash_token(token: str) -> str:
@@ -97,7 +103,7 @@ class SystemAuthService:
             raise NotFoundError(f"{token_type.value.lower()} {object_id} does not exist")
         auth = await self._system_auth(session, tenant_id, token_type, object_id, auth_id)
         issued_at = now or utcnow()
-        token = secrets.token_urlsafe(64)
+        token = new_token()
         record = await OneTimeTokenRepository(session).add(
             OneTimeToken(
                 tenant_id=tenant_id,
@@ -108,7 +114,9 @@ class SystemAuthService:
                 expires_at=issued_at + ttl,
             )
         )
-        return IssuedToken(token, record, connector_url, connector_url.replace("/graphql", "/v1/applications/signingRequests/info"))
+        # Compass's legacy URL carries the token as a query parameter; clients hand it out as it is.
+        legacy_url = f"{connector_url.replace('/graphql', '/v1/applications/signingRequests/info')}?token={token}"
+        return IssuedToken(token, record, connector_url, legacy_url)
 
     async def invalidate_tokens(self, session: AsyncSession, tenant_id: str, auth_id: str) -> SystemAuth:
         auth = await self.get(session, tenant_id, auth_id)

@@ -14,18 +14,18 @@ SDL_PATH = Path(__file__).resolve().parents[2] / "director" / "schema.graphql"
 REGENERATE = "scripts/export-schema.sh"
 
 QUERY_SIGNATURES = [
-    "applications(filter: [LabelFilter!] = null, first: Int! = 200, after: PageCursor = null): ApplicationPage!",
+    "applications(filter: [LabelFilter!] = null, first: Int = 200, after: PageCursor = null): ApplicationPage!",
     "application(id: ID!): Application",
-    "applicationsForRuntime(runtimeID: ID!, first: Int! = 200, after: PageCursor = null): ApplicationPage!",
-    "runtimes(filter: [LabelFilter!] = null, first: Int! = 200, after: PageCursor = null): RuntimePage!",
+    "applicationsForRuntime(runtimeID: ID!, first: Int = 200, after: PageCursor = null): ApplicationPage!",
+    "runtimes(filter: [LabelFilter!] = null, first: Int = 200, after: PageCursor = null): RuntimePage!",
     "runtime(id: ID!): Runtime",
     "labelDefinitions: [LabelDefinition!]!",
     "labelDefinition(key: String!): LabelDefinition",
     "viewer: Viewer!",
-    "formations(first: Int! = 200, after: PageCursor = null): FormationPage!",
+    "formations(first: Int = 200, after: PageCursor = null): FormationPage!",
     "formationByName(name: String!): Formation",
     "formationsForObject(objectID: ID!): [Formation!]!",
-    "tenants(first: Int! = 200, after: PageCursor = null, searchTerm: String = null): TenantPage!",
+    "tenants(first: Int = 200, after: PageCursor = null, searchTerm: String = null): TenantPage!",
     "systemAuth(id: ID!): SystemAuth",
 ]
 MUTATION_SIGNATURES = [

@@ -6,6 +6,7 @@ import strawberry
 from strawberry import Info
 
 from compass.auth.principal import Scope
+from connector.identity import ClientKind
 from director.application.service import application as application_service
 from director.bundle.service import bundle as bundle_service
 from director.graphql.application.types import APIDefinition, Application, Bundle, Document, EventDefinition, Webhook
@@ -38,7 +39,10 @@ class ApplicationMutations:
             model = await application_service.register(session, info.context.tenant_id, in_)
         return Application.of(model)
 
-    @strawberry.mutation(description="Changes an application's own fields.", extensions=WRITE)
+    @strawberry.mutation(
+        description="Changes an application's own fields.",
+        extensions=scoped(Scope.APPLICATION_WRITE, own=(ClientKind.APPLICATION, "id")),
+    )
     async def update_application(
         self, info: Info, id: strawberry.ID, in_: Annotated[ApplicationUpdateInput, In]
     ) -> Application:

@@ -6,6 +6,7 @@ import strawberry
 from strawberry import Info
 
 from compass.auth.principal import Scope
+from connector.identity import ClientKind
 from director.application.service import application as application_service
 from director.graphql.application.types import After, Application, ApplicationPage, First
 from director.graphql.inputs import LabelFilter
@@ -35,7 +36,10 @@ class ApplicationQueries:
             page = await application_service.page(session, info.context.tenant_id, filter or [], request)
         return application_page(page)
 
-    @strawberry.field(description="One application, or null.", extensions=scoped(Scope.APPLICATION_READ))
+    @strawberry.field(
+        description="One application, or null.",
+        extensions=scoped(Scope.APPLICATION_READ, own=(ClientKind.APPLICATION, "id")),
+    )
     async def application(self, info: Info, id: strawberry.ID) -> Application | None:
         async with info.context.reading() as session:
             model = await application_service.find(session, info.context.tenant_id, id)
@@ -43,7 +47,7 @@ class ApplicationQueries:
 
     @strawberry.field(
         description="The applications sharing a formation with the runtime; names normalized if it asks.",
-        extensions=scoped(Scope.APPLICATION_READ),
+        extensions=scoped(Scope.APPLICATION_READ, own=(ClientKind.RUNTIME, "runtime_id")),
     )
     async def applications_for_runtime(
         self,

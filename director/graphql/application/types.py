@@ -33,7 +33,7 @@ from director.graphql.scalars import (
 )
 from director.pagination import Page, PageRequest
 
-First = Annotated[int, strawberry.argument(description="Page size, 1 to 200.")]
+First = Annotated[int | None, strawberry.argument(description="Page size, 1 to 200; null means 200.")]
 After = Annotated[PageCursor | None, strawberry.argument(description="Cursor from pageInfo.endCursor.")]
 
 
