@@ -11,13 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass import migrate as migrations
 from compass import server
-from compass.app import DIRECTOR_PATH, DatabaseBehindError, check_migrations
+from compass.app import DIRECTOR_PATH, DatabaseBehindError, check_migrations, load_certificate_authority
 from compass.auth.jwt import issue_token
 from compass.auth.principal import ALL_SCOPES
 from compass.db import Database
 from compass.errors import CompassError
 from compass.observability.logging import configure_logging
 from compass.settings import Settings
+from connector.audit.repository import AuditRepository
+from connector.identity import ClientKind
+from connector.service import ConnectorService
 from director.models import Tenant
 from director.tenant.service import tenant as tenant_service
 
@@ -144,3 +147,50 @@ def token(
         typer.echo(f"compass token: unknown scopes {sorted(unknown)}; known: {sorted(ALL_SCOPES)}", err=True)
         raise typer.Exit(1)
     typer.echo(issue_token(settings, tenant_id=found.id, scopes=scopes or sorted(ALL_SCOPES), ttl_seconds=ttl, subject=subject))
+
+
+@app.command()
+def revoke(
+    tenant: Annotated[str, typer.Option(help="Tenant name or id.")],
+    runtime: Annotated[str | None, typer.Option(help="Revoke every certificate of this runtime id.")] = None,
+    application: Annotated[str | None, typer.Option(help="Revoke every certificate of this application id.")] = None,
+) -> None:
+    """Revoke all client certificates of a runtime or an application and print their serials."""
+    if (runtime is None) == (application is None):
+        typer.echo("compass revoke: give exactly one of --runtime or --application", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    _migrated(settings)
+    kind, object_id = (ClientKind.RUNTIME, runtime) if runtime else (ClientKind.APPLICATION, application)
+    connector = ConnectorService(Database(settings.effective_database_url), load_certificate_authority(settings), settings)
+
+    async def work(session: AsyncSession) -> list[str]:
+        found = await tenant_service.resolve(session, tenant)
+        return await connector.revoke_for_object(session, found.id, kind, str(object_id))
+
+    try:
+        serials = _in_transaction(settings, work)
+    except CompassError as error:
+        typer.echo(f"compass revoke: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    for serial in serials:
+        typer.echo(serial)
+    typer.echo(f"revoked {len(serials)} certificate(s)", err=True)
+
+
+@app.command()
+def audit(
+    limit: Annotated[int, typer.Option(help="How many of the latest events.")] = 50,
+    event: Annotated[str | None, typer.Option(help="Only this event, e.g. token_refused.")] = None,
+) -> None:
+    """List the latest token and certificate events, newest first."""
+    settings = _settings()
+    _migrated(settings)
+    rows = _in_transaction(settings, lambda session: AuditRepository(session).latest(limit=limit, event=event))
+    for row in rows:
+        fields = {
+            "tenant": row.tenant_id, "client": row.client_id, "serial": row.serial,
+            "from": row.remote_addr, "reason": row.reason,
+        }
+        details = " ".join(f"{key}={value}" for key, value in fields.items() if value)
+        typer.echo(f"{row.at.isoformat()}  {row.event:<22} {details}")

@@ -19,8 +19,9 @@ class IssuedCertificate(Base):
     serial: Mapped[str] = mapped_column(String(40), primary_key=True)
     fingerprint_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     tenant_id: Mapped[str] = mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
-    system_auth_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("system_auths.id", ondelete="CASCADE"), index=True
+    # Kept (detached) when the runtime or application goes, so that its revoked certificates stay in the CRL.
+    system_auth_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("system_auths.id", ondelete="SET NULL"), index=True
     )
     subject: Mapped[str] = mapped_column(Text)
     not_before: Mapped[datetime]

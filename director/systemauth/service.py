@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass.errors import InvalidInputError, NotFoundError
+from connector.audit.repository import AuditRepository, audit_event
 from director.application.repository import ApplicationRepository
 from director.models import OneTimeToken, SystemAuth
 from director.models.base import utcnow
@@ -112,6 +113,14 @@ class SystemAuthService:
                 type=token_type.value,
                 created_at=issued_at,
                 expires_at=issued_at + ttl,
+            )
+        )
+        AuditRepository(session).record(
+            audit_event(
+                "token_issued",
+                tenant_id=tenant_id,
+                client_id=auth.id,
+                detail={"type": token_type.value, "expires_at": record.expires_at.isoformat()},
             )
         )
         # Compass's legacy URL carries the token as a query parameter; clients hand it out as it is.

@@ -50,11 +50,28 @@ class ApplicationMutations:
             model = await application_service.update(session, info.context.tenant_id, id, in_)
         return Application.of(model)
 
-    @strawberry.mutation(description="Deletes an application and everything it holds.", extensions=WRITE)
+    @strawberry.mutation(
+        description="Deletes an application and everything it holds; its client certificates are revoked.",
+        extensions=WRITE,
+    )
     async def unregister_application(self, info: Info, id: strawberry.ID) -> Application:
         async with info.context.writing() as session:
+            await info.context.connector.revoke_for_object(
+                session, info.context.tenant_id, ClientKind.APPLICATION, id
+            )
             model = await application_service.unregister(session, info.context.tenant_id, id)
         return Application.of(model)
+
+    @strawberry.mutation(
+        description="pycompass: revokes every client certificate of the application; answers the revoked serials.",
+        extensions=WRITE,
+    )
+    async def revoke_application_certificates(self, info: Info, id: strawberry.ID) -> list[str]:
+        async with info.context.writing() as session:
+            await application_service.get(session, info.context.tenant_id, id)
+            return await info.context.connector.revoke_for_object(
+                session, info.context.tenant_id, ClientKind.APPLICATION, id
+            )
 
     @strawberry.mutation(description="Sets a label; key scenarios assigns formations.", extensions=WRITE)
     async def set_application_label(

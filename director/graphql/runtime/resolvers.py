@@ -5,7 +5,10 @@ from typing import Annotated
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import Scope
+from compass.auth.principal import ClientPrincipal, Scope
+from compass.errors import ForbiddenError
+from connector.identity import ClientKind
+from director.label.service import SCENARIOS
 from director.graphql.application.types import After, First
 from director.graphql.inputs import LabelFilter, RuntimeRegisterInput, RuntimeUpdateInput
 from director.graphql.label.types import Label
@@ -35,7 +38,9 @@ class RuntimeQueries:
             data=[Runtime.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count
         )
 
-    @strawberry.field(description="One runtime, or null.", extensions=READ)
+    @strawberry.field(
+        description="One runtime, or null.", extensions=scoped(Scope.RUNTIME_READ, own=(ClientKind.RUNTIME, "id"))
+    )
     async def runtime(self, info: Info, id: strawberry.ID) -> Runtime | None:
         async with info.context.reading() as session:
             model = await runtime_service.find(session, info.context.tenant_id, id)
@@ -56,14 +61,33 @@ class RuntimeMutations:
             model = await runtime_service.update(session, info.context.tenant_id, id, in_)
         return Runtime.of(model)
 
-    @strawberry.mutation(description="Deletes a runtime.", extensions=WRITE)
+    @strawberry.mutation(description="Deletes a runtime; its client certificates are revoked.", extensions=WRITE)
     async def unregister_runtime(self, info: Info, id: strawberry.ID) -> Runtime:
         async with info.context.writing() as session:
+            await info.context.connector.revoke_for_object(session, info.context.tenant_id, ClientKind.RUNTIME, id)
             model = await runtime_service.unregister(session, info.context.tenant_id, id)
         return Runtime.of(model)
 
-    @strawberry.mutation(description="Sets a label; key scenarios assigns formations.", extensions=WRITE)
+    @strawberry.mutation(
+        description="pycompass: revokes every client certificate of the runtime; answers the revoked serials.",
+        extensions=WRITE,
+    )
+    async def revoke_runtime_certificates(self, info: Info, id: strawberry.ID) -> list[str]:
+        async with info.context.writing() as session:
+            await runtime_service.get(session, info.context.tenant_id, id)
+            return await info.context.connector.revoke_for_object(
+                session, info.context.tenant_id, ClientKind.RUNTIME, id
+            )
+
+    @strawberry.mutation(
+        description="Sets a label; key scenarios assigns formations. A runtime's certificate may label it, "
+        "but not change its formations.",
+        extensions=scoped(Scope.RUNTIME_WRITE, own=(ClientKind.RUNTIME, "runtime_id")),
+    )
     async def set_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str, value: AnyScalar) -> Label:
+        if key == SCENARIOS and isinstance(info.context.principal, ClientPrincipal):
+            # Joining formations would widen what the runtime sees: that is the operator's decision.
+            raise ForbiddenError("a runtime cannot change its own formations; an operator assigns them")
         async with info.context.writing() as session:
             model = await runtime_service.set_label(session, info.context.tenant_id, runtime_id, key, value)
         return Label.of(model)
