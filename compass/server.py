@@ -64,10 +64,12 @@ async def serve_all(configs: list[uvicorn.Config]) -> None:
     servers = [uvicorn.Server(config) for config in configs]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     # Each server installs the signal handlers in turn, so Ctrl-C reaches one of them: it stops the others.
-    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for server in servers:
         server.should_exit = True
-    await asyncio.gather(*pending)
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        task.result()  # a listener that could not start (port taken) ends the process with its exit code
 
 
 def run(settings: Settings) -> None:
