@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -28,6 +29,9 @@ from connector.graphql.view import ConnectorGraphQL
 from connector.service import ConnectorService
 from director.graphql.schema import build_schema
 from director.models.base import utcnow
+from director.polling.cache import AnswerCache
+from director.polling.last_seen import LastSeenRecorder
+from director.polling.middleware import RuntimePollCache
 from director.graphql.view import DirectorGraphQL
 
 DIRECTOR_PATH = "/director/graphql"
@@ -67,6 +71,13 @@ def create_app(
     connector = ConnectorService(database, ca or load_certificate_authority(settings), settings, clock)
     director = DirectorGraphQL(build_schema(settings), database=database, settings=settings, connector=connector)
     connector_api = ConnectorGraphQL(build_connector_schema(settings), service=connector)
+    recorder = LastSeenRecorder(database, clock)
+    director_endpoint = RuntimePollCache(
+        director,
+        database=database,
+        cache=AnswerCache(max_entries=settings.poll_cache_entries, max_bytes=settings.poll_cache_bytes),
+        recorder=recorder,
+    )
 
     async def crl(_: Request) -> Response:
         return Response(await connector.crl_pem(), media_type="application/pkix-crl")
@@ -85,12 +96,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await check_migrations(database)
+        flusher = asyncio.create_task(recorder.run(settings.last_seen_flush_seconds))
         yield
+        await recorder.stop(flusher)
         await database.dispose()
 
-    return Starlette(
+    application = Starlette(
         routes=[
-            Route(DIRECTOR_PATH, director, methods=["GET", "POST"]),
+            Route(DIRECTOR_PATH, director_endpoint, methods=["GET", "POST"]),
             Route(CONNECTOR_PATH, connector_api, methods=["GET", "POST"]),
             Route("/connector/crl", crl),
             Route("/healthz", healthz),
@@ -114,3 +127,6 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    # Tests and operators' tooling reach the recorder to flush last-seen times at once.
+    application.state.last_seen = recorder
+    return application

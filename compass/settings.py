@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     redemptions_per_second: int = Field(5, description="Token-authenticated Connector calls per second and client address.")
     max_csr_bytes: int = Field(16_384, description="Larger CSRs are refused.")
 
+    poll_cache_entries: int = Field(4096, description="Serialized runtime answers kept in memory.")
+    poll_cache_bytes: int = Field(268_435_456, description="Memory the kept runtime answers may take.")
+    last_seen_flush_seconds: float = Field(5.0, description="How often runtimes' last poll times are written.")
+    agent_sync_period_seconds: int = Field(
+        15, description="The agents' sync period: a runtime silent for five periods is shown as SILENT."
+    )
+
     max_body_bytes: int = Field(1_048_576, description="Larger request bodies are refused with 413.")
     max_query_depth: int = Field(12, description="Deeper GraphQL documents are refused.")
     max_query_tokens: int = Field(5000, description="GraphQL documents with more tokens are refused.")

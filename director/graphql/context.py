@@ -16,6 +16,7 @@ from compass.db import Database
 from compass.settings import Settings
 from connector.service import ConnectorService
 from director.graphql.loaders import Loaders
+from director.polling.revision import RevisionRepository
 
 
 @dataclass
@@ -51,10 +52,12 @@ class DirectorContext:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
-        """One mutation = one transaction; afterwards reads and loaders start fresh and see its result."""
+        """One mutation = one transaction that also bumps the tenant's revision (what runtime views are keyed by);
+        afterwards reads and loaders start fresh and see its result."""
         async with self._lock:
             async with self.database.transaction() as session:
                 yield session
+                await RevisionRepository(session).bump(self.tenant_id)
             if self._session is not None:
                 await self._session.rollback()
             self._loaders = None

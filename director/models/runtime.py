@@ -18,3 +18,4 @@ class Runtime(IdMixin, TenantOwned, Base):
     status_condition: Mapped[str] = mapped_column(String(32), default="INITIAL")
     status_timestamp: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]

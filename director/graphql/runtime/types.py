@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from enum import Enum
+
 import strawberry
 from strawberry import Info
 
@@ -21,6 +24,16 @@ class RuntimeMetadata:
     creation_timestamp: Timestamp
 
 
+@strawberry.enum(description="pycompass: whether the runtime's agent polls.")
+class AgentStatus(Enum):
+    NEVER_SEEN = "NEVER_SEEN"
+    ACTIVE = "ACTIVE"
+    SILENT = "SILENT"
+
+
+SILENT_AFTER_PERIODS = 5
+
+
 @strawberry.type(description="A Kubernetes cluster registered in a tenant.")
 class Runtime:
     id: strawberry.ID
@@ -28,6 +41,17 @@ class Runtime:
     description: str | None
     status: RuntimeStatus
     metadata: RuntimeMetadata
+    last_seen: Timestamp | None = strawberry.field(
+        description="pycompass: when the runtime's agent last polled (written every few seconds)."
+    )
+
+    @strawberry.field(description="pycompass: SILENT when the agent has not polled for five sync periods.")
+    def agent_status(self, info: Info) -> AgentStatus:
+        if self.last_seen is None:
+            return AgentStatus.NEVER_SEEN
+        period = timedelta(seconds=info.context.settings.agent_sync_period_seconds)
+        silent = info.context.connector.clock() - self.last_seen > SILENT_AFTER_PERIODS * period
+        return AgentStatus.SILENT if silent else AgentStatus.ACTIVE
 
     @classmethod
     def of(cls, model: models.Runtime) -> Runtime:
@@ -37,6 +61,7 @@ class Runtime:
             description=model.description,
             status=RuntimeStatus(condition=RuntimeStatusCondition(model.status_condition), timestamp=model.status_timestamp),
             metadata=RuntimeMetadata(creation_timestamp=model.created_at),
+            last_seen=model.last_seen_at,
         )
 
     @strawberry.field(description="The runtime's labels, or only the one with this key.")

@@ -1,0 +1,62 @@
+"""When each runtime last polled: noted in memory on every poll, written in batches, never one write per poll."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+from sqlalchemy import or_, update
+
+from compass.db import Database
+from director.models import Runtime
+
+log = structlog.get_logger("compass.polling")
+
+
+class LastSeenRecorder:
+    def __init__(self, database: Database, clock: Callable[[], datetime]) -> None:
+        self.database = database
+        self.clock = clock
+        self._pending: dict[str, datetime] = {}
+
+    def seen(self, runtime_id: str) -> None:
+        self._pending[runtime_id] = self.clock()
+
+    async def flush(self) -> int:
+        """Writes what was noted since the last flush; a later time never goes back to an earlier one."""
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return 0
+        try:
+            async with self.database.transaction() as session:
+                for runtime_id, at in pending.items():
+                    await session.execute(
+                        update(Runtime)
+                        .where(
+                            Runtime.id == runtime_id, or_(Runtime.last_seen_at.is_(None), Runtime.last_seen_at < at)
+                        )
+                        .values(last_seen_at=at)
+                    )
+        except BaseException:
+            for runtime_id, at in pending.items():
+                self._pending.setdefault(runtime_id, at)
+            raise
+        return len(pending)
+
+    async def run(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001 - a failed flush must not end the loop; the next one retries
+                log.exception("last_seen_flush_failed")
+
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(Exception):
+            await self.flush()

@@ -1,0 +1,128 @@
+"""Change-aware polling for runtimes: ETag / If-None-Match, and serialized answers kept per revision.
+
+A runtime's agent sends the same document every period. When nothing in its tenant changed since the answer was
+built, the answer comes from memory (or as 304 Not Modified when the agent sent the ETag back): one small SQL
+statement instead of a GraphQL execution. Requests of operators, and of plain agents that send no ETag, still get
+full answers, only cheaper when repeated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from compass.auth.principal import ClientPrincipal
+from compass.db import Database
+from connector.identity import ClientKind
+from director.polling.cache import AnswerCache
+from director.polling.last_seen import LastSeenRecorder
+from director.polling.revision import RevisionRepository
+
+
+def _etag(runtime_id: str, revision: int, body: bytes) -> str:
+    digest = hashlib.sha256(f"{runtime_id}\n{revision}\n".encode() + body).hexdigest()[:40]
+    return f'"{digest}"'
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _if_none_match(scope: Scope) -> set[str]:
+    for name, value in scope.get("headers", []):
+        if name == b"if-none-match":
+            return {tag.strip() for tag in value.decode("latin-1").split(",")}
+    return set()
+
+
+async def _send_answer(send: Send, status: int, etag: str, body: bytes) -> None:
+    headers = [(b"etag", etag.encode()), (b"cache-control", b"private, no-cache")]
+    if status == 200:
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body if status == 200 else b""})
+
+
+class RuntimePollCache:
+    def __init__(self, app: ASGIApp, *, database: Database, cache: AnswerCache, recorder: LastSeenRecorder) -> None:
+        self.app = app
+        self.database = database
+        self.cache = cache
+        self.recorder = recorder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = scope.get("state", {}).get("principal")
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not isinstance(principal, ClientPrincipal)
+            or principal.identity.kind is not ClientKind.RUNTIME
+        ):
+            await self.app(scope, receive, send)
+            return
+        runtime_id = principal.identity.object_id
+        self.recorder.seen(runtime_id)
+        body = await _read_body(receive)
+        async with self.database.read_sessions() as session:
+            revision = await RevisionRepository(session).current(principal.identity.tenant_id)
+        etag = _etag(runtime_id, revision or 0, body)
+        if etag in _if_none_match(scope):
+            await _send_answer(send, 304, etag, b"")
+            return
+        cached = self.cache.get(etag)
+        if cached is not None:
+            await _send_answer(send, 200, etag, cached)
+            return
+        await self._execute(scope, _replay(body, receive), send, etag)
+
+    async def _execute(self, scope: Scope, receive: Receive, send: Send, etag: str) -> None:
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        if start is None:
+            return
+        answer = b"".join(chunks)
+        if start["status"] == 200 and _cacheable(answer):
+            self.cache.put(etag, answer)
+            start = {**start, "headers": [*start.get("headers", []), (b"etag", etag.encode())]}
+        await send(start)
+        await send({"type": "http.response.body", "body": answer})
+
+
+def _cacheable(answer: bytes) -> bool:
+    try:
+        document = json.loads(answer)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and not document.get("errors")

@@ -1,0 +1,195 @@
+"""Change-aware polling: a runtime's repeated poll of an unchanged view costs a revision lookup, not a rebuild."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from urllib.parse import quote
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from starlette.applications import Starlette
+
+from compass.app import create_app
+from compass.db import Database
+from compass.settings import Settings
+from tests.support import DIRECTOR, Operator, TenantFactory, count_statements
+
+CONNECTOR = "/connector/graphql"
+SYNC = "{ result: applicationsForRuntime(runtimeID: \"%s\") { data { id name } totalCount } }"
+REGISTER_RUNTIME = 'mutation { result: registerRuntime(in: {name: "%s"}) { id } }'
+REGISTER_APPLICATION = 'mutation { result: registerApplication(in: {name: "%s"}) { id } }'
+ASSIGN = (
+    'mutation { result: assignFormation(objectID: "%s", objectType: %s, formation: {name: "DEFAULT"}) { name } }'
+)
+TOKEN = 'mutation { result: requestOneTimeTokenForRuntime(id: "%s") { token } }'
+CONFIGURATION = "{ result: configuration { token { token } certificateSigningRequestInfo { subject } } }"
+SIGN = 'mutation { result: signCertificateSigningRequest(csr: "%s") { clientCertificate } }'
+
+
+@pytest.fixture(scope="module")
+async def proxied_app(settings: Settings, database: Database) -> AsyncIterator[Starlette]:
+    """The app behind a trusted proxy on 127.0.0.1, so a test can present a certificate in a header."""
+    update = {"trusted_proxies": ["127.0.0.1"], "redemptions_per_second": 10_000}
+    application = create_app(settings.model_copy(update=update), database)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def proxied(proxied_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=proxied_app, client=("127.0.0.1", 4711))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+class Runtime:
+    """A connected runtime: its certificate travels in X-Forwarded-Client-Cert, as a proxy would send it."""
+
+    def __init__(self, client: httpx.AsyncClient, runtime_id: str, certificate_pem: str) -> None:
+        self.client = client
+        self.id = runtime_id
+        self.headers = {"X-Forwarded-Client-Cert": f'Hash=x;Cert="{quote(certificate_pem)}"'}
+
+    async def poll(self, etag: str | None = None) -> httpx.Response:
+        headers = {**self.headers, **({"If-None-Match": etag} if etag else {})}
+        return await self.client.post(DIRECTOR, json={"query": SYNC % self.id, "variables": None}, headers=headers)
+
+
+async def _connect(client: httpx.AsyncClient, operator: Operator, runtime_id: str) -> Runtime:
+    token = (await operator.query(TOKEN % runtime_id))["result"]["token"]
+    configuration = (
+        await client.post(CONNECTOR, json={"query": CONFIGURATION}, headers={"Connector-Token": token})
+    ).json()["data"]["result"]
+    subject = dict(part.split("=", 1) for part in configuration["certificateSigningRequestInfo"]["subject"].split(","))
+    oids = {"O": x509.NameOID.ORGANIZATION_NAME, "OU": x509.NameOID.ORGANIZATIONAL_UNIT_NAME,
+            "L": x509.NameOID.LOCALITY_NAME, "ST": x509.NameOID.STATE_OR_PROVINCE_NAME,
+            "C": x509.NameOID.COUNTRY_NAME, "CN": x509.NameOID.COMMON_NAME}
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(oids[name], value) for name, value in subject.items()]))
+        .sign(key, hashes.SHA256())
+    )
+    encoded = base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
+    signed = await client.post(
+        CONNECTOR, json={"query": SIGN % encoded}, headers={"Connector-Token": configuration["token"]["token"]}
+    )
+    certificate = base64.b64decode(signed.json()["data"]["result"]["clientCertificate"]).decode()
+    return Runtime(client, runtime_id, certificate)
+
+
+@pytest.fixture
+async def operator_and_runtime(proxied: httpx.AsyncClient, tenants: TenantFactory) -> tuple[Operator, Runtime]:
+    operator = await tenants.operator()
+    operator.client = proxied
+    runtime_id = (await operator.query(REGISTER_RUNTIME % "polled"))["result"]["id"]
+    application_id = (await operator.query(REGISTER_APPLICATION % "shop"))["result"]["id"]
+    await operator.query(ASSIGN % (runtime_id, "RUNTIME"))
+    await operator.query(ASSIGN % (application_id, "APPLICATION"))
+    return operator, await _connect(proxied, operator, runtime_id)
+
+
+async def test_a_runtime_answer_carries_an_etag(operator_and_runtime: tuple[Operator, Runtime]) -> None:
+    _, runtime = operator_and_runtime
+
+    response = await runtime.poll()
+
+    assert response.status_code == 200
+    assert response.json()["data"]["result"]["totalCount"] == 1
+    assert response.headers["etag"].startswith('"')
+
+
+async def test_the_etag_sent_back_on_an_unchanged_view_answers_304(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    _, runtime = operator_and_runtime
+    etag = (await runtime.poll()).headers["etag"]
+
+    response = await runtime.poll(etag)
+
+    assert response.status_code == 304
+    assert response.content == b""
+
+
+async def test_a_change_in_the_tenant_gives_a_new_etag_and_the_new_view(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    operator, runtime = operator_and_runtime
+    etag = (await runtime.poll()).headers["etag"]
+    application_id = (await operator.query(REGISTER_APPLICATION % "second"))["result"]["id"]
+    await operator.query(ASSIGN % (application_id, "APPLICATION"))
+
+    response = await runtime.poll(etag)
+
+    assert response.status_code == 200
+    assert response.headers["etag"] != etag
+    assert response.json()["data"]["result"]["totalCount"] == 2
+
+
+async def test_a_repeated_poll_is_answered_from_memory_without_building_the_view(
+    operator_and_runtime: tuple[Operator, Runtime], database: Database
+) -> None:
+    _, runtime = operator_and_runtime
+    first = await runtime.poll()
+
+    with count_statements(database) as statements:
+        again = await runtime.poll()
+
+    assert again.content == first.content
+    assert not any("applications" in statement for statement in statements), statements
+    assert sum("tenants" in statement for statement in statements) == 1
+
+
+async def test_an_operator_answer_is_never_served_from_the_runtime_cache(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    operator, runtime = operator_and_runtime
+
+    response = await operator.post(SYNC % runtime.id)
+
+    assert "etag" not in response.headers
+    assert response.json()["data"]["result"]["totalCount"] == 1
+
+
+async def test_a_poll_is_recorded_as_last_seen_and_the_runtime_shows_active(
+    operator_and_runtime: tuple[Operator, Runtime], proxied_app: Starlette
+) -> None:
+    operator, runtime = operator_and_runtime
+    before = await operator.query('{ result: runtime(id: "%s") { lastSeen agentStatus } }' % runtime.id)
+
+    await runtime.poll()
+    await proxied_app.state.last_seen.flush()
+    after = await operator.query('{ result: runtime(id: "%s") { lastSeen agentStatus } }' % runtime.id)
+
+    assert before["result"] == {"lastSeen": None, "agentStatus": "NEVER_SEEN"}
+    assert after["result"]["lastSeen"] is not None
+    assert after["result"]["agentStatus"] == "ACTIVE"
+
+
+async def test_a_runtime_silent_for_five_sync_periods_shows_silent(
+    operator_and_runtime: tuple[Operator, Runtime], proxied_app: Starlette, database: Database, settings: Settings
+) -> None:
+    operator, runtime = operator_and_runtime
+    recorder = proxied_app.state.last_seen
+    silent_since = recorder.clock() - timedelta(seconds=5 * settings.agent_sync_period_seconds + 1)
+    recorder._pending[runtime.id] = silent_since  # noqa: SLF001 - a poll long ago, without waiting for it
+    await recorder.flush()
+
+    data = await operator.query('{ result: runtime(id: "%s") { agentStatus } }' % runtime.id)
+
+    assert data["result"]["agentStatus"] == "SILENT"
+
+
+def test_the_etag_depends_on_the_document() -> None:
+    from director.polling.middleware import _etag
+
+    assert _etag("r", 1, b'{"query":"a"}') != _etag("r", 1, b'{"query":"b"}')
+    assert _etag("r", 1, b"x") != _etag("r", 2, b"x")
+    assert json.loads(_etag("r", 1, b"x"))  # a quoted string, as HTTP wants
