@@ -63,6 +63,7 @@ class DirectorContext:
             self._loaders = None
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        async with self._lock:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
