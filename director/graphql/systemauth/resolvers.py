@@ -11,7 +11,7 @@ from director.graphql.application.types import SystemAuth, system_auth_of
 from director.graphql.permissions import scoped
 from director.graphql.systemauth.types import OneTimeTokenForApplication, OneTimeTokenForRuntime
 from director.systemauth.repository import SystemAuthRepository
-from director.systemauth.service import TokenType
+from director.systemauth.service import IssuedToken, TokenType
 from director.systemauth.service import system_auth as system_auth_service
 
 SystemAuthID = Annotated[strawberry.ID | None, strawberry.argument(name="systemAuthID")]
@@ -26,6 +26,25 @@ class SystemAuthQueries:
         return system_auth_of(row) if row else None
 
 
+async def _request_token(info: Info, token_type: TokenType, object_id: str, system_auth_id: str | None) -> IssuedToken:
+    settings = info.context.settings
+    ttl = (
+        settings.runtime_token_ttl_seconds
+        if token_type is TokenType.RUNTIME
+        else settings.application_token_ttl_seconds
+    )
+    async with info.context.writing() as session:
+        return await system_auth_service.request_token(
+            session,
+            info.context.tenant_id,
+            token_type,
+            object_id,
+            system_auth_id,
+            ttl=timedelta(seconds=ttl),
+            connector_url=settings.connector_url,
+        )
+
+
 @strawberry.type
 class SystemAuthMutations:
     @strawberry.mutation(
@@ -35,18 +54,7 @@ class SystemAuthMutations:
     async def request_one_time_token_for_runtime(
         self, info: Info, id: strawberry.ID, system_auth_id: SystemAuthID = None
     ) -> OneTimeTokenForRuntime:
-        settings = info.context.settings
-        async with info.context.writing() as session:
-            issued = await system_auth_service.request_token(
-                session,
-                info.context.tenant_id,
-                TokenType.RUNTIME,
-                id,
-                system_auth_id,
-                ttl=timedelta(seconds=settings.runtime_token_ttl_seconds),
-                connector_url=settings.connector_url,
-            )
-        return OneTimeTokenForRuntime.of(issued)
+        return OneTimeTokenForRuntime.of(await _request_token(info, TokenType.RUNTIME, id, system_auth_id))
 
     @strawberry.mutation(
         description="A single-use token (5 minutes by default) the application redeems at the Connector.",
@@ -55,18 +63,7 @@ class SystemAuthMutations:
     async def request_one_time_token_for_application(
         self, info: Info, id: strawberry.ID, system_auth_id: SystemAuthID = None
     ) -> OneTimeTokenForApplication:
-        settings = info.context.settings
-        async with info.context.writing() as session:
-            issued = await system_auth_service.request_token(
-                session,
-                info.context.tenant_id,
-                TokenType.APPLICATION,
-                id,
-                system_auth_id,
-                ttl=timedelta(seconds=settings.application_token_ttl_seconds),
-                connector_url=settings.connector_url,
-            )
-        return OneTimeTokenForApplication.of(issued)
+        return OneTimeTokenForApplication.of(await _request_token(info, TokenType.APPLICATION, id, system_auth_id))
 
     @strawberry.mutation(
         name="invalidateSystemAuthOneTimeToken",
