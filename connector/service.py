@@ -10,6 +10,7 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,16 +102,31 @@ class ConnectorService:
                     )
                 )
         except CompassError as error:
-            await self._audit_refusal("token_refused", error, remote_addr=remote_addr)
+            await self._audit_refusal("token_refused", error, remote_addr=remote_addr, token_hash=token_hash)
             raise
         return self._configuration(record.system_auth_id, signing_token)
 
-    async def configuration_for_certificate(self, identity: CertificateIdentity) -> ConnectionConfiguration:
+    async def configuration_for_certificate(
+        self, identity: CertificateIdentity, *, remote_addr: str | None = None
+    ) -> ConnectionConfiguration:
         """Renewal starts like a first connection, authenticated by the certificate instead of a token."""
+        if identity.revoked:
+            # Even where revoked certificates may still call the Director ("renewal-only"): the signing token
+            # handed out here would buy a new certificate over plain HTTP.
+            await self.refuse_revoked(identity, remote_addr=remote_addr)
         now = self.clock()
         async with self.database.transaction() as session:
             signing_token = await self._signing_token(session, identity.tenant_id, identity.client_id, now)
         return self._configuration(identity.client_id, signing_token)
+
+    async def refuse_revoked(self, identity: CertificateIdentity, *, remote_addr: str | None) -> NoReturn:
+        """Audits the attempt of a revoked certificate to get another one, and refuses it."""
+        error = CertificateRevokedError("the certificate is revoked and cannot be renewed")
+        await self._audit_refusal(
+            "certificate_refused", error, remote_addr=remote_addr, tenant_id=identity.tenant_id,
+            client_id=identity.client_id, serial=identity.serial,
+        )
+        raise error
 
     def _configuration(self, client_id: str, signing_token: str) -> ConnectionConfiguration:
         return ConnectionConfiguration(
@@ -153,12 +169,13 @@ class ConnectorService:
 
     async def sign_with_token(self, raw_token: str, csr_b64: str, *, remote_addr: str | None) -> CertificationResult:
         now = self.clock()
+        token_hash = hash_token(raw_token)
         try:
             async with self.database.transaction() as session:
-                record = await self._redeem(session, hash_token(raw_token), (TokenType.CSR.value,), now)
+                record = await self._redeem(session, token_hash, (TokenType.CSR.value,), now)
                 issued = await self._issue(session, record.tenant_id, record.system_auth_id, csr_b64, now, None, remote_addr)
         except CompassError as error:
-            await self._audit_refusal("certificate_refused", error, remote_addr=remote_addr)
+            await self._audit_refusal("certificate_refused", error, remote_addr=remote_addr, token_hash=token_hash)
             raise
         return self._result(issued)
 
@@ -197,6 +214,8 @@ class ConnectorService:
         subject = self.subject_for(client_id)
         csr = parse_and_validate_csr(csr_b64, subject, max_bytes=self.settings.max_csr_bytes)
         certificates = CertificateRepository(session)
+        # Count and insert under the client's row lock: concurrent renewals would otherwise all see room left.
+        await SystemAuthRepository(session).lock(tenant_id, client_id)
         since = now - timedelta(seconds=self.settings.certificate_issue_window_seconds)
         if await certificates.count_valid_issued_since(client_id, since, now) >= self.settings.max_certificates_per_client:
             raise CertificateLimitError(
@@ -244,6 +263,8 @@ class ConnectorService:
         now = self.clock()
         async with self.database.transaction() as session:
             revoked = await CertificateRepository(session).revoke(identity.serial, now)
+            # A renewal the certificate started (or a thief with it) must not finish with the token it got.
+            await TokenRedemptionRepository(session).expire_unused([identity.client_id], TokenType.CSR.value, now)
             if revoked:
                 AuditRepository(session).record(
                     audit_event(
@@ -260,7 +281,10 @@ class ConnectorService:
     async def revoke_for_object(self, session: AsyncSession, tenant_id: str, kind: ClientKind, object_id: str) -> list[str]:
         """Every certificate of a runtime or application, e.g. when it is unregistered or compromised."""
         column = "runtime_id" if kind is ClientKind.RUNTIME else "application_id"
-        serials = await CertificateRepository(session).revoke_for_owner(tenant_id, column, object_id, self.clock())
+        now = self.clock()
+        serials = await CertificateRepository(session).revoke_for_owner(tenant_id, column, object_id, now)
+        auths = (await SystemAuthRepository(session).grouped_by(tenant_id, column, [object_id])).get(object_id, [])
+        await TokenRedemptionRepository(session).expire_unused([auth.id for auth in auths], TokenType.CSR.value, now)
         for serial in serials:
             AuditRepository(session).record(
                 audit_event("certificate_revoked", tenant_id=tenant_id, serial=serial, reason=f"operator revoked {kind.lower()} {object_id}")
@@ -292,8 +316,20 @@ class ConnectorService:
             return None
         return _identity(record, auth)
 
-    async def _audit_refusal(self, event: str, error: CompassError, *, remote_addr: str | None, **fields: str | None) -> None:
+    async def _audit_refusal(
+        self,
+        event: str,
+        error: CompassError,
+        *,
+        remote_addr: str | None,
+        token_hash: str | None = None,
+        **fields: str | None,
+    ) -> None:
         async with self.database.transaction() as session:
+            # A used, expired or misplaced token still names its client: reuse of a token is worth tracing.
+            token = await TokenRedemptionRepository(session).find(token_hash) if token_hash else None
+            if token is not None:
+                fields = {"tenant_id": token.tenant_id, "client_id": token.system_auth_id, **fields}
             AuditRepository(session).record(
                 audit_event(event, reason=f"{error.code}: {error.message}", remote_addr=remote_addr, **fields)
             )

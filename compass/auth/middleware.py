@@ -82,7 +82,7 @@ class AuthenticationMiddleware:
             return False
         return "text/html" in Headers(scope=scope).get("accept", "")
 
-    async def _certificate_identity(self, scope: Scope) -> CertificateIdentity | None:
+    async def _certificate_identity(self, scope: Scope, *, connector: bool = False) -> CertificateIdentity | None:
         certificate = client_certificate(
             scope, ca=self.connector.ca, trusted_proxies=self.trusted_proxies, now=utcnow()
         )
@@ -92,6 +92,10 @@ class AuthenticationMiddleware:
         if identity is None:
             raise UnauthenticatedError("the client certificate is not known here, or its runtime or application is gone")
         if identity.revoked and self.refuse_revoked:
+            if connector:
+                # At the Connector a revoked certificate is after another certificate: that goes into the audit.
+                client = scope.get("client")
+                await self.connector.refuse_revoked(identity, remote_addr=client[0] if client else None)
             raise CertificateRevokedError("the client certificate is revoked")
         return identity
 
@@ -105,7 +109,7 @@ class AuthenticationMiddleware:
         return ClientPrincipal(identity)
 
     async def _connector_credential(self, scope: Scope) -> CertificateIdentity | TokenCredential | None:
-        identity = await self._certificate_identity(scope)
+        identity = await self._certificate_identity(scope, connector=True)
         if identity is not None:
             return identity
         token = Headers(scope=scope).get(CONNECTOR_TOKEN_HEADER)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import strawberry
 from graphql import GraphQLError
 from strawberry import Info
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
 
-from compass.observability.metrics import GraphQLOperationMetrics
+from compass.graphql_limits import shared_extensions
 from compass.settings import Settings
 from connector.graphql.context import ConnectorContext, TokenCredential
 from connector.graphql.types import (
@@ -21,7 +18,6 @@ from connector.graphql.types import (
     Token,
 )
 from connector.service import ConnectionConfiguration
-from director.graphql.errors import ErrorCodes
 
 
 def _configuration(config: ConnectionConfiguration) -> Configuration:
@@ -49,7 +45,7 @@ class Query:
         if isinstance(credential, TokenCredential):
             config = await context.service.configuration_for_token(credential.token, remote_addr=context.remote_addr)
         else:
-            config = await context.service.configuration_for_certificate(credential)
+            config = await context.service.configuration_for_certificate(credential, remote_addr=context.remote_addr)
         return _configuration(config)
 
 
@@ -84,12 +80,4 @@ class ConnectorSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
-        lambda: ParserCache(maxsize=64),
-        ErrorCodes,
-        GraphQLOperationMetrics.for_api("connector"),
-    ]
-    return ConnectorSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return ConnectorSchema(query=Query, mutation=Mutation, extensions=shared_extensions(settings, "connector"))

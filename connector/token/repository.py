@@ -35,3 +35,19 @@ class TokenRedemptionRepository:
     async def find(self, token_hash: str) -> OneTimeToken | None:
         statement = select(OneTimeToken).where(OneTimeToken.token_hash == token_hash)
         return (await self.session.execute(statement)).scalars().first()
+
+    async def expire_unused(self, system_auth_ids: Sequence[str], token_type: str, now: datetime) -> None:
+        """Ends the unused tokens of one type held by these client ids (e.g. signing tokens, on revocation)."""
+        if not system_auth_ids:
+            return
+        await self.session.execute(
+            update(OneTimeToken)
+            .where(
+                OneTimeToken.system_auth_id.in_(list(system_auth_ids)),
+                OneTimeToken.type == token_type,
+                OneTimeToken.used_at.is_(None),
+                OneTimeToken.expires_at > now,
+            )
+            .values(expires_at=now)
+            .execution_options(synchronize_session=False)
+        )

@@ -11,15 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from compass.errors import ConflictError, NotFoundError
 from director.application.repository import ApplicationRepository
 from director.bundle.service import bundle as bundle_service
-from director.formation.service import formation as formation_service
 from director.graphql.inputs import ApplicationRegisterInput, ApplicationUpdateInput, LabelFilter
 from director.label.filters import parse_label_filter
 from director.label.repository import LabelledKind
+from director.label.service import SCENARIOS
 from director.label.service import label as label_service
-from director.models import Application, Label
+from director.models import Application, Label, Runtime
 from director.models.base import utcnow
 from director.pagination import Page, PageRequest
-from director.runtime.repository import RuntimeRepository
 from director.validation import list_size, optional_text, optional_url, require_name
 from director.webhook.service import webhook as webhook_service
 
@@ -45,16 +44,22 @@ class ApplicationService:
         return Page(rows, total, request.offset)
 
     async def for_runtime(
-        self, session: AsyncSession, tenant_id: str, runtime_id: str, request: PageRequest
+        self,
+        session: AsyncSession,
+        runtime_id: str,
+        runtime: Runtime | None,
+        runtime_labels: Sequence[Label],
+        request: PageRequest,
     ) -> Page[Application]:
-        if await RuntimeRepository(session).get(tenant_id, runtime_id) is None:
+        """The runtime and its labels come from the request's loaders, which `runtime(id)` shares."""
+        if runtime is None:
             raise NotFoundError(f"runtime {runtime_id} does not exist")
-        scenarios = await formation_service.scenarios_of(session, tenant_id, LabelledKind.RUNTIME, runtime_id)
-        if not scenarios:
+        scenarios = next((label.value for label in runtime_labels if label.key == SCENARIOS), None)
+        if not isinstance(scenarios, list) or not scenarios:
             return Page([], 0, request.offset)
         repository = ApplicationRepository(session)
         rows, total = await repository.page(
-            repository.in_scenarios(tenant_id, scenarios), limit=request.limit, offset=request.offset
+            repository.in_scenarios(runtime.tenant_id, scenarios), limit=request.limit, offset=request.offset
         )
         return Page(rows, total, request.offset)
 

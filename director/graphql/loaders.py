@@ -14,8 +14,9 @@ from director.bundle.repository import (
     EventDefinitionRepository,
 )
 from director.label.repository import LabelledKind, LabelRepository
-from director.models import APIDefinition, Bundle, Document, EventDefinition, Label, SystemAuth, Webhook
+from director.models import APIDefinition, Bundle, Document, EventDefinition, Label, Runtime, SystemAuth, Webhook
 from director.repository import TenantScopedRepository
+from director.runtime.repository import RuntimeRepository
 from director.systemauth.repository import SystemAuthRepository
 from director.webhook.repository import WebhookRepository
 
@@ -43,10 +44,20 @@ def _labels(context: DirectorContext, kind: LabelledKind) -> DataLoader[str, lis
     return DataLoader(load_fn=load)
 
 
+def _by_id(context: DirectorContext, repository: type[TenantScopedRepository[Any]]) -> DataLoader[str, Any]:
+    async def load(ids: Sequence[str]) -> list[Any]:
+        async with context.reading() as session:
+            found = await repository(session).by_ids(context.tenant_id, ids)
+        return [found.get(object_id) for object_id in ids]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """Named ``XByYLoader`` in spirit: ``bundles_by_application`` loads bundles keyed by application id."""
 
     def __init__(self, context: DirectorContext) -> None:
+        self.runtime_by_id: DataLoader[str, Runtime | None] = _by_id(context, RuntimeRepository)
         self.labels_by_application = _labels(context, LabelledKind.APPLICATION)
         self.labels_by_runtime = _labels(context, LabelledKind.RUNTIME)
         self.bundles_by_application: DataLoader[str, list[Bundle]] = _children(

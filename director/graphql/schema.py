@@ -7,23 +7,15 @@ from collections.abc import AsyncIterator
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from compass.observability.metrics import GraphQLOperationMetrics
+from compass.graphql_limits import shared_extensions
 from compass.settings import Settings
 from director.graphql.application.mutations import ApplicationMutations
 from director.graphql.application.queries import ApplicationQueries
 from director.graphql.application.types import AppSystemAuth, RuntimeSystemAuth
-from director.graphql.errors import ErrorCodes
 from director.graphql.formation.resolvers import FormationMutations, FormationQueries
 from director.graphql.label.resolvers import LabelMutations, LabelQueries
 from director.graphql.scalars import SCALAR_MAP
@@ -61,14 +53,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         types=[AppSystemAuth, RuntimeSystemAuth],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        extensions=[
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-            CloseSessions,
-            ErrorCodes,
-            GraphQLOperationMetrics.for_api("director"),
-        ],
+        extensions=[CloseSessions, *shared_extensions(settings, "director")],
     )

@@ -29,9 +29,6 @@ class RuntimeService:
             raise NotFoundError(f"runtime {runtime_id} does not exist")
         return runtime
 
-    async def find(self, session: AsyncSession, tenant_id: str, runtime_id: str) -> Runtime | None:
-        return await RuntimeRepository(session).get(tenant_id, runtime_id)
-
     async def page(
         self, session: AsyncSession, tenant_id: str, filters: Sequence[LabelFilter], request: PageRequest
     ) -> Page[Runtime]:

@@ -41,7 +41,7 @@ query {
 # One agent poll: the runtime for runtime(id); the runtime again and its scenarios label for
 # applicationsForRuntime; count and page of applications; then one per loader: runtime labels (shared by
 # runtime.labels and the isNormalized check), application labels, auths, bundles, API and event definitions.
-AGENT_SYNC_STATEMENTS = 11
+AGENT_SYNC_STATEMENTS = 9
 # Count and page of applications, then one per loader: labels, auths, bundles, API and event definitions.
 APPLICATIONS_STATEMENTS = 7
 

@@ -57,8 +57,10 @@ class ApplicationQueries:
         after: After = None,
     ) -> ApplicationPage:
         request = PageRequest.of(first, after)
+        loaders = info.context.loaders
+        runtime = await loaders.runtime_by_id.load(runtime_id)
+        labels = await loaders.labels_by_runtime.load(runtime_id)
         async with info.context.reading() as session:
-            page = await application_service.for_runtime(session, info.context.tenant_id, runtime_id, request)
-        labels = await info.context.loaders.labels_by_runtime.load(runtime_id)
+            page = await application_service.for_runtime(session, runtime_id, runtime, labels, request)
         normalized = any(label.key == IS_NORMALIZED_LABEL and label.value == "true" for label in labels)
         return application_page(page, normalized=normalized)

@@ -42,8 +42,7 @@ class RuntimeQueries:
         description="One runtime, or null.", extensions=scoped(Scope.RUNTIME_READ, own=(ClientKind.RUNTIME, "id"))
     )
     async def runtime(self, info: Info, id: strawberry.ID) -> Runtime | None:
-        async with info.context.reading() as session:
-            model = await runtime_service.find(session, info.context.tenant_id, id)
+        model = await info.context.loaders.runtime_by_id.load(id)
         return Runtime.of(model) if model else None
 
 

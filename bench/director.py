@@ -1,0 +1,909 @@
+"""Director benchmark: the Runtime Agent's sync document, pycompass against a hand-written baseline.
+
+For each backend (SQLite, and PostgreSQL when COMPASS_TEST_POSTGRES_URL is set, as ``make bench`` does) and
+each N, it seeds N applications (3 bundles of 2 APIs and 1 event each, basic credentials, one system auth) in
+a formation with one runtime. It serves pycompass (``compass serve``) and the baseline (bench/baseline.py) in
+two uvicorn processes and loads them from a third process with httpx. It prints requests/s, p50, p99, CPU and
+SQL statements per request, the ratio pycompass/baseline, and a profile of the largest case. bench/README.md
+says what each figure means. Nothing asserts on time; tests/test_bench_smoke.py keeps this code working.
+
+    python bench/director.py [--sizes 10,100,1000] [--backends sqlite,postgresql] [--duration 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # `python bench/director.py` (as `make bench` runs it): make `bench` importable from the repository root.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from sqlalchemy import event
+
+from compass.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+DIRECTOR_PATH = "/director/graphql"
+PAGE_SIZE = 200
+_PAGE = "pageInfo { startCursor endCursor hasNextPage } totalCount"
+
+
+def sync_document(runtime_id: str, after: str | None = None) -> str:
+    """The Compass Runtime Agent's document: values written inline, a ``result:`` alias, no ``first``."""
+    after_argument = f', after: "{after}"' if after else ""
+    return f"""query {{
+  runtime: runtime(id: "{runtime_id}") {{ labels }}
+  result: applicationsForRuntime(runtimeID: "{runtime_id}"{after_argument}) {{
+    data {{
+      id name providerName description labels
+      auths {{ id }}
+      bundles {{
+        data {{
+          id name description instanceAuthRequestInputSchema
+          apiDefinitions {{ data {{ id name description targetURL spec {{ data type format }} }} {_PAGE} }}
+          eventDefinitions {{ data {{ id name description spec {{ data type format }} }} {_PAGE} }}
+          defaultInstanceAuth {{
+            credential {{
+              ... on BasicCredentialData {{ username password }}
+              ... on OAuthCredentialData {{ clientId clientSecret url }}
+            }}
+            additionalHeaders additionalQueryParams
+            requestAuth {{ csrf {{ tokenEndpointURL }} }}
+          }}
+        }}
+        {_PAGE}
+      }}
+    }}
+    {_PAGE}
+  }}
+}}"""
+
+
+def request_body(runtime_id: str, after: str | None = None) -> bytes:
+    return json.dumps({"query": sync_document(runtime_id, after), "variables": None}).encode()
+
+
+def end_cursor(body: bytes) -> str:
+    """The top-level endCursor: ``result`` is the last field and its pageInfo follows its data."""
+    start = body.rindex(b'"endCursor":"') + len(b'"endCursor":"')
+    return body[start : body.index(b'"', start)].decode()
+
+
+def operator_headers(settings: Any, tenant_id: str) -> dict[str, str]:
+    """What the load sends: the agent's document, authenticated with an operator JWT holding every scope."""
+    from compass.auth.jwt import issue_token
+    from compass.auth.principal import ALL_SCOPES
+
+    token = issue_token(settings, tenant_id=tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
+    return {
+        "Authorization": f"Bearer {token}",
+        "Tenant": tenant_id,
+        "Content-Type": "application/json; charset=utf-8",
+    }
+
+
+# In process: the same bytes, and SQL statements per request -------------------------------------------------
+
+
+@contextlib.contextmanager
+def counting_statements(database: Database) -> Iterator[list[str]]:
+    """As tests/support.py's ``count_statements``: every statement but transaction control and pragmas."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith(("BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    for engine in database.engines:
+        event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        for engine in database.engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@dataclass(frozen=True)
+class InProcessAnswer:
+    body: bytes
+    statements: int
+
+
+async def answer_in_process(
+    app: Any, database: Database, body: bytes, headers: dict[str, str]
+) -> InProcessAnswer:
+    """One request through httpx.ASGITransport, the second of two so that per-process caches are warm."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        await client.post(DIRECTOR_PATH, content=body, headers=headers)
+        with counting_statements(database) as statements:
+            response = await client.post(DIRECTOR_PATH, content=body, headers=headers)
+    response.raise_for_status()
+    return InProcessAnswer(response.content, len(statements))
+
+
+# The load client: `python -m bench.director client`, configuration in as JSON on stdin, results out ---
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def _sync(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], runtime_id: str, *, full: bool
+) -> int:
+    """One request, or (``full``) every page following endCursor; returns the pages fetched. Errors raise."""
+    after: str | None = None
+    pages = 0
+    while True:
+        response = await client.post(url, content=request_body(runtime_id, after), headers=headers)
+        pages += 1
+        if response.status_code != 200 or b'"errors":' in response.content:
+            raise RuntimeError(f"{url} answered {response.status_code}: {response.content[:300]!r}")
+        after = end_cursor(response.content) if full else ""
+        if not after:
+            return pages
+
+
+async def _closed_loop(config: dict[str, Any]) -> dict[str, Any]:
+    """``concurrency`` workers back to back; the requests that complete within the window count.
+
+    When the window closes, workers start nothing new and let what is in flight finish, uncounted, so the next
+    case starts on an idle server. The window stretches until ``min_count`` requests have completed: a page of
+    200 applications over 8 connections can take longer than the window to come back at all. Times come from
+    ``time.perf_counter``, because uvloop's ``loop.time()`` has millisecond resolution.
+    """
+    url, headers, runtime_id = config["url"], config["headers"], config["runtime_id"]
+    concurrency, min_count, full = config["concurrency"], config["min_count"], config["full_sync"]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    latencies: list[float] = []
+    pages: list[int] = []
+    requests = 0
+    async with httpx.AsyncClient(limits=limits, timeout=300.0) as client:
+        began = time.perf_counter()
+        measure_from = began + config["warmup"]
+        until = window_end = measure_from + config["duration"]
+        hard_stop = measure_from + 60.0
+
+        def measuring(now: float) -> bool:
+            return now < until or (len(latencies) < min_count and now < hard_stop)
+
+        async def worker() -> None:
+            nonlocal requests, window_end
+            while measuring(started := time.perf_counter()):
+                fetched = await _sync(client, url, headers, runtime_id, full=full)
+                finished = time.perf_counter()
+                requests += fetched
+                if finished >= measure_from and measuring(finished):
+                    latencies.append(finished - started)
+                    pages.append(fetched)
+                    window_end = max(window_end, finished)
+
+        cpu_from = time.process_time()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        cpu, wall = time.process_time() - cpu_from, time.perf_counter() - began
+    return {
+        "count": len(latencies),
+        "rate": len(latencies) / (window_end - measure_from),
+        "p50": _percentile(latencies, 0.50),
+        "p99": _percentile(latencies, 0.99),
+        "pages": statistics.mean(pages) if pages else 0,
+        "requests": requests,
+        "client_cpu": cpu / wall,
+    }
+
+
+async def _open_loop(config: dict[str, Any]) -> dict[str, Any]:
+    """Requests offered at a fixed rate whatever the answers do; latency counts from the scheduled start."""
+    url, headers, runtime_id, rate = config["url"], config["headers"], config["runtime_id"], config["rate"]
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    latencies: list[float] = []
+    async with httpx.AsyncClient(limits=limits, timeout=300.0) as client:
+        await _sync(client, url, headers, runtime_id, full=False)
+        start = time.perf_counter() + 0.05
+
+        async def one(scheduled: float) -> None:
+            await _sync(client, url, headers, runtime_id, full=False)
+            latencies.append(time.perf_counter() - scheduled)
+
+        tasks = []
+        for index in range(max(1, int(rate * config["duration"]))):
+            scheduled = start + index / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(scheduled)))
+        await asyncio.gather(*tasks)
+    return {"count": len(latencies), "p50": _percentile(latencies, 0.50), "p99": _percentile(latencies, 0.99)}
+
+
+def client_main() -> None:
+    import uvloop
+
+    config = json.loads(sys.stdin.read())
+    result = uvloop.run(_open_loop(config) if config.get("rate") else _closed_loop(config))
+    sys.stdout.write(json.dumps(result))
+
+
+def run_client(config: dict[str, Any]) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.director", "client"],
+        cwd=ROOT,
+        input=json.dumps(config).encode(),
+        capture_output=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"load client failed:\n{completed.stderr.decode()[-3000:]}")
+    return dict(json.loads(completed.stdout))
+
+
+# Servers ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its threads, from /proc (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.base_url + DIRECTOR_PATH
+
+    def start(self) -> None:
+        command = [part.replace("{port}", str(self.port)) for part in self.command]
+        # A session of its own: a signal meant for the bench's process group does not stop the server.
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            self.check_alive()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base_url + "/healthz", timeout=1.0).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not answer /healthz within 60 s:\n{self.log_tail()}")
+
+    def check_alive(self) -> None:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        return _cpu_seconds(self.process.pid)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def pycompass_server(workdir: Path, env: dict[str, str]) -> Server:
+    """`compass serve` as an operator runs it: uvloop, httptools, one process, JSON logs to a file."""
+    compass = str(Path(sys.executable).parent / "compass")
+    server = Server("pycompass", [compass, "serve"], {}, workdir / "pycompass.log")
+    # The mTLS listener gets a free port too, so that no other pycompass on this machine is in the way.
+    server.env = {**env, "COMPASS_HTTP_PORT": str(server.port), "COMPASS_HTTPS_PORT": str(free_port())}
+    return server
+
+
+def baseline_server(workdir: Path, database_url: str) -> Server:
+    """bench/baseline.py under the same uvicorn settings as `compass serve`, without an access log."""
+    from bench.baseline import DATABASE_URL_VARIABLE
+
+    uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "bench.baseline:app_from_environment"]
+    settings = ["--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--http", "httptools"]
+    quiet = ["--no-access-log", "--log-level", "warning"]
+    return Server(
+        "baseline",
+        [*uvicorn, *settings, *quiet],
+        {DATABASE_URL_VARIABLE: database_url},
+        workdir / "baseline.log",
+    )
+
+
+# Measuring one case -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    rate: float
+    p50: float
+    p99: float
+    count: int
+    server_cpu: float = float("nan")
+    client_cpu: float = float("nan")
+    cpu_per_request: float = float("nan")
+    pages: float = 1.0
+
+
+def _client_run(server: Server, config: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
+    """The client's result, the server's CPU seconds meanwhile and the wall seconds it took.
+
+    A server that something outside the bench stopped mid-case (it has happened: a stray SIGINT) is started
+    again and the case run once more, with a note on stderr.
+    """
+    for attempt in (1, 2):
+        server.check_alive()
+        cpu_from, wall_from = server.cpu_seconds(), time.monotonic()
+        try:
+            result = run_client(config)
+        except RuntimeError as error:
+            assert server.process is not None
+            if attempt == 2 or server.process.poll() is None:
+                raise RuntimeError(f"{error}\n{server.name} log:\n{server.log_tail()}") from None
+            _log(f"{server.name} exited with {server.process.returncode} during the case: restarting it")
+            server.start()
+            continue
+        return result, server.cpu_seconds() - cpu_from, time.monotonic() - wall_from
+    raise AssertionError("unreachable")
+
+
+def closed_loop(
+    server: Server, headers: dict[str, str], runtime_id: str, *, full_sync: bool, options: argparse.Namespace
+) -> Load:
+    """Page requests over ``--concurrency`` connections; full syncs one at a time, as an agent runs them."""
+    config = {
+        "url": server.url,
+        "headers": headers,
+        "runtime_id": runtime_id,
+        "full_sync": full_sync,
+        "concurrency": 1 if full_sync else options.concurrency,
+        "warmup": 0.0 if full_sync else options.warmup,
+        "duration": options.duration,
+        "min_count": 3 if full_sync else options.concurrency,
+    }
+    result, cpu, wall = _client_run(server, config)
+    return Load(
+        rate=result["rate"],
+        p50=result["p50"],
+        p99=result["p99"],
+        count=result["count"],
+        server_cpu=cpu / wall,
+        client_cpu=result["client_cpu"],
+        cpu_per_request=cpu / result["requests"] if result["requests"] else float("nan"),
+        pages=result["pages"],
+    )
+
+
+def open_loop(server: Server, headers: dict[str, str], runtime_id: str, rate: float, duration: float) -> Load:
+    config = {"url": server.url, "headers": headers, "runtime_id": runtime_id, "rate": rate}
+    config["duration"] = duration
+    result, _, _ = _client_run(server, config)
+    return Load(rate=rate, p50=result["p50"], p99=result["p99"], count=result["count"])
+
+
+# The profile ------------------------------------------------------------------------------------------
+
+
+def log_like_the_server() -> None:
+    """The server's logging set-up (a JSON line per request) for in-process apps, written to /dev/null."""
+    from compass.observability.logging import configure_logging
+
+    sink = open(os.devnull, "w")  # noqa: SIM115 - the log handler writes to it until the process ends
+    with contextlib.redirect_stdout(sink):
+        configure_logging(level="info", json=True)
+
+
+async def call_asgi(app: Any, body: bytes, headers: dict[str, str]) -> bytes:
+    """A POST straight into the ASGI app, so that no HTTP client shows up in the profile."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": DIRECTOR_PATH,
+        "raw_path": DIRECTOR_PATH.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-length", str(len(body)).encode())]
+        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    chunks: list[bytes] = []
+    received = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if received:
+            await asyncio.Event().wait()
+        received = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return b"".join(chunks)
+
+
+# Whose time a sample is, by the file of its innermost Python frame; the first match wins.
+_OWNERS = (
+    ("pycompass (compass/, director/)", (f"{ROOT}/compass/", f"{ROOT}/director/")),
+    ("strawberry", ("/strawberry/",)),
+    ("graphql-core", ("/graphql/",)),
+    ("sqlalchemy", ("/sqlalchemy/",)),
+    ("database driver (aiosqlite, sqlite3, asyncpg)", ("/aiosqlite/", "/sqlite3/", "/asyncpg/")),
+    ("idle in the event loop (waiting for the database)", ("/selectors.py",)),
+    ("asyncio (tasks, futures, callbacks)", ("/asyncio/",)),
+    ("starlette", ("/starlette/",)),
+    ("json", ("/json/",)),
+    ("logging (structlog, logging)", ("/structlog/", "/logging/")),
+    ("pyjwt, cryptography", ("/jwt/", "/cryptography/")),
+    ("prometheus-client", ("/prometheus_client/",)),
+)
+PROFILE_TOP = 25
+
+
+def _owner(path: str | None) -> str:
+    for owner, markers in _OWNERS:
+        if path and any(marker in path for marker in markers):
+            return owner
+    return "other"
+
+
+def _python_frame(frame: Any) -> Any:
+    """The frame, or for pyinstrument's [self] frames and C built-ins the Python frame that called them."""
+
+    def is_python(candidate: Any) -> bool:
+        path = candidate.file_path
+        return not candidate.is_synthetic and bool(path) and not path.startswith("<")
+
+    while frame.parent is not None and not is_python(frame):
+        frame = frame.parent
+    return frame
+
+
+@dataclass
+class ProfileTables:
+    """Seconds of self time per owner and per function, and of inclusive time per pycompass function."""
+
+    total: float
+    by_owner: dict[str, float]
+    by_function: dict[str, float]
+    ours_inclusive: dict[str, float]
+
+
+def profile_tables(root: Any) -> ProfileTables:
+    tables = ProfileTables(root.time, {}, {}, {})
+    stack: list[tuple[Any, frozenset[str]]] = [(root, frozenset())]
+    while stack:
+        frame, ancestors = stack.pop()
+        python = _python_frame(frame)
+        name = f"{python.function}  {python.file_path_short}:{python.line_no}"
+        own = frame.time - sum(child.time for child in frame.children)
+        if own > 0:
+            owner = _owner(python.file_path)
+            tables.by_owner[owner] = tables.by_owner.get(owner, 0.0) + own
+            tables.by_function[name] = tables.by_function.get(name, 0.0) + own
+        # ASGI middlewares (`__call__`) are left out: with graphql-core's tasks, their share means little.
+        # A function counts once per call chain, so that recursion does not count twice.
+        ours = python is frame and _owner(frame.file_path).startswith("pycompass")
+        if ours and frame.function != "__call__" and name not in ancestors:
+            tables.ours_inclusive[name] = tables.ours_inclusive.get(name, 0.0) + frame.time
+            ancestors = ancestors | {name}
+        stack.extend((child, ancestors) for child in frame.children)
+    return tables
+
+
+def render_profile_tables(tables: ProfileTables, top: int = PROFILE_TOP) -> list[str]:
+    whole = tables.total or 1.0
+
+    def rows(values: dict[str, float], limit: int) -> list[str]:
+        ordered = sorted(values.items(), key=lambda item: -item[1])[:limit]
+        return [f"  {seconds / whole * 100:5.1f} %  {name}" for name, seconds in ordered]
+
+    return [
+        "self time by owner (samples of the main thread; a GC pause counts where it strikes):",
+        *rows(tables.by_owner, len(tables.by_owner)),
+        f"top {top} functions by self time:",
+        *rows(tables.by_function, top),
+        f"top {top} pycompass functions by inclusive time (without the graphql-core tasks they await):",
+        *rows(tables.ours_inclusive, top),
+    ]
+
+
+async def profile(
+    settings: Any, database: Database, body: bytes, headers: dict[str, str], requests: int
+) -> str:
+    """pyinstrument around ``requests`` sequential requests into the ASGI app; returns the text to print."""
+    from pyinstrument import Profiler
+
+    from compass.app import create_app
+
+    app = create_app(settings, database)
+    for _ in range(3):
+        await call_asgi(app, body, headers)
+    # As `compass serve` does before it serves: start-up objects leave the collector's view.
+    gc.collect()
+    gc.freeze()
+    # async_mode "disabled": plain samples of the main thread, so that time idle in the event loop (waiting
+    # for the database) shows as such instead of being folded into the frames that await.
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    started, cpu_started = time.perf_counter(), time.process_time()
+    profiler.start()
+    for _ in range(requests):
+        await call_asgi(app, body, headers)
+    profiler.stop()
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    gc.unfreeze()
+    lines = [
+        f"{requests} sequential requests in process: {elapsed / requests * 1000:.1f} ms wall and "
+        f"{cpu / requests * 1000:.1f} ms CPU each (all threads, and the profiler's own cost)"
+    ]
+    session = profiler.last_session
+    if session is not None and (root := session.root_frame()) is not None:
+        lines.extend(render_profile_tables(profile_tables(root)))
+    return "\n".join(lines)
+
+
+# The run ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    size: int
+    bytes_ok: bool
+    body_bytes: int
+    statements: tuple[int, int]
+    page: tuple[Load, Load]
+    load_average: float
+    fixed: tuple[Load, Load] | None = None
+    full: tuple[Load, Load] | None = None
+
+
+@dataclass
+class BackendReport:
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    profile: str | None = None
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def _load_average() -> float:
+    return os.getloadavg()[0]
+
+
+async def _create_postgres_database(admin_url: str) -> str:
+    """A fresh database per run, as tests/conftest.py does."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin_url)
+    name = f"compass_bench_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_postgres_database(admin_url: str, database_url: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url, name = make_url(admin_url), make_url(database_url).database
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def backend_database(backend: str, workdir: Path) -> AsyncIterator[str]:
+    """A fresh database: a SQLite file in ``workdir``, or a new PostgreSQL database dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{workdir / 'compass.db'}"
+        return
+    admin_url = os.environ["COMPASS_TEST_POSTGRES_URL"]
+    url = await _create_postgres_database(admin_url)
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(admin_url, url)
+
+
+def _migrate(env: dict[str, str]) -> None:
+    compass = str(Path(sys.executable).parent / "compass")
+    completed = subprocess.run(
+        [compass, "migrate"], cwd=ROOT, env={**os.environ, **env}, capture_output=True, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"compass migrate failed:\n{completed.stderr.decode()[-3000:]}")
+
+
+async def measure_size(
+    size: int,
+    servers: tuple[Server, Server],
+    apps: tuple[Any, Any],
+    database: Database,
+    runtime_id: str,
+    headers: dict[str, str],
+    options: argparse.Namespace,
+) -> Row:
+    body = request_body(runtime_id)
+    ours, theirs = [await answer_in_process(app, database, body, headers) for app in apps]
+    total = json.loads(ours.body)["data"]["result"]["totalCount"]
+    if total != size:
+        raise RuntimeError(f"seeded {size} applications but the runtime sees {total}")
+    over_http = [
+        httpx.post(server.url, content=body, headers=headers, timeout=300).content for server in servers
+    ]
+    bytes_ok = ours.body == theirs.body == over_http[0] == over_http[1]
+    _log(f"N = {size}: first page, closed loop")
+    page = (
+        closed_loop(servers[0], headers, runtime_id, full_sync=False, options=options),
+        closed_loop(servers[1], headers, runtime_id, full_sync=False, options=options),
+    )
+    row = Row(size, bytes_ok, len(ours.body), (ours.statements, theirs.statements), page, _load_average())
+    if options.fixed_load > 0:
+        rate = max(0.5, page[0].rate * options.fixed_load)
+        _log(f"N = {size}: fixed offered load of {rate:.1f} req/s")
+        row.fixed = (
+            open_loop(servers[0], headers, runtime_id, rate, options.fixed_duration),
+            open_loop(servers[1], headers, runtime_id, rate, options.fixed_duration),
+        )
+    if size > PAGE_SIZE:
+        _log(f"N = {size}: full sync of {-(-size // PAGE_SIZE)} pages, one after the other")
+        row.full = (
+            closed_loop(servers[0], headers, runtime_id, full_sync=True, options=options),
+            closed_loop(servers[1], headers, runtime_id, full_sync=True, options=options),
+        )
+    return row
+
+
+async def run_backend(backend: str, title: str, options: argparse.Namespace) -> BackendReport:
+    from bench import baseline
+    from bench.seed import add_applications, seed_runtime
+    from compass.app import create_app
+    from compass.settings import Settings
+
+    log_like_the_server()
+    report = BackendReport(title)
+    with tempfile.TemporaryDirectory(prefix=f"compass-bench-{backend}-") as directory:
+        workdir = Path(directory)
+        async with backend_database(backend, workdir) as url:
+            env = {"COMPASS_DATA_DIR": str(workdir), "COMPASS_DATABASE_URL": url}
+            _migrate(env)
+            database = Database(url)
+            settings = Settings(data_dir=workdir, database_url=url)
+            seeded = await seed_runtime(database)
+            headers = operator_headers(settings, seeded.tenant_id)
+            servers = (pycompass_server(workdir, env), baseline_server(workdir, url))
+            apps = (create_app(settings, database), baseline.create_app(database))
+            seeded_count = 0
+            try:
+                for size in options.sizes:
+                    _log(f"{backend}: seeding up to N = {size}")
+                    await add_applications(database, seeded, seeded_count, size - seeded_count)
+                    seeded_count = size
+                    for server in servers:
+                        if server.process is None:
+                            server.start()
+                    row = await measure_size(
+                        size, servers, apps, database, seeded.runtime_id, headers, options
+                    )
+                    report.rows.append(row)
+                    print(format_row(row), flush=True)
+                if options.profile:
+                    _log(f"{backend}: profiling N = {seeded_count} in process")
+                    body = request_body(seeded.runtime_id)
+                    requests = options.profile_requests
+                    report.profile = await profile(settings, database, body, headers, requests)
+            finally:
+                for server in servers:
+                    server.stop()
+                await database.dispose()
+    return report
+
+
+# Printing ------------------------------------------------------------------------------------------
+
+
+def _ms(seconds: float, width: int = 7) -> str:
+    return f"{seconds * 1000:{width}.1f}"
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+PAGE_HEADER = (
+    "     N | pycompass req/s  p50 ms  p99 ms  CPU ms stmts | baseline req/s  p50 ms  p99 ms  CPU ms stmts"
+    " | ratio req/s  CPU |  KiB bytes | CPU % pyc base cli | load"
+)
+
+
+def format_row(row: Row) -> str:
+    ours, theirs = row.page
+    client_cpu = max(ours.client_cpu, theirs.client_cpu)
+    return (
+        f"{row.size:>6} | {ours.rate:15.1f} {_ms(ours.p50)} {_ms(ours.p99)} {_ms(ours.cpu_per_request)} "
+        f"{row.statements[0]:>5} | {theirs.rate:14.1f} {_ms(theirs.p50)} {_ms(theirs.p99)} "
+        f"{_ms(theirs.cpu_per_request)} {row.statements[1]:>5} |"
+        f" {_ratio(ours.rate, theirs.rate):11.3f}"
+        f" {_ratio(ours.cpu_per_request, theirs.cpu_per_request):4.1f} |"
+        f" {row.body_bytes / 1024:4.0f} {'OK' if row.bytes_ok else 'MISMATCH':>5} |"
+        f" {ours.server_cpu * 100:9.0f} {theirs.server_cpu * 100:4.0f} {client_cpu * 100:3.0f} |"
+        f" {row.load_average:4.1f}"
+    )
+
+
+def _print_fixed(rows: list[Row], options: argparse.Namespace) -> None:
+    print(
+        f"\nthe same request at a fixed offered load, {options.fixed_load:.0%} of pycompass's req/s above "
+        f"(open loop, {options.fixed_duration:g} s, latency from the scheduled start)"
+    )
+    print("     N | offered req/s | pycompass p50 ms  p99 ms     n | baseline p50 ms  p99 ms     n")
+    for row in rows:
+        assert row.fixed is not None
+        ours, theirs = row.fixed
+        print(
+            f"{row.size:>6} | {ours.rate:13.1f} | {_ms(ours.p50, 16)} {_ms(ours.p99)} {ours.count:>5} |"
+            f" {_ms(theirs.p50, 15)} {_ms(theirs.p99)} {theirs.count:>5}"
+        )
+
+
+def _print_full(rows: list[Row]) -> None:
+    print("\nfull sync: every page in turn following endCursor, as one agent does; figures per whole sync")
+    print(
+        "     N pages | pycompass syncs/s  p50 ms  p99 ms  CPU ms stmts | baseline syncs/s  p50 ms  p99 ms"
+        "  CPU ms stmts | ratio syncs/s |     n"
+    )
+    for row in rows:
+        assert row.full is not None
+        ours, theirs = row.full
+        print(
+            f"{row.size:>6} {ours.pages:5.0f} | {ours.rate:17.2f} {_ms(ours.p50)} {_ms(ours.p99)} "
+            f"{_ms(ours.cpu_per_request * ours.pages)} {row.statements[0] * round(ours.pages):>5} |"
+            f" {theirs.rate:16.2f} {_ms(theirs.p50)} {_ms(theirs.p99)} "
+            f"{_ms(theirs.cpu_per_request * theirs.pages)} {row.statements[1] * round(theirs.pages):>5} |"
+            f" {_ratio(ours.rate, theirs.rate):13.3f} | {ours.count:>2} {theirs.count:>2}"
+        )
+
+
+def print_report(report: BackendReport, options: argparse.Namespace) -> None:
+    print(f"\n=== {report.title} ===")
+    print(
+        f"one uvicorn worker each (uvloop, httptools); load from a separate httpx process over "
+        f"{options.concurrency} keep-alive connections, {options.warmup:g} s warm-up + {options.duration:g} s"
+    )
+    print("\nper request: runtime { labels } + the first page of applicationsForRuntime (<= 200 apps)")
+    print(PAGE_HEADER)
+    for row in report.rows:
+        print(format_row(row))
+    if fixed := [row for row in report.rows if row.fixed]:
+        _print_fixed(fixed, options)
+    if full := [row for row in report.rows if row.full]:
+        _print_full(full)
+    if report.profile:
+        print(f"\n--- profile: pycompass, N = {options.sizes[-1]}, first page, {report.title} ---")
+        print(report.profile)
+
+
+def parse_options(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="10,100,1000", help="numbers of applications, comma separated")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite and/or postgresql")
+    parser.add_argument("--duration", type=float, default=6.0, help="measured seconds per case (at most 10)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each case")
+    parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections of the load")
+    parser.add_argument(
+        "--fixed-load", type=float, default=0.5, help="offered load, a fraction of pycompass's req/s; 0 skips"
+    )
+    parser.add_argument("--fixed-duration", type=float, default=3.0, help="seconds of each fixed-load run")
+    parser.add_argument(
+        "--profile", action=argparse.BooleanOptionalAction, default=True, help="pyinstrument on the largest N"
+    )
+    parser.add_argument("--profile-requests", type=int, default=50, help="requests inside the profile")
+    options = parser.parse_args(argv)
+    options.sizes = sorted({int(size) for size in options.sizes.split(",") if size.strip()})
+    options.backends = [backend.strip() for backend in options.backends.split(",") if backend.strip()]
+    if unknown := set(options.backends) - {"sqlite", "postgresql"}:
+        parser.error(f"unknown backends {sorted(unknown)}; use sqlite and/or postgresql")
+    if not 0 < options.duration <= 10:
+        parser.error("--duration must be more than 0 and at most 10 seconds")
+    return options
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["client"]:
+        client_main()
+        return
+    options = parse_options(argv)
+    started = time.monotonic()
+    reports: list[BackendReport] = []
+    for backend in options.backends:
+        if backend == "postgresql" and not os.environ.get("COMPASS_TEST_POSTGRES_URL"):
+            print("\nPostgreSQL: not measured, COMPASS_TEST_POSTGRES_URL is not set (`make bench` sets it)")
+            continue
+        title = "SQLite (aiosqlite)" if backend == "sqlite" else "PostgreSQL (asyncpg)"
+        print(f"\n{title}: rows print as they finish, the full report follows", flush=True)
+        print(PAGE_HEADER, flush=True)
+        reports.append(asyncio.run(run_backend(backend, title, options)))
+    for report in reports:
+        print_report(report, options)
+    print(
+        f"\nbench took {time.monotonic() - started:.0f} s on {os.cpu_count()} CPUs; "
+        f"1-minute load average at the end {_load_average():.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,183 @@
+"""bench/director.py at a tiny N, in process: seeding, both apps' answers, the load client, the profile.
+
+They keep the benchmark from rotting. They assert behaviour (same bytes, statements, pages), never time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import strawberry.schema.schema
+
+from bench import baseline
+from bench.director import (
+    PAGE_SIZE,
+    answer_in_process,
+    baseline_server,
+    end_cursor,
+    operator_headers,
+    profile,
+    request_body,
+    run_client,
+)
+from bench.seed import Seeded, add_applications, seed_runtime
+from compass.db import Database
+from compass.settings import Settings
+
+# runtimes, the runtime's labels, applications, their labels, system auths, bundles, APIs, events
+BASELINE_TABLE_STATEMENTS = 8
+
+
+async def seeded_with(database: Database, count: int, *, bundles: int = 3) -> Seeded:
+    seeded = await seed_runtime(database)
+    await add_applications(database, seeded, 0, count, bundles=bundles)
+    return seeded
+
+
+async def both_answers(
+    app: object, database: Database, settings: Settings, seeded: Seeded, after: str | None = None
+) -> tuple[bytes, bytes]:
+    headers = operator_headers(settings, seeded.tenant_id)
+    body = request_body(seeded.runtime_id, after)
+    ours = await answer_in_process(app, database, body, headers)
+    theirs = await answer_in_process(baseline.create_app(database), database, body, headers)
+    return ours.body, theirs.body
+
+
+def result_of(body: bytes) -> dict[str, Any]:
+    return dict(json.loads(body)["data"]["result"])
+
+
+async def test_seeding_gives_the_runtime_each_application_with_its_whole_tree(
+    app: object, database: Database, settings: Settings
+) -> None:
+    # given
+    seeded = await seeded_with(database, 2)
+
+    # when
+    ours, _ = await both_answers(app, database, settings, seeded)
+
+    # then
+    result = result_of(ours)
+    assert result["totalCount"] == 2
+    first = result["data"][0]
+    assert first["name"] == "mp-bench-app-0000"
+    assert len(first["auths"]) == 1
+    assert first["bundles"]["totalCount"] == 3
+    bundle = first["bundles"]["data"][0]
+    assert (bundle["apiDefinitions"]["totalCount"], bundle["eventDefinitions"]["totalCount"]) == (2, 1)
+    assert bundle["defaultInstanceAuth"]["credential"]["password"] == "s3cret"
+
+
+async def test_baseline_answers_with_the_same_bytes_as_pycompass(
+    app: object, database: Database, settings: Settings
+) -> None:
+    # given
+    seeded = await seeded_with(database, 3)
+
+    # when
+    ours, theirs = await both_answers(app, database, settings, seeded)
+
+    # then
+    assert theirs == ours
+
+
+async def test_every_page_of_a_full_sync_is_the_same_bytes_and_the_last_has_no_end_cursor(
+    app: object, database: Database, settings: Settings
+) -> None:
+    # given: bundle-less applications, so that seeding more than a page stays quick
+    seeded = await seeded_with(database, PAGE_SIZE + 1, bundles=0)
+
+    # when
+    first_ours, first_theirs = await both_answers(app, database, settings, seeded)
+    cursor = end_cursor(first_ours)
+    last_ours, last_theirs = await both_answers(app, database, settings, seeded, after=cursor)
+
+    # then
+    assert (first_theirs, last_theirs) == (first_ours, last_ours)
+    assert [len(result_of(body)["data"]) for body in (first_ours, last_ours)] == [PAGE_SIZE, 1]
+    assert end_cursor(last_ours) == ""
+
+
+async def test_baseline_runs_one_statement_per_table(database: Database, settings: Settings) -> None:
+    # given
+    seeded = await seeded_with(database, 2)
+    headers = operator_headers(settings, seeded.tenant_id)
+    floor = baseline.create_app(database)
+
+    # when
+    answer = await answer_in_process(floor, database, request_body(seeded.runtime_id), headers)
+
+    # then
+    assert answer.statements == BASELINE_TABLE_STATEMENTS
+
+
+async def test_load_client_completes_requests_against_the_served_baseline(
+    database: Database, database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    # given
+    seeded = await seeded_with(database, 1)
+    server = baseline_server(tmp_path, database_url)
+    server.start()
+
+    # when
+    try:
+        result = run_client(
+            {
+                "url": server.url,
+                "headers": operator_headers(settings, seeded.tenant_id),
+                "runtime_id": seeded.runtime_id,
+                "full_sync": True,
+                "concurrency": 2,
+                "warmup": 0.0,
+                "duration": 0.2,
+                "min_count": 2,
+            }
+        )
+    finally:
+        server.stop()
+
+    # then
+    assert result["count"] >= 2
+    assert result["pages"] == 1
+
+
+async def test_profile_renders_time_by_owner_and_by_function(database: Database, settings: Settings) -> None:
+    # given
+    seeded = await seeded_with(database, 1)
+
+    # when
+    text = await profile(
+        settings, database, request_body(seeded.runtime_id), operator_headers(settings, seeded.tenant_id), 2
+    )
+
+    # then
+    assert "self time by owner" in text
+    assert "functions by self time" in text
+
+
+async def test_a_repeated_sync_document_is_not_validated_again(
+    app: object, database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the document has been answered before
+    seeded = await seeded_with(database, 1)
+    headers = operator_headers(settings, seeded.tenant_id)
+    body = request_body(seeded.runtime_id)
+    await answer_in_process(app, database, body, headers)
+    validations: list[object] = []
+    validate = strawberry.schema.schema.validate
+
+    def counting_validate(*args: Any, **kwargs: Any) -> Any:
+        validations.append(args[1])
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(strawberry.schema.schema, "validate", counting_validate)
+
+    # when
+    await answer_in_process(app, database, body, headers)
+
+    # then
+    assert validations == []
