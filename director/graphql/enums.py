@@ -78,3 +78,17 @@ class ViewerType(Enum):
     RUNTIME = "RUNTIME"
     APPLICATION = "APPLICATION"
     INTEGRATION_SYSTEM = "INTEGRATION_SYSTEM"
+
+
+@strawberry.enum(description="Where a bundle instance auth stands.")
+class BundleInstanceAuthStatusCondition(Enum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    UNUSED = "UNUSED"
+
+
+@strawberry.enum(description="What an application may report about the credentials it set.")
+class BundleInstanceAuthSetStatusConditionInput(Enum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"

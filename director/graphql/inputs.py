@@ -7,6 +7,7 @@ import strawberry
 from director.graphql.enums import (
     APISpecType,
     ApplicationStatusCondition,
+    BundleInstanceAuthSetStatusConditionInput,
     DocumentFormat,
     EventSpecType,
     RuntimeStatusCondition,
@@ -19,6 +20,7 @@ from director.graphql.scalars import (
     HttpHeaders,
     HttpHeadersSerialized,
     JSONSchema,
+    JSONString,
     Labels,
     QueryParams,
     QueryParamsSerialized,
@@ -207,3 +209,25 @@ class FormationInput:
     name: str
     template_name: str | None = None
 
+
+
+@strawberry.input(description="A consumer's request for credentials of a bundle.")
+class BundleInstanceAuthRequestInput:
+    id: strawberry.ID | None = None
+    context: JSONString | None = strawberry.field(default=None, description="E.g. the runtime id and namespace.")
+    input_params: JSONString | None = strawberry.field(
+        default=None, description="Checked against the bundle's instanceAuthRequestInputSchema."
+    )
+
+
+@strawberry.input(description="The outcome an application reports.")
+class BundleInstanceAuthStatusInput:
+    condition: BundleInstanceAuthSetStatusConditionInput = BundleInstanceAuthSetStatusConditionInput.SUCCEEDED
+    message: str
+    reason: str
+
+
+@strawberry.input(description="Credentials an application sets for a request; FAILED carries no auth.")
+class BundleInstanceAuthSetInput:
+    auth: AuthInput | None = None
+    status: BundleInstanceAuthStatusInput | None = None

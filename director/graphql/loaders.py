@@ -14,7 +14,8 @@ from director.bundle.repository import (
     EventDefinitionRepository,
 )
 from director.label.repository import LabelledKind, LabelRepository
-from director.models import APIDefinition, Bundle, Document, EventDefinition, Label, Runtime, SystemAuth, Webhook
+from director.instanceauth.repository import BundleInstanceAuthRepository
+from director.models import APIDefinition, Bundle, BundleInstanceAuth, Document, EventDefinition, Label, Runtime, SystemAuth, Webhook
 from director.repository import TenantScopedRepository
 from director.runtime.repository import RuntimeRepository
 from director.systemauth.repository import SystemAuthRepository
@@ -70,6 +71,9 @@ class Loaders:
             context, EventDefinitionRepository, "bundle_id"
         )
         self.documents_by_bundle: DataLoader[str, list[Document]] = _children(context, DocumentRepository, "bundle_id")
+        self.instance_auths_by_bundle: DataLoader[str, list[BundleInstanceAuth]] = _children(
+            context, BundleInstanceAuthRepository, "bundle_id"
+        )
         self.webhooks_by_application: DataLoader[str, list[Webhook]] = _children(
             context, WebhookRepository, "application_id"
         )

@@ -16,6 +16,7 @@ from compass.settings import Settings
 from director.graphql.application.mutations import ApplicationMutations
 from director.graphql.application.queries import ApplicationQueries
 from director.graphql.application.types import AppSystemAuth, RuntimeSystemAuth
+from director.graphql.instanceauth.resolvers import BundleInstanceAuthMutations, BundleInstanceAuthQueries
 from director.graphql.formation.resolvers import FormationMutations, FormationQueries
 from director.graphql.label.resolvers import LabelMutations, LabelQueries
 from director.graphql.scalars import SCALAR_MAP
@@ -24,10 +25,27 @@ from director.graphql.systemauth.resolvers import SystemAuthMutations, SystemAut
 from director.graphql.tenant.resolvers import TenantQueries
 
 Query = merge_types(
-    "Query", (ApplicationQueries, RuntimeQueries, LabelQueries, FormationQueries, TenantQueries, SystemAuthQueries)
+    "Query",
+    (
+        ApplicationQueries,
+        RuntimeQueries,
+        LabelQueries,
+        FormationQueries,
+        TenantQueries,
+        SystemAuthQueries,
+        BundleInstanceAuthQueries,
+    ),
 )
 Mutation = merge_types(
-    "Mutation", (ApplicationMutations, RuntimeMutations, LabelMutations, FormationMutations, SystemAuthMutations)
+    "Mutation",
+    (
+        ApplicationMutations,
+        RuntimeMutations,
+        LabelMutations,
+        FormationMutations,
+        SystemAuthMutations,
+        BundleInstanceAuthMutations,
+    ),
 )
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import jsonschema
-from referencing import Registry
-from referencing.exceptions import Unresolvable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass.errors import ConflictError, InvalidInputError, NotFoundError
 from director.formation.repository import FormationRepository
+from director.json_schema import check_schema, violation
 from director.label.repository import LabelDefinitionRepository, LabelledKind, LabelRepository
 from director.models import Label, LabelDefinition
 
@@ -24,43 +22,10 @@ def validate_key(key: str) -> None:
         raise InvalidInputError(f"label key {key!r} must be 1 to 256 letters, digits or _ . - /")
 
 
-# Without a registry jsonschema fetches any remote "$ref" over HTTP while validating, on behalf of whoever
-# wrote the schema; an empty registry resolves only refs inside the schema itself.
-_NO_RETRIEVAL: Registry[Any] = Registry()
-_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
-
-
-def _remote_refs(schema: Any) -> list[str]:
-    if isinstance(schema, list):
-        return [ref for item in schema for ref in _remote_refs(item)]
-    if not isinstance(schema, dict):
-        return []
-    ref = schema.get("$ref")
-    refs = [ref] if isinstance(ref, str) and not ref.startswith("#") else []
-    nested = [item for key, item in schema.items() if key not in _DATA_KEYWORDS]
-    return refs + [found for item in nested for found in _remote_refs(item)]
-
-
-def _check_schema(schema: Any) -> None:
-    try:
-        jsonschema.Draft7Validator.check_schema(schema)
-    except jsonschema.SchemaError as error:
-        raise InvalidInputError(f"schema is not a valid JSON schema: {error.message}") from None
-    if refs := _remote_refs(schema):
-        raise InvalidInputError(f"schema may only refer to itself ($ref starting with #), not {refs[0]!r}")
-
-
 def _validate(key: str, value: Any, schema: Any) -> None:
-    try:
-        error = jsonschema.exceptions.best_match(
-            jsonschema.Draft7Validator(schema, registry=_NO_RETRIEVAL).iter_errors(value)
-        )
-    except Unresolvable as unresolvable:
-        raise InvalidInputError(
-            f"the label definition of {key!r} has a reference that cannot be resolved: {unresolvable}"
-        ) from None
-    if error is not None:
-        raise InvalidInputError(f"value of label {key!r} does not match its label definition: {error.message}")
+    problem = violation(schema, value, f"the label definition of {key!r}")
+    if problem is not None:
+        raise InvalidInputError(f"value of label {key!r} does not match its label definition: {problem}")
 
 
 class LabelService:
@@ -140,7 +105,7 @@ class LabelService:
         if key == SCENARIOS or await repository.get(tenant_id, key) is not None:
             raise ConflictError(f"label definition {key!r} already exists")
         if schema is not None:
-            _check_schema(schema)
+            check_schema(schema)
         await self._check_existing_labels(session, tenant_id, key, schema)
         return await repository.add(LabelDefinition(tenant_id=tenant_id, key=key, schema=schema))
 
@@ -153,7 +118,7 @@ class LabelService:
         if definition is None:
             raise NotFoundError(f"label definition {key!r} does not exist")
         if schema is not None:
-            _check_schema(schema)
+            check_schema(schema)
         await self._check_existing_labels(session, tenant_id, key, schema)
         definition.schema = schema
         await session.flush()

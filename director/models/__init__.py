@@ -3,6 +3,7 @@
 from director.models.application import APIDefinition, Application, Bundle, Document, EventDefinition, Webhook
 from director.models.base import Base
 from director.models.formation import Formation
+from director.models.instance_auth import BundleInstanceAuth
 from director.models.label import Label, LabelDefinition
 from director.models.runtime import Runtime
 from director.models.system_auth import OneTimeToken, SystemAuth
@@ -13,6 +14,7 @@ __all__ = [
     "Application",
     "Base",
     "Bundle",
+    "BundleInstanceAuth",
     "Document",
     "EventDefinition",
     "Formation",

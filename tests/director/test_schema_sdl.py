@@ -64,7 +64,7 @@ MUTATION_SIGNATURES = [
     "assignFormation(objectID: ID!, objectType: FormationObjectType!, formation: FormationInput!): Formation!",
     "unassignFormation(objectID: ID!, objectType: FormationObjectType!, formation: FormationInput!): Formation!",
 ]
-NOT_YET_SERVED = [
+BUNDLE_INSTANCE_AUTH_FIELDS = [
     ("Query", "bundleInstanceAuth"),
     ("Mutation", "requestBundleInstanceAuthCreation"),
     ("Mutation", "setBundleInstanceAuth"),
@@ -186,7 +186,6 @@ def test_credential_data_is_the_union_of_basic_and_oauth(committed: GraphQLSchem
     assert {member.name for member in union.types} == {"BasicCredentialData", "OAuthCredentialData"}  # type: ignore[union-attr]
 
 
-@pytest.mark.xfail(reason="bundle instance auths are not served yet (DESIGN.md §2 lists them)", strict=True)
-@pytest.mark.parametrize(("type_name", "field_name"), NOT_YET_SERVED)
+@pytest.mark.parametrize(("type_name", "field_name"), BUNDLE_INSTANCE_AUTH_FIELDS)
 def test_bundle_instance_auth_field_is_served(committed: GraphQLSchema, type_name: str, field_name: str) -> None:
     assert field_name in committed.type_map[type_name].fields  # type: ignore[union-attr]

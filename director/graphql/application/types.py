@@ -12,6 +12,7 @@ from director import models
 from director.graphql.enums import (
     APISpecType,
     ApplicationStatusCondition,
+    BundleInstanceAuthStatusCondition,
     DocumentFormat,
     EventSpecType,
     SpecFormat,
@@ -25,6 +26,7 @@ from director.graphql.scalars import (
     HttpHeaders,
     HttpHeadersSerialized,
     JSONSchema,
+    JSONString,
     Labels,
     PageCursor,
     QueryParams,
@@ -270,6 +272,42 @@ class DocumentPage:
     total_count: int
 
 
+@strawberry.type(description="Where a bundle instance auth stands, and why.")
+class BundleInstanceAuthStatus:
+    condition: BundleInstanceAuthStatusCondition
+    timestamp: Timestamp
+    message: str
+    reason: str
+
+
+@strawberry.type(description="Credentials of one consumer for a bundle.")
+class BundleInstanceAuth:
+    id: strawberry.ID
+    context: JSONString | None
+    input_params: JSONString | None
+    auth: Auth | None = strawberry.field(description="Empty while PENDING; the bundle's default auth if it has one.")
+    status: BundleInstanceAuthStatus
+    runtime_id: strawberry.ID | None = strawberry.field(name="runtimeID")
+    runtime_context_id: strawberry.ID | None = strawberry.field(name="runtimeContextID")
+
+    @classmethod
+    def of(cls, model: models.BundleInstanceAuth) -> BundleInstanceAuth:
+        return cls(
+            id=strawberry.ID(model.id),
+            context=model.context,
+            input_params=model.input_params,
+            auth=Auth.of(model.auth),
+            status=BundleInstanceAuthStatus(
+                condition=BundleInstanceAuthStatusCondition(model.status_condition),
+                timestamp=model.status_timestamp,
+                message=model.status_message,
+                reason=model.status_reason,
+            ),
+            runtime_id=model.runtime_id,
+            runtime_context_id=None,
+        )
+
+
 def _in_group(rows: list[Any], group: str | None) -> list[Any]:
     return rows if group is None else [row for row in rows if row.group == group]
 
@@ -323,6 +361,15 @@ class Bundle:
         return DocumentPage(
             data=[Document.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count
         )
+
+    @strawberry.field(description="The credentials requested for this bundle.")
+    async def instance_auths(self, info: Info) -> list[BundleInstanceAuth]:
+        return [BundleInstanceAuth.of(row) for row in await info.context.loaders.instance_auths_by_bundle.load(self.id)]
+
+    @strawberry.field(description="One instance auth of the bundle.")
+    async def instance_auth(self, info: Info, id: strawberry.ID) -> BundleInstanceAuth | None:
+        rows = await info.context.loaders.instance_auths_by_bundle.load(self.id)
+        return next((BundleInstanceAuth.of(row) for row in rows if row.id == id), None)
 
     @strawberry.field(description="One API definition of the bundle.")
     async def api_definition(self, info: Info, id: strawberry.ID) -> APIDefinition | None:

@@ -1,0 +1,106 @@
+"""Bundle instance auths: a consumer asks for credentials of a bundle; the default ones answer at once,
+otherwise the application sets them (Compass's flow)."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from compass.errors import ConflictError, InvalidInputError, NotFoundError
+from director.bundle.auth import auth_record
+from director.bundle.service import bundle as bundle_service
+from director.graphql.inputs import BundleInstanceAuthRequestInput, BundleInstanceAuthSetInput
+from director.instanceauth.repository import BundleInstanceAuthRepository
+from director.json_schema import violation
+from director.models import BundleInstanceAuth
+from director.models.base import utcnow
+from director.runtime.repository import RuntimeRepository
+
+
+def _set_status(auth: BundleInstanceAuth, condition: str, reason: str, message: str) -> None:
+    auth.status_condition, auth.status_reason, auth.status_message = condition, reason, message
+    auth.status_timestamp = utcnow()
+
+
+class BundleInstanceAuthService:
+    async def get(self, session: AsyncSession, tenant_id: str, auth_id: str) -> BundleInstanceAuth:
+        auth = await BundleInstanceAuthRepository(session).get(tenant_id, auth_id)
+        if auth is None:
+            raise NotFoundError(f"bundle instance auth {auth_id} does not exist")
+        return auth
+
+    async def request_creation(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        bundle_id: str,
+        data: BundleInstanceAuthRequestInput,
+        *,
+        runtime_id: str | None = None,
+    ) -> BundleInstanceAuth:
+        bundle = await bundle_service.get(session, tenant_id, bundle_id)
+        if bundle.instance_auth_request_input_schema is not None:
+            schema = json.loads(bundle.instance_auth_request_input_schema)
+            params = json.loads(data.input_params) if data.input_params is not None else None
+            if params is None:
+                raise InvalidInputError("inputParams are required: the bundle defines instanceAuthRequestInputSchema")
+            problem = violation(schema, params, "the bundle's instanceAuthRequestInputSchema")
+            if problem is not None:
+                raise InvalidInputError(f"inputParams do not match the bundle's instanceAuthRequestInputSchema: {problem}")
+        repository = BundleInstanceAuthRepository(session)
+        if data.id is not None and await repository.get(tenant_id, data.id) is not None:
+            raise ConflictError(f"bundle instance auth {data.id} already exists")
+        if runtime_id is not None and await RuntimeRepository(session).get(tenant_id, runtime_id) is None:
+            raise NotFoundError(f"runtime {runtime_id} does not exist")
+        auth = BundleInstanceAuth(
+            tenant_id=tenant_id,
+            bundle_id=bundle.id,
+            runtime_id=runtime_id,
+            context=data.context,
+            input_params=data.input_params,
+            auth=bundle.default_instance_auth,
+        )
+        if data.id is not None:
+            auth.id = data.id
+        if bundle.default_instance_auth is not None:
+            _set_status(auth, "SUCCEEDED", "CredentialsProvided", "Credentials were provided.")
+        else:
+            _set_status(auth, "PENDING", "CredentialsNotProvided", "Credentials were not yet provided.")
+        return await repository.add(auth)
+
+    async def set(
+        self, session: AsyncSession, tenant_id: str, auth_id: str, data: BundleInstanceAuthSetInput
+    ) -> BundleInstanceAuth:
+        auth = await self.get(session, tenant_id, auth_id)
+        if data.auth is None and data.status is None:
+            raise InvalidInputError("give auth, status, or both")
+        if data.auth is not None:
+            if data.status is not None and data.status.condition.value != "SUCCEEDED":
+                raise InvalidInputError("with auth given, the status condition must be SUCCEEDED")
+            auth.auth = auth_record(data.auth, "auth")
+        elif data.status is not None and data.status.condition.value == "FAILED":
+            auth.auth = None
+        status = data.status
+        if status is None:
+            _set_status(auth, "SUCCEEDED", "CredentialsProvided", "Credentials were provided.")
+        else:
+            if status.condition.value == "FAILED" and not (status.message.strip() and status.reason.strip()):
+                raise InvalidInputError("a FAILED status needs a message and a reason")
+            _set_status(auth, status.condition.value, status.reason, status.message)
+        await session.flush()
+        return auth
+
+    async def request_deletion(self, session: AsyncSession, tenant_id: str, auth_id: str) -> BundleInstanceAuth:
+        """Default credentials are only forgotten; credentials the application issued must be revoked by it first."""
+        auth = await self.get(session, tenant_id, auth_id)
+        bundle = await bundle_service.get(session, tenant_id, auth.bundle_id)
+        if bundle.default_instance_auth is not None or auth.status_condition in {"PENDING", "FAILED"}:
+            await BundleInstanceAuthRepository(session).delete(auth)
+        else:
+            _set_status(auth, "UNUSED", "PendingDeletion", "Credentials deletion was requested.")
+            await session.flush()
+        return auth
+
+
+bundle_instance_auth = BundleInstanceAuthService()
