@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
+
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,6 +54,31 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+@lru_cache(maxsize=512)
+def _only_queries(query: str, operation_name: str | None) -> bool:
+    """Agents send the same few documents, so parsing each distinct one once is enough."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [node for node in operations if node.name is not None and node.name.value == operation_name]
+    return bool(operations) and all(node.operation is OperationType.QUERY for node in operations)
+
+
+def _is_query(body: bytes) -> bool:
+    """Only reads are answered from memory or with 304; a mutation always runs."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+        return False
+    operation_name = request.get("operationName")
+    return _only_queries(request["query"], operation_name if isinstance(operation_name, str) else None)
+
+
 def _if_none_match(scope: Scope) -> set[str]:
     for name, value in scope.get("headers", []):
         if name == b"if-none-match":
@@ -86,6 +114,9 @@ class RuntimePollCache:
         runtime_id = principal.identity.object_id
         self.recorder.seen(runtime_id)
         body = await _read_body(receive)
+        if not _is_query(body):
+            await self.app(scope, _replay(body, receive), send)
+            return
         async with self.database.read_sessions() as session:
             revision = await RevisionRepository(session).current(principal.identity.tenant_id)
         etag = _etag(runtime_id, revision or 0, body)

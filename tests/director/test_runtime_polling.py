@@ -193,3 +193,19 @@ def test_the_etag_depends_on_the_document() -> None:
     assert _etag("r", 1, b'{"query":"a"}') != _etag("r", 1, b'{"query":"b"}')
     assert _etag("r", 1, b"x") != _etag("r", 2, b"x")
     assert json.loads(_etag("r", 1, b"x"))  # a quoted string, as HTTP wants
+
+
+async def test_a_runtime_mutation_always_runs_and_is_never_answered_from_memory(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    _, runtime = operator_and_runtime
+    label = 'mutation { result: setRuntimeLabel(runtimeID: "%s", key: "k", value: "%s") { value } }'
+    first = await runtime.client.post(DIRECTOR, json={"query": label % (runtime.id, "a")}, headers=runtime.headers)
+
+    again = await runtime.client.post(
+        DIRECTOR, json={"query": label % (runtime.id, "a")}, headers={**runtime.headers, "If-None-Match": "*"}
+    )
+
+    assert first.json()["data"]["result"]["value"] == "a"
+    assert again.status_code == 200
+    assert "etag" not in again.headers
