@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -46,6 +47,9 @@ class Database:
             self.engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
             self.write_engine = self.engine
         self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # SQLite has one writer at a time; waiting in line here beats its busy handler's sleep-and-retry, which
+        # made concurrent writers slower than one. PostgreSQL needs no such line.
+        self._write_turn: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
 
     @property
@@ -55,13 +59,21 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit when the block succeeds, roll back on any exception."""
-        async with self.write_sessions() as session:
+        async with self._turn(), self.write_sessions() as session:
             try:
                 yield session
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        if self._write_turn is None:
+            yield
+            return
+        async with self._write_turn:
+            yield
 
     async def dispose(self) -> None:
         for engine in self.engines:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,8 @@ from compass.settings import Settings
 from compass.tls import TLSHttpToolsProtocol
 from connector.ca.authority import CertificateAuthority
 from connector.ca.files import write_private_file, write_public_file
+
+_QUERY_TOKEN = re.compile(r"([?&]token=)[^&\s]*")
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,22 @@ def prepare_tls(settings: Settings, ca: CertificateAuthority) -> TLSFiles:
     return TLSFiles(certificate, key, client_ca)
 
 
+class RedactQueryTokens(logging.Filter):
+    """uvicorn's access line carries the query string, and with it a one-time token sent as ``?token=``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _QUERY_TOKEN.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
 def server_configs(settings: Settings, app: Starlette, tls: TLSFiles) -> list[uvicorn.Config]:
     common = {"host": settings.host, "log_config": None, "loop": "uvloop", "proxy_headers": False}
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(item, RedactQueryTokens) for item in access_log.filters):
+        access_log.addFilter(RedactQueryTokens())
     return [
         uvicorn.Config(app, port=settings.http_port, http="httptools", lifespan="on", **common),
         uvicorn.Config(

@@ -18,20 +18,23 @@ XFCC_HEADER = "x-forwarded-client-cert"
 _XFCC_CERT = re.compile(r'(?:^|;)\s*Cert="?(?P<cert>[^";]+)"?', re.IGNORECASE)
 
 
-def _first_element(value: str) -> str:
-    """Elements are separated by commas, but quoted values (``Subject="CN=a,O=b"``) contain commas too."""
+def _last_element(value: str) -> str:
+    """The element the trusted proxy itself added: Envoy appends its own after any the client sent
+    (APPEND_FORWARD), and SANITIZE_SET leaves only its own. Elements are separated by commas, but quoted values
+    (``Subject="CN=a,O=b"``) contain commas too."""
     quoted = False
+    start = 0
     for position, character in enumerate(value):
         if character == '"' and (position == 0 or value[position - 1] != "\\"):
             quoted = not quoted
         elif character == "," and not quoted:
-            return value[:position]
-    return value
+            start = position + 1
+    return value[start:]
 
 
 def _from_proxy_header(value: str, ca: CertificateAuthority, now: datetime) -> x509.Certificate:
-    """Envoy's format: ``Hash=...;Subject="...";Cert="<URL-encoded PEM>"``; the first element is the client's."""
-    element = _first_element(value)
+    """Envoy's format: ``Hash=...;Subject="...";Cert="<URL-encoded PEM>"``."""
+    element = _last_element(value)
     match = _XFCC_CERT.search(element)
     if match is None:
         raise UnauthenticatedError("X-Forwarded-Client-Cert carries no Cert")
