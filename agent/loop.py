@@ -1,0 +1,353 @@
+"""The agent's loop: ensure connected (renew when due) → sync once → runtime labels → status → sleep.
+
+One iteration is ``Agent.run_once``; ``Agent.run`` repeats it every ``AGENT_SYNC_PERIOD`` seconds ±20 % until
+stopped, waiting a capped exponential backoff instead while no connection can be made. An iteration does
+not raise for what the Director, the Connector or the network do: each outcome is a CompassConnection state:
+
+- ``Connected``: a certificate was just acquired or renewed (the sync of the same iteration sets the next);
+- ``ConnectionFailed``: connecting with the token failed (refused, or the Connector unreachable);
+- ``ConnectionMaintenanceFailed``: renewal failed or the certificate was refused (it stays in use), or it
+  was revoked (it is deleted and not used again);
+- ``SynchronizationFailed``: fetching failed; nothing was changed;
+- ``ResourceApplicationFailed``: the sink refused a write midway;
+- ``MetadataUpdateFailed``: synced, but the runtime labels could not be set;
+- ``Synchronized``: synced, labels current.
+
+A renewal failure outranks the sync's state in the same iteration (it must stay visible); the sync timestamps
+are still updated.
+
+TODO(server): Compass's agent also sets the runtime's status condition to CONNECTED (``updateRuntime``); a
+runtime certificate may not call ``updateRuntime`` here, so the agent does not, until the server offers a way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+
+from agent.connection import Backoff, Clock, Connection, ConnectionManager, Maintenance, system_clock
+from agent.director_client import DirectorClient
+from agent.errors import AgentError, ApplyFailed, DirectorError
+from agent.settings import AgentSettings
+from agent.sinks import make_sink
+from agent.sinks.base import Sink
+from agent.state import CredentialStore
+from agent.status import CompassConnection, ConnectionRecord, ConnectionState
+from agent.sync import SyncResult, synchronize
+
+log = structlog.get_logger(__name__)
+
+SYNC_JITTER = 0.2
+PROGRESS_INTERVAL_SECONDS = 5.0
+EVENT_SERVICE_LABEL = "runtime_eventServiceUrl"
+CONSOLE_LABEL = "runtime_consoleUrl"
+
+DirectorFactory = Callable[[Connection, AgentSettings], DirectorClient]
+
+
+async def close_sink(sink: Sink) -> None:
+    close = getattr(sink, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def default_director(connection: Connection, settings: AgentSettings) -> DirectorClient:
+    store = connection.store
+    return DirectorClient(
+        connection.director_url,
+        cert_file=store.chain_file,
+        key_file=store.key_file,
+        ca_file=store.ca_file,
+        timeout=settings.http_timeout,
+    )
+
+
+@dataclass
+class Outcome:
+    """What one iteration did. ``result`` is None when no sync ran or the sync failed."""
+
+    record: CompassConnection
+    result: SyncResult | None = None
+    error: str | None = None
+    connected: bool = False
+    renewed: bool = False
+
+    @property
+    def state(self) -> ConnectionState | None:
+        return self.record.state
+
+    @property
+    def synced(self) -> bool:
+        return self.result is not None
+
+
+class Agent:
+    """The Runtime Agent of one runtime. ``clock`` and ``rng`` are injectable (to move time, fix jitter)."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        sink: Sink | None = None,
+        clock: Clock = system_clock,
+        rng: random.Random | None = None,
+        reload_settings: Callable[[], AgentSettings] | None = None,
+        director_factory: DirectorFactory = default_director,
+    ) -> None:
+        settings.require_connection_settings()
+        self.settings = settings
+        self.runtime_id: str = settings.runtime_id  # type: ignore[assignment]  # required just above
+        self._owns_sink = sink is None
+        self.sink = sink if sink is not None else make_sink(settings)
+        self.records = ConnectionRecord(self.sink)
+        self.store = CredentialStore(settings.state_dir)
+        self.connections = ConnectionManager(
+            settings, self.store, clock=clock, reload_settings=reload_settings
+        )
+        self.clock = clock
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self.backoff = Backoff(base=settings.sync_period, cap=max(300.0, settings.sync_period))
+        self._director_factory = director_factory
+        self._director: DirectorClient | None = None
+        self._director_for_serial: tuple[str, str] | None = None
+        self._known_labels: dict[str, Any] | None = None
+        self._synced_once = False
+
+    async def aclose(self) -> None:
+        await self._close_director()
+        if self._owns_sink:
+            await close_sink(self.sink)
+
+    async def __aenter__(self) -> Agent:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- one iteration --------------------------------------------------------------------------------------
+
+    async def run_once(self, *, dry_run: bool = False) -> Outcome:
+        stored = await self.records.load()
+        before = stored.to_manifest() if stored is not None else None
+        maintenance = await self.connections.ensure(stored)
+        record, connection = maintenance.record, maintenance.connection
+        if connection is None:
+            await self._close_director()
+            await self._save_if_changed(record, before)
+            return self._outcome(maintenance, error=record.connection_status.error)
+        director = await self._director_for(connection)
+        if dry_run:
+            # Nothing but the connection (if one had to be made) is written.
+            await self._save_if_changed(record, before)
+            try:
+                result = await self._synchronize(director, dry_run=True)
+            except AgentError as error:
+                return self._outcome(maintenance, error=error.reason)
+            return self._outcome(maintenance, result=result)
+        return await self._sync(maintenance, connection, director)
+
+    async def renew(self) -> Maintenance:
+        """Renews now (or connects, when there is no certificate yet) and records it."""
+        stored = await self.records.load()
+        maintenance = await self.connections.ensure(stored, force_renewal=True)
+        await self.records.save(maintenance.record)
+        if maintenance.connection is None:
+            await self._close_director()
+        return maintenance
+
+    async def _sync(
+        self, maintenance: Maintenance, connection: Connection, director: DirectorClient
+    ) -> Outcome:
+        record = maintenance.record
+        status = record.synchronization_status
+        now = self.clock()
+        status.last_attempt = now
+        record.connection_status.last_sync = now
+        record.resync_now = False
+        try:
+            result = await self._synchronize(director, dry_run=False)
+        except ApplyFailed as error:
+            status.last_successful_fetch = now
+            return await self._failed(maintenance, ConnectionState.RESOURCE_APPLICATION_FAILED, error)
+        except DirectorError as error:
+            state = ConnectionState.SYNCHRONIZATION_FAILED
+            outcome = await self._failed(maintenance, state, error, save=False)
+            checked = await self.connections.check_certificate(record, connection, error)
+            if checked.connection is None:
+                await self._close_director()
+            await self.records.save(checked.record)
+            return outcome
+        except AgentError as error:  # the sink could not be read
+            return await self._failed(maintenance, ConnectionState.RESOURCE_APPLICATION_FAILED, error)
+        self._synced_once = True
+        status.last_successful_fetch = status.last_successful_application = now
+        status.error = None
+        record.connection_status.last_success = now
+        state = ConnectionState.SYNCHRONIZED
+        label_error = await self._update_labels(director, result)
+        if label_error is not None:
+            state = ConnectionState.METADATA_UPDATE_FAILED
+            status.error = label_error
+        if not maintenance.failed:
+            record.state = state
+        await self.records.save(record)
+        plan = result.plan
+        log.info(
+            "synchronized",
+            runtime_id=self.runtime_id,
+            unchanged=result.unchanged,
+            applications=result.fetched_applications,
+            created=len(plan.creates),
+            updated=len(plan.updates),
+            deleted=len(plan.deletes),
+            state=record.state.value if record.state else None,
+        )
+        return self._outcome(maintenance, result=result, error=label_error)
+
+    async def _failed(
+        self, maintenance: Maintenance, state: ConnectionState, error: AgentError, *, save: bool = True
+    ) -> Outcome:
+        record = maintenance.record
+        record.synchronization_status.error = error.reason
+        if not maintenance.failed:
+            record.state = state
+        log.warning(
+            "synchronization_failed", runtime_id=self.runtime_id, state=state.value, error=error.reason
+        )
+        if save:
+            await self.records.save(record)
+        return self._outcome(maintenance, error=error.reason)
+
+    async def _synchronize(self, director: DirectorClient, *, dry_run: bool) -> SyncResult:
+        return await synchronize(
+            director,
+            self.sink,
+            runtime_id=self.runtime_id,
+            dry_run=dry_run,
+            gateway_url=self.settings.event_gateway_url,
+            secret_namespace=self.settings.secret_namespace,
+        )
+
+    async def _update_labels(self, director: DirectorClient, result: SyncResult) -> str | None:
+        """Sets runtime_eventServiceUrl / runtime_consoleUrl where they differ from the runtime's labels."""
+        settings = self.settings
+        wanted = ((EVENT_SERVICE_LABEL, settings.event_gateway_url), (CONSOLE_LABEL, settings.console_url))
+        desired = {key: value for key, value in wanted if value}
+        if not desired:
+            return None
+        try:
+            # A 304 repeats the labels of the last full fetch, from before this agent set any: not evidence.
+            trusted = not result.unchanged or self._known_labels is None
+            observed = dict(result.runtime_labels or {}) if trusted else {}
+            if self._known_labels is None and any(key not in observed for key in desired):
+                observed = {**await director.runtime_labels(self.runtime_id), **observed}
+            # Labels the answer did not carry are as this agent last set them.
+            known = {**(self._known_labels or {}), **observed}
+            for key, value in desired.items():
+                if known.get(key) != value:
+                    await director.set_runtime_label(self.runtime_id, key, value)
+                    log.info("runtime_label_set", runtime_id=self.runtime_id, key=key, value=value)
+                    known[key] = value
+            self._known_labels = known
+        except (AgentError, httpx.HTTPError, OSError) as error:
+            reason = error.reason if isinstance(error, AgentError) else f"{type(error).__name__}: {error}"
+            log.warning("metadata_update_failed", runtime_id=self.runtime_id, error=reason)
+            return f"setting the runtime labels failed: {reason}"
+        return None
+
+    async def _director_for(self, connection: Connection) -> DirectorClient:
+        key = (connection.director_url, connection.credentials.serial)
+        if self._director is not None and self._director_for_serial is not None:
+            if self._director_for_serial == key:
+                return self._director
+            if self._director_for_serial[0] == key[0]:
+                await self._director.reload_certificate()  # renewed: same Director, keep its ETag
+                self._director_for_serial = key
+                return self._director
+        await self._close_director()
+        self._director = self._director_factory(connection, self.settings)
+        self._director_for_serial = key
+        return self._director
+
+    async def _close_director(self) -> None:
+        if self._director is not None:
+            director, self._director, self._director_for_serial = self._director, None, None
+            self._known_labels = None
+            await director.aclose()
+
+    async def _save_if_changed(self, record: CompassConnection, before: dict[str, Any] | None) -> None:
+        if record.to_manifest() != before:
+            await self.records.save(record)
+
+    @staticmethod
+    def _outcome(
+        maintenance: Maintenance, *, result: SyncResult | None = None, error: str | None = None
+    ) -> Outcome:
+        return Outcome(
+            maintenance.record,
+            result=result,
+            error=error,
+            connected=maintenance.connected,
+            renewed=maintenance.renewed,
+        )
+
+    # --- the loop -------------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Iterates until ``stop`` is set; an iteration still running then is cancelled (every write of the
+        sinks and of the credential store is atomic, and the next start picks up where this one stopped)."""
+        stop = stop or asyncio.Event()
+        log.info("agent_started", runtime_id=self.runtime_id, period_seconds=self.settings.sync_period)
+        while not stop.is_set():
+            iteration = asyncio.ensure_future(self.run_once())
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                await self._first_of(iteration, stopping)
+            finally:
+                stopping.cancel()
+                if not iteration.done():
+                    iteration.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await iteration
+            if iteration.cancelled():
+                break
+            try:
+                delay = self.next_delay(iteration.result())
+            except Exception:  # noqa: BLE001 - the agent keeps going whatever one iteration hit
+                log.exception("iteration_failed", runtime_id=self.runtime_id)
+                delay = self.backoff.next_delay(self.rng)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+        log.info("agent_stopped", runtime_id=self.runtime_id)
+
+    def next_delay(self, outcome: Outcome) -> float:
+        """The sync period ±20 %, or the backoff while there is no connection."""
+        if outcome.state is ConnectionState.CONNECTION_FAILED:
+            return self.backoff.next_delay(self.rng)
+        self.backoff.reset()
+        period = self.settings.sync_period
+        return period * self.rng.uniform(1 - SYNC_JITTER, 1 + SYNC_JITTER)
+
+    async def _first_of(self, iteration: asyncio.Future[Outcome], stopping: asyncio.Future[bool]) -> None:
+        """Waits for the iteration or the stop; logs ``initial_sync_in_progress`` every few seconds while the
+        agent has not synced yet (a first sync of many applications takes a while)."""
+        started = time.monotonic()
+        while True:
+            timeout = None if self._synced_once else PROGRESS_INTERVAL_SECONDS
+            first = asyncio.FIRST_COMPLETED
+            done, _ = await asyncio.wait({iteration, stopping}, timeout=timeout, return_when=first)
+            if done:
+                return
+            log.info(
+                "initial_sync_in_progress",
+                runtime_id=self.runtime_id,
+                elapsed_seconds=round(time.monotonic() - started),
+            )

@@ -1,0 +1,59 @@
+"""The GraphQL documents the agent sends to the Director (tested against director/schema.graphql).
+
+The sync document asks for what ``agent.resources`` turns into manifests and nothing more (no specs: the
+``Application`` resource does not carry them), beside the runtime's own labels. Values travel as variables so
+that the document is one constant: the Director's ETag is computed per (runtime, document, variables,
+revision).
+"""
+
+from __future__ import annotations
+
+_PAGE_INFO = "pageInfo { startCursor endCursor hasNextPage } totalCount"
+
+APPLICATIONS_FOR_RUNTIME = f"""
+query ($runtimeID: ID!, $first: Int, $after: PageCursor) {{
+  runtime(id: $runtimeID) {{ labels }}
+  result: applicationsForRuntime(runtimeID: $runtimeID, first: $first, after: $after) {{
+    data {{
+      id name description
+      auths {{ id }}
+      bundles {{
+        data {{
+          id name description instanceAuthRequestInputSchema
+          apiDefinitions {{ data {{ id name description targetURL }} {_PAGE_INFO} }}
+          eventDefinitions {{ data {{ id name description }} {_PAGE_INFO} }}
+          defaultInstanceAuth {{
+            credential {{
+              ... on BasicCredentialData {{ username password }}
+              ... on OAuthCredentialData {{ clientId clientSecret url }}
+            }}
+            additionalHeaders
+            additionalQueryParams
+            requestAuth {{ csrf {{ tokenEndpointURL }} }}
+          }}
+        }}
+        {_PAGE_INFO}
+      }}
+    }}
+    {_PAGE_INFO}
+  }}
+}}
+"""
+
+RUNTIME_LABELS = """
+query ($runtimeID: ID!) {
+  result: runtime(id: $runtimeID) { labels }
+}
+"""
+
+SET_RUNTIME_LABEL = """
+mutation ($runtimeID: ID!, $key: String!, $value: Any!) {
+  result: setRuntimeLabel(runtimeID: $runtimeID, key: $key, value: $value) { key value }
+}
+"""
+
+ALL_DOCUMENTS: dict[str, str] = {
+    "APPLICATIONS_FOR_RUNTIME": APPLICATIONS_FOR_RUNTIME,
+    "RUNTIME_LABELS": RUNTIME_LABELS,
+    "SET_RUNTIME_LABEL": SET_RUNTIME_LABEL,
+}

@@ -1,0 +1,257 @@
+"""Applications as the Director answers them (agent.queries.APPLICATIONS_FOR_RUNTIME) → Kubernetes manifests.
+
+One ``Application`` (cluster-scoped, applicationconnector.kyma-project.io/v1alpha1) per application, and per
+bundle with credentials a ``Secret`` holding them (never inline in the Application), plus one for its request
+parameters (additional headers and query parameters) when it has any. The shapes follow DESIGN.md "Application
+custom resource"; everything here is a pure function of its input, so an unchanged answer gives identical
+manifests.
+
+Secrets are referenced by the Application's entries by name. They carry the labels ``app`` and ``bundleId``;
+the Kubernetes sink adds the ownerReference to the Application (whose uid only exists once it is created), the
+directory sink writes none (``kubectl apply`` would refuse an ownerReference without a uid).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import re
+from typing import Any
+
+from agent.sinks.base import (
+    APPLICATION_API_VERSION,
+    APPLICATION_KIND,
+    DEFAULT_SECRET_NAMESPACE,
+    OWNERSHIP_LABEL,
+    SECRET_KIND,
+    Manifest,
+    is_valid_name,
+)
+
+DEFAULT_GATEWAY_URL = "http://central-application-gateway.kyma-system.svc.cluster.local:8082"
+
+_NOT_ALLOWED = re.compile(r"[^-a-z0-9]")
+_HYPHEN_RUNS = re.compile(r"-{2,}")
+_LABEL_VALUE_MAX = 63
+
+
+def normalize(name: str) -> str:
+    """Compass's rule, no prefix: lower case, ``[^-a-z0-9]`` → ``-``, runs collapsed, no ``-`` at the ends."""
+    # Go's strings.ToLower maps "İ" to "i"; Python's lower() gives two characters.
+    lowered = name.replace("\u0130", "i").lower()
+    return _HYPHEN_RUNS.sub("-", _NOT_ALLOWED.sub("-", lowered)).strip("-")
+
+
+def kubernetes_name(application_name: str) -> str:
+    """The application's name when Kubernetes accepts it (the Director normalizes names for runtimes labelled
+    ``isNormalized``), else Compass's normalized form of it (``mp-`` + the normalized name)."""
+    if is_valid_name(application_name):
+        return application_name
+    return normalize("mp-" + application_name)[:253].rstrip("-")
+
+
+def short_hash(value: str, length: int) -> str:
+    # A name suffix, not security: sha1 because Compass's agent uses it for service names.
+    return hashlib.sha1(value.encode("utf-8")).hexdigest()[:length]  # noqa: S324
+
+
+def service_name(bundle_name: str, bundle_id: str) -> str:
+    normalized = normalize(bundle_name)
+    suffix = short_hash(bundle_id, 5)
+    return f"{normalized}-{suffix}" if normalized else suffix
+
+
+def credentials_secret_name(application: str, bundle_id: str) -> str:
+    return _secret_name(application, bundle_id, "")
+
+
+def request_parameters_secret_name(application: str, bundle_id: str) -> str:
+    return _secret_name(application, bundle_id, "-params")
+
+
+def _secret_name(application: str, bundle_id: str, suffix: str) -> str:
+    tail = f"-{short_hash(bundle_id, 10)}{suffix}"
+    return application[: 253 - len(tail)].rstrip("-.") + tail
+
+
+def _label_value(value: str) -> str:
+    return value[:_LABEL_VALUE_MAX].rstrip("-._")
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _data_of(page: Any) -> list[dict[str, Any]]:
+    return list((page or {}).get("data") or [])
+
+
+def application_resources(
+    application: dict[str, Any],
+    *,
+    gateway_url: str = DEFAULT_GATEWAY_URL,
+    secret_namespace: str = DEFAULT_SECRET_NAMESPACE,
+) -> list[Manifest]:
+    """The Application manifest first, then its Secrets."""
+    name = kubernetes_name(str(application["name"]))
+    services: list[dict[str, Any]] = []
+    secrets: list[Manifest] = []
+    for bundle in _data_of(application.get("bundles")):
+        service, bundle_secrets = _service(name, bundle, gateway_url.rstrip("/"), secret_namespace)
+        services.append(service)
+        secrets.extend(bundle_secrets)
+    manifest: Manifest = {
+        "apiVersion": APPLICATION_API_VERSION,
+        "kind": APPLICATION_KIND,
+        "metadata": {"name": name, "labels": {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]}},
+        "spec": {
+            "description": application.get("description") or "",
+            "skipInstallation": False,
+            "labels": {"connected-app": name},
+            "compassMetadata": {
+                "applicationId": str(application["id"]),
+                "authentication": {"clientIds": [str(auth["id"]) for auth in application.get("auths") or []]},
+            },
+            "services": services,
+        },
+    }
+    return [manifest, *secrets]
+
+
+def _service(
+    application: str, bundle: dict[str, Any], gateway_url: str, secret_namespace: str
+) -> tuple[dict[str, Any], list[Manifest]]:
+    bundle_id = str(bundle["id"])
+    bundle_name = str(bundle.get("name") or "")
+    apis = _data_of(bundle.get("apiDefinitions"))
+    events = _data_of(bundle.get("eventDefinitions"))
+    auth = bundle.get("defaultInstanceAuth") or {}
+
+    secrets: list[Manifest] = []
+    credentials: dict[str, Any] | None = None
+    parameters_secret: str | None = None
+    if apis:
+        credentials, credentials_secret = _credentials(application, bundle_id, auth, secret_namespace)
+        parameters = _request_parameters(application, bundle_id, auth, secret_namespace)
+        secrets = [secret for secret in (credentials_secret, parameters) if secret is not None]
+        parameters_secret = parameters["metadata"]["name"] if parameters is not None else None
+
+    entries: list[dict[str, Any]] = []
+    for api in apis:
+        entry: dict[str, Any] = {
+            "type": "API",
+            "id": str(api["id"]),
+            "name": str(api.get("name") or ""),
+            "targetUrl": str(api.get("targetURL") or ""),
+            "centralGatewayUrl": "/".join(
+                (gateway_url, application, normalize(bundle_name), normalize(str(api.get("name") or "")))
+            ),
+        }
+        if credentials is not None:
+            entry["credentials"] = copy.deepcopy(credentials)
+        if parameters_secret is not None:
+            entry["requestParametersSecretName"] = parameters_secret
+        entries.append(entry)
+    entries.extend(
+        {"type": "Events", "id": str(event["id"]), "name": str(event.get("name") or "")} for event in events
+    )
+
+    service: dict[str, Any] = {
+        "id": bundle_id,
+        "identifier": "",
+        "name": service_name(bundle_name, bundle_id),
+        "displayName": bundle_name,
+        "description": bundle.get("description") or "",
+    }
+    if bundle.get("instanceAuthRequestInputSchema") is not None:
+        service["authCreateParameterSchema"] = bundle["instanceAuthRequestInputSchema"]
+    service["entries"] = entries
+    return service, secrets
+
+
+def _credentials(
+    application: str, bundle_id: str, auth: dict[str, Any], namespace: str
+) -> tuple[dict[str, Any] | None, Manifest | None]:
+    credential = auth.get("credential") or {}
+    secret_name = credentials_secret_name(application, bundle_id)
+    if "clientId" in credential:
+        reference: dict[str, Any] = {
+            "type": "OAuth",
+            "secretName": secret_name,
+            "authenticationUrl": credential.get("url") or "",
+        }
+        data = {
+            "clientId": credential.get("clientId") or "",
+            "clientSecret": credential.get("clientSecret") or "",
+        }
+    elif "username" in credential:
+        reference = {"type": "Basic", "secretName": secret_name}
+        data = {"username": credential.get("username") or "", "password": credential.get("password") or ""}
+    else:
+        return None, None
+    csrf = ((auth.get("requestAuth") or {}).get("csrf") or {}).get("tokenEndpointURL")
+    if csrf:
+        reference["csrfInfo"] = {"tokenEndpointURL": csrf}
+    return reference, _secret(secret_name, namespace, application, bundle_id, data)
+
+
+def _request_parameters(
+    application: str, bundle_id: str, auth: dict[str, Any], namespace: str
+) -> Manifest | None:
+    data: dict[str, str] = {}
+    if auth.get("additionalHeaders"):
+        data["headers"] = _canonical_json(auth["additionalHeaders"])
+    if auth.get("additionalQueryParams"):
+        data["queryParameters"] = _canonical_json(auth["additionalQueryParams"])
+    if not data:
+        return None
+    name = request_parameters_secret_name(application, bundle_id)
+    return _secret(name, namespace, application, bundle_id, data)
+
+
+def _secret(name: str, namespace: str, application: str, bundle_id: str, data: dict[str, str]) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": SECRET_KIND,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {
+                "app": _label_value(application),
+                "bundleId": _label_value(bundle_id),
+                OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1],
+            },
+        },
+        "type": "Opaque",
+        "data": {key: _b64(value) for key, value in sorted(data.items())},
+    }
+
+
+def desired_resources(
+    applications: list[dict[str, Any]],
+    *,
+    gateway_url: str = DEFAULT_GATEWAY_URL,
+    secret_namespace: str = DEFAULT_SECRET_NAMESPACE,
+) -> tuple[list[Manifest], list[str]]:
+    """All manifests for the runtime's applications, and the ids of those skipped because an earlier one (in
+    the Director's order) already took their Kubernetes name."""
+    manifests: list[Manifest] = []
+    taken: set[str] = set()
+    skipped: list[str] = []
+    for application in applications:
+        resources = application_resources(
+            application, gateway_url=gateway_url, secret_namespace=secret_namespace
+        )
+        name = resources[0]["metadata"]["name"]
+        if name in taken:
+            skipped.append(str(application["id"]))
+            continue
+        taken.add(name)
+        manifests.extend(resources)
+    return manifests, skipped

@@ -1,0 +1,99 @@
+"""The one typed settings class of the Runtime Agent.
+
+Names are Kyma's: ``CONNECTOR_URL``, ``RUNTIME_ID``, ``TENANT`` and ``TOKEN`` (the keys of the Secret
+``compass-agent-configuration``), and ``AGENT_*`` for pycompass's own. Each may come from the environment or
+from a mounted Secret-like directory with one file per value, named as the variable (``AGENT_CONFIG_DIR`` or
+``compass-agent --config-dir``). **The environment wins** over the directory, as it wins over any file in
+pydantic-settings: a variable set on the Deployment is the more deliberate choice. The directory is read again
+each time the agent connects with a token, so a new ``TOKEN`` in a mounted Secret is used without a restart.
+
+Only this module reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CONFIG_DIR_VARIABLE = "AGENT_CONFIG_DIR"
+
+KeyType = Literal["rsa4096", "ec-p256"]
+SinkKind = Literal["directory", "kubernetes"]
+
+
+def _setting(default: Any, name: str, description: str, **constraints: Any) -> Any:
+    return Field(default, validation_alias=AliasChoices(name), description=description, **constraints)
+
+
+class ConfigurationError(Exception):
+    """The agent cannot start with these settings; the message says what to change."""
+
+
+class AgentSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
+
+    connector_url: str | None = _setting(None, "CONNECTOR_URL", "Token-secured Connector URL.")
+    runtime_id: str | None = _setting(None, "RUNTIME_ID", "This runtime's id.")
+    tenant: str | None = _setting(None, "TENANT", "Tenant of the runtime.")
+    token: SecretStr | None = _setting(None, "TOKEN", "One-time token of the runtime.")
+
+    sync_period: float = _setting(15.0, "AGENT_SYNC_PERIOD", "Seconds between syncs (±20 %).", gt=0)
+    renewal_threshold: float = _setting(
+        0.3, "AGENT_RENEWAL_THRESHOLD", "Renew when less than this share of the validity is left.", gt=0, lt=1
+    )
+    event_gateway_url: str | None = _setting(None, "AGENT_EVENT_GATEWAY_URL", "runtime_eventServiceUrl.")
+    console_url: str | None = _setting(None, "AGENT_CONSOLE_URL", "Label runtime_consoleUrl.")
+    state_dir: Path = _setting(
+        Path(".compass-agent"), "AGENT_STATE_DIR", "Key and certificates (files 0600, directory 0700)."
+    )
+    sink: SinkKind = _setting("directory", "AGENT_SINK", "Where resources go: directory or kubernetes.")
+    # None is resolved to <state_dir>/manifests by _default_manifest_dir: never None after validation.
+    manifest_dir: Path | None = _setting(None, "AGENT_MANIFEST_DIR", "Directory sink: one file per resource.")
+    http_timeout: float = _setting(30.0, "AGENT_HTTP_TIMEOUT", "Seconds per HTTP request.", gt=0)
+    key_type: KeyType = _setting(
+        "rsa4096", "AGENT_KEY_TYPE", "Key of each certificate: rsa4096 (Compass's) or ec-p256 (fast)."
+    )
+    kubeconfig: Path | None = _setting(None, "AGENT_KUBECONFIG", "Kubernetes sink: default in-cluster.")
+    kube_context: str | None = _setting(None, "AGENT_KUBE_CONTEXT", "Kubernetes sink: kubeconfig context.")
+    secret_namespace: str = _setting(
+        "kyma-system", "AGENT_SECRET_NAMESPACE", "Namespace of the Applications' credential Secrets."
+    )
+    log_level: str = _setting("info", "AGENT_LOG_LEVEL", "debug, info, warning or error.")
+    log_json: bool = _setting(True, "AGENT_LOG_JSON", "JSON lines (false: console format).")
+
+    @model_validator(mode="after")
+    def _default_manifest_dir(self) -> Self:
+        if self.manifest_dir is None:
+            self.manifest_dir = self.state_dir / "manifests"
+        return self
+
+    @classmethod
+    def load(cls, config_dir: Path | None = None, **overrides: object) -> AgentSettings:
+        """From the environment and the directory ``config_dir`` (default: ``AGENT_CONFIG_DIR``, if set)."""
+        directory = config_dir or _config_dir_from_environment()
+        if directory is not None and not directory.is_dir():
+            raise ConfigurationError(f"the configuration directory {directory} does not exist (or is a file)")
+        return cls(_secrets_dir=directory, **overrides)  # type: ignore[call-arg]
+
+    def token_value(self) -> str | None:
+        if self.token is None:
+            return None
+        return self.token.get_secret_value().strip() or None
+
+    def require_connection_settings(self) -> None:
+        """CONNECTOR_URL and RUNTIME_ID are needed before anything can be done."""
+        required = (("CONNECTOR_URL", self.connector_url), ("RUNTIME_ID", self.runtime_id))
+        missing = [name for name, value in required if not value]
+        if missing:
+            raise ConfigurationError(f"set {' and '.join(missing)} (environment or configuration directory)")
+
+
+def _config_dir_from_environment() -> Path | None:
+    value = os.environ.get(CONFIG_DIR_VARIABLE, "").strip()
+    return Path(value) if value else None

@@ -1,0 +1,34 @@
+"""Where the agent's manifests go: ``make_sink(settings)`` picks a directory (the default) or Kubernetes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.sinks.base import DEFAULT_SECRET_NAMESPACE, OWNERSHIP_LABEL, Sink
+
+__all__ = ["DEFAULT_SECRET_NAMESPACE", "OWNERSHIP_LABEL", "Sink", "make_sink"]
+
+
+def make_sink(settings: Any) -> Sink:
+    """A sink as ``settings`` say.
+
+    Reads ``settings.sink`` (``"directory"`` or ``"kubernetes"``) and ``settings.manifest_dir``; optionally
+    ``secret_namespace`` (default ``kyma-system``), ``kubeconfig`` (a path; None: in-cluster config, then
+    $KUBECONFIG or ~/.kube/config) and ``kube_context``. Both sinks have ``aclose()``.
+    """
+    kind = str(getattr(settings, "sink", "directory") or "directory").lower()
+    if kind == "directory":
+        from agent.sinks.directory import DirectorySink
+
+        return DirectorySink(Path(settings.manifest_dir))
+    if kind == "kubernetes":
+        from agent.sinks.kubernetes import KubernetesSink
+
+        kubeconfig = getattr(settings, "kubeconfig", None)
+        return KubernetesSink.from_config(
+            kubeconfig=Path(kubeconfig) if kubeconfig else None,
+            context=getattr(settings, "kube_context", None),
+            secret_namespace=getattr(settings, "secret_namespace", None) or DEFAULT_SECRET_NAMESPACE,
+        )
+    raise ValueError(f"unknown sink {kind!r}: use 'directory' or 'kubernetes'")

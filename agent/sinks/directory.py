@@ -1,0 +1,175 @@
+"""The default sink: a directory of YAML manifests, one per resource, as ``kubectl apply -f DIR`` reads them.
+
+Files are named ``<kind lower case>-<name>.yaml`` (a Secret ``secret-<name>.yaml``, the connection status
+``compassconnection-compass-connection.yaml``). Every write goes to a temporary file in the same directory, is
+fsynced and then renamed over the old one, so a reader (or a crash) sees the old file or the new one, never
+half of one; temporary files start with a dot and end in ``.tmp``, which ``kubectl`` ignores. Secrets are
+written with mode 0600. A file of an Application or Secret that lacks the ownership label was not written by
+the agent and is never overwritten or deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent.errors import ResourceConflict, SinkError
+from agent.sinks.base import MANAGED_KINDS, SECRET_KIND, Manifest, describe, is_owned, is_valid_name
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc]
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # no &anchors/*aliases: every manifest reads on its own
+
+
+def dump(manifest: Manifest) -> str:
+    text = yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return str(text)
+
+
+class DirectorySink:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def path_for(self, kind: str, name: str) -> Path:
+        if not is_valid_name(name) or not kind.isalnum():
+            raise SinkError(f"{kind}/{name} is not a valid Kubernetes kind and name")
+        return self.directory / f"{kind.lower()}-{name}.yaml"
+
+    async def aclose(self) -> None:
+        """Nothing to release; here so that both sinks close alike."""
+
+    async def list_owned(self, kind: str) -> dict[str, Manifest]:
+        return await asyncio.to_thread(self._list_owned, kind)
+
+    async def apply(self, manifest: Manifest) -> None:
+        await asyncio.to_thread(self._apply, manifest)
+
+    async def delete(self, kind: str, name: str) -> None:
+        await asyncio.to_thread(self._delete, kind, name)
+
+    async def get(self, kind: str, name: str) -> Manifest | None:
+        return await asyncio.to_thread(self._get, kind, name)
+
+    # --- blocking work, run in a thread ---------------------------------------------------------------------
+
+    def _list_owned(self, kind: str) -> dict[str, Manifest]:
+        owned: dict[str, Manifest] = {}
+        if not self.directory.is_dir():
+            return owned
+        for path in sorted(self.directory.glob(f"{kind.lower()}-*.yaml")):
+            try:
+                manifest = _load(path)
+            except (OSError, SinkError):
+                continue  # unreadable: not provably ours, so not ours
+            if manifest is None or manifest.get("kind") != kind or not is_owned(manifest):
+                continue
+            name = (manifest.get("metadata") or {}).get("name")
+            if isinstance(name, str) and is_valid_name(name) and self.path_for(kind, name) == path:
+                owned[name] = manifest
+        return owned
+
+    def _get(self, kind: str, name: str) -> Manifest | None:
+        path = self.path_for(kind, name)
+        try:
+            return _load(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise SinkError(f"cannot read {path}: {exc}") from exc
+
+    def _apply(self, manifest: Manifest) -> None:
+        kind = str(manifest.get("kind"))
+        path = self.path_for(kind, str((manifest.get("metadata") or {}).get("name")))
+        text = dump(manifest).encode("utf-8")
+        try:
+            current = path.read_bytes()
+        except FileNotFoundError:
+            current = None
+        except OSError as exc:
+            raise SinkError(f"cannot read {path}: {exc}") from exc
+        if current is not None:
+            if current == text:
+                return
+            if kind in MANAGED_KINDS and not _owned_bytes(current):
+                raise ResourceConflict(f"{describe(manifest)} exists in {path}, not managed by the agent")
+        self._write(path, text, secret=kind == SECRET_KIND)
+
+    def _delete(self, kind: str, name: str) -> None:
+        path = self.path_for(kind, name)
+        try:
+            current = path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise SinkError(f"cannot read {path}: {exc}") from exc
+        if kind in MANAGED_KINDS and not _owned_bytes(current):
+            raise ResourceConflict(f"{kind}/{name} in {path} is not managed by the agent")
+        try:
+            path.unlink()
+            _fsync_directory(self.directory)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise SinkError(f"cannot delete {path}: {exc}") from exc
+
+    def _write(self, path: Path, text: bytes, *, secret: bool) -> None:
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            prefix = f".{path.name}."
+            descriptor, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=self.directory)
+        except OSError as exc:
+            raise SinkError(f"cannot write in {self.directory}: {exc}") from exc
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                os.fchmod(handle.fileno(), 0o600 if secret else 0o644)
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+            _fsync_directory(self.directory)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise SinkError(f"cannot write {path}: {exc}") from exc
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+
+def _load(path: Path) -> Manifest | None:
+    return _parse(path.read_bytes(), str(path))
+
+
+def _parse(content: bytes, where: str) -> Manifest | None:
+    try:
+        document = yaml.load(content, Loader=_Loader)  # noqa: S506 (a safe loader)
+    except yaml.YAMLError as exc:
+        raise SinkError(f"{where} is not valid YAML: {exc}") from exc
+    return document if isinstance(document, dict) else None
+
+
+def _owned_bytes(content: bytes) -> bool:
+    try:
+        manifest = _parse(content, "the current file")
+    except SinkError:
+        return False
+    return manifest is not None and is_owned(manifest)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

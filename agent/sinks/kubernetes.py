@@ -1,0 +1,228 @@
+"""The Kubernetes sink: the real API through lightkube's AsyncClient (httpx underneath, as everywhere here).
+
+``Application`` and ``CompassConnection`` are cluster-scoped custom resources (CRDs in deploy/crds/), Secrets
+live in one namespace. A new resource is created with POST (a 409 means someone created it meanwhile: it is
+then treated as existing); an existing one is updated with server-side apply under the field manager
+``compass-runtime-agent``, forced, since the agent alone owns what it writes. Before an update or a delete of
+an Application or Secret the sink reads the resource and refuses (``ResourceConflict``) if it lacks the
+ownership label: what the agent did not create, it never touches. A Secret that names its Application in the
+``app`` label gets an ownerReference to it, so that Kubernetes removes the Secret with the Application.
+
+Not run against a real cluster here: the tests use tests/agent/fake_kube_api.py.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
+from lightkube.core.resource import Resource
+from lightkube.generic_resource import create_global_resource
+from lightkube.resources.core_v1 import Secret
+from lightkube.types import PatchType
+
+from agent.errors import ResourceConflict, SinkError
+from agent.sinks.base import (
+    APPLICATION_API_VERSION,
+    APPLICATION_KIND,
+    COMPASS_CONNECTION_KIND,
+    MANAGED_KINDS,
+    OWNERSHIP_LABEL,
+    SECRET_KIND,
+    Manifest,
+    describe,
+    is_owned,
+    labels_of,
+)
+
+log = structlog.get_logger("agent.sink.kubernetes")
+
+FIELD_MANAGER = "compass-runtime-agent"
+
+Application = create_global_resource(
+    "applicationconnector.kyma-project.io", "v1alpha1", APPLICATION_KIND, "applications"
+)
+CompassConnection = create_global_resource(
+    "compass.kyma-project.io", "v1alpha1", COMPASS_CONNECTION_KIND, "compassconnections"
+)
+_RESOURCES: dict[str, Any] = {
+    APPLICATION_KIND: Application,
+    COMPASS_CONNECTION_KIND: CompassConnection,
+    SECRET_KIND: Secret,
+}
+# Set by the API server; an apply must not send them (managedFields there is an error).
+_SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation", "selfLink")
+
+
+class KubernetesSink:
+    def __init__(self, client: AsyncClient, *, secret_namespace: str) -> None:
+        self._client = client
+        self.secret_namespace = secret_namespace
+        self._uids: dict[str, str] = {}  # Application name -> uid, for the Secrets' ownerReferences
+
+    @classmethod
+    def from_config(
+        cls, *, kubeconfig: Path | None = None, context: str | None = None, secret_namespace: str
+    ) -> KubernetesSink:
+        """A kubeconfig file when given; else in-cluster config, then $KUBECONFIG or ~/.kube/config."""
+        try:
+            config = KubeConfig.from_file(kubeconfig) if kubeconfig is not None else KubeConfig.from_env()
+            single = config.get(context)
+        except ConfigError as exc:
+            raise SinkError(f"no usable Kubernetes configuration: {exc}") from exc
+        if single is None:
+            raise SinkError(f"the kubeconfig has no context {context or '(current)'}")
+        return cls(AsyncClient(config=single, field_manager=FIELD_MANAGER), secret_namespace=secret_namespace)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    # --- the Sink protocol ----------------------------------------------------------------------------------
+
+    async def list_owned(self, kind: str) -> dict[str, Manifest]:
+        resource = _resource(kind)
+        owned: dict[str, Manifest] = {}
+        selector = {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]}
+        try:
+            async for item in self._client.list(resource, namespace=self._namespace(kind), labels=selector):
+                manifest = _to_manifest(item, kind)
+                if is_owned(manifest):
+                    owned[manifest["metadata"]["name"]] = manifest
+        except (ApiError, httpx.HTTPError) as exc:
+            raise SinkError(f"cannot list {kind} resources: {_reason(exc)}") from exc
+        if kind == APPLICATION_KIND:
+            self._uids = {name: str(item["metadata"].get("uid")) for name, item in owned.items()}
+        return owned
+
+    async def get(self, kind: str, name: str) -> Manifest | None:
+        try:
+            item = await self._client.get(_resource(kind), name, namespace=self._namespace(kind))
+        except ApiError as exc:
+            if exc.status.code == 404:
+                return None
+            raise SinkError(f"cannot read {kind}/{name}: {_reason(exc)}") from exc
+        except httpx.HTTPError as exc:
+            raise SinkError(f"cannot read {kind}/{name}: {_reason(exc)}") from exc
+        return _to_manifest(item, kind)
+
+    async def apply(self, manifest: Manifest) -> None:
+        kind = str(manifest.get("kind"))
+        resource = _resource(kind)
+        body = _without_server_metadata(manifest)
+        name = str(body["metadata"].get("name"))
+        namespace = self._namespace(kind, body)
+        if namespace is not None:
+            body["metadata"]["namespace"] = namespace
+        existing = await self.get(kind, name)
+        if existing is None:
+            await self._add_owner(body)
+            try:
+                created = await self._client.create(resource.from_dict(body), namespace=namespace)
+            except ApiError as exc:
+                if exc.status.code != 409:
+                    raise SinkError(f"cannot create {describe(body)}: {_reason(exc)}") from exc
+                existing = await self.get(kind, name)  # created meanwhile: update it, if it is ours
+                if existing is None:
+                    raise SinkError(f"cannot create {describe(body)}: {_reason(exc)}") from exc
+            except httpx.HTTPError as exc:
+                raise SinkError(f"cannot create {describe(body)}: {_reason(exc)}") from exc
+            else:
+                self._remember(kind, created)
+                return
+        if kind in MANAGED_KINDS and not is_owned(existing):
+            raise ResourceConflict(f"{describe(body)} exists and is not managed by the agent")
+        await self._add_owner(body)
+        try:
+            patched = await self._client.patch(
+                resource,
+                name,
+                body,
+                namespace=namespace,
+                patch_type=PatchType.APPLY,
+                field_manager=FIELD_MANAGER,
+                force=True,
+            )
+        except (ApiError, httpx.HTTPError) as exc:
+            raise SinkError(f"cannot update {describe(body)}: {_reason(exc)}") from exc
+        self._remember(kind, patched)
+
+    async def delete(self, kind: str, name: str) -> None:
+        existing = await self.get(kind, name)
+        if existing is None:
+            return
+        if kind in MANAGED_KINDS and not is_owned(existing):
+            raise ResourceConflict(f"{kind}/{name} is not managed by the agent")
+        try:
+            await self._client.delete(_resource(kind), name, namespace=self._namespace(kind))
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise SinkError(f"cannot delete {kind}/{name}: {_reason(exc)}") from exc
+        except httpx.HTTPError as exc:
+            raise SinkError(f"cannot delete {kind}/{name}: {_reason(exc)}") from exc
+        if kind == APPLICATION_KIND:
+            self._uids.pop(name, None)
+
+    # --- helpers --------------------------------------------------------------------------------------------
+
+    def _namespace(self, kind: str, manifest: Manifest | None = None) -> str | None:
+        if kind != SECRET_KIND:
+            return None
+        given = ((manifest or {}).get("metadata") or {}).get("namespace")
+        return str(given) if given else self.secret_namespace
+
+    def _remember(self, kind: str, item: Any) -> None:
+        if kind == APPLICATION_KIND:
+            metadata = _to_manifest(item, kind)["metadata"]
+            if metadata.get("uid"):
+                self._uids[str(metadata["name"])] = str(metadata["uid"])
+
+    async def _add_owner(self, body: Manifest) -> None:
+        """An ownerReference to the Application named by an owned Secret's ``app`` label, if it exists."""
+        if body.get("kind") != SECRET_KIND or not is_owned(body):
+            return
+        application = labels_of(body).get("app")
+        if not application:
+            return
+        uid = self._uids.get(str(application))
+        if uid is None:
+            owner = await self.get(APPLICATION_KIND, str(application))
+            uid = (owner or {}).get("metadata", {}).get("uid")
+        if not uid:
+            log.warning("secret_owner_missing", secret=body["metadata"]["name"], application=application)
+            return
+        body["metadata"]["ownerReferences"] = [
+            {"apiVersion": APPLICATION_API_VERSION, "kind": APPLICATION_KIND, "name": application, "uid": uid}
+        ]
+
+
+def _resource(kind: str) -> Any:
+    try:
+        return _RESOURCES[kind]
+    except KeyError:
+        raise SinkError(f"the Kubernetes sink does not handle kind {kind}") from None
+
+
+def _to_manifest(item: Resource | dict[str, Any], kind: str) -> Manifest:
+    manifest = dict(item.to_dict() if hasattr(item, "to_dict") else item)
+    manifest.setdefault("apiVersion", _RESOURCES[kind]._api_info.resource.api_version)
+    manifest.setdefault("kind", kind)
+    manifest.setdefault("metadata", {})
+    return manifest
+
+
+def _without_server_metadata(manifest: Manifest) -> Manifest:
+    body = copy.deepcopy(manifest)
+    metadata = body.setdefault("metadata", {})
+    for key in _SERVER_METADATA:
+        metadata.pop(key, None)
+    return body
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ApiError):
+        return f"{exc.status.code} {exc.status.reason or ''} {exc.status.message or ''}".strip()
+    return repr(exc)

@@ -1,0 +1,261 @@
+"""Fixtures of the agent tests: a real pycompass server on loopback (HTTP and HTTPS, per backend), and a
+``Landscape``: an operator's tenant with a runtime in a formation, a configuration directory laid out as Kyma
+mounts the agent's Secret (one file per value), and agents for that runtime with their own injectable clock.
+
+The server runs in a thread (``tests.connector.support.RunningServer``); the agent talks to it over real HTTP
+and TLS only. Agent keys are EC P-256 here (RSA 4096 takes about half a second each).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvloop
+
+from agent.loop import Agent
+from agent.settings import AgentSettings
+from agent.sinks.directory import DirectorySink
+from agent.state import CredentialStore
+from agent.status import CompassConnection, ConnectionRecord
+from compass.db import Database
+from compass.settings import Settings
+from connector.ca import CertificateAuthority
+from tests.connector.support import Harness, MutableClock, RunningServer, harness
+from tests.support import Operator
+
+COMPASS_AGENT = Path(sys.executable).with_name("compass-agent")
+AGENT_VARIABLES = ("CONNECTOR_URL", "RUNTIME_ID", "TENANT", "TOKEN")
+
+REGISTER_APPLICATION = (
+    "mutation ($in: ApplicationRegisterInput!) { result: registerApplication(in: $in) { id } }"
+)
+UPDATE_APPLICATION = (
+    "mutation ($id: ID!, $in: ApplicationUpdateInput!) { result: updateApplication(id: $id, in: $in) { id } }"
+)
+REGISTER_RUNTIME = "mutation ($in: RuntimeRegisterInput!) { result: registerRuntime(in: $in) { id } }"
+CREATE_FORMATION = "mutation ($name: String!) { result: createFormation(formation: {name: $name}) { name } }"
+ASSIGN_FORMATION = """
+mutation ($id: ID!, $type: FormationObjectType!, $name: String!) {
+  result: assignFormation(objectID: $id, objectType: $type, formation: {name: $name}) { name }
+}
+"""
+UNASSIGN_FORMATION = """
+mutation ($id: ID!, $type: FormationObjectType!, $name: String!) {
+  result: unassignFormation(objectID: $id, objectType: $type, formation: {name: $name}) { name }
+}
+"""
+REQUEST_RUNTIME_TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForRuntime(id: $id) { token } }"
+REVOKE_RUNTIME_CERTIFICATES = "mutation ($id: ID!) { result: revokeRuntimeCertificates(id: $id) }"
+RUNTIME_LABELS = "query ($id: ID!) { result: runtime(id: $id) { labels } }"
+
+TEST_SERVER_SETTINGS: dict[str, Any] = {"redemptions_per_second": 10_000}
+
+
+# --- servers ------------------------------------------------------------------------------------------------
+
+
+def _bound_socket(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+def restart(stopped: RunningServer) -> RunningServer:
+    """The same server (settings, CA, TLS files, clock, ports) started again after ``stop()``."""
+    settings = stopped.settings
+    sockets = [_bound_socket(settings.http_port), _bound_socket(settings.https_port)]
+    server = RunningServer(settings, stopped.ca, stopped.clock, stopped.tls, sockets=sockets)
+    server.thread = threading.Thread(target=uvloop.run, args=(server._serve(),), daemon=True)
+    server.thread.start()
+    deadline = time.monotonic() + 20
+    while len(server.servers) < 2 or not all(item.started for item in server.servers):
+        assert server.thread.is_alive(), "the server exited during start-up"
+        assert time.monotonic() < deadline, "the server did not start again within 20 s"
+        time.sleep(0.01)
+    return server
+
+
+@pytest.fixture(scope="session")
+def agent_ca() -> CertificateAuthority:
+    return CertificateAuthority.generate()
+
+
+@pytest.fixture(scope="session")
+def agent_server(
+    settings: Settings, agent_ca: CertificateAuthority, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """One server per backend for the agent tests that do not stop it."""
+    directory = tmp_path_factory.mktemp("agent-server")
+    server = RunningServer.start(settings, directory, agent_ca, **TEST_SERVER_SETTINGS)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def compass(agent_server: RunningServer, database: Database, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with harness(agent_server, database, tmp_path) as subject:
+        yield subject
+
+
+# --- the landscape of one test ------------------------------------------------------------------------------
+
+
+@dataclass
+class Landscape:
+    """A tenant with a runtime in a formation, the agent's configuration directory, agents for the runtime."""
+
+    compass: Harness
+    operator: Operator
+    runtime_id: str
+    formation: str
+    directory: Path
+    clock: MutableClock = field(default_factory=MutableClock)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_dir(self) -> Path:
+        return self.directory / "config"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.directory / "state"
+
+    @property
+    def manifest_dir(self) -> Path:
+        return self.state_dir / "manifests"
+
+    @property
+    def connector_url(self) -> str:
+        return self.compass.settings.connector_url
+
+    # --- the Director, as the operator ----------------------------------------------------------------------
+
+    async def application(self, name: str | None = None, *, assigned: bool = True) -> str:
+        name = name or f"app-{uuid.uuid4().hex[:8]}"
+        data = await self.operator.query(REGISTER_APPLICATION, {"in": {"name": name, "description": "shop"}})
+        application_id = str(data["result"]["id"])
+        if assigned:
+            await self.assign(application_id)
+        return application_id
+
+    async def assign(self, application_id: str) -> None:
+        variables = {"id": application_id, "type": "APPLICATION", "name": self.formation}
+        await self.operator.query(ASSIGN_FORMATION, variables)
+
+    async def unassign(self, application_id: str) -> None:
+        variables = {"id": application_id, "type": "APPLICATION", "name": self.formation}
+        await self.operator.query(UNASSIGN_FORMATION, variables)
+
+    async def describe(self, application_id: str, description: str) -> None:
+        variables = {"id": application_id, "in": {"description": description}}
+        await self.operator.query(UPDATE_APPLICATION, variables)
+
+    async def runtime_labels(self) -> dict[str, Any]:
+        return dict((await self.operator.query(RUNTIME_LABELS, {"id": self.runtime_id}))["result"]["labels"])
+
+    async def revoke(self) -> list[str]:
+        data = await self.operator.query(REVOKE_RUNTIME_CERTIFICATES, {"id": self.runtime_id})
+        return list(data["result"])
+
+    async def issue_token(self) -> str:
+        """A new one-time token for the runtime, put into the configuration directory as TOKEN."""
+        data = await self.operator.query(REQUEST_RUNTIME_TOKEN, {"id": self.runtime_id})
+        token = str(data["result"]["token"])
+        self.write_config(TOKEN=token)
+        return token
+
+    # --- the agent's side -----------------------------------------------------------------------------------
+
+    def write_config(self, **values: str) -> None:
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        for name, value in values.items():
+            (self.config_dir / name).write_text(value + "\n")
+
+    def settings(self) -> AgentSettings:
+        base: dict[str, Any] = {
+            "state_dir": self.state_dir,
+            "key_type": "ec-p256",
+            "http_timeout": 10.0,
+            "sync_period": 1.0,
+            **self.overrides,
+        }
+        return AgentSettings.load(self.config_dir, **base)
+
+    def agent(self, **kwargs: Any) -> Agent:
+        rng = random.Random(7)
+        return Agent(self.settings(), clock=self.clock, rng=rng, reload_settings=self.settings, **kwargs)
+
+    async def run_once(self, **kwargs: Any) -> Any:
+        async with self.agent() as agent:
+            return await agent.run_once(**kwargs)
+
+    async def record(self) -> CompassConnection | None:
+        return await ConnectionRecord(DirectorySink(self.manifest_dir)).load()
+
+    def credentials(self) -> CredentialStore:
+        return CredentialStore(self.state_dir)
+
+    def manifests(self, kind: str = "application") -> dict[str, str]:
+        """File name → content of the manifests of one kind (lower case, as the directory sink names them)."""
+        if not self.manifest_dir.is_dir():
+            return {}
+        return {path.name: path.read_text() for path in sorted(self.manifest_dir.glob(f"{kind}-*.yaml"))}
+
+    def stats(self) -> dict[str, tuple[int, int]]:
+        """File name → (inode, mtime in ns) of each resource manifest (not the status record)."""
+        return {
+            path.name: (path.stat().st_ino, path.stat().st_mtime_ns)
+            for path in sorted(self.manifest_dir.glob("*.yaml"))
+            if not path.name.startswith("compassconnection-")
+        }
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        """The environment of a ``compass-agent`` process: none of the test run's agent variables leak in."""
+        clean = {
+            name: value
+            for name, value in os.environ.items()
+            if name not in AGENT_VARIABLES and not name.startswith("AGENT_")
+        }
+        clean.update(
+            {
+                "AGENT_CONFIG_DIR": str(self.config_dir),
+                "AGENT_STATE_DIR": str(self.state_dir),
+                "AGENT_KEY_TYPE": "ec-p256",
+                "AGENT_LOG_JSON": "false",
+                "AGENT_HTTP_TIMEOUT": "10",
+                **extra,
+            }
+        )
+        return clean
+
+
+async def make_landscape(compass: Harness, directory: Path) -> Landscape:
+    operator = await compass.operator()
+    formation = f"formation-{uuid.uuid4().hex[:8]}"
+    await operator.query(CREATE_FORMATION, {"name": formation})
+    runtime = await operator.query(REGISTER_RUNTIME, {"in": {"name": f"runtime-{uuid.uuid4().hex[:8]}"}})
+    runtime_id = str(runtime["result"]["id"])
+    await operator.query(ASSIGN_FORMATION, {"id": runtime_id, "type": "RUNTIME", "name": formation})
+    landscape = Landscape(compass, operator, runtime_id, formation, directory)
+    landscape.write_config(
+        CONNECTOR_URL=compass.settings.connector_url, RUNTIME_ID=runtime_id, TENANT=operator.tenant_id
+    )
+    await landscape.issue_token()
+    return landscape
+
+
+@pytest.fixture
+async def landscape(compass: Harness, tmp_path: Path) -> Landscape:
+    return await make_landscape(compass, tmp_path)

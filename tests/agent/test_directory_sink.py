@@ -1,0 +1,204 @@
+"""The directory sink: one YAML file per resource, written atomically; only the agent's own files are touched.
+
+``kubectl`` is not available here: "kubectl apply -f DIR would accept it" is checked as every file being YAML
+documents with apiVersion, kind and metadata.name (and a namespace for Secrets), in files kubectl reads.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agent.errors import ResourceConflict, SinkError
+from agent.resources import application_resources
+from agent.sinks import make_sink
+from agent.sinks.directory import DirectorySink
+from tests.agent.test_resources import SHOP
+
+OWNED = {"applicationconnector.kyma-project.io/managed-by": "compass-runtime-agent"}
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> DirectorySink:
+    return DirectorySink(tmp_path / "manifests")
+
+
+def foreign_application(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "applicationconnector.kyma-project.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name},
+        "spec": {"description": "installed by hand"},
+    }
+
+
+async def apply_all(sink: DirectorySink, manifests: list[dict[str, Any]]) -> None:
+    for manifest in manifests:
+        await sink.apply(manifest)
+
+
+async def test_each_resource_is_one_file_kubectl_would_accept(sink: DirectorySink) -> None:
+    # when
+    manifests = application_resources(SHOP)
+    await apply_all(sink, manifests)
+
+    # then
+    files = sorted(path.name for path in sink.directory.iterdir())
+    assert files == sorted(f"{item['kind'].lower()}-{item['metadata']['name']}.yaml" for item in manifests)
+    for path in sink.directory.iterdir():
+        documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        assert len(documents) == 1
+        document = documents[0]
+        assert {"apiVersion", "kind", "metadata"} <= set(document)
+        assert document["metadata"]["name"]
+        if document["kind"] == "Secret":
+            assert document["metadata"]["namespace"]
+        assert "&id" not in path.read_text(encoding="utf-8")  # no YAML anchors: each file stands alone
+
+
+async def test_a_file_reads_back_as_the_manifest_written(sink: DirectorySink) -> None:
+    application, *_ = application_resources(SHOP)
+
+    await sink.apply(application)
+
+    assert await sink.get("Application", "mp-shop") == application
+
+
+async def test_secrets_are_readable_by_the_owner_only(sink: DirectorySink) -> None:
+    application, credentials, *_ = application_resources(SHOP)
+
+    await apply_all(sink, [application, credentials])
+
+    secret_file = sink.directory / f"secret-{credentials['metadata']['name']}.yaml"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((sink.directory / "application-mp-shop.yaml").stat().st_mode) == 0o644
+
+
+async def test_list_owned_returns_only_the_agents_resources(sink: DirectorySink) -> None:
+    # given
+    manifests = application_resources(SHOP)
+    await apply_all(sink, manifests)
+    by_hand = foreign_application("by-hand")
+    sink.directory.joinpath("application-by-hand.yaml").write_text(yaml.safe_dump(by_hand))
+    labelled_only = {**foreign_application("labelled"), "metadata": {"name": "labelled", "labels": OWNED}}
+    sink.directory.joinpath("application-labelled.yaml").write_text(yaml.safe_dump(labelled_only))
+    sink.directory.joinpath("application-broken.yaml").write_text("{ not: yaml: at all")
+
+    # when
+    applications = await sink.list_owned("Application")
+    secrets = await sink.list_owned("Secret")
+
+    # then
+    assert list(applications) == ["mp-shop"]
+    wanted = sorted(item["metadata"]["name"] for item in manifests if item["kind"] == "Secret")
+    assert sorted(secrets) == wanted
+
+
+async def test_a_file_not_created_by_the_agent_is_never_overwritten(sink: DirectorySink) -> None:
+    # given
+    sink.directory.mkdir(parents=True)
+    foreign = sink.directory / "application-mp-shop.yaml"
+    foreign.write_text(yaml.safe_dump(foreign_application("mp-shop")))
+    before = foreign.read_bytes()
+
+    # when
+    with pytest.raises(ResourceConflict):
+        await sink.apply(application_resources(SHOP)[0])
+
+    # then
+    assert foreign.read_bytes() == before
+
+
+async def test_a_file_not_created_by_the_agent_is_never_deleted(sink: DirectorySink) -> None:
+    sink.directory.mkdir(parents=True)
+    foreign = sink.directory / "application-by-hand.yaml"
+    foreign.write_text(yaml.safe_dump(foreign_application("by-hand")))
+
+    with pytest.raises(ResourceConflict):
+        await sink.delete("Application", "by-hand")
+
+    assert foreign.exists()
+
+
+async def test_delete_removes_the_file_and_a_missing_one_is_no_error(sink: DirectorySink) -> None:
+    await sink.apply(application_resources(SHOP)[0])
+
+    await sink.delete("Application", "mp-shop")
+    await sink.delete("Application", "mp-shop")
+
+    assert list(sink.directory.iterdir()) == []
+
+
+async def test_an_unchanged_apply_does_not_rewrite_the_file(sink: DirectorySink) -> None:
+    application = application_resources(SHOP)[0]
+    await sink.apply(application)
+    inode = (sink.directory / "application-mp-shop.yaml").stat().st_ino
+
+    await sink.apply(application)
+
+    assert (sink.directory / "application-mp-shop.yaml").stat().st_ino == inode
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync"])
+async def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(
+    sink: DirectorySink, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    # given
+    application = application_resources(SHOP)[0]
+    await sink.apply(application)
+    path = sink.directory / "application-mp-shop.yaml"
+    before = path.read_bytes()
+
+    def fail(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, failing, fail)
+
+    # when
+    changed = {**application, "spec": {**application["spec"], "description": "changed"}}
+    with pytest.raises(SinkError, match="No space left"):
+        await sink.apply(changed)
+
+    # then
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(item.name for item in sink.directory.iterdir()) == ["application-mp-shop.yaml"]
+
+
+async def test_the_connection_status_is_stored_in_compassconnection_compass_connection_yaml(
+    sink: DirectorySink,
+) -> None:
+    connection = {
+        "apiVersion": "compass.kyma-project.io/v1alpha1",
+        "kind": "CompassConnection",
+        "metadata": {"name": "compass-connection"},
+        "status": {"connectionState": "Connected"},
+    }
+
+    await sink.apply(connection)
+
+    assert (sink.directory / "compassconnection-compass-connection.yaml").is_file()
+    assert await sink.get("CompassConnection", "compass-connection") == connection
+    assert await sink.get("CompassConnection", "missing") is None
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "UPPER", ""])
+async def test_a_name_kubernetes_would_refuse_is_refused(sink: DirectorySink, name: str) -> None:
+    with pytest.raises(SinkError):
+        await sink.apply({**foreign_application(name), "metadata": {"name": name, "labels": OWNED}})
+
+
+def test_make_sink_builds_the_directory_sink_by_default(tmp_path: Path) -> None:
+    class Settings:
+        sink = "directory"
+        manifest_dir = tmp_path / "out"
+
+    made = make_sink(Settings())
+
+    assert isinstance(made, DirectorySink)
+    assert made.directory == tmp_path / "out"

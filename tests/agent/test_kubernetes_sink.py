@@ -1,0 +1,388 @@
+"""The Kubernetes sink with the real lightkube client against tests/agent/fake_kube_api.py on loopback HTTP.
+
+No Kubernetes API server can run here; the fake implements the REST semantics the sink uses (its docstring
+lists them).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from agent.errors import ResourceConflict, SinkError
+from agent.resources import application_resources
+from agent.sinks import make_sink
+from agent.sinks.kubernetes import _RESOURCES, KubernetesSink
+from agent.status import CompassConnection, ConnectionState
+from agent.sync import synchronize
+from tests.agent.fake_kube_api import FakeKubeApi
+from tests.agent.sync_fixtures import StaticDirector
+from tests.agent.test_resources import SHOP
+
+NAMESPACE = "compass-apps"
+OWNED = {"applicationconnector.kyma-project.io/managed-by": "compass-runtime-agent"}
+APPLICATIONS = "/apis/applicationconnector.kyma-project.io/v1alpha1/applications"
+SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+
+
+@pytest.fixture(scope="module")
+def fake_api() -> Iterator[FakeKubeApi]:
+    api = FakeKubeApi().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+async def sink(fake_api: FakeKubeApi, tmp_path: Path) -> AsyncIterator[KubernetesSink]:
+    fake_api.reset()
+
+    class Settings:
+        sink = "kubernetes"
+        manifest_dir = tmp_path
+        kubeconfig = fake_api.write_kubeconfig(tmp_path / "kubeconfig")
+        kube_context = None
+        secret_namespace = NAMESPACE
+
+    made = make_sink(Settings())
+    assert isinstance(made, KubernetesSink)
+    yield made
+    await made.aclose()
+
+
+def shop() -> list[dict[str, Any]]:
+    return application_resources(SHOP, secret_namespace=NAMESPACE)
+
+
+def foreign_application(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name}
+    if labels:
+        metadata["labels"] = labels
+    return {
+        "apiVersion": "applicationconnector.kyma-project.io/v1alpha1",
+        "kind": "Application",
+        "metadata": metadata,
+        "spec": {"description": "installed by hand"},
+    }
+
+
+async def apply_all(sink: KubernetesSink, manifests: list[dict[str, Any]]) -> None:
+    for manifest in manifests:
+        await sink.apply(manifest)
+
+
+async def test_apply_creates_the_application_and_its_secrets_owned_by_it(
+    sink: KubernetesSink, fake_api: FakeKubeApi
+) -> None:
+    # when
+    await apply_all(sink, shop())
+
+    # then
+    application = fake_api.object("Application", "mp-shop")
+    assert application is not None and application["spec"] == shop()[0]["spec"]
+    secrets = [fake_api.object("Secret", item["metadata"]["name"], NAMESPACE) for item in shop()[1:]]
+    owners = [secret["metadata"]["ownerReferences"] for secret in secrets if secret is not None]
+    assert owners == [[{
+        "apiVersion": "applicationconnector.kyma-project.io/v1alpha1",
+        "kind": "Application",
+        "name": "mp-shop",
+        "uid": application["metadata"]["uid"],
+    }]] * 3
+    assert [(item.method, item.path) for item in fake_api.writes()] == [
+        ("POST", APPLICATIONS), ("POST", SECRETS), ("POST", SECRETS), ("POST", SECRETS)
+    ]
+
+
+async def test_apply_updates_an_owned_resource_by_server_side_apply(
+    sink: KubernetesSink, fake_api: FakeKubeApi
+) -> None:
+    # given
+    application = shop()[0]
+    await sink.apply(application)
+    version = fake_api.object("Application", "mp-shop")["metadata"]["resourceVersion"]  # type: ignore[index]
+    changed = copy.deepcopy(application)
+    changed["spec"]["description"] = "changed"
+
+    # when
+    await sink.apply(changed)
+
+    # then
+    stored = fake_api.object("Application", "mp-shop")
+    assert stored is not None and stored["spec"]["description"] == "changed"
+    assert stored["metadata"]["resourceVersion"] != version
+    patch = fake_api.writes()[-1]
+    assert (patch.method, patch.content_type) == ("PATCH", "application/apply-patch+yaml")
+    assert "fieldManager=compass-runtime-agent" in patch.query and "force=true" in patch.query
+
+
+async def test_list_owned_returns_only_the_agents_resources(
+    sink: KubernetesSink, fake_api: FakeKubeApi,
+) -> None:
+    # given
+    await apply_all(sink, shop())
+    fake_api.put_object(foreign_application("by-hand"))
+    fake_api.put_object(foreign_application("labelled-only", OWNED))  # no spec.compassMetadata
+    other_namespace = copy.deepcopy(shop()[1])
+    other_namespace["metadata"]["namespace"] = "elsewhere"
+    fake_api.put_object(other_namespace)
+
+    # when
+    applications = await sink.list_owned("Application")
+    secrets = await sink.list_owned("Secret")
+
+    # then
+    assert list(applications) == ["mp-shop"]
+    assert sorted(secrets) == sorted(item["metadata"]["name"] for item in shop()[1:])
+    assert all(item["apiVersion"] == "v1" and item["kind"] == "Secret" for item in secrets.values())
+    listing = [item for item in fake_api.requests if item.method == "GET" and item.path == APPLICATIONS]
+    selector = "labelSelector=applicationconnector.kyma-project.io%2Fmanaged-by%3Dcompass-runtime-agent"
+    assert selector in listing[0].query
+
+
+async def test_a_resource_not_created_by_the_agent_is_never_updated(
+    sink: KubernetesSink, fake_api: FakeKubeApi
+) -> None:
+    # given
+    fake_api.put_object(foreign_application("mp-shop"))
+
+    # when
+    with pytest.raises(ResourceConflict):
+        await sink.apply(shop()[0])
+
+    # then
+    assert fake_api.writes() == []
+    stored = fake_api.object("Application", "mp-shop")
+    assert stored is not None and stored["spec"] == {"description": "installed by hand"}
+
+
+async def test_a_resource_not_created_by_the_agent_is_never_deleted(
+    sink: KubernetesSink, fake_api: FakeKubeApi
+) -> None:
+    fake_api.put_object(foreign_application("by-hand"))
+
+    with pytest.raises(ResourceConflict):
+        await sink.delete("Application", "by-hand")
+
+    assert fake_api.writes() == []
+
+
+async def test_a_foreign_resource_created_meanwhile_answers_409_and_stays_untouched(
+    sink: KubernetesSink, fake_api: FakeKubeApi
+) -> None:
+    # given someone creates the Application between the sink's read and its create
+    fake_api.before_next("POST", APPLICATIONS, lambda: fake_api.put_object(foreign_application("mp-shop")))
+
+    # when
+    with pytest.raises(ResourceConflict):
+        await sink.apply(shop()[0])
+
+    # then
+    assert [(item.method, item.path) for item in fake_api.writes()] == [("POST", APPLICATIONS)]
+    stored = fake_api.object("Application", "mp-shop")
+    assert stored is not None and stored["spec"] == {"description": "installed by hand"}
+
+
+async def test_an_owned_resource_created_meanwhile_answers_409_and_is_updated(
+    sink: KubernetesSink, fake_api: FakeKubeApi
+) -> None:
+    # given another replica of the agent creates it between the sink's read and its create
+    older = copy.deepcopy(shop()[0])
+    older["spec"]["description"] = "older"
+    fake_api.before_next("POST", APPLICATIONS, lambda: fake_api.put_object(older))
+
+    # when
+    await sink.apply(shop()[0])
+
+    # then
+    assert [item.method for item in fake_api.writes()] == ["POST", "PATCH"]
+    assert fake_api.object("Application", "mp-shop")["spec"] == shop()[0]["spec"]  # type: ignore[index]
+
+
+async def test_deleting_a_resource_that_is_already_gone_is_no_error(
+    sink: KubernetesSink, fake_api: FakeKubeApi,
+) -> None:
+    # given it disappears between the sink's read and its delete (404 on DELETE), and one that never existed
+    await sink.apply(shop()[0])
+    fake_api.before_next("DELETE", APPLICATIONS, lambda: fake_api.remove_object("Application", "mp-shop"))
+
+    # when
+    await sink.delete("Application", "mp-shop")
+    await sink.delete("Application", "never-existed")
+
+    # then
+    assert fake_api.names("Application") == []
+
+
+async def test_get_returns_none_for_a_missing_resource(sink: KubernetesSink) -> None:
+    assert await sink.get("CompassConnection", "compass-connection") is None
+
+
+async def test_the_compass_connection_is_written_and_read_back(
+    sink: KubernetesSink, fake_api: FakeKubeApi,
+) -> None:
+    connection = {
+        "apiVersion": "compass.kyma-project.io/v1alpha1",
+        "kind": "CompassConnection",
+        "metadata": {"name": "compass-connection"},
+        "spec": {"managementInfo": {"directorUrl": "https://d", "connectorUrl": "https://c"}},
+        "status": {"connectionState": "Connected"},
+    }
+    await sink.apply(connection)
+    stored = await sink.get("CompassConnection", "compass-connection")
+    assert stored is not None
+
+    # a manifest read back (uid, resourceVersion, managedFields) can be applied again
+    stored["status"]["connectionState"] = "Synchronized"
+    stored["metadata"]["managedFields"] = [{"manager": "someone"}]
+    await sink.apply(stored)
+
+    assert fake_api.object("CompassConnection", "compass-connection")["status"] == {  # type: ignore[index]
+        "connectionState": "Synchronized"
+    }
+
+
+async def test_an_api_error_is_a_sink_error(sink: KubernetesSink, fake_api: FakeKubeApi) -> None:
+    fake_api.fail_next("POST", APPLICATIONS, 500)
+
+    with pytest.raises(SinkError, match="500"):
+        await sink.apply(shop()[0])
+
+
+async def test_an_unchanged_sync_performs_zero_writes(sink: KubernetesSink, fake_api: FakeKubeApi) -> None:
+    # given a first sync that created everything
+    director = StaticDirector([SHOP])
+    first = await synchronize(director, sink, runtime_id="runtime", secret_namespace=NAMESPACE)
+    assert len(first.plan.creates) == 4
+    writes = len(fake_api.writes())
+
+    # when
+    second = await synchronize(director, sink, runtime_id="runtime", secret_namespace=NAMESPACE)
+
+    # then
+    assert second.plan.empty
+    assert len(fake_api.writes()) == writes
+
+
+def test_a_missing_kubeconfig_is_a_sink_error(tmp_path: Path) -> None:
+    with pytest.raises(SinkError, match="no usable Kubernetes configuration"):
+        KubernetesSink.from_config(kubeconfig=tmp_path / "missing", secret_namespace=NAMESPACE)
+
+
+# --- the shipped manifests (deploy/) fit the sink -----------------------------------------------------------
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [item for item in yaml.safe_load_all(path.read_text(encoding="utf-8")) if item is not None]
+
+
+def crd(kind: str) -> dict[str, Any]:
+    found = [item for path in (DEPLOY / "crds").glob("*.yaml") for item in documents(path)]
+    return next(item for item in found if item["spec"]["names"]["kind"] == kind)
+
+
+def json_schema(schema: Any) -> Any:
+    """An openAPIV3Schema as JSON Schema: ``nullable: true`` becomes a null type (and a null enum member)."""
+    if isinstance(schema, list):
+        return [json_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    converted = {key: json_schema(value) for key, value in schema.items() if key != "nullable"}
+    if schema.get("nullable"):
+        converted["type"] = [schema["type"], "null"]
+        if "enum" in converted:
+            converted["enum"] = [*converted["enum"], None]
+    return converted
+
+
+def test_every_shipped_manifest_has_api_version_kind_and_name() -> None:
+    for path in sorted(DEPLOY.rglob("*.yaml")):
+        for document in documents(path):
+            assert {"apiVersion", "kind", "metadata"} <= set(document), path
+            assert document["metadata"]["name"], path
+
+
+@pytest.mark.parametrize("kind", ["Application", "CompassConnection"])
+def test_the_crds_define_the_resources_the_sink_uses(kind: str) -> None:
+    definition = crd(kind)
+    resource = _RESOURCES[kind]._api_info
+
+    assert definition["apiVersion"] == "apiextensions.k8s.io/v1"
+    assert definition["spec"]["scope"] == "Cluster"
+    assert definition["spec"]["group"] == resource.resource.group
+    assert [version["name"] for version in definition["spec"]["versions"]] == [resource.resource.version]
+    assert definition["spec"]["names"]["plural"] == resource.plural
+    assert definition["metadata"]["name"] == f"{resource.plural}.{resource.resource.group}"
+
+
+def test_the_application_manifests_validate_against_the_crd() -> None:
+    schema = json_schema(crd("Application")["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+
+    jsonschema.validate(shop()[0], schema)
+
+
+def test_the_agents_compass_connection_validates_against_the_crd() -> None:
+    schema = json_schema(crd("CompassConnection")["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+    connected = CompassConnection(
+        director_url="https://d", connector_url="https://c", state=ConnectionState.CONNECTED
+    )
+
+    jsonschema.validate(CompassConnection().to_manifest(), schema)
+    jsonschema.validate(connected.to_manifest(), schema)
+
+
+def test_a_manifest_that_breaks_the_application_crd_is_refused() -> None:
+    schema = json_schema(crd("Application")["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+    broken = copy.deepcopy(shop()[0])
+    broken["spec"]["services"][0]["entries"][0]["type"] = "SOAP"
+
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+def _resource_and_verb(method: str, path: str) -> tuple[str, str]:
+    """``/apis/<group>/<version>/<plural>[/<name>]`` or ``/api/v1/namespaces/<ns>/<plural>[/<name>]``."""
+    parts = path.strip("/").split("/")
+    rest = parts[3:] if parts[0] == "apis" else parts[4:]
+    plural, named = rest[0], len(rest) > 1
+    if method == "GET":
+        return plural, "get" if named else "list"
+    return plural, {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}[method]
+
+
+async def test_the_rbac_grants_exactly_the_verbs_the_sink_uses(
+    sink: KubernetesSink, fake_api: FakeKubeApi,
+) -> None:
+    # given every operation of the sink on every kind it handles
+    connection = {"apiVersion": "compass.kyma-project.io/v1alpha1", "kind": "CompassConnection",
+                  "metadata": {"name": "compass-connection"}, "spec": {}}
+    for manifest in [*shop(), connection]:
+        await sink.apply(manifest)
+        changed = copy.deepcopy(manifest)
+        changed["metadata"].setdefault("labels", {})["changed"] = "yes"
+        await sink.apply(changed)
+    for kind in ("Application", "Secret", "CompassConnection"):
+        await sink.list_owned(kind)
+    for manifest in [*shop(), connection]:
+        await sink.delete(manifest["kind"], manifest["metadata"]["name"])
+    used: dict[str, set[str]] = {}
+    for request in fake_api.requests:
+        resource, verb = _resource_and_verb(request.method, request.path)
+        used.setdefault(resource, set()).add(verb)
+
+    # when
+    rbac = documents(DEPLOY / "agent" / "rbac.yaml")
+    granted: dict[str, set[str]] = {}
+    for role in (item for item in rbac if item["kind"] in ("ClusterRole", "Role")):
+        for rule in role["rules"]:
+            for resource in rule["resources"]:
+                granted.setdefault(resource, set()).update(rule["verbs"])
+
+    # then
+    assert used == granted

@@ -1,0 +1,244 @@
+"""Applications as the Director answers them → Application and Secret manifests (DESIGN.md "Application custom
+resource")."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from agent.resources import (
+    application_resources,
+    desired_resources,
+    kubernetes_name,
+    normalize,
+    service_name,
+)
+
+GATEWAY = "http://gateway.kyma-system:8082"
+APPLICATION_ID = "0f7a2b5e-1d4c-4e0a-9b8f-3c6d5e4f2a10"
+BASIC_BUNDLE = "6a1e9c3d-2b4f-4a7e-8c5d-1e2f3a4b5c6d"
+OAUTH_BUNDLE = "9b2d8e4f-3c5a-4b6d-9e7f-2a3b4c5d6e7f"
+EVENTS_BUNDLE = "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+
+
+def _page(items: list[dict[str, Any]]) -> dict[str, Any]:
+    info = {"startCursor": "", "endCursor": "", "hasNextPage": False}
+    return {"data": items, "pageInfo": info, "totalCount": len(items)}
+
+
+# As applicationsForRuntime answers agent.queries.APPLICATIONS_FOR_RUNTIME for a normalized runtime.
+SHOP: dict[str, Any] = {
+    "id": APPLICATION_ID,
+    "name": "mp-shop",
+    "description": "The web shop",
+    "auths": [{"id": "client-1"}, {"id": "client-2"}],
+    "bundles": _page(
+        [
+            {
+                "id": BASIC_BUNDLE,
+                "name": "Orders API",
+                "description": "orders",
+                "instanceAuthRequestInputSchema": '{"type": "object"}',
+                "apiDefinitions": _page(
+                    [{"id": "api-1", "name": "Orders v1", "description": "", "targetURL": "https://shop/v1"}]
+                ),
+                "eventDefinitions": _page([{"id": "event-1", "name": "order.created", "description": None}]),
+                "defaultInstanceAuth": {
+                    "credential": {"username": "shop-user", "password": "shop-password"},
+                    "additionalHeaders": {"X-Tenant": ["t1"]},
+                    "additionalQueryParams": {"client": ["a", "b"]},
+                    "requestAuth": None,
+                },
+            },
+            {
+                "id": OAUTH_BUNDLE,
+                "name": "Stock",
+                "description": None,
+                "instanceAuthRequestInputSchema": None,
+                "apiDefinitions": _page(
+                    [{"id": "api-2", "name": "stock", "description": None, "targetURL": "https://shop/stock"}]
+                ),
+                "eventDefinitions": _page([]),
+                "defaultInstanceAuth": {
+                    "credential": {"clientId": "cid", "clientSecret": "csecret", "url": "https://auth/token"},
+                    "additionalHeaders": None,
+                    "additionalQueryParams": None,
+                    "requestAuth": {"csrf": {"tokenEndpointURL": "https://shop/csrf"}},
+                },
+            },
+            {
+                "id": EVENTS_BUNDLE,
+                "name": "events only",
+                "description": None,
+                "instanceAuthRequestInputSchema": None,
+                "apiDefinitions": _page([]),
+                "eventDefinitions": _page([{"id": "event-2", "name": "stock.low", "description": None}]),
+                "defaultInstanceAuth": {"credential": {"username": "unused", "password": "unused"}},
+            },
+        ]
+    ),
+}
+
+
+def sha1(value: str) -> str:
+    return hashlib.sha1(value.encode()).hexdigest()
+
+
+def b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+OWNED = {"applicationconnector.kyma-project.io/managed-by": "compass-runtime-agent"}
+BASIC_SECRET = f"mp-shop-{sha1(BASIC_BUNDLE)[:10]}"
+OAUTH_SECRET = f"mp-shop-{sha1(OAUTH_BUNDLE)[:10]}"
+
+EXPECTED_APPLICATION = {
+    "apiVersion": "applicationconnector.kyma-project.io/v1alpha1",
+    "kind": "Application",
+    "metadata": {"name": "mp-shop", "labels": OWNED},
+    "spec": {
+        "description": "The web shop",
+        "skipInstallation": False,
+        "labels": {"connected-app": "mp-shop"},
+        "compassMetadata": {
+            "applicationId": APPLICATION_ID,
+            "authentication": {"clientIds": ["client-1", "client-2"]},
+        },
+        "services": [
+            {
+                "id": BASIC_BUNDLE,
+                "identifier": "",
+                "name": f"orders-api-{sha1(BASIC_BUNDLE)[:5]}",
+                "displayName": "Orders API",
+                "description": "orders",
+                "authCreateParameterSchema": '{"type": "object"}',
+                "entries": [
+                    {
+                        "type": "API",
+                        "id": "api-1",
+                        "name": "Orders v1",
+                        "targetUrl": "https://shop/v1",
+                        "centralGatewayUrl": f"{GATEWAY}/mp-shop/orders-api/orders-v1",
+                        "credentials": {"type": "Basic", "secretName": BASIC_SECRET},
+                        "requestParametersSecretName": f"{BASIC_SECRET}-params",
+                    },
+                    {"type": "Events", "id": "event-1", "name": "order.created"},
+                ],
+            },
+            {
+                "id": OAUTH_BUNDLE,
+                "identifier": "",
+                "name": f"stock-{sha1(OAUTH_BUNDLE)[:5]}",
+                "displayName": "Stock",
+                "description": "",
+                "entries": [
+                    {
+                        "type": "API",
+                        "id": "api-2",
+                        "name": "stock",
+                        "targetUrl": "https://shop/stock",
+                        "centralGatewayUrl": f"{GATEWAY}/mp-shop/stock/stock",
+                        "credentials": {
+                            "type": "OAuth",
+                            "secretName": OAUTH_SECRET,
+                            "authenticationUrl": "https://auth/token",
+                            "csrfInfo": {"tokenEndpointURL": "https://shop/csrf"},
+                        },
+                    }
+                ],
+            },
+            {
+                "id": EVENTS_BUNDLE,
+                "identifier": "",
+                "name": f"events-only-{sha1(EVENTS_BUNDLE)[:5]}",
+                "displayName": "events only",
+                "description": "",
+                "entries": [{"type": "Events", "id": "event-2", "name": "stock.low"}],
+            },
+        ],
+    },
+}
+
+
+def secret(name: str, bundle_id: str, data: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": "compass-apps",
+            "labels": {"app": "mp-shop", "bundleId": bundle_id, **OWNED},
+        },
+        "type": "Opaque",
+        "data": {key: b64(value) for key, value in data.items()},
+    }
+
+
+EXPECTED_SECRETS = [
+    secret(BASIC_SECRET, BASIC_BUNDLE, {"password": "shop-password", "username": "shop-user"}),
+    secret(
+        f"{BASIC_SECRET}-params",
+        BASIC_BUNDLE,
+        {"headers": '{"X-Tenant":["t1"]}', "queryParameters": '{"client":["a","b"]}'},
+    ),
+    secret(OAUTH_SECRET, OAUTH_BUNDLE, {"clientId": "cid", "clientSecret": "csecret"}),
+]
+
+
+def test_an_application_becomes_the_pinned_application_manifest_and_its_secrets() -> None:
+    manifests = application_resources(SHOP, gateway_url=GATEWAY + "/", secret_namespace="compass-apps")
+
+    assert manifests == [EXPECTED_APPLICATION, *EXPECTED_SECRETS]
+
+
+def test_no_credential_appears_in_the_application_manifest() -> None:
+    application, *_ = application_resources(SHOP, gateway_url=GATEWAY, secret_namespace="compass-apps")
+
+    text = json.dumps(application)
+    assert [value for value in ("shop-user", "shop-password", "csecret") if value in text] == []
+
+
+def test_the_same_answer_gives_identical_manifests() -> None:
+    first = application_resources(SHOP)
+    second = application_resources(json.loads(json.dumps(SHOP)))
+
+    assert first == second
+
+
+def test_a_bundle_without_credentials_has_entries_without_a_credentials_reference() -> None:
+    bundle = {
+        **SHOP["bundles"]["data"][1],
+        "defaultInstanceAuth": None,
+    }
+    application = {**SHOP, "bundles": _page([bundle])}
+
+    manifests = application_resources(application)
+
+    assert [manifest["kind"] for manifest in manifests] == ["Application"]
+    entry = manifests[0]["spec"]["services"][0]["entries"][0]
+    assert "credentials" not in entry and "requestParametersSecretName" not in entry
+
+
+def test_names_are_normalized_for_kubernetes() -> None:
+    assert normalize("  Orders API (v2)__beta ") == "orders-api-v2-beta"
+    assert service_name("İstanbul Shop", "id") == f"istanbul-shop-{sha1('id')[:5]}"
+    assert service_name("!!!", "id") == sha1("id")[:5]
+
+
+def test_a_name_the_director_did_not_normalize_is_normalized_as_compass_does() -> None:
+    assert kubernetes_name("mp-shop") == "mp-shop"
+    assert kubernetes_name("My Shop") == "mp-my-shop"
+
+
+def test_a_second_application_with_a_taken_name_is_skipped() -> None:
+    # given "Shop" normalized by the Director, and another application really named "mp-shop"
+    twin = {**SHOP, "id": "twin", "name": "mp-shop"}
+
+    manifests, skipped = desired_resources([SHOP, twin])
+
+    assert skipped == ["twin"]
+    applications = [manifest for manifest in manifests if manifest["kind"] == "Application"]
+    ids = [manifest["spec"]["compassMetadata"]["applicationId"] for manifest in applications]
+    assert ids == [APPLICATION_ID]
