@@ -24,7 +24,13 @@ import httpx
 import structlog
 
 from agent.errors import DirectorError, SyncFailed
-from agent.queries import APPLICATIONS_FOR_RUNTIME, RUNTIME_LABELS, SET_RUNTIME_LABEL
+from agent.queries import (
+    APPLICATIONS_FOR_RUNTIME,
+    MARK_CONNECTED,
+    RUNTIME_LABELS,
+    RUNTIME_STATUS,
+    SET_RUNTIME_LABEL,
+)
 
 log = structlog.get_logger("agent.director")
 
@@ -162,6 +168,18 @@ class DirectorClient:
     async def set_runtime_label(self, runtime_id: str, key: str, value: object) -> None:
         variables = {"runtimeID": runtime_id, "key": key, "value": value}
         self._data(await self._post(SET_RUNTIME_LABEL, variables, {}, DirectorError), DirectorError)
+
+    async def mark_connected(self, runtime_id: str) -> bool:
+        """Sets the runtime's status condition to CONNECTED, as Compass's agent does; False if it already was."""
+        response = await self._post(RUNTIME_STATUS, {"runtimeID": runtime_id}, {}, DirectorError)
+        runtime = self._data(response, DirectorError).get("result")
+        if not isinstance(runtime, dict):
+            raise DirectorError(f"the Director shows no runtime {runtime_id} to this certificate")
+        if (runtime.get("status") or {}).get("condition") == "CONNECTED":
+            return False
+        variables = {"runtimeID": runtime_id, "name": runtime["name"], "description": runtime.get("description")}
+        self._data(await self._post(MARK_CONNECTED, variables, {}, DirectorError), DirectorError)
+        return True
 
     # --- HTTP and GraphQL -----------------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ not raise for what the Director, the Connector or the network do: each outcome i
 A renewal failure outranks the sync's state in the same iteration (it must stay visible); the sync timestamps
 are still updated.
 
-TODO(server): Compass's agent also sets the runtime's status condition to CONNECTED (``updateRuntime``); a
-runtime certificate may not call ``updateRuntime`` here, so the agent does not, until the server offers a way.
+Like Compass's agent it also sets the runtime's status condition to CONNECTED (``updateRuntime`` on itself), once
+per process and only when it is not CONNECTED already.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ class Agent:
         self._director: DirectorClient | None = None
         self._director_for_serial: tuple[str, str] | None = None
         self._known_labels: dict[str, Any] | None = None
+        self._marked_connected = False
         self._synced_once = False
 
     async def aclose(self) -> None:
@@ -241,9 +242,11 @@ class Agent:
         settings = self.settings
         wanted = ((EVENT_SERVICE_LABEL, settings.event_gateway_url), (CONSOLE_LABEL, settings.console_url))
         desired = {key: value for key, value in wanted if value}
-        if not desired:
-            return None
         try:
+            if not self._marked_connected:
+                if await director.mark_connected(self.runtime_id):
+                    log.info("runtime_marked_connected", runtime_id=self.runtime_id)
+                self._marked_connected = True
             # A 304 repeats the labels of the last full fetch, from before this agent set any: not evidence.
             trusted = not result.unchanged or self._known_labels is None
             observed = dict(result.runtime_labels or {}) if trusted else {}

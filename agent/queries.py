@@ -52,8 +52,24 @@ mutation ($runtimeID: ID!, $key: String!, $value: Any!) {
 }
 """
 
+RUNTIME_STATUS = """
+query ($runtimeID: ID!) {
+  result: runtime(id: $runtimeID) { name description status { condition } }
+}
+"""
+
+MARK_CONNECTED = """
+mutation ($runtimeID: ID!, $name: String!, $description: String) {
+  result: updateRuntime(id: $runtimeID, in: {name: $name, description: $description, statusCondition: CONNECTED}) {
+    status { condition }
+  }
+}
+"""
+
 ALL_DOCUMENTS: dict[str, str] = {
     "APPLICATIONS_FOR_RUNTIME": APPLICATIONS_FOR_RUNTIME,
     "RUNTIME_LABELS": RUNTIME_LABELS,
     "SET_RUNTIME_LABEL": SET_RUNTIME_LABEL,
+    "RUNTIME_STATUS": RUNTIME_STATUS,
+    "MARK_CONNECTED": MARK_CONNECTED,
 }

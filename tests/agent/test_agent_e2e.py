@@ -308,6 +308,21 @@ def director(cls: type[DirectorClient], made: list[DirectorClient]) -> Any:
     return factory
 
 
+async def test_the_agent_reports_its_runtime_connected_like_compass_agents_do(landscape: Landscape) -> None:
+    # given
+    status = 'query ($id: ID!) { result: runtime(id: $id) { status { condition } } }'
+    before = await landscape.operator.query(status, {"id": landscape.runtime_id})
+
+    # when
+    async with landscape.agent() as agent:
+        await agent.run_once()
+
+    # then
+    after = await landscape.operator.query(status, {"id": landscape.runtime_id})
+    assert before["result"]["status"]["condition"] == "INITIAL"
+    assert after["result"]["status"]["condition"] == "CONNECTED"
+
+
 async def test_runtime_labels_are_set_only_where_they_differ_from_the_runtimes(landscape: Landscape) -> None:
     # given
     landscape.overrides = {"event_gateway_url": GATEWAY, "console_url": CONSOLE}

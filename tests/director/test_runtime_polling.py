@@ -209,3 +209,18 @@ async def test_a_runtime_mutation_always_runs_and_is_never_answered_from_memory(
     assert first.json()["data"]["result"]["value"] == "a"
     assert again.status_code == 200
     assert "etag" not in again.headers
+
+
+async def test_a_runtime_may_report_itself_connected_but_not_join_formations_through_update(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    _, runtime = operator_and_runtime
+    update = 'mutation { result: updateRuntime(id: "%s", in: {name: "polled", statusCondition: CONNECTED%s}) { status { condition } } }'
+
+    connected = await runtime.client.post(DIRECTOR, json={"query": update % (runtime.id, "")}, headers=runtime.headers)
+    joining = await runtime.client.post(
+        DIRECTOR, json={"query": update % (runtime.id, ', labels: {scenarios: ["DEFAULT"]}')}, headers=runtime.headers
+    )
+
+    assert connected.json()["data"]["result"]["status"]["condition"] == "CONNECTED"
+    assert joining.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"

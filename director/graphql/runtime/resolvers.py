@@ -25,6 +25,12 @@ READ = scoped(Scope.RUNTIME_READ)
 WRITE = scoped(Scope.RUNTIME_WRITE)
 
 
+def _refuse_formation_change(info: Info) -> None:
+    # Joining formations would widen what the runtime sees: that is the operator's decision.
+    if isinstance(info.context.principal, ClientPrincipal):
+        raise ForbiddenError("a runtime cannot change its own formations; an operator assigns them")
+
+
 @strawberry.type
 class RuntimeQueries:
     @strawberry.field(description="Runtimes of the tenant, filtered by labels.", extensions=READ)
@@ -54,8 +60,14 @@ class RuntimeMutations:
             model = await runtime_service.register(session, info.context.tenant_id, in_)
         return Runtime.of(model)
 
-    @strawberry.mutation(description="Changes a runtime; given labels are set, others kept.", extensions=WRITE)
+    @strawberry.mutation(
+        description="Changes a runtime; given labels are set, others kept. A runtime's certificate may update it "
+        "(its agent reports CONNECTED this way), but not change its formations.",
+        extensions=scoped(Scope.RUNTIME_WRITE, own=(ClientKind.RUNTIME, "id")),
+    )
     async def update_runtime(self, info: Info, id: strawberry.ID, in_: Annotated[RuntimeUpdateInput, In]) -> Runtime:
+        if SCENARIOS in (in_.labels or {}):
+            _refuse_formation_change(info)
         async with info.context.writing() as session:
             model = await runtime_service.update(session, info.context.tenant_id, id, in_)
         return Runtime.of(model)
@@ -84,9 +96,8 @@ class RuntimeMutations:
         extensions=scoped(Scope.RUNTIME_WRITE, own=(ClientKind.RUNTIME, "runtime_id")),
     )
     async def set_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str, value: AnyScalar) -> Label:
-        if key == SCENARIOS and isinstance(info.context.principal, ClientPrincipal):
-            # Joining formations would widen what the runtime sees: that is the operator's decision.
-            raise ForbiddenError("a runtime cannot change its own formations; an operator assigns them")
+        if key == SCENARIOS:
+            _refuse_formation_change(info)
         async with info.context.writing() as session:
             model = await runtime_service.set_label(session, info.context.tenant_id, runtime_id, key, value)
         return Label.of(model)
