@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import structlog
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -34,8 +35,20 @@ from director.polling.last_seen import LastSeenRecorder
 from director.polling.middleware import RuntimePollCache
 from director.graphql.view import DirectorGraphQL
 
+log = structlog.get_logger("compass.app")
+
 DIRECTOR_PATH = "/director/graphql"
 CONNECTOR_PATH = "/connector/graphql"
+
+
+async def periodically(work: Callable[[], Awaitable[object]], interval: float) -> None:
+    """Runs ``work`` now and then every ``interval`` seconds; a failure is logged, the next run retries."""
+    while True:
+        try:
+            await work()
+        except Exception:  # noqa: BLE001 - upkeep must outlive a database hiccup
+            log.exception("periodic_work_failed", work=getattr(work, "__qualname__", repr(work)))
+        await asyncio.sleep(interval)
 
 
 class DatabaseBehindError(RuntimeError):
@@ -97,7 +110,9 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await check_migrations(database)
         flusher = asyncio.create_task(recorder.run(settings.last_seen_flush_seconds))
+        upkeep = asyncio.create_task(periodically(connector.maintain, settings.maintenance_interval_seconds))
         yield
+        upkeep.cancel()
         await recorder.stop(flusher)
         await database.dispose()
 

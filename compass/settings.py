@@ -70,6 +70,10 @@ class Settings(BaseSettings):
         15, description="The agents' sync period: a runtime silent for five periods is shown as SILENT."
     )
 
+    maintenance_interval_seconds: float = Field(
+        60.0, description="How often expired certificates are pruned and the expiring-soon gauge refreshed."
+    )
+
     max_body_bytes: int = Field(1_048_576, description="Larger request bodies are refused with 413.")
     max_query_depth: int = Field(12, description="Deeper GraphQL documents are refused.")
     max_query_tokens: int = Field(5000, description="GraphQL documents with more tokens are refused.")

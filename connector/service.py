@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass.db import Database
 from compass.errors import CompassError
+from compass.observability.metrics import CERTIFICATES_EXPIRING_SOON
 from compass.settings import Settings
 from connector.audit.repository import AuditRepository, audit_event
 from connector.ca.authority import CertificateAuthority
@@ -39,6 +40,8 @@ from director.systemauth.repository import OneTimeTokenRepository, SystemAuthRep
 from director.systemauth.service import TokenType, hash_token, new_token
 
 KEY_ALGORITHM = "rsa2048"
+# Agents renew when less than 30% of the validity is left; a certificate still below that is "expiring soon".
+EXPIRING_SHARE = 0.3
 CONNECTION_TOKEN_TYPES = (TokenType.RUNTIME.value, TokenType.APPLICATION.value)
 
 
@@ -290,6 +293,15 @@ class ConnectorService:
                 audit_event("certificate_revoked", tenant_id=tenant_id, serial=serial, reason=f"operator revoked {kind.lower()} {object_id}")
             )
         return serials
+
+    async def maintain(self) -> int:
+        """Periodic upkeep: expired certificates leave the store, and the expiring-soon gauge is refreshed."""
+        now = self.clock()
+        async with self.database.transaction() as session:
+            certificates = CertificateRepository(session)
+            pruned = await certificates.prune_expired(now)
+            CERTIFICATES_EXPIRING_SOON.set(await certificates.count_expiring(now, EXPIRING_SHARE))
+        return pruned
 
     async def crl_pem(self) -> bytes:
         now = self.clock()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Final, Literal
 
 from graphql import GraphQLError, OperationDefinitionNode
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -48,6 +48,37 @@ GRAPHQL_ERRORS_TOTAL: Final = Counter(
     ("api", "code"),
     registry=REGISTRY,
 )
+RUNTIME_POLLS_TOTAL: Final = Counter(
+    "compass_runtime_polls_total",
+    "Runtime reads of the Director, by how they were answered: not_modified (304), cached, executed.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+TOKENS_TOTAL: Final = Counter(
+    "compass_tokens_total", "One-time tokens issued, redeemed and refused.", ["event"], registry=REGISTRY
+)
+CERTIFICATES_TOTAL: Final = Counter(
+    "compass_certificates_total",
+    "Client certificates issued, renewed, revoked and refused.",
+    ["event"],
+    registry=REGISTRY,
+)
+CERTIFICATES_EXPIRING_SOON: Final = Gauge(
+    "compass_certificates_expiring_soon",
+    "Unrevoked client certificates with less than 30% of their validity left (their agents should renew).",
+    registry=REGISTRY,
+)
+
+
+def count_lifecycle_event(event: str) -> None:
+    """Audit events (``token_issued``, ``certificate_renewed``...) are the one source of these counters."""
+    kind, _, what = event.partition("_")
+    if kind == "token":
+        TOKENS_TOTAL.labels(event=what).inc()
+    elif kind == "certificate":
+        CERTIFICATES_TOTAL.labels(event=what).inc()
+
+
 
 _APIS: Final[frozenset[str]] = frozenset({"director", "connector"})
 

@@ -5,6 +5,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from compass.observability.metrics import count_lifecycle_event
 from connector.models import AuditEvent
 
 
@@ -15,6 +16,7 @@ class AuditRepository:
     def record(self, event: AuditEvent) -> None:
         """Added to the caller's transaction: an event is recorded exactly when what it describes commits."""
         self.session.add(event)
+        count_lifecycle_event(event.event)
 
     async def latest(self, *, limit: int, event: str | None = None) -> list[AuditEvent]:
         statement = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id).limit(limit)

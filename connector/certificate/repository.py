@@ -66,3 +66,12 @@ class CertificateRepository:
         """The revocation store stays bounded: an expired certificate fails the TLS handshake on its own."""
         result = await self.session.execute(delete(IssuedCertificate).where(IssuedCertificate.not_after <= now))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def count_expiring(self, now: datetime, share_left: float) -> int:
+        """Unrevoked, unexpired certificates with less than ``share_left`` of their validity left."""
+        rows = await self.session.execute(
+            select(IssuedCertificate.not_before, IssuedCertificate.not_after).where(
+                IssuedCertificate.revoked_at.is_(None), IssuedCertificate.not_after > now
+            )
+        )
+        return sum(1 for not_before, not_after in rows if not_after - now < (not_after - not_before) * share_left)

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compass.auth.principal import ClientPrincipal
 from compass.db import Database
+from compass.observability.metrics import RUNTIME_POLLS_TOTAL
 from connector.identity import ClientKind
 from director.polling.cache import AnswerCache
 from director.polling.last_seen import LastSeenRecorder
@@ -121,12 +122,15 @@ class RuntimePollCache:
             revision = await RevisionRepository(session).current(principal.identity.tenant_id)
         etag = _etag(runtime_id, revision or 0, body)
         if etag in _if_none_match(scope):
+            RUNTIME_POLLS_TOTAL.labels(outcome="not_modified").inc()
             await _send_answer(send, 304, etag, b"")
             return
         cached = self.cache.get(etag)
         if cached is not None:
+            RUNTIME_POLLS_TOTAL.labels(outcome="cached").inc()
             await _send_answer(send, 200, etag, cached)
             return
+        RUNTIME_POLLS_TOTAL.labels(outcome="executed").inc()
         await self._execute(scope, _replay(body, receive), send, etag)
 
     async def _execute(self, scope: Scope, receive: Receive, send: Send, etag: str) -> None:

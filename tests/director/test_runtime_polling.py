@@ -224,3 +224,23 @@ async def test_a_runtime_may_report_itself_connected_but_not_join_formations_thr
 
     assert connected.json()["data"]["result"]["status"]["condition"] == "CONNECTED"
     assert joining.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_polls_are_counted_by_how_they_were_answered(operator_and_runtime: tuple[Operator, Runtime]) -> None:
+    from compass.observability.metrics import REGISTRY
+
+    def count(outcome: str) -> float:
+        return REGISTRY.get_sample_value("compass_runtime_polls_total", {"outcome": outcome}) or 0.0
+
+    _, runtime = operator_and_runtime
+    before = {outcome: count(outcome) for outcome in ("executed", "cached", "not_modified")}
+
+    etag = (await runtime.poll()).headers["etag"]
+    await runtime.poll()
+    await runtime.poll(etag)
+
+    assert {outcome: count(outcome) - before[outcome] for outcome in before} == {
+        "executed": 1,
+        "cached": 1,
+        "not_modified": 1,
+    }
