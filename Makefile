@@ -21,6 +21,7 @@ run: install
 	$(BIN)/compass serve --demo
 
 test: install
+	scripts/install-browser.sh
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
