@@ -7,6 +7,11 @@ authentication, no logging and no metrics, so what pycompass spends above it is 
 answers exactly one document shape (``bench.director.sync_document``) and picks the runtime id and the
 ``after`` cursor out of the query text.
 
+On ``AGENT_PATH`` it answers as pycompass answers a runtime's client certificate (director/polling/): the
+tenant's revision first (one statement), then the answer kept in memory for that revision and body, or 304 Not
+Modified when ``If-None-Match`` carries its ETag. It takes the tenant from the ``Tenant`` header: it has no
+identity lookup, as it has no authentication.
+
 Serve it with ``python -m uvicorn --factory bench.baseline:app_from_environment`` and
 ``BENCH_BASELINE_DATABASE_URL`` set.
 """
@@ -14,6 +19,7 @@ Serve it with ``python -m uvicorn --factory bench.baseline:app_from_environment`
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -33,6 +39,8 @@ from compass.db import Database
 
 DATABASE_URL_VARIABLE = "BENCH_BASELINE_DATABASE_URL"
 PATH = "/director/graphql"
+AGENT_PATH = "/agent/director/graphql"
+ANSWERS_KEPT = 64
 PAGE_SIZE = 200
 
 _RUNTIME_ID = re.compile(r'runtimeID:\s*"([^"]+)"')
@@ -41,6 +49,7 @@ _NOT_ALLOWED = re.compile(r"[^-a-z0-9]")
 _HYPHEN_RUNS = re.compile(r"-{2,}")
 
 _IDS = bindparam("ids", expanding=True, type_=String)
+_REVISION = text("SELECT revision FROM tenants WHERE id = :tenant")
 _RUNTIME = text("SELECT id FROM runtimes WHERE tenant_id = :tenant AND id = :runtime")
 _RUNTIME_LABELS = text(
     'SELECT "key", value FROM labels WHERE tenant_id = :tenant AND runtime_id = :runtime ORDER BY "key"'
@@ -235,11 +244,36 @@ def _event(row: Any) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "description": row.description, "spec": _spec(row)}
 
 
+class AnswersByRevision:
+    """The floor of a cached poll: the revision lookup, then bytes kept in a dict (at most ``kept``)."""
+
+    def __init__(self, database: Database, kept: int = ANSWERS_KEPT) -> None:
+        self.database = database
+        self.kept = kept
+        self.answers: dict[str, bytes] = {}
+
+    async def etag(self, tenant_id: str, body: bytes) -> str:
+        async with self.database.engine.connect() as connection:
+            revision = (await connection.execute(_REVISION, {"tenant": tenant_id})).scalar_one_or_none()
+        digest = hashlib.sha256(f"{tenant_id}\n{revision or 0}\n".encode() + body).hexdigest()[:40]
+        return f'"{digest}"'
+
+    def keep(self, etag: str, answer: bytes) -> None:
+        self.answers[etag] = answer
+        while len(self.answers) > self.kept:
+            del self.answers[next(iter(self.answers))]
+
+
+def _if_none_match(request: Request) -> set[str]:
+    return {tag.strip() for tag in request.headers.get("if-none-match", "").split(",") if tag.strip()}
+
+
 def create_app(database: Database) -> Starlette:
     document = SyncDocument(database)
+    kept = AnswersByRevision(database)
 
-    async def sync(request: Request) -> Response:
-        query = (await request.json())["query"]
+    async def answer(request: Request, body: bytes) -> Response:
+        query = json.loads(body)["query"]
         runtime_id = _RUNTIME_ID.search(query)
         if runtime_id is None:
             return JSONResponse({"data": None, "errors": [{"message": "no runtimeID in the document"}]}, 400)
@@ -249,6 +283,23 @@ def create_app(database: Database) -> Starlette:
         # strawberry's view encodes the same way (json.dumps, compact separators): hence the same bytes.
         return Response(json.dumps({"data": data}, separators=(",", ":")), media_type="application/json")
 
+    async def sync(request: Request) -> Response:
+        return await answer(request, await request.body())
+
+    async def agent_sync(request: Request) -> Response:
+        body = await request.body()
+        etag = await kept.etag(request.headers.get("tenant", ""), body)
+        headers = {"etag": etag, "cache-control": "private, no-cache"}
+        if etag in _if_none_match(request):
+            return Response(status_code=304, headers=headers)
+        if (cached := kept.answers.get(etag)) is None:
+            response = await answer(request, body)
+            if response.status_code != 200:
+                return response
+            cached = bytes(response.body)
+            kept.keep(etag, cached)
+        return Response(cached, media_type="application/json", headers=headers)
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -257,7 +308,11 @@ def create_app(database: Database) -> Starlette:
         yield
         await database.dispose()
 
-    routes = [Route(PATH, sync, methods=["POST"]), Route("/healthz", healthz)]
+    routes = [
+        Route(PATH, sync, methods=["POST"]),
+        Route(AGENT_PATH, agent_sync, methods=["POST"]),
+        Route("/healthz", healthz),
+    ]
     return Starlette(routes=routes, lifespan=lifespan)
 
 

@@ -7,19 +7,25 @@ two uvicorn processes and loads them from a third process with httpx. It prints 
 SQL statements per request, the ratio pycompass/baseline, and a profile of the largest case. bench/README.md
 says what each figure means. Nothing asserts on time; tests/test_bench_smoke.py keeps this code working.
 
-    python bench/director.py [--sizes 10,100,1000] [--backends sqlite,postgresql] [--duration 6]
+Two kinds of caller: an operator (JWT), whose every request is executed, and the runtime's agent, which polls
+with its client certificate (obtained through the Connector) over pycompass's HTTPS listener and is answered
+from the answers kept per tenant revision (director/polling/).
+
+    python bench/director.py [--sizes 10,100,1000] [--backends sqlite,postgresql] [--duration 3] [--no-agent]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import gc
 import json
 import os
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -36,13 +42,26 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import event
 
 from compass.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTOR_PATH = "/director/graphql"
+CONNECTOR_PATH = "/connector/graphql"
 PAGE_SIZE = 200
+JSON_CONTENT = {"Content-Type": "application/json; charset=utf-8"}
+# How the agent polls: the same body every time without If-None-Match (a plain Compass agent); with the ETag
+# of its last answer in If-None-Match; a body the kept answers have never seen every time (the worst case).
+AGENT_MODES = ("repeat", "etag", "changed")
+AGENT_TITLES = {
+    "repeat": "agent (mTLS, repeated poll)",
+    "etag": "agent with If-None-Match",
+    "changed": "agent, view changed every request",
+}
 _PAGE = "pageInfo { startCursor endCursor hasNextPage } totalCount"
 
 
@@ -81,6 +100,15 @@ def request_body(runtime_id: str, after: str | None = None) -> bytes:
     return json.dumps({"query": sync_document(runtime_id, after), "variables": None}).encode()
 
 
+def changed_body(runtime_id: str, poll: str) -> bytes:
+    """The sync document with a variable it does not declare (GraphQL ignores it) that differs per poll.
+
+    The kept answers are keyed by the request body, so each poll misses them as a changed view would, while
+    the document text, and so the parser and validation caches, stay the same: a new revision costs just that.
+    """
+    return json.dumps({"query": sync_document(runtime_id), "variables": {"poll": poll}}).encode()
+
+
 def end_cursor(body: bytes) -> str:
     """The top-level endCursor: ``result`` is the last field and its pageInfo follows its data."""
     start = body.rindex(b'"endCursor":"') + len(b'"endCursor":"')
@@ -98,6 +126,89 @@ def operator_headers(settings: Any, tenant_id: str) -> dict[str, str]:
         "Tenant": tenant_id,
         "Content-Type": "application/json; charset=utf-8",
     }
+
+
+# The agent's client certificate, through the Connector as a Compass agent gets it ------------------------
+
+CONFIGURATION = (
+    "query { result: configuration() { token { token } certificateSigningRequestInfo { subject keyAlgorithm }"
+    " managementPlaneInfo { directorURL certificateSecuredConnectorURL } } }"
+)
+_SUBJECT_OIDS = {
+    "O": x509.NameOID.ORGANIZATION_NAME,
+    "OU": x509.NameOID.ORGANIZATIONAL_UNIT_NAME,
+    "L": x509.NameOID.LOCALITY_NAME,
+    "ST": x509.NameOID.STATE_OR_PROVINCE_NAME,
+    "C": x509.NameOID.COUNTRY_NAME,
+    "CN": x509.NameOID.COMMON_NAME,
+}
+
+
+@dataclass(frozen=True)
+class AgentCertificate:
+    """What the agent keeps: its certificate chain and key in files (``ssl`` loads them from files only)."""
+
+    certificate_pem: str  # the leaf, as the HTTPS listener hands it to the app
+    chain_file: Path
+    key_file: Path
+
+
+async def _graphql(
+    client: httpx.AsyncClient, path: str, document: str, headers: dict[str, str]
+) -> dict[str, Any]:
+    body = json.dumps({"query": document, "variables": None}).encode()
+    response = await client.post(path, content=body, headers={**JSON_CONTENT, **headers})
+    answer = response.json()
+    if response.status_code != 200 or answer.get("errors"):
+        raise RuntimeError(f"{path} refused {document[:60]!r}: {response.status_code} {answer.get('errors')}")
+    return dict(answer["data"]["result"])
+
+
+def _csr(subject: str, key: ec.EllipticCurvePrivateKey) -> str:
+    """A CSR for the announced subject, split on ``,`` and ``=`` as Compass's client does; base64 PEM."""
+    name = x509.Name(
+        [
+            x509.NameAttribute(_SUBJECT_OIDS[short], value)
+            for short, _, value in (part.partition("=") for part in subject.split(","))
+        ]
+    )
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    return base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+async def connect_runtime(
+    client: httpx.AsyncClient, headers: dict[str, str], runtime_id: str, directory: Path
+) -> AgentCertificate:
+    """One-time token (operator), ``configuration`` and ``signCertificateSigningRequest`` (Connector, token
+    secured), with an EC P-256 key: the first connection of a Compass agent. ``client`` speaks plain HTTP to
+    the server (or the ASGI app)."""
+    token_document = f'mutation {{ result: requestOneTimeTokenForRuntime(id: "{runtime_id}") {{ token }} }}'
+    token = (await _graphql(client, DIRECTOR_PATH, token_document, headers))["token"]
+    configuration = await _graphql(client, CONNECTOR_PATH, CONFIGURATION, {"Connector-Token": token})
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = configuration["certificateSigningRequestInfo"]["subject"]
+    sign_document = (
+        f'mutation {{ result: signCertificateSigningRequest(csr: "{_csr(subject, key)}") '
+        "{ certificateChain caCertificate clientCertificate } }"
+    )
+    signing_token = {"Connector-Token": configuration["token"]["token"]}
+    signed = await _graphql(client, CONNECTOR_PATH, sign_document, signing_token)
+    chain_file, key_file = directory / "agent-chain.pem", directory / "agent-key.pem"
+    chain_file.write_bytes(base64.b64decode(signed["certificateChain"]))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    key_file.chmod(0o600)
+    return AgentCertificate(base64.b64decode(signed["clientCertificate"]).decode(), chain_file, key_file)
+
+
+def agent_ssl_context(ca_file: str, chain_file: str, key_file: str) -> ssl.SSLContext:
+    """Verifies the server against our CA and presents the agent's certificate."""
+    context = ssl.create_default_context(cafile=ca_file)
+    context.load_cert_chain(chain_file, key_file)
+    return context
 
 
 # In process: the same bytes, and SQL statements per request -------------------------------------------------
@@ -140,6 +251,110 @@ async def answer_in_process(
     return InProcessAnswer(response.content, len(statements))
 
 
+@dataclass(frozen=True)
+class AsgiAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+async def asgi_request(
+    app: Any,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    path: str = DIRECTOR_PATH,
+    certificate_pem: str | None = None,
+) -> AsgiAnswer:
+    """A POST straight into the ASGI app; with ``certificate_pem`` it arrives as over the HTTPS listener, the
+    client certificate in the ASGI TLS extension (compass/tls.py). No HTTP client shows up in a profile."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http" if certificate_pem is None else "https",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-length", str(len(body)).encode())]
+        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+        "state": {},
+    }
+    if certificate_pem is not None:
+        from compass.tls import TLS_EXTENSION
+
+        tls = {"server_cert": None, "client_cert_chain": [certificate_pem], "client_cert_name": None}
+        scope["extensions"] = {TLS_EXTENSION: {**tls, "client_cert_error": None, "tls_version": 0x0304}}
+    chunks: list[bytes] = []
+    start: dict[str, Any] = {}
+    received = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if received:
+            await asyncio.Event().wait()
+        received = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    response_headers = {name.decode(): value.decode() for name, value in start.get("headers", [])}
+    return AsgiAnswer(int(start.get("status", 0)), response_headers, b"".join(chunks))
+
+
+async def call_asgi(app: Any, body: bytes, headers: dict[str, str]) -> bytes:
+    return (await asgi_request(app, body, headers)).body
+
+
+@dataclass(frozen=True)
+class AgentInProcess:
+    """An agent's answer in process and the SQL statements of each kind of poll, after a first poll."""
+
+    body: bytes
+    kept: int  # the same body again: answered from the kept answers
+    not_modified: int  # with If-None-Match: the kept answer's ETag, answered 304
+    changed: int  # a body never seen at this revision: executed and kept
+
+
+async def agent_in_process(
+    app: Any,
+    database: Database,
+    runtime_id: str,
+    headers: dict[str, str],
+    *,
+    path: str = DIRECTOR_PATH,
+    certificate_pem: str | None = None,
+) -> AgentInProcess:
+    """The runtime's polls into pycompass (``certificate_pem``) or into the baseline's ``AGENT_PATH``."""
+    body = request_body(runtime_id)
+
+    async def poll(content: bytes, extra: dict[str, str] | None = None) -> tuple[AsgiAnswer, int]:
+        with counting_statements(database) as statements:
+            answer = await asgi_request(
+                app, content, {**headers, **(extra or {})}, path=path, certificate_pem=certificate_pem
+            )
+        if answer.status not in (200, 304) or b'"errors":' in answer.body:
+            raise RuntimeError(f"{path} answered the agent {answer.status}: {answer.body[:300]!r}")
+        return answer, len(statements)
+
+    await poll(body)
+    kept, kept_statements = await poll(body)
+    not_modified, not_modified_statements = await poll(body, {"If-None-Match": kept.headers["etag"]})
+    if not_modified.status != 304:
+        raise RuntimeError(f"{path} answered {not_modified.status} to the ETag of an unchanged view")
+    _, changed_statements = await poll(changed_body(runtime_id, uuid.uuid4().hex))
+    return AgentInProcess(kept.body, kept_statements, not_modified_statements, changed_statements)
+
+
 # The load client: `python -m bench.director client`, configuration in as JSON on stdin, results out ---
 
 
@@ -150,20 +365,58 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def _sync(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], runtime_id: str, *, full: bool
-) -> int:
-    """One request, or (``full``) every page following endCursor; returns the pages fetched. Errors raise."""
-    after: str | None = None
-    pages = 0
-    while True:
-        response = await client.post(url, content=request_body(runtime_id, after), headers=headers)
-        pages += 1
-        if response.status_code != 200 or b'"errors":' in response.content:
-            raise RuntimeError(f"{url} answered {response.status_code}: {response.content[:300]!r}")
-        after = end_cursor(response.content) if full else ""
-        if not after:
-            return pages
+class _Requests:
+    """What one load process sends and accepts: an operator's pages, or (``agent``) a runtime's polls.
+
+    ``etag``: every poll carries the ETag of the last 200 answer in If-None-Match, and 304 is a good answer.
+    ``changed``: every poll's body is one the server has not answered before (``changed_body``).
+    """
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.url: str = config["url"]
+        self.headers: dict[str, str] = config["headers"]
+        self.runtime_id: str = config["runtime_id"]
+        self.agent: str | None = config.get("agent")
+        self.first_page = request_body(self.runtime_id)
+        self.nonce = uuid.uuid4().hex
+        self.polls = 0
+        self.etag: str | None = None
+        self.not_modified = 0
+
+    def body(self, after: str | None) -> bytes:
+        if self.agent == "changed":
+            self.polls += 1
+            return changed_body(self.runtime_id, f"{self.nonce}-{self.polls}")
+        return request_body(self.runtime_id, after) if after else self.first_page
+
+    async def sync(self, client: httpx.AsyncClient, *, full: bool) -> int:
+        """One request, or (``full``) every page following endCursor; returns the pages. Errors raise."""
+        after: str | None = None
+        pages = 0
+        while True:
+            headers = self.headers
+            if self.agent == "etag" and self.etag:
+                headers = {**headers, "If-None-Match": self.etag}
+            response = await client.post(self.url, content=self.body(after), headers=headers)
+            pages += 1
+            if response.status_code == 304 and self.agent == "etag":
+                self.not_modified += 1
+                return pages
+            if response.status_code != 200 or b'"errors":' in response.content:
+                raise RuntimeError(f"{self.url} answered {response.status_code}: {response.content[:300]!r}")
+            if self.agent == "etag":
+                self.etag = response.headers.get("etag")
+            after = end_cursor(response.content) if full else ""
+            if not after:
+                return pages
+
+
+def _http_client(config: dict[str, Any], connections: int) -> httpx.AsyncClient:
+    """Keep-alive connections; with ``tls``, HTTPS verified against our CA, with the agent's certificate."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    tls = config.get("tls")
+    verify: ssl.SSLContext | bool = agent_ssl_context(tls["ca"], tls["cert"], tls["key"]) if tls else True
+    return httpx.AsyncClient(limits=limits, timeout=300.0, verify=verify)
 
 
 async def _closed_loop(config: dict[str, Any]) -> dict[str, Any]:
@@ -174,13 +427,12 @@ async def _closed_loop(config: dict[str, Any]) -> dict[str, Any]:
     200 applications over 8 connections can take longer than the window to come back at all. Times come from
     ``time.perf_counter``, because uvloop's ``loop.time()`` has millisecond resolution.
     """
-    url, headers, runtime_id = config["url"], config["headers"], config["runtime_id"]
+    sender = _Requests(config)
     concurrency, min_count, full = config["concurrency"], config["min_count"], config["full_sync"]
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     latencies: list[float] = []
     pages: list[int] = []
     requests = 0
-    async with httpx.AsyncClient(limits=limits, timeout=300.0) as client:
+    async with _http_client(config, concurrency) as client:
         began = time.perf_counter()
         measure_from = began + config["warmup"]
         until = window_end = measure_from + config["duration"]
@@ -192,7 +444,7 @@ async def _closed_loop(config: dict[str, Any]) -> dict[str, Any]:
         async def worker() -> None:
             nonlocal requests, window_end
             while measuring(started := time.perf_counter()):
-                fetched = await _sync(client, url, headers, runtime_id, full=full)
+                fetched = await sender.sync(client, full=full)
                 finished = time.perf_counter()
                 requests += fetched
                 if finished >= measure_from and measuring(finished):
@@ -210,21 +462,21 @@ async def _closed_loop(config: dict[str, Any]) -> dict[str, Any]:
         "p99": _percentile(latencies, 0.99),
         "pages": statistics.mean(pages) if pages else 0,
         "requests": requests,
+        "not_modified": sender.not_modified,
         "client_cpu": cpu / wall,
     }
 
 
 async def _open_loop(config: dict[str, Any]) -> dict[str, Any]:
     """Requests offered at a fixed rate whatever the answers do; latency counts from the scheduled start."""
-    url, headers, runtime_id, rate = config["url"], config["headers"], config["runtime_id"], config["rate"]
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    sender, rate = _Requests(config), config["rate"]
     latencies: list[float] = []
-    async with httpx.AsyncClient(limits=limits, timeout=300.0) as client:
-        await _sync(client, url, headers, runtime_id, full=False)
+    async with _http_client(config, 64) as client:
+        await sender.sync(client, full=False)
         start = time.perf_counter() + 0.05
 
         async def one(scheduled: float) -> None:
-            await _sync(client, url, headers, runtime_id, full=False)
+            await sender.sync(client, full=False)
             latencies.append(time.perf_counter() - scheduled)
 
         tasks = []
@@ -282,11 +534,18 @@ class Server:
     env: dict[str, str]
     log: Path
     port: int = field(default_factory=free_port)
+    https_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def https_url(self) -> str:
+        """The mTLS listener's Director URL (pycompass only)."""
+        assert self.https_port is not None
+        return f"https://127.0.0.1:{self.https_port}{DIRECTOR_PATH}"
 
     @property
     def url(self) -> str:
@@ -318,6 +577,20 @@ class Server:
         if self.process.poll() is not None:
             raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
 
+    def stopped_by_others(self) -> bool:
+        """True once the process has exited, or (when it no longer answers /healthz) after it does."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base_url + "/healthz", timeout=2.0).status_code == 200:
+                    return False
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return True
+
     def cpu_seconds(self) -> float:
         assert self.process is not None
         return _cpu_seconds(self.process.pid)
@@ -344,8 +617,14 @@ def pycompass_server(workdir: Path, env: dict[str, str]) -> Server:
     compass = str(Path(sys.executable).parent / "compass")
     server = Server("pycompass", [compass, "serve"], {}, workdir / "pycompass.log")
     # The mTLS listener gets a free port too, so that no other pycompass on this machine is in the way.
-    server.env = {**env, "COMPASS_HTTP_PORT": str(server.port), "COMPASS_HTTPS_PORT": str(free_port())}
+    server.https_port = free_port()
+    server.env = {**env, "COMPASS_HTTP_PORT": str(server.port), "COMPASS_HTTPS_PORT": str(server.https_port)}
     return server
+
+
+def server_ca_file(workdir: Path) -> Path:
+    """Our CA's chain, written by `compass serve` at start (compass/server.py): the agent verifies with it."""
+    return workdir / "tls" / "client-ca.pem"
 
 
 def baseline_server(workdir: Path, database_url: str) -> Server:
@@ -376,13 +655,15 @@ class Load:
     client_cpu: float = float("nan")
     cpu_per_request: float = float("nan")
     pages: float = 1.0
+    not_modified: float = 0.0  # share of the requests answered 304
 
 
 def _client_run(server: Server, config: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
     """The client's result, the server's CPU seconds meanwhile and the wall seconds it took.
 
-    A server that something outside the bench stopped mid-case (it has happened: a stray SIGINT) is started
-    again and the case run once more, with a note on stderr.
+    A server that something outside the bench stopped mid-case (it has happened: a stray SIGINT, on a machine
+    other sessions share) is started again and the case run once more, with a note on stderr. The client may
+    fail while the server is still shutting down: a server that no longer answers /healthz counts as stopping.
     """
     for attempt in (1, 2):
         server.check_alive()
@@ -391,7 +672,7 @@ def _client_run(server: Server, config: dict[str, Any]) -> tuple[dict[str, Any],
             result = run_client(config)
         except RuntimeError as error:
             assert server.process is not None
-            if attempt == 2 or server.process.poll() is None:
+            if attempt == 2 or not server.stopped_by_others():
                 raise RuntimeError(f"{error}\n{server.name} log:\n{server.log_tail()}") from None
             _log(f"{server.name} exited with {server.process.returncode} during the case: restarting it")
             server.start()
@@ -401,11 +682,22 @@ def _client_run(server: Server, config: dict[str, Any]) -> tuple[dict[str, Any],
 
 
 def closed_loop(
-    server: Server, headers: dict[str, str], runtime_id: str, *, full_sync: bool, options: argparse.Namespace
+    server: Server,
+    headers: dict[str, str],
+    runtime_id: str,
+    *,
+    full_sync: bool,
+    options: argparse.Namespace,
+    url: str | None = None,
+    agent: str | None = None,
+    tls: dict[str, str] | None = None,
 ) -> Load:
-    """Page requests over ``--concurrency`` connections; full syncs one at a time, as an agent runs them."""
+    """Page requests over ``--concurrency`` connections; full syncs one at a time, as an agent runs them.
+
+    ``agent`` (an ``AGENT_MODES`` entry) and ``tls`` (ca, cert, key files) make them a runtime's polls.
+    """
     config = {
-        "url": server.url,
+        "url": url or server.url,
         "headers": headers,
         "runtime_id": runtime_id,
         "full_sync": full_sync,
@@ -413,6 +705,8 @@ def closed_loop(
         "warmup": 0.0 if full_sync else options.warmup,
         "duration": options.duration,
         "min_count": 3 if full_sync else options.concurrency,
+        "agent": agent,
+        "tls": tls,
     }
     result, cpu, wall = _client_run(server, config)
     return Load(
@@ -424,6 +718,7 @@ def closed_loop(
         client_cpu=result["client_cpu"],
         cpu_per_request=cpu / result["requests"] if result["requests"] else float("nan"),
         pages=result["pages"],
+        not_modified=result["not_modified"] / result["requests"] if result["requests"] else 0.0,
     )
 
 
@@ -446,42 +741,6 @@ def log_like_the_server() -> None:
         configure_logging(level="info", json=True)
 
 
-async def call_asgi(app: Any, body: bytes, headers: dict[str, str]) -> bytes:
-    """A POST straight into the ASGI app, so that no HTTP client shows up in the profile."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": DIRECTOR_PATH,
-        "raw_path": DIRECTOR_PATH.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"content-length", str(len(body)).encode())]
-        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-        "state": {},
-    }
-    chunks: list[bytes] = []
-    received = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        if received:
-            await asyncio.Event().wait()
-        received = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-
-    await app(scope, receive, send)
-    return b"".join(chunks)
-
-
 # Whose time a sample is, by the file of its innermost Python frame; the first match wins.
 _OWNERS = (
     ("pycompass (compass/, director/)", (f"{ROOT}/compass/", f"{ROOT}/director/")),
@@ -498,6 +757,7 @@ _OWNERS = (
     ("prometheus-client", ("/prometheus_client/",)),
 )
 PROFILE_TOP = 25
+AGENT_PROFILE_TOP = 12
 
 
 def _owner(path: str | None) -> str:
@@ -569,28 +829,48 @@ def render_profile_tables(tables: ProfileTables, top: int = PROFILE_TOP) -> list
 
 
 async def profile(
-    settings: Any, database: Database, body: bytes, headers: dict[str, str], requests: int
+    settings: Any,
+    database: Database,
+    body: bytes,
+    headers: dict[str, str],
+    requests: int,
+    *,
+    certificate_pem: str | None = None,
+    top: int = PROFILE_TOP,
 ) -> str:
-    """pyinstrument around ``requests`` sequential requests into the ASGI app; returns the text to print."""
+    """pyinstrument around ``requests`` sequential requests into the ASGI app; returns the text to print.
+
+    With ``certificate_pem`` the requests are the runtime's polls, as they arrive over the HTTPS listener.
+    """
     from pyinstrument import Profiler
 
     from compass.app import create_app
 
     app = create_app(settings, database)
+
+    async def call() -> None:
+        answer = await asgi_request(app, body, headers, certificate_pem=certificate_pem)
+        if answer.status != 200:
+            raise RuntimeError(f"the profiled request answered {answer.status}: {answer.body[:300]!r}")
+
     for _ in range(3):
-        await call_asgi(app, body, headers)
-    # As `compass serve` does before it serves: start-up objects leave the collector's view.
+        await call()
+    # As `compass serve` does before it serves (compass/server.py): start-up objects leave the collector's
+    # view, and the first generation is collected every 50,000 allocations instead of every 700.
     gc.collect()
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50_000, 50, 100)
     # async_mode "disabled": plain samples of the main thread, so that time idle in the event loop (waiting
     # for the database) shows as such instead of being folded into the frames that await.
     profiler = Profiler(interval=0.001, async_mode="disabled")
     started, cpu_started = time.perf_counter(), time.process_time()
     profiler.start()
     for _ in range(requests):
-        await call_asgi(app, body, headers)
+        await call()
     profiler.stop()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    gc.set_threshold(*thresholds)
     gc.unfreeze()
     lines = [
         f"{requests} sequential requests in process: {elapsed / requests * 1000:.1f} ms wall and "
@@ -598,7 +878,7 @@ async def profile(
     ]
     session = profiler.last_session
     if session is not None and (root := session.root_frame()) is not None:
-        lines.extend(render_profile_tables(profile_tables(root)))
+        lines.extend(render_profile_tables(profile_tables(root), top))
     return "\n".join(lines)
 
 
@@ -615,6 +895,19 @@ class Row:
     load_average: float
     fixed: tuple[Load, Load] | None = None
     full: tuple[Load, Load] | None = None
+    agent: list[AgentRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    """One way of polling: pycompass over mTLS, and the baseline's kept answers over plain HTTP (or, for
+    ``changed``, the uncached baseline of the operator table: a body never seen is a full build there too)."""
+
+    mode: str
+    loads: tuple[Load, Load]
+    statements: tuple[int, int]
+    bytes_ok: bool
+    load_average: float
 
 
 @dataclass
@@ -622,6 +915,7 @@ class BackendReport:
     title: str
     rows: list[Row] = field(default_factory=list)
     profile: str | None = None
+    agent_profile: str | None = None
 
 
 def _log(message: str) -> None:
@@ -694,6 +988,8 @@ async def measure_size(
     runtime_id: str,
     headers: dict[str, str],
     options: argparse.Namespace,
+    agent: AgentCertificate | None = None,
+    ca_file: Path | None = None,
 ) -> Row:
     body = request_body(runtime_id)
     ours, theirs = [await answer_in_process(app, database, body, headers) for app in apps]
@@ -723,7 +1019,63 @@ async def measure_size(
             closed_loop(servers[0], headers, runtime_id, full_sync=True, options=options),
             closed_loop(servers[1], headers, runtime_id, full_sync=True, options=options),
         )
+    if agent is not None and ca_file is not None:
+        row.agent = await measure_agent(
+            row, ours.body, servers, apps, database, runtime_id, headers, agent, ca_file, options
+        )
     return row
+
+
+async def measure_agent(
+    row: Row,
+    operator_body: bytes,
+    servers: tuple[Server, Server],
+    apps: tuple[Any, Any],
+    database: Database,
+    runtime_id: str,
+    headers: dict[str, str],
+    agent: AgentCertificate,
+    ca_file: Path,
+    options: argparse.Namespace,
+) -> list[AgentRow]:
+    """The runtime's own polls: pycompass on its HTTPS listener with the agent's certificate, the baseline's
+    ``AGENT_PATH`` on plain HTTP with the ``Tenant`` header (it has neither TLS nor authentication)."""
+    from bench.baseline import AGENT_PATH
+
+    tenant_headers = {**JSON_CONTENT, "Tenant": headers["Tenant"]}
+    ours = await agent_in_process(
+        apps[0], database, runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
+    )
+    theirs = await agent_in_process(apps[1], database, runtime_id, tenant_headers, path=AGENT_PATH)
+    tls = {"ca": str(ca_file), "cert": str(agent.chain_file), "key": str(agent.key_file)}
+    body = request_body(runtime_id)
+    context = agent_ssl_context(tls["ca"], tls["cert"], tls["key"])
+    async with httpx.AsyncClient(verify=context, timeout=300) as https:
+        over_https = (await https.post(servers[0].https_url, content=body, headers=JSON_CONTENT)).content
+    baseline_url = servers[1].base_url + AGENT_PATH
+    over_http = httpx.post(baseline_url, content=body, headers=tenant_headers, timeout=300).content
+    bytes_ok = operator_body == ours.body == theirs.body == over_https == over_http
+    statements = {
+        "repeat": (ours.kept, theirs.kept),
+        "etag": (ours.not_modified, theirs.not_modified),
+        "changed": (ours.changed, row.statements[1]),
+    }
+    rows: list[AgentRow] = []
+    for mode in options.agent_modes:
+        _log(f"N = {row.size}: {AGENT_TITLES[mode]}, closed loop")
+        mine = closed_loop(
+            servers[0], JSON_CONTENT, runtime_id, full_sync=False, options=options,
+            url=servers[0].https_url, agent=mode, tls=tls,
+        )
+        if mode == "changed":
+            floor = row.page[1]
+        else:
+            floor = closed_loop(
+                servers[1], tenant_headers, runtime_id, full_sync=False, options=options,
+                url=baseline_url, agent=mode,
+            )
+        rows.append(AgentRow(mode, (mine, floor), statements[mode], bytes_ok, _load_average()))
+    return rows
 
 
 async def run_backend(backend: str, title: str, options: argparse.Namespace) -> BackendReport:
@@ -746,6 +1098,7 @@ async def run_backend(backend: str, title: str, options: argparse.Namespace) -> 
             servers = (pycompass_server(workdir, env), baseline_server(workdir, url))
             apps = (create_app(settings, database), baseline.create_app(database))
             seeded_count = 0
+            agent: AgentCertificate | None = None
             try:
                 for size in options.sizes:
                     _log(f"{backend}: seeding up to N = {size}")
@@ -754,16 +1107,29 @@ async def run_backend(backend: str, title: str, options: argparse.Namespace) -> 
                     for server in servers:
                         if server.process is None:
                             server.start()
+                    if options.agent and agent is None:
+                        _log(f"{backend}: the runtime's client certificate through the Connector")
+                        async with httpx.AsyncClient(base_url=servers[0].base_url, timeout=60) as plain:
+                            agent = await connect_runtime(plain, headers, seeded.runtime_id, workdir)
                     row = await measure_size(
-                        size, servers, apps, database, seeded.runtime_id, headers, options
+                        size, servers, apps, database, seeded.runtime_id, headers, options,
+                        agent, server_ca_file(workdir),
                     )
                     report.rows.append(row)
                     print(format_row(row), flush=True)
+                    for agent_row in row.agent:
+                        print(format_agent_row(row, agent_row), flush=True)
                 if options.profile:
                     _log(f"{backend}: profiling N = {seeded_count} in process")
                     body = request_body(seeded.runtime_id)
                     requests = options.profile_requests
                     report.profile = await profile(settings, database, body, headers, requests)
+                    if agent is not None:
+                        _log(f"{backend}: profiling the agent's repeated poll of N = {seeded_count}")
+                        report.agent_profile = await profile(
+                            settings, database, body, JSON_CONTENT, requests * 10,
+                            certificate_pem=agent.certificate_pem, top=AGENT_PROFILE_TOP,
+                        )
             finally:
                 for server in servers:
                     server.stop()
@@ -801,6 +1167,58 @@ def format_row(row: Row) -> str:
         f" {ours.server_cpu * 100:9.0f} {theirs.server_cpu * 100:4.0f} {client_cpu * 100:3.0f} |"
         f" {row.load_average:4.1f}"
     )
+
+
+AGENT_HEADER = (
+    "mode         N | pycompass req/s  p50 ms  p99 ms  CPU ms stmts"
+    " | baseline req/s  p50 ms  p99 ms  CPU ms stmts"
+    " | ratio req/s  CPU | CPU ÷ base uncached ÷ pyc operator | 304 % bytes | CPU % pyc base cli | load"
+)
+
+
+def format_agent_row(row: Row, agent: AgentRow) -> str:
+    ours, theirs = agent.loads
+    client_cpu = max(ours.client_cpu, theirs.client_cpu)
+    floor = "" if agent.mode != "changed" else "*"
+    return (
+        f"{agent.mode:<7} {row.size:>6} | {ours.rate:15.1f} {_ms(ours.p50)} {_ms(ours.p99)} "
+        f"{_ms(ours.cpu_per_request)} {agent.statements[0]:>5} | {theirs.rate:13.1f}{floor:1} "
+        f"{_ms(theirs.p50)} {_ms(theirs.p99)} {_ms(theirs.cpu_per_request)} {agent.statements[1]:>5} |"
+        f" {_ratio(ours.rate, theirs.rate):11.3f}"
+        f" {_ratio(ours.cpu_per_request, theirs.cpu_per_request):4.2f} |"
+        f" {_ratio(ours.cpu_per_request, row.page[1].cpu_per_request):19.2f}"
+        f" {_ratio(ours.cpu_per_request, row.page[0].cpu_per_request):14.3f} |"
+        f" {ours.not_modified * 100:5.0f} {'OK' if agent.bytes_ok else 'MISMATCH':>5} |"
+        f" {ours.server_cpu * 100:9.0f} {theirs.server_cpu * 100:4.0f} {client_cpu * 100:3.0f} |"
+        f" {agent.load_average:4.1f}"
+    )
+
+
+_AGENT_LEGEND = (
+    "  repeat  = the same body every time, no If-None-Match (a plain Compass agent): answered from memory",
+    "  etag    = If-None-Match with the last answer's ETag: 304 Not Modified",
+    "  changed = a body never seen at this revision every time (an undeclared variable): executed and kept;",
+    "            * its baseline is the uncached one above (a new body is a full build there too)",
+    "  baseline (repeat, etag) = the same per-revision answers: one revision lookup, then the kept bytes",
+    "            or 304; no identity lookup",
+    "  CPU ÷ base uncached = pycompass CPU ms ÷ the uncached baseline's above; ÷ pyc operator = ÷ the",
+    "            executed pycompass request above; stmts in process (pycompass: certificate, system auth,",
+    "            revision)",
+)
+
+
+def _print_agent(rows: list[Row], options: argparse.Namespace) -> None:
+    print(
+        "\nthe runtime's agent: its client certificate (EC P-256: token, configuration, CSR, sign,"
+        " through the Connector)\nand the same document; pycompass on its HTTPS listener (mTLS), the baseline"
+        " on plain HTTP (it has no TLS),\nso only pycompass's figures include the encryption of every answer"
+        f" ({options.concurrency} keep-alive connections: handshakes once per case)"
+    )
+    print("\n".join(_AGENT_LEGEND))
+    print(AGENT_HEADER)
+    for row in rows:
+        for agent in row.agent:
+            print(format_agent_row(row, agent))
 
 
 def _print_fixed(rows: list[Row], options: argparse.Namespace) -> None:
@@ -850,9 +1268,17 @@ def print_report(report: BackendReport, options: argparse.Namespace) -> None:
         _print_fixed(fixed, options)
     if full := [row for row in report.rows if row.full]:
         _print_full(full)
+    if any(row.agent for row in report.rows):
+        _print_agent(report.rows, options)
     if report.profile:
         print(f"\n--- profile: pycompass, N = {options.sizes[-1]}, first page, {report.title} ---")
         print(report.profile)
+    if report.agent_profile:
+        print(
+            f"\n--- profile: pycompass, the agent's repeated poll (kept answer), N = {options.sizes[-1]}, "
+            f"{report.title}; in process, so without TLS ---"
+        )
+        print(report.agent_profile)
 
 
 def parse_options(argv: list[str]) -> argparse.Namespace:
@@ -861,22 +1287,31 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--sizes", default="10,100,1000", help="numbers of applications, comma separated")
     parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite and/or postgresql")
-    parser.add_argument("--duration", type=float, default=6.0, help="measured seconds per case (at most 10)")
+    parser.add_argument("--duration", type=float, default=3.0, help="measured seconds per case (at most 10)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each case")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections of the load")
     parser.add_argument(
         "--fixed-load", type=float, default=0.5, help="offered load, a fraction of pycompass's req/s; 0 skips"
     )
-    parser.add_argument("--fixed-duration", type=float, default=3.0, help="seconds of each fixed-load run")
+    parser.add_argument("--fixed-duration", type=float, default=2.0, help="seconds of each fixed-load run")
     parser.add_argument(
         "--profile", action=argparse.BooleanOptionalAction, default=True, help="pyinstrument on the largest N"
     )
     parser.add_argument("--profile-requests", type=int, default=50, help="requests inside the profile")
+    parser.add_argument(
+        "--agent", action=argparse.BooleanOptionalAction, default=True, help="the runtime's polls over mTLS"
+    )
+    parser.add_argument(
+        "--agent-modes", default=",".join(AGENT_MODES), help="repeat, etag and/or changed (comma separated)"
+    )
     options = parser.parse_args(argv)
     options.sizes = sorted({int(size) for size in options.sizes.split(",") if size.strip()})
     options.backends = [backend.strip() for backend in options.backends.split(",") if backend.strip()]
     if unknown := set(options.backends) - {"sqlite", "postgresql"}:
         parser.error(f"unknown backends {sorted(unknown)}; use sqlite and/or postgresql")
+    options.agent_modes = [mode.strip() for mode in options.agent_modes.split(",") if mode.strip()]
+    if unknown := set(options.agent_modes) - set(AGENT_MODES):
+        parser.error(f"unknown agent modes {sorted(unknown)}; use {', '.join(AGENT_MODES)}")
     if not 0 < options.duration <= 10:
         parser.error("--duration must be more than 0 and at most 10 seconds")
     return options

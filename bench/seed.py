@@ -1,7 +1,9 @@
 """Seeds the Director through its own services: a tenant, a runtime, a formation and N applications.
 
 Seeding is cumulative: ``add_applications`` appends to what is there, so one database serves N = 10, 100 and
-1000 in turn without seeding the first thousand twice.
+1000 in turn without seeding the first thousand twice. Each step bumps the tenant's revision, as a GraphQL
+mutation does (the services do not: ``DirectorContext.writing`` does it), or a running server would go on
+answering the runtime's certificate with the view it kept for the previous N.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from director.graphql.inputs import (
     EventSpecInput,
     RuntimeRegisterInput,
 )
+from director.polling.revision import RevisionRepository
 from director.runtime.service import runtime as runtime_service
 from director.systemauth.service import TokenType
 from director.systemauth.service import system_auth as system_auth_service
@@ -109,6 +112,7 @@ async def seed_runtime(database: Database) -> Seeded:
         runtime = await runtime_service.register(session, tenant.id, runtime_input)
         await formation_service.create(session, tenant.id, FORMATION, None)
         await formation_service.assign(session, tenant.id, FormationObjectKind.RUNTIME, runtime.id, FORMATION)
+        await RevisionRepository(session).bump(tenant.id)
     return Seeded(tenant_id=tenant.id, runtime_id=runtime.id)
 
 
@@ -133,3 +137,4 @@ async def add_applications(
                 ttl=timedelta(minutes=5),
                 connector_url=CONNECTOR_URL,
             )
+        await RevisionRepository(session).bump(tenant_id)

@@ -5,23 +5,31 @@ They keep the benchmark from rotting. They assert behaviour (same bytes, stateme
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import strawberry.schema.schema
 
 from bench import baseline
 from bench.director import (
+    JSON_CONTENT,
     PAGE_SIZE,
+    AgentCertificate,
+    agent_in_process,
     answer_in_process,
     baseline_server,
+    connect_runtime,
     end_cursor,
     operator_headers,
     profile,
+    pycompass_server,
     request_body,
     run_client,
+    server_ca_file,
 )
 from bench.seed import Seeded, add_applications, seed_runtime
 from compass.db import Database
@@ -29,6 +37,8 @@ from compass.settings import Settings
 
 # runtimes, the runtime's labels, applications, their labels, system auths, bundles, APIs, events
 BASELINE_TABLE_STATEMENTS = 8
+# the baseline's agent path looks up the tenant's revision before anything else
+BASELINE_REVISION_STATEMENTS = 1
 
 
 async def seeded_with(database: Database, count: int, *, bundles: int = 3) -> Seeded:
@@ -49,6 +59,19 @@ async def both_answers(
 
 def result_of(body: bytes) -> dict[str, Any]:
     return dict(json.loads(body)["data"]["result"])
+
+
+# Token calls to the Connector are limited per client address: each agent connects from an address of its own.
+_AGENT_ADDRESSES = (f"127.77.0.{host}" for host in itertools.count(1))
+
+
+async def agent_of(app: object, settings: Settings, seeded: Seeded, directory: Path) -> AgentCertificate:
+    """The runtime's certificate through the Connector of the in-process app."""
+    transport = httpx.ASGITransport(app=app, client=(next(_AGENT_ADDRESSES), 4711))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        return await connect_runtime(
+            client, operator_headers(settings, seeded.tenant_id), seeded.runtime_id, directory
+        )
 
 
 async def test_seeding_gives_the_runtime_each_application_with_its_whole_tree(
@@ -181,3 +204,115 @@ async def test_a_repeated_sync_document_is_not_validated_again(
 
     # then
     assert validations == []
+
+
+async def test_the_agents_polls_answer_with_the_operators_bytes(
+    app: object, database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    # given
+    seeded = await seeded_with(database, 2)
+    agent = await agent_of(app, settings, seeded, tmp_path)
+    operator, _ = await both_answers(app, database, settings, seeded)
+
+    # when
+    polled = await agent_in_process(
+        app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
+    )
+
+    # then
+    assert polled.body == operator
+
+
+async def test_a_repeated_poll_runs_fewer_statements_than_an_executed_one(
+    app: object, database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    # given
+    seeded = await seeded_with(database, 2)
+    agent = await agent_of(app, settings, seeded, tmp_path)
+    headers = operator_headers(settings, seeded.tenant_id)
+    executed = await answer_in_process(app, database, request_body(seeded.runtime_id), headers)
+
+    # when
+    polled = await agent_in_process(
+        app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
+    )
+
+    # then
+    assert polled.kept < executed.statements
+    assert polled.not_modified < executed.statements
+    assert polled.changed > executed.statements
+
+
+async def test_baseline_agent_path_answers_kept_polls_after_the_revision_lookup_alone(
+    database: Database, settings: Settings
+) -> None:
+    # given
+    seeded = await seeded_with(database, 2)
+    headers = {**JSON_CONTENT, "Tenant": seeded.tenant_id}
+
+    # when
+    polled = await agent_in_process(
+        baseline.create_app(database), database, seeded.runtime_id, headers, path=baseline.AGENT_PATH
+    )
+
+    # then
+    assert (polled.kept, polled.not_modified) == (BASELINE_REVISION_STATEMENTS, BASELINE_REVISION_STATEMENTS)
+    assert polled.changed == BASELINE_REVISION_STATEMENTS + BASELINE_TABLE_STATEMENTS
+
+
+async def test_seeding_more_applications_gives_the_polling_runtime_a_new_view(
+    app: object, database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    # given: the runtime's view of one application is kept
+    seeded = await seeded_with(database, 1)
+    agent = await agent_of(app, settings, seeded, tmp_path)
+    before = await agent_in_process(
+        app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
+    )
+
+    # when
+    await add_applications(database, seeded, 1, 1)
+    after = await agent_in_process(
+        app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
+    )
+
+    # then
+    assert [result_of(body)["totalCount"] for body in (before.body, after.body)] == [1, 2]
+
+
+async def test_load_client_polls_served_pycompass_over_mtls_with_the_etag(
+    database: Database, database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    # given: `compass serve` on this database and data directory, and the runtime's certificate from it
+    seeded = await seeded_with(database, 1)
+    env = {"COMPASS_DATA_DIR": str(settings.data_dir), "COMPASS_DATABASE_URL": database_url}
+    server = pycompass_server(tmp_path, env)
+    server.start()
+
+    # when
+    try:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as plain:
+            agent = await connect_runtime(
+                plain, operator_headers(settings, seeded.tenant_id), seeded.runtime_id, tmp_path
+            )
+        tls = {"ca": str(server_ca_file(settings.data_dir)), "cert": str(agent.chain_file)}
+        result = run_client(
+            {
+                "url": server.https_url,
+                "headers": JSON_CONTENT,
+                "runtime_id": seeded.runtime_id,
+                "full_sync": False,
+                "concurrency": 2,
+                "warmup": 0.0,
+                "duration": 0.3,
+                "min_count": 2,
+                "agent": "etag",
+                "tls": {**tls, "key": str(agent.key_file)},
+            }
+        )
+    finally:
+        server.stop()
+
+    # then
+    assert result["count"] >= 2
+    assert result["not_modified"] > 0
