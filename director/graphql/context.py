@@ -51,13 +51,18 @@ class DirectorContext:
             yield self._session
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncSession]:
-        """One mutation = one transaction that also bumps the tenant's revision (what runtime views are keyed by);
-        afterwards reads and loaders start fresh and see its result."""
+    async def writing(self, *, runtime_id: str | None = None, new_runtime: bool = False) -> AsyncIterator[AsyncSession]:
+        """One mutation = one transaction that also bumps the revision runtime views are keyed by: the runtime's
+        own when the write concerns only ``runtime_id``, none for a runtime just registered (no view holds it),
+        else the tenant's. Afterwards reads and loaders start fresh and see its result."""
         async with self._lock:
             async with self.database.transaction() as session:
                 yield session
-                await RevisionRepository(session).bump(self.tenant_id)
+                revisions = RevisionRepository(session)
+                if runtime_id is not None:
+                    await revisions.bump_runtime(self.tenant_id, runtime_id)
+                elif not new_runtime:
+                    await revisions.bump(self.tenant_id)
             if self._session is not None:
                 await self._session.rollback()
             self._loaders = None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from director.models.base import Base, IdMixin, utcnow
@@ -19,3 +19,5 @@ class Runtime(IdMixin, TenantOwned, Base):
     status_timestamp: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime | None]
+    # Bumped by writes to this runtime alone (its labels, formations, status): only its own view changes.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

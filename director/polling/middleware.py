@@ -25,8 +25,8 @@ from director.polling.last_seen import LastSeenRecorder
 from director.polling.revision import RevisionRepository
 
 
-def _etag(runtime_id: str, revision: int, body: bytes) -> str:
-    digest = hashlib.sha256(f"{runtime_id}\n{revision}\n".encode() + body).hexdigest()[:40]
+def _etag(runtime_id: str, revision: tuple[int, int], body: bytes) -> str:
+    digest = hashlib.sha256(f"{runtime_id}\n{revision[0]}.{revision[1]}\n".encode() + body).hexdigest()[:40]
     return f'"{digest}"'
 
 
@@ -119,8 +119,8 @@ class RuntimePollCache:
             await self.app(scope, _replay(body, receive), send)
             return
         async with self.database.read_sessions() as session:
-            revision = await RevisionRepository(session).current(principal.identity.tenant_id)
-        etag = _etag(runtime_id, revision or 0, body)
+            revision = await RevisionRepository(session).current(principal.identity.tenant_id, runtime_id)
+        etag = _etag(runtime_id, revision or (0, 0), body)
         if etag in _if_none_match(scope):
             RUNTIME_POLLS_TOTAL.labels(outcome="not_modified").inc()
             await _send_answer(send, 304, etag, b"")

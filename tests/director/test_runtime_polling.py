@@ -190,9 +190,10 @@ async def test_a_runtime_silent_for_five_sync_periods_shows_silent(
 def test_the_etag_depends_on_the_document() -> None:
     from director.polling.middleware import _etag
 
-    assert _etag("r", 1, b'{"query":"a"}') != _etag("r", 1, b'{"query":"b"}')
-    assert _etag("r", 1, b"x") != _etag("r", 2, b"x")
-    assert json.loads(_etag("r", 1, b"x"))  # a quoted string, as HTTP wants
+    assert _etag("r", (1, 0), b'{"query":"a"}') != _etag("r", (1, 0), b'{"query":"b"}')
+    assert _etag("r", (1, 0), b"x") != _etag("r", (2, 0), b"x")
+    assert _etag("r", (1, 0), b"x") != _etag("r", (1, 1), b"x")
+    assert json.loads(_etag("r", (1, 0), b"x"))  # a quoted string, as HTTP wants
 
 
 async def test_a_runtime_mutation_always_runs_and_is_never_answered_from_memory(
@@ -244,3 +245,26 @@ async def test_polls_are_counted_by_how_they_were_answered(operator_and_runtime:
         "cached": 1,
         "not_modified": 1,
     }
+
+
+async def test_a_write_to_another_runtime_keeps_this_runtimes_view_cached(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    operator, runtime = operator_and_runtime
+    etag = (await runtime.poll()).headers["etag"]
+    other = (await operator.query(REGISTER_RUNTIME % "other"))["result"]["id"]
+
+    await operator.query('mutation { result: setRuntimeLabel(runtimeID: "%s", key: "k", value: "v") { key } }' % other)
+
+    assert (await runtime.poll(etag)).status_code == 304
+
+
+async def test_a_write_to_this_runtime_changes_its_view(operator_and_runtime: tuple[Operator, Runtime]) -> None:
+    operator, runtime = operator_and_runtime
+    etag = (await runtime.poll()).headers["etag"]
+
+    await operator.query(
+        'mutation { result: setRuntimeLabel(runtimeID: "%s", key: "k", value: "v") { key } }' % runtime.id
+    )
+
+    assert (await runtime.poll(etag)).status_code == 200

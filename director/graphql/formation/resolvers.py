@@ -65,7 +65,8 @@ class FormationMutations:
     async def assign_formation(
         self, info: Info, object_id: ObjectID, object_type: FormationObjectType, formation: FormationInput
     ) -> Formation:
-        async with info.context.writing() as session:
+        runtime_id = object_id if object_type is FormationObjectType.RUNTIME else None
+        async with info.context.writing(runtime_id=runtime_id) as session:
             row = await formation_service.assign(
                 session, info.context.tenant_id, FormationObjectKind(object_type.value), object_id, formation.name
             )
@@ -75,7 +76,8 @@ class FormationMutations:
     async def unassign_formation(
         self, info: Info, object_id: ObjectID, object_type: FormationObjectType, formation: FormationInput
     ) -> Formation:
-        async with info.context.writing() as session:
+        runtime_id = object_id if object_type is FormationObjectType.RUNTIME else None
+        async with info.context.writing(runtime_id=runtime_id) as session:
             row = await formation_service.unassign(
                 session, info.context.tenant_id, FormationObjectKind(object_type.value), object_id, formation.name
             )

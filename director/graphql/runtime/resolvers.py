@@ -56,7 +56,7 @@ class RuntimeQueries:
 class RuntimeMutations:
     @strawberry.mutation(description="Registers a runtime; it is labelled isNormalized: \"true\" unless told.", extensions=WRITE)
     async def register_runtime(self, info: Info, in_: Annotated[RuntimeRegisterInput, In]) -> Runtime:
-        async with info.context.writing() as session:
+        async with info.context.writing(new_runtime=True) as session:
             model = await runtime_service.register(session, info.context.tenant_id, in_)
         return Runtime.of(model)
 
@@ -68,13 +68,13 @@ class RuntimeMutations:
     async def update_runtime(self, info: Info, id: strawberry.ID, in_: Annotated[RuntimeUpdateInput, In]) -> Runtime:
         if SCENARIOS in (in_.labels or {}):
             _refuse_formation_change(info)
-        async with info.context.writing() as session:
+        async with info.context.writing(runtime_id=id) as session:
             model = await runtime_service.update(session, info.context.tenant_id, id, in_)
         return Runtime.of(model)
 
     @strawberry.mutation(description="Deletes a runtime; its client certificates are revoked.", extensions=WRITE)
     async def unregister_runtime(self, info: Info, id: strawberry.ID) -> Runtime:
-        async with info.context.writing() as session:
+        async with info.context.writing(runtime_id=id) as session:
             await info.context.connector.revoke_for_object(session, info.context.tenant_id, ClientKind.RUNTIME, id)
             model = await runtime_service.unregister(session, info.context.tenant_id, id)
         return Runtime.of(model)
@@ -84,7 +84,7 @@ class RuntimeMutations:
         extensions=WRITE,
     )
     async def revoke_runtime_certificates(self, info: Info, id: strawberry.ID) -> list[str]:
-        async with info.context.writing() as session:
+        async with info.context.writing(runtime_id=id) as session:
             await runtime_service.get(session, info.context.tenant_id, id)
             return await info.context.connector.revoke_for_object(
                 session, info.context.tenant_id, ClientKind.RUNTIME, id
@@ -98,12 +98,12 @@ class RuntimeMutations:
     async def set_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str, value: AnyScalar) -> Label:
         if key == SCENARIOS:
             _refuse_formation_change(info)
-        async with info.context.writing() as session:
+        async with info.context.writing(runtime_id=runtime_id) as session:
             model = await runtime_service.set_label(session, info.context.tenant_id, runtime_id, key, value)
         return Label.of(model)
 
     @strawberry.mutation(description="Deletes a label.", extensions=WRITE)
     async def delete_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str) -> Label:
-        async with info.context.writing() as session:
+        async with info.context.writing(runtime_id=runtime_id) as session:
             model = await runtime_service.delete_label(session, info.context.tenant_id, runtime_id, key)
         return Label.of(model)

@@ -33,7 +33,9 @@ async def _request_token(info: Info, token_type: TokenType, object_id: str, syst
         if token_type is TokenType.RUNTIME
         else settings.application_token_ttl_seconds
     )
-    async with info.context.writing() as session:
+    # A runtime's new system auth shows only in its own view; an application's in every runtime's that sees it.
+    runtime_id = object_id if token_type is TokenType.RUNTIME else None
+    async with info.context.writing(runtime_id=runtime_id) as session:
         return await system_auth_service.request_token(
             session,
             info.context.tenant_id,
