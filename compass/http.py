@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from cross_web import HTTPException  # what strawberry's views turn into an HTTP answer
 
 from compass.errors import CompassError
 
@@ -69,3 +70,21 @@ class BodySizeLimitMiddleware:
         except RequestTooLargeError:
             if not started:
                 await send_graphql_error(send, error)
+
+
+class StrictJSONBodyMixin:
+    """For strawberry's HTTP views: a body that is not a JSON object (or a list of them) is a 400, never a 500.
+
+    strawberry catches only JSONDecodeError and assumes the decoded value is an object; bytes that are not UTF-8,
+    JSON nested deeper than the decoder recurses, or a bare number would otherwise escape as a crash.
+    """
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            decoded = json.loads(data)
+        except (UnicodeDecodeError, RecursionError) as error:
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        items = decoded if isinstance(decoded, list) else [decoded]
+        if not items or not all(isinstance(item, dict) for item in items):
+            raise HTTPException(400, "The request body must be a JSON object with a query")
+        return decoded

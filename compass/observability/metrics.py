@@ -107,7 +107,7 @@ def _operation_label(context: ExecutionContext) -> str:
     """
     name = context.operation_name
     document = context.graphql_document
-    if name is None or document is None:
+    if not isinstance(name, str) or document is None:
         return _ANONYMOUS
     defined = {
         definition.name.value

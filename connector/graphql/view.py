@@ -13,6 +13,7 @@ from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.schema import BaseSchema
 
 from compass.graphiql import graphiql_html
+from compass.http import StrictJSONBodyMixin
 from connector.graphql.context import ConnectorContext
 from connector.service import ConnectorService
 
@@ -25,7 +26,7 @@ def accept_empty_arguments(query: str | None) -> str | None:
     return _EMPTY_ARGUMENTS.sub("", query) if query else query
 
 
-class ConnectorGraphQL(GraphQL[ConnectorContext, None]):
+class ConnectorGraphQL(StrictJSONBodyMixin, GraphQL[ConnectorContext, None]):
     def __init__(self, schema: BaseSchema, *, service: ConnectorService) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
         self.service = service

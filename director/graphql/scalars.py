@@ -37,7 +37,7 @@ def _parse_json_string(value: Any) -> str:
         raise InvalidInputError("expected a string holding JSON")
     try:
         json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InvalidInputError("expected a string holding valid JSON") from None
     return value
 

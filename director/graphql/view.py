@@ -10,12 +10,13 @@ from strawberry.schema import BaseSchema
 from compass.auth.principal import ANONYMOUS
 from compass.db import Database
 from compass.graphiql import graphiql_html
+from compass.http import StrictJSONBodyMixin
 from compass.settings import Settings
 from connector.service import ConnectorService
 from director.graphql.context import DirectorContext
 
 
-class DirectorGraphQL(GraphQL[DirectorContext, None]):
+class DirectorGraphQL(StrictJSONBodyMixin, GraphQL[DirectorContext, None]):
     def __init__(
         self, schema: BaseSchema, *, database: Database, settings: Settings, connector: ConnectorService
     ) -> None:
