@@ -14,12 +14,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware
-from compass.db import Database
+from compass.db import Database, DatabaseUnavailableError, is_database_unavailable
 from compass.graphiql import static_mount
-from compass.http import BodySizeLimitMiddleware
+from compass.http import BodySizeLimitMiddleware, send_graphql_error
 from compass.migrate import current_revision, head_revision
 from compass.observability.metrics import HttpMetricsMiddleware, metrics_endpoint
 from compass.observability.request_context import RequestContextMiddleware
@@ -49,6 +50,38 @@ async def periodically(work: Callable[[], Awaitable[object]], interval: float) -
         except Exception:  # noqa: BLE001 - upkeep must outlive a database hiccup
             log.exception("periodic_work_failed", work=getattr(work, "__qualname__", repr(work)))
         await asyncio.sleep(interval)
+
+
+class DatabaseUnavailableMiddleware:
+    """A request that finds the database unreachable gets 503 and a GraphQL error saying so, not a bare 500.
+
+    Failures inside GraphQL execution are answered by the schema's error handling; this catches what fails
+    before it (authentication by certificate, the runtime poll cache) and any other endpoint.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking_start)
+        except Exception as error:
+            if started or not is_database_unavailable(error):
+                raise
+            log.warning("database_unavailable", path=scope.get("path"), error=repr(error))
+            await send_graphql_error(
+                send, DatabaseUnavailableError("the database is unavailable; retry in a few seconds")
+            )
 
 
 class DatabaseBehindError(RuntimeError):
@@ -129,6 +162,7 @@ def create_app(
         middleware=[
             Middleware(RequestContextMiddleware),
             Middleware(HttpMetricsMiddleware),
+            Middleware(DatabaseUnavailableMiddleware),
             Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(
                 AuthenticationMiddleware,

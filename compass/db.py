@@ -3,13 +3,70 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg.exceptions
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from compass.errors import CompassError
+
+# Bounds on waiting for PostgreSQL, so that a database that stops answering (a partition, a frozen host)
+# gets a request an error within seconds instead of a hang: opening a connection, and each statement
+# (asyncpg's command_timeout, enforced by the client, so it holds even when no byte comes back).
+CONNECT_TIMEOUT_SECONDS = 5.0
+STATEMENT_TIMEOUT_SECONDS = 10.0
+
+# What a lost or refused connection raises: the network, seen by the driver (a connection refused by anything
+# else is not the database's), or PostgreSQL stopping or starting, or the pool.
+_NETWORK_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, socket.gaierror)
+_DATABASE_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # no pooled connection came free in time
+)
+_DRIVER_MODULES = ("sqlalchemy.", "asyncpg.", "aiosqlite.")
+
+class DatabaseUnavailableError(CompassError):
+    """The database cannot be reached right now; the same request may succeed when retried."""
+
+    code = "DATABASE_UNAVAILABLE"
+    http_status = 503
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps) says the database is unreachable, not that it refused a
+    statement."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _DATABASE_CONNECTION_ERRORS):
+            return True
+        if isinstance(current, _NETWORK_ERRORS) and _raised_in_driver(current):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        wrapped = current.orig if isinstance(current, sa_exc.DBAPIError) else None
+        current = wrapped if isinstance(wrapped, BaseException) else current.__cause__ or current.__context__
+    return False
+
+
+def _raised_in_driver(error: BaseException) -> bool:
+    frames = error.__traceback__
+    while frames is not None:
+        if str(frames.tb_frame.f_globals.get("__name__", "")).startswith(_DRIVER_MODULES):
+            return True
+        frames = frames.tb_next
+    return False
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": 30})
@@ -34,17 +91,37 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
+def _postgresql_engine(url: str, *, statement_timeout: float | None) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS, "command_timeout": statement_timeout},
+    )
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _drop_lost_connection(context: ExceptionContext) -> None:
+        # A statement that timed out leaves its connection mid-protocol: rolled back, it would wait the
+        # timeout again. Invalidated, it is closed at once and the pool opens a new one when one is needed.
+        if not context.is_disconnect and is_database_unavailable(context.original_exception):
+            context.is_disconnect = True
+            context.invalidate_pool_on_disconnect = False
+
+    return engine
+
+
 class Database:
     """Engines and session factories: reads and writes are separate on SQLite, one pool on PostgreSQL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, statement_timeout: float | None = STATEMENT_TIMEOUT_SECONDS) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, immediate=False)
             self.write_engine = _sqlite_engine(url, immediate=True)
         else:
-            self.engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            self.engine = _postgresql_engine(url, statement_timeout=statement_timeout)
             self.write_engine = self.engine
         self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         # SQLite has one writer at a time; waiting in line here beats its busy handler's sleep-and-retry, which

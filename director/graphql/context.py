@@ -69,6 +69,6 @@ class DirectorContext:
 
     async def close(self) -> None:
         async with self._lock:
-            if self._session is not None:
-                await self._session.close()
-                self._session = None
+            session, self._session = self._session, None
+            if session is not None:
+                await session.close()

@@ -11,6 +11,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
+from compass.db import DatabaseUnavailableError, is_database_unavailable
 from compass.errors import CompassError
 
 log = structlog.get_logger("compass.graphql")
@@ -36,6 +37,8 @@ def error_code(error: GraphQLError) -> str:
     original = _root_cause(error)
     if isinstance(original, CompassError):
         return original.code
+    if original is not None and is_database_unavailable(original):
+        return DatabaseUnavailableError.code
     if error.extensions and isinstance(error.extensions.get("code"), str):
         return str(error.extensions["code"])
     if original is None or isinstance(original, GraphQLError):
@@ -69,6 +72,17 @@ class ErrorCodes(SchemaExtension):
 
     def _coded(self, error: GraphQLError) -> GraphQLError:
         code = error_code(error)
+        if code == DatabaseUnavailableError.code and not isinstance(_root_cause(error), CompassError):
+            # The driver's text names hosts and SQL: say what it means instead.
+            return GraphQLError(
+                "the database is unavailable; retry shortly",
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                original_error=None,
+                extensions={"code": code},
+            )
         if code != "INTERNAL":
             error.extensions = {**(error.extensions or {}), "code": code}
             return error

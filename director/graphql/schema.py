@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import strawberry
+import structlog
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 from strawberry.extensions import SchemaExtension
@@ -23,6 +24,8 @@ from director.graphql.scalars import SCALAR_MAP
 from director.graphql.runtime.resolvers import RuntimeMutations, RuntimeQueries
 from director.graphql.systemauth.resolvers import SystemAuthMutations, SystemAuthQueries
 from director.graphql.tenant.resolvers import TenantQueries
+
+log = structlog.get_logger("compass.graphql")
 
 Query = merge_types(
     "Query",
@@ -56,7 +59,10 @@ class CloseSessions(SchemaExtension):
         try:
             yield
         finally:
-            await self.execution_context.context.close()
+            try:
+                await self.execution_context.context.close()
+            except Exception:  # noqa: BLE001 - e.g. the database went away: the answer already made stands
+                log.warning("read_session_close_failed", exc_info=True)
 
 
 class DirectorSchema(strawberry.Schema):
