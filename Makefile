@@ -27,5 +27,10 @@ test: install
 bench: install
 	scripts/with-postgres.sh $(BIN)/python bench/director.py
 
+# R runtimes polling `compass serve --workers W` over mTLS: the largest fleet with p99 < 250 ms, for W = 1 and 2.
+.PHONY: bench-fleet
+bench-fleet: install
+	scripts/with-postgres.sh $(BIN)/python bench/fleet.py --find-max --workers 1,2 --runtimes 200 --duration 30 --profile $(FLEET_ARGS)
+
 clean:
 	rm -rf $(VENV) .compass .pytest_cache

@@ -83,6 +83,14 @@ def migrate() -> None:
 @app.command()
 def serve(
     demo: Annotated[bool, typer.Option(help="Create a demo tenant and print headers to paste.")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing both listeners and one database (meant for PostgreSQL). "
+            "Per-process limits, such as COMPASS_REDEMPTIONS_PER_SECOND, then allow N times as much.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the Director (and, later, the Connector) until interrupted."""
     settings = _settings()
@@ -102,7 +110,9 @@ def serve(
         typer.echo(f'  {{"Authorization": "Bearer {token}", "Tenant": "{tenant.id}"}}')
         typer.echo("Then run:   { viewer { id type } }\n")
     configure_logging(level=settings.log_level, json=settings.log_json)
-    server.run(settings)
+    status = server.run(settings, workers=workers)
+    if status:
+        raise typer.Exit(status)
 
 
 @tenant_app.command("create")

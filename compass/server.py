@@ -1,26 +1,52 @@
-"""Runs the one ASGI app on two listeners: plain HTTP, and HTTPS that asks for (not requires) a client certificate."""
+"""Runs the one ASGI app on two listeners: plain HTTP, and HTTPS that asks for (not requires) a client certificate.
+
+With ``workers > 1`` (``compass serve --workers N``) a supervising parent does what must happen once (the
+CA, the JWT signing key, the TLS files), binds the listening sockets (a pair per worker on the same two ports,
+with SO_REUSEPORT) and forks N workers. Each worker builds its own app, ``Database`` and event loop after the
+fork and serves both listeners on its inherited pair; the kernel spreads new connections over the workers.
+
+What each process keeps for itself stays correct across processes: a one-time token is spent by one
+conditional UPDATE; kept runtime answers and ETags are keyed by revisions read from the database per poll;
+last-seen flushes never move a time backwards. Per process, and so N times looser in all: the Connector's
+token-call rate limit (``redemptions_per_second``); and ``/metrics`` shows the counters of whichever worker
+answers the scrape.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import gc
 import logging
+import os
 import re
+import signal
+import socket
 import ssl
-from dataclasses import dataclass
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
+import structlog
 import uvicorn
 import uvloop
 from starlette.applications import Starlette
 
 from compass.app import create_app, load_certificate_authority
+from compass.auth.jwt import load_or_create_signing_key
 from compass.settings import Settings
 from compass.tls import TLSHttpToolsProtocol
 from connector.ca.authority import CertificateAuthority
 from connector.ca.files import write_private_file, write_public_file
 
 _QUERY_TOKEN = re.compile(r"([?&]token=)[^&\s]*")
+log = structlog.get_logger("compass.server")
 
 
 @dataclass(frozen=True)
@@ -79,8 +105,15 @@ def server_configs(settings: Settings, app: Starlette, tls: TLSFiles) -> list[uv
 
 
 async def serve_all(configs: list[uvicorn.Config]) -> None:
-    servers = [uvicorn.Server(config) for config in configs]
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    await _serve_together([uvicorn.Server(config) for config in configs])
+
+
+async def _serve_together(servers: list[uvicorn.Server], sockets: list[socket.socket] | None = None) -> None:
+    if sockets is None:
+        tasks = [asyncio.create_task(server.serve()) for server in servers]
+    else:
+        pairs = zip(servers, sockets, strict=True)
+        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in pairs]
     # Each server installs the signal handlers in turn, so Ctrl-C reaches one of them: it stops the others.
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for server in servers:
@@ -90,15 +123,270 @@ async def serve_all(configs: list[uvicorn.Config]) -> None:
         task.result()  # a listener that could not start (port taken) ends the process with its exit code
 
 
-def run(settings: Settings) -> None:
-    ca = load_certificate_authority(settings)
-    tls = prepare_tls(settings, ca)
-    app = create_app(settings, ca=ca)
-    configs = server_configs(settings, app, tls)
+def _tune_gc() -> None:
     # Start-up garbage (strawberry, SQLAlchemy) is frozen so that gen-2 collections stay short under load.
     gc.collect()
     gc.freeze()
     # A sync answer allocates tens of thousands of short-lived objects; with the default first threshold (700)
     # collections took ~20% of CPU on a 200-application page, with 50,000 ~5% (bench/director.py).
     gc.set_threshold(50_000, 50, 100)
+
+
+def run(settings: Settings, workers: int = 1) -> int:
+    """Serves until interrupted; the exit status is 1 when one of several workers failed to start or stop."""
+    if workers > 1:
+        return run_workers(settings, workers)
+    ca = load_certificate_authority(settings)
+    tls = prepare_tls(settings, ca)
+    app = create_app(settings, ca=ca)
+    configs = server_configs(settings, app, tls)
+    _tune_gc()
     uvloop.run(serve_all(configs))
+    return 0
+
+
+# --- several worker processes -----------------------------------------------------------------------------
+
+#: uvicorn's exit status for a failed start-up; a worker uses it for any failure before both listeners ran.
+STARTUP_FAILURE = 3
+#: A worker that dies after it served is started again, unless this many died within RESTART_WINDOW_SECONDS.
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 60.0
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_PR_SET_PDEATHSIG = 1
+
+
+def _tcp_socket(host: str) -> socket.socket:
+    return socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+
+
+def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` listening sockets on one port (SO_REUSEPORT), one per worker: the kernel spreads new
+    connections over them evenly. On one shared socket, whichever idle worker wakes first accepts every queued
+    connection (libuv accepts until the queue is empty): 30 connections opened at once all went to one worker.
+
+    The sockets stay open in the parent, so connections that arrive for a worker being restarted wait in its
+    queue for the replacement. A plain bind first makes sure nobody else holds the port (not even another
+    pycompass with SO_REUSEPORT, which would otherwise silently share it).
+    """
+    with _tcp_socket(host) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = _tcp_socket(host)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.listen(2048)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+@contextlib.contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """Around a fork: a stop signal waits until the child has its handlers and the parent knows its pid."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _WorkerServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to its worker: one handler stops both listeners of the process."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class _WorkerStop:
+    """SIGTERM (or a first SIGINT) stops a worker's servers gracefully; a second SIGINT stops them at once."""
+
+    servers: list[uvicorn.Server] = field(default_factory=list)
+    requested: bool = False
+    interrupted: bool = False
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        force = signum == signal.SIGINT and self.interrupted
+        self.interrupted = self.interrupted or signum == signal.SIGINT
+        self.requested = True
+        self._apply(force=force)
+
+    def attach(self, servers: list[uvicorn.Server]) -> None:
+        self.servers = servers
+        if self.requested:
+            self._apply(force=False)
+
+    def _apply(self, *, force: bool) -> None:
+        for server in self.servers:
+            server.should_exit = True
+            server.force_exit = server.force_exit or force
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel sends SIGTERM to the worker when the supervisor dies, even of SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(settings: Settings, tls: TLSFiles, sockets: list[socket.socket], parent: int) -> int:
+    """One worker: its own app, database pool and event loop, built after the fork, on inherited sockets."""
+    stop = _WorkerStop()
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, stop.handle)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    _die_with_parent(parent)
+    servers: list[uvicorn.Server] = []
+
+    def served() -> bool:
+        return bool(servers) and all(server.started for server in servers)
+
+    try:
+        # The CA and the signing key exist by now (the parent made them): loading them races with nobody.
+        app = create_app(settings, ca=load_certificate_authority(settings))
+        servers = [_WorkerServer(config) for config in server_configs(settings, app, tls)]
+        stop.attach(servers)
+        _tune_gc()
+        uvloop.run(_serve_together(servers, sockets))
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+        return code if code == 0 or served() else STARTUP_FAILURE
+    except BaseException:  # noqa: BLE001 - whatever ends a worker is logged and becomes its exit status
+        log.exception("worker_failed", pid=os.getpid())
+        return 1 if served() else STARTUP_FAILURE
+    return 0 if stop.requested or served() else STARTUP_FAILURE
+
+
+def _run_worker(settings: Settings, tls: TLSFiles, sockets: list[socket.socket], parent: int) -> NoReturn:
+    """In the forked child: never returns into the caller's frames (the CLI), whatever happens."""
+    code = 1
+    try:
+        code = _worker_main(settings, tls, sockets, parent)
+    finally:
+        with contextlib.suppress(Exception):
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+class Supervisor:
+    """Forks the workers, forwards stop signals to them, restarts one that died after serving, and waits.
+
+    ``spawn(index)`` runs in the child and must never return; a restarted worker gets the index (and so the
+    sockets) of the one it replaces. The first SIGINT or SIGTERM sends SIGTERM to every worker (graceful:
+    in-flight requests finish); another one sends SIGKILL.
+    """
+
+    def __init__(self, count: int, spawn: Callable[[int], NoReturn]) -> None:
+        self.count = count
+        self.spawn = spawn
+        self.workers: dict[int, int] = {}  # pid -> index
+        self.stopping = False
+        self.failed = False
+        self._stop_requests = 0
+        self._restarts: deque[float] = deque()
+
+    def run(self) -> int:
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in _STOP_SIGNALS}
+        try:
+            for index in range(self.count):
+                self._fork(index)
+            log.info("workers_started", parent=os.getpid(), workers=sorted(self.workers))
+            while self.workers:
+                try:
+                    pid, status = os.wait()
+                except ChildProcessError:
+                    break
+                index = self.workers.pop(pid, None)
+                if index is not None:
+                    self._exited(pid, index, os.waitstatus_to_exitcode(status))
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        log.info("workers_stopped", failed=self.failed)
+        return 1 if self.failed else 0
+
+    def _fork(self, index: int) -> None:
+        with _stop_signals_blocked():
+            pid = os.fork()
+            if pid == 0:
+                self.spawn(index)
+            self.workers[pid] = index
+            if self.stopping:  # a stop request came in while this worker was being started
+                os.kill(pid, signal.SIGTERM)
+
+    def _exited(self, pid: int, index: int, code: int) -> None:
+        if self.stopping:
+            if code != 0:
+                self.failed = True
+                log.error("worker_failed_to_stop", pid=pid, exit_code=code)
+            return
+        log.error("worker_died", pid=pid, worker=index, exit_code=code)
+        now = time.monotonic()
+        while self._restarts and now - self._restarts[0] > RESTART_WINDOW_SECONDS:
+            self._restarts.popleft()
+        if code == STARTUP_FAILURE or len(self._restarts) >= MAX_RESTARTS:
+            # Starting again would fail the same way (port, database, migrations): stop everything instead.
+            reason = "start-up failure" if code == STARTUP_FAILURE else "restarting too often"
+            log.error("workers_giving_up", reason=reason)
+            self.failed = True
+            self._stop(signal.SIGTERM)
+            return
+        self._restarts.append(now)
+        self._fork(index)
+        log.info("worker_restarted", worker=index)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._stop_requests += 1
+        self._stop(signal.SIGTERM if self._stop_requests == 1 else signal.SIGKILL)
+
+    def _stop(self, signum: int) -> None:
+        self.stopping = True
+        for pid in list(self.workers):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+
+def run_workers(settings: Settings, workers: int) -> int:
+    """``compass serve --workers N``: the once-only work here, then N forked workers on a socket pair each."""
+    ca = load_certificate_authority(settings)
+    load_or_create_signing_key(settings.jwt_key_file)  # created with O_EXCL: two workers must not race for it
+    tls = prepare_tls(settings, ca)
+    sockets: list[list[socket.socket]] = []  # [HTTP sockets, HTTPS sockets], one of each per worker
+    try:
+        for port in (settings.http_port, settings.https_port):
+            sockets.append(listening_sockets(settings.host, port, workers))
+    except OSError as error:
+        log.error("listen_failed", host=settings.host, error=str(error))
+        for sock in (sock for group in sockets for sock in group):
+            sock.close()
+        return 1
+    parent = os.getpid()
+    # Everything is imported by now: the workers share the parent's modules copy-on-write.
+    gc.collect()
+    gc.freeze()
+
+    def spawn(index: int) -> NoReturn:
+        mine = [group[index] for group in sockets]
+        for sock in (sock for group in sockets for sock in group if sock not in mine):
+            sock.close()
+        _run_worker(settings, tls, mine, parent)
+
+    try:
+        return Supervisor(workers, spawn).run()
+    finally:
+        for sock in (sock for group in sockets for sock in group):
+            sock.close()

@@ -71,7 +71,15 @@ async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="session")
 def settings(data_dir: Path, database_url: str) -> Settings:
-    return Settings(data_dir=data_dir, database_url=database_url, log_json=False)
+    # Background upkeep and last-seen flushes would run statements inside other tests' counting windows:
+    # tests that need them call them directly.
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        log_json=False,
+        maintenance_interval_seconds=3600,
+        last_seen_flush_seconds=3600,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,8 @@ class LastSeenRecorder:
             return 0
         try:
             async with self.database.transaction() as session:
-                for runtime_id, at in pending.items():
+                # One order for every process: two flushing the same runtimes must not deadlock on their rows.
+                for runtime_id, at in sorted(pending.items()):
                     await session.execute(
                         update(Runtime)
                         .where(

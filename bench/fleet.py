@@ -1,0 +1,1030 @@
+"""Fleet benchmark: R runtimes, each with its own client certificate, polling `compass serve --workers W`.
+
+On PostgreSQL (COMPASS_TEST_POSTGRES_URL, which ``make bench-fleet`` sets through scripts/with-postgres.sh) it
+seeds one tenant with A applications (the Director benchmark's shape: 3 bundles of 2 APIs and 1 event each)
+spread over F formations, and R runtimes spread over the same formations, so that each runtime sees A/F
+applications. Every runtime gets its own client certificate through the Connector (one-time token,
+``configuration``, a CSR with an EC P-256 key, ``signCertificateSigningRequest``) and then polls
+``applicationsForRuntime`` with the Compass Runtime Agent's document (bench/director.py) every P seconds
+(first poll at a random point of the first period, then P ± jitter) over mTLS, on a new TLS connection each
+time (an agent polling less often than uvicorn's 5 s keep-alive finds its connection closed), with
+``If-None-Match`` as our agent sends it (``--plain``: without, as Compass's agent polls). The first period is
+a warm-up (``--warmup``): every runtime fetches its first view, unmeasured. Then, for ``--duration`` seconds,
+an operator changes one application every C seconds (its description carries a marker), and the bench
+records when each affected runtime (the runtimes of that application's formation) first fetched a view with
+the marker.
+
+The load comes from ``--clients`` separate processes (asyncio on uvloop, a hand-written HTTP/1.1 client over
+``asyncio.open_connection``: httpx would cost the clients more CPU than the server on 2 cores).
+
+It prints, per run: achieved polls/s, p50/p99 latency (connect, TLS handshake, request and answer), errors,
+answers 200/304 and the 200s whose view had not changed, CPU of the server processes (parent and workers,
+utime+stime from /proc over wall time), of PostgreSQL and of the clients, the clients' scheduling lag (if it
+grows, the clients are the bottleneck) and the change propagation (per change: the time from the operator's
+answer until every affected runtime had fetched it; p50 and max over changes).
+
+``--find-max`` searches, for each ``--workers`` value, the largest R with p99 < 250 ms and zero errors: it
+starts at ``--runtimes``, doubles while runs pass and halves while they fail, then bisects, at most
+``--search-runs`` runs per W. ``--profile`` then runs the largest W=1 fleet once more under pyinstrument.
+
+    python bench/fleet.py [--runtimes 1000] [--workers 1] [--period 10] [--change-every 15] [--duration 60]
+    python bench/fleet.py --find-max --workers 1,2 --duration 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import random
+import re
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # `python bench/fleet.py` (as `make bench-fleet` runs it): `bench` is importable from the repository root.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ROOT = Path(__file__).resolve().parent.parent
+DIRECTOR_PATH = "/director/graphql"
+CONNECTOR_PATH = "/connector/graphql"
+JSON_CONTENT = {"Content-Type": "application/json; charset=utf-8"}
+P99_LIMIT = 0.250
+MARKER = re.compile(rb"fleet-change-(\d+)")
+POLL_TIMEOUT = 10.0
+CONFIGURATION = (
+    "query { result: configuration() { token { token } certificateSigningRequestInfo { subject keyAlgorithm }"
+    " managementPlaneInfo { directorURL certificateSecuredConnectorURL } } }"
+)
+UPDATE_APPLICATION = (
+    'mutation {{ result: updateApplication(id: "{id}", in: {{providerName: "Bench Provider", '
+    'description: "{marker}"}}) {{ id }} }}'
+)
+
+
+def _log(message: str) -> None:
+    print(f"[fleet {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+# --- the client processes -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Tally:
+    """What the polls of one client process measured; polls started during the warm-up count apart."""
+
+    measure_from: float
+    latencies: list[float] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    warmup_errors: Counter[str] = field(default_factory=Counter)
+    unchanged_200: int = 0
+    sightings: list[tuple[int, int, float]] = field(default_factory=list)
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name:
+            headers[name.strip().lower()] = value.strip()
+    if status in (204, 304):
+        return status, headers, b""
+    if "content-length" in headers:
+        return status, headers, await reader.readexactly(int(headers["content-length"]))
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        chunks = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            chunks.append(await reader.readexactly(size + 2))
+            if size == 0:
+                return status, headers, b"".join(chunk[:-2] for chunk in chunks)
+    return status, headers, await reader.read()
+
+
+class _Runtime:
+    """One runtime's agent: its certificate, its last ETag and view, what it has seen."""
+
+    def __init__(self, index: int, runtime_id: str, context: ssl.SSLContext, config: dict[str, Any]) -> None:
+        self.index = index
+        self.context = context
+        self.host, self.port = config["host"], config["https_port"]
+        self.plain = config["plain"]
+        body = json.dumps({"query": config["document"].replace("RUNTIME_ID", runtime_id), "variables": None})
+        self.body = body.encode()
+        self.head = (
+            f"POST {DIRECTOR_PATH} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json; charset=utf-8\r\nContent-Length: {len(self.body)}\r\n"
+            "Connection: close\r\nx-request-id: fleet\r\n"
+        )
+        self.etag: str | None = None
+        self.view: bytes | None = None
+        self.seen: set[int] = set()
+
+    async def poll(self) -> tuple[int, dict[str, str], bytes]:
+        reader, writer = await asyncio.open_connection(
+            self.host,
+            self.port,
+            ssl=self.context,
+            server_hostname=self.host,
+            ssl_handshake_timeout=POLL_TIMEOUT,
+        )
+        try:
+            conditional = f"If-None-Match: {self.etag}\r\n" if self.etag and not self.plain else ""
+            writer.write((self.head + conditional + "\r\n").encode("latin-1") + self.body)
+            return await _read_answer(reader)
+        finally:
+            writer.close()
+
+    def answered(
+        self, tally: _Tally, status: int, headers: dict[str, str], body: bytes, at: float, *, measured: bool
+    ) -> None:
+        if measured:
+            tally.statuses[str(status)] += 1
+        if status == 304:
+            return
+        if status != 200 or b'"errors":' in body:
+            (tally.errors if measured else tally.warmup_errors)[f"HTTP {status}: {body[:120]!r}"] += 1
+            return
+        digest = hashlib.blake2b(body, digest_size=16).digest()
+        if self.view is not None and digest == self.view and not self.plain and measured:
+            tally.unchanged_200 += 1  # a new ETag, the same view: a rebuild the runtime did not need
+        self.view = digest
+        self.etag = headers.get("etag")
+        for match in MARKER.finditer(body):
+            change = int(match.group(1))
+            if change not in self.seen:
+                self.seen.add(change)
+                tally.sightings.append((self.index, change, at))
+
+
+async def _runtime_loop(
+    runtime: _Runtime, tally: _Tally, start: float, end: float, config: dict[str, Any]
+) -> None:
+    """Polls every period (± jitter); a poll that overran its period is followed by the next one at once.
+
+    The lag is how late the client's event loop woke for a poll it had to wait for: it grows when the client
+    processes, not the server, are the bottleneck.
+    """
+    period, jitter = config["period"], config["jitter"]
+    rng = random.Random(runtime.index)
+    scheduled = start + rng.uniform(0, period)
+    while scheduled < end:
+        waited = scheduled > time.monotonic()
+        await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+        began = time.monotonic()
+        measured = began >= tally.measure_from
+        if measured and waited:
+            tally.lags.append(began - scheduled)
+        try:
+            status, headers, body = await asyncio.wait_for(runtime.poll(), POLL_TIMEOUT)
+        except Exception as error:  # noqa: BLE001 - every failure is a counted error of the fleet
+            failure = f"{type(error).__name__}: {str(error)[:80]}"
+            (tally.errors if measured else tally.warmup_errors)[failure] += 1
+        else:
+            finished = time.monotonic()
+            if measured:
+                tally.latencies.append(finished - began)
+            runtime.answered(tally, status, headers, body, finished, measured=measured)
+        scheduled = max(scheduled + period * rng.uniform(1 - jitter, 1 + jitter), time.monotonic())
+
+
+async def _client(config: dict[str, Any]) -> dict[str, Any]:
+    runtimes = []
+    for index, runtime_id, chain, key in config["runtimes"]:
+        context = ssl.create_default_context(cafile=config["ca_file"])
+        context.load_cert_chain(chain, key)
+        runtimes.append(_Runtime(index, runtime_id, context, config))
+    loop = asyncio.get_running_loop()
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    start = float(await loop.run_in_executor(None, sys.stdin.readline))
+    measure_from = start + config["warmup"]
+    end = measure_from + config["duration"]
+    tally = _Tally(measure_from)
+    await asyncio.sleep(max(0.0, start - time.monotonic()))
+    polls = asyncio.gather(*(_runtime_loop(runtime, tally, start, end, config) for runtime in runtimes))
+    await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
+    cpu_from, wall_from = time.process_time(), time.monotonic()
+    await polls
+    return {
+        "latencies": [round(value, 6) for value in tally.latencies],
+        "lags": [round(value, 6) for value in tally.lags],
+        "statuses": dict(tally.statuses),
+        "errors": dict(tally.errors),
+        "warmup_errors": dict(tally.warmup_errors),
+        "unchanged_200": tally.unchanged_200,
+        "sightings": tally.sightings,
+        "cpu": time.process_time() - cpu_from,
+        "wall": time.monotonic() - wall_from,
+    }
+
+
+def client_main() -> None:
+    import uvloop
+
+    config = json.loads(sys.stdin.readline())
+    result = uvloop.run(_client(config))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+# --- the server ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU of each process (all its threads) that still runs, from /proc."""
+    found = {}
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields is not None:
+            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two readings by the processes present in both (a process that exited took its own)."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+
+
+def children_of(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (fields := _stat_fields(int(entry))) is not None and int(fields[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+def postgres_pids(database: str) -> list[int]:
+    """The PostgreSQL backends serving ``database`` (their title is "postgres: USER DATABASE ADDRESS ...")."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").split()
+                if title[:1] == [b"postgres:"] and len(title) > 2 and title[2] == database.encode():
+                    found.append(int(entry))
+    return found
+
+
+@dataclass
+class FleetServer:
+    """`compass serve --workers W` as an operator runs it (JSON logs to a file), the bench's limits raised."""
+
+    workers: int
+    env: dict[str, str]
+    log: Path
+    profile_to: Path | None = None
+    http_port: int = field(default_factory=free_port)
+    https_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return Path(self.env["COMPASS_DATA_DIR"]) / "tls" / "client-ca.pem"
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            **self.env,
+            "COMPASS_HTTP_PORT": str(self.http_port),
+            "COMPASS_HTTPS_PORT": str(self.https_port),
+        }
+        if self.profile_to is not None:
+            command = [sys.executable, "-m", "bench.fleet", "profiled-serve", str(self.profile_to)]
+        else:
+            command = [str(Path(sys.executable).parent / "compass"), "serve", "--workers", str(self.workers)]
+        with self.log.open("ab") as log:
+            # A session of its own: a Ctrl-C meant for the bench reaches the server only through stop().
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + 60
+        import httpx
+
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"compass serve exited with {self.process.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError, OSError, ssl.SSLError):
+                context = ssl.create_default_context(cafile=str(self.ca_file))
+                plain = httpx.get(f"{self.http_url}/readyz", timeout=2)
+                secure = httpx.get(f"https://127.0.0.1:{self.https_port}/readyz", timeout=2, verify=context)
+                ready = plain.status_code == secure.status_code == 200
+                if ready and len(self.pids()) >= self.expected_processes:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"compass serve was not ready within 60 s:\n{self.log_tail()}")
+
+    @property
+    def expected_processes(self) -> int:
+        return 1 if self.workers == 1 else self.workers + 1
+
+    def pids(self) -> list[int]:
+        assert self.process is not None
+        return [self.process.pid, *children_of(self.process.pid)]
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def profiled_serve(output: str) -> None:
+    """`compass serve` (one process) under pyinstrument; the profile is written when SIGTERM stops it."""
+    from pyinstrument import Profiler
+
+    from bench.director import profile_tables, render_profile_tables
+    from compass.cli import app
+
+    # uvicorn re-raises the signal that stopped it once it has shut down: a handler of ours keeps the process
+    # alive long enough to write the profile.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    try:
+        app(["serve"], standalone_mode=False)
+    finally:
+        session = profiler.stop()
+        root = session.root_frame()
+        lines = [f"{session.duration:.1f} s sampled, {session.cpu_time:.1f} s of CPU"]
+        if root is not None:
+            # uvloop's own work (sockets, TLS, waiting for the database or the next request) shows as the
+            # self time of asyncio's runner, the Python frame that called into it.
+            lines += render_profile_tables(profile_tables(root), top=20)
+        Path(output).write_text("\n".join(lines) + "\n")
+
+
+# --- the fleet in the database ------------------------------------------------------------------------------
+
+
+@dataclass
+class Fleet:
+    tenant_id: str
+    formations: list[str]
+    application_ids: list[str]  # application j is in formation j % F
+    runtime_ids: list[str] = field(default_factory=list)  # runtime i is in formation i % F
+    changes: int = 0  # operator changes made so far, over all runs
+    certificates: list[tuple[str, str]] = field(default_factory=list)  # (chain file, key file) of runtime i
+
+
+async def seed(database: Any, options: argparse.Namespace) -> Fleet:
+    from bench.seed import application_input
+    from director.application.service import application as application_service
+    from director.formation.service import FormationObjectKind
+    from director.formation.service import formation as formation_service
+    from director.polling.revision import RevisionRepository
+    from director.tenant.service import tenant as tenant_service
+
+    async with database.transaction() as session:
+        tenant = await tenant_service.create(session, f"fleet-{uuid.uuid4().hex[:8]}")
+        formations = [f"fleet-{index}" for index in range(options.formations)]
+        for name in formations:
+            await formation_service.create(session, tenant.id, name, None)
+        applications = []
+        for index in range(options.applications):
+            data = application_input(index, options.bundles)
+            data.description = "initial"
+            application = await application_service.register(session, tenant.id, data)
+            formation = formations[index % len(formations)]
+            await formation_service.assign(
+                session, tenant.id, FormationObjectKind.APPLICATION, application.id, formation
+            )
+            applications.append(application.id)
+        await RevisionRepository(session).bump(tenant.id)
+    return Fleet(tenant.id, formations, applications)
+
+
+async def add_runtimes(database: Any, fleet: Fleet, count: int) -> None:
+    from director.formation.service import FormationObjectKind
+    from director.formation.service import formation as formation_service
+    from director.graphql.inputs import RuntimeRegisterInput
+    from director.polling.revision import RevisionRepository
+    from director.runtime.service import runtime as runtime_service
+
+    if len(fleet.runtime_ids) >= count:
+        return
+    async with database.transaction() as session:
+        for index in range(len(fleet.runtime_ids), count):
+            runtime = await runtime_service.register(
+                session, fleet.tenant_id, RuntimeRegisterInput(name=f"fleet-runtime-{index:05d}")
+            )
+            formation = fleet.formations[index % len(fleet.formations)]
+            await formation_service.assign(
+                session, fleet.tenant_id, FormationObjectKind.RUNTIME, runtime.id, formation
+            )
+            fleet.runtime_ids.append(runtime.id)
+        await RevisionRepository(session).bump(fleet.tenant_id)
+
+
+_SUBJECT_OIDS: dict[str, Any] = {}
+
+
+def _csr(subject: str, key: Any) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    if not _SUBJECT_OIDS:
+        _SUBJECT_OIDS.update(
+            {
+                "O": x509.NameOID.ORGANIZATION_NAME,
+                "OU": x509.NameOID.ORGANIZATIONAL_UNIT_NAME,
+                "L": x509.NameOID.LOCALITY_NAME,
+                "ST": x509.NameOID.STATE_OR_PROVINCE_NAME,
+                "C": x509.NameOID.COUNTRY_NAME,
+                "CN": x509.NameOID.COMMON_NAME,
+            }
+        )
+    name = x509.Name(
+        [
+            x509.NameAttribute(_SUBJECT_OIDS[short], value)
+            for short, _, value in (part.partition("=") for part in subject.split(","))
+        ]
+    )
+    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
+    return base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+async def certify(database: Any, fleet: Fleet, server: FleetServer, count: int, directory: Path) -> float:
+    """Client certificates for runtimes up to ``count``: one-time tokens in one transaction, then
+    ``configuration`` and ``signCertificateSigningRequest`` through the server, 32 runtimes at a time."""
+    import httpx
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from director.systemauth.service import TokenType
+    from director.systemauth.service import system_auth as system_auth_service
+
+    first = len(fleet.certificates)
+    if first >= count:
+        return 0.0
+    began = time.monotonic()
+    tokens = []
+    async with database.transaction() as session:
+        for runtime_id in fleet.runtime_ids[first:count]:
+            issued = await system_auth_service.request_token(
+                session, fleet.tenant_id, TokenType.RUNTIME, runtime_id, None,
+                ttl=timedelta(hours=1), connector_url=f"{server.http_url}{CONNECTOR_PATH}",
+            )
+            tokens.append(issued.token)
+    directory.mkdir(exist_ok=True)
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    certificates: dict[int, tuple[str, str]] = {}
+
+    async with httpx.AsyncClient(base_url=server.http_url, limits=limits, timeout=60) as client:
+
+        async def graphql(document: str, token: str) -> dict[str, Any]:
+            body = json.dumps({"query": document, "variables": None})
+            response = await client.post(
+                CONNECTOR_PATH, content=body, headers={**JSON_CONTENT, "Connector-Token": token}
+            )
+            answer = response.json()
+            if answer.get("errors"):
+                raise RuntimeError(f"the Connector refused: {answer['errors']}")
+            return dict(answer["data"]["result"])
+
+        async def one(index: int, token: str, turn: asyncio.Semaphore) -> None:
+            async with turn:
+                configuration = await graphql(CONFIGURATION, token)
+                key = ec.generate_private_key(ec.SECP256R1())
+                csr = _csr(configuration["certificateSigningRequestInfo"]["subject"], key)
+                sign = (
+                    f'mutation {{ result: signCertificateSigningRequest(csr: "{csr}") '
+                    "{ certificateChain } }"
+                )
+                signed = await graphql(sign, configuration["token"]["token"])
+            chain, key_file = directory / f"runtime-{index:05d}.crt", directory / f"runtime-{index:05d}.key"
+            chain.write_bytes(base64.b64decode(signed["certificateChain"]))
+            pem = serialization.Encoding.PEM
+            pkcs8, unencrypted = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            key_file.write_bytes(key.private_bytes(pem, pkcs8, unencrypted))
+            certificates[index] = (str(chain), str(key_file))
+
+        turn = asyncio.Semaphore(32)
+        await asyncio.gather(*(one(first + offset, token, turn) for offset, token in enumerate(tokens)))
+    fleet.certificates.extend(certificates[index] for index in range(first, count))
+    return time.monotonic() - began
+
+
+# --- one run ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    workers: int
+    runtimes: int
+    polls_per_second: float
+    p50: float
+    p99: float
+    errors: int
+    error_samples: list[str]
+    statuses: dict[str, int]
+    unchanged_200: int
+    server_cpu: float  # cores
+    postgres_cpu: float
+    client_cpu: float
+    client_cpu_max: float  # the busiest client process, cores
+    lag_p99: float
+    propagation: list[float]
+    incomplete_changes: int
+    changes: int
+    load_average: float
+    duration: float
+
+    @property
+    def passed(self) -> bool:
+        return self.p99 < P99_LIMIT and self.errors == 0
+
+    def line(self) -> str:
+        propagation = (
+            f"{statistics.median(self.propagation):5.1f} s p50 {max(self.propagation):5.1f} s max"
+            if self.propagation
+            else "   (no complete change)   "
+        )
+        ok, not_modified = self.statuses.get("200", 0), self.statuses.get("304", 0)
+        statuses = f"{ok:>6} {not_modified:>6} {self.unchanged_200:>6}"
+        polls = sum(self.statuses.values())
+        cpu_per_poll = self.server_cpu * self.duration / polls * 1000 if polls else float("nan")
+        return (
+            f"{self.workers:>2} {self.runtimes:>6} | {self.polls_per_second:8.1f} {self.p50 * 1000:7.1f} "
+            f"{self.p99 * 1000:7.1f} {self.errors:>6} | {statuses} | {cpu_per_poll:7.1f} "
+            f"{self.server_cpu * 100:6.0f} "
+            f"{self.postgres_cpu * 100:5.0f} {self.client_cpu * 100:6.0f} {self.client_cpu_max * 100:4.0f} "
+            f"{self.lag_p99 * 1000:7.1f} | {propagation} "
+            f"({self.changes - self.incomplete_changes}/{self.changes}) | {self.load_average:4.1f} | "
+            f"{'PASS' if self.passed else 'FAIL'}"
+        )
+
+
+RUN_HEADER = (
+    " W      R |  polls/s  p50 ms  p99 ms errors |    200    304 unchg. | ms/poll server    PG client  max"
+    " lag99ms | change propagation             | load | p99<250ms & 0 errors"
+)
+RUN_LEGEND = (
+    "  polls/s: answers per second over the run; p50/p99: connect + TLS handshake + request + answer;",
+    "  errors: failed connections, timeouts (10 s), non-200/304 answers, GraphQL errors, failed operator",
+    "  changes;",
+    "  200/304: answers; unchg.: 200 answers (new ETag) with the same view as the runtime's last one;",
+    "  ms/poll: server CPU ms per poll (least sensitive to other work on the machine);",
+    "  server/PG/client: CPU % of one core (server = parent + workers; client = all client processes,",
+    "  max = the busiest one); lag99ms: p99 of how late the clients started a poll (a client bottleneck);",
+    "  change propagation: per operator change, the time until every runtime of the application's",
+    "  formation had fetched it (complete changes/changes); load: 1-minute load average after the run.",
+)
+
+
+async def operate(
+    options: argparse.Namespace,
+    server: FleetServer,
+    fleet: Fleet,
+    start: float,
+    end: float,
+    failures: Counter[str],
+) -> list[tuple[int, int, float]]:
+    """Changes one application every --change-every seconds from ``start`` on; (change, application, time).
+
+    A change the server fails (or does not answer within 30 s) counts in ``failures``, an error of the run.
+
+    Change numbers go on from run to run (``fleet.changes``): a marker a previous run left in the database
+    must not count as this run's change. The time is when the operator got its answer: the change is
+    committed by then.
+    """
+    import httpx
+
+    from compass.auth.jwt import issue_token
+    from compass.auth.principal import ALL_SCOPES
+    from compass.settings import Settings
+
+    settings = Settings(data_dir=Path(server.env["COMPASS_DATA_DIR"]))
+    token = issue_token(settings, tenant_id=fleet.tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=3600)
+    headers = {**JSON_CONTENT, "Authorization": f"Bearer {token}", "Tenant": fleet.tenant_id}
+    changes: list[tuple[int, int, float]] = []
+    at = start
+    # Each change gets its longest period (P + jitter) and 3 s to reach every runtime before the run ends.
+    last = end - options.period * (1 + options.jitter) - 3
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
+        while at <= last:
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            number = fleet.changes
+            fleet.changes += 1
+            # 7 and the usual 100 applications are coprime: changes go round every application and formation.
+            application = (number * 7) % len(fleet.application_ids)
+            document = UPDATE_APPLICATION.format(
+                id=fleet.application_ids[application], marker=f"fleet-change-{number}"
+            )
+            at += options.change_every
+            try:
+                response = await client.post(
+                    DIRECTOR_PATH, content=json.dumps({"query": document, "variables": None}), headers=headers
+                )
+            except httpx.HTTPError as error:
+                failures[f"operator: {type(error).__name__}"] += 1
+                continue
+            if response.status_code != 200 or b'"errors":' in response.content:
+                failures[f"operator: HTTP {response.status_code} {response.content[:120]!r}"] += 1
+                continue
+            changes.append((number, application, time.monotonic()))
+    return changes
+
+
+def _propagation(
+    fleet: Fleet,
+    runtimes: int,
+    changes: list[tuple[int, int, float]],
+    sightings: list[tuple[int, int, float]],
+) -> tuple[list[float], int]:
+    seen = {(runtime, change): at for runtime, change, at in sightings}
+    formations = len(fleet.formations)
+    complete: list[float] = []
+    incomplete = 0
+    for number, application, committed in changes:
+        affected = [index for index in range(runtimes) if index % formations == application % formations]
+        times = [seen.get((index, number)) for index in affected]
+        if not affected or any(at is None for at in times):
+            incomplete += 1
+            continue
+        complete.append(max(at for at in times if at is not None) - committed)
+    return complete, incomplete
+
+
+async def run_fleet(options: argparse.Namespace, server: FleetServer, fleet: Fleet, runtimes: int) -> Run:
+    from sqlalchemy.engine import make_url
+
+    from bench.director import sync_document
+
+    shares = [list(range(client, runtimes, options.clients)) for client in range(options.clients)]
+    processes = []
+    for share in shares:
+        config = {
+            "runtimes": [[index, fleet.runtime_ids[index], *fleet.certificates[index]] for index in share],
+            "ca_file": str(server.ca_file),
+            "host": "127.0.0.1",
+            "https_port": server.https_port,
+            "document": sync_document("RUNTIME_ID"),
+            "period": options.period,
+            "warmup": options.warmup,
+            "jitter": options.jitter,
+            "duration": options.duration,
+            "plain": options.plain,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.fleet", "client", cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(config).encode() + b"\n")
+        await process.stdin.drain()
+        processes.append(process)
+    for process in processes:
+        assert process.stdout is not None
+        if (await process.stdout.readline()).strip() != b"ready":
+            raise RuntimeError("a fleet client failed to start")
+    start = time.monotonic() + 0.5
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(f"{start}\n".encode())
+        await process.stdin.drain()
+    # The warm-up: every runtime fetches its first view (without an ETag), unmeasured.
+    measure_from = start + options.warmup
+    end = measure_from + options.duration
+    await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
+    database = make_url(server.env["COMPASS_DATABASE_URL"]).database or ""
+    server_pids, pg_pids = server.pids(), postgres_pids(database)
+    server_from, pg_from, wall_from = cpu_seconds(server_pids), cpu_seconds(pg_pids), time.monotonic()
+    errors: Counter[str] = Counter()
+    changes = await operate(options, server, fleet, measure_from + 0.5, end, errors)
+    await asyncio.sleep(max(0.0, end - time.monotonic()))
+    server_cpu = cpu_used(server_from, cpu_seconds(server_pids))
+    pg_cpu = cpu_used(pg_from, cpu_seconds(pg_pids))
+    wall = time.monotonic() - wall_from
+    results = []
+    for process in processes:
+        assert process.stdout is not None
+        line = await process.stdout.readline()
+        await process.wait()
+        if process.returncode != 0 or not line:
+            raise RuntimeError(f"a fleet client failed with {process.returncode}")
+        results.append(json.loads(line))
+    latencies = [value for result in results for value in result["latencies"]]
+    statuses: Counter[str] = Counter()
+    warmup_errors: Counter[str] = Counter()
+    for result in results:
+        errors.update(result["errors"])
+        warmup_errors.update(result["warmup_errors"])
+        statuses.update(result["statuses"])
+    sightings = [tuple(item) for result in results for item in result["sightings"]]
+    propagation, incomplete = _propagation(fleet, runtimes, changes, sightings)  # type: ignore[arg-type]
+    return Run(
+        workers=server.workers,
+        runtimes=runtimes,
+        polls_per_second=len(latencies) / options.duration,
+        p50=_percentile(latencies, 0.50),
+        p99=_percentile(latencies, 0.99),
+        errors=sum(errors.values()),
+        error_samples=[f"{count} x {message}" for message, count in errors.most_common(3)]
+        + [f"{count} x {message} (warm-up, not counted)" for message, count in warmup_errors.most_common(2)],
+        statuses=dict(statuses),
+        unchanged_200=sum(result["unchanged_200"] for result in results),
+        server_cpu=server_cpu / wall,
+        postgres_cpu=pg_cpu / wall,
+        client_cpu=sum(result["cpu"] / result["wall"] for result in results),
+        client_cpu_max=max(result["cpu"] / result["wall"] for result in results),
+        lag_p99=_percentile([value for result in results for value in result["lags"]], 0.99),
+        propagation=propagation,
+        incomplete_changes=incomplete,
+        changes=len(changes),
+        load_average=os.getloadavg()[0],
+        duration=options.duration,
+    )
+
+
+# --- the bench ----------------------------------------------------------------------------------------------
+
+
+def _migrate(env: dict[str, str]) -> None:
+    compass = str(Path(sys.executable).parent / "compass")
+    completed = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+        [compass, "migrate"], cwd=ROOT, env={**os.environ, **env}, capture_output=True, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"compass migrate failed:\n{completed.stderr.decode()[-3000:]}")
+
+
+
+@dataclass
+class Bench:
+    options: argparse.Namespace
+    workdir: Path
+    database: Any
+    env: dict[str, str]
+    fleet: Fleet | None = None
+    runs: list[Run] = field(default_factory=list)
+
+    async def measure(self, workers: int, runtimes: int, *, profile_to: Path | None = None) -> Run:
+        server = FleetServer(workers, self.env, self.workdir / f"serve-w{workers}.log", profile_to=profile_to)
+        server.start()
+        try:
+            if self.fleet is None:
+                options = self.options
+                _log(f"seeding {options.applications} applications in {options.formations} formations")
+                self.fleet = await seed(self.database, self.options)
+            if len(self.fleet.runtime_ids) < runtimes:
+                _log(f"registering runtimes up to {runtimes}")
+                await add_runtimes(self.database, self.fleet, runtimes)
+            if len(self.fleet.certificates) < runtimes:
+                took = await certify(self.database, self.fleet, server, runtimes, self.workdir / "runtimes")
+                _log(f"client certificates up to {runtimes} through the Connector in {took:.1f} s")
+            _log(f"W = {workers}, R = {runtimes}: {self.options.duration:g} s of polling")
+            run = await run_fleet(self.options, server, self.fleet, runtimes)
+        finally:
+            server.stop()
+        self.runs.append(run)
+        print(run.line(), flush=True)
+        for sample in run.error_samples:
+            print(f"          error: {sample}", flush=True)
+        return run
+
+    async def find_max(self, workers: int, start: int) -> Run | None:
+        """The largest passing R: double while passing, halve while failing, then bisect the gap."""
+        options = self.options
+        best: Run | None = None
+        failed_at: int | None = None
+        runtimes = start
+        for _ in range(options.search_runs):
+            run = await self.measure(workers, runtimes)
+            if run.passed:
+                best = run if best is None or run.runtimes > best.runtimes else best
+            else:
+                failed_at = runtimes if failed_at is None else min(failed_at, runtimes)
+            if failed_at is None:
+                runtimes = min(runtimes * 2, options.max_runtimes)
+                if best is not None and runtimes == best.runtimes:
+                    break  # the cap passed
+            elif best is None:
+                runtimes = max(runtimes // 2, 1)
+            else:
+                runtimes = (best.runtimes + failed_at) // 2
+                if failed_at - best.runtimes <= max(options.resolution * best.runtimes, 1):
+                    break
+        return best
+
+
+async def main_async(options: argparse.Namespace) -> None:
+    from bench.director import backend_database
+    from compass.db import Database
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="compass-fleet-") as directory:
+        workdir = Path(directory)
+        async with backend_database("postgresql", workdir) as url:
+            data_dir = workdir / "data"
+            env = {
+                "COMPASS_DATA_DIR": str(data_dir),
+                "COMPASS_DATABASE_URL": url,
+                "COMPASS_LOG_LEVEL": options.log_level,
+                "COMPASS_LOG_JSON": "true",
+                # Every runtime redeems its token from 127.0.0.1 within seconds: the defaults refuse that.
+                "COMPASS_REDEMPTIONS_PER_SECOND": "1000000",
+                "COMPASS_MAX_CERTIFICATES_PER_CLIENT": "100",
+            }
+            _migrate(env)
+            database = Database(url)
+            bench = Bench(options, workdir, database, env)
+            _print_setup(options)
+            print(RUN_HEADER, flush=True)
+            try:
+                best: dict[int, Run | None] = {}
+                if options.find_max:
+                    start = options.runtimes
+                    for workers in options.workers:
+                        found = best[workers] = await bench.find_max(workers, start)
+                        # More workers hold at least as many runtimes: the next search starts from there.
+                        start = found.runtimes if found is not None else start
+                else:
+                    for workers in options.workers:
+                        await bench.measure(workers, options.runtimes)
+                profile_text = None
+                if options.profile:
+                    runtimes = (best.get(1) or bench.runs[0]).runtimes if bench.runs else options.runtimes
+                    profile_file = workdir / "profile.txt"
+                    _log(f"profiling W = 1, R = {runtimes} under pyinstrument (it slows the server)")
+                    profiled = await bench.measure(1, runtimes, profile_to=profile_file)
+                    written = profile_file.exists()
+                    profile_text = profile_file.read_text() if written else "(no profile written)"
+                    bench.runs.remove(profiled)
+                _print_report(options, bench, best, profile_text)
+                for log in sorted(workdir.glob("serve-w*.log")):
+                    _print_log_findings(log)
+                    if options.keep_logs:
+                        options.keep_logs.mkdir(parents=True, exist_ok=True)
+                        (options.keep_logs / log.name).write_bytes(log.read_bytes())
+            finally:
+                await database.dispose()
+    print(f"\nbench took {time.monotonic() - started:.0f} s on {os.cpu_count()} CPUs", flush=True)
+
+
+def _print_setup(options: argparse.Namespace) -> None:
+    mode = "with If-None-Match (our agent)"
+    if options.plain:
+        mode = "without If-None-Match (--plain, as Compass's agent)"
+    print(
+        f"\nfleet: A = {options.applications} applications ({options.bundles} bundles each) in F = "
+        f"{options.formations} formations, so {options.applications // options.formations} per runtime; each "
+        f"runtime polls every P = {options.period:g} s (± {options.jitter:.0%})\n{mode}, a new mTLS "
+        f"connection per poll; an operator changes an application every C = {options.change_every:g} s;\n"
+        f"runs of {options.warmup:g} s warm-up + {options.duration:g} s measured; {options.clients} client "
+        "processes; PostgreSQL",
+        flush=True,
+    )
+
+
+def _print_report(
+    options: argparse.Namespace, bench: Bench, best: dict[int, Run | None], profile: str | None
+) -> None:
+    print("\n=== fleet runs ===")
+    print("\n".join(RUN_LEGEND))
+    print(RUN_HEADER)
+    for run in bench.runs:
+        print(run.line())
+    if options.find_max:
+        print("\nlargest fleet with p99 < 250 ms and zero errors:")
+        for workers, run in best.items():
+            if run is None:
+                print(f"  --workers {workers}: none of the runs passed")
+                continue
+            propagation = (
+                f"change propagation p50 {statistics.median(run.propagation):.1f} s, max "
+                f"{max(run.propagation):.1f} s"
+                if run.propagation
+                else "no change propagated completely"
+            )
+            print(
+                f"  --workers {workers}: {run.runtimes} runtimes, {run.polls_per_second:.1f} polls/s, "
+                f"p50 {run.p50 * 1000:.1f} ms, p99 {run.p99 * 1000:.1f} ms, {propagation}, server CPU "
+                f"{run.server_cpu * 100:.0f}% of a core (PostgreSQL {run.postgres_cpu * 100:.0f}%, clients "
+                f"{run.client_cpu * 100:.0f}%)"
+            )
+    if profile is not None:
+        print("\n--- profile: compass serve (one process) under the fleet, pyinstrument ---")
+        print(profile)
+
+
+def _print_log_findings(log: Path) -> None:
+    """What the server logged at warning or above, counted by event (deadlocks, failed flushes...)."""
+    events: Counter[str] = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("level") in ("warning", "error", "critical"):
+            events[f"{record.get('event')}"[:100]] += 1
+    if events:
+        print(f"\n{log.name}: warnings and errors the server logged")
+        for event, count in events.most_common(8):
+            print(f"  {count:>6} x {event}")
+
+
+def parse_options(argv: list[str]) -> argparse.Namespace:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--runtimes", type=int, default=1000, help="R: runtimes (where --find-max starts)")
+    parser.add_argument("--workers", default="1", help="W: server processes, comma separated for several")
+    parser.add_argument("--period", type=float, default=10.0, help="P: seconds between a runtime's polls")
+    parser.add_argument("--jitter", type=float, default=0.1, help="each period varies by this share")
+    parser.add_argument("--applications", type=int, default=100, help="A: applications")
+    parser.add_argument("--formations", type=int, default=10, help="F: formations (runtimes and apps spread)")
+    parser.add_argument("--bundles", type=int, default=3, help="bundles per application (2 APIs, 1 event)")
+    parser.add_argument("--change-every", type=float, default=15.0, help="C: seconds between changes")
+    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds of polling per run")
+    parser.add_argument(
+        "--warmup", type=float, help="unmeasured seconds first, for every runtime's first view (default P)"
+    )
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--plain", action="store_true", help="no If-None-Match (Compass's agent)")
+    parser.add_argument("--find-max", action="store_true", help="search the largest passing R per W")
+    parser.add_argument("--search-runs", type=int, default=4, help="runs per W in --find-max")
+    parser.add_argument("--max-runtimes", type=int, default=8000, help="--find-max never goes above this")
+    parser.add_argument("--resolution", type=float, default=0.15, help="--find-max stops at this gap")
+    parser.add_argument("--profile", action="store_true", help="profile W=1 at the largest passing R")
+    parser.add_argument("--keep-logs", type=Path, help="copy the servers' logs into this directory")
+    parser.add_argument("--log-level", default="info", help="the server's log level (as operators run it)")
+    options = parser.parse_args(argv)
+    options.workers = [int(value) for value in options.workers.split(",") if value.strip()]
+    if options.warmup is None:
+        options.warmup = options.period
+    if options.formations < 1 or options.applications < options.formations:
+        parser.error("--applications must be at least --formations, and --formations at least 1")
+    if options.duration < options.period * (1 + options.jitter) + 4:
+        parser.error("--duration must be longer than a period and 4 s: changes need that to propagate")
+    return options
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["client"]:
+        client_main()
+        return
+    if argv[:1] == ["profiled-serve"]:
+        profiled_serve(argv[1])
+        return
+    options = parse_options(argv)
+    if not os.environ.get("COMPASS_TEST_POSTGRES_URL"):
+        sys.exit("bench/fleet.py needs PostgreSQL: run `make bench-fleet` or set COMPASS_TEST_POSTGRES_URL")
+    asyncio.run(main_async(options))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
