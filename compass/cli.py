@@ -92,8 +92,10 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Serve the Director (and, later, the Connector) until interrupted."""
+    """Serve the Director and the Connector until interrupted."""
     settings = _settings()
+    if workers > 1:
+        server.share_metrics_across_workers(settings)
     _migrated(settings)
     try:
         asyncio.run(_check(Database(settings.effective_database_url)))

@@ -8,8 +8,8 @@ fork and serves both listeners on its inherited pair; the kernel spreads new con
 What each process keeps for itself stays correct across processes: a one-time token is spent by one
 conditional UPDATE; kept runtime answers and ETags are keyed by revisions read from the database per poll;
 last-seen flushes never move a time backwards. Per process, and so N times looser in all: the Connector's
-token-call rate limit (``redemptions_per_second``); and ``/metrics`` shows the counters of whichever worker
-answers the scrape.
+token-call rate limit (``redemptions_per_second``). ``/metrics`` sums every worker's counters, through files in
+``PROMETHEUS_MULTIPROC_DIR`` (``$COMPASS_DATA_DIR/metrics`` unless set; emptied at each start).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from starlette.applications import Starlette
 
 from compass.app import create_app, load_certificate_authority
 from compass.auth.jwt import load_or_create_signing_key
+from compass.observability.metrics import SHARED_ACROSS_PROCESSES
 from compass.settings import Settings
 from compass.tls import TLSHttpToolsProtocol
 from connector.ca.authority import CertificateAuthority
@@ -360,8 +361,31 @@ class Supervisor:
                 os.kill(pid, signum)
 
 
+def share_metrics_across_workers(settings: Settings) -> None:
+    """Starts this command again with ``PROMETHEUS_MULTIPROC_DIR`` set, unless it is: prometheus-client reads it
+    once, at import, and everything is imported by now."""
+    if SHARED_ACROSS_PROCESSES:
+        return
+    directory = settings.data_dir / "metrics"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606 - this very command, again
+
+
+def _forget_metrics_of_earlier_runs() -> None:
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
 def run_workers(settings: Settings, workers: int) -> int:
     """``compass serve --workers N``: the once-only work here, then N forked workers on a socket pair each."""
+    if not SHARED_ACROSS_PROCESSES:
+        raise RuntimeError("PROMETHEUS_MULTIPROC_DIR must be set before the import: share_metrics_across_workers")
+    _forget_metrics_of_earlier_runs()
     ca = load_certificate_authority(settings)
     load_or_create_signing_key(settings.jwt_key_file)  # created with O_EXCL: two workers must not race for it
     tls = prepare_tls(settings, ca)

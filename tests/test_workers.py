@@ -24,6 +24,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from compass.db import Database
@@ -346,6 +347,34 @@ async def test_both_workers_answer_requests_on_both_listeners(served: Served) ->
     assert len(workers) == WORKERS
     assert set(over_http) == workers
     assert set(over_https) == workers
+
+
+def _healthz_requests_counted(served: Served) -> float:
+    """What /metrics says of GET /healthz answered 200, from whichever worker answers the scrape."""
+    scraped = httpx.get(f"{served.http_url}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+        if sample.name == "compass_http_requests_total"
+        and sample.labels == {"method": "GET", "path": "/healthz", "status": "200"}
+    )
+
+
+async def test_metrics_count_the_requests_of_every_worker(served: Served) -> None:
+    # given
+    workers = served.workers()
+    before = _healthz_requests_counted(served)
+
+    # when: requests on connections opened at once, so both workers answer some
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(httpx.AsyncClient(timeout=30)) for _ in range(CONNECTIONS)]
+        answers = await asyncio.gather(*(client.get(f"{served.http_url}/healthz") for client in clients))
+        answered_by = owners(workers, served.http_port, [client_port(answer) for answer in answers])
+
+    # then: every scrape, whichever worker answers it, counts all of them
+    assert set(answered_by) == workers, "the requests must reach both processes for this test to mean anything"
+    assert [_healthz_requests_counted(served) - before for _ in range(4)] == [CONNECTIONS] * 4
 
 
 async def test_a_runtime_token_is_redeemed_once_across_processes(served: Served, operator: Operator) -> None:

@@ -2,11 +2,16 @@
 
 Everything lives in a private ``REGISTRY`` rather than prometheus-client's global one, so building the
 app repeatedly (tests, app factories) never trips "Duplicated timeseries" errors.
+
+Under ``compass serve --workers N`` every process counts into its own files in ``PROMETHEUS_MULTIPROC_DIR``
+(prometheus-client's multiprocess mode, chosen when the variable is set before the import) and ``/metrics``
+answers the sum over all of them, whichever worker the scrape reaches.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +19,7 @@ from typing import Final, Literal
 
 from graphql import GraphQLError, OperationDefinitionNode
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +29,8 @@ from strawberry.types import ExecutionContext
 Api = Literal["director", "connector"]
 
 REGISTRY: Final = CollectorRegistry(auto_describe=True)
+#: prometheus-client decided this when it was imported, from the same variable.
+SHARED_ACROSS_PROCESSES: Final = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 HTTP_REQUESTS_TOTAL: Final = Counter(
     "compass_http_requests",
@@ -67,6 +75,8 @@ CERTIFICATES_EXPIRING_SOON: Final = Gauge(
     "compass_certificates_expiring_soon",
     "Unrevoked client certificates with less than 30% of their validity left (their agents should renew).",
     registry=REGISTRY,
+    # Every worker counts the same rows: the latest count is the answer, not their sum.
+    multiprocess_mode="mostrecent",
 )
 
 
@@ -216,5 +226,9 @@ class HttpMetricsMiddleware:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus scrape target for ``REGISTRY`` (mount at ``/metrics``)."""
-    return Response(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    """Prometheus scrape target (mount at ``/metrics``): this process's ``REGISTRY``, or every worker's."""
+    registry = REGISTRY
+    if SHARED_ACROSS_PROCESSES:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

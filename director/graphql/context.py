@@ -16,7 +16,7 @@ from compass.db import Database
 from compass.settings import Settings
 from connector.service import ConnectorService
 from director.graphql.loaders import Loaders
-from director.polling.revision import RevisionRepository
+from director.polling.revision import ApplicationPart, RevisionRepository, WriteScope
 
 
 @dataclass
@@ -51,18 +51,23 @@ class DirectorContext:
             yield self._session
 
     @asynccontextmanager
-    async def writing(self, *, runtime_id: str | None = None, new_runtime: bool = False) -> AsyncIterator[AsyncSession]:
-        """One mutation = one transaction that also bumps the revision runtime views are keyed by: the runtime's
-        own when the write concerns only ``runtime_id``, none for a runtime just registered (no view holds it),
-        else the tenant's. Afterwards reads and loaders start fresh and see its result."""
+    async def writing(
+        self,
+        *,
+        runtime_id: str | None = None,
+        runtime_formations: bool = False,
+        new_runtime: bool = False,
+        application_part: tuple[ApplicationPart, str] | None = None,
+    ) -> AsyncIterator[AsyncSession]:
+        """One mutation = one transaction that also bumps the revisions of the runtime views it changes (see
+        ``director.polling.revision``). Afterwards reads and loaders start fresh and see its result."""
         async with self._lock:
             async with self.database.transaction() as session:
-                yield session
                 revisions = RevisionRepository(session)
-                if runtime_id is not None:
-                    await revisions.bump_runtime(self.tenant_id, runtime_id)
-                elif not new_runtime:
-                    await revisions.bump(self.tenant_id)
+                scope = WriteScope(runtime_id, runtime_formations, new_runtime, application_part)
+                bump = await revisions.before_write(self.tenant_id, scope)
+                yield session
+                await revisions.after_write(self.tenant_id, bump)
             if self._session is not None:
                 await self._session.rollback()
             self._loaders = None

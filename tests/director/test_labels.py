@@ -519,3 +519,53 @@ class TestLabelDefinitionsQuery:
         body = await operator.execute(DEFINITION, {"key": "absent"})
 
         assert body == {"data": {"result": None}}
+
+
+class TestPatternsRunOnRE2:
+    """Patterns behave as in Compass's Go validator: RE2, linear in the input, no backtracking features."""
+
+    @pytest.mark.parametrize("pattern", [r"^(a)\1$", r"^(?=a)", r"(?<!x)y"])
+    async def test_a_pattern_RE2_cannot_run_is_refused_when_the_definition_is_written(
+        self, operator: Operator, pattern: str
+    ) -> None:
+        body = await operator.execute(CREATE_DEFINITION, definition_input("code", {"type": "string", "pattern": pattern}))
+
+        [(code, message)] = errors(body)
+        assert code == "INVALID_INPUT"
+        assert "RE2" in message and repr(pattern) in message
+
+    async def test_a_pattern_among_pattern_properties_is_checked_too(self, operator: Operator) -> None:
+        schema = {"type": "object", "patternProperties": {r"^(x)\1": {"type": "string"}}}
+
+        codes = await operator.error_codes(CREATE_DEFINITION, definition_input("tags", schema))
+
+        assert codes == ["INVALID_INPUT"]
+
+    async def test_a_nested_quantifier_pattern_answers_a_long_non_matching_value_with_a_short_error(
+        self, operator: Operator
+    ) -> None:
+        """``^(a+)+$`` backtracks exponentially in Python's re: this value would hold the server for ages."""
+        await create_definition(operator, "code", {"type": "string", "pattern": "^(a+)+$"})
+        runtime_id = await runtime_with(operator, {})
+
+        body = await operator.execute(SET_RUNTIME_LABEL, label_input(runtime_id, "code", "a" * 50_000 + "!"))
+
+        [(code, message)] = errors(body)
+        assert code == "INVALID_INPUT"
+        assert "does not match '^(a+)+$'" in message
+        assert len(message) < 300
+
+    async def test_pattern_properties_and_additional_properties_select_keys_by_pattern(
+        self, operator: Operator
+    ) -> None:
+        schema = {"type": "object", "patternProperties": {"^x-": {"type": "integer"}}, "additionalProperties": False}
+        await create_definition(operator, "limits", schema)
+        runtime_id = await runtime_with(operator, {})
+
+        accepted = await operator.execute(SET_RUNTIME_LABEL, label_input(runtime_id, "limits", {"x-cpu": 2}))
+        wrong_type = await operator.execute(SET_RUNTIME_LABEL, label_input(runtime_id, "limits", {"x-cpu": "2"}))
+        unexpected = await operator.execute(SET_RUNTIME_LABEL, label_input(runtime_id, "limits", {"cpu": 2}))
+
+        assert accepted["data"]["result"]["value"] == {"x-cpu": 2}
+        assert [code for code, _ in errors(wrong_type)] == ["INVALID_INPUT"]
+        assert errors(unexpected)[0][1].endswith("additional properties are not allowed ('cpu' unexpected)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import quote
@@ -268,3 +269,104 @@ async def test_a_write_to_this_runtime_changes_its_view(operator_and_runtime: tu
     )
 
     assert (await runtime.poll(etag)).status_code == 200
+
+
+VIEW = """
+query ($runtimeID: ID!) {
+  runtime(id: $runtimeID) { labels }
+  result: applicationsForRuntime(runtimeID: $runtimeID) {
+    totalCount
+    data {
+      id description labels webhooks { id url } auths { id }
+      bundles { data {
+        id name
+        apiDefinitions { data { id name targetURL } }
+        eventDefinitions { data { id name } }
+        documents { data { id title } }
+        instanceAuths { id status { condition } }
+      } }
+    }
+  }
+}
+"""
+
+BUNDLE = (
+    '{name: "b", apiDefinitions: [{name: "api", targetURL: "http://a"}], eventDefinitions: [{name: "ev"}], '
+    'documents: [{title: "doc", displayName: "d", description: "d", format: MARKDOWN}]}'
+)
+# (what the write is, its field with {id} placeholders, the ids it answers, whether the runtime's view changes)
+WRITES: list[tuple[str, str, dict[str, str], bool]] = [
+    ("update an application", 'updateApplication(id: "{A}", in: {description: "one"}) { id }', {}, True),
+    ("add a bundle", 'addBundle(applicationID: "{A}", in: ' + BUNDLE + ") { id apiDefinitions { data { id } } eventDefinitions { data { id } } documents { data { id } } }", {"bundle": "id", "api": "apiDefinitions.data.0.id", "event": "eventDefinitions.data.0.id", "document": "documents.data.0.id"}, True),
+    ("update a bundle", 'updateBundle(id: "{bundle}", in: {name: "b2"}) { id }', {}, True),
+    ("add an API", 'addAPIDefinitionToBundle(bundleID: "{bundle}", in: {name: "api2", targetURL: "http://b"}) { id }', {"api2": "id"}, True),
+    ("update an API", 'updateAPIDefinition(id: "{api}", in: {name: "api", targetURL: "http://c"}) { id }', {}, True),
+    ("delete an API", 'deleteAPIDefinition(id: "{api2}") { id }', {}, True),
+    ("add an event", 'addEventDefinitionToBundle(bundleID: "{bundle}", in: {name: "ev2"}) { id }', {"event2": "id"}, True),
+    ("update an event", 'updateEventDefinition(id: "{event}", in: {name: "ev1"}) { id }', {}, True),
+    ("delete an event", 'deleteEventDefinition(id: "{event2}") { id }', {}, True),
+    ("add a document", 'addDocumentToBundle(bundleID: "{bundle}", in: {title: "t", displayName: "d", description: "d", format: MARKDOWN}) { id }', {"document2": "id"}, True),
+    ("delete a document", 'deleteDocument(id: "{document2}") { id }', {}, True),
+    ("add a webhook", 'addWebhook(applicationID: "{A}", in: {type: CONFIGURATION_CHANGED, url: "http://w"}) { id }', {"webhook": "id"}, True),
+    ("update a webhook", 'updateWebhook(webhookID: "{webhook}", in: {type: CONFIGURATION_CHANGED, url: "http://x"}) { id }', {}, True),
+    ("delete a webhook", 'deleteWebhook(webhookID: "{webhook}") { id }', {}, True),
+    ("label an application", 'setApplicationLabel(applicationID: "{A}", key: "team", value: "red") { key }', {}, True),
+    ("delete an application's label", 'deleteApplicationLabel(applicationID: "{A}", key: "team") { key }', {}, True),
+    ("request instance credentials", 'requestBundleInstanceAuthCreation(bundleID: "{bundle}", in: {}) { id }', {"auth": "id"}, True),
+    ("set instance credentials", 'setBundleInstanceAuth(authID: "{auth}", in: {status: {condition: FAILED, reason: "r", message: "m"}}) { id }', {}, True),
+    ("delete instance credentials", 'requestBundleInstanceAuthDeletion(authID: "{auth}") { id }', {}, True),
+    ("request an application token", 'requestOneTimeTokenForApplication(id: "{A}") { token }', {}, True),
+    ("update an application in another formation", 'updateApplication(id: "{B}", in: {description: "b"}) { id }', {}, False),
+    ("add a bundle to an application in another formation", 'addBundle(applicationID: "{B}", in: {name: "x"}) { id }', {}, False),
+    ("assign an application to the runtime's formation", 'assignFormation(objectID: "{B}", objectType: APPLICATION, formation: {name: "DEFAULT"}) { name }', {}, True),
+    ("unassign an application from the runtime's formation", 'unassignFormation(objectID: "{A}", objectType: APPLICATION, formation: {name: "DEFAULT"}) { name }', {}, True),
+    ("change an application outside the runtime's formations", 'updateApplication(id: "{A}", in: {description: "two"}) { id }', {}, False),
+    ("label an application into the runtime's formation", 'setApplicationLabel(applicationID: "{A}", key: "scenarios", value: ["DEFAULT"]) { key }', {}, True),
+    ("label an application out of the runtime's formation", 'setApplicationLabel(applicationID: "{B}", key: "scenarios", value: ["other"]) { key }', {}, True),
+    ("label another runtime", 'setRuntimeLabel(runtimeID: "{R2}", key: "k", value: "v") { key }', {}, False),
+    ("move another runtime into the formation", 'assignFormation(objectID: "{R2}", objectType: RUNTIME, formation: {name: "DEFAULT"}) { name }', {}, False),
+    ("move the runtime into another formation", 'assignFormation(objectID: "{R}", objectType: RUNTIME, formation: {name: "other"}) { name }', {}, True),
+    ("create a formation", 'createFormation(formation: {name: "third"}) { name }', {}, True),
+    ("delete a bundle", 'deleteBundle(id: "{bundle}") { id }', {}, True),
+    ("unregister an application", 'unregisterApplication(id: "{A}") { id }', {}, True),
+]
+
+
+def _pick(answer: object, path: str) -> str:
+    for step in path.split("."):
+        answer = answer[int(step)] if isinstance(answer, list) else answer[step]  # type: ignore[index]
+    return str(answer)
+
+
+async def test_every_write_leaves_a_runtime_an_exact_view_and_rebuilds_only_the_views_it_changes(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    """After each write the runtime's answer (cached, 304 or rebuilt) equals a fresh one built for the operator,
+    and it is rebuilt exactly when the write concerns it."""
+    operator, runtime = operator_and_runtime
+    ids = {"R": runtime.id, "A": (await operator.query(SYNC % runtime.id))["result"]["data"][0]["id"]}
+    await operator.query('mutation { result: createFormation(formation: {name: "other"}) { name } }')
+    ids["B"] = (await operator.query(REGISTER_APPLICATION % "elsewhere"))["result"]["id"]
+    ids["R2"] = (await operator.query(REGISTER_RUNTIME % "neighbour"))["result"]["id"]
+    for object_id, kind in ((ids["B"], "APPLICATION"), (ids["R2"], "RUNTIME")):
+        await operator.query(ASSIGN.replace("DEFAULT", "other") % (object_id, kind))
+    variables = {"runtimeID": runtime.id}
+
+    async def runtime_view(etag: str | None) -> httpx.Response:
+        headers = {**runtime.headers, **({"If-None-Match": etag} if etag else {})}
+        return await runtime.client.post(DIRECTOR, json={"query": VIEW, "variables": variables}, headers=headers)
+
+    first = await runtime_view(None)
+    etag, seen = first.headers["etag"], first.json()["data"]
+    outcomes = []
+    for description, template, answers, changes_view in WRITES:
+        field = re.sub(r"\{(\w+)\}", lambda match: ids[match.group(1)], template)
+        result = (await operator.query("mutation { result: " + field + " }"))["result"]
+        ids.update({name: _pick(result, path) for name, path in answers.items()})
+
+        response = await runtime_view(etag)
+
+        if response.status_code == 200:
+            etag, seen = response.headers["etag"], response.json()["data"]
+        outcomes.append((description, response.status_code == 200, seen == await operator.query(VIEW, variables)))
+    assert outcomes == [(description, changes, True) for description, _, _, changes in WRITES]

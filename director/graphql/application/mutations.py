@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import Info
@@ -23,12 +23,20 @@ from director.graphql.inputs import (
 from director.graphql.label.types import Label
 from director.graphql.permissions import scoped
 from director.graphql.scalars import AnyScalar
+from director import models
 from director.webhook.service import webhook as webhook_service
 
 In = strawberry.argument(name="in")
 ApplicationID = Annotated[strawberry.ID, strawberry.argument(name="applicationID")]
 BundleID = Annotated[strawberry.ID, strawberry.argument(name="bundleID")]
 WRITE = scoped(Scope.APPLICATION_WRITE)
+
+
+def _webhook_owner(application_id: str | None, runtime_id: str | None) -> dict[str, Any]:
+    """A webhook concerns the view of its runtime, or the views sharing a formation with its application."""
+    if application_id is None and runtime_id is not None:
+        return {"runtime_id": runtime_id}
+    return {"application_part": (models.Application, application_id)} if application_id is not None else {}
 
 
 @strawberry.type
@@ -46,7 +54,7 @@ class ApplicationMutations:
     async def update_application(
         self, info: Info, id: strawberry.ID, in_: Annotated[ApplicationUpdateInput, In]
     ) -> Application:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Application, id)) as session:
             model = await application_service.update(session, info.context.tenant_id, id, in_)
         return Application.of(model)
 
@@ -55,7 +63,7 @@ class ApplicationMutations:
         extensions=WRITE,
     )
     async def unregister_application(self, info: Info, id: strawberry.ID) -> Application:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Application, id)) as session:
             await info.context.connector.revoke_for_object(
                 session, info.context.tenant_id, ClientKind.APPLICATION, id
             )
@@ -67,7 +75,7 @@ class ApplicationMutations:
         extensions=WRITE,
     )
     async def revoke_application_certificates(self, info: Info, id: strawberry.ID) -> list[str]:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Application, id)) as session:
             await application_service.get(session, info.context.tenant_id, id)
             return await info.context.connector.revoke_for_object(
                 session, info.context.tenant_id, ClientKind.APPLICATION, id
@@ -77,31 +85,31 @@ class ApplicationMutations:
     async def set_application_label(
         self, info: Info, application_id: ApplicationID, key: str, value: AnyScalar
     ) -> Label:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Application, application_id)) as session:
             model = await application_service.set_label(session, info.context.tenant_id, application_id, key, value)
         return Label.of(model)
 
     @strawberry.mutation(description="Deletes a label.", extensions=WRITE)
     async def delete_application_label(self, info: Info, application_id: ApplicationID, key: str) -> Label:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Application, application_id)) as session:
             model = await application_service.delete_label(session, info.context.tenant_id, application_id, key)
         return Label.of(model)
 
     @strawberry.mutation(description="Adds a bundle with its definitions.", extensions=WRITE)
     async def add_bundle(self, info: Info, application_id: ApplicationID, in_: Annotated[BundleCreateInput, In]) -> Bundle:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Application, application_id)) as session:
             model = await bundle_service.add(session, info.context.tenant_id, application_id, in_)
         return Bundle.of(model)
 
     @strawberry.mutation(description="Changes a bundle's own fields.", extensions=WRITE)
     async def update_bundle(self, info: Info, id: strawberry.ID, in_: Annotated[BundleUpdateInput, In]) -> Bundle:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Bundle, id)) as session:
             model = await bundle_service.update(session, info.context.tenant_id, id, in_)
         return Bundle.of(model)
 
     @strawberry.mutation(description="Deletes a bundle with its definitions.", extensions=WRITE)
     async def delete_bundle(self, info: Info, id: strawberry.ID) -> Bundle:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Bundle, id)) as session:
             model = await bundle_service.delete(session, info.context.tenant_id, id)
         return Bundle.of(model)
 
@@ -109,7 +117,7 @@ class ApplicationMutations:
     async def add_api_definition_to_bundle(
         self, info: Info, bundle_id: BundleID, in_: Annotated[APIDefinitionInput, In]
     ) -> APIDefinition:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Bundle, bundle_id)) as session:
             model = await bundle_service.add_api(session, info.context.tenant_id, bundle_id, in_)
         return APIDefinition.of(model)
 
@@ -117,13 +125,13 @@ class ApplicationMutations:
     async def update_api_definition(
         self, info: Info, id: strawberry.ID, in_: Annotated[APIDefinitionInput, In]
     ) -> APIDefinition:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.APIDefinition, id)) as session:
             model = await bundle_service.update_api(session, info.context.tenant_id, id, in_)
         return APIDefinition.of(model)
 
     @strawberry.mutation(name="deleteAPIDefinition", description="Deletes an API definition.", extensions=WRITE)
     async def delete_api_definition(self, info: Info, id: strawberry.ID) -> APIDefinition:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.APIDefinition, id)) as session:
             model = await bundle_service.delete_api(session, info.context.tenant_id, id)
         return APIDefinition.of(model)
 
@@ -131,7 +139,7 @@ class ApplicationMutations:
     async def add_event_definition_to_bundle(
         self, info: Info, bundle_id: BundleID, in_: Annotated[EventDefinitionInput, In]
     ) -> EventDefinition:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Bundle, bundle_id)) as session:
             model = await bundle_service.add_event(session, info.context.tenant_id, bundle_id, in_)
         return EventDefinition.of(model)
 
@@ -139,13 +147,13 @@ class ApplicationMutations:
     async def update_event_definition(
         self, info: Info, id: strawberry.ID, in_: Annotated[EventDefinitionInput, In]
     ) -> EventDefinition:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.EventDefinition, id)) as session:
             model = await bundle_service.update_event(session, info.context.tenant_id, id, in_)
         return EventDefinition.of(model)
 
     @strawberry.mutation(description="Deletes an event definition.", extensions=WRITE)
     async def delete_event_definition(self, info: Info, id: strawberry.ID) -> EventDefinition:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.EventDefinition, id)) as session:
             model = await bundle_service.delete_event(session, info.context.tenant_id, id)
         return EventDefinition.of(model)
 
@@ -153,13 +161,13 @@ class ApplicationMutations:
     async def add_document_to_bundle(
         self, info: Info, bundle_id: BundleID, in_: Annotated[DocumentInput, In]
     ) -> Document:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Bundle, bundle_id)) as session:
             model = await bundle_service.add_document(session, info.context.tenant_id, bundle_id, in_)
         return Document.of(model)
 
     @strawberry.mutation(description="Deletes a document.", extensions=WRITE)
     async def delete_document(self, info: Info, id: strawberry.ID) -> Document:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Document, id)) as session:
             model = await bundle_service.delete_document(session, info.context.tenant_id, id)
         return Document.of(model)
 
@@ -171,7 +179,7 @@ class ApplicationMutations:
         application_id: Annotated[strawberry.ID | None, strawberry.argument(name="applicationID")] = None,
         runtime_id: Annotated[strawberry.ID | None, strawberry.argument(name="runtimeID")] = None,
     ) -> Webhook:
-        async with info.context.writing() as session:
+        async with info.context.writing(**_webhook_owner(application_id, runtime_id)) as session:
             model = await webhook_service.add(
                 session, info.context.tenant_id, in_, application_id=application_id, runtime_id=runtime_id
             )
@@ -184,7 +192,7 @@ class ApplicationMutations:
         webhook_id: Annotated[strawberry.ID, strawberry.argument(name="webhookID")],
         in_: Annotated[WebhookInput, In],
     ) -> Webhook:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Webhook, webhook_id)) as session:
             model = await webhook_service.update(session, info.context.tenant_id, webhook_id, in_)
         return Webhook.of(model)
 
@@ -192,6 +200,6 @@ class ApplicationMutations:
     async def delete_webhook(
         self, info: Info, webhook_id: Annotated[strawberry.ID, strawberry.argument(name="webhookID")]
     ) -> Webhook:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Webhook, webhook_id)) as session:
             model = await webhook_service.delete(session, info.context.tenant_id, webhook_id)
         return Webhook.of(model)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import Info
 
 from compass.auth.principal import Scope
+from director import models
 from director.formation.repository import FormationRepository
 from director.formation.service import FormationObjectKind
 from director.formation.service import formation as formation_service
@@ -47,6 +48,15 @@ class FormationQueries:
         return [Formation.of(row) for row in rows]
 
 
+def _owner(object_id: str, object_type: FormationObjectType) -> dict[str, Any]:
+    """Assigning changes the view of the runtime, or the views sharing a formation with the application."""
+    if object_type is FormationObjectType.RUNTIME:
+        return {"runtime_id": object_id, "runtime_formations": True}
+    if object_type is FormationObjectType.APPLICATION:
+        return {"application_part": (models.Application, object_id)}
+    return {}
+
+
 @strawberry.type
 class FormationMutations:
     @strawberry.mutation(description="Creates a formation.", extensions=WRITE)
@@ -65,8 +75,7 @@ class FormationMutations:
     async def assign_formation(
         self, info: Info, object_id: ObjectID, object_type: FormationObjectType, formation: FormationInput
     ) -> Formation:
-        runtime_id = object_id if object_type is FormationObjectType.RUNTIME else None
-        async with info.context.writing(runtime_id=runtime_id) as session:
+        async with info.context.writing(**_owner(object_id, object_type)) as session:
             row = await formation_service.assign(
                 session, info.context.tenant_id, FormationObjectKind(object_type.value), object_id, formation.name
             )
@@ -76,8 +85,7 @@ class FormationMutations:
     async def unassign_formation(
         self, info: Info, object_id: ObjectID, object_type: FormationObjectType, formation: FormationInput
     ) -> Formation:
-        runtime_id = object_id if object_type is FormationObjectType.RUNTIME else None
-        async with info.context.writing(runtime_id=runtime_id) as session:
+        async with info.context.writing(**_owner(object_id, object_type)) as session:
             row = await formation_service.unassign(
                 session, info.context.tenant_id, FormationObjectKind(object_type.value), object_id, formation.name
             )

@@ -6,6 +6,7 @@ import strawberry
 from strawberry import Info
 
 from compass.auth.principal import Scope
+from director import models
 from director.graphql.application.types import BundleInstanceAuth
 from director.graphql.inputs import BundleInstanceAuthRequestInput, BundleInstanceAuthSetInput
 from director.graphql.permissions import scoped
@@ -38,7 +39,7 @@ class BundleInstanceAuthMutations:
         bundle_id: Annotated[strawberry.ID, strawberry.argument(name="bundleID")],
         in_: Annotated[BundleInstanceAuthRequestInput, In],
     ) -> BundleInstanceAuth:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.Bundle, bundle_id)) as session:
             row = await instance_auth_service.request_creation(session, info.context.tenant_id, bundle_id, in_)
         return BundleInstanceAuth.of(row)
 
@@ -46,7 +47,7 @@ class BundleInstanceAuthMutations:
     async def set_bundle_instance_auth(
         self, info: Info, auth_id: AuthID, in_: Annotated[BundleInstanceAuthSetInput, In]
     ) -> BundleInstanceAuth:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.BundleInstanceAuth, auth_id)) as session:
             row = await instance_auth_service.set(session, info.context.tenant_id, auth_id, in_)
         return BundleInstanceAuth.of(row)
 
@@ -55,6 +56,6 @@ class BundleInstanceAuthMutations:
         extensions=WRITE,
     )
     async def request_bundle_instance_auth_deletion(self, info: Info, auth_id: AuthID) -> BundleInstanceAuth:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.BundleInstanceAuth, auth_id)) as session:
             row = await instance_auth_service.request_deletion(session, info.context.tenant_id, auth_id)
         return BundleInstanceAuth.of(row)

@@ -68,7 +68,7 @@ class RuntimeMutations:
     async def update_runtime(self, info: Info, id: strawberry.ID, in_: Annotated[RuntimeUpdateInput, In]) -> Runtime:
         if SCENARIOS in (in_.labels or {}):
             _refuse_formation_change(info)
-        async with info.context.writing(runtime_id=id) as session:
+        async with info.context.writing(runtime_id=id, runtime_formations=SCENARIOS in (in_.labels or {})) as session:
             model = await runtime_service.update(session, info.context.tenant_id, id, in_)
         return Runtime.of(model)
 
@@ -98,12 +98,12 @@ class RuntimeMutations:
     async def set_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str, value: AnyScalar) -> Label:
         if key == SCENARIOS:
             _refuse_formation_change(info)
-        async with info.context.writing(runtime_id=runtime_id) as session:
+        async with info.context.writing(runtime_id=runtime_id, runtime_formations=key == SCENARIOS) as session:
             model = await runtime_service.set_label(session, info.context.tenant_id, runtime_id, key, value)
         return Label.of(model)
 
     @strawberry.mutation(description="Deletes a label.", extensions=WRITE)
     async def delete_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str) -> Label:
-        async with info.context.writing(runtime_id=runtime_id) as session:
+        async with info.context.writing(runtime_id=runtime_id, runtime_formations=key == SCENARIOS) as session:
             model = await runtime_service.delete_label(session, info.context.tenant_id, runtime_id, key)
         return Label.of(model)

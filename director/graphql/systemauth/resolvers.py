@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import Info
 
 from compass.auth.principal import Scope
+from director import models
 from director.graphql.application.types import SystemAuth, system_auth_of
 from director.graphql.permissions import scoped
 from director.graphql.systemauth.types import OneTimeTokenForApplication, OneTimeTokenForRuntime
@@ -34,8 +35,12 @@ async def _request_token(info: Info, token_type: TokenType, object_id: str, syst
         else settings.application_token_ttl_seconds
     )
     # A runtime's new system auth shows only in its own view; an application's in every runtime's that sees it.
-    runtime_id = object_id if token_type is TokenType.RUNTIME else None
-    async with info.context.writing(runtime_id=runtime_id) as session:
+    owner: dict[str, Any] = (
+        {"runtime_id": object_id}
+        if token_type is TokenType.RUNTIME
+        else {"application_part": (models.Application, object_id)}
+    )
+    async with info.context.writing(**owner) as session:
         return await system_auth_service.request_token(
             session,
             info.context.tenant_id,
@@ -75,7 +80,7 @@ class SystemAuthMutations:
     async def invalidate_system_auth_one_time_token(
         self, info: Info, auth_id: Annotated[strawberry.ID, strawberry.argument(name="authID")]
     ) -> SystemAuth:
-        async with info.context.writing() as session:
+        async with info.context.writing(application_part=(models.SystemAuth, auth_id)) as session:
             row = await system_auth_service.invalidate_tokens(session, info.context.tenant_id, auth_id)
         return system_auth_of(row)
 
