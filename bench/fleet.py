@@ -444,7 +444,7 @@ async def seed(database: Any, options: argparse.Namespace) -> Fleet:
                 session, tenant.id, FormationObjectKind.APPLICATION, application.id, formation
             )
             applications.append(application.id)
-        await RevisionRepository(session).bump(tenant.id)
+        await RevisionRepository(session).bump_tenant(tenant.id)
     return Fleet(tenant.id, formations, applications)
 
 
@@ -467,7 +467,7 @@ async def add_runtimes(database: Any, fleet: Fleet, count: int) -> None:
                 session, fleet.tenant_id, FormationObjectKind.RUNTIME, runtime.id, formation
             )
             fleet.runtime_ids.append(runtime.id)
-        await RevisionRepository(session).bump(fleet.tenant_id)
+        await RevisionRepository(session).bump_tenant(fleet.tenant_id)
 
 
 _SUBJECT_OIDS: dict[str, Any] = {}

@@ -112,7 +112,7 @@ async def seed_runtime(database: Database) -> Seeded:
         runtime = await runtime_service.register(session, tenant.id, runtime_input)
         await formation_service.create(session, tenant.id, FORMATION, None)
         await formation_service.assign(session, tenant.id, FormationObjectKind.RUNTIME, runtime.id, FORMATION)
-        await RevisionRepository(session).bump(tenant.id)
+        await RevisionRepository(session).bump_tenant(tenant.id)
     return Seeded(tenant_id=tenant.id, runtime_id=runtime.id)
 
 
@@ -137,4 +137,4 @@ async def add_applications(
                 ttl=timedelta(minutes=5),
                 connector_url=CONNECTOR_URL,
             )
-        await RevisionRepository(session).bump(tenant_id)
+        await RevisionRepository(session).bump_tenant(tenant_id)

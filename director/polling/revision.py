@@ -91,9 +91,11 @@ class RevisionRepository:
         elif bump.application_id is not None:
             await self._bump_runtimes_sharing(tenant_id, bump.application_id)
         elif bump.tenant:
-            await self.session.execute(
-                update(Tenant).where(Tenant.id == tenant_id).values(revision=Tenant.revision + 1)
-            )
+            await self.bump_tenant(tenant_id)
+
+    async def bump_tenant(self, tenant_id: str) -> None:
+        """Every view of the tenant: what a writer outside the GraphQL mutations (seeding, imports) must call."""
+        await self.session.execute(update(Tenant).where(Tenant.id == tenant_id).values(revision=Tenant.revision + 1))
 
     async def current(self, tenant_id: str, runtime_id: str) -> tuple[int, int] | None:
         """The tenant's and the runtime's revision, in one statement."""
