@@ -34,6 +34,7 @@ from director.models.base import utcnow
 from director.polling.cache import AnswerCache
 from director.polling.last_seen import LastSeenRecorder
 from director.polling.middleware import RuntimePollCache
+from director.polling.shared_views import SharedViews
 from director.graphql.view import DirectorGraphQL
 
 log = structlog.get_logger("compass.app")
@@ -115,7 +116,13 @@ def create_app(
 ) -> Starlette:
     database = database or Database(settings.effective_database_url)
     connector = ConnectorService(database, ca or load_certificate_authority(settings), settings, clock)
-    director = DirectorGraphQL(build_schema(settings), database=database, settings=settings, connector=connector)
+    director = DirectorGraphQL(
+        build_schema(settings),
+        database=database,
+        settings=settings,
+        connector=connector,
+        shared_views=SharedViews(max_entries=settings.shared_view_entries),
+    )
     connector_api = ConnectorGraphQL(build_connector_schema(settings), service=connector)
     recorder = LastSeenRecorder(database, clock)
     director_endpoint = RuntimePollCache(

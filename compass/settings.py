@@ -65,6 +65,9 @@ class Settings(BaseSettings):
 
     poll_cache_entries: int = Field(4096, description="Serialized runtime answers kept in memory.")
     poll_cache_bytes: int = Field(268_435_456, description="Memory the kept runtime answers may take.")
+    shared_view_entries: int = Field(
+        256, description="applicationsForRuntime results kept for every runtime in the same formations (0: none)."
+    )
     last_seen_flush_seconds: float = Field(5.0, description="How often runtimes' last poll times are written.")
     agent_sync_period_seconds: int = Field(
         15, description="The agents' sync period: a runtime silent for five periods is shown as SILENT."

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from asgi_lifespan import LifespanManager
 import pytest
 import strawberry.schema.schema
 
 from bench import baseline
 from bench.director import (
     JSON_CONTENT,
+    ONE_RUNTIME,
     PAGE_SIZE,
     AgentCertificate,
     agent_in_process,
@@ -32,6 +35,7 @@ from bench.director import (
     server_ca_file,
 )
 from bench.seed import Seeded, add_applications, seed_runtime
+from compass.app import create_app
 from compass.db import Database
 from compass.settings import Settings
 
@@ -39,6 +43,14 @@ from compass.settings import Settings
 BASELINE_TABLE_STATEMENTS = 8
 # the baseline's agent path looks up the tenant's revision before anything else
 BASELINE_REVISION_STATEMENTS = 1
+
+
+@pytest.fixture(scope="module")
+async def one_runtime_app(settings: Settings, database: Database) -> AsyncIterator[object]:
+    """pycompass as the Director benchmark runs it (see ``ONE_RUNTIME``)."""
+    application = create_app(settings.model_copy(update=ONE_RUNTIME), database)
+    async with LifespanManager(application) as manager:
+        yield manager.app
 
 
 async def seeded_with(database: Database, count: int, *, bundles: int = 3) -> Seeded:
@@ -207,16 +219,16 @@ async def test_a_repeated_sync_document_is_not_validated_again(
 
 
 async def test_the_agents_polls_answer_with_the_operators_bytes(
-    app: object, database: Database, settings: Settings, tmp_path: Path
+    one_runtime_app: object, database: Database, settings: Settings, tmp_path: Path
 ) -> None:
     # given
     seeded = await seeded_with(database, 2)
-    agent = await agent_of(app, settings, seeded, tmp_path)
-    operator, _ = await both_answers(app, database, settings, seeded)
+    agent = await agent_of(one_runtime_app, settings, seeded, tmp_path)
+    operator, _ = await both_answers(one_runtime_app, database, settings, seeded)
 
     # when
     polled = await agent_in_process(
-        app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
+        one_runtime_app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
     )
 
     # then
@@ -224,17 +236,17 @@ async def test_the_agents_polls_answer_with_the_operators_bytes(
 
 
 async def test_a_repeated_poll_runs_fewer_statements_than_an_executed_one(
-    app: object, database: Database, settings: Settings, tmp_path: Path
+    one_runtime_app: object, database: Database, settings: Settings, tmp_path: Path
 ) -> None:
     # given
     seeded = await seeded_with(database, 2)
-    agent = await agent_of(app, settings, seeded, tmp_path)
+    agent = await agent_of(one_runtime_app, settings, seeded, tmp_path)
     headers = operator_headers(settings, seeded.tenant_id)
-    executed = await answer_in_process(app, database, request_body(seeded.runtime_id), headers)
+    executed = await answer_in_process(one_runtime_app, database, request_body(seeded.runtime_id), headers)
 
     # when
     polled = await agent_in_process(
-        app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
+        one_runtime_app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
     )
 
     # then
@@ -261,19 +273,19 @@ async def test_baseline_agent_path_answers_kept_polls_after_the_revision_lookup_
 
 
 async def test_seeding_more_applications_gives_the_polling_runtime_a_new_view(
-    app: object, database: Database, settings: Settings, tmp_path: Path
+    one_runtime_app: object, database: Database, settings: Settings, tmp_path: Path
 ) -> None:
     # given: the runtime's view of one application is kept
     seeded = await seeded_with(database, 1)
-    agent = await agent_of(app, settings, seeded, tmp_path)
+    agent = await agent_of(one_runtime_app, settings, seeded, tmp_path)
     before = await agent_in_process(
-        app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
+        one_runtime_app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
     )
 
     # when
     await add_applications(database, seeded, 1, 1)
     after = await agent_in_process(
-        app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
+        one_runtime_app, database, seeded.runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
     )
 
     # then

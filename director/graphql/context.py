@@ -16,6 +16,7 @@ from compass.db import Database
 from compass.settings import Settings
 from connector.service import ConnectorService
 from director.graphql.loaders import Loaders
+from director.polling.shared_views import SharedViews
 from director.polling.revision import ApplicationPart, RevisionRepository, WriteScope
 
 
@@ -27,6 +28,7 @@ class DirectorContext:
     settings: Settings
     connector: ConnectorService
     principal: Principal
+    shared_views: SharedViews | None = None
     _session: AsyncSession | None = None
     # graphql-core resolves sibling fields concurrently; one AsyncSession must not be used concurrently.
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -14,6 +14,7 @@ from strawberry.tools import merge_types
 
 from compass.graphql_limits import shared_extensions
 from compass.settings import Settings
+from director.polling.shared_views import SharingExecutionContext
 from director.graphql.application.mutations import ApplicationMutations
 from director.graphql.application.queries import ApplicationQueries
 from director.graphql.application.types import AppSystemAuth, RuntimeSystemAuth
@@ -78,4 +79,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         types=[AppSystemAuth, RuntimeSystemAuth],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=[CloseSessions, *shared_extensions(settings, "director")],
+        execution_context_class=SharingExecutionContext,
     )

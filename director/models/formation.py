@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import BigInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from director.models.base import Base, IdMixin, utcnow
@@ -17,3 +17,6 @@ class Formation(IdMixin, TenantOwned, Base):
     template_name: Mapped[str | None] = mapped_column(String(256))
     state: Mapped[str] = mapped_column(String(32), default="READY")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bumped with the runtimes sharing it when an application in it changes: views shared between runtimes
+    # (director/polling/shared_views.py) are keyed by it.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

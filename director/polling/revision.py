@@ -6,7 +6,8 @@ are not theirs:
 
 - a write to one runtime alone (its labels, formations, status, tokens): that runtime's revision;
 - a write within one application's tree (the application, its labels, bundles, definitions, documents, webhooks,
-  instance auths, tokens): the revisions of the runtimes sharing a formation with it, before and after the write;
+  instance auths, tokens): the revisions of the runtimes sharing a formation with it, and of its formations, before
+  and after the write (views shared by runtimes with the same formations are keyed by the latter);
 - anything else (formations, label definitions, a runtime's webhooks...): the tenant's, which every view includes.
 
 Which runtimes share a formation with an application must not change while such a write decides it, so every
@@ -17,6 +18,7 @@ order, the order the last-seen flush uses too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -32,6 +34,7 @@ from director.models import (
     BundleInstanceAuth,
     Document,
     EventDefinition,
+    Formation,
     Runtime,
     SystemAuth,
     Tenant,
@@ -107,6 +110,18 @@ class RevisionRepository:
         row = (await self.session.execute(statement)).first()
         return (int(row[0]), int(row[1])) if row is not None else None
 
+    async def formation_revisions(self, tenant_id: str, names: Sequence[str]) -> tuple[int, tuple[tuple[str, int], ...]]:
+        """The tenant's revision and those of the named formations, in one statement: a shared view's key."""
+        statement = (
+            select(Tenant.revision, Formation.name, Formation.revision)
+            .select_from(Tenant)
+            .outerjoin(Formation, (Formation.tenant_id == Tenant.id) & Formation.name.in_(names))
+            .where(Tenant.id == tenant_id)
+        )
+        rows = (await self.session.execute(statement)).all()
+        tenant_revision = int(rows[0][0]) if rows else -1
+        return tenant_revision, tuple(sorted((row[1], int(row[2])) for row in rows if row[1] is not None))
+
     async def _lock_tenant(self, tenant_id: str) -> None:
         await self.session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
 
@@ -139,4 +154,9 @@ class RevisionRepository:
             update(Runtime)
             .where(Runtime.tenant_id == tenant_id, Runtime.id.in_(sharing))
             .values(revision=Runtime.revision + 1)
+        )
+        await self.session.execute(
+            update(Formation)
+            .where(Formation.tenant_id == tenant_id, Formation.name.in_(names))
+            .values(revision=Formation.revision + 1)
         )

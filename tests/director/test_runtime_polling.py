@@ -370,3 +370,75 @@ async def test_every_write_leaves_a_runtime_an_exact_view_and_rebuilds_only_the_
             etag, seen = response.headers["etag"], response.json()["data"]
         outcomes.append((description, response.status_code == 200, seen == await operator.query(VIEW, variables)))
     assert outcomes == [(description, changes, True) for description, _, _, changes in WRITES]
+
+
+async def _runtime_in_default(operator: Operator, proxied: httpx.AsyncClient, name: str, labels: str = "") -> Runtime:
+    runtime_id = (
+        await operator.query('mutation { result: registerRuntime(in: {name: "%s"%s}) { id } }' % (name, labels))
+    )["result"]["id"]
+    await operator.query(ASSIGN % (runtime_id, "RUNTIME"))
+    return await _connect(proxied, operator, runtime_id)
+
+
+async def test_a_runtime_in_the_same_formations_gets_the_view_another_built_without_building_it(
+    operator_and_runtime: tuple[Operator, Runtime], proxied: httpx.AsyncClient, database: Database
+) -> None:
+    operator, first = operator_and_runtime
+    second = await _runtime_in_default(operator, proxied, "twin")
+    await first.poll()
+
+    with count_statements(database) as statements:
+        answer = await second.poll()
+
+    assert answer.json()["data"] == await operator.query(SYNC % second.id)
+    assert not any("FROM applications" in statement for statement in statements), statements
+
+
+async def test_a_runtime_in_other_formations_builds_its_own_view(
+    operator_and_runtime: tuple[Operator, Runtime], proxied: httpx.AsyncClient
+) -> None:
+    operator, first = operator_and_runtime
+    other = await _runtime_in_default(operator, proxied, "elsewhere")
+    await operator.query('mutation { result: createFormation(formation: {name: "other"}) { name } }')
+    await operator.query(ASSIGN.replace("DEFAULT", "other") % (other.id, "RUNTIME"))
+    await operator.query(
+        'mutation { result: unassignFormation(objectID: "%s", objectType: RUNTIME, formation: {name: "DEFAULT"}) '
+        "{ name } }" % other.id
+    )
+    await first.poll()
+
+    answer = await other.poll()
+
+    assert answer.json()["data"]["result"]["totalCount"] == 0
+
+
+async def test_a_change_to_an_application_reaches_every_runtime_sharing_its_view(
+    operator_and_runtime: tuple[Operator, Runtime], proxied: httpx.AsyncClient
+) -> None:
+    operator, first = operator_and_runtime
+    second = await _runtime_in_default(operator, proxied, "twin")
+    query = '{ result: applicationsForRuntime(runtimeID: "%s") { data { id description } } }'
+
+    async def descriptions() -> list[str | None]:
+        answers = [
+            await runtime.client.post(DIRECTOR, json={"query": query % runtime.id}, headers=runtime.headers)
+            for runtime in (first, second)
+        ]
+        return [answer.json()["data"]["result"]["data"][0]["description"] for answer in answers]
+
+    before = await descriptions()
+    application_id = (await first.poll()).json()["data"]["result"]["data"][0]["id"]
+    await operator.query('mutation { result: updateApplication(id: "%s", in: {description: "new"}) { id } }' % application_id)
+
+    assert (before, await descriptions()) == ([None, None], ["new", "new"])
+
+
+async def test_runtimes_that_ask_for_normalized_names_and_those_that_do_not_get_their_own_views(
+    operator_and_runtime: tuple[Operator, Runtime], proxied: httpx.AsyncClient
+) -> None:
+    operator, normalized = operator_and_runtime
+    plain = await _runtime_in_default(operator, proxied, "plain", ', labels: {isNormalized: "false"}')
+
+    names = [(await runtime.poll()).json()["data"]["result"]["data"][0]["name"] for runtime in (normalized, plain)]
+
+    assert names == ["mp-shop", "shop"]

@@ -1,0 +1,133 @@
+"""Views shared between runtimes: ``applicationsForRuntime`` built once for every runtime that sees the same.
+
+Two runtimes of one tenant in the same formations, asking the same selection, get the same applications: the field
+depends on the runtime only through its formations (its ``scenarios`` label) and whether it asks for normalized
+names. So its completed result is kept under a key of exactly those, with the tenant's revision and the revisions
+of those formations (bumped by every write that changes an application in them, see ``revision``). A fleet whose
+answer cache is cold (a restart, a change to a formation) then executes each distinct view once, not once per
+runtime. Kept in memory only, as the answer cache: the results hold credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Awaitable, Hashable
+from typing import Any
+
+from graphql import GraphQLError, GraphQLObjectType, print_ast
+from graphql.execution.values import get_argument_values
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from compass.auth.principal import ClientPrincipal
+from connector.identity import ClientKind
+from director.label.service import SCENARIOS
+from director.polling.revision import RevisionRepository
+from director.normalization import IS_NORMALIZED_LABEL
+
+SHARED_FIELD = "applicationsForRuntime"
+
+
+class SharedViews:
+    """A bounded LRU of completed field results."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> Any | None:
+        value = self._entries.get(key)
+        if value is None:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
+class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Answers a runtime's ``applicationsForRuntime`` from ``SharedViews`` when another runtime built the same."""
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        node = field_details_list[0].node
+        context = self.context_value
+        views: SharedViews | None = getattr(context, "shared_views", None)
+        principal = getattr(context, "principal", None)
+        if (
+            views is None
+            or node.name.value != SHARED_FIELD
+            or parent_type is not self.schema.query_type
+            or not isinstance(principal, ClientPrincipal)
+            or principal.identity.kind is not ClientKind.RUNTIME
+        ):
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        return self._shared(views, principal, parent_type, source, field_details_list, path, position_context)
+
+    async def _shared(
+        self,
+        views: SharedViews,
+        principal: ClientPrincipal,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        key = await self._key(principal, parent_type, field_details_list)
+        if key is not None and (shared := views.get(key)) is not None:
+            return shared
+        errors_before = len(self.collected_errors.errors)
+        result = super().execute_field(parent_type, source, field_details_list, path, position_context)
+        if self.is_awaitable(result):
+            result = await result  # type: ignore[misc]
+        if key is not None and result is not None and len(self.collected_errors.errors) == errors_before:
+            views.put(key, result)
+        return result
+
+    async def _key(self, principal: ClientPrincipal, parent_type: GraphQLObjectType, field_details_list: Any) -> Hashable | None:
+        """None when the request is not one to share (another runtime's id, bad arguments): it runs as usual."""
+        runtime_id = principal.identity.object_id
+        details = field_details_list[0]
+        field_def = parent_type.fields[SHARED_FIELD]
+        try:
+            arguments = get_argument_values(
+                field_def, details.node, self.variable_values, details.fragment_variable_values, self.hide_suggestions
+            )
+        except GraphQLError:
+            return None
+        if arguments.get("runtimeID") != runtime_id:
+            return None
+        context = self.context_value
+        labels = await context.loaders.labels_by_runtime.load(runtime_id)
+        scenarios = next((label.value for label in labels if label.key == SCENARIOS), None)
+        names = sorted(set(scenarios)) if isinstance(scenarios, list) else []
+        normalized = any(label.key == IS_NORMALIZED_LABEL and label.value == "true" for label in labels)
+        async with context.reading() as session:
+            tenant_revision, formations = await RevisionRepository(session).formation_revisions(
+                principal.tenant_id, names
+            )
+        # The selection as written (with every fragment it may spread) and the values of its variables; the
+        # runtime's own id, as a literal or a variable, stands for "the asking runtime" wherever it appears.
+        asking = json.dumps(runtime_id)
+        selection = tuple(print_ast(detail.node).replace(asking, "<runtime>") for detail in field_details_list)
+        fragments = tuple(sorted(print_ast(fragment) for fragment in self.fragment_definitions.values()))
+        variables = tuple(
+            sorted((name, "<runtime>" if value == runtime_id else repr(value)) for name, value in self.variable_values.coerced.items())
+        )
+        return (principal.tenant_id, tenant_revision, formations, normalized, selection, fragments, variables)
+
