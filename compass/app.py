@@ -31,10 +31,9 @@ from connector.graphql.view import ConnectorGraphQL
 from connector.service import ConnectorService
 from director.graphql.schema import build_schema
 from director.models.base import utcnow
-from director.polling.cache import AnswerCache
+from director.polling.cache import MemoryCache
 from director.polling.last_seen import LastSeenRecorder
 from director.polling.middleware import RuntimePollCache
-from director.polling.shared_views import SharedViews
 from director.graphql.view import DirectorGraphQL
 
 log = structlog.get_logger("compass.app")
@@ -121,14 +120,14 @@ def create_app(
         database=database,
         settings=settings,
         connector=connector,
-        shared_views=SharedViews(max_entries=settings.shared_view_entries),
+        shared_views=MemoryCache(max_entries=settings.shared_view_entries),
     )
     connector_api = ConnectorGraphQL(build_connector_schema(settings), service=connector)
     recorder = LastSeenRecorder(database, clock)
     director_endpoint = RuntimePollCache(
         director,
         database=database,
-        cache=AnswerCache(max_entries=settings.poll_cache_entries, max_bytes=settings.poll_cache_bytes),
+        cache=MemoryCache(max_entries=settings.poll_cache_entries, max_bytes=settings.poll_cache_bytes, size_of=len),
         recorder=recorder,
     )
 

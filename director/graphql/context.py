@@ -16,8 +16,8 @@ from compass.db import Database
 from compass.settings import Settings
 from connector.service import ConnectorService
 from director.graphql.loaders import Loaders
+from director.polling.revision import ApplicationPart, RevisionRepository
 from director.polling.shared_views import SharedViews
-from director.polling.revision import ApplicationPart, RevisionRepository, WriteScope
 
 
 @dataclass
@@ -62,12 +62,20 @@ class DirectorContext:
         application_part: tuple[ApplicationPart, str] | None = None,
     ) -> AsyncIterator[AsyncSession]:
         """One mutation = one transaction that also bumps the revisions of the runtime views it changes (see
-        ``director.polling.revision``). Afterwards reads and loaders start fresh and see its result."""
+        ``director.polling.revision``). The resolver says what the write concerns: ``runtime_id`` alone (and
+        ``runtime_formations`` if it moves that runtime between formations), a ``new_runtime``, or the row
+        ``application_part`` = (model, id) of one application's tree; saying nothing rebuilds every view of the
+        tenant. Afterwards reads and loaders start fresh and see its result."""
         async with self._lock:
             async with self.database.transaction() as session:
                 revisions = RevisionRepository(session)
-                scope = WriteScope(runtime_id, runtime_formations, new_runtime, application_part)
-                bump = await revisions.before_write(self.tenant_id, scope)
+                bump = await revisions.before_write(
+                    self.tenant_id,
+                    runtime_id=runtime_id,
+                    runtime_formations=runtime_formations,
+                    new_runtime=new_runtime,
+                    application_part=application_part,
+                )
                 yield session
                 await revisions.after_write(self.tenant_id, bump)
             if self._session is not None:

@@ -20,7 +20,7 @@ from compass.auth.principal import ClientPrincipal
 from compass.db import Database
 from compass.observability.metrics import RUNTIME_POLLS_TOTAL
 from connector.identity import ClientKind
-from director.polling.cache import AnswerCache
+from director.polling.cache import MemoryCache
 from director.polling.last_seen import LastSeenRecorder
 from director.polling.revision import RevisionRepository
 
@@ -98,7 +98,7 @@ async def _send_answer(send: Send, status: int, etag: str, body: bytes) -> None:
 
 
 class RuntimePollCache:
-    def __init__(self, app: ASGIApp, *, database: Database, cache: AnswerCache, recorder: LastSeenRecorder) -> None:
+    def __init__(self, app: ASGIApp, *, database: Database, cache: MemoryCache[str, bytes], recorder: LastSeenRecorder) -> None:
         self.app = app
         self.database = database
         self.cache = cache

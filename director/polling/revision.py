@@ -47,16 +47,6 @@ ApplicationPart = type[Application | Bundle | APIDefinition | EventDefinition | 
 
 
 @dataclass(frozen=True)
-class WriteScope:
-    """What a write concerns, as its resolver knows it before the write."""
-
-    runtime_id: str | None = None
-    runtime_formations: bool = False
-    new_runtime: bool = False
-    application_part: tuple[ApplicationPart, str] | None = None
-
-
-@dataclass(frozen=True)
 class _Bump:
     runtime_id: str | None = None
     application_id: str | None = None
@@ -67,17 +57,26 @@ class RevisionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def before_write(self, tenant_id: str, scope: WriteScope) -> _Bump:
-        """Takes the locks the write needs and bumps the views that hold what it is about to change."""
-        if scope.runtime_id is not None and not scope.runtime_formations:
-            return _Bump(runtime_id=scope.runtime_id)
+    async def before_write(
+        self,
+        tenant_id: str,
+        *,
+        runtime_id: str | None,
+        runtime_formations: bool,
+        new_runtime: bool,
+        application_part: tuple[ApplicationPart, str] | None,
+    ) -> _Bump:
+        """Takes the locks the write needs and bumps the views that hold what it is about to change; the arguments
+        say what the write concerns, as its resolver knows it before the write (see ``DirectorContext.writing``)."""
+        if runtime_id is not None and not runtime_formations:
+            return _Bump(runtime_id=runtime_id)
         await self._lock_tenant(tenant_id)
-        if scope.runtime_id is not None:
-            return _Bump(runtime_id=scope.runtime_id)
-        if scope.new_runtime:
+        if runtime_id is not None:
+            return _Bump(runtime_id=runtime_id)
+        if new_runtime:
             return _Bump()
-        if scope.application_part is not None:
-            application_id = await self._application_owning(tenant_id, *scope.application_part)
+        if application_part is not None:
+            application_id = await self._application_owning(tenant_id, *application_part)
             if application_id is not None:
                 await self._bump_runtimes_sharing(tenant_id, application_id)
                 return _Bump(application_id=application_id)

@@ -11,8 +11,7 @@ runtime. Kept in memory only, as the answer cache: the results hold credentials.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
-from collections.abc import Awaitable, Hashable
+from collections.abc import Hashable
 from typing import Any
 
 from graphql import GraphQLError, GraphQLObjectType, print_ast
@@ -22,35 +21,13 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from compass.auth.principal import ClientPrincipal
 from connector.identity import ClientKind
 from director.label.service import SCENARIOS
+from director.polling.cache import MemoryCache
 from director.polling.revision import RevisionRepository
 from director.normalization import IS_NORMALIZED_LABEL
 
 SHARED_FIELD = "applicationsForRuntime"
-
-
-class SharedViews:
-    """A bounded LRU of completed field results."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: Hashable) -> Any | None:
-        value = self._entries.get(key)
-        if value is None:
-            self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
-        return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+#: Completed results of ``SHARED_FIELD`` by key (see ``SharingExecutionContext._key``).
+SharedViews = MemoryCache[Hashable, Any]
 
 
 class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -64,19 +41,17 @@ class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
-        node = field_details_list[0].node
-        context = self.context_value
-        views: SharedViews | None = getattr(context, "shared_views", None)
-        principal = getattr(context, "principal", None)
-        if (
-            views is None
-            or node.name.value != SHARED_FIELD
-            or parent_type is not self.schema.query_type
-            or not isinstance(principal, ClientPrincipal)
-            or principal.identity.kind is not ClientKind.RUNTIME
-        ):
-            return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        return self._shared(views, principal, parent_type, source, field_details_list, path, position_context)
+        # Called for every field of every answer: the field's name decides first, in one comparison.
+        if field_details_list[0].node.name.value == SHARED_FIELD and parent_type is self.schema.query_type:
+            views: SharedViews | None = self.context_value.shared_views
+            principal = self.context_value.principal
+            if (
+                views is not None
+                and isinstance(principal, ClientPrincipal)
+                and principal.identity.kind is ClientKind.RUNTIME
+            ):
+                return self._shared(views, principal, parent_type, source, field_details_list, path, position_context)
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     async def _shared(
         self,

@@ -86,15 +86,21 @@ async def _connect(client: httpx.AsyncClient, operator: Operator, runtime_id: st
     return Runtime(client, runtime_id, certificate)
 
 
+async def _runtime_in_default(operator: Operator, proxied: httpx.AsyncClient, name: str, labels: str = "") -> Runtime:
+    runtime_id = (
+        await operator.query('mutation { result: registerRuntime(in: {name: "%s"%s}) { id } }' % (name, labels))
+    )["result"]["id"]
+    await operator.query(ASSIGN % (runtime_id, "RUNTIME"))
+    return await _connect(proxied, operator, runtime_id)
+
+
 @pytest.fixture
 async def operator_and_runtime(proxied: httpx.AsyncClient, tenants: TenantFactory) -> tuple[Operator, Runtime]:
     operator = await tenants.operator()
     operator.client = proxied
-    runtime_id = (await operator.query(REGISTER_RUNTIME % "polled"))["result"]["id"]
     application_id = (await operator.query(REGISTER_APPLICATION % "shop"))["result"]["id"]
-    await operator.query(ASSIGN % (runtime_id, "RUNTIME"))
     await operator.query(ASSIGN % (application_id, "APPLICATION"))
-    return operator, await _connect(proxied, operator, runtime_id)
+    return operator, await _runtime_in_default(operator, proxied, "polled")
 
 
 async def test_a_runtime_answer_carries_an_etag(operator_and_runtime: tuple[Operator, Runtime]) -> None:
@@ -370,14 +376,6 @@ async def test_every_write_leaves_a_runtime_an_exact_view_and_rebuilds_only_the_
             etag, seen = response.headers["etag"], response.json()["data"]
         outcomes.append((description, response.status_code == 200, seen == await operator.query(VIEW, variables)))
     assert outcomes == [(description, changes, True) for description, _, _, changes in WRITES]
-
-
-async def _runtime_in_default(operator: Operator, proxied: httpx.AsyncClient, name: str, labels: str = "") -> Runtime:
-    runtime_id = (
-        await operator.query('mutation { result: registerRuntime(in: {name: "%s"%s}) { id } }' % (name, labels))
-    )["result"]["id"]
-    await operator.query(ASSIGN % (runtime_id, "RUNTIME"))
-    return await _connect(proxied, operator, runtime_id)
 
 
 async def test_a_runtime_in_the_same_formations_gets_the_view_another_built_without_building_it(

@@ -66,9 +66,10 @@ class RuntimeMutations:
         extensions=scoped(Scope.RUNTIME_WRITE, own=(ClientKind.RUNTIME, "id")),
     )
     async def update_runtime(self, info: Info, id: strawberry.ID, in_: Annotated[RuntimeUpdateInput, In]) -> Runtime:
-        if SCENARIOS in (in_.labels or {}):
+        changes_formations = SCENARIOS in (in_.labels or {})
+        if changes_formations:
             _refuse_formation_change(info)
-        async with info.context.writing(runtime_id=id, runtime_formations=SCENARIOS in (in_.labels or {})) as session:
+        async with info.context.writing(runtime_id=id, runtime_formations=changes_formations) as session:
             model = await runtime_service.update(session, info.context.tenant_id, id, in_)
         return Runtime.of(model)
 
@@ -96,9 +97,10 @@ class RuntimeMutations:
         extensions=scoped(Scope.RUNTIME_WRITE, own=(ClientKind.RUNTIME, "runtime_id")),
     )
     async def set_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str, value: AnyScalar) -> Label:
-        if key == SCENARIOS:
+        changes_formations = key == SCENARIOS
+        if changes_formations:
             _refuse_formation_change(info)
-        async with info.context.writing(runtime_id=runtime_id, runtime_formations=key == SCENARIOS) as session:
+        async with info.context.writing(runtime_id=runtime_id, runtime_formations=changes_formations) as session:
             model = await runtime_service.set_label(session, info.context.tenant_id, runtime_id, key, value)
         return Label.of(model)
 
