@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -152,6 +153,10 @@ def create_app(
         upkeep = asyncio.create_task(periodically(connector.maintain, settings.maintenance_interval_seconds))
         yield
         upkeep.cancel()
+        # Waited for: cancelled mid-write, it rolls back first; disposed under it, its transaction (and, on
+        # SQLite, the one write lock) could outlive the app.
+        with contextlib.suppress(asyncio.CancelledError):
+            await upkeep
         await recorder.stop(flusher)
         await database.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -88,3 +89,37 @@ async def test_metrics_expose_the_duration_of_a_named_operation(
         and sample.value >= 1
         for sample in samples
     )
+
+
+async def test_shutting_down_ends_upkeep_that_is_writing_before_the_database_is_closed(
+    settings: Settings, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write transaction left open at shutdown would hold SQLite's one write lock for every later writer."""
+    from asgi_lifespan import LifespanManager
+
+    from connector.service import ConnectorService
+
+    writing, ended = asyncio.Event(), asyncio.Event()
+    database = Database(database_url)
+
+    async def slow_upkeep(self: ConnectorService) -> None:
+        try:
+            async with database.transaction():
+                writing.set()
+                await asyncio.sleep(3600)
+        finally:
+            ended.set()
+
+    upkeep_ended_at_dispose: list[bool] = []
+    dispose = database.dispose
+
+    async def recording_dispose() -> None:
+        upkeep_ended_at_dispose.append(ended.is_set())
+        await dispose()
+
+    monkeypatch.setattr(ConnectorService, "maintain", slow_upkeep)
+    monkeypatch.setattr(database, "dispose", recording_dispose)
+    async with LifespanManager(create_app(settings, database)):
+        await writing.wait()
+
+    assert upkeep_ended_at_dispose == [True]
