@@ -15,31 +15,70 @@ from compass.tls import client_certificate_from_scope
 from connector.ca.authority import CertificateAuthority
 
 XFCC_HEADER = "x-forwarded-client-cert"
-_XFCC_CERT = re.compile(r'(?:^|;)\s*Cert="?(?P<cert>[^";]+)"?', re.IGNORECASE)
+#: Keys Envoy writes once per subject alternative name (By: per URI of its own certificate); none is read.
+_REPEATABLE_KEYS = frozenset({"by", "uri", "dns"})
+_PAIR_START = re.compile(r"[ \t]*(?P<key>[!#$%&'*+.^_`|~0-9A-Za-z-]+)=")  # key: an HTTP token
+# Possessive (*+): a value gives no characters back, so a quote that does not close fails here, at its start.
+_VALUE = re.compile(r'"(?P<quoted>[^"\\]*+(?:\\.[^"\\]*+)*+)"|(?P<bare>[^ \t,;"]*+)(?!")', re.DOTALL)
+_AFTER_VALUE = re.compile(r"[ \t]*(?:(?P<separator>[,;])|\Z)")
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+XFCCElement = list[tuple[str, str]]
 
 
-def _last_element(value: str) -> str:
-    """The element the trusted proxy itself added: Envoy appends its own after any the client sent
-    (APPEND_FORWARD), and SANITIZE_SET leaves only its own. Elements are separated by commas, but quoted values
-    (``Subject="CN=a,O=b"``) contain commas too."""
-    quoted = False
-    start = 0
-    for position, character in enumerate(value):
-        if character == '"' and (position == 0 or value[position - 1] != "\\"):
-            quoted = not quoted
-        elif character == "," and not quoted:
-            start = position + 1
-    return value[start:]
+def _malformed(position: int, problem: str) -> UnauthenticatedError:
+    return UnauthenticatedError(f"X-Forwarded-Client-Cert is malformed at character {position}: {problem}")
+
+
+def parse_xfcc(header: str) -> list[XFCCElement]:
+    """Envoy's grammar, strictly: elements separated by commas, each of ``key=value`` pairs separated by
+    semicolons; a value is bare (no whitespace, ``,``, ``;`` or ``"``) or double-quoted with backslash
+    escapes. Keys come back lower-cased (Envoy's are case-insensitive). Anything else, an unterminated quote
+    above all, is refused rather than guessed at: a client may shape its part to swallow the proxy's."""
+    elements: list[XFCCElement] = []
+    pairs: XFCCElement = []
+    position = 0
+    while True:
+        start = _PAIR_START.match(header, position)
+        if start is None:
+            raise _malformed(position, "expected key=value")
+        value = _VALUE.match(header, start.end())
+        if value is None:
+            raise _malformed(start.end(), "a quote that does not close, or one inside a bare value")
+        quoted = value["quoted"]
+        pairs.append((start["key"].lower(), value["bare"] if quoted is None else _ESCAPE.sub(r"\1", quoted)))
+        after = _AFTER_VALUE.match(header, value.end())
+        if after is None:
+            raise _malformed(value.end(), "expected ; or , after a value")
+        if after["separator"] != ";":
+            elements.append(pairs)
+            pairs = []
+        if after["separator"] is None:
+            return elements
+        position = after.end()
+
+
+def proxy_element(header: str) -> dict[str, str]:
+    """The fields of the element the trusted proxy added: the last one (Envoy's APPEND_FORWARD appends its own
+    after whatever the client sent; SANITIZE_SET sends only its own). A key repeated there is refused, except
+    By, URI and DNS, which Envoy repeats once per name and which are left out."""
+    fields: dict[str, str] = {}
+    for key, value in parse_xfcc(header)[-1]:
+        if key in _REPEATABLE_KEYS:
+            continue
+        if key in fields:
+            raise UnauthenticatedError(f"X-Forwarded-Client-Cert repeats {key} in the proxy's element")
+        fields[key] = value
+    return fields
 
 
 def _from_proxy_header(value: str, ca: CertificateAuthority, now: datetime) -> x509.Certificate:
-    """Envoy's format: ``Hash=...;Subject="...";Cert="<URL-encoded PEM>"``."""
-    element = _last_element(value)
-    match = _XFCC_CERT.search(element)
-    if match is None:
+    """Envoy's format: ``Hash=...;Cert="<URL-encoded PEM>";Subject="..."``."""
+    cert = proxy_element(value).get("cert")
+    if not cert:
         raise UnauthenticatedError("X-Forwarded-Client-Cert carries no Cert")
     try:
-        certificate = x509.load_pem_x509_certificate(unquote(match.group("cert")).encode())
+        certificate = x509.load_pem_x509_certificate(unquote(cert).encode())
     except ValueError:
         raise UnauthenticatedError("X-Forwarded-Client-Cert does not hold a PEM certificate") from None
     # Nobody checked this certificate during a handshake: do what the handshake would have done.
@@ -57,10 +96,13 @@ def client_certificate(
     if certificate is not None:
         return certificate
     client = scope.get("client")
-    forwarded = Headers(scope=scope).get(XFCC_HEADER)
-    if forwarded and client is not None and client[0] in trusted_proxies:
-        return _from_proxy_header(forwarded, ca, now)
-    return None
+    forwarded = Headers(scope=scope).getlist(XFCC_HEADER)
+    if not forwarded or client is None or client[0] not in trusted_proxies:
+        return None
+    if len(forwarded) > 1:
+        # The proxy adds one line, or appends to the client's: which line is the proxy's is anyone's guess.
+        raise UnauthenticatedError("more than one X-Forwarded-Client-Cert header line")
+    return _from_proxy_header(forwarded[0], ca, now)
 
 
 def client_id_of(certificate: x509.Certificate) -> str:

@@ -6,12 +6,10 @@ certificate, or a one-time token (redeemed later, by the resolver, in the same t
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compass.auth.certificates import client_certificate, client_id_of, serial_of
@@ -78,7 +76,8 @@ class AuthenticationMiddleware:
 
     @staticmethod
     def _is_ide(scope: Scope) -> bool:
-        if scope["method"] not in {"GET", "HEAD"} or b"query=" in scope.get("query_string", b""):
+        """Only what strawberry answers with the page; it reads ``query`` decoded (``%71uery`` too)."""
+        if scope["method"] not in {"GET", "HEAD"} or "query" in QueryParams(scope.get("query_string", b"")):
             return False
         return "text/html" in Headers(scope=scope).get("accept", "")
 
@@ -114,7 +113,8 @@ class AuthenticationMiddleware:
             return identity
         token = Headers(scope=scope).get(CONNECTOR_TOKEN_HEADER)
         if not token:
-            token = next(iter(parse_qs(scope.get("query_string", b"").decode()).get("token", [])), None)
+            # As Compass's token resolver: the header, else ?token= (decoded, like every query parameter).
+            token = next(iter(QueryParams(scope.get("query_string", b"")).getlist("token")), None)
         if not token:
             return None
         client = scope.get("client")
