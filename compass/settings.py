@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     max_certificates_per_client: int = Field(5, description="Unexpired certificates one client id may get per window.")
     certificate_issue_window_seconds: int = Field(86_400, description="The window of max_certificates_per_client.")
     redemptions_per_second: int = Field(5, description="Token-authenticated Connector calls per second and client address.")
+    certificate_calls_per_minute: int = Field(
+        30, ge=1, description="Certificate-authenticated Connector calls per minute and client id (per process)."
+    )
     max_csr_bytes: int = Field(16_384, description="Larger CSRs are refused.")
 
     poll_cache_entries: int = Field(4096, description="Serialized runtime answers kept in memory.")
@@ -74,16 +77,59 @@ class Settings(BaseSettings):
     )
 
     maintenance_interval_seconds: float = Field(
-        60.0, description="How often expired certificates are pruned and the expiring-soon gauge refreshed."
+        60.0, description="How often expired certificates, old tokens and old audit events are pruned, and the "
+        "expiring-soon gauge refreshed."
+    )
+    token_retention_days: int = Field(
+        7, ge=0, description="Spent or expired one-time tokens are deleted this many days later (0: kept forever)."
+    )
+    audit_retention_days: int = Field(
+        90, ge=0, description="Audit events are deleted when older than this many days (0: kept forever)."
     )
 
     max_body_bytes: int = Field(1_048_576, description="Larger request bodies are refused with 413.")
+    request_header_timeout_seconds: float = Field(
+        20.0,
+        description="A request line and its headers must arrive within this time of the connection or of the "
+        "request's first byte; otherwise the connection is closed (408 if part of a request came).",
+    )
+    request_body_timeout_seconds: float = Field(
+        60.0, description="A request body must arrive whole within this time of its headers; otherwise the connection is closed."
+    )
+    keep_alive_timeout_seconds: float = Field(5.0, description="An idle connection between requests is closed after this time.")
+    max_connections: int = Field(
+        1000,
+        gt=0,
+        description="Open connections per listener and process; one more closes the longest-idle connection (or, "
+        "when all are busy, the new one). Lowered to what the open-file limit (ulimit -n) leaves room for.",
+    )
+    metrics_max_operation_names: int = Field(
+        100, ge=0, description="Distinct GraphQL operation names labelled per API and process; later ones count as 'other'."
+    )
     max_query_depth: int = Field(12, description="Deeper GraphQL documents are refused.")
     max_query_tokens: int = Field(5000, description="GraphQL documents with more tokens are refused.")
     max_query_aliases: int = Field(30, description="GraphQL documents with more aliases are refused.")
+    max_label_value_bytes: int = Field(
+        131_072, gt=0, description="Label values longer than this as compact UTF-8 JSON are refused with INVALID_INPUT."
+    )
+    graphql_document_cache_entries: int = Field(
+        256, ge=0, description="Distinct GraphQL documents kept parsed and validated, per API and process."
+    )
+    graphql_document_cache_bytes: int = Field(
+        33_554_432,
+        ge=0,
+        description="Memory the kept GraphQL documents may take, per API and process (estimated: twice the text "
+        "plus 600 bytes a token).",
+    )
 
     auto_migrate: bool = Field(
         True, description="Migrate the embedded SQLite database on start (never a PostgreSQL one)."
+    )
+    transaction_attempts: int = Field(
+        5,
+        ge=1,
+        description="Times a Director mutation is run when PostgreSQL aborts its transaction to break a deadlock "
+        "or a serialization conflict (1: never again); then it answers TRANSACTION_CONFLICT.",
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     log_json: bool = Field(True, description="Emit logs as JSON lines (false: console format).")

@@ -10,8 +10,12 @@ import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
+import structlog
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass.db import Database
@@ -28,6 +32,7 @@ from connector.errors import (
     CertificateLimitError,
     CertificateRevokedError,
     InvalidTokenError,
+    RateLimitedError,
     TokenAlreadyUsedError,
     TokenExpiredError,
 )
@@ -43,6 +48,10 @@ KEY_ALGORITHM = "rsa2048"
 # Agents renew when less than 30% of the validity is left; a certificate still below that is "expiring soon".
 EXPIRING_SHARE = 0.3
 CONNECTION_TOKEN_TYPES = (TokenType.RUNTIME.value, TokenType.APPLICATION.value)
+# Rows deleted per upkeep transaction: a backlog (a first run, a long outage) never holds the write lock for long.
+PRUNE_BATCH = 1000
+
+log = structlog.get_logger("connector.service")
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,19 @@ class ConnectionConfiguration:
     key_algorithm: str
     director_url: str
     certificate_secured_connector_url: str
+
+
+class Prunable(Protocol):
+    async def prune(self, before: datetime, *, limit: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """What one ``maintain()`` run deleted."""
+
+    certificates: int
+    tokens: int
+    audit_events: int
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,9 @@ class ConnectorService:
             country=settings.subject_country,
             common_name="client-id",
         )
+        # Per process, as the token-call limit: with N workers a client gets N times the rate.
+        self.certificate_rate = RateLimitItemPerMinute(settings.certificate_calls_per_minute)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     def subject_for(self, client_id: str) -> CertificateSubject:
         return self.subject_template.with_common_name(client_id)
@@ -117,6 +142,7 @@ class ConnectorService:
             # Even where revoked certificates may still call the Director ("renewal-only"): the signing token
             # handed out here would buy a new certificate over plain HTTP.
             await self.refuse_revoked(identity, remote_addr=remote_addr)
+        await self._limit(identity)
         now = self.clock()
         async with self.database.transaction() as session:
             signing_token = await self._signing_token(session, identity.tenant_id, identity.client_id, now)
@@ -124,12 +150,22 @@ class ConnectorService:
 
     async def refuse_revoked(self, identity: CertificateIdentity, *, remote_addr: str | None) -> NoReturn:
         """Audits the attempt of a revoked certificate to get another one, and refuses it."""
+        await self._limit(identity)
         error = CertificateRevokedError("the certificate is revoked and cannot be renewed")
         await self._audit_refusal(
             "certificate_refused", error, remote_addr=remote_addr, tenant_id=identity.tenant_id,
             client_id=identity.client_id, serial=identity.serial,
         )
         raise error
+
+    async def _limit(self, identity: CertificateIdentity) -> None:
+        """Every certificate call at the Connector may write (a token, a certificate, an audit event): a client
+        over its rate is refused before anything is written."""
+        if not await self._limiter.hit(self.certificate_rate, identity.client_id):
+            raise RateLimitedError(
+                f"more than {self.certificate_rate.amount} certificate calls per minute from this client; "
+                "retry in a minute"
+            )
 
     def _configuration(self, client_id: str, signing_token: str) -> ConnectionConfiguration:
         return ConnectionConfiguration(
@@ -141,6 +177,9 @@ class ConnectorService:
         )
 
     async def _signing_token(self, session: AsyncSession, tenant_id: str, client_id: str, now: datetime) -> str:
+        """A new signing token replaces the client's unspent one: a client holds one at a time, however often
+        it calls (Compass keeps them all; only a hash is stored, so the old one cannot be handed out again)."""
+        await TokenRedemptionRepository(session).delete_unused(client_id, TokenType.CSR.value)
         token = new_token()
         await OneTimeTokenRepository(session).add(
             OneTimeToken(
@@ -185,6 +224,7 @@ class ConnectorService:
     async def sign_with_certificate(
         self, identity: CertificateIdentity, csr_b64: str, *, remote_addr: str | None
     ) -> CertificationResult:
+        await self._limit(identity)
         now = self.clock()
         try:
             if identity.revoked:
@@ -263,6 +303,7 @@ class ConnectorService:
     # --- revocation ---------------------------------------------------------------------------------------
 
     async def revoke(self, identity: CertificateIdentity, *, remote_addr: str | None) -> bool:
+        await self._limit(identity)
         now = self.clock()
         async with self.database.transaction() as session:
             revoked = await CertificateRepository(session).revoke(identity.serial, now)
@@ -294,14 +335,37 @@ class ConnectorService:
             )
         return serials
 
-    async def maintain(self) -> int:
-        """Periodic upkeep: expired certificates leave the store, and the expiring-soon gauge is refreshed."""
+    async def maintain(self) -> Upkeep:
+        """Periodic upkeep: expired certificates leave the store, spent or expired tokens and audit events past
+        their retention are deleted, and the expiring-soon gauge is refreshed."""
         now = self.clock()
         async with self.database.transaction() as session:
             certificates = CertificateRepository(session)
             pruned = await certificates.prune_expired(now)
             CERTIFICATES_EXPIRING_SOON.set(await certificates.count_expiring(now, EXPIRING_SHARE))
-        return pruned
+        upkeep = Upkeep(
+            certificates=pruned,
+            tokens=await self._prune(TokenRedemptionRepository, self.settings.token_retention_days, now),
+            audit_events=await self._prune(AuditRepository, self.settings.audit_retention_days, now),
+        )
+        if upkeep.tokens or upkeep.audit_events:
+            log.info("upkeep_pruned", tokens=upkeep.tokens, audit_events=upkeep.audit_events)
+        return upkeep
+
+    async def _prune(
+        self, repository: Callable[[AsyncSession], Prunable], retention_days: int, now: datetime
+    ) -> int:
+        """Rows past the retention (0 days: none), batch after batch, each in its own transaction."""
+        if not retention_days:
+            return 0
+        before = now - timedelta(days=retention_days)
+        total = 0
+        while True:
+            async with self.database.transaction() as session:
+                deleted = await repository(session).prune(before, limit=PRUNE_BATCH)
+            total += deleted
+            if deleted < PRUNE_BATCH:
+                return total
 
     async def crl_pem(self) -> bytes:
         now = self.clock()

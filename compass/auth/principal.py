@@ -21,6 +21,11 @@ class Scope(StrEnum):
     FORMATION_READ = "formation:read"
     FORMATION_WRITE = "formation:write"
     TENANT_READ = "tenant:read"
+    # Compass's field scopes: without them the field answers null (its `@sanitize`), not an error.
+    APPLICATION_WEBHOOKS_READ = "application.webhooks:read"
+    RUNTIME_WEBHOOKS_READ = "runtime.webhooks:read"
+    WEBHOOKS_AUTH_READ = "webhooks.auth:read"
+    BUNDLE_INSTANCE_AUTHS_READ = "bundle.instance_auths:read"
 
 
 ALL_SCOPES = frozenset(Scope)

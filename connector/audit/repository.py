@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass.observability.metrics import count_lifecycle_event
@@ -23,6 +24,14 @@ class AuditRepository:
         if event is not None:
             statement = statement.where(AuditEvent.event == event)
         return list((await self.session.execute(statement)).scalars())
+
+    async def prune(self, before: datetime, *, limit: int) -> int:
+        """Deletes up to ``limit`` events older than ``before``; answers how many."""
+        batch = select(AuditEvent.id).where(AuditEvent.at < before).limit(limit)
+        result = await self.session.execute(
+            delete(AuditEvent).where(AuditEvent.id.in_(batch)).execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def audit_event(event: str, **fields: Any) -> AuditEvent:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.models import OneTimeToken
@@ -51,3 +51,25 @@ class TokenRedemptionRepository:
             .values(expires_at=now)
             .execution_options(synchronize_session=False)
         )
+
+    async def delete_unused(self, system_auth_id: str, token_type: str) -> None:
+        """Drops the client's unspent tokens of one type: they were never used, so there is nothing to keep."""
+        await self.session.execute(
+            delete(OneTimeToken)
+            .where(
+                OneTimeToken.system_auth_id == system_auth_id,
+                OneTimeToken.type == token_type,
+                OneTimeToken.used_at.is_(None),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def prune(self, before: datetime, *, limit: int) -> int:
+        """Deletes up to ``limit`` tokens spent or expired before ``before``; answers how many."""
+        spent = and_(OneTimeToken.used_at.is_not(None), OneTimeToken.used_at < before)
+        done = or_(spent, OneTimeToken.expires_at < before)
+        batch = select(OneTimeToken.id).where(done).limit(limit)
+        result = await self.session.execute(
+            delete(OneTimeToken).where(OneTimeToken.id.in_(batch)).execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,7 +1,9 @@
-"""Access checks on root fields.
+"""Access checks: on root fields, and Compass's ``@sanitize`` on fields that carry credentials.
 
 Operators need the scope a field names. Runtimes and applications authenticated by their client certificate
-hold no scopes: a field lets them in only when it names the argument that must be their own id.
+hold no root-field scopes: a field lets them in only when it names the argument that must be their own id. Deeper
+fields that carry credentials answer null to a caller without their scope; certificate clients hold the field
+scopes Compass gives their consumer type.
 """
 
 from __future__ import annotations
@@ -9,10 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from strawberry import Info
+from strawberry.extensions import FieldExtension
+from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
 from strawberry.permission import BasePermission, PermissionExtension
 
-from compass.auth.principal import ClientPrincipal
+from compass.auth.principal import ClientPrincipal, Principal, Scope
+from compass.errors import ForbiddenError
 from connector.identity import ClientKind
+
+# Compass's scopes of its runtime and application consumers (hydrator `scopesPerConsumerType`), of those that
+# guard a field here: a runtime reads its own webhooks and bundles' instance auths, not applications' webhooks.
+CLIENT_FIELD_SCOPES: dict[ClientKind, frozenset[str]] = {
+    ClientKind.RUNTIME: frozenset({Scope.RUNTIME_WEBHOOKS_READ, Scope.BUNDLE_INSTANCE_AUTHS_READ}),
+    ClientKind.APPLICATION: frozenset({Scope.APPLICATION_WEBHOOKS_READ, Scope.BUNDLE_INSTANCE_AUTHS_READ}),
+}
 
 
 class RequireScope(BasePermission):
@@ -42,3 +54,35 @@ def scoped(scope: str, *, own: tuple[ClientKind, str] | None = None) -> list[Per
             that must equal their own runtime or application id.
     """
     return [PermissionExtension(permissions=[RequireScope(scope, own)], fail_silently=False, use_directives=False)]
+
+
+def require_scope(info: Info, *scopes: str) -> None:
+    """The check of ``scoped`` (any one of ``scopes``) inside a resolver, for a scope that depends on what the
+    arguments name. Certificate clients hold none."""
+    principal = info.context.principal
+    if isinstance(principal, ClientPrincipal) or not any(principal.has_scope(scope) for scope in scopes):
+        raise ForbiddenError("missing scope " + " or ".join(repr(str(scope)) for scope in scopes))
+
+
+def may_read(principal: Principal, scope: str) -> bool:
+    if isinstance(principal, ClientPrincipal):
+        return scope in CLIENT_FIELD_SCOPES[principal.identity.kind]
+    return bool(principal.has_scope(scope))
+
+
+class Sanitize(FieldExtension):
+    """Compass's ``@sanitize``: to a caller without the scope the field answers null, without an error."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+
+    def resolve(self, next_: SyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
+        return next_(source, info, **kwargs) if may_read(info.context.principal, self.scope) else None
+
+    async def resolve_async(self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
+        return await next_(source, info, **kwargs) if may_read(info.context.principal, self.scope) else None
+
+
+def sanitized(scope: str) -> list[FieldExtension]:
+    """Field extensions: ``auth: Auth | None = strawberry.field(extensions=sanitized(Scope.WEBHOOKS_AUTH_READ))``."""
+    return [Sanitize(scope)]

@@ -68,6 +68,7 @@ OTHER_TENANT = "other tenant's JWT"
 EXPIRED_JWT = "expired JWT"
 FORGED_JWT = "forged JWT"
 UNSIGNED_JWT = "alg none JWT"
+SCOPELESS_JWT = "JWT without scopes"
 OTHER_RUNTIME = "other runtime's id"
 REVOKED = "revoked cert"
 FOREIGN_CA = "foreign CA cert"
@@ -620,6 +621,24 @@ async def test_a_revoked_certificate_is_refused_everywhere(server: Harness, back
     }
     # then
     finish(backend, REVOKED, cells)
+    await world.assert_untouched(before)
+
+
+async def test_the_tenants_jwt_without_scopes_is_refused_everywhere(server: Harness, backend: str) -> None:
+    """Scopes are checked where the arguments decide them too (invalidateSystemAuthOneTimeToken); `viewer`, which
+    needs none, shows the caller only."""
+    # given
+    world = await build_world(server)
+    before = await world.snapshot()
+    token = issue_token(server.settings, tenant_id=world.operator.tenant_id, scopes=[], ttl_seconds=600)
+    headers = bearer(token, world.operator.tenant_id)
+    # when
+    cells = {}
+    for operation in OPERATIONS:
+        response = await call(server.http, operation, world.references, headers)
+        cells[operation.name] = own_only(response, world) if operation.field == "viewer" else refusal(response)
+    # then
+    finish(backend, SCOPELESS_JWT, cells)
     await world.assert_untouched(before)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry import Info
 
+from compass.auth.principal import Scope
 from director import models
 from director.graphql.enums import (
     APISpecType,
@@ -21,6 +22,7 @@ from director.graphql.enums import (
     WebhookType,
 )
 from director.graphql.pagination import PageInfo
+from director.graphql.permissions import sanitized
 from director.graphql.scalars import (
     CLOB,
     HttpHeaders,
@@ -126,7 +128,7 @@ class Webhook:
     type: WebhookType
     mode: WebhookMode | None
     url: str | None
-    auth: Auth | None
+    auth: Auth | None = strawberry.field(extensions=sanitized(Scope.WEBHOOKS_AUTH_READ))
 
     @classmethod
     def of(cls, model: models.Webhook) -> Webhook:
@@ -319,7 +321,7 @@ class Bundle:
     name: str
     description: str | None
     instance_auth_request_input_schema: JSONSchema | None
-    default_instance_auth: Auth | None
+    default_instance_auth: Auth | None = strawberry.field(extensions=sanitized(Scope.BUNDLE_INSTANCE_AUTHS_READ))
 
     @classmethod
     def of(cls, model: models.Bundle) -> Bundle:
@@ -362,11 +364,15 @@ class Bundle:
             data=[Document.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count
         )
 
-    @strawberry.field(description="The credentials requested for this bundle.")
-    async def instance_auths(self, info: Info) -> list[BundleInstanceAuth]:
+    @strawberry.field(
+        description="The credentials requested for this bundle.", extensions=sanitized(Scope.BUNDLE_INSTANCE_AUTHS_READ)
+    )
+    async def instance_auths(self, info: Info) -> list[BundleInstanceAuth] | None:
         return [BundleInstanceAuth.of(row) for row in await info.context.loaders.instance_auths_by_bundle.load(self.id)]
 
-    @strawberry.field(description="One instance auth of the bundle.")
+    @strawberry.field(
+        description="One instance auth of the bundle.", extensions=sanitized(Scope.BUNDLE_INSTANCE_AUTHS_READ)
+    )
     async def instance_auth(self, info: Info, id: strawberry.ID) -> BundleInstanceAuth | None:
         rows = await info.context.loaders.instance_auths_by_bundle.load(self.id)
         return next((BundleInstanceAuth.of(row) for row in rows if row.id == id), None)
@@ -459,8 +465,10 @@ class Application:
     async def labels(self, info: Info, key: str | None = None) -> Labels | None:
         return labels_object(await info.context.loaders.labels_by_application.load(self.id), key)
 
-    @strawberry.field(description="The application's webhooks.")
-    async def webhooks(self, info: Info) -> list[Webhook]:
+    @strawberry.field(
+        description="The application's webhooks.", extensions=sanitized(Scope.APPLICATION_WEBHOOKS_READ)
+    )
+    async def webhooks(self, info: Info) -> list[Webhook] | None:
         return [Webhook.of(row) for row in await info.context.loaders.webhooks_by_application.load(self.id)]
 
     @strawberry.field(description="The application's bundles.")

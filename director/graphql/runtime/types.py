@@ -6,10 +6,12 @@ from enum import Enum
 import strawberry
 from strawberry import Info
 
+from compass.auth.principal import Scope
 from director import models
 from director.graphql.application.types import RuntimeSystemAuth, Webhook, labels_object
 from director.graphql.enums import RuntimeStatusCondition, SystemAuthReferenceType
 from director.graphql.pagination import PageInfo
+from director.graphql.permissions import sanitized
 from director.graphql.scalars import Labels, Timestamp
 
 
@@ -68,8 +70,8 @@ class Runtime:
     async def labels(self, info: Info, key: str | None = None) -> Labels | None:
         return labels_object(await info.context.loaders.labels_by_runtime.load(self.id), key)
 
-    @strawberry.field(description="The runtime's webhooks.")
-    async def webhooks(self, info: Info) -> list[Webhook]:
+    @strawberry.field(description="The runtime's webhooks.", extensions=sanitized(Scope.RUNTIME_WEBHOOKS_READ))
+    async def webhooks(self, info: Info) -> list[Webhook] | None:
         return [Webhook.of(row) for row in await info.context.loaders.webhooks_by_runtime.load(self.id)]
 
     @strawberry.field(description="The client ids the runtime's certificates carry.")

@@ -9,7 +9,7 @@ from strawberry import Info
 from compass.auth.principal import Scope
 from director import models
 from director.graphql.application.types import SystemAuth, system_auth_of
-from director.graphql.permissions import scoped
+from director.graphql.permissions import require_scope, scoped
 from director.graphql.systemauth.types import OneTimeTokenForApplication, OneTimeTokenForRuntime
 from director.systemauth.repository import SystemAuthRepository
 from director.systemauth.service import IssuedToken, TokenType
@@ -74,13 +74,17 @@ class SystemAuthMutations:
 
     @strawberry.mutation(
         name="invalidateSystemAuthOneTimeToken",
-        description="Makes every unused token of the system auth unusable.",
-        extensions=scoped(Scope.RUNTIME_WRITE),
+        description="Makes every unused token of the system auth unusable; needs runtime:write for a runtime's, "
+        "application:write for an application's.",
     )
     async def invalidate_system_auth_one_time_token(
         self, info: Info, auth_id: Annotated[strawberry.ID, strawberry.argument(name="authID")]
     ) -> SystemAuth:
+        require_scope(info, Scope.RUNTIME_WRITE, Scope.APPLICATION_WRITE)  # before looking: no scope, no answer
         async with info.context.writing(application_part=(models.SystemAuth, auth_id)) as session:
+            row = await system_auth_service.get(session, info.context.tenant_id, auth_id)
+            # As Compass's deleteSystemAuthFor{Runtime,Application}: the owner's write scope, not any.
+            require_scope(info, Scope.RUNTIME_WRITE if row.runtime_id else Scope.APPLICATION_WRITE)
             row = await system_auth_service.invalidate_tokens(session, info.context.tenant_id, auth_id)
         return system_auth_of(row)
 
