@@ -132,6 +132,8 @@ def _print_outcome(outcome: Outcome, *, dry_run: bool) -> None:
     )
     if outcome.state is ConnectionState.METADATA_UPDATE_FAILED:
         typer.echo(f"warning: {state}: {outcome.error}", err=True)
+    for conflict in outcome.result.conflicts:  # only a dry run gets here with conflicts: a sync fails on them
+        typer.echo(f"warning: {conflict.reason}", err=True)
 
 
 @app.command()

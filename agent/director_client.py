@@ -2,8 +2,9 @@
 
 ``fetch_applications`` pages ``applicationsForRuntime`` until ``hasNextPage`` is false and returns the whole
 list or raises ``SyncFailed``: never a part of it. A page with errors, a ``totalCount`` that changes between
-pages, a page that says more follow without a new cursor, a count that does not add up, or a nested list
-(bundles, API or event definitions) longer than one page all count as a partial answer.
+pages, a page that says more follow without a new cursor or without an application, a count that does not add
+up, or a nested list (bundles, API or event definitions) longer than one page all count as a partial answer.
+A Director that keeps saying more pages follow is given ``totalCount / page size + 1`` pages, then SyncFailed.
 
 Change-aware polling: the Director's answer to a runtime certificate may carry an ``ETag``; the client sends
 the ETag of the last complete fetch as ``If-None-Match`` on the first page, and a ``304 Not Modified`` there
@@ -146,6 +147,13 @@ class DirectorClient:
             cursor = page["pageInfo"].get("endCursor")
             if not cursor or cursor in cursors:
                 raise SyncFailed(f"page {page_number} says more pages follow but gives no new cursor")
+            if not page["data"]:
+                raise SyncFailed(f"page {page_number} says more pages follow but holds no application")
+            if page_number >= total // self._page_size + 1:
+                raise SyncFailed(
+                    f"the Director still says more pages follow after {page_number} pages of "
+                    f"{self._page_size}, which hold all of the {total} applications it counts: gave up"
+                )
             cursors.add(cursor)
             after = cursor
         ids = [str(application.get("id")) for application in applications]

@@ -18,6 +18,8 @@ import copy
 import hashlib
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from agent.sinks.base import (
@@ -233,25 +235,69 @@ def _secret(name: str, namespace: str, application: str, bundle_id: str, data: d
     }
 
 
+@dataclass(frozen=True)
+class NameConflict:
+    """Applications the Director gave one resource name (e.g. "shop" and "SHOP", both ``mp-shop``).
+
+    ``kept`` is the one whose Application resource already exists and stays; None when none of them has it,
+    and then none is created: the agent cannot tell which one the runtime should have.
+    """
+
+    name: str
+    application_ids: tuple[str, ...]
+    kept: str | None
+
+    @property
+    def reason(self) -> str:
+        ids = ", ".join(self.application_ids)
+        if self.kept is None:
+            outcome = "none of them is applied"
+        else:
+            others = ", ".join(item for item in self.application_ids if item != self.kept)
+            outcome = f"the existing resource of {self.kept} is kept and {others} not applied"
+        return (
+            f"applications {ids} would all be Application/{self.name}: {outcome}; rename or unassign all but "
+            "one in the Director"
+        )
+
+
+def application_id_of(manifest: Manifest) -> str | None:
+    """The Director's id of the application an Application manifest is for."""
+    metadata = (manifest.get("spec") or {}).get("compassMetadata") or {}
+    application_id = metadata.get("applicationId") if isinstance(metadata, dict) else None
+    return str(application_id) if application_id is not None else None
+
+
 def desired_resources(
     applications: list[dict[str, Any]],
     *,
+    existing: Mapping[str, Manifest] | None = None,
     gateway_url: str = DEFAULT_GATEWAY_URL,
     secret_namespace: str = DEFAULT_SECRET_NAMESPACE,
-) -> tuple[list[Manifest], list[str]]:
-    """All manifests for the runtime's applications, and the ids of those skipped because an earlier one (in
-    the Director's order) already took their Kubernetes name."""
-    manifests: list[Manifest] = []
-    taken: set[str] = set()
-    skipped: list[str] = []
+) -> tuple[list[Manifest], list[NameConflict]]:
+    """All manifests for the runtime's applications, and the names several applications would share.
+
+    ``existing`` maps name → manifest of the agent's Application resources: of applications sharing a name,
+    only the one whose resource exists keeps it (never replaced by another, nor its Secrets deleted), and none
+    is created when none exists.
+    """
+    candidates: dict[str, list[list[Manifest]]] = {}
     for application in applications:
         resources = application_resources(
             application, gateway_url=gateway_url, secret_namespace=secret_namespace
         )
-        name = resources[0]["metadata"]["name"]
-        if name in taken:
-            skipped.append(str(application["id"]))
+        candidates.setdefault(resources[0]["metadata"]["name"], []).append(resources)
+    manifests: list[Manifest] = []
+    conflicts: list[NameConflict] = []
+    for name, sharing in candidates.items():
+        if len(sharing) == 1:
+            manifests.extend(sharing[0])
             continue
-        taken.add(name)
-        manifests.extend(resources)
-    return manifests, skipped
+        current = (existing or {}).get(name)
+        owner = application_id_of(current) if current is not None else None
+        kept = next((resources for resources in sharing if application_id_of(resources[0]) == owner), None)
+        if kept is not None:
+            manifests.extend(kept)
+        ids = tuple(str(application_id_of(resources[0])) for resources in sharing)
+        conflicts.append(NameConflict(name, ids, owner if kept is not None else None))
+    return manifests, conflicts

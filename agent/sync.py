@@ -8,7 +8,9 @@ so a resource removed by hand comes back; an unchanged sink then costs two reads
 Writes go in ``diff.KIND_ORDER``: Applications, then Secrets (a Secret's ownerReference needs the
 Application's uid); deletes too, so that no live Application points at a deleted Secret. A write that fails
 stops the sync (``ApplyFailed`` says what was already applied); a resource of the wanted name that is not the
-agent's is skipped, the rest applied, and the sync then fails with ``ApplyFailed`` naming it.
+agent's is skipped, the rest applied, and the sync then fails with ``ApplyFailed`` naming it. Applications the
+Director gives one resource name (``resources.NameConflict``) fail the sync the same way, after the rest is
+applied: the one whose resource exists keeps it untouched, with its Secrets; none is created if none exists.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ import structlog
 from agent.diff import KIND_ORDER, SyncPlan, plan
 from agent.director_client import FetchResult
 from agent.errors import AgentError, ApplyFailed, ResourceConflict, SyncFailed
-from agent.resources import DEFAULT_GATEWAY_URL, DEFAULT_SECRET_NAMESPACE, desired_resources
-from agent.sinks.base import Manifest, Sink
+from agent.resources import DEFAULT_GATEWAY_URL, DEFAULT_SECRET_NAMESPACE, NameConflict, desired_resources
+from agent.sinks.base import APPLICATION_KIND, Manifest, Sink
 
-__all__ = ["SyncPlan", "SyncResult", "synchronize"]
+__all__ = ["NameConflict", "SyncPlan", "SyncResult", "synchronize"]
 
 log = structlog.get_logger("agent.sync")
 
@@ -48,7 +50,7 @@ class SyncResult:
     fetched_applications: int
     runtime_labels: dict[str, Any]
     applied: list[str] = field(default_factory=list)  # "<verb> <Kind>/<name>", in order; empty on a dry run
-    skipped_applications: list[str] = field(default_factory=list)  # ids whose Kubernetes name was taken
+    conflicts: list[NameConflict] = field(default_factory=list)  # applications sharing one resource name
 
 
 async def synchronize(
@@ -66,33 +68,44 @@ async def synchronize(
         fetched = director.last_result
         if fetched is None:
             raise SyncFailed("the Director answered 304 Not Modified to a client that has fetched nothing")
-    desired, skipped = desired_resources(
-        fetched.applications,
-        gateway_url=gateway_url or DEFAULT_GATEWAY_URL,
-        secret_namespace=secret_namespace,
-    )
-    if skipped:
-        log.warning("applications_skipped_name_taken", application_ids=skipped)
     try:
         existing = {kind: await sink.list_owned(kind) for kind in KIND_ORDER}
     except AgentError as exc:
         raise ApplyFailed(f"cannot read the current resources: {exc.reason}") from exc
+    desired, conflicts = desired_resources(
+        fetched.applications,
+        existing=existing[APPLICATION_KIND],
+        gateway_url=gateway_url or DEFAULT_GATEWAY_URL,
+        secret_namespace=secret_namespace,
+    )
+    for conflict in conflicts:
+        log.warning(
+            "application_name_conflict",
+            name=conflict.name,
+            application_ids=list(conflict.application_ids),
+            kept=conflict.kept,
+        )
     sync_plan = plan(desired, existing)
     result = SyncResult(sync_plan, unchanged, len(fetched.applications), dict(fetched.runtime_labels))
-    result.skipped_applications = skipped
-    if dry_run or sync_plan.empty:
+    result.conflicts = conflicts
+    if dry_run:
         return result
-    await _apply(sync_plan, sink, result.applied)
-    log.info(
-        "sync_applied",
-        creates=len(sync_plan.creates),
-        updates=len(sync_plan.updates),
-        deletes=len(sync_plan.deletes),
-    )
+    reasons = [conflict.reason for conflict in conflicts]
+    if not sync_plan.empty:
+        reasons += await _apply(sync_plan, sink, result.applied)
+        log.info(
+            "sync_applied",
+            creates=len(sync_plan.creates),
+            updates=len(sync_plan.updates),
+            deletes=len(sync_plan.deletes),
+        )
+    if reasons:
+        raise ApplyFailed("; ".join(reasons), applied=result.applied)
     return result
 
 
-async def _apply(sync_plan: SyncPlan, sink: Sink, applied: list[str]) -> None:
+async def _apply(sync_plan: SyncPlan, sink: Sink, applied: list[str]) -> list[str]:
+    """Writes the plan; returns why resources that are not the agent's were left as they are."""
     rank = {kind: index for index, kind in enumerate(KIND_ORDER)}
     writes: list[tuple[str, Manifest]] = [("create", item) for item in sync_plan.creates]
     writes += [("update", item) for item in sync_plan.updates]
@@ -121,5 +134,4 @@ async def _apply(sync_plan: SyncPlan, sink: Sink, applied: list[str]) -> None:
         await attempt(f"{verb} {manifest['kind']}/{manifest['metadata']['name']}", sink.apply(manifest))
     for kind, name in sync_plan.deletes:
         await attempt(f"delete {kind}/{name}", sink.delete(kind, name))
-    if conflicts:
-        raise ApplyFailed("; ".join(conflicts), applied=applied)
+    return conflicts

@@ -6,6 +6,9 @@ import re
 
 IS_NORMALIZED_LABEL = "isNormalized"
 PREFIX = "mp-"
+# Names are at most 256 characters (validation.require_name); normalizing adds the prefix, and maps each
+# character to one ("İ" included), so this bounds every normalized name.
+NORMALIZED_NAME_MAX_LENGTH = 256 + len(PREFIX)
 _NOT_ALLOWED = re.compile(r"[^-a-z0-9]")
 _HYPHEN_RUNS = re.compile(r"-{2,}")
 

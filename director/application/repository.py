@@ -14,8 +14,8 @@ class ApplicationRepository(TenantScopedRepository[Application]):
     model = Application
     order_by = ("name", "id")
 
-    async def get_by_name(self, tenant_id: str, name: str) -> Application | None:
-        statement = self.select(tenant_id).where(Application.name == name)
+    async def get_by_normalized_name(self, tenant_id: str, normalized_name: str) -> Application | None:
+        statement = self.select(tenant_id).where(Application.normalized_name == normalized_name)
         return (await self.session.execute(statement)).scalars().first()
 
     def filtered(self, tenant_id: str, conditions: Sequence[LabelCondition]) -> Select[tuple[Application]]:

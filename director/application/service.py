@@ -18,6 +18,7 @@ from director.label.service import SCENARIOS
 from director.label.service import label as label_service
 from director.models import Application, Label, Runtime
 from director.models.base import utcnow
+from director.normalization import normalize_name
 from director.pagination import Page, PageRequest
 from director.validation import list_size, optional_text, optional_url, require_name
 from director.webhook.service import webhook as webhook_service
@@ -65,15 +66,18 @@ class ApplicationService:
 
     async def register(self, session: AsyncSession, tenant_id: str, data: ApplicationRegisterInput) -> Application:
         name = require_name(data.name, "name")
+        normalized_name = normalize_name(name)
         repository = ApplicationRepository(session)
-        if await repository.get_by_name(tenant_id, name) is not None:
-            raise ConflictError(f"an application named {name!r} already exists")
-        application = Application(tenant_id=tenant_id, name=name)
+        existing = await repository.get_by_normalized_name(tenant_id, normalized_name)
+        if existing is not None:
+            raise _name_taken(name, normalized_name, existing.name)
+        application = Application(tenant_id=tenant_id, name=name, normalized_name=normalized_name)
         self._apply(application, data)
         try:
             await repository.add(application)
         except IntegrityError:
-            raise ConflictError(f"an application named {name!r} already exists") from None
+            # A concurrent registration of the same or a colliding name committed first.
+            raise _name_taken(name, normalized_name, None) from None
         await label_service.set_many(session, tenant_id, LabelledKind.APPLICATION, application.id, data.labels or {})
         for webhook in list_size(data.webhooks, "webhooks"):
             session.add(webhook_service.new(tenant_id, webhook, application_id=application.id))
@@ -117,6 +121,17 @@ class ApplicationService:
     async def delete_label(self, session: AsyncSession, tenant_id: str, application_id: str, key: str) -> Label:
         await self.get(session, tenant_id, application_id)
         return await label_service.delete(session, tenant_id, LabelledKind.APPLICATION, application_id, key)
+
+
+def _name_taken(name: str, normalized_name: str, existing: str | None) -> ConflictError:
+    """Runtimes know applications by normalized name: a second one with it would replace the first there."""
+    if existing == name:
+        return ConflictError(f"an application named {name!r} already exists")
+    if existing is None:
+        taken = f"an application named {name!r}, or one runtimes would also know as {normalized_name!r},"
+    else:
+        taken = f"the application {existing!r}, which runtimes know as {normalized_name!r} like {name!r},"
+    return ConflictError(f"{taken} already exists in this tenant; choose a name that normalizes differently")
 
 
 application = ApplicationService()

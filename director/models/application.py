@@ -3,18 +3,35 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from director.models.base import Base, IdMixin, utcnow
 from director.models.tenant_owned import TenantOwned
+from director.normalization import NORMALIZED_NAME_MAX_LENGTH, normalize_name
+
+
+def _normalized_name(context: DefaultExecutionContext) -> str:
+    return normalize_name(context.get_current_parameters()["name"])
 
 
 class Application(IdMixin, TenantOwned, Base):
     __tablename__ = "applications"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    # Runtimes know applications by normalized name (``mp-shop`` for "shop", "SHOP" and "Shop!"): two of one
+    # tenant with one normalized name would be one resource in a runtime, so the second is refused, as in
+    # Compass. A unique index, not a constraint: SQLite adds an index to a filled table without rebuilding it.
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        Index("uq_applications_tenant_id_normalized_name", "tenant_id", "normalized_name", unique=True),
+    )
 
     name: Mapped[str] = mapped_column(String(256))
+    # Derived from the name on every insert that does not give it. The server default is there only because
+    # SQLite adds a NOT NULL column to a filled table only with one (migration 0007 then fills the column in).
+    normalized_name: Mapped[str] = mapped_column(
+        String(NORMALIZED_NAME_MAX_LENGTH), default=_normalized_name, server_default=""
+    )
     system_number: Mapped[str | None] = mapped_column(String(64))
     base_url: Mapped[str | None] = mapped_column(String(2048))
     provider_name: Mapped[str | None] = mapped_column(String(256))

@@ -215,11 +215,13 @@ class Recorder:
         return self.answers[len(self.requests) - 1](request, json.loads(request.content))
 
     def client(self) -> DirectorClient:
+        """Pages of one, as scripted: asking 200, a client must not need a second page for 2 applications."""
         return DirectorClient(
             "https://director.invalid/director/graphql",
             cert_file=None,  # type: ignore[arg-type]
             key_file=None,  # type: ignore[arg-type]
             ca_file=None,  # type: ignore[arg-type]
+            page_size=1,
             transport=httpx.MockTransport(self),
             request_id_prefix="test-agent",
         )
@@ -248,8 +250,8 @@ async def test_requests_carry_a_request_id_and_the_page_variables() -> None:
     assert first.headers["content-type"] == "application/json; charset=utf-8"
     variables = [json.loads(request.content)["variables"] for request in director.requests]
     assert variables == [
-        {"runtimeID": RUNTIME_ID, "first": 200, "after": None},
-        {"runtimeID": RUNTIME_ID, "first": 200, "after": "c1"},
+        {"runtimeID": RUNTIME_ID, "first": 1, "after": None},
+        {"runtimeID": RUNTIME_ID, "first": 1, "after": "c1"},
     ]
 
 

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from agent.resources import (
+    NameConflict,
     application_resources,
     desired_resources,
     kubernetes_name,
@@ -232,13 +233,21 @@ def test_a_name_the_director_did_not_normalize_is_normalized_as_compass_does() -
     assert kubernetes_name("My Shop") == "mp-my-shop"
 
 
-def test_a_second_application_with_a_taken_name_is_skipped() -> None:
+def test_of_applications_sharing_a_name_only_the_one_whose_resource_exists_is_wanted() -> None:
     # given "Shop" normalized by the Director, and another application really named "mp-shop"
     twin = {**SHOP, "id": "twin", "name": "mp-shop"}
+    existing = {"mp-shop": application_resources(SHOP)[0]}
 
-    manifests, skipped = desired_resources([SHOP, twin])
+    manifests, conflicts = desired_resources([twin, SHOP], existing=existing)
 
-    assert skipped == ["twin"]
-    applications = [manifest for manifest in manifests if manifest["kind"] == "Application"]
-    ids = [manifest["spec"]["compassMetadata"]["applicationId"] for manifest in applications]
-    assert ids == [APPLICATION_ID]
+    assert conflicts == [NameConflict("mp-shop", ("twin", APPLICATION_ID), kept=APPLICATION_ID)]
+    assert manifests == application_resources(SHOP)
+
+
+def test_of_applications_sharing_a_name_none_is_wanted_when_none_has_its_resource() -> None:
+    twin = {**SHOP, "id": "twin", "name": "mp-shop"}
+
+    manifests, conflicts = desired_resources([SHOP, twin])
+
+    assert conflicts == [NameConflict("mp-shop", (APPLICATION_ID, "twin"), kept=None)]
+    assert manifests == []
