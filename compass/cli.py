@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
+from alembic.util import CommandError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass import migrate as migrations
@@ -19,6 +20,7 @@ from compass.errors import CompassError
 from compass.observability.logging import configure_logging
 from compass.settings import Settings
 from connector.audit.repository import AuditRepository
+from connector.ca.files import private_directory
 from connector.identity import ClientKind
 from connector.service import ConnectorService
 from director.models import Tenant
@@ -35,7 +37,7 @@ T = TypeVar("T")
 def _settings() -> Settings:
     settings = Settings()
     # The data directory holds keys and, by default, the database with application credentials.
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     return settings
 
 
@@ -67,16 +69,24 @@ async def _check(database: Database) -> None:
         await database.dispose()
 
 
+def _upgrade(settings: Settings) -> None:
+    try:
+        migrations.upgrade(settings.effective_database_url)
+    except CommandError as error:  # a migration that cannot proceed says why (e.g. 0007: colliding names)
+        typer.echo(f"compass: the database cannot be migrated: {error}", err=True)
+        raise typer.Exit(1) from None
+
+
 def _migrated(settings: Settings) -> None:
     if settings.is_embedded_database and settings.auto_migrate:
-        migrations.upgrade(settings.effective_database_url)
+        _upgrade(settings)
 
 
 @app.command()
 def migrate() -> None:
     """Bring the database up to the newest migration."""
     settings = _settings()
-    migrations.upgrade(settings.effective_database_url)
+    _upgrade(settings)
     typer.echo(f"database migrated to {migrations.head_revision()}")
 
 

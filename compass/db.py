@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +13,7 @@ from typing import Any
 import asyncpg.exceptions
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from compass.errors import CompassError
@@ -34,6 +36,7 @@ _DATABASE_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     sa_exc.TimeoutError,  # no pooled connection came free in time
 )
 _DRIVER_MODULES = ("sqlalchemy.", "asyncpg.", "aiosqlite.")
+_PRIVATE_FILE_MODE = 0o600
 
 class DatabaseUnavailableError(CompassError):
     """The database cannot be reached right now; the same request may succeed when retried."""
@@ -68,8 +71,29 @@ def _raised_in_driver(error: BaseException) -> bool:
         frames = frames.tb_next
     return False
 
+
+def _keep_sqlite_files_private(url: str) -> None:
+    """The embedded database holds every tenant's credentials in plain text: 0600, whatever the umask.
+
+    The file is created here, empty (SQLite reads an empty file as an empty database), so that it is never
+    readable by others, not even for a moment. SQLite gives the -wal and -shm files it creates later the
+    mode of the database file; files left by an earlier run are narrowed too.
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with contextlib.suppress(FileNotFoundError):  # no directory: SQLite itself says so at the first connect
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT, _PRIVATE_FILE_MODE))
+    for path in (database, f"{database}-wal", f"{database}-shm", f"{database}-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, _PRIVATE_FILE_MODE)
+
+
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    # hide_parameters: a failing statement's message (logged with its traceback) would carry the values,
+    # passwords and client secrets among them.
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -94,6 +118,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
 def _postgresql_engine(url: str, *, statement_timeout: float | None) -> AsyncEngine:
     engine = create_async_engine(
         url,
+        hide_parameters=True,  # as on SQLite
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
@@ -118,6 +143,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
+            _keep_sqlite_files_private(url)
             self.engine = _sqlite_engine(url, immediate=False)
             self.write_engine = _sqlite_engine(url, immediate=True)
         else:

@@ -32,21 +32,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
+from urllib.parse import unquote_plus
 
 import structlog
 import uvicorn
 import uvloop
 from starlette.applications import Starlette
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from compass.app import create_app, load_certificate_authority
 from compass.auth.jwt import load_or_create_signing_key
+from compass.connections import ConnectionLimits, connection_cap, guarded
 from compass.observability.metrics import SHARED_ACROSS_PROCESSES
 from compass.settings import Settings
 from compass.tls import TLSHttpToolsProtocol
 from connector.ca.authority import CertificateAuthority
-from connector.ca.files import write_private_file, write_public_file
+from connector.ca.files import private_directory, write_private_file, write_public_file
 
-_QUERY_TOKEN = re.compile(r"([?&]token=)[^&\s]*")
+# A query parameter: its name (up to "="), its value (up to the next "&" or ";", the separators clients use).
+_QUERY_PARAMETER = re.compile(r"(?P<name>[^?&;=\s]*)=(?P<value>[^&;\s]*)")
 log = structlog.get_logger("compass.server")
 
 
@@ -59,8 +63,7 @@ class TLSFiles:
 
 def prepare_tls(settings: Settings, ca: CertificateAuthority) -> TLSFiles:
     """The operator's server certificate, or a fresh one from our CA for the configured host names."""
-    directory = settings.data_dir / "tls"
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory = private_directory(settings.data_dir / "tls")
     client_ca = directory / "client-ca.pem"
     # The whole chain up to the root: OpenSSL will not verify clients against an intermediate alone.
     write_public_file(client_ca, ca.ca_chain_pem.encode())
@@ -73,28 +76,55 @@ def prepare_tls(settings: Settings, ca: CertificateAuthority) -> TLSFiles:
     return TLSFiles(certificate, key, client_ca)
 
 
+def _redact_token(parameter: re.Match[str]) -> str:
+    if "token" not in unquote_plus(parameter["name"]).lower():
+        return parameter[0]
+    return f"{parameter['name']}=[redacted]"
+
+
+def redact_query_tokens(text: str) -> str:
+    """Redacts, after the first ``?``, the value of every parameter whose *decoded* name contains ``token``:
+    the server reads ``%74oken=`` as ``token=``, and the log must not keep what it took for a token."""
+    path, question, query = text.partition("?")
+    return f"{path}{question}{_QUERY_PARAMETER.sub(_redact_token, query)}" if question else text
+
+
 class RedactQueryTokens(logging.Filter):
     """uvicorn's access line carries the query string, and with it a one-time token sent as ``?token=``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _QUERY_TOKEN.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args
+                redact_query_tokens(arg) if isinstance(arg, str) else arg for arg in record.args
             )
         return True
 
 
 def server_configs(settings: Settings, app: Starlette, tls: TLSFiles) -> list[uvicorn.Config]:
-    common = {"host": settings.host, "log_config": None, "loop": "uvloop", "proxy_headers": False}
+    limits = ConnectionLimits(
+        header_timeout=settings.request_header_timeout_seconds,
+        body_timeout=settings.request_body_timeout_seconds,
+        max_connections=connection_cap(settings.max_connections, listeners=2),
+    )
+    common = {
+        "host": settings.host,
+        "log_config": None,
+        "loop": "uvloop",
+        "proxy_headers": False,
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+        "ws": "none",  # nothing here speaks WebSocket: an upgrade request is an ordinary request
+    }
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(item, RedactQueryTokens) for item in access_log.filters):
         access_log.addFilter(RedactQueryTokens())
     return [
-        uvicorn.Config(app, port=settings.http_port, http="httptools", lifespan="on", **common),
+        uvicorn.Config(
+            app, port=settings.http_port, http=guarded(HttpToolsProtocol, limits), lifespan="on", **common
+        ),
         uvicorn.Config(
             app,
             port=settings.https_port,
-            http=TLSHttpToolsProtocol,
+            http=guarded(TLSHttpToolsProtocol, limits),
             lifespan="off",
             ssl_certfile=str(tls.certificate),
             ssl_keyfile=str(tls.key),
@@ -366,8 +396,7 @@ def share_metrics_across_workers(settings: Settings) -> None:
     once, at import, and everything is imported by now."""
     if SHARED_ACROSS_PROCESSES:
         return
-    directory = settings.data_dir / "metrics"
-    directory.mkdir(mode=0o700, exist_ok=True)
+    directory = private_directory(settings.data_dir / "metrics")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -375,8 +404,7 @@ def share_metrics_across_workers(settings: Settings) -> None:
 
 
 def _forget_metrics_of_earlier_runs() -> None:
-    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory = private_directory(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
     for stale in directory.glob("*.db"):
         stale.unlink()
 

@@ -65,7 +65,11 @@ def configure_logging(*, level: str = "info", json: bool = True) -> None:
         renderer = structlog.processors.JSONRenderer()
         final = [structlog.processors.format_exc_info, renderer]
     else:
-        renderer = structlog.dev.ConsoleRenderer()
+        # With rich installed (typer brings it) tracebacks would show every frame's local variables:
+        # passwords and client secrets on their way to the database among them.
+        renderer = structlog.dev.ConsoleRenderer(
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+        )
         final = [renderer]
 
     structlog.configure(

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from connector.ca.csr import check_public_key
-from connector.ca.files import write_private_file, write_public_file
+from connector.ca.files import private_directory, write_private_file, write_public_file
 from connector.ca.subject import CertificateSubject
 
 CA_DIRECTORY = "ca"
@@ -351,8 +351,7 @@ class CertificateAuthority:
 
     @classmethod
     def _load_or_create_generated(cls, data_dir: Path, now: datetime | None) -> CertificateAuthority:
-        directory = data_dir / CA_DIRECTORY
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory = private_directory(data_dir / CA_DIRECTORY)
         cert_path, key_path = directory / CA_CERT_FILENAME, directory / CA_KEY_FILENAME
         with _exclusive_lock(directory / _LOCK_FILENAME):
             if cert_path.exists() and not key_path.exists():

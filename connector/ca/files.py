@@ -1,4 +1,5 @@
-"""Atomic file writes for keys and certificates: readers see the old file or the whole new one, never half."""
+"""Atomic file writes for keys and certificates (readers see the old file or the whole new one, never half), and
+private directories."""
 
 from __future__ import annotations
 
@@ -7,8 +8,25 @@ import os
 import secrets
 from pathlib import Path
 
+import structlog
+
 PRIVATE_FILE_MODE = 0o600
 PUBLIC_FILE_MODE = 0o644
+PRIVATE_DIRECTORY_MODE = 0o700
+log = structlog.get_logger("compass.files")
+
+
+def private_directory(path: Path) -> Path:
+    """``path``, created if missing, and 0700 even when it existed before with a wider mode: ``mkdir(mode=)``
+    leaves an existing directory as it is, and the data directory holds keys and every tenant's credentials."""
+    path.mkdir(mode=PRIVATE_DIRECTORY_MODE, parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777
+    if mode != PRIVATE_DIRECTORY_MODE:
+        try:
+            path.chmod(PRIVATE_DIRECTORY_MODE)
+        except PermissionError:  # another user's directory (a mounted volume): its owner decides
+            log.warning("directory_not_private", path=str(path), mode=oct(mode))
+    return path
 
 
 def write_file_atomically(path: Path, data: bytes, *, mode: int) -> None:

@@ -1,0 +1,58 @@
+"""Flooding /metrics with label values: 3,000 unauthenticated requests, each with a new operation name (and a new
+path), grew /metrics from 6 KB to 11.4 MB. Names beyond a fixed allowance, names of invalid documents and unknown
+paths are counted under "other": the series after 3,000 requests are those after 1,500."""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from compass.settings import Settings
+from tests.hostile.conftest import CONNECTOR
+
+REQUESTS = 3000
+OPERATION_FAMILIES = ("compass_graphql_operations", "compass_graphql_operation_duration_seconds")
+
+
+async def _flood(client: httpx.AsyncClient, numbers: range) -> None:
+    for number in numbers:
+        # A valid document (the Connector answers it without credentials), an invalid one, and a new path.
+        document = f"query Probe{number} {{ __typename }}" if number % 2 else f"query Probe{number} {{ noSuchField }}"
+        response = await client.post(CONNECTOR, json={"query": document, "operationName": f"Probe{number}"})
+        assert response.status_code == 200, response.text
+        await client.get(f"/scan/{number}")
+
+
+async def _series(client: httpx.AsyncClient) -> tuple[set[tuple[str, tuple[tuple[str, str], ...]]], int]:
+    """Every (sample name, labels) /metrics answers, and its size in bytes."""
+    response = await client.get("/metrics")
+    series = {
+        (sample.name, tuple(sorted(sample.labels.items())))
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    return series, len(response.content)
+
+
+async def test_thousands_of_new_operation_names_and_paths_do_not_grow_metrics(
+    hostile_client: httpx.AsyncClient, hostile_settings: Settings
+) -> None:
+    # given: half of the flood, and a scrape (that counts itself)
+    await _series(hostile_client)
+    await _flood(hostile_client, range(REQUESTS // 2))
+    series_at_half, bytes_at_half = await _series(hostile_client)
+
+    # when: the other half, every name and path new again
+    await _flood(hostile_client, range(REQUESTS // 2, REQUESTS))
+    series_at_end, bytes_at_end = await _series(hostile_client)
+
+    # then
+    assert series_at_end == series_at_half
+    assert bytes_at_end - bytes_at_half < 1024  # counters grow a digit here and there
+    probes = {
+        dict(labels)["operation"]
+        for name, labels in series_at_end
+        if name.startswith(OPERATION_FAMILIES) and dict(labels).get("operation", "").startswith("Probe")
+    }
+    assert len(probes) <= hostile_settings.metrics_max_operation_names
+    assert all(int(probe.removeprefix("Probe")) % 2 for probe in probes)  # no invalid document got a name

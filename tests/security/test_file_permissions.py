@@ -1,0 +1,69 @@
+"""What `compass serve` keeps on disk is the operator's alone: the data directory 0700, the database (every
+tenant's credentials in plain text) and the keys 0600, with the usual umask 022 and whatever modes an earlier
+run or the operator left behind. Before, a data directory created beforehand kept 0755 and compass.db was 0644.
+
+Each test runs `compass serve` as an operator does, in a fresh process, and reads the modes while it serves.
+"""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+from pathlib import Path
+
+from tests.serving import COMPASS, OPERATORS_UMASK, environment, serving
+
+PRIVATE_FILES = ("compass.db", "jwt-signing-key.pem", "ca/ca.key", "tls/server-key.pem")
+DATABASE_COMPANIONS = ("compass.db-wal", "compass.db-shm")
+
+
+def _mode(path: Path) -> str:
+    return oct(stat.S_IMODE(path.stat().st_mode))
+
+
+def _modes(data_dir: Path, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: _mode(data_dir / name) for name in names if (data_dir / name).exists()}
+
+
+def test_a_data_directory_created_beforehand_becomes_private(tmp_path: Path) -> None:
+    # given: the operator made the directory with the usual umask
+    data_dir = tmp_path / "compass"
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+
+    # when
+    with serving(data_dir):
+        directories = {name: _mode(data_dir / name) for name in (".", "ca", "tls")}
+        files = _modes(data_dir, PRIVATE_FILES + DATABASE_COMPANIONS)
+
+    # then
+    assert directories == dict.fromkeys((".", "ca", "tls"), "0o700")
+    assert set(PRIVATE_FILES) <= set(files)
+    assert files == dict.fromkeys(files, "0o600")
+
+
+def test_a_database_left_readable_by_others_becomes_private(tmp_path: Path) -> None:
+    # given: a database an earlier version migrated, readable by others, in a directory readable by others
+    data_dir = tmp_path / "compass"
+    migrated = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+        [str(COMPASS), "migrate"],
+        env=environment(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        umask=OPERATORS_UMASK,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    data_dir.chmod(0o755)
+    (data_dir / "compass.db").chmod(0o644)
+
+    # when
+    with serving(data_dir):
+        files = _modes(data_dir, ("compass.db", *DATABASE_COMPANIONS))
+        directory = _mode(data_dir)
+
+    # then
+    assert directory == "0o700"
+    assert "compass.db" in files
+    assert files == dict.fromkeys(files, "0o600")
