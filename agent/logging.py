@@ -25,7 +25,13 @@ def configure_logging(*, level: str = "info", json: bool = True) -> None:
     renderer: list[Processor] = (
         [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if json
-        else [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        # Plain tracebacks: with rich installed (typer brings it) every frame's local variables would be shown,
+        # the runtime's private key and fetched credentials among them.
+        else [
+            structlog.dev.ConsoleRenderer(
+                colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     )
     structlog.configure(
         processors=[
