@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -60,12 +60,14 @@ class DirectorContext:
         runtime_formations: bool = False,
         new_runtime: bool = False,
         application_part: tuple[ApplicationPart, str] | None = None,
+        joining_formations: Sequence[str] = (),
     ) -> AsyncIterator[AsyncSession]:
         """One mutation = one transaction that also bumps the revisions of the runtime views it changes (see
         ``director.polling.revision``). The resolver says what the write concerns: ``runtime_id`` alone (and
         ``runtime_formations`` if it moves that runtime between formations), a ``new_runtime``, or the row
-        ``application_part`` = (model, id) of one application's tree; saying nothing rebuilds every view of the
-        tenant. Afterwards reads and loaders start fresh and see its result."""
+        ``application_part`` = (model, id) of one application's tree, with the ``joining_formations`` the write
+        may put that application in (so that their runtimes are locked in order, first); saying nothing rebuilds
+        every view of the tenant. Afterwards reads and loaders start fresh and see its result."""
         async with self._lock:
             async with self.database.transaction() as session:
                 revisions = RevisionRepository(session)
@@ -75,12 +77,18 @@ class DirectorContext:
                     runtime_formations=runtime_formations,
                     new_runtime=new_runtime,
                     application_part=application_part,
+                    joining_formations=joining_formations,
                 )
                 yield session
                 await revisions.after_write(self.tenant_id, bump)
             if self._session is not None:
                 await self._session.rollback()
             self._loaders = None
+
+    async def restart(self) -> None:
+        """Forgets what the request read, for a mutation that runs again from scratch (``RetryTransactionConflicts``)."""
+        await self.close()
+        self._loaders = None
 
     async def close(self) -> None:
         async with self._lock:

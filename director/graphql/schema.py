@@ -23,6 +23,7 @@ from director.graphql.formation.resolvers import FormationMutations, FormationQu
 from director.graphql.label.resolvers import LabelMutations, LabelQueries
 from director.graphql.scalars import SCALAR_MAP
 from director.graphql.runtime.resolvers import RuntimeMutations, RuntimeQueries
+from director.graphql.retry import retry_transaction_conflicts
 from director.graphql.systemauth.resolvers import SystemAuthMutations, SystemAuthQueries
 from director.graphql.tenant.resolvers import TenantQueries
 
@@ -40,16 +41,18 @@ Query = merge_types(
         BundleInstanceAuthQueries,
     ),
 )
-Mutation = merge_types(
-    "Mutation",
-    (
-        ApplicationMutations,
-        RuntimeMutations,
-        LabelMutations,
-        FormationMutations,
-        SystemAuthMutations,
-        BundleInstanceAuthMutations,
-    ),
+Mutation = retry_transaction_conflicts(
+    merge_types(
+        "Mutation",
+        (
+            ApplicationMutations,
+            RuntimeMutations,
+            LabelMutations,
+            FormationMutations,
+            SystemAuthMutations,
+            BundleInstanceAuthMutations,
+        ),
+    )
 )
 
 

@@ -32,7 +32,8 @@ class LastSeenRecorder:
             return 0
         try:
             async with self.database.transaction() as session:
-                # One order for every process: two flushing the same runtimes must not deadlock on their rows.
+                # Runtime rows in id order, as every writer takes them (``director.polling.revision``): two
+                # processes flushing the same runtimes, or a flush and an application write, queue, never deadlock.
                 for runtime_id, at in sorted(pending.items()):
                     await session.execute(
                         update(Runtime)

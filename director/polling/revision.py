@@ -12,8 +12,29 @@ are not theirs:
 
 Which runtimes share a formation with an application must not change while such a write decides it, so every
 write that is not a runtime's own takes its tenant's row lock first, and so does a runtime's own write that changes
-its formations. (SQLite runs one writer at a time; the row lock matters on PostgreSQL.) Runtime rows are locked in id
-order, the order the last-seen flush uses too.
+its formations. (SQLite runs one writer at a time; what follows is about PostgreSQL.)
+
+Lock order. PostgreSQL breaks a cycle of row-lock waits by aborting one transaction ("deadlock detected"), so
+every writer takes its row locks in one order, and none waits for a lock while it holds a later one:
+
+1. the tenant row, FOR NO KEY UPDATE: by every write that is not a runtime's own, and by a runtime's own that
+   changes its formations. NO KEY UPDATE, not UPDATE: every insert into a tenant-scoped table takes a KEY SHARE
+   lock on the tenant row (its foreign key), and FOR UPDATE would make each such insert (a runtime's new label)
+   wait for, and deadlock with, an operator's write that waits for that runtime;
+2. runtime rows, in id order, FOR NO KEY UPDATE (inserts referencing a runtime take KEY SHARE and pass): a
+   runtime's own write locks its one row with the revision bump, before it touches anything else of the runtime,
+   so two writes to one runtime queue there instead of meeting on its labels in different orders; an application
+   write locks every runtime that shares a formation with the application before or after the write in one
+   statement, so the resolver names the formations the write may add (``joining_formations``); the last-seen
+   flush (``last_seen``) updates runtime rows one at a time in id order;
+3. formation rows (revision bumps, FOR SHARE by an assignment): only under the tenant lock, so one at a time;
+4. everything else: the runtime's or the application's own rows (labels, bundles, auths...), the Connector's.
+
+So a runtime's own write, holding its runtime row, waits only for that runtime's other rows; the flush waits for
+a runtime row holding only rows with smaller ids; an application write waits for runtime rows holding only the
+tenant row and rows with smaller ids. What the order leaves open, the Director retries (``director.graphql.retry``):
+a runtime's DELETE, which waits for inserts referencing its row to end; formations an application joins without
+its resolver naming them (their runtimes are locked after the write); PostgreSQL's serialization failures.
 """
 
 from __future__ import annotations
@@ -48,8 +69,10 @@ ApplicationPart = type[Application | Bundle | APIDefinition | EventDefinition | 
 
 @dataclass(frozen=True)
 class _Bump:
-    runtime_id: str | None = None
+    """What ``after_write`` still has to bump: the tenant, or an application's formations beyond ``formations``."""
+
     application_id: str | None = None
+    formations: frozenset[str] = frozenset()
     tenant: bool = False
 
 
@@ -65,33 +88,37 @@ class RevisionRepository:
         runtime_formations: bool,
         new_runtime: bool,
         application_part: tuple[ApplicationPart, str] | None,
+        joining_formations: Sequence[str] = (),
     ) -> _Bump:
-        """Takes the locks the write needs and bumps the views that hold what it is about to change; the arguments
-        say what the write concerns, as its resolver knows it before the write (see ``DirectorContext.writing``)."""
-        if runtime_id is not None and not runtime_formations:
-            return _Bump(runtime_id=runtime_id)
-        await self._lock_tenant(tenant_id)
+        """Takes the locks the write needs, in the module's lock order, and bumps the views that hold what it is
+        about to change; the arguments say what the write concerns, as its resolver knows it before the write
+        (see ``DirectorContext.writing``). Bumped before the write or after, a revision changes at the commit."""
         if runtime_id is not None:
-            return _Bump(runtime_id=runtime_id)
+            if runtime_formations:
+                await self._lock_tenant(tenant_id)
+            await self.session.execute(
+                update(Runtime)
+                .where(Runtime.tenant_id == tenant_id, Runtime.id == runtime_id)
+                .values(revision=Runtime.revision + 1)
+            )
+            return _Bump()
+        await self._lock_tenant(tenant_id)
         if new_runtime:
             return _Bump()
         if application_part is not None:
             application_id = await self._application_owning(tenant_id, *application_part)
             if application_id is not None:
-                await self._bump_runtimes_sharing(tenant_id, application_id)
-                return _Bump(application_id=application_id)
+                names = frozenset((*await self._formations_of(tenant_id, application_id), *joining_formations))
+                await self._bump_runtimes_sharing(tenant_id, names)
+                return _Bump(application_id=application_id, formations=names)
         return _Bump(tenant=True)
 
     async def after_write(self, tenant_id: str, bump: _Bump) -> None:
-        """Bumps the views that hold what the write changed (an application's formations may be new ones)."""
-        if bump.runtime_id is not None:
-            await self.session.execute(
-                update(Runtime)
-                .where(Runtime.tenant_id == tenant_id, Runtime.id == bump.runtime_id)
-                .values(revision=Runtime.revision + 1)
-            )
-        elif bump.application_id is not None:
-            await self._bump_runtimes_sharing(tenant_id, bump.application_id)
+        """Bumps the views that hold what the write changed: the tenant's, or those of formations the application
+        joined that its resolver did not name (their runtimes locked late: out of order, but bumped)."""
+        if bump.application_id is not None:
+            unnamed = frozenset(await self._formations_of(tenant_id, bump.application_id)) - bump.formations
+            await self._bump_runtimes_sharing(tenant_id, unnamed)
         elif bump.tenant:
             await self.bump_tenant(tenant_id)
 
@@ -122,7 +149,8 @@ class RevisionRepository:
         return tenant_revision, tuple(sorted((row[1], int(row[2])) for row in rows if row[1] is not None))
 
     async def _lock_tenant(self, tenant_id: str) -> None:
-        await self.session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+        statement = select(Tenant.id).where(Tenant.id == tenant_id)
+        await self.session.execute(statement.with_for_update(key_share=True))  # FOR NO KEY UPDATE
 
     async def _application_owning(self, tenant_id: str, part: ApplicationPart, part_id: str) -> str | None:
         """The application a row belongs to; None when it belongs to none (a runtime's webhook) or is missing."""
@@ -140,15 +168,19 @@ class RevisionRepository:
             statement = select(part.application_id).where(part.tenant_id == tenant_id, part.id == part_id)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def _bump_runtimes_sharing(self, tenant_id: str, application_id: str) -> None:
-        labels = LabelRepository(self.session)
-        label = await labels.get(tenant_id, LabelledKind.APPLICATION, application_id, SCENARIOS)
-        names = tuple(label.value) if label is not None and isinstance(label.value, list) else ()
-        if not names:
+    async def _formations_of(self, tenant_id: str, application_id: str) -> tuple[str, ...]:
+        label = await LabelRepository(self.session).get(tenant_id, LabelledKind.APPLICATION, application_id, SCENARIOS)
+        return tuple(label.value) if label is not None and isinstance(label.value, list) else ()
+
+    async def _bump_runtimes_sharing(self, tenant_id: str, formations: frozenset[str]) -> None:
+        """The runtimes in any of ``formations``, locked in id order in one statement, and those formations."""
+        if not formations:
             return
+        names = sorted(formations)
+        labels = LabelRepository(self.session)
         sharing = labels.owners_matching(tenant_id, LabelledKind.RUNTIME, LabelCondition(key=SCENARIOS, any_of=names))
         locked = select(Runtime.id).where(Runtime.tenant_id == tenant_id, Runtime.id.in_(sharing))
-        await self.session.execute(locked.order_by(Runtime.id).with_for_update())
+        await self.session.execute(locked.order_by(Runtime.id).with_for_update(key_share=True))
         await self.session.execute(
             update(Runtime)
             .where(Runtime.tenant_id == tenant_id, Runtime.id.in_(sharing))

@@ -9,6 +9,7 @@ from compass.auth.principal import Scope
 from connector.identity import ClientKind
 from director.application.service import application as application_service
 from director.bundle.service import bundle as bundle_service
+from director.label.service import SCENARIOS
 from director.graphql.application.types import APIDefinition, Application, Bundle, Document, EventDefinition, Webhook
 from director.graphql.inputs import (
     APIDefinitionInput,
@@ -85,7 +86,10 @@ class ApplicationMutations:
     async def set_application_label(
         self, info: Info, application_id: ApplicationID, key: str, value: AnyScalar
     ) -> Label:
-        async with info.context.writing(application_part=(models.Application, application_id)) as session:
+        scenarios = value if key == SCENARIOS and isinstance(value, list) else []
+        joining = [name for name in scenarios if isinstance(name, str)]
+        application = (models.Application, application_id)
+        async with info.context.writing(application_part=application, joining_formations=joining) as session:
             model = await application_service.set_label(session, info.context.tenant_id, application_id, key, value)
         return Label.of(model)
 

@@ -48,12 +48,13 @@ class FormationQueries:
         return [Formation.of(row) for row in rows]
 
 
-def _owner(object_id: str, object_type: FormationObjectType) -> dict[str, Any]:
-    """Assigning changes the view of the runtime, or the views sharing a formation with the application."""
+def _owner(object_id: str, object_type: FormationObjectType, joining: str | None = None) -> dict[str, Any]:
+    """Assigning changes the view of the runtime, or the views sharing a formation with the application (which
+    may be ``joining`` one)."""
     if object_type is FormationObjectType.RUNTIME:
         return {"runtime_id": object_id, "runtime_formations": True}
     if object_type is FormationObjectType.APPLICATION:
-        return {"application_part": (models.Application, object_id)}
+        return {"application_part": (models.Application, object_id), "joining_formations": [joining] if joining else ()}
     return {}
 
 
@@ -75,7 +76,7 @@ class FormationMutations:
     async def assign_formation(
         self, info: Info, object_id: ObjectID, object_type: FormationObjectType, formation: FormationInput
     ) -> Formation:
-        async with info.context.writing(**_owner(object_id, object_type)) as session:
+        async with info.context.writing(**_owner(object_id, object_type, formation.name)) as session:
             row = await formation_service.assign(
                 session, info.context.tenant_id, FormationObjectKind(object_type.value), object_id, formation.name
             )

@@ -1,0 +1,109 @@
+"""A mutation that PostgreSQL picks as a deadlock victim runs again; when its attempts run out it answers
+TRANSACTION_CONFLICT, never INTERNAL.
+
+The deadlock is real: another connection locks the label the mutation is about to update, waits until the
+mutation waits for it, then asks for the runtime row the mutation holds. That connection checks for deadlocks only
+after a minute, so the mutation's backend (after PostgreSQL's default second) is the one that finds the cycle and
+is aborted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy.engine import make_url
+
+from compass.app import create_app
+from compass.db import Database
+from compass.observability.metrics import REGISTRY
+from compass.settings import Settings
+from tests.director.test_applications_for_runtime import register_runtime
+from tests.support import Operator
+
+SET_RUNTIME_LABEL = """
+mutation ($id: ID!, $value: Any!) { result: setRuntimeLabel(runtimeID: $id, key: "zone", value: $value) { value } }
+"""
+RUNTIME_LABELS = 'query ($id: ID!) { result: runtime(id: $id) { labels } }'
+# pg_locks, not pg_stat_activity: within a transaction the latter is a snapshot taken at its first use.
+WAITING_FOR_ME = "SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+
+
+@pytest.fixture
+async def rival(backend: str, database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of its own that never runs the deadlock check first."""
+    if backend != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: deadlocks are PostgreSQL's")
+    url = make_url(database_url)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+    await connection.execute("SET deadlock_timeout = '60s'")
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+async def one_attempt(settings: Settings, database: Database, operator: Operator) -> AsyncIterator[Operator]:
+    """The operator, on a server that runs each mutation once."""
+    application = create_app(settings.model_copy(update={"transaction_attempts": 1}), database)
+    async with LifespanManager(application) as manager:
+        transport = httpx.ASGITransport(app=manager.app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Operator(client, operator.tenant_id, operator.token)
+
+
+def deadlock_retries() -> float:
+    return REGISTRY.get_sample_value("compass_transaction_retries_total", {"reason": "deadlock"}) or 0.0
+
+
+async def set_label_in_a_deadlock(operator: Operator, rival: asyncpg.Connection, runtime_id: str) -> dict[str, Any]:
+    """setRuntimeLabel while ``rival`` makes its first attempt a deadlock; the whole answer."""
+    async with rival.transaction():
+        await rival.execute("SELECT 1 FROM labels WHERE runtime_id = $1 AND key = 'zone' FOR UPDATE", runtime_id)
+        pending = asyncio.ensure_future(operator.execute(SET_RUNTIME_LABEL, {"id": runtime_id, "value": "after"}))
+        while not pending.done() and await rival.fetchval(WAITING_FOR_ME) == 0:
+            await asyncio.sleep(0.01)
+        # the mutation holds the runtime row and waits for the label: close the cycle
+        await rival.execute("UPDATE runtimes SET name = name WHERE id = $1", runtime_id, timeout=30)
+    return await pending
+
+
+async def test_a_deadlocked_mutation_is_run_again_and_succeeds(
+    operator: Operator, rival: asyncpg.Connection
+) -> None:
+    # given
+    runtime_id = await register_runtime(operator, labels={"zone": "before"})
+    retries_before = deadlock_retries()
+
+    # when
+    answer = await set_label_in_a_deadlock(operator, rival, runtime_id)
+
+    # then
+    assert answer.get("errors") is None, answer
+    assert answer["data"]["result"]["value"] == "after"
+    assert deadlock_retries() - retries_before == 1
+    labels = (await operator.query(RUNTIME_LABELS, {"id": runtime_id}))["result"]["labels"]
+    assert labels["zone"] == "after"
+
+
+async def test_a_deadlocked_mutation_out_of_attempts_answers_transaction_conflict(
+    one_attempt: Operator, rival: asyncpg.Connection
+) -> None:
+    # given
+    runtime_id = await register_runtime(one_attempt, labels={"zone": "before"})
+
+    # when
+    answer = await set_label_in_a_deadlock(one_attempt, rival, runtime_id)
+
+    # then
+    assert answer["data"] is None
+    assert [error["extensions"]["code"] for error in answer["errors"]] == ["TRANSACTION_CONFLICT"]
+    assert "send it again" in answer["errors"][0]["message"]
+    labels = (await one_attempt.query(RUNTIME_LABELS, {"id": runtime_id}))["result"]["labels"]
+    assert labels["zone"] == "before"
