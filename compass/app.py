@@ -130,6 +130,7 @@ def create_app(
         database=database,
         cache=MemoryCache(max_entries=settings.poll_cache_entries, max_bytes=settings.poll_cache_bytes, size_of=len),
         recorder=recorder,
+        max_query_tokens=settings.max_query_tokens,
     )
 
     async def crl(_: Request) -> Response:

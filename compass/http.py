@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cross_web import HTTPException  # what strawberry's views turn into an HTTP answer
 
@@ -32,8 +33,16 @@ class RequestTooLargeError(CompassError):
     http_status = 413
 
 
+CLIENT_CLOSED_REQUEST = 499
+"""nginx's status for a request whose client hung up: what the access log and metrics count it as."""
+
+
 class BodySizeLimitMiddleware:
-    """Refuses bodies over ``max_bytes`` with 413, whether announced by Content-Length or streamed."""
+    """Refuses bodies over ``max_bytes`` with 413, whether announced by Content-Length or streamed.
+
+    A client that hangs up before its body arrived ends its request quietly: starlette raises ClientDisconnect
+    from ``Request.body()``, which uvicorn logged as an exception in the application, with its traceback.
+    """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
@@ -70,19 +79,25 @@ class BodySizeLimitMiddleware:
         except RequestTooLargeError:
             if not started:
                 await send_graphql_error(send, error)
+        except ClientDisconnect:
+            if not started:  # the server drops what is sent on a closed connection
+                await send({"type": "http.response.start", "status": CLIENT_CLOSED_REQUEST, "headers": []})
+                await send({"type": "http.response.body", "body": b""})
 
 
 class StrictJSONBodyMixin:
     """For strawberry's HTTP views: a body that is not a JSON object (or a list of them) is a 400, never a 500.
 
     strawberry catches only JSONDecodeError and assumes the decoded value is an object; bytes that are not UTF-8,
-    JSON nested deeper than the decoder recurses, or a bare number would otherwise escape as a crash.
+    JSON nested deeper than the decoder recurses, an integer of 4,300 digits or more (Python's int() refuses it),
+    or a bare number would otherwise escape as a crash. NaN, Infinity and numbers past a double are decoded, and
+    refused as INVALID_INPUT where they are used (compass.graphql_input).
     """
 
     def decode_json(self, data: str | bytes) -> object:
         try:
             decoded = json.loads(data)
-        except (UnicodeDecodeError, RecursionError) as error:
+        except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise HTTPException(400, "Unable to parse request body as JSON") from error
         items = decoded if isinstance(decoded, list) else [decoded]
         if not items or not all(isinstance(item, dict) for item in items):

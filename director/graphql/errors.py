@@ -57,7 +57,7 @@ class ErrorCodes(SchemaExtension):
         try:
             yield
         except GraphQLError as error:
-            # ParserCache parses inside its on_parse hook, so a syntax error (the token limit included)
+            # CachedDocuments parses inside its on_parse hook, so a syntax error (the token limit included)
             # escapes the operation instead of landing in the result; strawberry answers with this object.
             raise self._coded(error) from None
         except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError):

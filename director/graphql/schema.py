@@ -21,7 +21,7 @@ from director.graphql.application.types import AppSystemAuth, RuntimeSystemAuth
 from director.graphql.instanceauth.resolvers import BundleInstanceAuthMutations, BundleInstanceAuthQueries
 from director.graphql.formation.resolvers import FormationMutations, FormationQueries
 from director.graphql.label.resolvers import LabelMutations, LabelQueries
-from director.graphql.scalars import SCALAR_MAP
+from director.graphql.scalars import scalar_map
 from director.graphql.runtime.resolvers import RuntimeMutations, RuntimeQueries
 from director.graphql.retry import retry_transaction_conflicts
 from director.graphql.systemauth.resolvers import SystemAuthMutations, SystemAuthQueries
@@ -80,7 +80,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[AppSystemAuth, RuntimeSystemAuth],
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(scalar_map=scalar_map(settings)),
         extensions=[CloseSessions, *shared_extensions(settings, "director")],
         execution_context_class=SharingExecutionContext,
     )

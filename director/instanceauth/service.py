@@ -45,7 +45,7 @@ class BundleInstanceAuthService:
             params = json.loads(data.input_params) if data.input_params is not None else None
             if params is None:
                 raise InvalidInputError("inputParams are required: the bundle defines instanceAuthRequestInputSchema")
-            problem = violation(schema, params, "the bundle's instanceAuthRequestInputSchema")
+            problem = await violation(schema, params, "the bundle's instanceAuthRequestInputSchema")
             if problem is not None:
                 raise InvalidInputError(f"inputParams do not match the bundle's instanceAuthRequestInputSchema: {problem}")
         repository = BundleInstanceAuthRepository(session)

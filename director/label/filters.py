@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from compass.errors import InvalidInputError
+from compass.graphql_input import strict_loads, unstorable
 
 _ARRAY_QUERY = re.compile(r"^\$\[\*\]\s*\?\s*\((?P<body>.*)\)$", re.DOTALL)
 _SCALAR_QUERY = re.compile(r"^\$\s*\?\s*\((?P<body>.*)\)$", re.DOTALL)
@@ -19,20 +18,13 @@ _COMPARISON = re.compile(
 )
 
 
-def _not_json(constant: str) -> float:
-    raise ValueError(f"{constant} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"{text} is too large for a JSON number")
-    return value
-
-
 def _json(text: str) -> Any:
-    """Strict JSON: NaN, Infinity and numbers beyond a double are refused; the databases cannot store them."""
-    return json.loads(text, parse_constant=_not_json, parse_float=_finite)
+    """A JSON value both databases can compare: what ``strict_loads`` refuses raises ValueError, the rest of what
+    ``unstorable`` names (a NUL or lone surrogate PostgreSQL cannot take as a parameter) InvalidInputError."""
+    value = strict_loads(text)
+    if reason := unstorable(value, "label filter value"):
+        raise InvalidInputError(reason)
+    return value
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,23 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, delete, exists, func, literal, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB, array
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -40,6 +55,16 @@ def _sqlite_json_equals(sql_value: Any, json_type: Any, value: Any) -> ColumnEle
         number = value if isinstance(value, float) or -(2**63) <= value < 2**63 else float(value)
         return json_type.in_(("integer", "real")) & (sql_value == literal(number))
     return (json_type == "text") & (sql_value == literal(value, String))
+
+
+_NUMBERS = ("integer", "real")
+_CONSTANTS = ("true", "false", "null")
+
+
+def _sqlite_alternatives(wanted: Any, types: tuple[str, ...], column: str = "value") -> Select[Any]:
+    """The ``column`` (SQL value or JSON type) of the elements of the JSON array ``wanted`` of one of ``types``."""
+    alternative = func.json_each(wanted).table_valued("value", "type").alias("alternative")
+    return select(alternative.c[column]).where(alternative.c.type.in_(types))
 
 
 class LabelRepository:
@@ -94,21 +119,38 @@ class LabelRepository:
         await self.session.execute(delete(Label).where(Label.tenant_id == tenant_id, Label.key == key))
 
     def array_contains_any(self, values: Sequence[Any]) -> ColumnElement[bool]:
-        """The label's value is a JSON array holding at least one of ``values``, compared as JSON values."""
+        """The label's value is a JSON array holding at least one of the scalars ``values``, compared as JSON values.
+
+        The values travel as one parameter (a JSON array, or a text[] of strings) whatever their number: a filter
+        with 1,000 alternatives as 1,000 ORed comparisons passed SQLite's expression depth limit.
+        """
+        wanted = literal(json.dumps(list(values)))
         if self.dialect == "postgresql":
             value = type_coerce(Label.value, JSONB)
-            # ?| and a lax JSON path also match a lone scalar (?| even an object key): arrays only, like SQLite.
+            # ?| also matches a lone scalar (even an object key): arrays only, like SQLite.
             is_array = func.jsonb_typeof(value) == "array"
             if all(isinstance(item, str) for item in values):
-                return is_array & value.has_any(array([literal(item, String) for item in values]))
-            path = "$[*] ? (" + " || ".join(f"@ == {json.dumps(item)}" for item in values) + ")"
-            return is_array & func.jsonb_path_exists(value, cast(literal(path), JSONB.JSONPathType))
+                return is_array & value.has_any(literal(list(values), ARRAY(Text)))
+            # jsonb_array_elements fails on anything but an array, and SQL does not promise to test is_array first
+            elements_of = case((is_array, value), else_=cast(literal("[]"), JSONB))
+            element = func.jsonb_array_elements(elements_of).table_valued("value").alias("element")
+            alternatives = select(func.jsonb_array_elements(cast(wanted, JSONB)))
+            return is_array & exists(select(1).select_from(element).where(element.c.value.in_(alternatives)))
+        # SQLite's json_each gives each JSON value as (SQL value, JSON type): true and false are 1 and 0 of types
+        # of their own, and an integer equals the same number as a real. Each IN list below is built once.
         element = func.json_each(Label.value).table_valued("value", "type").alias("element")
-        matches = [_sqlite_json_equals(element.c.value, element.c.type, item) for item in values]
-        condition = matches[0]
-        for match in matches[1:]:
-            condition = condition | match
-        return exists(select(1).select_from(element).where(func.json_type(Label.value) == "array", condition))
+        return exists(
+            select(1)
+            .select_from(element)
+            .where(
+                func.json_type(Label.value) == "array",
+                or_(
+                    (element.c.type == "text") & element.c.value.in_(_sqlite_alternatives(wanted, ("text",))),
+                    element.c.type.in_(_NUMBERS) & element.c.value.in_(_sqlite_alternatives(wanted, _NUMBERS)),
+                    element.c.type.in_(_sqlite_alternatives(wanted, _CONSTANTS, column="type")),
+                ),
+            )
+        )
 
     def equals(self, value: Any) -> ColumnElement[bool]:
         if self.dialect == "postgresql":

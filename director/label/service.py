@@ -22,8 +22,8 @@ def validate_key(key: str) -> None:
         raise InvalidInputError(f"label key {key!r} must be 1 to 256 letters, digits or _ . - /")
 
 
-def _validate(key: str, value: Any, schema: Any) -> None:
-    problem = violation(schema, value, f"the label definition of {key!r}")
+async def _validate(key: str, value: Any, schema: Any) -> None:
+    problem = await violation(schema, value, f"the label definition of {key!r}")
     if problem is not None:
         raise InvalidInputError(f"value of label {key!r} does not match its label definition: {problem}")
 
@@ -62,7 +62,7 @@ class LabelService:
             return await repository.set(tenant_id, kind, owner_id, key, names)
         definition = await LabelDefinitionRepository(session).get(tenant_id, key)
         if definition is not None and definition.schema is not None:
-            _validate(key, value, definition.schema)
+            await _validate(key, value, definition.schema)
         return await repository.set(tenant_id, kind, owner_id, key, value)
 
     async def set_many(
@@ -95,7 +95,7 @@ class LabelService:
         if schema is None:
             return
         for label in await LabelRepository(session).with_key(tenant_id, key):
-            _validate(key, label.value, schema)
+            await _validate(key, label.value, schema)
 
     async def create_definition(
         self, session: AsyncSession, tenant_id: str, key: str, schema: Any
@@ -105,7 +105,7 @@ class LabelService:
         if key == SCENARIOS or await repository.get(tenant_id, key) is not None:
             raise ConflictError(f"label definition {key!r} already exists")
         if schema is not None:
-            check_schema(schema)
+            await check_schema(schema)
         await self._check_existing_labels(session, tenant_id, key, schema)
         return await repository.add(LabelDefinition(tenant_id=tenant_id, key=key, schema=schema))
 
@@ -118,7 +118,7 @@ class LabelService:
         if definition is None:
             raise NotFoundError(f"label definition {key!r} does not exist")
         if schema is not None:
-            check_schema(schema)
+            await check_schema(schema)
         await self._check_existing_labels(session, tenant_id, key, schema)
         definition.schema = schema
         await session.flush()

@@ -48,5 +48,9 @@ class MemoryCache(Generic[K, V]):
             _, evicted = self._entries.popitem(last=False)
             self._bytes -= self.size_of(evicted)
 
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
     def __len__(self) -> int:
         return len(self._entries)

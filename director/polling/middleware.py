@@ -10,19 +10,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
-
+from graphql import GraphQLError, OperationDefinitionNode, OperationType
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compass.auth.principal import ClientPrincipal
 from compass.db import Database
+from compass.graphql_documents import document_key, parse_bounded
 from compass.observability.metrics import RUNTIME_POLLS_TOTAL
 from connector.identity import ClientKind
 from director.polling.cache import MemoryCache
 from director.polling.last_seen import LastSeenRecorder
 from director.polling.revision import RevisionRepository
+
+QUERY_DOCUMENTS = 16_384
+"""Documents whose kind (only queries, or not) is remembered. Compass's agent writes its runtime id into
+the document, so a fleet sends a few documents per runtime: with 512 entries a fleet of 656 parsed every poll
+(9% of the server's CPU in bench/fleet.py's profile). Each is remembered by a digest: ~3 MB when full,
+whatever the size of the documents."""
 
 
 def _etag(runtime_id: str, revision: tuple[int, int], body: bytes) -> str:
@@ -34,6 +40,8 @@ async def _read_body(receive: Receive) -> bytes:
     chunks = []
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
         if message["type"] != "http.request":
             break
         chunks.append(message.get("body", b""))
@@ -55,31 +63,16 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-@lru_cache(maxsize=16_384)
-def _only_queries(query: str, operation_name: str | None) -> bool:
-    """Each agent sends the same few documents, so parsing each distinct one once is enough. Compass's agent
-    writes its runtime id into the document, so a fleet sends a few documents per runtime: with 512 entries a
-    fleet of 656 parsed every poll (9% of the server's CPU in bench/fleet.py's profile)."""
+async def _only_queries(query: str, operation_name: str | None, max_tokens: int) -> bool:
+    """A document over the token limit is no query: GraphQL refuses it after this."""
     try:
-        document = parse(query)
+        document = await parse_bounded(query, max_tokens=max_tokens)
     except GraphQLError:
         return False
     operations = [node for node in document.definitions if isinstance(node, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [node for node in operations if node.name is not None and node.name.value == operation_name]
     return bool(operations) and all(node.operation is OperationType.QUERY for node in operations)
-
-
-def _is_query(body: bytes) -> bool:
-    """Only reads are answered from memory or with 304; a mutation always runs."""
-    try:
-        request = json.loads(body)
-    except ValueError:
-        return False
-    if not isinstance(request, dict) or not isinstance(request.get("query"), str):
-        return False
-    operation_name = request.get("operationName")
-    return _only_queries(request["query"], operation_name if isinstance(operation_name, str) else None)
 
 
 def _if_none_match(scope: Scope) -> set[str]:
@@ -98,11 +91,21 @@ async def _send_answer(send: Send, status: int, etag: str, body: bytes) -> None:
 
 
 class RuntimePollCache:
-    def __init__(self, app: ASGIApp, *, database: Database, cache: MemoryCache[str, bytes], recorder: LastSeenRecorder) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        database: Database,
+        cache: MemoryCache[str, bytes],
+        recorder: LastSeenRecorder,
+        max_query_tokens: int,
+    ) -> None:
         self.app = app
         self.database = database
         self.cache = cache
         self.recorder = recorder
+        self.max_query_tokens = max_query_tokens
+        self.query_documents: MemoryCache[bytes, bool] = MemoryCache(max_entries=QUERY_DOCUMENTS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         principal = scope.get("state", {}).get("principal")
@@ -117,7 +120,7 @@ class RuntimePollCache:
         runtime_id = principal.identity.object_id
         self.recorder.seen(runtime_id)
         body = await _read_body(receive)
-        if not _is_query(body):
+        if not await self._is_query(body):
             await self.app(scope, _replay(body, receive), send)
             return
         async with self.database.read_sessions() as session:
@@ -134,6 +137,24 @@ class RuntimePollCache:
             return
         RUNTIME_POLLS_TOTAL.labels(outcome="executed").inc()
         await self._execute(scope, _replay(body, receive), send, etag)
+
+    async def _is_query(self, body: bytes) -> bool:
+        """Only reads are answered from memory or with 304; a mutation always runs. Each agent sends the same
+        few documents, so parsing each distinct one once is enough."""
+        try:
+            request = json.loads(body)
+        except (ValueError, RecursionError):
+            return False  # GraphQL answers 400 after this
+        if not isinstance(request, dict) or not isinstance(request.get("query"), str):
+            return False
+        query, operation_name = request["query"], request.get("operationName")
+        operation_name = operation_name if isinstance(operation_name, str) else None
+        key = document_key(query, operation_name)
+        only_queries = self.query_documents.get(key)
+        if only_queries is None:
+            only_queries = await _only_queries(query, operation_name, self.max_query_tokens)
+            self.query_documents.put(key, only_queries)
+        return only_queries
 
     async def _execute(self, scope: Scope, receive: Receive, send: Send, etag: str) -> None:
         start: Message | None = None

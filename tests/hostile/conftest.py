@@ -3,7 +3,9 @@
 The app under attack is ``create_app`` over ASGI with the token-call rate raised (the fuzzers send thousands of
 garbage ``Connector-Token`` calls from one address) and ``raise_app_exceptions=False``, so that a crash shows up as
 the 500 a client would get instead of an exception inside the test. Every answer, however hostile the request,
-must be a well-formed GraphQL response or a 4xx with a clear message: ``assert_well_formed``.
+must be a well-formed GraphQL response or a 4xx with a clear message: ``assert_well_formed``. What only a real
+server shows (a stalled event loop, a client hanging up) runs against ``hostile_server``, the same settings in
+tests/connector/support.py's ``RunningServer``.
 
 The number of fuzz cases sent is counted per suite and backend and printed at the end of the run.
 """
@@ -14,7 +16,7 @@ import importlib
 import pkgutil
 import re
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ from compass.app import create_app
 from compass.db import Database
 from compass.errors import CompassError
 from compass.settings import Settings
+from connector.ca import CertificateAuthority
+from tests.connector.support import Harness, RunningServer, harness
 from tests.support import Operator, TenantFactory
 
 DIRECTOR = "/director/graphql"
@@ -152,6 +156,25 @@ async def hostile_client(hostile_app: object) -> AsyncIterator[httpx.AsyncClient
 async def attacker(hostile_settings: Settings, database: Database, hostile_client: httpx.AsyncClient) -> Operator:
     """An operator with every scope in a fresh tenant, talking to the app under attack."""
     return await TenantFactory(hostile_settings, database, hostile_client).operator()
+
+
+@pytest.fixture(scope="session")
+def hostile_server(
+    hostile_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    """The app in a real server (its own thread and loop, real sockets, mTLS): for what only a server shows, such
+    as a listener that stops answering or a client that hangs up mid-request."""
+    server = RunningServer.start(
+        hostile_settings, tmp_path_factory.mktemp("hostile-server"), CertificateAuthority.generate()
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def server(hostile_server: RunningServer, database: Database, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with harness(hostile_server, database, tmp_path) as subject:
+        yield subject
 
 
 @pytest.fixture

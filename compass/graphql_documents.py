@@ -1,0 +1,159 @@
+"""GraphQL documents as both APIs take them in: parsed and validated off the event loop, kept by bytes.
+
+Parsing is pure Python: a 1 MB document held the event loop, and with it every listener, for ~0.15 s even
+when the token limit stops it, and validating 5,000 tokens of the same field with a selection takes ~1 s
+(OverlappingFieldsCanBeMerged compares them pairwise). So a document not seen before is parsed and validated
+on a small pool of worker threads; the loop keeps answering while they work.
+
+strawberry's ParserCache and ValidationCache are lru_caches keyed by the document text: a comment is one
+token, so 256 comment-padded 1 MB documents passed every limit and were kept, twice. ``DocumentCache`` keys
+documents by a digest and bounds what it keeps by an estimate of the bytes each parsed document holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
+
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+from director.polling.cache import MemoryCache
+
+T = TypeVar("T")
+
+
+def _workers() -> ThreadPoolExecutor:
+    # Two, so that one heavy document does not hold up the next; a flood of them queues here, not on the loop.
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="graphql-documents")
+
+
+_WORKERS = _workers()
+
+
+def _new_workers_after_fork() -> None:
+    # A forked worker process has none of the parent's threads, but the pool would count them as its own.
+    global _WORKERS  # noqa: PLW0603
+    _WORKERS = _workers()
+
+
+os.register_at_fork(after_in_child=_new_workers_after_fork)
+
+# What one token of a parsed document holds, measured with tracemalloc: ~450-560 bytes (the token, its node,
+# their locations). The text is held twice: by the source and by the tokens' values (a comment, a string).
+TOKEN_BYTES = 600
+
+
+async def off_the_loop(work: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_WORKERS, work)
+
+
+async def parse_bounded(query: str, *, max_tokens: int) -> DocumentNode:
+    """Parses on a worker thread and stops at ``max_tokens``: a huge document costs its first tokens only."""
+    return await off_the_loop(partial(parse, query, max_tokens=max_tokens))
+
+
+def document_key(query: str, operation_name: str | None = None) -> bytes:
+    """A fixed-size key for a document (and the operation it names): a key that is the text keeps it."""
+    digest = hashlib.sha256(query.encode("utf-8", "surrogatepass"))
+    if operation_name is not None:
+        # 0xFF never occurs in UTF-8, so no other (document, name) pair hashes these bytes.
+        digest.update(b"\xff" + operation_name.encode("utf-8", "surrogatepass"))
+    return digest.digest()
+
+
+def estimated_bytes(query: str, document: DocumentNode) -> int:
+    tokens = 0
+    token = document.loc.start_token if document.loc is not None else None
+    while token is not None:
+        tokens += 1
+        token = token.next
+    return 2 * sys.getsizeof(query) + TOKEN_BYTES * tokens
+
+
+@dataclass
+class KnownDocument:
+    document: DocumentNode
+    size: int
+    errors: list[GraphQLError] | None = None
+    """The validation errors, once validated."""
+
+
+class DocumentCache:
+    """Documents parsed once (with their validation errors), bounded in entries and in estimated bytes.
+
+    A document that fails to parse is not kept: parsing it again stops at the token limit again.
+    """
+
+    def __init__(self, *, max_entries: int, max_bytes: int, max_tokens: int) -> None:
+        self.max_tokens = max_tokens
+        self.entries: MemoryCache[bytes, KnownDocument] = MemoryCache(
+            max_entries=max_entries, max_bytes=max_bytes, size_of=lambda known: known.size
+        )
+
+    async def parse(self, query: str) -> KnownDocument:
+        key = document_key(query)
+        known = self.entries.get(key)
+        if known is None:
+            known = await off_the_loop(partial(self._parsed, query))
+            self.entries.put(key, known)
+        return known
+
+    def _parsed(self, query: str) -> KnownDocument:
+        document = parse(query, max_tokens=self.max_tokens)
+        return KnownDocument(document, estimated_bytes(query, document))
+
+    async def validate(
+        self, known: KnownDocument, schema: GraphQLSchema, rules: Collection[type[ASTValidationRule]]
+    ) -> list[GraphQLError]:
+        """The rules are the schema's, the same for every request: the errors are kept with the document."""
+        if known.errors is None:
+            work = partial(validate_document, schema, known.document, tuple(rules))
+            known.errors = await off_the_loop(work)
+        return known.errors
+
+
+class CachedDocuments(SchemaExtension):
+    """Parses and validates each distinct document once, off the event loop, and keeps it in ``cache``.
+
+    Example:
+        ```python
+        documents = DocumentCache(max_entries=256, max_bytes=32 << 20, max_tokens=5000)
+        schema = strawberry.Schema(Query, extensions=[lambda: CachedDocuments(documents)])
+        ```
+
+    A syntax error (the token limit included) is raised from the parsing hook, as strawberry's ParserCache
+    does: it escapes the operation rather than landing in the result.
+
+    Args:
+        cache: Shared by every request to one schema; the schema's validation rules must not change.
+    """
+
+    def __init__(self, cache: DocumentCache) -> None:
+        super().__init__()
+        self.cache = cache
+        self.known: KnownDocument | None = None
+
+    async def on_parse(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            self.known = await self.cache.parse(context.query)
+            context.graphql_document = self.known.document
+        yield
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        if self.known is not None and context.pre_execution_errors is None:
+            context.pre_execution_errors = await self.cache.validate(
+                self.known, context.schema._schema, context.validation_rules
+            )
+        yield

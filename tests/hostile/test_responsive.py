@@ -1,0 +1,139 @@
+"""The server stays responsive: while heavy inputs are being answered, /healthz still answers promptly.
+
+Against a real server (tests/connector/support.py's ``RunningServer``: its own thread and event loop, real
+sockets, mTLS), each heavy input is sent a few times at once while /healthz is probed on the plain listener. A
+document parsed or validated on the event loop held every listener for seconds (1 MB of ``a`` tokens: ~6 s);
+now the work is bounded by the token limit and done off the loop, so every probe answers within
+``PROBE_BOUND_SECONDS``.
+
+HEAVY_INPUTS is the list to extend: one small named case per input, with who sends it and what.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.connector.support import Harness
+from tests.hostile.conftest import CONNECTOR, DIRECTOR, JSON_CONTENT, assert_well_formed
+
+PROBE_BOUND_SECONDS = 2.0
+PROBE_INTERVAL_SECONDS = 0.05
+AT_ONCE = 2
+
+
+class Sender(Enum):
+    RUNTIME = "a runtime, over mTLS with its certificate"
+    OPERATOR = "an operator with every scope"
+    ANYONE = "anyone, at the Connector"
+
+
+def graphql(document: str, variables: dict[str, Any] | None = None) -> bytes:
+    return json.dumps({"query": document, "variables": variables}).encode()
+
+
+@dataclass(frozen=True)
+class Heavy:
+    """One heavy input; ``body(n)`` is the n-th copy sent at once (distinct where a kept copy would be cheap)."""
+
+    name: str
+    sender: Sender
+    body: Callable[[int], bytes]
+
+
+def _fragment_fan_out(fragments: int) -> str:
+    spreads = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(fragments))
+    return f"query {{ ...F0 }} {spreads} fragment F{fragments} on Query {{ __typename }}"
+
+
+# Mutation fields run one after the other: the definition exists when the label is set.
+DEFINE_AND_LABEL = """
+mutation($key: String!, $schema: JSONSchema, $name: String!, $labels: Labels) {
+  define: createLabelDefinition(in: {key: $key, schema: $schema}) { key }
+  register: registerApplication(in: {name: $name, labels: $labels}) { id }
+}
+"""
+FILTERED = "query($filter: [LabelFilter!]) { applications(filter: $filter) { totalCount } }"
+
+
+def _define_and_label(n: int, schema: object, value: object) -> bytes:
+    variables = {"key": f"k{n}", "schema": json.dumps(schema), "name": f"app-{n}", "labels": {f"k{n}": value}}
+    return graphql(DEFINE_AND_LABEL, variables)
+
+
+def _alternatives(count: int) -> str:
+    """Strings and numbers: PostgreSQL compares these through jsonb, not through ?|."""
+    values = [*range(count // 2), *(f"v{index}" for index in range(count - count // 2))]
+    return "$[*] ? (" + " || ".join(f"@ == {json.dumps(value)}" for value in values) + ")"
+
+
+HEAVY_INPUTS = [
+    # --- issue 9, item 2: stalls from one certificate -----------------------------------------------------------
+    Heavy("1 MB of a tokens", Sender.RUNTIME, lambda n: graphql(f"# {n}\n{{ " + "a " * 500_000 + "}")),
+    Heavy("1 MB comment", Sender.RUNTIME, lambda n: graphql(f"# {n} " + "x" * 1_000_000 + "\n{ __typename }")),
+    Heavy("5,000 tokens of one field to compare pairwise", Sender.RUNTIME,
+          lambda n: graphql(f"# {n}\n{{ " + "runtimes { totalCount } " * 1_240 + "}")),
+    Heavy("2^40 paths through 41 fragments", Sender.ANYONE,
+          lambda n: graphql(f"# {n}\n" + _fragment_fan_out(40))),
+    Heavy("100,000-deep JSON", Sender.RUNTIME,
+          lambda n: b'{"query": "{ __typename }", "variables": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"),
+    # --- issue 9, item 4 (uniqueItems label) and item 15 ($ref label definition, label filter of 1,000 ||) --------
+    Heavy("6,000 objects in a label checked by uniqueItems", Sender.OPERATOR,
+          lambda n: _define_and_label(n, {"type": "array", "uniqueItems": True}, [{"n": i} for i in range(6_000)])),
+    Heavy('a label checked by {"$ref": "#"}', Sender.OPERATOR, lambda n: _define_and_label(n, {"$ref": "#"}, 1)),
+    Heavy("a label check past the step budget", Sender.OPERATOR,
+          lambda n: _define_and_label(n, {"type": "array", "items": {"allOf": [{"minimum": 0}] * 50}}, [1] * 2_100)),
+    Heavy("a label filter of 1,000 alternatives", Sender.OPERATOR,
+          lambda n: graphql(FILTERED, {"filter": [{"key": f"k{n}", "query": _alternatives(1_000)}]})),
+]
+
+
+async def _client_for(server: Harness, sender: Sender) -> tuple[httpx.AsyncClient, str, dict[str, str]]:
+    if sender is Sender.ANYONE:
+        return server.http, CONNECTOR, {}
+    operator = await server.operator()
+    if sender is Sender.OPERATOR:
+        return server.http, DIRECTOR, operator.headers
+    runtime = await server.connect_runtime(operator)
+    return server.mtls(runtime.credentials), DIRECTOR, {}
+
+
+async def _probe(client: httpx.AsyncClient, until: asyncio.Event) -> list[float]:
+    """Seconds each /healthz took, probed every PROBE_INTERVAL_SECONDS until ``until`` is set."""
+    took: list[float] = []
+    while not until.is_set():
+        started = time.monotonic()
+        response = await client.get("/healthz")
+        took.append(time.monotonic() - started)
+        assert response.status_code == 200
+        await asyncio.sleep(PROBE_INTERVAL_SECONDS)
+    return took
+
+
+@pytest.mark.parametrize("heavy", HEAVY_INPUTS, ids=[heavy.name for heavy in HEAVY_INPUTS])
+async def test_health_answers_promptly_while_heavy_inputs_are_answered(server: Harness, heavy: Heavy) -> None:
+    client, path, headers = await _client_for(server, heavy.sender)
+    done = asyncio.Event()
+    probes = asyncio.create_task(_probe(server.http, done))
+    await asyncio.sleep(PROBE_INTERVAL_SECONDS)
+
+    try:
+        answers = await asyncio.gather(
+            *(client.post(path, content=heavy.body(n), headers={**JSON_CONTENT, **headers}) for n in range(AT_ONCE))
+        )
+    finally:
+        done.set()
+    took = await probes
+
+    for answer in answers:
+        assert_well_formed(answer)
+    assert took, "no probe ran"
+    assert max(took) < PROBE_BOUND_SECONDS, f"/healthz took up to {max(took):.2f} s over {len(took)} probes"
