@@ -82,8 +82,11 @@ def _keep_sqlite_files_private(url: str) -> None:
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
-    with contextlib.suppress(FileNotFoundError):  # no directory: SQLite itself says so at the first connect
-        os.close(os.open(database, os.O_RDWR | os.O_CREAT, _PRIVATE_FILE_MODE))
+    # O_EXCL: an existing file is never opened here. Closing any descriptor of a file drops every POSIX lock this
+    # process holds on it, SQLite's included: another open Database of the same file would be corrupted.
+    # FileNotFoundError: no directory; SQLite itself says so at the first connect.
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE_MODE))
     for path in (database, f"{database}-wal", f"{database}-shm", f"{database}-journal"):
         with contextlib.suppress(FileNotFoundError):
             if os.stat(path).st_mode & 0o077:

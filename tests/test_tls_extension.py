@@ -130,7 +130,7 @@ def serving(app: RecordingApp, **config: Any) -> Iterator[int]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, http=TLSHttpToolsProtocol, lifespan="off", log_level="warning", **config)
+        uvicorn.Config(app, http=TLSHttpToolsProtocol, lifespan="off", log_config=None, **config)
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

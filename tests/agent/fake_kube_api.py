@@ -145,7 +145,7 @@ class FakeKubeApi:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False)
+        config = uvicorn.Config(self.app, log_config=None, lifespan="off", access_log=False)
         self._server = uvicorn.Server(config)
         run = self._server.run
         self._thread = threading.Thread(target=run, kwargs={"sockets": [self._socket]}, daemon=True)

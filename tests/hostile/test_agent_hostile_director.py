@@ -119,7 +119,7 @@ async def director() -> AsyncIterator[StandInDirector]:
     stand_in = StandInDirector()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(stand_in.app, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(stand_in.app, log_config=None, lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

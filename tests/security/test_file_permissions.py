@@ -7,10 +7,13 @@ Each test runs `compass serve` as an operator does, in a fresh process, and read
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import stat
 import subprocess
 from pathlib import Path
 
+from compass.db import Database
 from tests.serving import COMPASS, OPERATORS_UMASK, environment, serving
 
 PRIVATE_FILES = ("compass.db", "jwt-signing-key.pem", "ca/ca.key", "tls/server-key.pem")
@@ -67,3 +70,34 @@ def test_a_database_left_readable_by_others_becomes_private(tmp_path: Path) -> N
     assert directory == "0o700"
     assert "compass.db" in files
     assert files == dict.fromkeys(files, "0o600")
+
+
+def _posix_locks_held_on(path: Path) -> int:
+    """This process's POSIX locks on the file, as the kernel lists them (``pid major:minor:inode``)."""
+    inode, pid = path.stat().st_ino, os.getpid()
+    count = 0
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "POSIX" in fields and str(pid) in fields and any(f.endswith(f":{inode}") for f in fields):
+            count += 1
+    return count
+
+
+async def test_making_the_database_private_keeps_the_locks_of_connections_already_open(tmp_path: Path) -> None:
+    # given: a connection of this process in a write transaction (SQLite holds a POSIX lock on the file)
+    path = tmp_path / "compass.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    held = _posix_locks_held_on(path)
+    assert held > 0
+
+    # when: the same process opens the database again (closing any descriptor of a file drops its locks)
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        # then
+        assert _posix_locks_held_on(path) == held
+    finally:
+        await database.dispose()
+        holder.execute("ROLLBACK")
+        holder.close()
