@@ -49,9 +49,18 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a refused pattern is the writer's error, answered as such, not a log line
 
 
+KEPT_PATTERN_CHARS = 1024
+"""Longer patterns are compiled again at each use instead of kept: the cache's bound is then in bytes as well
+(1,024 patterns of at most this length, each program within RE2's 8 MiB), not 1,024 patterns of a megabyte."""
+
+
 @lru_cache(maxsize=1024)
-def _regex(pattern: str) -> Any:
+def _kept_regex(pattern: str) -> Any:
     return re2.compile(pattern, _RE2_OPTIONS)
+
+
+def _regex(pattern: str) -> Any:
+    return _kept_regex(pattern) if len(pattern) <= KEPT_PATTERN_CHARS else re2.compile(pattern, _RE2_OPTIONS)
 
 
 def _matches(pattern: str, text: str) -> bool:

@@ -15,7 +15,7 @@ import pytest
 
 from compass.graphql_input import MAX_DEPTH
 from compass.settings import Settings
-from director.json_schema import VALIDATION_STEPS
+from director.json_schema import KEPT_PATTERN_CHARS, VALIDATION_STEPS, _kept_regex, violation
 from tests.hostile.conftest import DIRECTOR, JSON_CONTENT, assert_well_formed, error_codes
 from tests.support import Operator
 
@@ -429,3 +429,18 @@ async def test_forty_filters_of_a_thousand_alternatives_answer(attacker: Operato
     assert data["result"] == {"data": [{"name": "hit"}], "totalCount": 1}
 
 
+
+
+async def test_long_patterns_are_checked_without_being_kept_in_memory() -> None:
+    # given: a pattern past what is kept, as any operator may write in a label definition
+    _kept_regex.cache_clear()
+    long_pattern = "^(" + "|".join(f"value-{index}" for index in range(2_000)) + ")$"
+    assert len(long_pattern) > KEPT_PATTERN_CHARS
+
+    # when
+    matching = await violation({"type": "string", "pattern": long_pattern}, "value-1999", "the schema")
+    failing = await violation({"type": "string", "pattern": long_pattern}, "value-2000", "the schema")
+
+    # then: the pattern worked, and nothing of it stays behind
+    assert matching is None and failing is not None
+    assert _kept_regex.cache_info().currsize == 0
