@@ -11,6 +11,7 @@ runtime. Kept in memory only, as the answer cache: the results hold credentials.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Hashable
 from typing import Any
 
@@ -26,6 +27,8 @@ from director.polling.revision import RevisionRepository
 from director.normalization import IS_NORMALIZED_LABEL
 
 SHARED_FIELD = "applicationsForRuntime"
+#: Fields whose answer depends on the asking runtime itself (not only on its formations): never shared.
+_PER_RUNTIME_FIELDS = re.compile(r"\binstanceAuths?\b")
 #: Completed results of ``SHARED_FIELD`` by key (see ``SharingExecutionContext._key``).
 SharedViews = MemoryCache[Hashable, Any]
 
@@ -104,5 +107,7 @@ class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         variables = tuple(
             sorted((name, "<runtime>" if value == runtime_id else repr(value)) for name, value in self.variable_values.coerced.items())
         )
+        if any(_PER_RUNTIME_FIELDS.search(text) for text in (*selection, *fragments)):
+            return None  # each runtime sees only its own instance auths: a view holding them is its alone
         return (principal.tenant_id, tenant_revision, formations, normalized, selection, fragments, variables)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from director.models import BundleInstanceAuth
 from tests.connector.support import CONFIGURATION, Harness
 from tests.support import Operator, TenantFactory
 
@@ -191,3 +192,61 @@ async def test_an_application_write_operator_cannot_invalidate_a_runtimes_one_ti
     # then
     assert codes == ["FORBIDDEN"]
     assert (await server.connector(CONFIGURATION, token=token)).result["token"]["token"]
+
+
+# --- instance auths: each runtime its own -------------------------------------------------------------------
+
+INSTANCE_AUTHS_FOR_RUNTIME = f"""
+    query ($runtime: ID!) {{
+      result: applicationsForRuntime(runtimeID: $runtime) {{
+        data {{ bundles {{ data {{ instanceAuths {{ id auth {{ {BASIC} }} }} }} }} }}
+      }}
+    }}"""
+BUNDLE_IDS = "query ($id: ID!) { result: application(id: $id) { bundles { data { id instanceAuths { id } } } } }"
+REQUEST_INSTANCE_AUTH = "mutation ($bundle: ID!) { result: requestBundleInstanceAuthCreation(bundleID: $bundle, in: {}) { id } }"
+
+
+async def _instance_auth_for(server: Harness, tenant_id: str, bundle_id: str, runtime_id: str) -> str:
+    """Credentials requested by (and for) one runtime, as Compass records a runtime consumer's request."""
+    auth = BundleInstanceAuth(
+        tenant_id=tenant_id,
+        bundle_id=bundle_id,
+        runtime_id=runtime_id,
+        auth={"credential": {"basic": {"username": runtime_id, "password": f"for-{runtime_id}"}}},
+        status_condition="SUCCEEDED",
+        status_reason="CredentialsProvided",
+        status_message="Credentials were provided.",
+    )
+    async with server.database.transaction() as session:
+        session.add(auth)
+    return auth.id
+
+
+async def _instance_auths_seen(server: Harness, runtime: Any) -> list[dict[str, Any]]:
+    answer = await server.director(
+        server.mtls(runtime.credentials), INSTANCE_AUTHS_FOR_RUNTIME, {"runtime": runtime.object_id}
+    )
+    [application] = answer.result["data"]
+    return application["bundles"]["data"][0]["instanceAuths"]
+
+
+async def test_a_runtime_sees_only_the_instance_auths_requested_for_it(server: Harness) -> None:
+    # given: two runtimes in one formation, an instance auth for the first, and one the operator requested
+    operator = await server.operator()
+    application_id, formation = await application_in_formation(operator)
+    first = await server.connect_runtime(operator, scenarios=[formation])
+    second = await server.connect_runtime(operator, scenarios=[formation])
+    [bundle] = (await operator.query(BUNDLE_IDS, {"id": application_id}))["result"]["bundles"]["data"]
+    operators = (await operator.query(REQUEST_INSTANCE_AUTH, {"bundle": bundle["id"]}))["result"]["id"]
+    firsts = await _instance_auth_for(server, operator.tenant_id, bundle["id"], first.object_id)
+
+    # when: both ask the same selection, the second after the first (views are shared between runtimes)
+    seen_by_first = await _instance_auths_seen(server, first)
+    seen_by_second = await _instance_auths_seen(server, second)
+    seen_by_operator = (await operator.query(BUNDLE_IDS, {"id": application_id}))["result"]["bundles"]["data"][0]
+
+    # then
+    assert [auth["id"] for auth in seen_by_first] == [firsts]
+    assert seen_by_first[0]["auth"]["credential"]["password"] == f"for-{first.object_id}"
+    assert seen_by_second == []
+    assert {auth["id"] for auth in seen_by_operator["instanceAuths"]} == {operators, firsts}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import Scope
+from compass.auth.principal import ClientPrincipal, Scope
+from connector.identity import ClientKind
 from director import models
 from director.graphql.enums import (
     APISpecType,
@@ -310,6 +312,17 @@ class BundleInstanceAuth:
         )
 
 
+def _visible_instance_auths(
+    info: Info, rows: Sequence[models.BundleInstanceAuth]
+) -> Sequence[models.BundleInstanceAuth]:
+    """A runtime sees only the credentials requested for it, as in Compass ("each application contains only
+    credentials that are valid for the runtime that called"), never other runtimes' or the operator's."""
+    principal = info.context.principal
+    if isinstance(principal, ClientPrincipal) and principal.identity.kind is ClientKind.RUNTIME:
+        return [row for row in rows if row.runtime_id == principal.viewer_id]
+    return rows
+
+
 def _in_group(rows: list[Any], group: str | None) -> list[Any]:
     return rows if group is None else [row for row in rows if row.group == group]
 
@@ -368,14 +381,15 @@ class Bundle:
         description="The credentials requested for this bundle.", extensions=sanitized(Scope.BUNDLE_INSTANCE_AUTHS_READ)
     )
     async def instance_auths(self, info: Info) -> list[BundleInstanceAuth] | None:
-        return [BundleInstanceAuth.of(row) for row in await info.context.loaders.instance_auths_by_bundle.load(self.id)]
+        rows = await info.context.loaders.instance_auths_by_bundle.load(self.id)
+        return [BundleInstanceAuth.of(row) for row in _visible_instance_auths(info, rows)]
 
     @strawberry.field(
         description="One instance auth of the bundle.", extensions=sanitized(Scope.BUNDLE_INSTANCE_AUTHS_READ)
     )
     async def instance_auth(self, info: Info, id: strawberry.ID) -> BundleInstanceAuth | None:
         rows = await info.context.loaders.instance_auths_by_bundle.load(self.id)
-        return next((BundleInstanceAuth.of(row) for row in rows if row.id == id), None)
+        return next((BundleInstanceAuth.of(row) for row in _visible_instance_auths(info, rows) if row.id == id), None)
 
     @strawberry.field(description="One API definition of the bundle.")
     async def api_definition(self, info: Info, id: strawberry.ID) -> APIDefinition | None:
