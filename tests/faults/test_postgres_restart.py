@@ -334,6 +334,41 @@ async def test_a_database_that_stops_answering_gets_refusals_within_the_timeout_
     assert still_running(server)
 
 
+SIBLING_READS = (
+    "{ a: applications { totalCount } r: runtimes { totalCount } f: formations { totalCount } "
+    "l: labelDefinitions { key } }"
+)
+
+
+async def test_a_request_that_finds_the_database_unreachable_tries_it_once_not_once_per_field(
+    postgres_cluster: PostgresCluster, compass_server: Callable[..., CompassServer]
+) -> None:
+    # given: an operator the server has seen, reaching PostgreSQL through a proxy that can partition them
+    url = await migrated(postgres_cluster.url)
+    tenant_id = await create_tenant(url)
+    proxy = PartitionProxy(postgres_cluster.port)
+    await proxy.start()
+    try:
+        server = compass_server(url.replace(f":{postgres_cluster.port}/", f":{proxy.port}/"))
+        await server.restart()
+        headers = server.operator_headers(tenant_id)
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=3 * REQUEST_BOUND) as client:
+            assert judge(await client.post("/director/graphql", json={"query": SIBLING_READS}))[0] == "ok"
+
+            # when: the network stops carrying bytes and a query of four fields that each read arrives
+            proxy.partition()
+            accepted_before = len(proxy.writers)
+            answer = (await client.post("/director/graphql", json={"query": SIBLING_READS})).json()
+            connections_tried = len(proxy.writers) - accepted_before
+    finally:
+        await proxy.close()
+
+    # then: every field is refused as unavailable, after at most one new connection attempt (not one per field,
+    # each waiting out the connect timeout in turn)
+    assert {error["extensions"]["code"] for error in answer["errors"]} == {"DATABASE_UNAVAILABLE"}
+    assert connections_tried <= 1
+
+
 async def test_operators_are_told_the_database_is_unavailable_not_an_internal_error(
     postgres_cluster: PostgresCluster, compass_server: Callable[..., CompassServer]
 ) -> None:
