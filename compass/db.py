@@ -15,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util.concurrency import await_
 
 from compass.errors import CompassError
 
@@ -23,6 +24,7 @@ from compass.errors import CompassError
 # (asyncpg's command_timeout, enforced by the client, so it holds even when no byte comes back).
 CONNECT_TIMEOUT_SECONDS = 5.0
 STATEMENT_TIMEOUT_SECONDS = 10.0
+PING_TIMEOUT_SECONDS = 2.0
 
 # What a lost or refused connection raises: the network, seen by the driver (a connection refused by anything
 # else is not the database's), or PostgreSQL stopping or starting, or the pool.
@@ -118,6 +120,17 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     return engine
 
 
+def _ping(dbapi_connection: Any) -> bool:
+    """A pooled connection's check before use, bounded by its own short timeout: SQLAlchemy's waits as long as a
+    statement may (the statement timeout), and through a partitioned network that wait, the close of the dead
+    connection and a reconnect attempt added up past 17 s per request. False: reconnect (the pool is invalidated)."""
+    try:
+        await_(dbapi_connection.driver_connection.fetchval("SELECT 1", timeout=PING_TIMEOUT_SECONDS))
+    except (TimeoutError, OSError, asyncpg.exceptions.PostgresError, asyncpg.exceptions.InterfaceError):
+        return False
+    return True
+
+
 def _postgresql_engine(url: str, *, statement_timeout: float | None) -> AsyncEngine:
     engine = create_async_engine(
         url,
@@ -127,6 +140,8 @@ def _postgresql_engine(url: str, *, statement_timeout: float | None) -> AsyncEng
         max_overflow=10,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS, "command_timeout": statement_timeout},
     )
+
+    engine.dialect.do_ping = _ping  # type: ignore[method-assign]
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _drop_lost_connection(context: ExceptionContext) -> None:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from compass.auth.principal import Principal
-from compass.db import Database, DatabaseUnavailableError, is_database_unavailable
+from compass.db import Database
 from compass.settings import Settings
 from connector.service import ConnectorService
 from director.graphql.loaders import Loaders
@@ -33,7 +33,6 @@ class DirectorContext:
     # graphql-core resolves sibling fields concurrently; one AsyncSession must not be used concurrently.
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loaders: Loaders | None = None
-    _unreachable: bool = False
 
     @property
     def tenant_id(self) -> str:
@@ -47,19 +46,11 @@ class DirectorContext:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
-        """The request's read session, one user at a time. Once it found the database unreachable, the request's
-        other fields fail at once: each would otherwise wait out a connection timeout of its own, one after another
-        (a partitioned database kept a runtime's poll waiting past 20 s)."""
+        """The request's read session, one user at a time."""
         async with self._lock:
-            if self._unreachable:
-                raise DatabaseUnavailableError("the database is unavailable; retry in a few seconds")
             if self._session is None:
                 self._session = self.database.read_sessions()
-            try:
-                yield self._session
-            except Exception as error:
-                self._unreachable = is_database_unavailable(error)
-                raise
+            yield self._session
 
     @asynccontextmanager
     async def writing(
