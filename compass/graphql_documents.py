@@ -3,7 +3,7 @@
 Parsing is pure Python: a 1 MB document held the event loop, and with it every listener, for ~0.15 s even
 when the token limit stops it, and validating 5,000 tokens of the same field with a selection takes ~1 s
 (OverlappingFieldsCanBeMerged compares them pairwise). So a document not seen before is parsed and validated
-on a small pool of worker threads; the loop keeps answering while they work.
+off the loop (``compass.offload``); the loop keeps answering while that works.
 
 strawberry's ParserCache and ValidationCache are lru_caches keyed by the document text: a comment is one
 token, so 256 comment-padded 1 MB documents passed every limit and were kept, twice. ``DocumentCache`` keys
@@ -12,49 +12,24 @@ documents by a digest and bounds what it keeps by an estimate of the bytes each 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import os
 import sys
-from collections.abc import AsyncIterator, Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from functools import partial
-from typing import TypeVar
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from compass.offload import off_the_loop
 from director.polling.cache import MemoryCache
 
-T = TypeVar("T")
-
-
-def _workers() -> ThreadPoolExecutor:
-    # Two, so that one heavy document does not hold up the next; a flood of them queues here, not on the loop.
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="graphql-documents")
-
-
-_WORKERS = _workers()
-
-
-def _new_workers_after_fork() -> None:
-    # A forked worker process has none of the parent's threads, but the pool would count them as its own.
-    global _WORKERS  # noqa: PLW0603
-    _WORKERS = _workers()
-
-
-os.register_at_fork(after_in_child=_new_workers_after_fork)
 
 # What one token of a parsed document holds, measured with tracemalloc: ~450-560 bytes (the token, its node,
 # their locations). The text is held twice: by the source and by the tokens' values (a comment, a string).
 TOKEN_BYTES = 600
-
-
-async def off_the_loop(work: Callable[[], T]) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_WORKERS, work)
 
 
 async def parse_bounded(query: str, *, max_tokens: int) -> DocumentNode:

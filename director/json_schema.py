@@ -14,11 +14,10 @@ stalls the event loop for every tenant nor runs for as long as its writer likes.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
@@ -29,6 +28,7 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT7
 
 from compass.errors import InvalidInputError
+from compass.offload import off_the_loop
 
 if TYPE_CHECKING:
     from referencing._core import Resolver  # not exported; referencing's own modules import it from here
@@ -259,7 +259,7 @@ def _check_schema(schema: Any, field: str) -> None:
 async def check_schema(schema: Any, field: str = "schema") -> None:
     """Refuses what is not a Draft 7 schema jsonschema can run safely; in a worker thread, as it takes time
     linear in the schema."""
-    await asyncio.to_thread(_check_schema, schema, field)
+    await off_the_loop(partial(_check_schema, schema, field))
 
 
 def _violation(schema: Any, value: Any, what: str) -> str | None:
@@ -279,5 +279,5 @@ def _violation(schema: Any, value: Any, what: str) -> str | None:
 
 async def violation(schema: Any, value: Any, what: str) -> str | None:
     """The first way ``value`` breaks ``schema``, or None; ``what`` names the schema in errors. Runs in a worker
-    thread (one per call: the budget is the call's)."""
-    return await asyncio.to_thread(_violation, schema, value, what)
+    thread (the budget is the call's: ``_violation`` sets a new one)."""
+    return await off_the_loop(partial(_violation, schema, value, what))
