@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) assets
 
 assets: $(STAMP)
-	$(BIN)/python -m compass.assets
+	$(BIN)/python -m kernel.graphiql.assets
 
 run: install
 	$(BIN)/compass serve --demo

@@ -18,8 +18,8 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from agent.loop import Agent, Outcome, close_sink
 from agent.logging import configure_logging
+from agent.loop import Agent, Outcome, close_sink
 from agent.settings import AgentSettings, ConfigurationError
 from agent.sinks import make_sink
 from agent.status import CompassConnection, ConnectionRecord, ConnectionState

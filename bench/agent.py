@@ -65,8 +65,8 @@ from agent.sinks.base import Manifest
 from agent.sinks.directory import DirectorySink
 from agent.status import ConnectionState
 from bench.seed import Seeded, add_applications, seed_runtime
-from compass.db import Database
-from compass.settings import Settings
+from kernel.db import Database
+from kernel.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTOR_PATH = "/director/graphql"
@@ -248,7 +248,7 @@ class Operator:
 
     def __init__(self, settings: Settings, tenant_id: str, director_url: str) -> None:
         from compass.auth.jwt import issue_token
-        from compass.auth.principal import ALL_SCOPES
+        from kernel.principal import ALL_SCOPES
 
         token = issue_token(settings, tenant_id=tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
         self.url = director_url

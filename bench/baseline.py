@@ -1,7 +1,7 @@
 """The benchmark's floor: a bare Starlette endpoint answering the Runtime Agent's sync document.
 
 It loads the same rows as pycompass with one hand-written SQL statement per table (labels twice: the
-runtime's, then the applications'). It uses the same engines (``compass.db.Database``, so the same pool and
+runtime's, then the applications'). It uses the same engines (``kernel.db.Database``, so the same pool and
 the same SQLite pragmas) and builds the same JSON bytes by hand. It has no GraphQL, no ORM, no
 authentication, no logging and no metrics, so what pycompass spends above it is what those layers cost. It
 answers exactly one document shape (``bench.director.sync_document``) and picks the runtime id and the
@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from compass.db import Database
+from kernel.db import Database
 
 DATABASE_URL_VARIABLE = "BENCH_BASELINE_DATABASE_URL"
 PATH = "/director/graphql"

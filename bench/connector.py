@@ -187,8 +187,8 @@ class InProcess:
 def measure_in_process(data_dir: Path, clients: list[Client]) -> InProcess:
     """The server's CA signing the same CSRs, alone, one after another on this thread."""
     from compass.app import load_certificate_authority
-    from compass.settings import Settings
     from connector.ca import CertificateSubject, parse_and_validate_csr
+    from kernel.settings import Settings
 
     ca = load_certificate_authority(Settings(data_dir=data_dir))
     signing, checks = [], []
@@ -238,9 +238,9 @@ def _migrate(env: dict[str, str]) -> None:
 
 async def run_backend(backend: str, options: argparse.Namespace) -> Report:
     from compass.auth.jwt import load_or_create_signing_key
-    from compass.db import Database
-    from compass.settings import Settings
     from director.tenant.service import tenant as tenant_service
+    from kernel.db import Database
+    from kernel.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix=f"compass-connector-bench-{backend}-") as directory:
         workdir = Path(directory)

@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import event
 
-from compass.db import Database
+from kernel.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTOR_PATH = "/director/graphql"
@@ -124,7 +124,7 @@ def end_cursor(body: bytes) -> str:
 def operator_headers(settings: Any, tenant_id: str) -> dict[str, str]:
     """What the load sends: the agent's document, authenticated with an operator JWT holding every scope."""
     from compass.auth.jwt import issue_token
-    from compass.auth.principal import ALL_SCOPES
+    from kernel.principal import ALL_SCOPES
 
     token = issue_token(settings, tenant_id=tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
     return {
@@ -742,7 +742,7 @@ def open_loop(server: Server, headers: dict[str, str], runtime_id: str, rate: fl
 
 def log_like_the_server() -> None:
     """The server's logging set-up (a JSON line per request) for in-process apps, written to /dev/null."""
-    from compass.observability.logging import configure_logging
+    from kernel.observability.logging import configure_logging
 
     sink = open(os.devnull, "w")  # noqa: SIM115 - the log handler writes to it until the process ends
     with contextlib.redirect_stdout(sink):
@@ -1090,7 +1090,7 @@ async def run_backend(backend: str, title: str, options: argparse.Namespace) -> 
     from bench import baseline
     from bench.seed import add_applications, seed_runtime
     from compass.app import create_app
-    from compass.settings import Settings
+    from kernel.settings import Settings
 
     log_like_the_server()
     report = BackendReport(title)

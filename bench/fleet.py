@@ -505,7 +505,7 @@ async def certify(database: Any, fleet: Fleet, server: FleetServer, count: int, 
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from director.systemauth.service import TokenType
+    from credentials.tokens import TokenType
     from director.systemauth.service import system_auth as system_auth_service
 
     first = len(fleet.certificates)
@@ -645,8 +645,8 @@ async def operate(
     import httpx
 
     from compass.auth.jwt import issue_token
-    from compass.auth.principal import ALL_SCOPES
-    from compass.settings import Settings
+    from kernel.principal import ALL_SCOPES
+    from kernel.settings import Settings
 
     settings = Settings(data_dir=Path(server.env["COMPASS_DATA_DIR"]))
     token = issue_token(settings, tenant_id=fleet.tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=3600)
@@ -864,7 +864,7 @@ class Bench:
 
 async def main_async(options: argparse.Namespace) -> None:
     from bench.director import backend_database
-    from compass.db import Database
+    from kernel.db import Database
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="compass-fleet-") as directory:

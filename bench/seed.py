@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from compass.db import Database
+from credentials.tokens import TokenType
 from director.application.service import application as application_service
 from director.formation.service import FormationObjectKind
 from director.formation.service import formation as formation_service
@@ -32,9 +32,9 @@ from director.graphql.inputs import (
 )
 from director.polling.revision import RevisionRepository
 from director.runtime.service import runtime as runtime_service
-from director.systemauth.service import TokenType
 from director.systemauth.service import system_auth as system_auth_service
 from director.tenant.service import tenant as tenant_service
+from kernel.db import Database
 
 FORMATION = "bench"
 BUNDLES_PER_APPLICATION = 3

@@ -19,23 +19,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware
-from compass.db import Database, DatabaseUnavailableError, is_database_unavailable
-from compass.graphiql import static_mount
-from compass.http import BodySizeLimitMiddleware, send_graphql_error
 from compass.migrate import current_revision, head_revision
-from compass.observability.metrics import HttpMetricsMiddleware, metrics_endpoint
-from compass.observability.request_context import RequestContextMiddleware
-from compass.settings import Settings
 from connector.ca.authority import CertificateAuthority
 from connector.graphql.schema import build_schema as build_connector_schema
 from connector.graphql.view import ConnectorGraphQL
 from connector.service import ConnectorService
 from director.graphql.schema import build_schema
-from director.models.base import utcnow
-from director.polling.cache import MemoryCache
+from director.graphql.view import DirectorGraphQL
 from director.polling.last_seen import LastSeenRecorder
 from director.polling.middleware import RuntimePollCache
-from director.graphql.view import DirectorGraphQL
+from kernel.cache import MemoryCache
+from kernel.db import Database, DatabaseUnavailableError, is_database_unavailable
+from kernel.graphiql.page import static_mount
+from kernel.http import BodySizeLimitMiddleware, send_graphql_error
+from kernel.models import utcnow
+from kernel.observability.metrics import HttpMetricsMiddleware, metrics_endpoint
+from kernel.observability.request_context import RequestContextMiddleware
+from kernel.settings import Settings
 
 log = structlog.get_logger("compass.app")
 
@@ -120,7 +120,7 @@ def create_app(
         build_schema(settings),
         database=database,
         settings=settings,
-        connector=connector,
+        clock=clock,
         shared_views=MemoryCache(max_entries=settings.shared_view_entries),
     )
     connector_api = ConnectorGraphQL(build_connector_schema(settings), service=connector)

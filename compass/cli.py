@@ -12,19 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass import migrate as migrations
 from compass import server
-from compass.app import DIRECTOR_PATH, DatabaseBehindError, check_migrations, load_certificate_authority
+from compass.app import DIRECTOR_PATH, DatabaseBehindError, check_migrations
 from compass.auth.jwt import issue_token
-from compass.auth.principal import ALL_SCOPES
-from compass.db import Database
-from compass.errors import CompassError
-from compass.observability.logging import configure_logging
-from compass.settings import Settings
-from connector.audit.repository import AuditRepository
 from connector.ca.files import private_directory
-from connector.identity import ClientKind
-from connector.service import ConnectorService
+from credentials.audit.repository import AuditRepository
+from credentials.revocation import revoke_for_object
 from director.models import Tenant
 from director.tenant.service import tenant as tenant_service
+from kernel.db import Database
+from kernel.errors import CompassError
+from kernel.models import utcnow
+from kernel.observability.logging import configure_logging
+from kernel.principal import ALL_SCOPES, ClientKind
+from kernel.settings import Settings
 
 app = typer.Typer(help="pycompass: a Compass-compatible control plane.", no_args_is_help=True)
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
@@ -184,11 +184,9 @@ def revoke(
     settings = _settings()
     _migrated(settings)
     kind, object_id = (ClientKind.RUNTIME, runtime) if runtime else (ClientKind.APPLICATION, application)
-    connector = ConnectorService(Database(settings.effective_database_url), load_certificate_authority(settings), settings)
-
     async def work(session: AsyncSession) -> list[str]:
         found = await tenant_service.resolve(session, tenant)
-        return await connector.revoke_for_object(session, found.id, kind, str(object_id))
+        return await revoke_for_object(session, found.id, kind, str(object_id), now=utcnow())
 
     try:
         serials = _in_transaction(settings, work)

@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from compass.observability.metrics import CONNECTIONS_CLOSED_TOTAL
+from kernel.observability.metrics import CONNECTIONS_CLOSED_TOTAL
 
 #: File descriptors kept for everything that is not a client connection: database files and pools, logs,
 #: metric files, the listening sockets.

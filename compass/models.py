@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import connector.models  # noqa: F401 - registers the Connector's tables on the shared Base
+import credentials.models  # noqa: F401 - registers the Connector's tables on the shared Base
 from director.models import Base
 
 metadata = Base.metadata

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compass.errors import CompassError
+from kernel.errors import CompassError
 
 
 class InvalidTokenError(CompassError):

@@ -18,16 +18,10 @@ from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.db import Database
-from compass.errors import CompassError
-from compass.observability.metrics import CERTIFICATES_EXPIRING_SOON
-from compass.settings import Settings
-from connector.audit.repository import AuditRepository, audit_event
 from connector.ca.authority import CertificateAuthority
 from connector.ca.authority import IssuedCertificate as SignedCertificate
 from connector.ca.csr import parse_and_validate_csr
 from connector.ca.subject import CertificateSubject
-from connector.certificate.repository import CertificateRepository
 from connector.errors import (
     CertificateLimitError,
     CertificateRevokedError,
@@ -36,13 +30,18 @@ from connector.errors import (
     TokenAlreadyUsedError,
     TokenExpiredError,
 )
-from connector.identity import CertificateIdentity, ClientKind
-from connector.models import IssuedCertificate
-from connector.token.repository import TokenRedemptionRepository
-from director.models import OneTimeToken, SystemAuth
-from director.models.base import utcnow
-from director.systemauth.repository import OneTimeTokenRepository, SystemAuthRepository
-from director.systemauth.service import TokenType, hash_token, new_token
+from credentials.audit.repository import AuditRepository, audit_event
+from credentials.certificate.repository import CertificateRepository
+from credentials.models import IssuedCertificate, OneTimeToken, SystemAuth
+from credentials.systemauth.repository import OneTimeTokenRepository, SystemAuthRepository
+from credentials.token.repository import TokenRedemptionRepository
+from credentials.tokens import TokenType, hash_token, new_token
+from kernel.db import Database
+from kernel.errors import CompassError
+from kernel.models import utcnow
+from kernel.observability.metrics import CERTIFICATES_EXPIRING_SOON
+from kernel.principal import CertificateIdentity, ClientKind
+from kernel.settings import Settings
 
 KEY_ALGORITHM = "rsa2048"
 # Agents renew when less than 30% of the validity is left; a certificate still below that is "expiring soon".
@@ -321,19 +320,6 @@ class ConnectorService:
                     )
                 )
         return True
-
-    async def revoke_for_object(self, session: AsyncSession, tenant_id: str, kind: ClientKind, object_id: str) -> list[str]:
-        """Every certificate of a runtime or application, e.g. when it is unregistered or compromised."""
-        column = "runtime_id" if kind is ClientKind.RUNTIME else "application_id"
-        now = self.clock()
-        serials = await CertificateRepository(session).revoke_for_owner(tenant_id, column, object_id, now)
-        auths = (await SystemAuthRepository(session).grouped_by(tenant_id, column, [object_id])).get(object_id, [])
-        await TokenRedemptionRepository(session).expire_unused([auth.id for auth in auths], TokenType.CSR.value, now)
-        for serial in serials:
-            AuditRepository(session).record(
-                audit_event("certificate_revoked", tenant_id=tenant_id, serial=serial, reason=f"operator revoked {kind.lower()} {object_id}")
-            )
-        return serials
 
     async def maintain(self) -> Upkeep:
         """Periodic upkeep: expired certificates leave the store, spent or expired tokens and audit events past

@@ -27,8 +27,8 @@ from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT7
 
-from compass.errors import InvalidInputError
-from compass.offload import off_the_loop
+from kernel.errors import InvalidInputError
+from kernel.offload import off_the_loop
 
 if TYPE_CHECKING:
     from referencing._core import Resolver  # not exported; referencing's own modules import it from here

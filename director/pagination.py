@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from compass.errors import InvalidInputError
+from kernel.errors import InvalidInputError
 
 T = TypeVar("T")
 

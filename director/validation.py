@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from compass.errors import InvalidInputError
+from kernel.errors import InvalidInputError
 
 
 def _no_nul(value: str, field: str) -> None:

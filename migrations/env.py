@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from compass.db import Database
 from compass.models import metadata
+from kernel.db import Database
 
 config = context.config
 target_metadata = metadata

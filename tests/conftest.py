@@ -16,8 +16,8 @@ from sqlalchemy.engine import make_url
 
 from compass import migrate
 from compass.app import create_app
-from compass.db import Database
-from compass.settings import Settings
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.support import Operator, TenantFactory
 
 POSTGRES_URL = os.environ.get("COMPASS_TEST_POSTGRES_URL")

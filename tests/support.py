@@ -12,10 +12,10 @@ import httpx
 from sqlalchemy import event
 
 from compass.auth.jwt import issue_token
-from compass.auth.principal import ALL_SCOPES
-from compass.db import Database
-from compass.settings import Settings
 from director.tenant.service import tenant as tenant_service
+from kernel.db import Database
+from kernel.principal import ALL_SCOPES
+from kernel.settings import Settings
 
 DIRECTOR = "/director/graphql"
 

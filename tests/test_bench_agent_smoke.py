@@ -29,9 +29,9 @@ from bench.agent import (
     parse_arguments,
 )
 from bench.seed import add_applications, seed_runtime
-from compass.db import Database
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.connector.support import RunningServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from asgi_lifespan import LifespanManager
 import pytest
 import strawberry.schema.schema
+from asgi_lifespan import LifespanManager
 
 from bench import baseline
 from bench.director import (
@@ -36,8 +36,8 @@ from bench.director import (
 )
 from bench.seed import Seeded, add_applications, seed_runtime
 from compass.app import create_app
-from compass.db import Database
-from compass.settings import Settings
+from kernel.db import Database
+from kernel.settings import Settings
 
 # runtimes, the runtime's labels, applications, their labels, system auths, bundles, APIs, events
 BASELINE_TABLE_STATEMENTS = 8

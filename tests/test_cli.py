@@ -16,7 +16,7 @@ import jwt
 import pytest
 from sqlalchemy.engine import make_url
 
-from compass.auth.principal import ALL_SCOPES
+from kernel.principal import ALL_SCOPES
 
 COMPASS = Path(sys.executable).with_name("compass")
 POSTGRES_URL = os.environ.get("COMPASS_TEST_POSTGRES_URL")

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from compass.observability.metrics import REGISTRY
+from kernel.observability.metrics import REGISTRY
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "pycompass-dashboard.json"
 

@@ -16,8 +16,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
 
-from compass import assets
-from compass.graphiql import graphiql_html, static_mount
+from kernel.graphiql import assets
+from kernel.graphiql.page import graphiql_html, static_mount
 
 
 class _AssetRefs(HTMLParser):
@@ -47,7 +47,7 @@ def vendored() -> list[assets.VendorFile]:
     files = assets.required_files()
     missing = [str(f.local_path()) for f in files if not assets.is_intact(f)]
     if missing:
-        pytest.fail(f"vendor files missing or corrupt, run `python -m compass.assets`: {missing}")
+        pytest.fail(f"vendor files missing or corrupt, run `python -m kernel.graphiql.assets`: {missing}")
     return files
 
 

@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from compass.app import create_app
-from compass.db import Database
-from compass.settings import Settings
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.support import Operator
 
 NAMED_QUERY = "query HealthProbeViewer { viewer { id } }"

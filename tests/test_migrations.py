@@ -19,8 +19,8 @@ from sqlalchemy.engine import Connection, make_url
 
 from compass import migrate
 from compass.app import DatabaseBehindError, check_migrations
-from compass.db import Database
 from compass.models import metadata
+from kernel.db import Database
 
 POSTGRES_URL = os.environ.get("COMPASS_TEST_POSTGRES_URL")
 

@@ -27,13 +27,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
-from compass.db import Database
-from compass.settings import Settings
 from director.graphql.inputs import RuntimeRegisterInput
-from director.models.base import utcnow
 from director.polling.last_seen import LastSeenRecorder
 from director.runtime.service import runtime as runtime_service
 from director.tenant.service import tenant as tenant_service
+from kernel.db import Database
+from kernel.models import utcnow
+from kernel.settings import Settings
 from tests.connector.support import (
     CONFIGURATION,
     Credentials,

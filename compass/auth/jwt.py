@@ -14,8 +14,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from compass.errors import UnauthenticatedError
-from compass.settings import Settings
+from kernel.errors import UnauthenticatedError
+from kernel.settings import Settings
 
 _ALGORITHM = "ES256"
 _OIDC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]

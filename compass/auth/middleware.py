@@ -14,17 +14,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compass.auth.certificates import client_certificate, client_id_of, serial_of
 from compass.auth.jwt import JWTVerifier
-from compass.auth.principal import ClientPrincipal, OperatorPrincipal
-from compass.db import Database
-from compass.errors import CompassError, ForbiddenError, TenantNotFoundError, UnauthenticatedError
-from compass.http import send_graphql_error
-from compass.settings import Settings
 from connector.errors import CertificateRevokedError, RateLimitedError
 from connector.graphql.context import TokenCredential
-from connector.identity import CertificateIdentity
 from connector.service import ConnectorService
-from director.models.base import utcnow
 from director.tenant.repository import TenantRepository
+from kernel.db import Database
+from kernel.errors import CompassError, ForbiddenError, TenantNotFoundError, UnauthenticatedError
+from kernel.http import send_graphql_error
+from kernel.models import utcnow
+from kernel.principal import CertificateIdentity, ClientPrincipal, OperatorPrincipal
+from kernel.settings import Settings
 
 TENANT_HEADER = "tenant"
 CONNECTOR_TOKEN_HEADER = "connector-token"

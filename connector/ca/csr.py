@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from compass.errors import CompassError
 from connector.ca.subject import CertificateSubject
+from kernel.errors import CompassError
 
 DEFAULT_MAX_CSR_BYTES = 16384
 MIN_RSA_BITS = 2048

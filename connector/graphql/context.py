@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from compass.errors import UnauthenticatedError
-from connector.identity import CertificateIdentity
 from connector.service import ConnectorService
+from kernel.errors import UnauthenticatedError
+from kernel.principal import CertificateIdentity
 
 
 @dataclass(frozen=True)

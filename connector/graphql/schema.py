@@ -7,8 +7,6 @@ from graphql import GraphQLError
 from strawberry import Info
 from strawberry.types import ExecutionContext
 
-from compass.graphql_limits import shared_extensions
-from compass.settings import Settings
 from connector.graphql.context import ConnectorContext, TokenCredential
 from connector.graphql.types import (
     CertificateSigningRequestInfo,
@@ -18,6 +16,8 @@ from connector.graphql.types import (
     Token,
 )
 from connector.service import ConnectionConfiguration
+from kernel.graphql.limits import shared_extensions
+from kernel.settings import Settings
 
 
 def _configuration(config: ConnectionConfiguration) -> Configuration:

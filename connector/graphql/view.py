@@ -12,10 +12,10 @@ from strawberry.http import GraphQLRequestData
 from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.schema import BaseSchema
 
-from compass.graphiql import graphiql_html
-from compass.http import StrictJSONBodyMixin
 from connector.graphql.context import ConnectorContext
 from connector.service import ConnectorService
+from kernel.graphiql.page import graphiql_html
+from kernel.http import StrictJSONBodyMixin
 
 # Compass's own Connector client sends `configuration()`; its Go parser accepts the empty argument list, the
 # GraphQL grammar (and graphql-core) does not. Connector documents carry no other parentheses in strings.

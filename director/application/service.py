@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.errors import ConflictError, NotFoundError
 from director.application.repository import ApplicationRepository
 from director.bundle.service import bundle as bundle_service
 from director.graphql.inputs import ApplicationRegisterInput, ApplicationUpdateInput, LabelFilter
@@ -17,11 +16,12 @@ from director.label.repository import LabelledKind
 from director.label.service import SCENARIOS
 from director.label.service import label as label_service
 from director.models import Application, Label, Runtime
-from director.models.base import utcnow
 from director.normalization import normalize_name
 from director.pagination import Page, PageRequest
 from director.validation import list_size, optional_text, optional_url, require_name
 from director.webhook.service import webhook as webhook_service
+from kernel.errors import ConflictError, NotFoundError
+from kernel.models import utcnow
 
 
 class ApplicationService:

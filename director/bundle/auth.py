@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from compass.errors import InvalidInputError
 from director.graphql.inputs import AuthInput, CredentialDataInput
 from director.validation import require_name, require_url, string_lists
+from kernel.errors import InvalidInputError
 
 
 def _credential(credential: CredentialDataInput | None, field: str) -> dict[str, Any] | None:

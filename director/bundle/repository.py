@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from director.models import APIDefinition, Bundle, Document, EventDefinition
-from director.repository import TenantScopedRepository
+from kernel.repository import TenantScopedRepository
 
 
 class BundleRepository(TenantScopedRepository[Bundle]):

@@ -6,7 +6,6 @@ import json
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.errors import InvalidInputError, NotFoundError
 from director.application.repository import ApplicationRepository
 from director.bundle.auth import auth_record
 from director.bundle.repository import (
@@ -26,6 +25,7 @@ from director.graphql.inputs import (
 from director.models import APIDefinition, Bundle, Document, EventDefinition
 from director.models.application import DefinitionColumns
 from director.validation import list_size, optional_text, require_name, require_url
+from kernel.errors import InvalidInputError, NotFoundError
 
 
 def _json_schema(value: str | None, field: str) -> str | None:

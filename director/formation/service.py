@@ -8,7 +8,6 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.errors import ConflictError, InvalidInputError, NotFoundError
 from director.application.repository import ApplicationRepository
 from director.formation.repository import FormationRepository
 from director.label.repository import LabelledKind, LabelRepository
@@ -16,6 +15,7 @@ from director.label.service import SCENARIOS
 from director.label.service import label as label_service
 from director.models import Formation
 from director.runtime.repository import RuntimeRepository
+from kernel.errors import ConflictError, InvalidInputError, NotFoundError
 
 DEFAULT_FORMATION = "DEFAULT"
 _NAME = re.compile(r"^[A-Za-z0-9]([-_A-Za-z0-9 ]{0,254}[A-Za-z0-9])?$")

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from compass.auth.principal import Principal
-from compass.db import Database
-from compass.settings import Settings
-from connector.service import ConnectorService
 from director.graphql.loaders import Loaders
 from director.polling.revision import ApplicationPart, RevisionRepository
 from director.polling.shared_views import SharedViews
+from kernel.db import Database
+from kernel.principal import Principal
+from kernel.settings import Settings
 
 
 @dataclass
@@ -26,7 +26,7 @@ class DirectorContext:
     response: Response | None
     database: Database
     settings: Settings
-    connector: ConnectorService
+    clock: Callable[[], datetime]
     principal: Principal
     shared_views: SharedViews | None = None
     _session: AsyncSession | None = None

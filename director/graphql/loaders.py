@@ -7,19 +7,29 @@ from typing import TYPE_CHECKING, Any
 
 from strawberry.dataloader import DataLoader
 
+from credentials.systemauth.repository import SystemAuthRepository
 from director.bundle.repository import (
     APIDefinitionRepository,
     BundleRepository,
     DocumentRepository,
     EventDefinitionRepository,
 )
-from director.label.repository import LabelledKind, LabelRepository
 from director.instanceauth.repository import BundleInstanceAuthRepository
-from director.models import APIDefinition, Bundle, BundleInstanceAuth, Document, EventDefinition, Label, Runtime, SystemAuth, Webhook
-from director.repository import TenantScopedRepository
+from director.label.repository import LabelledKind, LabelRepository
+from director.models import (
+    APIDefinition,
+    Bundle,
+    BundleInstanceAuth,
+    Document,
+    EventDefinition,
+    Label,
+    Runtime,
+    SystemAuth,
+    Webhook,
+)
 from director.runtime.repository import RuntimeRepository
-from director.systemauth.repository import SystemAuthRepository
 from director.webhook.repository import WebhookRepository
+from kernel.repository import TenantScopedRepository
 
 if TYPE_CHECKING:
     from director.graphql.context import DirectorContext

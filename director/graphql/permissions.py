@@ -15,9 +15,8 @@ from strawberry.extensions import FieldExtension
 from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
 from strawberry.permission import BasePermission, PermissionExtension
 
-from compass.auth.principal import ClientPrincipal, Principal, Scope
-from compass.errors import ForbiddenError
-from connector.identity import ClientKind
+from kernel.errors import ForbiddenError
+from kernel.principal import ClientKind, ClientPrincipal, Principal, Scope
 
 # Compass's scopes of its runtime and application consumers (hydrator `scopesPerConsumerType`), of those that
 # guard a field here: a runtime reads its own webhooks and bundles' instance auths, not applications' webhooks.

@@ -20,8 +20,8 @@ from strawberry.extensions import FieldExtension
 from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.types.base import StrawberryObjectDefinition
 
-from compass.errors import CompassError
-from compass.observability.metrics import TRANSACTION_RETRIES_TOTAL
+from kernel.errors import CompassError
+from kernel.observability.metrics import TRANSACTION_RETRIES_TOTAL
 
 log = structlog.get_logger("compass.graphql")
 

@@ -10,9 +10,9 @@ from typing import Any, NewType
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
-from compass.errors import InvalidInputError
-from compass.graphql_input import strict_loads, unstorable
-from compass.settings import Settings
+from kernel.errors import InvalidInputError
+from kernel.graphql.input import strict_loads, unstorable
+from kernel.settings import Settings
 
 
 def _serialize_timestamp(value: datetime) -> str:

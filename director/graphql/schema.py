@@ -7,25 +7,25 @@ from collections.abc import AsyncIterator
 import strawberry
 import structlog
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
-from compass.graphql_limits import shared_extensions
-from compass.settings import Settings
-from director.polling.shared_views import SharingExecutionContext
 from director.graphql.application.mutations import ApplicationMutations
 from director.graphql.application.queries import ApplicationQueries
 from director.graphql.application.types import AppSystemAuth, RuntimeSystemAuth
-from director.graphql.instanceauth.resolvers import BundleInstanceAuthMutations, BundleInstanceAuthQueries
 from director.graphql.formation.resolvers import FormationMutations, FormationQueries
+from director.graphql.instanceauth.resolvers import BundleInstanceAuthMutations, BundleInstanceAuthQueries
 from director.graphql.label.resolvers import LabelMutations, LabelQueries
-from director.graphql.scalars import scalar_map
-from director.graphql.runtime.resolvers import RuntimeMutations, RuntimeQueries
 from director.graphql.retry import retry_transaction_conflicts
+from director.graphql.runtime.resolvers import RuntimeMutations, RuntimeQueries
+from director.graphql.scalars import scalar_map
 from director.graphql.systemauth.resolvers import SystemAuthMutations, SystemAuthQueries
 from director.graphql.tenant.resolvers import TenantQueries
+from director.polling.shared_views import SharingExecutionContext
+from kernel.graphql.limits import shared_extensions
+from kernel.settings import Settings
 
 log = structlog.get_logger("compass.graphql")
 

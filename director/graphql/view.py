@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
-from compass.auth.principal import ANONYMOUS
-from compass.db import Database
-from compass.graphiql import graphiql_html
-from compass.http import StrictJSONBodyMixin
-from compass.settings import Settings
-from connector.service import ConnectorService
 from director.graphql.context import DirectorContext
 from director.polling.shared_views import SharedViews
+from kernel.db import Database
+from kernel.graphiql.page import graphiql_html
+from kernel.http import StrictJSONBodyMixin
+from kernel.models import utcnow
+from kernel.principal import ANONYMOUS
+from kernel.settings import Settings
 
 
 class DirectorGraphQL(StrictJSONBodyMixin, GraphQL[DirectorContext, None]):
@@ -24,13 +27,13 @@ class DirectorGraphQL(StrictJSONBodyMixin, GraphQL[DirectorContext, None]):
         *,
         database: Database,
         settings: Settings,
-        connector: ConnectorService,
+        clock: Callable[[], datetime] = utcnow,
         shared_views: SharedViews | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.database = database
         self.settings = settings
-        self.connector = connector
+        self.clock = clock
         self.shared_views = shared_views
         self._ide_html = graphiql_html()
 
@@ -40,7 +43,7 @@ class DirectorGraphQL(StrictJSONBodyMixin, GraphQL[DirectorContext, None]):
             response=response,
             database=self.database,
             settings=self.settings,
-            connector=self.connector,
+            clock=self.clock,
             principal=request.scope.get("state", {}).get("principal", ANONYMOUS),
             shared_views=self.shared_views,
         )

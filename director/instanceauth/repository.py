@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from director.models import BundleInstanceAuth
-from director.repository import TenantScopedRepository
+from kernel.repository import TenantScopedRepository
 
 
 class BundleInstanceAuthRepository(TenantScopedRepository[BundleInstanceAuth]):

@@ -7,15 +7,15 @@ import json
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.errors import ConflictError, InvalidInputError, NotFoundError
 from director.bundle.auth import auth_record
 from director.bundle.service import bundle as bundle_service
 from director.graphql.inputs import BundleInstanceAuthRequestInput, BundleInstanceAuthSetInput
 from director.instanceauth.repository import BundleInstanceAuthRepository
 from director.json_schema import violation
 from director.models import BundleInstanceAuth
-from director.models.base import utcnow
 from director.runtime.repository import RuntimeRepository
+from kernel.errors import ConflictError, InvalidInputError, NotFoundError
+from kernel.models import utcnow
 
 
 def _set_status(auth: BundleInstanceAuth, condition: str, reason: str, message: str) -> None:

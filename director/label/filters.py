@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from compass.errors import InvalidInputError
-from compass.graphql_input import strict_loads, unstorable
+from kernel.errors import InvalidInputError
+from kernel.graphql.input import strict_loads, unstorable
 
 _ARRAY_QUERY = re.compile(r"^\$\[\*\]\s*\?\s*\((?P<body>.*)\)$", re.DOTALL)
 _SCALAR_QUERY = re.compile(r"^\$\s*\?\s*\((?P<body>.*)\)$", re.DOTALL)

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.errors import ConflictError, InvalidInputError, NotFoundError
 from director.formation.repository import FormationRepository
 from director.json_schema import check_schema, violation
 from director.label.repository import LabelDefinitionRepository, LabelledKind, LabelRepository
 from director.models import Label, LabelDefinition
+from kernel.errors import ConflictError, InvalidInputError, NotFoundError
 
 SCENARIOS = "scenarios"
 _KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,256}$")

@@ -1,13 +1,13 @@
 """ORM models of the Director; relationships are not mapped, loaders and repositories join explicitly."""
 
+from credentials.models import OneTimeToken, SystemAuth
 from director.models.application import APIDefinition, Application, Bundle, Document, EventDefinition, Webhook
-from director.models.base import Base
 from director.models.formation import Formation
 from director.models.instance_auth import BundleInstanceAuth
 from director.models.label import Label, LabelDefinition
 from director.models.runtime import Runtime
-from director.models.system_auth import OneTimeToken, SystemAuth
 from director.models.tenant import Tenant
+from kernel.models import Base
 
 __all__ = [
     "APIDefinition",

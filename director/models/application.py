@@ -7,9 +7,8 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstrain
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
-from director.models.base import Base, IdMixin, utcnow
-from director.models.tenant_owned import TenantOwned
 from director.normalization import NORMALIZED_NAME_MAX_LENGTH, normalize_name
+from kernel.models import Base, IdMixin, TenantOwned, utcnow
 
 
 def _normalized_name(context: DefaultExecutionContext) -> str:

@@ -5,8 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from director.models.base import Base, IdMixin, utcnow
-from director.models.tenant_owned import TenantOwned
+from kernel.models import Base, IdMixin, TenantOwned, utcnow
 
 
 class Formation(IdMixin, TenantOwned, Base):

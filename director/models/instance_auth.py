@@ -6,8 +6,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from director.models.base import Base, IdMixin, utcnow
-from director.models.tenant_owned import TenantOwned
+from kernel.models import Base, IdMixin, TenantOwned, utcnow
 
 
 class BundleInstanceAuth(IdMixin, TenantOwned, Base):

@@ -5,8 +5,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from director.models.base import Base, IdMixin, PortableJSON
-from director.models.tenant_owned import TenantOwned
+from kernel.models import Base, IdMixin, PortableJSON, TenantOwned
 
 
 class Label(IdMixin, TenantOwned, Base):

@@ -5,8 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from director.models.base import Base, IdMixin, utcnow
-from director.models.tenant_owned import TenantOwned
+from kernel.models import Base, IdMixin, TenantOwned, utcnow
 
 
 class Runtime(IdMixin, TenantOwned, Base):

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from director.models.base import Base, IdMixin, utcnow
+from kernel.models import Base, IdMixin, utcnow
 
 
 class Tenant(IdMixin, Base):

@@ -10,8 +10,8 @@ from datetime import datetime
 import structlog
 from sqlalchemy import or_, update
 
-from compass.db import Database
 from director.models import Runtime
+from kernel.db import Database
 
 log = structlog.get_logger("compass.polling")
 

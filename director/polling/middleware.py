@@ -15,14 +15,13 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from compass.auth.principal import ClientPrincipal
-from compass.db import Database
-from compass.graphql_documents import document_key, parse_bounded
-from compass.observability.metrics import RUNTIME_POLLS_TOTAL
-from connector.identity import ClientKind
-from director.polling.cache import MemoryCache
 from director.polling.last_seen import LastSeenRecorder
 from director.polling.revision import RevisionRepository
+from kernel.cache import MemoryCache
+from kernel.db import Database
+from kernel.graphql.documents import document_key, parse_bounded
+from kernel.observability.metrics import RUNTIME_POLLS_TOTAL
+from kernel.principal import ClientKind, ClientPrincipal
 
 QUERY_DOCUMENTS = 16_384
 """Documents whose kind (only queries, or not) is remembered. Compass's agent writes its runtime id into

@@ -19,12 +19,11 @@ from graphql import GraphQLError, GraphQLObjectType, print_ast
 from graphql.execution.values import get_argument_values
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from compass.auth.principal import ClientPrincipal
-from connector.identity import ClientKind
 from director.label.service import SCENARIOS
-from director.polling.cache import MemoryCache
-from director.polling.revision import RevisionRepository
 from director.normalization import IS_NORMALIZED_LABEL
+from director.polling.revision import RevisionRepository
+from kernel.cache import MemoryCache
+from kernel.principal import ClientKind, ClientPrincipal
 
 SHARED_FIELD = "applicationsForRuntime"
 #: Fields whose answer depends on the asking runtime itself (not only on its formations): never shared.

@@ -7,7 +7,7 @@ from sqlalchemy import Select
 from director.label.filters import LabelCondition
 from director.label.repository import LabelledKind, LabelRepository
 from director.models import Runtime
-from director.repository import TenantScopedRepository
+from kernel.repository import TenantScopedRepository
 
 
 class RuntimeRepository(TenantScopedRepository[Runtime]):

@@ -8,18 +8,18 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.errors import ConflictError, NotFoundError
 from director.graphql.inputs import LabelFilter, RuntimeRegisterInput, RuntimeUpdateInput
 from director.label.filters import parse_label_filter
 from director.label.repository import LabelledKind
 from director.label.service import label as label_service
 from director.models import Label, Runtime
-from director.models.base import utcnow
 from director.normalization import IS_NORMALIZED_LABEL
 from director.pagination import Page, PageRequest
 from director.runtime.repository import RuntimeRepository
 from director.validation import list_size, optional_text, require_name
 from director.webhook.service import webhook as webhook_service
+from kernel.errors import ConflictError, NotFoundError
+from kernel.models import utcnow
 
 
 class RuntimeService:

@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.errors import InvalidInputError, NotFoundError
-from connector.audit.repository import AuditRepository, audit_event
+from credentials.audit.repository import AuditRepository, audit_event
+from credentials.systemauth.repository import OneTimeTokenRepository, SystemAuthRepository
+from credentials.tokens import TokenType, hash_token, new_token
 from director.application.repository import ApplicationRepository
 from director.models import OneTimeToken, SystemAuth
-from director.models.base import utcnow
 from director.runtime.repository import RuntimeRepository
-from director.systemauth.repository import OneTimeTokenRepository, SystemAuthRepository
-
-
-class TokenType(StrEnum):
-    RUNTIME = "Runtime"
-    APPLICATION = "Application"
-    CSR = "CSR"  # issued by the Connector's `configuration` for the signing call
-
-
-def new_token() -> str:
-    """64 random bytes, URL-safe base64, as Compass's tokens."""
-    return secrets.token_urlsafe(64)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+from kernel.errors import InvalidInputError, NotFoundError
+from kernel.models import utcnow
 
 
 @dataclass(frozen=True)

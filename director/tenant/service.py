@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.errors import ConflictError, InvalidInputError, TenantNotFoundError
 from director.formation.service import formation as formation_service
 from director.models import Tenant
 from director.tenant.repository import TenantRepository
+from kernel.errors import ConflictError, InvalidInputError, TenantNotFoundError
 
 
 class TenantService:

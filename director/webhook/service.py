@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.errors import InvalidInputError, NotFoundError
 from director.application.repository import ApplicationRepository
 from director.bundle.auth import auth_record
 from director.graphql.inputs import WebhookInput
@@ -12,6 +11,7 @@ from director.models import Webhook
 from director.runtime.repository import RuntimeRepository
 from director.validation import optional_url
 from director.webhook.repository import WebhookRepository
+from kernel.errors import InvalidInputError, NotFoundError
 
 
 def _apply(webhook: Webhook, data: WebhookInput) -> Webhook:

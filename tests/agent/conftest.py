@@ -28,9 +28,9 @@ from agent.settings import AgentSettings
 from agent.sinks.directory import DirectorySink
 from agent.state import CredentialStore
 from agent.status import CompassConnection, ConnectionRecord
-from compass.db import Database
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.connector.support import Harness, MutableClock, RunningServer, harness
 from tests.support import Operator
 

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from agent.director_client import DirectorClient, FetchResult
-from compass.db import Database
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.connector.support import DIRECTOR, Connected, Harness, RunningServer, harness
 from tests.support import Operator
 

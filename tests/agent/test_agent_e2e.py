@@ -21,9 +21,9 @@ from agent.loop import CONSOLE_LABEL, EVENT_SERVICE_LABEL
 from agent.settings import AgentSettings
 from agent.sinks.directory import DirectorySink
 from agent.status import ConnectionRecord, ConnectionState
-from compass.db import Database
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.agent.conftest import TEST_SERVER_SETTINGS, Landscape, make_landscape, restart
 from tests.connector.support import RunningServer, harness
 

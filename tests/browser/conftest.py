@@ -18,10 +18,10 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, async_playwright
 
-from compass import assets, migrate
-from compass.db import Database
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
+from kernel.db import Database
+from kernel.graphiql import assets, migrate
+from kernel.settings import Settings
 from tests.connector.support import RunningServer
 from tests.support import Operator, TenantFactory
 
@@ -51,7 +51,7 @@ def chromium() -> Path:
 def vendored_graphiql() -> None:
     missing = [str(item.local_path()) for item in assets.required_files() if not assets.is_intact(item)]
     if missing:
-        pytest.fail(f"GraphiQL's vendored files are missing, run `python -m compass.assets`: {missing}")
+        pytest.fail(f"GraphiQL's vendored files are missing, run `python -m kernel.graphiql.assets`: {missing}")
 
 
 @pytest.fixture(scope="session")

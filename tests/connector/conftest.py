@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from compass.db import Database
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.connector.support import Harness, HarnessFactory, RunningServer, harness
 
 TEST_SERVER_SETTINGS: dict[str, Any] = {"redemptions_per_second": 10_000}

@@ -37,11 +37,11 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
 from compass.app import create_app
-from compass.db import Database
 from compass.server import TLSFiles, prepare_tls, server_configs
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
-from connector.models import AuditEvent, IssuedCertificate
+from credentials.models import AuditEvent, IssuedCertificate
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.support import Operator, TenantFactory
 
 CONNECTOR = "/connector/graphql"

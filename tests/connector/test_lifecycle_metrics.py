@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from compass.db import Database
-from compass.observability.metrics import REGISTRY
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
 from connector.service import ConnectorService
+from kernel.db import Database
+from kernel.observability.metrics import REGISTRY
+from kernel.settings import Settings
 from tests.connector.support import REVOKE, Harness
 
 

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from connector.ca import CertificateAuthority, CertificateSubject
-from connector.models import IssuedCertificate
+from credentials.models import IssuedCertificate
 from tests.connector.support import (
     Answer,
     Connected,

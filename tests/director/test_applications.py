@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from compass.db import Database
 from director.models import APIDefinition, Application, Bundle, Document, EventDefinition, Label, Webhook
+from kernel.db import Database
 from tests.support import Operator, TenantFactory
 
 REGISTER = """

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from compass.app import create_app
 from compass.auth.jwt import issue_token
-from compass.db import Database
-from compass.settings import Settings
-from tests.support import DIRECTOR, Operator, TenantFactory
+from kernel.db import Database
+from kernel.settings import Settings
+from tests.support import DIRECTOR, TenantFactory
 
 VIEWER = "{ viewer { id type } }"
 APPLICATIONS = "{ result: applications { totalCount } }"

@@ -10,8 +10,8 @@ from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.types import ExecutionResult
 
-from compass.errors import NotFoundError
-from director.graphql.errors import INTERNAL_MESSAGE, ErrorCodes
+from kernel.errors import NotFoundError
+from kernel.graphql.errors import INTERNAL_MESSAGE, ErrorCodes
 
 SECRET = "secret detail"
 

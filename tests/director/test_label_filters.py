@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compass.errors import InvalidInputError
 from director.label.filters import LabelCondition, parse_label_filter
+from kernel.errors import InvalidInputError
 from tests.support import Operator, TenantFactory
 
 REGISTER = {

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from compass.db import Database
 from director.models import LabelDefinition
+from kernel.db import Database
 from tests.support import Operator, TenantFactory
 
 CREATE_DEFINITION = """

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from compass.app import create_app
-from compass.db import Database
-from compass.settings import Settings
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.support import DIRECTOR, Operator, TenantFactory
 
 VIEWER = "{ viewer { id } }"

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from compass.db import Database
 from director.models import OneTimeToken
+from kernel.db import Database
 from tests.support import Operator, TenantFactory
 
 TOKEN_FIELDS = "token connectorURL used expiresAt createdAt usedAt raw rawEncoded type"

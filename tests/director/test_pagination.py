@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compass.db import Database
-from compass.errors import InvalidInputError
 from director.models import Application, Runtime
 from director.pagination import MAX_PAGE_SIZE, Page, PageRequest, decode_cursor, encode_cursor
+from kernel.db import Database
+from kernel.errors import InvalidInputError
 from tests.support import Operator
 
 PAGE_FIELDS = "data { id name } pageInfo { startCursor endCursor hasNextPage } totalCount"

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.applications import Starlette
 
 from compass.app import create_app
-from compass.db import Database
-from compass.settings import Settings
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.support import DIRECTOR, Operator, TenantFactory, count_statements
 
 CONNECTOR = "/connector/graphql"
@@ -236,7 +236,7 @@ async def test_a_runtime_may_report_itself_connected_but_not_join_formations_thr
 
 
 async def test_polls_are_counted_by_how_they_were_answered(operator_and_runtime: tuple[Operator, Runtime]) -> None:
-    from compass.observability.metrics import REGISTRY
+    from kernel.observability.metrics import REGISTRY
 
     def count(outcome: str) -> float:
         return REGISTRY.get_sample_value("compass_runtime_polls_total", {"outcome": outcome}) or 0.0

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compass.db import Database
 from director.normalization import normalize_name
+from kernel.db import Database
 from tests.support import Operator, TenantFactory, count_statements
 
 RUNTIME_FIELDS = "id name description labels status { condition timestamp } metadata { creationTimestamp }"

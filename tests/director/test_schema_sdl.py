@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from graphql import GraphQLEnumType, GraphQLSchema, build_schema as parse_sdl
+from graphql import GraphQLEnumType, GraphQLSchema
+from graphql import build_schema as parse_sdl
 from graphql.utilities.print_schema import print_input_value
 
 from director.graphql.schema import build_schema

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from compass.db import Database
+from kernel.db import Database
 from tests.director.test_applications_for_runtime import (
     agent_sync_query,
     bundle_input,

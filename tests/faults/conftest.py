@@ -36,10 +36,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from compass import migrate
 from compass.auth.jwt import issue_token
-from compass.auth.principal import ALL_SCOPES
-from compass.db import Database
-from compass.settings import Settings
 from director.tenant.service import tenant as tenant_service
+from kernel.db import Database
+from kernel.principal import ALL_SCOPES
+from kernel.settings import Settings
 from tests.conftest import _create_postgres_database
 
 COMPASS = Path(sys.executable).with_name("compass")

@@ -20,9 +20,9 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
 
 from compass.app import create_app
-from compass.db import Database
-from compass.observability.metrics import REGISTRY
-from compass.settings import Settings
+from kernel.db import Database
+from kernel.observability.metrics import REGISTRY
+from kernel.settings import Settings
 from tests.director.test_applications_for_runtime import register_runtime
 from tests.support import Operator
 

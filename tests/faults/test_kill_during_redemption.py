@@ -32,9 +32,9 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connector.models import IssuedCertificate
+from credentials.models import IssuedCertificate
+from credentials.tokens import TokenType, hash_token
 from director.models import OneTimeToken
-from director.systemauth.service import TokenType, hash_token
 from tests.connector.support import CONFIGURATION, csr_b64, ec_key, sign_document
 from tests.faults.conftest import CompassServer, create_tenant, wait_until, write_transaction_probe
 

@@ -26,9 +26,9 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
-from tests.connector.support import CONFIGURATION, csr_b64, ec_key, key_pem, sign_document
-from compass.db import Database, is_database_unavailable
 from director.graphql.context import DirectorContext
+from kernel.db import Database, is_database_unavailable
+from tests.connector.support import CONFIGURATION, csr_b64, ec_key, key_pem, sign_document
 from tests.faults.conftest import CompassServer, PostgresCluster, create_tenant, migrated, wait_until
 from tests.support import Operator
 

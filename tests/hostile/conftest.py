@@ -28,10 +28,10 @@ import compass
 import connector
 import director
 from compass.app import create_app
-from compass.db import Database
-from compass.errors import CompassError
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
+from kernel.db import Database
+from kernel.errors import CompassError
+from kernel.settings import Settings
 from tests.connector.support import Harness, RunningServer, harness
 from tests.support import Operator, TenantFactory
 

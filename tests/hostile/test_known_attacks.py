@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from compass.settings import Settings
+from kernel.settings import Settings
 from tests.hostile.conftest import (
     CONNECTOR,
     DIRECTOR,
@@ -22,8 +22,8 @@ from tests.hostile.conftest import (
     assert_well_formed,
     error_codes,
     peak_resident_kib,
-    resident_kib,
     reset_peak_resident,
+    resident_kib,
 )
 from tests.support import Operator
 

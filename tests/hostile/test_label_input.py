@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from compass.graphql_input import MAX_DEPTH
-from compass.settings import Settings
 from director.json_schema import KEPT_PATTERN_CHARS, VALIDATION_STEPS, _kept_regex, violation
+from kernel.graphql.input import MAX_DEPTH
+from kernel.settings import Settings
 from tests.hostile.conftest import DIRECTOR, JSON_CONTENT, assert_well_formed, error_codes
 from tests.support import Operator
 

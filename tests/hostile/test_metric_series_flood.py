@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from compass.settings import Settings
+from kernel.settings import Settings
 from tests.hostile.conftest import CONNECTOR
 
 REQUESTS = 3000

@@ -23,8 +23,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from compass import migrate
 from compass.connections import RESERVED_FILE_DESCRIPTORS
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
+from kernel.settings import Settings
 from tests.connector.support import RunningServer, client_ssl_context
 from tests.serving import serving
 

@@ -28,13 +28,13 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from compass.app import create_app
-from compass.db import Database
-from compass.graphql_documents import CachedDocuments, DocumentCache
-from compass.http import CLIENT_CLOSED_REQUEST
-from compass.observability.metrics import REGISTRY
-from compass.settings import Settings
 from director.graphql.view import DirectorGraphQL
 from director.polling.middleware import RuntimePollCache
+from kernel.db import Database
+from kernel.graphql.documents import CachedDocuments, DocumentCache
+from kernel.http import CLIENT_CLOSED_REQUEST
+from kernel.observability.metrics import REGISTRY
+from kernel.settings import Settings
 from tests.connector.support import (
     CONFIGURATION,
     REGISTER_RUNTIME,

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from compass.auth.certificates import XFCCElement, parse_xfcc, proxy_element
-from compass.errors import UnauthenticatedError
+from kernel.errors import UnauthenticatedError
 from tests.hostile.conftest import count_case
 from tests.security import envoy_xfcc
 

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import SchemaExtension
 
-from compass.observability.metrics import (
+from kernel.observability.metrics import (
     REGISTRY,
     GraphQLOperationMetrics,
     HttpMetricsMiddleware,

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from structlog.testing import capture_logs
 
-from compass.observability.request_context import RequestContextMiddleware, request_id_from_scope
+from kernel.observability.request_context import RequestContextMiddleware, request_id_from_scope
 
 _GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from compass.db import Database
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
+from kernel.db import Database
+from kernel.settings import Settings
 from tests.connector.support import Harness, RunningServer, harness
 
 TRUSTED_PROXY = "127.0.0.1"

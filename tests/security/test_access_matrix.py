@@ -51,11 +51,20 @@ from graphql import (
 )
 
 from compass.auth.jwt import issue_token
-from compass.auth.principal import ALL_SCOPES
 from connector.ca import CertificateAuthority, CertificateSubject
 from connector.graphql.schema import build_schema as build_connector_schema
 from director.graphql.schema import build_schema as build_director_schema
-from tests.connector.support import CONNECTOR, DIRECTOR, Connected, Credentials, Harness, csr_b64, ec_key, name_of
+from kernel.principal import ALL_SCOPES
+from tests.connector.support import (
+    CONNECTOR,
+    DIRECTOR,
+    Connected,
+    Credentials,
+    Harness,
+    csr_b64,
+    ec_key,
+    name_of,
+)
 from tests.security.conftest import UNTRUSTED_ADDRESS, Cell, record
 from tests.support import Operator
 

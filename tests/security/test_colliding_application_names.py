@@ -22,8 +22,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from compass import migrate
-from compass.db import Database
 from director.models import Application
+from kernel.db import Database
 from tests.support import Operator, TenantFactory
 from tests.test_migrations import fresh_database, fresh_url  # noqa: F401 (fixtures)
 

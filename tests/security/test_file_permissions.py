@@ -13,7 +13,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from compass.db import Database
+from kernel.db import Database
 from tests.serving import COMPASS, OPERATORS_UMASK, environment, serving
 
 PRIVATE_FILES = ("compass.db", "jwt-signing-key.pem", "ca/ca.key", "tls/server-key.pem")

@@ -20,13 +20,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from compass.db import Database
-from compass.observability.metrics import REGISTRY
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
 from director.models import Runtime
+from kernel.db import Database
+from kernel.observability.metrics import REGISTRY
+from kernel.settings import Settings
 from tests.connector.support import DIRECTOR, Answer, Connected, Harness, RunningServer, harness, post_graphql
-from tests.support import Operator
 
 WRITES_PER_CLIENT = 40
 AGENTS = 4

@@ -17,8 +17,8 @@ import pytest
 import structlog
 from sqlalchemy import text
 
-from compass.db import Database
-from compass.observability.logging import configure_logging
+from kernel.db import Database
+from kernel.observability.logging import configure_logging
 from tests.support import Operator
 
 SECRET = "s3cret-pa55word-that-must-stay-out-of-logs"

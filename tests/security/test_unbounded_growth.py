@@ -16,15 +16,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from compass.db import Database
-from compass.settings import Settings
 from connector.ca import CertificateAuthority
-from connector.models import AuditEvent
 from connector.service import ConnectorService
+from credentials.models import AuditEvent
+from credentials.tokens import TokenType, hash_token
 from director.models import OneTimeToken
-from director.models.base import utcnow
-from director.systemauth.service import TokenType, hash_token
-from tests.connector.support import CONFIGURATION, REVOKE, Connected, Harness, MutableClock, RunningServer, harness
+from kernel.db import Database
+from kernel.models import utcnow
+from kernel.settings import Settings
+from tests.connector.support import (
+    CONFIGURATION,
+    REVOKE,
+    Connected,
+    Harness,
+    MutableClock,
+    RunningServer,
+    harness,
+)
 from tests.security.conftest import SERVER_SETTINGS
 
 CALLS_PER_MINUTE = 3

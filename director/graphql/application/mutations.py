@@ -5,12 +5,18 @@ from typing import Annotated, Any
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import Scope
-from connector.identity import ClientKind
+from credentials.revocation import revoke_for_object
+from director import models
 from director.application.service import application as application_service
 from director.bundle.service import bundle as bundle_service
-from director.label.service import SCENARIOS
-from director.graphql.application.types import APIDefinition, Application, Bundle, Document, EventDefinition, Webhook
+from director.graphql.application.types import (
+    APIDefinition,
+    Application,
+    Bundle,
+    Document,
+    EventDefinition,
+    Webhook,
+)
 from director.graphql.inputs import (
     APIDefinitionInput,
     ApplicationRegisterInput,
@@ -24,8 +30,9 @@ from director.graphql.inputs import (
 from director.graphql.label.types import Label
 from director.graphql.permissions import scoped
 from director.graphql.scalars import AnyScalar
-from director import models
+from director.label.service import SCENARIOS
 from director.webhook.service import webhook as webhook_service
+from kernel.principal import ClientKind, Scope
 
 In = strawberry.argument(name="in")
 ApplicationID = Annotated[strawberry.ID, strawberry.argument(name="applicationID")]
@@ -65,8 +72,8 @@ class ApplicationMutations:
     )
     async def unregister_application(self, info: Info, id: strawberry.ID) -> Application:
         async with info.context.writing(application_part=(models.Application, id)) as session:
-            await info.context.connector.revoke_for_object(
-                session, info.context.tenant_id, ClientKind.APPLICATION, id
+            await revoke_for_object(
+                session, info.context.tenant_id, ClientKind.APPLICATION, id, now=info.context.clock()
             )
             model = await application_service.unregister(session, info.context.tenant_id, id)
         return Application.of(model)
@@ -78,8 +85,8 @@ class ApplicationMutations:
     async def revoke_application_certificates(self, info: Info, id: strawberry.ID) -> list[str]:
         async with info.context.writing(application_part=(models.Application, id)) as session:
             await application_service.get(session, info.context.tenant_id, id)
-            return await info.context.connector.revoke_for_object(
-                session, info.context.tenant_id, ClientKind.APPLICATION, id
+            return await revoke_for_object(
+                session, info.context.tenant_id, ClientKind.APPLICATION, id, now=info.context.clock()
             )
 
     @strawberry.mutation(description="Sets a label; key scenarios assigns formations.", extensions=WRITE)

@@ -5,8 +5,7 @@ from typing import Annotated
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import Scope
-from connector.identity import ClientKind
+from director import models
 from director.application.service import application as application_service
 from director.graphql.application.types import After, Application, ApplicationPage, First
 from director.graphql.inputs import LabelFilter
@@ -14,7 +13,7 @@ from director.graphql.pagination import PageInfo
 from director.graphql.permissions import scoped
 from director.normalization import IS_NORMALIZED_LABEL, normalize_name
 from director.pagination import Page, PageRequest
-from director import models
+from kernel.principal import ClientKind, Scope
 
 
 def application_page(page: Page[models.Application], *, normalized: bool = False) -> ApplicationPage:

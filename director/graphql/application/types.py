@@ -9,8 +9,6 @@ from typing import Annotated, Any
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import ClientPrincipal, Scope
-from connector.identity import ClientKind
 from director import models
 from director.graphql.enums import (
     APISpecType,
@@ -38,6 +36,7 @@ from director.graphql.scalars import (
     Timestamp,
 )
 from director.pagination import Page, PageRequest
+from kernel.principal import ClientKind, ClientPrincipal, Scope
 
 First = Annotated[int | None, strawberry.argument(description="Page size, 1 to 200; null means 200.")]
 After = Annotated[PageCursor | None, strawberry.argument(description="Cursor from pageInfo.endCursor.")]

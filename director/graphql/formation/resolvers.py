@@ -5,7 +5,6 @@ from typing import Annotated, Any
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import Scope
 from director import models
 from director.formation.repository import FormationRepository
 from director.formation.service import FormationObjectKind
@@ -17,6 +16,7 @@ from director.graphql.inputs import FormationInput
 from director.graphql.pagination import PageInfo
 from director.graphql.permissions import scoped
 from director.pagination import Page, PageRequest
+from kernel.principal import Scope
 
 READ = scoped(Scope.FORMATION_READ)
 WRITE = scoped(Scope.FORMATION_WRITE)

@@ -5,13 +5,13 @@ from typing import Annotated
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import Scope
 from director import models
 from director.graphql.application.types import BundleInstanceAuth
 from director.graphql.inputs import BundleInstanceAuthRequestInput, BundleInstanceAuthSetInput
 from director.graphql.permissions import scoped
 from director.instanceauth.repository import BundleInstanceAuthRepository
 from director.instanceauth.service import bundle_instance_auth as instance_auth_service
+from kernel.principal import Scope
 
 In = strawberry.argument(name="in")
 AuthID = Annotated[strawberry.ID, strawberry.argument(name="authID")]

@@ -6,11 +6,11 @@ from typing import Annotated
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import Scope
 from director.graphql.inputs import LabelDefinitionInput
 from director.graphql.label.types import LabelDefinition
 from director.graphql.permissions import scoped
 from director.label.service import label as label_service
+from kernel.principal import Scope
 
 READ = scoped(Scope.LABEL_DEFINITION_READ)
 WRITE = scoped(Scope.LABEL_DEFINITION_WRITE)

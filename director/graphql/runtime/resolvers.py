@@ -5,10 +5,7 @@ from typing import Annotated
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import ClientPrincipal, Scope
-from compass.errors import ForbiddenError
-from connector.identity import ClientKind
-from director.label.service import SCENARIOS
+from credentials.revocation import revoke_for_object
 from director.graphql.application.types import After, First
 from director.graphql.inputs import LabelFilter, RuntimeRegisterInput, RuntimeUpdateInput
 from director.graphql.label.types import Label
@@ -16,8 +13,11 @@ from director.graphql.pagination import PageInfo
 from director.graphql.permissions import scoped
 from director.graphql.runtime.types import Runtime, RuntimePage
 from director.graphql.scalars import AnyScalar
+from director.label.service import SCENARIOS
 from director.pagination import PageRequest
 from director.runtime.service import runtime as runtime_service
+from kernel.errors import ForbiddenError
+from kernel.principal import ClientKind, ClientPrincipal, Scope
 
 In = strawberry.argument(name="in")
 RuntimeID = Annotated[strawberry.ID, strawberry.argument(name="runtimeID")]
@@ -76,7 +76,7 @@ class RuntimeMutations:
     @strawberry.mutation(description="Deletes a runtime; its client certificates are revoked.", extensions=WRITE)
     async def unregister_runtime(self, info: Info, id: strawberry.ID) -> Runtime:
         async with info.context.writing(runtime_id=id) as session:
-            await info.context.connector.revoke_for_object(session, info.context.tenant_id, ClientKind.RUNTIME, id)
+            await revoke_for_object(session, info.context.tenant_id, ClientKind.RUNTIME, id, now=info.context.clock())
             model = await runtime_service.unregister(session, info.context.tenant_id, id)
         return Runtime.of(model)
 
@@ -87,8 +87,8 @@ class RuntimeMutations:
     async def revoke_runtime_certificates(self, info: Info, id: strawberry.ID) -> list[str]:
         async with info.context.writing(runtime_id=id) as session:
             await runtime_service.get(session, info.context.tenant_id, id)
-            return await info.context.connector.revoke_for_object(
-                session, info.context.tenant_id, ClientKind.RUNTIME, id
+            return await revoke_for_object(
+                session, info.context.tenant_id, ClientKind.RUNTIME, id, now=info.context.clock()
             )
 
     @strawberry.mutation(

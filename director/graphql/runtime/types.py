@@ -6,13 +6,13 @@ from enum import Enum
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import Scope
 from director import models
 from director.graphql.application.types import RuntimeSystemAuth, Webhook, labels_object
 from director.graphql.enums import RuntimeStatusCondition, SystemAuthReferenceType
 from director.graphql.pagination import PageInfo
 from director.graphql.permissions import sanitized
 from director.graphql.scalars import Labels, Timestamp
+from kernel.principal import Scope
 
 
 @strawberry.type(description="Condition of a runtime and when it was set.")
@@ -52,7 +52,7 @@ class Runtime:
         if self.last_seen is None:
             return AgentStatus.NEVER_SEEN
         period = timedelta(seconds=info.context.settings.agent_sync_period_seconds)
-        silent = info.context.connector.clock() - self.last_seen > SILENT_AFTER_PERIODS * period
+        silent = info.context.clock() - self.last_seen > SILENT_AFTER_PERIODS * period
         return AgentStatus.SILENT if silent else AgentStatus.ACTIVE
 
     @classmethod

@@ -6,14 +6,15 @@ from typing import Annotated, Any
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import Scope
+from credentials.systemauth.repository import SystemAuthRepository
+from credentials.tokens import TokenType
 from director import models
 from director.graphql.application.types import SystemAuth, system_auth_of
 from director.graphql.permissions import require_scope, scoped
 from director.graphql.systemauth.types import OneTimeTokenForApplication, OneTimeTokenForRuntime
-from director.systemauth.repository import SystemAuthRepository
-from director.systemauth.service import IssuedToken, TokenType
+from director.systemauth.service import IssuedToken
 from director.systemauth.service import system_auth as system_auth_service
+from kernel.principal import Scope
 
 SystemAuthID = Annotated[strawberry.ID | None, strawberry.argument(name="systemAuthID")]
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import strawberry
 from strawberry import Info
 
-from compass.auth.principal import Scope
 from director.graphql.application.types import After, First
 from director.graphql.enums import ViewerType
 from director.graphql.pagination import PageInfo
@@ -11,6 +10,7 @@ from director.graphql.permissions import scoped
 from director.graphql.tenant.types import Tenant, TenantPage, Viewer
 from director.pagination import Page, PageRequest
 from director.tenant.repository import TenantRepository
+from kernel.principal import Scope
 
 
 @strawberry.type

@@ -1,4 +1,4 @@
-"""Declarative base and the portable column types every model uses."""
+"""Declarative base, the portable column types every model uses, and ``utcnow``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, String, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -57,3 +57,11 @@ class Base(DeclarativeBase):
 
 class IdMixin:
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+
+
+class TenantOwned:
+    """Every tenant-scoped row carries its tenant, so that every query can (and must) filter by it."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[str]:  # noqa: N805
+        return mapped_column(String(36), ForeignKey("tenants.id", ondelete="CASCADE"), index=True)

@@ -6,9 +6,9 @@ the unpkg URLs out of the installed strawberry's html (so a strawberry upgrade b
 along), fetches exactly those package versions with ``npm install`` into a throw-away prefix, and copies
 just the referenced files into ``compass/static/vendor/``, mirroring unpkg's layout:
 ``https://unpkg.com/<pkg>@<ver>/<file>`` -> ``compass/static/vendor/<pkg>@<ver>/<file>``.
-``compass.graphiql`` rewrites the page to point there.
+``kernel.graphiql.page`` rewrites the page to point there.
 
-``python -m compass.assets`` runs on every ``make run``/``make test``: when every file is present and
+``python -m kernel.graphiql.assets`` runs on every ``make run``/``make test``: when every file is present and
 matches its SRI hash it only hashes a few MB and exits, without npm or network. Files in the vendor dir
 that the page no longer references are removed, so it holds exactly what the page needs.
 """
@@ -241,7 +241,7 @@ def fetch(files: Sequence[VendorFile], vendor_dir: Path = VENDOR_DIR, *, npm: st
             if vendor_file.integrity and not sri_matches(source.read_bytes(), vendor_file.integrity):
                 warnings.append(
                     f"{vendor_file.rel_path} from npm does not match the page's SRI hash; "
-                    "compass.graphiql will serve it without the integrity attribute"
+                    "kernel.graphiql.page will serve it without the integrity attribute"
                 )
             _copy_atomically(source, vendor_file.local_path(vendor_dir))
     return warnings
@@ -287,7 +287,7 @@ def ensure_vendor(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m compass.assets",
+        prog="python -m kernel.graphiql.assets",
         description="Put the JS/CSS of strawberry's GraphiQL page into compass/static/vendor/, via npm.",
     )
     parser.add_argument("--check", action="store_true", help="only report missing files; exit 1 if any")
@@ -298,22 +298,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.check:
             missing = [vendor_file for vendor_file in files if not is_intact(vendor_file)]
             for vendor_file in missing:
-                print(f"compass.assets: missing or corrupt: {vendor_file.local_path()}", file=sys.stderr)
+                print(f"kernel.graphiql.assets: missing or corrupt: {vendor_file.local_path()}", file=sys.stderr)
             return 1 if missing else 0
         fetched, warnings = ensure_vendor(files)
     except AssetsError as exc:
-        print(f"compass.assets: error: {exc}", file=sys.stderr)
+        print(f"kernel.graphiql.assets: error: {exc}", file=sys.stderr)
         return 1
     for warning in warnings:
-        print(f"compass.assets: warning: {warning}", file=sys.stderr)
+        print(f"kernel.graphiql.assets: warning: {warning}", file=sys.stderr)
     if args.list:
         for vendor_file in files:
             print(vendor_file.local_path())
     where = os.path.relpath(VENDOR_DIR)
     if fetched:
-        print(f"compass.assets: fetched {len(fetched)} of {len(files)} GraphiQL files into {where}/")
+        print(f"kernel.graphiql.assets: fetched {len(fetched)} of {len(files)} GraphiQL files into {where}/")
     else:
-        print(f"compass.assets: {len(files)} GraphiQL files up to date in {where}/")
+        print(f"kernel.graphiql.assets: {len(files)} GraphiQL files up to date in {where}/")
     return 0
 
 

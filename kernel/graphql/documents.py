@@ -3,7 +3,7 @@
 Parsing is pure Python: a 1 MB document held the event loop, and with it every listener, for ~0.15 s even
 when the token limit stops it, and validating 5,000 tokens of the same field with a selection takes ~1 s
 (OverlappingFieldsCanBeMerged compares them pairwise). So a document not seen before is parsed and validated
-off the loop (``compass.offload``); the loop keeps answering while that works.
+off the loop (``kernel.offload``); the loop keeps answering while that works.
 
 strawberry's ParserCache and ValidationCache are lru_caches keyed by the document text: a comment is one
 token, so 256 comment-padded 1 MB documents passed every limit and were kept, twice. ``DocumentCache`` keys
@@ -23,9 +23,8 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from compass.offload import off_the_loop
-from director.polling.cache import MemoryCache
-
+from kernel.cache import MemoryCache
+from kernel.offload import off_the_loop
 
 # What one token of a parsed document holds, measured with tracemalloc: ~450-560 bytes (the token, its node,
 # their locations). The text is held twice: by the source and by the tokens' values (a comment, a string).

@@ -2,7 +2,7 @@
 
 The html is strawberry's own (``strawberry.http.ides.get_graphql_ide_html``, what its views'
 ``render_graphql_ide`` serves), post-processed: only the unpkg.com URLs change. The files are put in
-place by ``python -m compass.assets``; they are byte-identical to unpkg's, so the SRI attributes stay.
+place by ``python -m kernel.graphiql.assets``; they are byte-identical to unpkg's, so the SRI attributes stay.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from compass import assets
+from kernel.graphiql import assets
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +70,9 @@ def graphiql_html(*, static_prefix: str = "/static") -> str:
 def static_mount(path: str = "/static") -> Mount:
     """Serve ``compass/static`` (hence ``<path>/vendor/...``) at ``path``.
 
-    ``check_dir=False``: the app still starts if ``python -m compass.assets`` has never run (only the
+    ``check_dir=False``: the app still starts if ``python -m kernel.graphiql.assets`` has never run (only the
     GraphiQL page is then broken: requests under ``path`` fail saying the directory does not exist).
     """
     if not assets.STATIC_DIR.is_dir():
-        logger.warning("%s does not exist; run `python -m compass.assets`", assets.STATIC_DIR)
+        logger.warning("%s does not exist; run `python -m kernel.graphiql.assets`", assets.STATIC_DIR)
     return Mount(path, app=StaticFiles(directory=assets.STATIC_DIR, check_dir=False), name="static")

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from director.models import OneTimeToken
+from credentials.models import OneTimeToken
 
 
 class TokenRedemptionRepository:

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
-from compass.errors import UnauthenticatedError
-from connector.identity import CertificateIdentity
+from kernel.errors import UnauthenticatedError
+
+
+class ClientKind(StrEnum):
+    RUNTIME = "RUNTIME"
+    APPLICATION = "APPLICATION"
+
+
+@dataclass(frozen=True)
+class CertificateIdentity:
+    serial: str
+    client_id: str
+    tenant_id: str
+    kind: ClientKind
+    object_id: str
+    not_after: datetime
+    revoked: bool = False
+
 
 
 class Scope(StrEnum):

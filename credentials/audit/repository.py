@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass.observability.metrics import count_lifecycle_event
-from connector.models import AuditEvent
+from credentials.models import AuditEvent
+from kernel.observability.metrics import count_lifecycle_event
 
 
 class AuditRepository:

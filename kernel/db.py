@@ -17,7 +17,7 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util.concurrency import await_
 
-from compass.errors import CompassError
+from kernel.errors import CompassError
 
 # Bounds on waiting for PostgreSQL, so that a database that stops answering (a partition, a frozen host)
 # gets a request an error within seconds instead of a hang: opening a connection, and each statement

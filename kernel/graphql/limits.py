@@ -20,11 +20,11 @@ from graphql import (
 from graphql.validation import ValidationContext, ValidationRule
 from strawberry.extensions import AddValidationRules, SchemaExtension
 
-from compass.graphql_documents import CachedDocuments, DocumentCache
-from compass.graphql_input import RefuseUnstorableVariables, UnstorableLiteralRule
-from compass.observability.metrics import GraphQLOperationMetrics
-from compass.settings import Settings
-from director.graphql.errors import ErrorCodes
+from kernel.graphql.documents import CachedDocuments, DocumentCache
+from kernel.graphql.errors import ErrorCodes
+from kernel.graphql.input import RefuseUnstorableVariables, UnstorableLiteralRule
+from kernel.observability.metrics import GraphQLOperationMetrics
+from kernel.settings import Settings
 
 ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from cross_web import HTTPException  # what strawberry's views turn into an HTTP answer
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from cross_web import HTTPException  # what strawberry's views turn into an HTTP answer
 
-from compass.errors import CompassError
+from kernel.errors import CompassError
 
 
 def graphql_error_body(code: str, message: str) -> bytes:
@@ -91,7 +91,7 @@ class StrictJSONBodyMixin:
     strawberry catches only JSONDecodeError and assumes the decoded value is an object; bytes that are not UTF-8,
     JSON nested deeper than the decoder recurses, an integer of 4,300 digits or more (Python's int() refuses it),
     or a bare number would otherwise escape as a crash. NaN, Infinity and numbers past a double are decoded, and
-    refused as INVALID_INPUT where they are used (compass.graphql_input).
+    refused as INVALID_INPUT where they are used (kernel.graphql.input).
     """
 
     def decode_json(self, data: str | bytes) -> object:

@@ -18,11 +18,18 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import FloatValueNode, GraphQLError, IntValueNode, ListValueNode, ObjectValueNode, StringValueNode
+from graphql import (
+    FloatValueNode,
+    GraphQLError,
+    IntValueNode,
+    ListValueNode,
+    ObjectValueNode,
+    StringValueNode,
+)
 from graphql.validation import ValidationContext, ValidationRule
 from strawberry.extensions import SchemaExtension
 
-from compass.errors import InvalidInputError
+from kernel.errors import InvalidInputError
 
 MAX_DEPTH = 100
 """Levels of nested lists and objects a value may have; Compass's own inputs and label values need far fewer."""

@@ -4,8 +4,8 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from director.models import OneTimeToken, SystemAuth
-from director.repository import TenantScopedRepository
+from credentials.models import OneTimeToken, SystemAuth
+from kernel.repository import TenantScopedRepository
 
 
 class SystemAuthRepository(TenantScopedRepository[SystemAuth]):

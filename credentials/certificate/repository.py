@@ -5,8 +5,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connector.models import IssuedCertificate
-from director.models import SystemAuth
+from credentials.models import IssuedCertificate, SystemAuth
 
 
 class CertificateRepository:

@@ -11,8 +11,8 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from compass.db import DatabaseUnavailableError, is_database_unavailable
-from compass.errors import CompassError
+from kernel.db import DatabaseUnavailableError, is_database_unavailable
+from kernel.errors import CompassError
 
 log = structlog.get_logger("compass.graphql")
 

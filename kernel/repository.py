@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from director.models.base import Base
+from kernel.models import Base
 
 M = TypeVar("M", bound=Base)
 

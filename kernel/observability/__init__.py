@@ -5,14 +5,14 @@ Kept in one package so the Director, Connector and their tests wire the same pie
 
 from __future__ import annotations
 
-from compass.observability.logging import configure_logging
-from compass.observability.metrics import (
+from kernel.observability.logging import configure_logging
+from kernel.observability.metrics import (
     REGISTRY,
     GraphQLOperationMetrics,
     HttpMetricsMiddleware,
     metrics_endpoint,
 )
-from compass.observability.request_context import RequestContextMiddleware, request_id_from_scope
+from kernel.observability.request_context import RequestContextMiddleware, request_id_from_scope
 
 __all__ = [
     "REGISTRY",
