@@ -1,4 +1,4 @@
-"""The base every Director repository builds on: every statement is scoped to one tenant."""
+"""The base every tenant-scoped repository builds on: every statement is scoped to one tenant."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel.errors import NotFoundError
 from kernel.models import Base
 
 M = TypeVar("M", bound=Base)
@@ -16,6 +17,8 @@ M = TypeVar("M", bound=Base)
 
 class TenantScopedRepository(Generic[M]):
     model: ClassVar[type[Any]]
+    # How a refusal names a missing row: "<noun> <id> does not exist".
+    noun: ClassVar[str]
     order_by: ClassVar[tuple[str, ...]] = ("created_at", "id")
 
     def __init__(self, session: AsyncSession) -> None:
@@ -30,6 +33,13 @@ class TenantScopedRepository(Generic[M]):
     async def get(self, tenant_id: str, object_id: str) -> M | None:
         statement = self.select(tenant_id).where(self.model.id == object_id)
         return (await self.session.execute(statement)).scalars().first()
+
+    async def get_or_raise(self, tenant_id: str, object_id: str) -> M:
+        """``get`` for a row the caller names: its absence is the caller's NOT_FOUND, not an empty answer."""
+        found = await self.get(tenant_id, object_id)
+        if found is None:
+            raise NotFoundError(f"{self.noun} {object_id} does not exist")
+        return found
 
     async def lock(self, tenant_id: str, object_id: str) -> M | None:
         """``get`` that holds the row until the transaction ends; SQLite's writers are serial anyway.

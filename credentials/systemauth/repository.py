@@ -10,10 +10,12 @@ from kernel.repository import TenantScopedRepository
 
 class SystemAuthRepository(TenantScopedRepository[SystemAuth]):
     model = SystemAuth
+    noun = "system auth"
 
 
 class OneTimeTokenRepository(TenantScopedRepository[OneTimeToken]):
     model = OneTimeToken
+    noun = "one-time token"
 
     async def invalidate_unused(self, tenant_id: str, system_auth_id: str, now: datetime) -> None:
         await self.session.execute(

@@ -12,6 +12,7 @@ from kernel.repository import TenantScopedRepository
 
 class ApplicationRepository(TenantScopedRepository[Application]):
     model = Application
+    noun = "application"
     order_by = ("name", "id")
 
     async def get_by_normalized_name(self, tenant_id: str, normalized_name: str) -> Application | None:

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from director.graphql.loaders import Loaders
-from director.polling.revision import ApplicationPart, RevisionRepository
+from director.polling.invalidation import changes, unit_of_work
+from director.polling.revision import ApplicationPart
 from director.polling.shared_views import SharedViews
 from kernel.db import Database
 from kernel.principal import Principal
@@ -62,25 +63,22 @@ class DirectorContext:
         application_part: tuple[ApplicationPart, str] | None = None,
         joining_formations: Sequence[str] = (),
     ) -> AsyncIterator[AsyncSession]:
-        """One mutation = one transaction that also bumps the revisions of the runtime views it changes (see
-        ``director.polling.revision``). The resolver says what the write concerns: ``runtime_id`` alone (and
-        ``runtime_formations`` if it moves that runtime between formations), a ``new_runtime``, or the row
-        ``application_part`` = (model, id) of one application's tree, with the ``joining_formations`` the write
-        may put that application in (so that their runtimes are locked in order, first); saying nothing rebuilds
-        every view of the tenant. Afterwards reads and loaders start fresh and see its result."""
+        """One mutation = one unit of work (``director.polling.invalidation``): its services declare what they
+        change and the revisions of the views they invalidate are bumped at the commit. Afterwards reads and
+        loaders start fresh and see its result.
+
+        TRANSITIONAL (issue 10): the keyword arguments declare on the services' behalf until every service
+        declares for itself; they go when the last resolver stops passing them."""
         async with self._lock:
-            async with self.database.transaction() as session:
-                revisions = RevisionRepository(session)
-                bump = await revisions.before_write(
-                    self.tenant_id,
-                    runtime_id=runtime_id,
-                    runtime_formations=runtime_formations,
-                    new_runtime=new_runtime,
-                    application_part=application_part,
-                    joining_formations=joining_formations,
-                )
+            async with unit_of_work(self.database, self.tenant_id) as session:
+                work = changes(session)
+                if runtime_id is not None:
+                    await work.runtime(runtime_id, formations=runtime_formations)
+                elif new_runtime:
+                    await work.new_runtime()
+                elif application_part is not None:
+                    await work.application(*application_part, joining=joining_formations)
                 yield session
-                await revisions.after_write(self.tenant_id, bump)
             if self._session is not None:
                 await self._session.rollback()
             self._loaders = None

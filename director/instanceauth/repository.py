@@ -6,3 +6,4 @@ from kernel.repository import TenantScopedRepository
 
 class BundleInstanceAuthRepository(TenantScopedRepository[BundleInstanceAuth]):
     model = BundleInstanceAuth
+    noun = "bundle instance auth"

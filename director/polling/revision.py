@@ -1,4 +1,5 @@
-"""Revisions: every Director write bumps the ones of the views it changes, in its own transaction.
+"""Revisions: every Director write bumps the ones of the views it changes, in its own transaction (the unit of
+work in ``director.polling.invalidation`` decides which; this module holds the statements).
 
 A runtime's view (``applicationsForRuntime``, and itself) is keyed by its tenant's revision and its own. A write
 bumps the narrowest revisions that cover what it changes, so a fleet keeps its cached answers through changes that
@@ -25,7 +26,7 @@ every writer takes its row locks in one order, and none waits for a lock while i
    runtime's own write locks its one row with the revision bump, before it touches anything else of the runtime,
    so two writes to one runtime queue there instead of meeting on its labels in different orders; an application
    write locks every runtime that shares a formation with the application before or after the write in one
-   statement, so the resolver names the formations the write may add (``joining_formations``); the last-seen
+   statement, so the service names the formations the write may add (``joining``); the last-seen
    flush (``last_seen``) updates runtime rows one at a time in id order;
 3. formation rows (revision bumps, FOR SHARE by an assignment): only under the tenant lock, so one at a time;
 4. everything else: the runtime's or the application's own rows (labels, bundles, auths...), the Connector's.
@@ -34,13 +35,12 @@ So a runtime's own write, holding its runtime row, waits only for that runtime's
 a runtime row holding only rows with smaller ids; an application write waits for runtime rows holding only the
 tenant row and rows with smaller ids. What the order leaves open, the Director retries (``director.graphql.retry``):
 a runtime's DELETE, which waits for inserts referencing its row to end; formations an application joins without
-its resolver naming them (their runtimes are locked after the write); PostgreSQL's serialization failures.
+its service naming them (their runtimes are locked after the write); PostgreSQL's serialization failures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,60 +67,17 @@ _UNDER_BUNDLE = (APIDefinition, EventDefinition, Document, BundleInstanceAuth)
 ApplicationPart = type[Application | Bundle | APIDefinition | EventDefinition | Document | BundleInstanceAuth | Webhook | SystemAuth]
 
 
-@dataclass(frozen=True)
-class _Bump:
-    """What ``after_write`` still has to bump: the tenant, or an application's formations beyond ``formations``."""
-
-    application_id: str | None = None
-    formations: frozenset[str] = frozenset()
-    tenant: bool = False
-
-
 class RevisionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def before_write(
-        self,
-        tenant_id: str,
-        *,
-        runtime_id: str | None,
-        runtime_formations: bool,
-        new_runtime: bool,
-        application_part: tuple[ApplicationPart, str] | None,
-        joining_formations: Sequence[str] = (),
-    ) -> _Bump:
-        """Takes the locks the write needs, in the module's lock order, and bumps the views that hold what it is
-        about to change; the arguments say what the write concerns, as its resolver knows it before the write
-        (see ``DirectorContext.writing``). Bumped before the write or after, a revision changes at the commit."""
-        if runtime_id is not None:
-            if runtime_formations:
-                await self._lock_tenant(tenant_id)
-            await self.session.execute(
-                update(Runtime)
-                .where(Runtime.tenant_id == tenant_id, Runtime.id == runtime_id)
-                .values(revision=Runtime.revision + 1)
-            )
-            return _Bump()
-        await self._lock_tenant(tenant_id)
-        if new_runtime:
-            return _Bump()
-        if application_part is not None:
-            application_id = await self._application_owning(tenant_id, *application_part)
-            if application_id is not None:
-                names = frozenset((*await self._formations_of(tenant_id, application_id), *joining_formations))
-                await self._bump_runtimes_sharing(tenant_id, names)
-                return _Bump(application_id=application_id, formations=names)
-        return _Bump(tenant=True)
-
-    async def after_write(self, tenant_id: str, bump: _Bump) -> None:
-        """Bumps the views that hold what the write changed: the tenant's, or those of formations the application
-        joined that its resolver did not name (their runtimes locked late: out of order, but bumped)."""
-        if bump.application_id is not None:
-            unnamed = frozenset(await self._formations_of(tenant_id, bump.application_id)) - bump.formations
-            await self._bump_runtimes_sharing(tenant_id, unnamed)
-        elif bump.tenant:
-            await self.bump_tenant(tenant_id)
+    async def bump_runtime(self, tenant_id: str, runtime_id: str) -> None:
+        """One runtime's view; the UPDATE also takes its row lock, before the write touches the runtime's rows."""
+        await self.session.execute(
+            update(Runtime)
+            .where(Runtime.tenant_id == tenant_id, Runtime.id == runtime_id)
+            .values(revision=Runtime.revision + 1)
+        )
 
     async def bump_tenant(self, tenant_id: str) -> None:
         """Every view of the tenant: what a writer outside the GraphQL mutations (seeding, imports) must call."""
@@ -148,11 +105,11 @@ class RevisionRepository:
         tenant_revision = int(rows[0][0]) if rows else -1
         return tenant_revision, tuple(sorted((row[1], int(row[2])) for row in rows if row[1] is not None))
 
-    async def _lock_tenant(self, tenant_id: str) -> None:
+    async def lock_tenant(self, tenant_id: str) -> None:
         statement = select(Tenant.id).where(Tenant.id == tenant_id)
         await self.session.execute(statement.with_for_update(key_share=True))  # FOR NO KEY UPDATE
 
-    async def _application_owning(self, tenant_id: str, part: ApplicationPart, part_id: str) -> str | None:
+    async def application_owning(self, tenant_id: str, part: ApplicationPart, part_id: str) -> str | None:
         """The application a row belongs to; None when it belongs to none (a runtime's webhook) or is missing."""
         if part is Application:
             statement = select(Application.id).where(Application.tenant_id == tenant_id, Application.id == part_id)
@@ -168,11 +125,11 @@ class RevisionRepository:
             statement = select(part.application_id).where(part.tenant_id == tenant_id, part.id == part_id)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def _formations_of(self, tenant_id: str, application_id: str) -> tuple[str, ...]:
+    async def formations_of(self, tenant_id: str, application_id: str) -> tuple[str, ...]:
         label = await LabelRepository(self.session).get(tenant_id, LabelledKind.APPLICATION, application_id, SCENARIOS)
         return tuple(label.value) if label is not None and isinstance(label.value, list) else ()
 
-    async def _bump_runtimes_sharing(self, tenant_id: str, formations: frozenset[str]) -> None:
+    async def bump_runtimes_sharing(self, tenant_id: str, formations: frozenset[str]) -> None:
         """The runtimes in any of ``formations``, locked in id order in one statement, and those formations."""
         if not formations:
             return

@@ -12,6 +12,7 @@ from kernel.repository import TenantScopedRepository
 
 class RuntimeRepository(TenantScopedRepository[Runtime]):
     model = Runtime
+    noun = "runtime"
     order_by = ("name", "id")
 
     async def get_by_name(self, tenant_id: str, name: str) -> Runtime | None:

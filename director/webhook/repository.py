@@ -6,3 +6,4 @@ from kernel.repository import TenantScopedRepository
 
 class WebhookRepository(TenantScopedRepository[Webhook]):
     model = Webhook
+    noun = "webhook"

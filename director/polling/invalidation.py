@@ -1,0 +1,112 @@
+"""Where a runtime's cached view is invalidated: the unit of work every Director write runs in.
+
+A service says what it is about to change, before its first write, by declaring it on the unit of work of its
+session (``changes(session)``): one runtime's own rows, a new runtime, a row of one application's tree, or
+anything else of the tenant. The declaration takes the locks that write needs at once, in the lock order
+``director.polling.revision`` documents, and records what to bump; the unit of work bumps the rest when the write
+is done, just before the commit. A write that declared nothing bumps every view of its tenant: forgetting to
+declare costs cache hits, never a stale answer.
+
+The GraphQL layer only opens the unit of work (``DirectorContext.writing``); it knows nothing of what a mutation
+invalidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from director.polling.revision import ApplicationPart, RevisionRepository
+from kernel.db import Database
+
+_KEY = "director.changes"
+
+
+class Changes:
+    """What one transaction of one tenant declared it changes, and the bumps still owed at its commit."""
+
+    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self._revisions = RevisionRepository(session)
+        self._declared = False
+        self._tenant_locked = False
+        self._runtime_locked = False
+        self._bump_tenant = False
+        self._applications: dict[str, frozenset[str]] = {}
+
+    async def runtime(self, runtime_id: str, *, formations: bool = False) -> None:
+        """A write to one runtime alone (its labels, status, webhooks, tokens, its deletion); ``formations`` when
+        it may move the runtime between formations. Bumps (and locks) that runtime's row now."""
+        if formations:
+            await self._lock_tenant()
+        await self._revisions.bump_runtime(self.tenant_id, runtime_id)
+        self._declared = self._runtime_locked = True
+
+    async def new_runtime(self) -> None:
+        """A runtime being registered: no cached view holds it yet, but its formations must hold still."""
+        await self._lock_tenant()
+        self._declared = True
+
+    async def application(self, part: ApplicationPart, part_id: str, *, joining: Sequence[str] = ()) -> None:
+        """A write within the tree of the application that ``part`` (a model) with id ``part_id`` belongs to;
+        ``joining`` names the formations the write may put the application in, so that their runtimes are locked
+        in order, now. A part that belongs to no application (a runtime's webhook, a missing row) counts as the
+        tenant's."""
+        await self._lock_tenant()
+        self._declared = True
+        application_id = await self._revisions.application_owning(self.tenant_id, part, part_id)
+        if application_id is None:
+            self._bump_tenant = True
+            return
+        formations = await self._revisions.formations_of(self.tenant_id, application_id)
+        names = frozenset((*formations, *joining)) - self._applications.get(application_id, frozenset())
+        await self._revisions.bump_runtimes_sharing(self.tenant_id, names)
+        self._applications[application_id] = self._applications.get(application_id, frozenset()) | names
+
+    async def tenant(self) -> None:
+        """Anything else (formations, label definitions, a new application): every view of the tenant."""
+        await self._lock_tenant()
+        self._declared = self._bump_tenant = True
+
+    async def _lock_tenant(self) -> None:
+        if self._tenant_locked:
+            return
+        if self._runtime_locked:
+            # The tenant row comes first in the lock order: taking it now could deadlock with an operator's write.
+            raise RuntimeError("declare the tenant's or an application's change before a runtime's own")
+        await self._revisions.lock_tenant(self.tenant_id)
+        self._tenant_locked = True
+
+    async def settle(self) -> None:
+        """Just before the commit: the bumps the write owes beyond those its declarations took."""
+        if not self._declared or self._bump_tenant:
+            await self._revisions.bump_tenant(self.tenant_id)
+            return
+        for application_id, named in self._applications.items():
+            # Formations the application joined that no declaration named: their runtimes are locked late (out
+            # of order: the Director retries a deadlock), but bumped.
+            unnamed = frozenset(await self._revisions.formations_of(self.tenant_id, application_id)) - named
+            await self._revisions.bump_runtimes_sharing(self.tenant_id, unnamed)
+
+
+def changes(session: AsyncSession) -> Changes:
+    """The unit of work ``session`` belongs to; a write outside one is a programming error, not a stale cache."""
+    found = session.info.get(_KEY)
+    if not isinstance(found, Changes):
+        raise RuntimeError("a Director write must run in director.polling.invalidation.unit_of_work")
+    return found
+
+
+@asynccontextmanager
+async def unit_of_work(database: Database, tenant_id: str) -> AsyncIterator[AsyncSession]:
+    """One transaction of one tenant whose declared changes bump the revisions of the views they invalidate."""
+    async with database.transaction() as session:
+        work = Changes(session, tenant_id)
+        session.info[_KEY] = work
+        try:
+            yield session
+            await work.settle()
+        finally:
+            session.info.pop(_KEY, None)
