@@ -12,7 +12,7 @@ from kernel.observability.metrics import (
     HttpMetricsMiddleware,
     metrics_endpoint,
 )
-from kernel.observability.request_context import RequestContextMiddleware, request_id_from_scope
+from kernel.observability.request_context import RequestContextMiddleware, request_id
 
 __all__ = [
     "REGISTRY",
@@ -21,5 +21,5 @@ __all__ = [
     "RequestContextMiddleware",
     "configure_logging",
     "metrics_endpoint",
-    "request_id_from_scope",
+    "request_id",
 ]

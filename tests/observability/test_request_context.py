@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import re
 from collections.abc import AsyncIterator
 
@@ -15,7 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from structlog.testing import capture_logs
 
-from kernel.observability.request_context import RequestContextMiddleware, request_id_from_scope
+from kernel.observability.request_context import RequestContextMiddleware, request_id
 
 _GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -25,8 +26,7 @@ async def _echo_context(request: Request) -> Response:
     return JSONResponse(
         {
             "contextvars_request_id": structlog.contextvars.get_contextvars().get("request_id"),
-            "state_request_id": request.state.request_id,
-            "scope_request_id": request_id_from_scope(request.scope),
+            "task_request_id": request_id(),
         }
     )
 
@@ -90,15 +90,14 @@ async def test_request_id_is_unbound_after_request(client: httpx.AsyncClient) ->
     assert "request_id" not in structlog.contextvars.get_contextvars()
 
 
-async def test_request_id_is_stored_in_scope_state(client: httpx.AsyncClient) -> None:
+async def test_the_endpoint_reads_the_request_id_of_its_task(client: httpx.AsyncClient) -> None:
     response = await client.get("/context", headers={"x-request-id": "req-3"})
 
-    body = response.json()
-    assert (body["state_request_id"], body["scope_request_id"]) == ("req-3", "req-3")
+    assert response.json()["task_request_id"] == "req-3"
 
 
-async def test_request_id_from_scope_is_none_without_middleware() -> None:
-    assert request_id_from_scope({"type": "http"}) is None
+async def test_request_id_is_none_outside_a_request() -> None:
+    assert contextvars.Context().run(request_id) is None
 
 
 async def test_one_http_request_event_is_logged_with_status_and_duration(
