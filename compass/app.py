@@ -13,7 +13,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +21,7 @@ from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware
 from compass.migrate import current_revision, head_revision
 from connector.ca.authority import CertificateAuthority
+from connector.crl import crl_endpoint
 from connector.graphql.schema import build_schema as build_connector_schema
 from connector.graphql.view import ConnectorGraphQL
 from connector.service import ConnectorService
@@ -48,7 +49,7 @@ async def periodically(work: Callable[[], Awaitable[object]], interval: float) -
     while True:
         try:
             await work()
-        except Exception:  # noqa: BLE001 - upkeep must outlive a database hiccup
+        except Exception:  # upkeep must outlive a database hiccup
             log.exception("periodic_work_failed", work=getattr(work, "__qualname__", repr(work)))
         await asyncio.sleep(interval)
 
@@ -133,9 +134,6 @@ def create_app(
         max_query_tokens=settings.max_query_tokens,
     )
 
-    async def crl(_: Request) -> Response:
-        return Response(await connector.crl_pem(), media_type="application/pkix-crl")
-
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
@@ -163,9 +161,10 @@ def create_app(
 
     application = Starlette(
         routes=[
-            Route(DIRECTOR_PATH, director_endpoint, methods=["GET", "POST"]),
-            Route(CONNECTOR_PATH, connector_api, methods=["GET", "POST"]),
-            Route("/connector/crl", crl),
+            # Every method reaches the views: they refuse all but GET and POST as a GraphQL error (kernel.http).
+            Route(DIRECTOR_PATH, director_endpoint),
+            Route(CONNECTOR_PATH, connector_api),
+            Route("/connector/crl", crl_endpoint(connector)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

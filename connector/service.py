@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import NoReturn, Protocol
 
 import structlog
+from cryptography import x509
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -214,7 +215,10 @@ class ConnectorService:
         try:
             async with self.database.transaction() as session:
                 record = await self._redeem(session, token_hash, (TokenType.CSR.value,), now)
-                issued = await self._issue(session, record.tenant_id, record.system_auth_id, csr_b64, now, None, remote_addr)
+                issued = await self._issue(
+                    session, tenant_id=record.tenant_id, client_id=record.system_auth_id, csr_b64=csr_b64, now=now,
+                    renewed_from=None, remote_addr=remote_addr,
+                )
         except CompassError as error:
             await self._audit_refusal("certificate_refused", error, remote_addr=remote_addr, token_hash=token_hash)
             raise
@@ -233,7 +237,8 @@ class ConnectorService:
                 if current is None or current.revoked_at is not None:
                     raise CertificateRevokedError("the certificate is revoked and cannot be renewed")
                 issued = await self._issue(
-                    session, identity.tenant_id, identity.client_id, csr_b64, now, identity.serial, remote_addr
+                    session, tenant_id=identity.tenant_id, client_id=identity.client_id, csr_b64=csr_b64, now=now,
+                    renewed_from=identity.serial, remote_addr=remote_addr,
                 )
         except CompassError as error:
             await self._audit_refusal(
@@ -246,6 +251,7 @@ class ConnectorService:
     async def _issue(
         self,
         session: AsyncSession,
+        *,
         tenant_id: str,
         client_id: str,
         csr_b64: str,
@@ -353,13 +359,13 @@ class ConnectorService:
             if deleted < PRUNE_BATCH:
                 return total
 
-    async def crl_pem(self) -> bytes:
+    async def crl(self) -> x509.CertificateRevocationList:
         now = self.clock()
         async with self.database.transaction() as session:
             certificates = CertificateRepository(session)
             await certificates.prune_expired(now)
             revoked = await certificates.revoked_unexpired(now)
-        return self.ca.crl_pem(
+        return self.ca.crl(
             [(int(record.serial, 16), record.revoked_at or now) for record in revoked],
             now=now,
             next_update=now + timedelta(hours=1),

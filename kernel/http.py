@@ -1,14 +1,26 @@
-"""HTTP-level pieces shared by both APIs: GraphQL-shaped error answers and the request body limit."""
+"""HTTP-level pieces shared by both APIs: GraphQL-shaped error answers, the request body limit, the view."""
 
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 from cross_web import HTTPException  # what strawberry's views turn into an HTTP answer
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
-from kernel.errors import CompassError
+from kernel.errors import CompassError, NotFoundError
+from kernel.graphiql.page import graphiql_html
+
+ContextT = TypeVar("ContextT")
+RootValueT = TypeVar("RootValueT")
 
 
 def graphql_error_body(code: str, message: str) -> bytes:
@@ -48,7 +60,7 @@ class BodySizeLimitMiddleware:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901 - the two wrappers share its counters
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -85,21 +97,88 @@ class BodySizeLimitMiddleware:
                 await send({"type": "http.response.body", "body": b""})
 
 
-class StrictJSONBodyMixin:
-    """For strawberry's HTTP views: a body that is not a JSON object (or a list of them) is a 400, never a 500.
+class BadRequestError(CompassError):
+    """No GraphQL request over HTTP: a body that is no JSON object, no query, a batch, an unknown operation name."""
 
-    strawberry catches only JSONDecodeError and assumes the decoded value is an object; bytes that are not UTF-8,
-    JSON nested deeper than the decoder recurses, an integer of 4,300 digits or more (Python's int() refuses it),
-    or a bare number would otherwise escape as a crash. NaN, Infinity and numbers past a double are decoded, and
-    refused as INVALID_INPUT where they are used (kernel.graphql.input).
+    code = "BAD_REQUEST"
+    http_status = 400
+
+
+class MethodNotAllowedError(CompassError):
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+
+
+class UnsupportedMediaTypeError(CompassError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    http_status = 415
+
+
+_REFUSALS: dict[int, type[CompassError]] = {
+    error.http_status: error
+    for error in (BadRequestError, NotFoundError, MethodNotAllowedError, UnsupportedMediaTypeError)
+}
+
+
+def refusal_response(refusal: HTTPException) -> Response:
+    """strawberry's refusal of a request before GraphQL runs (plain text there), as a GraphQL error: its status
+    and the stable code of that status (BAD_REQUEST for any status without one of its own)."""
+    status, headers = refusal.status_code, {}
+    if isinstance(refusal.__cause__, InvalidOperationTypeError):
+        # GraphQL over HTTP: an operation GET may not carry (a mutation; on the Connector any) is a 405.
+        status, headers = MethodNotAllowedError.http_status, {"Allow": "POST"}
+    elif status == MethodNotAllowedError.http_status:
+        headers = {"Allow": "GET, POST"}
+    error = _REFUSALS.get(status, BadRequestError)(refusal.reason)
+    body = graphql_error_body(error.code, error.message)
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+class GraphQLView(GraphQL[ContextT, RootValueT]):
+    """strawberry's ASGI view as both APIs serve it: every refusal is a GraphQL error with a stable code.
+
+    strawberry answers a request it refuses before GraphQL runs (a body that is not JSON, no query, another
+    content type, another method) in plain text; here it gets the GraphQL error body of every other refusal.
+    A body that is not a JSON object (or a list of them) is such a refusal, never a 500: strawberry catches only
+    JSONDecodeError and assumes the decoded value is an object, so bytes that are not UTF-8, JSON nested deeper
+    than the decoder recurses, an integer of 4,300 digits or more (Python's int() refuses it), or a bare number
+    would otherwise escape as a crash. NaN, Infinity and numbers past a double are decoded, and refused as
+    INVALID_INPUT where they are used (kernel.graphql.input). GraphiQL is served from our own static files.
     """
+
+    def __init__(self, schema: BaseSchema, *, allow_queries_via_get: bool) -> None:
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=allow_queries_via_get)
+        self._ide_html = graphiql_html()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as refusal:
+            response = refusal_response(refusal)
+        await response(scope, receive, send)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """strawberry's, but another content type is a 415 (strawberry says 400) under the same condition."""
+        content_type, _ = parse_content_type(request.content_type or "")
+        multipart = self.multipart_uploads_enabled and content_type == "multipart/form-data"
+        if request.method == "POST" and "application/json" not in content_type and not multipart:
+            raise HTTPException(UnsupportedMediaTypeError.http_status, "Unsupported content type: send application/json")
+        return await super().parse_http_body(request)
 
     def decode_json(self, data: str | bytes) -> object:
         try:
             decoded = json.loads(data)
         except (ValueError, RecursionError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-            raise HTTPException(400, "Unable to parse request body as JSON") from error
+            raise HTTPException(BadRequestError.http_status, "Unable to parse request body as JSON") from error
         items = decoded if isinstance(decoded, list) else [decoded]
         if not items or not all(isinstance(item, dict) for item in items):
-            raise HTTPException(400, "The request body must be a JSON object with a query")
+            raise HTTPException(BadRequestError.http_status, "The request body must be a JSON object with a query")
         return decoded
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:  # noqa: ARG002 - strawberry's signature
+        return HTMLResponse(self._ide_html)

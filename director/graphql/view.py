@@ -1,4 +1,4 @@
-"""The thin Starlette adapter: strawberry's ASGI view with our context and the offline GraphiQL page."""
+"""The thin Starlette adapter: the shared GraphQL view (kernel.http) with the Director's context."""
 
 from __future__ import annotations
 
@@ -6,21 +6,19 @@ from collections.abc import Callable
 from datetime import datetime
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from strawberry.asgi import GraphQL
+from starlette.responses import Response
 from strawberry.schema import BaseSchema
 
 from director.graphql.context import DirectorContext
 from director.polling.shared_views import SharedViews
 from kernel.db import Database
-from kernel.graphiql.page import graphiql_html
-from kernel.http import StrictJSONBodyMixin
+from kernel.http import GraphQLView
 from kernel.models import utcnow
 from kernel.principal import ANONYMOUS
 from kernel.settings import Settings
 
 
-class DirectorGraphQL(StrictJSONBodyMixin, GraphQL[DirectorContext, None]):
+class DirectorGraphQL(GraphQLView[DirectorContext, None]):
     def __init__(
         self,
         schema: BaseSchema,
@@ -30,12 +28,11 @@ class DirectorGraphQL(StrictJSONBodyMixin, GraphQL[DirectorContext, None]):
         clock: Callable[[], datetime] = utcnow,
         shared_views: SharedViews | None = None,
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
+        super().__init__(schema, allow_queries_via_get=True)
         self.database = database
         self.settings = settings
         self.clock = clock
         self.shared_views = shared_views
-        self._ide_html = graphiql_html()
 
     async def get_context(self, request: Request, response: Response | None) -> DirectorContext:  # type: ignore[override]
         return DirectorContext(
@@ -47,6 +44,3 @@ class DirectorGraphQL(StrictJSONBodyMixin, GraphQL[DirectorContext, None]):
             principal=request.scope.get("state", {}).get("principal", ANONYMOUS),
             shared_views=self.shared_views,
         )
-
-    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(self._ide_html)

@@ -8,6 +8,8 @@ off the loop (``kernel.offload``); the loop keeps answering while that works.
 strawberry's ParserCache and ValidationCache are lru_caches keyed by the document text: a comment is one
 token, so 256 comment-padded 1 MB documents passed every limit and were kept, twice. ``DocumentCache`` keys
 documents by a digest and bounds what it keeps by an estimate of the bytes each parsed document holds.
+
+Every document is parsed by ``parse_document``, which also reads Compass's empty argument lists.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from functools import partial
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import ArgumentNode, DocumentNode, GraphQLError, GraphQLSchema, TokenKind, VariableDefinitionNode
+from graphql.language.parser import Parser, nested_too_deeply_error
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
@@ -31,9 +34,42 @@ from kernel.offload import off_the_loop
 TOKEN_BYTES = 600
 
 
+class _EmptyListsParser(Parser):
+    """GraphQL's grammar, but ``()`` is no arguments (or no variables), as in gqlparser, Compass's Go parser.
+
+    Compass's clients send ``labelDefinitions()`` and ``configuration()``; the grammar wants at least one argument
+    between the parentheses. Read here rather than cut out of the text, a ``()`` inside a string stays as written
+    and every error keeps its location.
+    """
+
+    def parse_arguments(self, is_const: bool) -> tuple[ArgumentNode, ...] | None:
+        return None if self._skip_empty_parentheses() else super().parse_arguments(is_const)
+
+    def parse_variable_definitions(self) -> tuple[VariableDefinitionNode, ...] | None:
+        return None if self._skip_empty_parentheses() else super().parse_variable_definitions()
+
+    def _skip_empty_parentheses(self) -> bool:
+        if not self.peek(TokenKind.PAREN_L) or self._lexer.lookahead().kind != TokenKind.PAREN_R:
+            return False
+        self.advance_lexer()
+        self.advance_lexer()
+        return True
+
+
+def parse_document(query: str, *, max_tokens: int) -> DocumentNode:
+    """``graphql.parse(query, max_tokens=...)`` with Compass's empty argument lists."""
+    parser = _EmptyListsParser(query, max_tokens=max_tokens)
+    try:
+        return parser.parse_document()
+    except RecursionError:
+        pass
+    # Raised outside the except block, as graphql.parse does, so the error does not keep the recursion's frames.
+    raise nested_too_deeply_error(parser)
+
+
 async def parse_bounded(query: str, *, max_tokens: int) -> DocumentNode:
     """Parses on a worker thread and stops at ``max_tokens``: a huge document costs its first tokens only."""
-    return await off_the_loop(partial(parse, query, max_tokens=max_tokens))
+    return await off_the_loop(partial(parse_document, query, max_tokens=max_tokens))
 
 
 def document_key(query: str, operation_name: str | None = None) -> bytes:
@@ -83,7 +119,7 @@ class DocumentCache:
         return known
 
     def _parsed(self, query: str) -> KnownDocument:
-        document = parse(query, max_tokens=self.max_tokens)
+        document = parse_document(query, max_tokens=self.max_tokens)
         return KnownDocument(document, estimated_bytes(query, document))
 
     async def validate(

@@ -81,10 +81,10 @@ def measure(document: DocumentNode) -> dict[OperationDefinitionNode, tuple[int, 
         if isinstance(definition, FragmentDefinitionNode)
     }
     fragments: dict[str, tuple[int, int]] = {}
-    for start in own:
+    for start, selections in own.items():
         # Depth first with an explicit stack (a chain of fragments may outgrow Python's recursion limit): a
         # fragment is measured once all the fragments it spreads are, or are on the stack (a cycle).
-        stack = [(start, iter(own[start].spreads))]
+        stack = [(start, iter(selections.spreads))]
         on_stack = {start}
         while stack:
             name, spreads = stack[-1]
@@ -137,9 +137,10 @@ def shared_extensions(settings: Settings, api: Literal["director", "connector"])
         max_tokens=settings.max_query_tokens,
     )
     return [
+        # First, so that its hooks run around the others': it counts each error under the code ErrorCodes set.
+        GraphQLOperationMetrics.for_api(api, max_operation_names=settings.metrics_max_operation_names),
         lambda: AddValidationRules(rules),
         partial(CachedDocuments, documents),
         ErrorCodes,
         RefuseUnstorableVariables,
-        GraphQLOperationMetrics.for_api(api, max_operation_names=settings.metrics_max_operation_names),
     ]

@@ -33,6 +33,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from kernel.graphql.errors import error_code
+
 Api = Literal["director", "connector"]
 
 REGISTRY: Final = CollectorRegistry(auto_describe=True)
@@ -175,24 +177,6 @@ def _operation_label(context: ExecutionContext) -> str:
     return name
 
 
-def _error_code(error: GraphQLError) -> str:
-    """The error's stable code, whether or not the ErrorCodes extension has already stamped it.
-
-    Extension hooks exit in reverse registration order, so ``extensions["code"]`` may not be set yet
-    when this runs; fall back to the same derivation from the original exception.
-    """
-    code = (error.extensions or {}).get("code")
-    if isinstance(code, str) and code:
-        return code
-    original = error.original_error
-    if original is None:
-        return "GRAPHQL_VALIDATION_FAILED"
-    original_code = getattr(original, "code", None)
-    if isinstance(original_code, str) and original_code:
-        return original_code
-    return "INTERNAL"
-
-
 class GraphQLOperationMetrics(SchemaExtension):
     """Times each GraphQL operation and counts it and its errors, labelled by API.
 
@@ -230,12 +214,21 @@ class GraphQLOperationMetrics(SchemaExtension):
         self.validated = not self.execution_context.pre_execution_errors
 
     def on_operation(self) -> Iterator[None]:
-        """Measure parse+validate+execute, then record the operation and every error it returned."""
+        """Measure parse+validate+execute, then record the operation and every error its client saw.
+
+        A document that does not parse has no result: its error is raised (kernel.graphql.documents), and counted
+        here. Each error is counted under ``error_code``, the code ErrorCodes gives it (and sets, when it runs
+        inside this hook, as ``shared_extensions`` registers them).
+        """
         # Captured before yielding: the context is per request even if someone shares an instance.
         context = self.execution_context
         started = time.perf_counter()
+        raised: list[GraphQLError] = []
         try:
             yield
+        except GraphQLError as failure:
+            raised.append(failure)
+            raise
         finally:
             elapsed = time.perf_counter() - started
             operation = _operation_label(context)
@@ -244,9 +237,9 @@ class GraphQLOperationMetrics(SchemaExtension):
             GRAPHQL_OPERATION_DURATION_SECONDS.labels(api=self.api, operation=operation).observe(elapsed)
             GRAPHQL_OPERATIONS_TOTAL.labels(api=self.api, operation=operation).inc()
             result = context.result
-            errors = getattr(result, "errors", None) if result is not None else None
-            for error in errors or ():
-                GRAPHQL_ERRORS_TOTAL.labels(api=self.api, code=_error_code(error)).inc()
+            errors = raised or (getattr(result, "errors", None) if result is not None else None) or ()
+            for error in errors:
+                GRAPHQL_ERRORS_TOTAL.labels(api=self.api, code=error_code(error)).inc()
 
 
 def _path_label(path: str) -> str:
@@ -288,7 +281,7 @@ class HttpMetricsMiddleware:
             ).inc()
 
 
-async def metrics_endpoint(request: Request) -> Response:
+async def metrics_endpoint(request: Request) -> Response:  # noqa: ARG001 - starlette's endpoint signature
     """Prometheus scrape target (mount at ``/metrics``): this process's ``REGISTRY``, or every worker's."""
     registry = REGISTRY
     if SHARED_ACROSS_PROCESSES:

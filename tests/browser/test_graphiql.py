@@ -24,7 +24,7 @@ INLINE_SCHEMES = ("data", "blob")  # the page's own favicon is a data: URL; noth
 
 SET_EDITOR = "([selector, value]) => document.querySelector(selector).CodeMirror.setValue(value)"
 READ_EDITOR = "(selector) => document.querySelector(selector).CodeMirror.getValue()"
-# The pane may already hold the answer to GraphiQL's introspection, sent before the headers were set.
+# The pane may hold an earlier answer: wait for one that differs from it.
 NEW_ANSWER = """([selector, before]) => {
   const value = document.querySelector(selector).CodeMirror.getValue().trim();
   return value !== before && value.startsWith("{");

@@ -38,7 +38,7 @@ async def revoked_runtime(connector: Harness) -> Connected:
 async def crl(connector: Harness) -> x509.CertificateRevocationList:
     response = await connector.http.get("/connector/crl")
     assert response.status_code == 200
-    assert response.headers["content-type"] == "application/pkix-crl"
+    assert response.headers["content-type"] == "application/x-pem-file"
     return x509.load_pem_x509_crl(response.content)
 
 
@@ -211,7 +211,7 @@ async def test_unregistering_a_runtime_revokes_its_certificates_and_keeps_them_i
     runtime = await connector.connect_runtime(operator)
 
     # when
-    await operator.query('mutation ($id: ID!) { result: unregisterRuntime(id: $id) { id } }', {"id": runtime.object_id})
+    await operator.query("mutation ($id: ID!) { result: unregisterRuntime(id: $id) { id } }", {"id": runtime.object_id})
 
     # then: refused here, and listed for proxies that check the CRL themselves
     refused = await connector.director(connector.mtls(runtime.credentials), VIEWER)

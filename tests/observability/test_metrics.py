@@ -15,18 +15,13 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import SchemaExtension
 
+from kernel.errors import NotFoundError
 from kernel.observability.metrics import (
     REGISTRY,
     GraphQLOperationMetrics,
     HttpMetricsMiddleware,
     metrics_endpoint,
 )
-
-
-class _NotFound(Exception):
-    """Stands in for a CompassError: a domain exception carrying a stable ``code``."""
-
-    code = "NOT_FOUND"
 
 
 class _StampCodes(SchemaExtension):
@@ -47,7 +42,7 @@ class _Query:
 
     @strawberry.field
     def missing(self) -> str:
-        raise _NotFound("no such thing")
+        raise NotFoundError("no such thing")
 
     @strawberry.field
     def broken(self) -> str:
@@ -169,7 +164,7 @@ async def test_errors_counter_prefers_code_already_stamped_by_earlier_exiting_ex
     before = _sample("compass_graphql_errors_total", api="director", code="STAMPED")
 
     async with _client(_app(_StampCodes)) as client:
-        await _query(client, "query Missing { missing }")
+        await _query(client, "query Broken { broken }")
 
     assert _sample("compass_graphql_errors_total", api="director", code="STAMPED") == before + 1
 
