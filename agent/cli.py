@@ -1,4 +1,5 @@
-"""The ``compass-agent`` command: ``run`` (the loop), ``sync --once [--dry-run]``, ``status``, ``renew``.
+"""The ``compass-agent`` command: ``run`` or ``sync`` (the loop), ``sync --once [--dry-run]``, ``status``,
+``renew``.
 
 Settings come from the environment and the configuration directory (``--config-dir`` or
 ``AGENT_CONFIG_DIR``), see ``agent.settings``. Results go to stdout, structured logs to stderr. Exit codes:
@@ -8,10 +9,12 @@ Settings come from the environment and the configuration directory (``--config-d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -20,12 +23,15 @@ from pydantic import ValidationError
 
 from agent.logging import configure_logging
 from agent.loop import Agent, Outcome, close_sink
-from agent.settings import AgentSettings, ConfigurationError
+from agent.settings import AgentSettings, ConfigurationError, invalid_settings
 from agent.sinks import make_sink
 from agent.status import CompassConnection, ConnectionRecord, ConnectionState
 
+# Plain help: typer's rich panels print "<bool>" after every flag, as if it took a value.
 app = typer.Typer(
-    help="The pycompass Runtime Agent: connects a runtime and keeps it in sync.", no_args_is_help=True
+    help="The pycompass Runtime Agent: connects a runtime and keeps it in sync.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 
@@ -34,6 +40,12 @@ class Options:
     config_dir: Path | None
     log_level: str | None
     log_json: bool | None
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"compass-agent {version('pycompass')}")
+        raise typer.Exit
 
 
 @app.callback()
@@ -49,6 +61,10 @@ def main(
     log_json: Annotated[
         bool | None, typer.Option("--log-json/--log-console", help="Log format (default AGENT_LOG_JSON).")
     ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
 ) -> None:
     ctx.obj = Options(config_dir, log_level, log_json)
 
@@ -74,14 +90,16 @@ def _settings(
             level=options.log_level or settings.log_level,
             json=settings.log_json if options.log_json is None else options.log_json,
         )
-    except (ConfigurationError, ValidationError, ValueError) as error:
+    except ValidationError as error:
+        _fail("\n".join(invalid_settings(error)), 2)
+    except (ConfigurationError, ValueError) as error:
         _fail(f"configuration: {error}", 2)
     return settings, load
 
 
 @app.command()
 def run(ctx: typer.Context) -> None:
-    """Connect, then sync every AGENT_SYNC_PERIOD seconds until SIGTERM or Ctrl-C."""
+    """Connect, then sync every AGENT_SYNC_PERIOD seconds (and renew) until SIGTERM or Ctrl-C."""
     settings, load = _settings(ctx)
     asyncio.run(_run(settings, load))
 
@@ -90,10 +108,8 @@ async def _run(settings: AgentSettings, load: Callable[[], AgentSettings]) -> No
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sign in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread: the caller stops us
             loop.add_signal_handler(sign, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread: the caller stops us
-            pass
     async with Agent(settings, reload_settings=load) as agent:
         await agent.run(stop)
 
@@ -101,12 +117,18 @@ async def _run(settings: AgentSettings, load: Callable[[], AgentSettings]) -> No
 @app.command()
 def sync(
     ctx: typer.Context,
-    once: Annotated[bool, typer.Option("--once", help="Sync once and exit (required).")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would change.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Sync once, print the creates/updates/deletes and exit.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --once: print what would change.")] = False,
 ) -> None:
-    """Connect if needed, sync once, print the creates/updates/deletes; exit 1 when the sync failed."""
+    """Keep syncing, as `run` does; with --once connect if needed, sync once and print the plan (exit 1 when
+    the sync failed)."""
     if not once:
-        _fail("`compass-agent sync` needs --once; `compass-agent run` is the loop", 2)
+        if dry_run:
+            _fail("--dry-run needs --once: a dry run is one pass", 2)
+        run(ctx)
+        return
     settings, load = _settings(ctx)
     outcome = asyncio.run(_sync_once(settings, load, dry_run=dry_run))
     _print_outcome(outcome, dry_run=dry_run)

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CONFIG_DIR_VARIABLE = "AGENT_CONFIG_DIR"
@@ -74,12 +74,12 @@ class AgentSettings(BaseSettings):
         return self
 
     @classmethod
-    def load(cls, config_dir: Path | None = None, **overrides: object) -> AgentSettings:
+    def load(cls, config_dir: Path | None = None, **overrides: Any) -> AgentSettings:
         """From the environment and the directory ``config_dir`` (default: ``AGENT_CONFIG_DIR``, if set)."""
         directory = config_dir or _config_dir_from_environment()
         if directory is not None and not directory.is_dir():
             raise ConfigurationError(f"the configuration directory {directory} does not exist (or is a file)")
-        return cls(_secrets_dir=directory, **overrides)  # type: ignore[call-arg]
+        return cls(_secrets_dir=directory, **overrides)
 
     def token_value(self) -> str | None:
         if self.token is None:
@@ -92,6 +92,15 @@ class AgentSettings(BaseSettings):
         missing = [name for name, value in required if not value]
         if missing:
             raise ConfigurationError(f"set {' and '.join(missing)} (environment or configuration directory)")
+
+
+def invalid_settings(error: ValidationError) -> list[str]:
+    """One ``invalid setting NAME: reason`` line per refused value, named as the operator set it; without
+    pydantic's links and without the value itself (it may be the token)."""
+    return [
+        f"invalid setting {'.'.join(str(part) for part in problem['loc']) or 'value'}: {problem['msg']}"
+        for problem in error.errors(include_url=False, include_input=False)
+    ]
 
 
 def _config_dir_from_environment() -> Path | None:

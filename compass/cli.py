@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from alembic.util import CommandError
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass import migrate as migrations
@@ -15,30 +18,84 @@ from compass import server
 from compass.app import DIRECTOR_PATH, DatabaseBehindError, check_migrations
 from compass.auth.jwt import issue_token
 from connector.ca.files import private_directory
-from credentials.audit.repository import AuditRepository
+from credentials.audit.repository import AuditEventName, AuditRepository
 from credentials.revocation import revoke_for_object
 from director.models import Tenant
 from director.tenant.service import tenant as tenant_service
 from kernel.db import Database
-from kernel.errors import CompassError
+from kernel.errors import CompassError, TenantNotFoundError
 from kernel.models import utcnow
 from kernel.observability.logging import configure_logging
-from kernel.principal import ALL_SCOPES, ClientKind
+from kernel.principal import ALL_SCOPES, ClientKind, Scope
 from kernel.settings import Settings
 
-app = typer.Typer(help="pycompass: a Compass-compatible control plane.", no_args_is_help=True)
-tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
+# Plain help: typer's rich panels print "<bool>" after every flag, as if it took a value.
+app = typer.Typer(
+    help="pycompass: a Compass-compatible control plane.", no_args_is_help=True, rich_markup_mode=None
+)
+tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(tenant_app, name="tenant")
 
 DEMO_TENANT = "demo"
 T = TypeVar("T")
 
 
-def _settings() -> Settings:
-    settings = Settings()
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"compass {version('pycompass')}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    pass
+
+
+def _refuse(command: str, message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"compass {command}: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(settings: Settings | None = None) -> Settings:
+    settings = settings or Settings()
     # The data directory holds keys and, by default, the database with application credentials.
     private_directory(settings.data_dir)
     return settings
+
+
+def _database_name(settings: Settings) -> str:
+    """The database a command opens, as the operator can compare it with the server's (no password)."""
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return url.database
+    return url.render_as_string(hide_password=True)
+
+
+def _servers_settings(command: str) -> Settings:
+    """For commands that use what the server made: run elsewhere than the server, they would create an empty
+    database of their own and then find nothing in it."""
+    settings = Settings()
+    url = make_url(settings.effective_database_url)
+    file = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
+    if file and not Path(file).exists():
+        _refuse(
+            command,
+            f"there is no database at {file}: run it with the server's settings, COMPASS_DATA_DIR "
+            f"(now {settings.data_dir}) or COMPASS_DATABASE_URL",
+            2,
+        )
+    return _settings(settings)
+
+
+def _refuse_error(command: str, settings: Settings, error: CompassError) -> NoReturn:
+    if isinstance(error, TenantNotFoundError):
+        _refuse(command, f"{error.message} in the database {_database_name(settings)}")
+    _refuse(command, error.message)
 
 
 async def _ensure_tenant(session: AsyncSession, name: str) -> Tenant:
@@ -110,8 +167,7 @@ def serve(
     try:
         asyncio.run(_check(Database(settings.effective_database_url)))
     except DatabaseBehindError as error:
-        typer.echo(f"compass serve: {error}", err=True)
-        raise typer.Exit(1) from None
+        _refuse("serve", str(error))
     url = f"http://{settings.host}:{settings.http_port}{DIRECTOR_PATH}"
     typer.echo(f"\nGraphiQL:   {url}")
     typer.echo(f"mTLS:       {settings.effective_public_mtls_url}{DIRECTOR_PATH} and {settings.certificate_secured_connector_url}")
@@ -122,7 +178,10 @@ def serve(
         typer.echo(f'  {{"Authorization": "Bearer {token}", "Tenant": "{tenant.id}"}}')
         typer.echo("Then run:   { viewer { id type } }\n")
     configure_logging(level=settings.log_level, json=settings.log_json)
-    status = server.run(settings, workers=workers)
+    try:
+        status = server.run(settings, workers=workers)
+    except server.ListenError as error:
+        _refuse("serve", str(error))
     if status:
         raise typer.Exit(status)
 
@@ -135,15 +194,14 @@ def tenant_create(name: str) -> None:
     try:
         tenant = _in_transaction(settings, lambda session: tenant_service.create(session, name))
     except CompassError as error:
-        typer.echo(f"compass tenant create: {error.message}", err=True)
-        raise typer.Exit(1) from None
+        _refuse_error("tenant create", settings, error)
     typer.echo(tenant.id)
 
 
 @tenant_app.command("list")
 def tenant_list() -> None:
     """List tenants: id and name."""
-    settings = _settings()
+    settings = _servers_settings("tenant list")
     _migrated(settings)
     for tenant in _in_transaction(settings, tenant_service.list_all):
         typer.echo(f"{tenant.id}\t{tenant.name}")
@@ -152,23 +210,22 @@ def tenant_list() -> None:
 @app.command()
 def token(
     tenant: Annotated[str, typer.Option(help="Tenant name or id.")],
-    scopes: Annotated[list[str] | None, typer.Option(help="Scopes to grant (repeat); default all.")] = None,
-    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+    scopes: Annotated[
+        list[Scope] | None,
+        typer.Option(metavar="SCOPE", help=f"Scope to grant (repeat); default all: {', '.join(Scope)}."),
+    ] = None,
+    ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds.")] = 3600,
     subject: Annotated[str, typer.Option(help="Who the token is for.")] = "operator",
 ) -> None:
     """Print an operator JWT signed with this server's key."""
-    settings = _settings()
+    settings = _servers_settings("token")
     _migrated(settings)
     try:
         found = _in_transaction(settings, lambda session: tenant_service.resolve(session, tenant))
     except CompassError as error:
-        typer.echo(f"compass token: {error.message}", err=True)
-        raise typer.Exit(1) from None
-    unknown = set(scopes or []) - set(ALL_SCOPES)
-    if unknown:
-        typer.echo(f"compass token: unknown scopes {sorted(unknown)}; known: {sorted(ALL_SCOPES)}", err=True)
-        raise typer.Exit(1)
-    typer.echo(issue_token(settings, tenant_id=found.id, scopes=scopes or sorted(ALL_SCOPES), ttl_seconds=ttl, subject=subject))
+        _refuse_error("token", settings, error)
+    granted = sorted(str(scope) for scope in scopes or ALL_SCOPES)
+    typer.echo(issue_token(settings, tenant_id=found.id, scopes=granted, ttl_seconds=ttl, subject=subject))
 
 
 @app.command()
@@ -179,9 +236,8 @@ def revoke(
 ) -> None:
     """Revoke all client certificates of a runtime or an application and print their serials."""
     if (runtime is None) == (application is None):
-        typer.echo("compass revoke: give exactly one of --runtime or --application", err=True)
-        raise typer.Exit(2)
-    settings = _settings()
+        _refuse("revoke", "give exactly one of --runtime or --application", 2)
+    settings = _servers_settings("revoke")
     _migrated(settings)
     kind, object_id = (ClientKind.RUNTIME, runtime) if runtime else (ClientKind.APPLICATION, application)
     async def work(session: AsyncSession) -> list[str]:
@@ -191,8 +247,7 @@ def revoke(
     try:
         serials = _in_transaction(settings, work)
     except CompassError as error:
-        typer.echo(f"compass revoke: {error.message}", err=True)
-        raise typer.Exit(1) from None
+        _refuse_error("revoke", settings, error)
     for serial in serials:
         typer.echo(serial)
     typer.echo(f"revoked {len(serials)} certificate(s)", err=True)
@@ -200,17 +255,22 @@ def revoke(
 
 @app.command()
 def audit(
-    limit: Annotated[int, typer.Option(help="How many of the latest events.")] = 50,
-    event: Annotated[str | None, typer.Option(help="Only this event, e.g. token_refused.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the latest events.")] = 50,
+    event: Annotated[
+        AuditEventName | None,
+        typer.Option(metavar="EVENT", help=f"Only this event: {', '.join(AuditEventName)}."),
+    ] = None,
 ) -> None:
-    """List the latest token and certificate events, newest first."""
-    settings = _settings()
+    """List the latest token and certificate events, newest first, with the runtime or application of each
+    client id."""
+    settings = _servers_settings("audit")
     _migrated(settings)
-    rows = _in_transaction(settings, lambda session: AuditRepository(session).latest(limit=limit, event=event))
-    for row in rows:
+    lines = _in_transaction(settings, lambda session: AuditRepository(session).latest(limit=limit, event=event))
+    for line in lines:
+        row = line.event
         fields = {
-            "tenant": row.tenant_id, "client": row.client_id, "serial": row.serial,
-            "from": row.remote_addr, "reason": row.reason,
+            "tenant": row.tenant_id, "client": row.client_id, "runtime": line.runtime_id,
+            "application": line.application_id, "serial": row.serial, "from": row.remote_addr, "reason": row.reason,
         }
         details = " ".join(f"{key}={value}" for key, value in fields.items() if value)
         typer.echo(f"{row.at.isoformat()}  {row.event:<22} {details}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import gc
 import logging
 import os
@@ -106,22 +107,22 @@ def server_configs(settings: Settings, app: Starlette, tls: TLSFiles) -> list[uv
         body_timeout=settings.request_body_timeout_seconds,
         max_connections=connection_cap(settings.max_connections, listeners=2),
     )
-    common = {
-        "host": settings.host,
-        "log_config": None,
-        "loop": "uvloop",
-        "proxy_headers": False,
-        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
-        "ws": "none",  # nothing here speaks WebSocket: an upgrade request is an ordinary request
-    }
+    config = functools.partial(
+        uvicorn.Config,
+        host=settings.host,
+        log_config=None,
+        loop="uvloop",
+        proxy_headers=False,
+        # uvicorn annotates an int, yet only hands it to loop.call_later, which takes fractions of a second too.
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,  # type: ignore[arg-type]
+        ws="none",  # nothing here speaks WebSocket: an upgrade request is an ordinary request
+    )
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(item, RedactQueryTokens) for item in access_log.filters):
         access_log.addFilter(RedactQueryTokens())
     return [
-        uvicorn.Config(
-            app, port=settings.http_port, http=guarded(HttpToolsProtocol, limits), lifespan="on", **common
-        ),
-        uvicorn.Config(
+        config(app, port=settings.http_port, http=guarded(HttpToolsProtocol, limits), lifespan="on"),
+        config(
             app,
             port=settings.https_port,
             http=guarded(TLSHttpToolsProtocol, limits),
@@ -130,28 +131,29 @@ def server_configs(settings: Settings, app: Starlette, tls: TLSFiles) -> list[uv
             ssl_keyfile=str(tls.key),
             ssl_ca_certs=str(tls.client_ca),
             ssl_cert_reqs=ssl.CERT_OPTIONAL,
-            **common,
         ),
     ]
 
 
-async def serve_all(configs: list[uvicorn.Config]) -> None:
-    await _serve_together([uvicorn.Server(config) for config in configs])
-
-
-async def _serve_together(servers: list[uvicorn.Server], sockets: list[socket.socket] | None = None) -> None:
-    if sockets is None:
-        tasks = [asyncio.create_task(server.serve()) for server in servers]
-    else:
-        pairs = zip(servers, sockets, strict=True)
-        tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in pairs]
+async def serve_all(servers: list[uvicorn.Server], sockets: list[socket.socket]) -> int:
+    """Serves each server on its socket until one of them stops; the exit status is the first failure's."""
+    tasks = [asyncio.create_task(_serve(server, sock)) for server, sock in zip(servers, sockets, strict=True)]
     # Each server installs the signal handlers in turn, so Ctrl-C reaches one of them: it stops the others.
     done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for server in servers:
         server.should_exit = True
-    await asyncio.gather(*pending, return_exceptions=True)
-    for task in done:
-        task.result()  # a listener that could not start (port taken) ends the process with its exit code
+    statuses = [task.result() for task in done] + await asyncio.gather(*pending)
+    return next((status for status in statuses if status), 0)
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket) -> int:
+    """uvicorn ends a failed start-up with ``sys.exit(3)`` inside its task: escaping the task, that SystemExit
+    stopped the event loop at once and left the other task unretrieved (a traceback after the message)."""
+    try:
+        await server.serve(sockets=[sock])
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+    return 0
 
 
 def _tune_gc() -> None:
@@ -164,16 +166,41 @@ def _tune_gc() -> None:
 
 
 def run(settings: Settings, workers: int = 1) -> int:
-    """Serves until interrupted; the exit status is 1 when one of several workers failed to start or stop."""
+    """Serves until interrupted; the exit status is non-zero when a listener or a worker failed to start or stop.
+
+    Both ports are bound before anything else starts: a port in use raises ``ListenError``, and nothing ran.
+    """
     if workers > 1:
         return run_workers(settings, workers)
-    ca = load_certificate_authority(settings)
-    tls = prepare_tls(settings, ca)
-    app = create_app(settings, ca=ca)
-    configs = server_configs(settings, app, tls)
-    _tune_gc()
-    uvloop.run(serve_all(configs))
-    return 0
+    sockets = [sock for group in bind_listeners(settings, 1) for sock in group]
+    try:
+        ca = load_certificate_authority(settings)
+        tls = prepare_tls(settings, ca)
+        app = create_app(settings, ca=ca)
+        servers = [uvicorn.Server(config) for config in server_configs(settings, app, tls)]
+        _tune_gc()
+        return uvloop.run(serve_all(servers, sockets))
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class ListenError(RuntimeError):
+    """A port of the server cannot be listened on (taken, or not allowed); the message names its setting."""
+
+
+def bind_listeners(settings: Settings, count: int) -> list[list[socket.socket]]:
+    """``[HTTP sockets, HTTPS sockets]``, ``count`` listening sockets on each port (one per worker)."""
+    groups: list[list[socket.socket]] = []
+    for setting, port in (("COMPASS_HTTP_PORT", settings.http_port), ("COMPASS_HTTPS_PORT", settings.https_port)):
+        try:
+            groups.append(listening_sockets(settings.host, port, count))
+        except OSError as error:
+            for sock in (sock for group in groups for sock in group):
+                sock.close()
+            reason = (error.strerror or str(error)).lower()
+            raise ListenError(f"cannot listen on {settings.host}:{port} ({setting}): {reason}") from None
+    return groups
 
 
 # --- several worker processes -----------------------------------------------------------------------------
@@ -290,13 +317,14 @@ def _worker_main(settings: Settings, tls: TLSFiles, sockets: list[socket.socket]
         servers = [_WorkerServer(config) for config in server_configs(settings, app, tls)]
         stop.attach(servers)
         _tune_gc()
-        uvloop.run(_serve_together(servers, sockets))
+        status = uvloop.run(serve_all(servers, sockets))
     except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-        return code if code == 0 or served() else STARTUP_FAILURE
-    except BaseException:  # noqa: BLE001 - whatever ends a worker is logged and becomes its exit status
+        status = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException:  # whatever ends a worker is logged and becomes its exit status
         log.exception("worker_failed", pid=os.getpid())
         return 1 if served() else STARTUP_FAILURE
+    if status:
+        return status if served() else STARTUP_FAILURE
     return 0 if stop.requested or served() else STARTUP_FAILURE
 
 
@@ -341,9 +369,9 @@ class Supervisor:
                     pid, status = os.wait()
                 except ChildProcessError:
                     break
-                index = self.workers.pop(pid, None)
-                if index is not None:
-                    self._exited(pid, index, os.waitstatus_to_exitcode(status))
+                worker = self.workers.pop(pid, None)
+                if worker is not None:
+                    self._exited(pid, worker, os.waitstatus_to_exitcode(status))
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -380,7 +408,7 @@ class Supervisor:
         self._fork(index)
         log.info("worker_restarted", worker=index)
 
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+    def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
         self._stop_requests += 1
         self._stop(signal.SIGTERM if self._stop_requests == 1 else signal.SIGKILL)
 
@@ -417,15 +445,7 @@ def run_workers(settings: Settings, workers: int) -> int:
     ca = load_certificate_authority(settings)
     load_or_create_signing_key(settings.jwt_key_file)  # created with O_EXCL: two workers must not race for it
     tls = prepare_tls(settings, ca)
-    sockets: list[list[socket.socket]] = []  # [HTTP sockets, HTTPS sockets], one of each per worker
-    try:
-        for port in (settings.http_port, settings.https_port):
-            sockets.append(listening_sockets(settings.host, port, workers))
-    except OSError as error:
-        log.error("listen_failed", host=settings.host, error=str(error))
-        for sock in (sock for group in sockets for sock in group):
-            sock.close()
-        return 1
+    sockets = bind_listeners(settings, workers)  # [HTTP sockets, HTTPS sockets], one of each per worker
     parent = os.getpid()
     # Everything is imported by now: the workers share the parent's modules copy-on-write.
     gc.collect()

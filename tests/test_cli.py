@@ -3,37 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import stat
 import subprocess
-import sys
 import uuid
+from importlib.metadata import version
 from pathlib import Path
 
-import asyncpg
 import jwt
 import pytest
-from sqlalchemy.engine import make_url
 
+from credentials.audit.repository import audit_event
+from credentials.models import SystemAuth
+from director.models import Application, Runtime
+from kernel.db import Database
 from kernel.principal import ALL_SCOPES
+from testing.databases import POSTGRES_URL, create_postgres_database
+from testing.ports import free_port, loopback_socket
+from testing.served import COMPASS, operator_environment
 
-COMPASS = Path(sys.executable).with_name("compass")
-POSTGRES_URL = os.environ.get("COMPASS_TEST_POSTGRES_URL")
 TENANT = "acme"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def compass(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Runs `compass ARGS` with only the COMPASS_* variables given here (none leak in from the test run)."""
-    clean = {name: value for name, value in os.environ.items() if not name.startswith("COMPASS_")}
-    clean.update({"COMPASS_DATA_DIR": str(data_dir), "COMPASS_LOG_JSON": "false", **env})
-    return subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+    clean = operator_environment(COMPASS_DATA_DIR=str(data_dir), COMPASS_LOG_JSON="false", **env)
+    return subprocess.run(
         [str(COMPASS), *args], env=clean, capture_output=True, text=True, timeout=60, check=False
     )
 
@@ -56,7 +50,7 @@ def tenant_id(created: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def issued(data_dir: Path, tenant_id: str) -> subprocess.CompletedProcess[str]:
+def issued(data_dir: Path, tenant_id: str) -> subprocess.CompletedProcess[str]:  # tenant_id: once acme exists
     """`compass token --tenant acme`, run once for the module."""
     return compass(data_dir, "token", "--tenant", TENANT)
 
@@ -73,7 +67,8 @@ def test_tenant_list_shows_the_created_tenant(data_dir: Path, tenant_id: str) ->
     assert f"{tenant_id}\t{TENANT}" in listed.stdout.splitlines()
 
 
-def test_creating_an_existing_tenant_fails_saying_it_exists(data_dir: Path, tenant_id: str) -> None:
+@pytest.mark.usefixtures("tenant_id")
+def test_creating_an_existing_tenant_fails_saying_it_exists(data_dir: Path) -> None:
     again = compass(data_dir, "tenant", "create", TENANT)
 
     assert again.returncode != 0
@@ -100,7 +95,8 @@ def test_jwt_signing_key_is_readable_by_its_owner_only(
     assert mode == 0o600
 
 
-def test_token_for_an_unknown_tenant_fails_naming_it(data_dir: Path, tenant_id: str) -> None:
+@pytest.mark.usefixtures("tenant_id")
+def test_token_for_an_unknown_tenant_fails_naming_it(data_dir: Path) -> None:
     refused = compass(data_dir, "token", "--tenant", "nope")
 
     assert refused.returncode != 0
@@ -108,28 +104,168 @@ def test_token_for_an_unknown_tenant_fails_naming_it(data_dir: Path, tenant_id: 
     assert refused.stdout == ""
 
 
-async def _empty_postgres_database() -> str:
-    assert POSTGRES_URL
-    url = make_url(POSTGRES_URL)
-    name = f"compass_cli_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.mark.skipif(POSTGRES_URL is None, reason="COMPASS_TEST_POSTGRES_URL is not set")
 def test_serve_refuses_a_postgresql_database_behind_the_migrations(tmp_path: Path) -> None:
     # given an empty PostgreSQL database, which serve never migrates by itself
-    database_url = asyncio.run(_empty_postgres_database())
+    database_url = asyncio.run(create_postgres_database("compass_cli"))
 
     # when
-    served = compass(tmp_path, "serve", COMPASS_DATABASE_URL=database_url, COMPASS_HTTP_PORT=str(_free_port()))
+    served = compass(tmp_path, "serve", COMPASS_DATABASE_URL=database_url, COMPASS_HTTP_PORT=str(free_port()))
 
     # then
     assert served.returncode != 0
     assert "compass migrate" in served.stderr
+
+
+# --- refusals an operator can act on ------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("tenant_id")
+def test_token_with_an_unknown_scope_names_the_valid_ones_plainly(data_dir: Path) -> None:
+    refused = compass(data_dir, "token", "--tenant", TENANT, "--scopes", "bogus")
+
+    assert refused.returncode == 2
+    assert "'bogus'" in refused.stderr
+    assert all(f"'{scope}'" in refused.stderr for scope in ALL_SCOPES)
+    assert "<Scope" not in refused.stderr
+    assert refused.stdout == ""
+
+
+@pytest.mark.usefixtures("tenant_id")
+@pytest.mark.parametrize("ttl", ["0", "-60"])
+def test_token_with_a_lifetime_below_one_second_is_refused(data_dir: Path, ttl: str) -> None:
+    refused = compass(data_dir, "token", "--tenant", TENANT, "--ttl", ttl)
+
+    assert refused.returncode == 2
+    assert "--ttl" in refused.stderr
+    assert refused.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("token", "--tenant", TENANT),
+        ("tenant", "list"),
+        ("revoke", "--tenant", TENANT, "--runtime", "r-1"),
+        ("audit",),
+    ],
+    ids=lambda command: command[0] if command[0] != "tenant" else "tenant list",
+)
+def test_a_command_that_uses_the_servers_database_creates_none_and_names_the_one_it_looked_for(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # given a directory that is not the server's data directory
+    elsewhere = tmp_path / "not-the-data-dir"
+
+    # when
+    refused = compass(elsewhere, *command)
+
+    # then
+    assert refused.returncode == 2
+    assert str((elsewhere / "compass.db").resolve()) in refused.stderr
+    assert "COMPASS_DATA_DIR" in refused.stderr
+    assert "COMPASS_DATABASE_URL" in refused.stderr
+    assert not elsewhere.exists()
+
+
+@pytest.mark.usefixtures("tenant_id")
+@pytest.mark.parametrize(
+    "command",
+    [("token", "--tenant", "nope"), ("revoke", "--tenant", "nope", "--runtime", "r-1")],
+    ids=["token", "revoke"],
+)
+def test_an_unknown_tenant_is_reported_with_the_database_opened(data_dir: Path, command: tuple[str, ...]) -> None:
+    refused = compass(data_dir, *command)
+
+    assert refused.returncode == 1
+    assert "'nope'" in refused.stderr
+    assert str((data_dir / "compass.db").resolve()) in refused.stderr
+
+
+@pytest.mark.usefixtures("tenant_id")
+def test_audit_with_an_unknown_event_lists_the_known_ones(data_dir: Path) -> None:
+    refused = compass(data_dir, "audit", "--event", "nosuch")
+
+    assert refused.returncode == 2
+    assert "'nosuch'" in refused.stderr
+    assert "'token_issued'" in refused.stderr
+    assert "'certificate_revoked'" in refused.stderr
+
+
+async def _record_token_events(data_dir: Path, tenant_id: str) -> tuple[str, str, str, str]:
+    """A runtime and an application of the tenant, each with a client id whose token was issued: the ids."""
+    database = Database(f"sqlite+aiosqlite:///{(data_dir / 'compass.db').resolve()}")
+    try:
+        async with database.transaction() as session:
+            runtime = Runtime(tenant_id=tenant_id, name=f"audited-{uuid.uuid4().hex[:8]}")
+            application = Application(tenant_id=tenant_id, name=f"audited-{uuid.uuid4().hex[:8]}")
+            session.add_all([runtime, application])
+            await session.flush()
+            runtime_auth = SystemAuth(tenant_id=tenant_id, runtime_id=runtime.id)
+            application_auth = SystemAuth(tenant_id=tenant_id, application_id=application.id)
+            session.add_all([runtime_auth, application_auth])
+            await session.flush()
+            for auth in (runtime_auth, application_auth):
+                session.add(audit_event("token_issued", tenant_id=tenant_id, client_id=auth.id))
+            return runtime.id, runtime_auth.id, application.id, application_auth.id
+    finally:
+        await database.dispose()
+
+
+def test_audit_lines_name_the_runtime_or_application_behind_a_client_id(data_dir: Path, tenant_id: str) -> None:
+    # given
+    runtime_id, runtime_client, application_id, application_client = asyncio.run(
+        _record_token_events(data_dir, tenant_id)
+    )
+
+    # when
+    listed = compass(data_dir, "audit", "--event", "token_issued")
+
+    # then
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    [runtime_line] = [line for line in lines if f"client={runtime_client}" in line]
+    [application_line] = [line for line in lines if f"client={application_client}" in line]
+    assert f"runtime={runtime_id}" in runtime_line.split()
+    assert f"application={application_id}" in application_line.split()
+
+
+# --- the command itself -------------------------------------------------------------------------------------
+
+
+def test_version_prints_the_installed_version(tmp_path: Path) -> None:
+    shown = compass(tmp_path, "--version")
+
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == f"compass {version('pycompass')}"
+
+
+@pytest.mark.parametrize("command", [("--help",), ("serve", "--help")], ids=["compass", "serve"])
+def test_help_shows_no_value_type_after_a_flag(tmp_path: Path, command: tuple[str, ...]) -> None:
+    shown = compass(tmp_path, *command)
+
+    assert shown.returncode == 0, shown.stderr
+    assert "--help" in shown.stdout
+    assert "<bool>" not in shown.stdout
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("taken", ["COMPASS_HTTP_PORT", "COMPASS_HTTPS_PORT"])
+def test_serve_on_a_port_in_use_exits_with_one_clear_message(tmp_path: Path, taken: str, workers: str) -> None:
+    # given a port that something else listens on
+    with loopback_socket() as occupant:
+        occupant.listen()
+        port = occupant.getsockname()[1]
+        ports = {"COMPASS_HTTP_PORT": str(free_port()), "COMPASS_HTTPS_PORT": str(free_port()), taken: str(port)}
+
+        # when
+        served = compass(tmp_path, "serve", "--workers", workers, **ports)
+
+    # then
+    assert served.returncode == 1
+    assert f"127.0.0.1:{port}" in served.stderr
+    assert taken in served.stderr
+    assert "in use" in served.stderr
+    output = served.stdout + served.stderr
+    assert "Traceback" not in output
+    assert "Task exception" not in output

@@ -1,13 +1,36 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from credentials.models import AuditEvent
+from credentials.models import AuditEvent, SystemAuth
 from kernel.observability.metrics import count_lifecycle_event
+
+
+class AuditEventName(StrEnum):
+    """Every event the audit trail records; ``compass audit --event`` offers exactly these."""
+
+    TOKEN_ISSUED = "token_issued"
+    TOKEN_REDEEMED = "token_redeemed"
+    TOKEN_REFUSED = "token_refused"
+    CERTIFICATE_ISSUED = "certificate_issued"
+    CERTIFICATE_RENEWED = "certificate_renewed"
+    CERTIFICATE_REVOKED = "certificate_revoked"
+    CERTIFICATE_REFUSED = "certificate_refused"
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """An event with the runtime or application its client id belongs to (None: no client id, or it is gone)."""
+
+    event: AuditEvent
+    runtime_id: str | None
+    application_id: str | None
 
 
 class AuditRepository:
@@ -19,11 +42,18 @@ class AuditRepository:
         self.session.add(event)
         count_lifecycle_event(event.event)
 
-    async def latest(self, *, limit: int, event: str | None = None) -> list[AuditEvent]:
-        statement = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id).limit(limit)
+    async def latest(self, *, limit: int, event: str | None = None) -> list[AuditLine]:
+        """Newest first, each with its client id's owner, in one query."""
+        statement = (
+            select(AuditEvent, SystemAuth.runtime_id, SystemAuth.application_id)
+            .outerjoin(SystemAuth, SystemAuth.id == AuditEvent.client_id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id)
+            .limit(limit)
+        )
         if event is not None:
             statement = statement.where(AuditEvent.event == event)
-        return list((await self.session.execute(statement)).scalars())
+        rows = await self.session.execute(statement)
+        return [AuditLine(row, runtime_id, application_id) for row, runtime_id, application_id in rows]
 
     async def prune(self, before: datetime, *, limit: int) -> int:
         """Deletes up to ``limit`` events older than ``before``; answers how many."""
@@ -35,4 +65,5 @@ class AuditRepository:
 
 
 def audit_event(event: str, **fields: Any) -> AuditEvent:
-    return AuditEvent(event=event, **fields)
+    """An unknown name raises ValueError: every recorded event is one ``compass audit --event`` can select."""
+    return AuditEvent(event=AuditEventName(event).value, **fields)

@@ -8,15 +8,18 @@ import json
 import os
 import signal
 import subprocess
-import time
+from importlib.metadata import version
 from pathlib import Path
 
+import pytest
+
 from agent.status import ConnectionState
-from tests.agent.conftest import AGENT_VARIABLES, COMPASS_AGENT, Landscape
+from testing.waiting import wait_until
+from tests.agent.support import AGENT_VARIABLES, COMPASS_AGENT, Landscape
 
 
 def compass_agent(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+    return subprocess.run(
         [str(COMPASS_AGENT), *args], env=environment, capture_output=True, text=True, timeout=60, check=False
     )
 
@@ -79,11 +82,40 @@ async def test_sync_once_exits_non_zero_with_the_reason_when_it_failed(landscape
     assert "sync failed: ConnectionFailed: INVALID_TOKEN" in done.stderr
 
 
-def test_sync_without_once_is_a_usage_error(tmp_path: Path) -> None:
-    done = compass_agent(bare_environment(tmp_path), "sync")
+def test_sync_dry_run_without_once_is_a_usage_error(tmp_path: Path) -> None:
+    done = compass_agent(bare_environment(tmp_path), "sync", "--dry-run")
 
     assert done.returncode == 2
     assert "--once" in done.stderr
+
+
+def test_an_invalid_setting_is_named_with_the_reason_and_no_link(tmp_path: Path) -> None:
+    environment = bare_environment(tmp_path, AGENT_SYNC_PERIOD="soon", AGENT_SINK="s3")
+
+    done = compass_agent(environment, "status")
+
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert any(line.startswith("invalid setting AGENT_SYNC_PERIOD: ") for line in lines), done.stderr
+    assert any(line.startswith("invalid setting AGENT_SINK: ") for line in lines), done.stderr
+    assert "http" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_version_prints_the_installed_version(tmp_path: Path) -> None:
+    done = compass_agent(bare_environment(tmp_path), "--version")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"compass-agent {version('pycompass')}"
+
+
+@pytest.mark.parametrize("command", [("--help",), ("sync", "--help")], ids=["compass-agent", "sync"])
+def test_help_shows_no_value_type_after_a_flag(tmp_path: Path, command: tuple[str, ...]) -> None:
+    done = compass_agent(bare_environment(tmp_path), *command)
+
+    assert done.returncode == 0, done.stderr
+    assert "--help" in done.stdout
+    assert "<bool>" not in done.stdout
 
 
 def test_missing_connection_settings_are_named(tmp_path: Path) -> None:
@@ -131,36 +163,30 @@ async def test_renew_gets_a_new_certificate(landscape: Landscape) -> None:
     assert done.stdout.startswith("certificate valid until ")
 
 
-async def wait_for(condition: object, *, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "the condition did not come true in time"
-        await asyncio.sleep(0.05)
-
-
-async def test_run_keeps_syncing_until_sigterm(landscape: Landscape) -> None:
+@pytest.mark.parametrize("command", ["run", "sync"])
+async def test_run_and_sync_without_once_keep_syncing_until_sigterm(landscape: Landscape, command: str) -> None:
     # given
     await landscape.application("shop")
-    process = subprocess.Popen(  # noqa: S603 - our own entry point
-        [str(COMPASS_AGENT), "run"],
+    process = await asyncio.create_subprocess_exec(
+        str(COMPASS_AGENT),
+        command,
         env=landscape.environment(AGENT_SYNC_PERIOD="0.2"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await wait_for(lambda: "application-mp-shop.yaml" in landscape.manifests())
+        await wait_until(lambda: "application-mp-shop.yaml" in landscape.manifests(), what="shop's manifest")
 
         # when
         await landscape.application("billing")
-        await wait_for(lambda: "application-mp-billing.yaml" in landscape.manifests())
+        await wait_until(lambda: "application-mp-billing.yaml" in landscape.manifests(), what="its manifest")
         process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.to_thread(process.communicate, timeout=20)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             process.kill()
-            process.wait()
+            await process.wait()
 
     # then
-    assert process.returncode == 0, stderr
-    assert "agent_stopped" in stderr
+    assert process.returncode == 0, stderr.decode()
+    assert b"agent_stopped" in stderr
