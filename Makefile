@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install assets clean
+.PHONY: run test lint bench install assets clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ assets: $(STAMP)
 run: install
 	$(BIN)/compass serve --demo
 
-test: install
+# The architecture contracts (import-linter), then ruff and mypy: all configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/ruff check
+	$(BIN)/mypy
+
+test: install lint
 	scripts/install-browser.sh
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -33,4 +39,4 @@ bench-fleet: install
 	scripts/with-postgres.sh $(BIN)/python bench/fleet.py --find-max --workers 1,2 --runtimes 200 --duration 30 --profile $(FLEET_ARGS)
 
 clean:
-	rm -rf $(VENV) .compass .pytest_cache
+	rm -rf $(VENV) .compass .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

@@ -13,7 +13,7 @@ import base64
 import ssl
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import structlog
@@ -127,7 +127,7 @@ class ConnectorClient:
     ) -> ConnectorClient:
         return cls(url, timeout=timeout, verify=mtls_context(credentials, chain_file, key_file), mtls=True)
 
-    async def __aenter__(self) -> ConnectorClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -183,19 +183,19 @@ class ConnectorClient:
             failure = refusal or Unreachable("unreachable", f"{type(error).__name__}: {error}".rstrip(": "))
             bound.warning("connector_call_failed", code=failure.code, error=failure.message)
             raise failure from error
-        failure = self._failure(response)
-        if failure is not None:
+        refusal = self._failure(response)
+        if refusal is not None:
             bound.warning(
                 "connector_call_refused",
                 status=response.status_code,
-                code=failure.code,
-                error=failure.message,
+                code=refusal.code,
+                error=refusal.message,
             )
-            raise failure
+            raise refusal
         bound.info("connector_call", status=response.status_code)
         return response.json()["data"]["result"]
 
-    def _failure(self, response: httpx.Response) -> ConnectorError | None:
+    def _failure(self, response: httpx.Response) -> ConnectorError | None:  # noqa: PLR0911 - one return per kind of answer
         try:
             body = response.json()
         except ValueError:
@@ -217,6 +217,6 @@ class ConnectorClient:
             return CertificateRevoked(code, message)
         if code == "UNAUTHENTICATED" and self.mtls:
             return CertificateRefused(code, message)
-        if response.status_code >= 500:
+        if response.is_server_error:
             return Unreachable(code, message)
         return ConnectorRefused(code, message)

@@ -103,7 +103,7 @@ class DirectorClient:
 
     # --- operations -----------------------------------------------------------------------------------------
 
-    async def fetch_applications(self, runtime_id: str) -> FetchResult | None:
+    async def fetch_applications(self, runtime_id: str) -> FetchResult | None:  # noqa: C901, PLR0912 - each check on a page refuses it with its own message
         """All pages of ``applicationsForRuntime``, or None when the Director answered 304 Not Modified."""
         applications: list[dict[str, Any]] = []
         labels: dict[str, Any] = {}
@@ -119,7 +119,7 @@ class DirectorClient:
                 headers["If-None-Match"] = self._etag
             variables = {"runtimeID": runtime_id, "first": self._page_size, "after": after}
             response = await self._post(APPLICATIONS_FOR_RUNTIME, variables, headers, SyncFailed)
-            if response.status_code == 304:
+            if response.status_code == httpx.codes.NOT_MODIFIED:
                 if not headers:
                     raise SyncFailed(f"the Director answered 304 to the unconditional page {page_number}")
                 log.debug("applications_unchanged", runtime_id=runtime_id)
@@ -208,7 +208,7 @@ class DirectorClient:
         except httpx.HTTPError as exc:
             log.warning("director_unreachable", request_id=request_id, error=repr(exc))
             raise error(f"the Director is unreachable: {exc!r}") from exc
-        if response.status_code not in (200, 304):
+        if response.status_code not in (httpx.codes.OK, httpx.codes.NOT_MODIFIED):
             log.warning("director_http_error", request_id=request_id, status=response.status_code)
         return response
 
@@ -227,7 +227,7 @@ class DirectorClient:
             messages = "; ".join(str(item.get("message")) for item in errors if isinstance(item, dict))
             raise error(f"the Director answered with errors: {messages}", code=code)
         data = body.get("data")
-        if response.status_code != 200 or not isinstance(data, dict):
+        if response.status_code != httpx.codes.OK or not isinstance(data, dict):
             raise error(f"the Director answered HTTP {response.status_code} without data")
         return data
 

@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Self
 
 import httpx
 import structlog
@@ -127,7 +127,7 @@ class Agent:
         if self._owns_sink:
             await close_sink(self.sink)
 
-    async def __aenter__(self) -> Agent:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -324,7 +324,7 @@ class Agent:
                 break
             try:
                 delay = self.next_delay(iteration.result())
-            except Exception:  # noqa: BLE001 - the agent keeps going whatever one iteration hit
+            except Exception:  # the agent keeps going whatever one iteration hit
                 log.exception("iteration_failed", runtime_id=self.runtime_id)
                 delay = self.backoff.next_delay(self.rng)
             with contextlib.suppress(TimeoutError):
@@ -339,14 +339,15 @@ class Agent:
         period = self.settings.sync_period
         return period * self.rng.uniform(1 - SYNC_JITTER, 1 + SYNC_JITTER)
 
-    async def _first_of(self, iteration: asyncio.Future[Outcome], stopping: asyncio.Future[bool]) -> None:
+    async def _first_of(self, iteration: asyncio.Future[Outcome], stopping: asyncio.Future[Literal[True]]) -> None:
         """Waits for the iteration or the stop; logs ``initial_sync_in_progress`` every few seconds while the
         agent has not synced yet (a first sync of many applications takes a while)."""
         started = time.monotonic()
         while True:
             timeout = None if self._synced_once else PROGRESS_INTERVAL_SECONDS
             first = asyncio.FIRST_COMPLETED
-            done, _ = await asyncio.wait({iteration, stopping}, timeout=timeout, return_when=first)
+            either: set[asyncio.Future[Any]] = {iteration, stopping}
+            done, _ = await asyncio.wait(either, timeout=timeout, return_when=first)
             if done:
                 return
             log.info(

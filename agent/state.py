@@ -21,6 +21,7 @@ import structlog
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from agent.errors import AgentError
 from agent.settings import KeyType
@@ -41,8 +42,8 @@ def generate_key(key_type: KeyType) -> PrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=4096)
 
 
-def _public_key_der(public_key: object) -> bytes:
-    return public_key.public_bytes(  # type: ignore[attr-defined, no-any-return]
+def _public_key_der(public_key: PublicKeyTypes) -> bytes:
+    return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 

@@ -42,7 +42,7 @@ def format_time(moment: datetime | None) -> str | None:
 def parse_time(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return datetime.fromisoformat(value).astimezone(UTC)
 
 
 @dataclass
@@ -123,7 +123,7 @@ class CompassConnection:
         connection = status.get("connectionStatus") or {}
         certificate = connection.get("certificateStatus") or {}
         synchronization = status.get("synchronizationStatus") or {}
-        state = status.get("connectionState")
+        state = str(status.get("connectionState"))
         return cls(
             director_url=management.get("directorUrl"),
             connector_url=management.get("connectorUrl"),

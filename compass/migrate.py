@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from alembic import command
@@ -10,9 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import migrations
-
-MIGRATIONS_DIR = Path(migrations.__file__).parent
+# Located as package data, not imported: alembic runs migrations/env.py as a script, and that script imports
+# compass.models, so an import here would close a compass <-> migrations cycle.
+MIGRATIONS_DIR = Path(str(files("migrations")))
 
 
 def alembic_config(url: str) -> Config:

@@ -76,9 +76,11 @@ class TLSHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()  # builds a fresh self.scope for the request
         if self._tls is not None:
-            extensions = self.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
+            extensions = self.scope.setdefault("extensions", {})
             # A copy per request: the app may not change what later requests on the connection see.
-            extensions[TLS_EXTENSION] = {**self._tls, "client_cert_chain": [*self._tls["client_cert_chain"]]}
+            tls: dict[object, object] = dict(self._tls.items())
+            tls["client_cert_chain"] = [*self._tls["client_cert_chain"]]
+            extensions[TLS_EXTENSION] = tls
 
 
 @functools.lru_cache(maxsize=1024)

@@ -80,7 +80,7 @@ class AnonymousPrincipal:
     def tenant_id(self) -> str:
         raise UnauthenticatedError("send Authorization: Bearer <JWT> (see `compass token`)")
 
-    def has_scope(self, scope: str) -> bool:
+    def has_scope(self, scope: str) -> bool:  # noqa: ARG002 - the Principal interface; no scope is held
         return False
 
 
@@ -104,7 +104,7 @@ class ClientPrincipal:
     def tenant_id(self) -> str:
         return self.identity.tenant_id
 
-    def has_scope(self, scope: str) -> bool:
+    def has_scope(self, scope: str) -> bool:  # noqa: ARG002 - the Principal interface; no scope is held
         return False
 
 

@@ -10,9 +10,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.errors import NotFoundError
-from kernel.models import Base
+from kernel.models import IdMixin
 
-M = TypeVar("M", bound=Base)
+# Bound by the id every repository looks rows up by (each of these models is also a mapped, TenantOwned class).
+M = TypeVar("M", bound=IdMixin)
 
 
 class TenantScopedRepository(Generic[M]):
@@ -24,10 +25,10 @@ class TenantScopedRepository(Generic[M]):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def select(self, tenant_id: str) -> Select[tuple[M]]:
+    def select(self, tenant_id: str) -> Select[M]:
         return select(self.model).where(self.model.tenant_id == tenant_id)
 
-    def _ordered(self, statement: Select[tuple[M]]) -> Select[tuple[M]]:
+    def _ordered(self, statement: Select[M]) -> Select[M]:
         return statement.order_by(*(getattr(self.model, column) for column in self.order_by))
 
     async def get(self, tenant_id: str, object_id: str) -> M | None:
@@ -49,7 +50,7 @@ class TenantScopedRepository(Generic[M]):
         statement = self.select(tenant_id).where(self.model.id == object_id).with_for_update(key_share=True)
         return (await self.session.execute(statement)).scalars().first()
 
-    async def page(self, statement: Select[tuple[M]], *, limit: int, offset: int) -> tuple[list[M], int]:
+    async def page(self, statement: Select[M], *, limit: int, offset: int) -> tuple[list[M], int]:
         total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
         rows = await self.session.execute(self._ordered(statement).limit(limit).offset(offset))
         return list(rows.scalars()), total

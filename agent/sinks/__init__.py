@@ -19,11 +19,11 @@ def make_sink(settings: Any) -> Sink:
     """
     kind = str(getattr(settings, "sink", "directory") or "directory").lower()
     if kind == "directory":
-        from agent.sinks.directory import DirectorySink
+        from agent.sinks.directory import DirectorySink  # noqa: PLC0415 - a sink loads only when chosen
 
         return DirectorySink(Path(settings.manifest_dir))
     if kind == "kubernetes":
-        from agent.sinks.kubernetes import KubernetesSink
+        from agent.sinks.kubernetes import KubernetesSink  # noqa: PLC0415 - lightkube loads only for this sink
 
         kubeconfig = getattr(settings, "kubeconfig", None)
         return KubernetesSink.from_config(

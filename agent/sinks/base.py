@@ -18,6 +18,7 @@ MANAGED_KINDS = frozenset({APPLICATION_KIND, SECRET_KIND})
 Manifest = dict[str, Any]
 
 # A DNS-1123 subdomain, as Kubernetes wants metadata.name of these kinds; it also keeps file names safe.
+_NAME_MAX_LENGTH = 253  # a DNS subdomain: Kubernetes' limit for object names
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
@@ -41,7 +42,7 @@ class Sink(Protocol):
 
 
 def is_valid_name(name: str) -> bool:
-    return len(name) <= 253 and _NAME.fullmatch(name) is not None
+    return len(name) <= _NAME_MAX_LENGTH and _NAME.fullmatch(name) is not None
 
 
 def labels_of(manifest: Manifest) -> dict[str, Any]:

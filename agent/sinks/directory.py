@@ -26,8 +26,8 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc]
-    def ignore_aliases(self, data: Any) -> bool:
+class _Dumper(_BaseDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002 - PyYAML's signature
         return True  # no &anchors/*aliases: every manifest reads on its own
 
 

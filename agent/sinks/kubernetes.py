@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import structlog
 from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
-from lightkube.core.resource import Resource
+from lightkube.core.client import LabelSelector
 from lightkube.generic_resource import create_global_resource
 from lightkube.resources.core_v1 import Secret
 from lightkube.types import PatchType
@@ -86,7 +86,7 @@ class KubernetesSink:
     async def list_owned(self, kind: str) -> dict[str, Manifest]:
         resource = _resource(kind)
         owned: dict[str, Manifest] = {}
-        selector = {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]}
+        selector: LabelSelector = {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]}
         try:
             async for item in self._client.list(resource, namespace=self._namespace(kind), labels=selector):
                 manifest = _to_manifest(item, kind)
@@ -102,7 +102,7 @@ class KubernetesSink:
         try:
             item = await self._client.get(_resource(kind), name, namespace=self._namespace(kind))
         except ApiError as exc:
-            if exc.status.code == 404:
+            if exc.status.code == httpx.codes.NOT_FOUND:
                 return None
             raise SinkError(f"cannot read {kind}/{name}: {_reason(exc)}") from exc
         except httpx.HTTPError as exc:
@@ -121,9 +121,10 @@ class KubernetesSink:
         if existing is None:
             await self._add_owner(body)
             try:
-                created = await self._client.create(resource.from_dict(body), namespace=namespace)
+                # The namespace is in the body's metadata, where lightkube takes it from.
+                created = await self._client.create(resource.from_dict(body))
             except ApiError as exc:
-                if exc.status.code != 409:
+                if exc.status.code != httpx.codes.CONFLICT:
                     raise SinkError(f"cannot create {describe(body)}: {_reason(exc)}") from exc
                 existing = await self.get(kind, name)  # created meanwhile: update it, if it is ours
                 if existing is None:
@@ -159,7 +160,7 @@ class KubernetesSink:
         try:
             await self._client.delete(_resource(kind), name, namespace=self._namespace(kind))
         except ApiError as exc:
-            if exc.status.code != 404:
+            if exc.status.code != httpx.codes.NOT_FOUND:
                 raise SinkError(f"cannot delete {kind}/{name}: {_reason(exc)}") from exc
         except httpx.HTTPError as exc:
             raise SinkError(f"cannot delete {kind}/{name}: {_reason(exc)}") from exc
@@ -206,8 +207,14 @@ def _resource(kind: str) -> Any:
         raise SinkError(f"the Kubernetes sink does not handle kind {kind}") from None
 
 
-def _to_manifest(item: Resource | dict[str, Any], kind: str) -> Manifest:
-    manifest = dict(item.to_dict() if hasattr(item, "to_dict") else item)
+class _Serializable(Protocol):
+    """A lightkube resource instance (generated models and generic resources alike)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def _to_manifest(item: _Serializable | dict[str, Any], kind: str) -> Manifest:
+    manifest = dict(item) if isinstance(item, dict) else item.to_dict()
     manifest.setdefault("apiVersion", _RESOURCES[kind]._api_info.resource.api_version)
     manifest.setdefault("kind", kind)
     manifest.setdefault("metadata", {})

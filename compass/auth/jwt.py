@@ -79,7 +79,7 @@ class JWTVerifier:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._public_key = load_or_create_signing_key(settings.jwt_key_file).public_key()
-        self._jwks: dict[str, Any] = {}
+        self._jwks: dict[str | None, Any] = {}  # by kid; a key without one answers tokens without one
         self._jwks_fetched_at = -float("inf")
 
     async def verify(self, token: str) -> VerifiedClaims:

@@ -35,7 +35,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from connector.ca.csr import check_public_key
 from connector.ca.files import private_directory, write_private_file, write_public_file
-from connector.ca.subject import CertificateSubject
+from connector.ca.subject import COMMON_NAME_MAX_LENGTH, CertificateSubject
 
 CA_DIRECTORY = "ca"
 CA_CERT_FILENAME = "ca.crt"
@@ -49,7 +49,9 @@ DEFAULT_SERVER_VALIDITY = timedelta(days=365)
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=1)
 SERIAL_BITS = 127
 _MIN_CA_RSA_BITS = 2048
-_CA_CURVE_HASHES: dict[str, hashes.HashAlgorithm] = {
+# The hashes a CA signs with: the certificate and CRL builders accept no others.
+SignatureHash = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
+_CA_CURVE_HASHES: dict[str, SignatureHash] = {
     ec.SECP256R1.name: hashes.SHA256(),
     ec.SECP384R1.name: hashes.SHA384(),
     ec.SECP521R1.name: hashes.SHA512(),
@@ -91,7 +93,7 @@ class ServerCredentials(NamedTuple):
     key_pem: str
 
 
-def _signature_hash(key: CAPrivateKey) -> hashes.HashAlgorithm:
+def _signature_hash(key: CAPrivateKey) -> SignatureHash:
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return _CA_CURVE_HASHES[key.curve.name]
     return hashes.SHA256()
@@ -449,7 +451,7 @@ class CertificateAuthority:
             x509.CertificateBuilder()
             .subject_name(subject.to_x509_name())
             .issuer_name(self._certificate.subject)
-            .public_key(public_key)  # type: ignore[arg-type]  # narrowed by check_public_key
+            .public_key(public_key)
             .serial_number(random_serial_number())
             .not_valid_before(now - CLOCK_SKEW_ALLOWANCE)
             .not_valid_after(not_after)
@@ -457,7 +459,7 @@ class CertificateAuthority:
             .add_extension(_key_usage(digital_signature=True), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
             .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(public_key),  # type: ignore[arg-type]
+                x509.SubjectKeyIdentifier.from_public_key(public_key),
                 critical=False,
             )
             .add_extension(self._authority_key_identifier, critical=False)
@@ -489,7 +491,7 @@ class CertificateAuthority:
         moment = now or datetime.now(UTC)
         names = [_general_name(hostname) for hostname in hostnames]
         key = ec.generate_private_key(ec.SECP256R1())
-        common_name = hostnames[0] if len(hostnames[0]) <= 64 else "pycompass"
+        common_name = hostnames[0] if len(hostnames[0]) <= COMMON_NAME_MAX_LENGTH else "pycompass"
         certificate = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))

@@ -26,15 +26,16 @@ _ATTRIBUTES: tuple[tuple[str, ObjectIdentifier, str], ...] = (
 _FIELD_BY_OID = {oid: (field, short) for field, oid, short in _ATTRIBUTES}
 _FIELD_BY_SHORT = {short: field for field, _, short in _ATTRIBUTES}
 _OID_NAMES = {oid: name.lower() for name, oid in vars(NameOID).items() if isinstance(oid, ObjectIdentifier)}
+COMMON_NAME_MAX_LENGTH = 64  # ub-common-name, RFC 5280
 # Characters that would make the comma/equals-separated Compass string ambiguous for clients.
-_UNPRINTABLE = frozenset(",=+\"\\\n\r")
+_UNPRINTABLE = frozenset(',=+"\\\n\r')
 
 
 class SubjectError(ValueError):
     """A distinguished name or subject string that is not a Compass subject; the message says why."""
 
 
-def _attribute_label(attribute: x509.NameAttribute) -> str:
+def _attribute_label(attribute: x509.NameAttribute[str | bytes]) -> str:
     label = attribute.rfc4514_attribute_name
     if label[:1].isdigit():
         return _OID_NAMES.get(attribute.oid, label)
@@ -78,10 +79,10 @@ class CertificateSubject:
             if not isinstance(value, str) or not value:
                 raise SubjectError(f"subject {short} must be a non-empty string")
             if _UNPRINTABLE.intersection(value):
-                raise SubjectError(f"subject {short} must not contain any of , = + \" \\ or line breaks")
-        if len(self.common_name) > 64:
-            raise SubjectError("subject CN must be at most 64 characters (RFC 5280)")
-        if len(self.country) != 2:
+                raise SubjectError(f'subject {short} must not contain any of , = + " \\ or line breaks')
+        if len(self.common_name) > COMMON_NAME_MAX_LENGTH:
+            raise SubjectError(f"subject CN must be at most {COMMON_NAME_MAX_LENGTH} characters (RFC 5280)")
+        if len(self.country) != 2:  # noqa: PLR2004 - ISO 3166 alpha-2
             raise SubjectError(f"subject C must be a two-letter country code, got {self.country!r}")
 
     def with_common_name(self, common_name: str) -> CertificateSubject:

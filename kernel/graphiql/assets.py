@@ -194,7 +194,7 @@ def _npm_install(specs: Sequence[str], prefix: Path, npm: str) -> None:
         "--prefix", str(prefix), *specs,
     ]  # fmt: skip
     try:
-        result = subprocess.run(
+        result = subprocess.run(  # noqa: S603 - npm found on PATH, pinned package specs
             command,
             check=False,
             capture_output=True,

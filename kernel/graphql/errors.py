@@ -33,7 +33,7 @@ def _root_cause(error: GraphQLError) -> BaseException | None:
     return original
 
 
-def error_code(error: GraphQLError) -> str:
+def error_code(error: GraphQLError) -> str:  # noqa: PLR0911 - one return per kind of error, read as a table
     original = _root_cause(error)
     if isinstance(original, CompassError):
         return original.code
@@ -62,7 +62,7 @@ class ErrorCodes(SchemaExtension):
             raise self._coded(error) from None
         except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError):
             raise  # strawberry's HTTP view turns these into 400/405 answers
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - re-raised, masked
             # Strawberry would answer str(error) as the message: mask it like a failing resolver.
             raise self._coded(GraphQLError(str(error), original_error=error)) from None
         result = self.execution_context.result

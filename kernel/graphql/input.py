@@ -52,7 +52,7 @@ def _path_text(path: _Path) -> str:
     return text
 
 
-def _number_problem(number: int | float) -> str | None:
+def _number_problem(number: int | float) -> str | None:  # noqa: PYI041 - ints and floats get different checks
     if isinstance(number, float):
         return None if math.isfinite(number) else f"is {json.dumps(number)}, and JSON numbers must be finite"
     try:
@@ -98,7 +98,7 @@ def _refuse_constant(constant: str) -> Any:
     raise ValueError(f"{constant} is not a JSON number")
 
 
-def _finite_number(parse: type[int] | type[float]) -> Any:
+def _finite_number(parse: type[int | float]) -> Any:
     def parsed(text: str) -> int | float:
         number = parse(text)
         if reason := _number_problem(number):

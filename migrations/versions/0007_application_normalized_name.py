@@ -35,7 +35,7 @@ _applications = sa.table(
 )
 
 
-def _colliding(rows: Sequence[sa.Row[tuple[str, str, str]]]) -> list[str]:
+def _colliding(rows: Sequence[sa.Row[str, str, str]]) -> list[str]:
     groups: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
     for application_id, tenant_id, name in rows:
         groups[(tenant_id, normalize_name(name))].append(f'{name!r} (id {application_id})')
@@ -52,8 +52,9 @@ def upgrade() -> None:
     rows = connection.execute(sa.select(*columns)).all()
     colliding = _colliding(rows)
     if colliding:
+        # The message shows an UPDATE to run by hand; nothing here executes it.
         raise CommandError(
-            'migration 0007 needs application names that stay distinct once normalized (runtimes see them '
+            'migration 0007 needs application names that stay distinct once normalized (runtimes see them '  # noqa: S608
             'normalized), but these applications share one:\n  ' + '\n  '.join(colliding) + '\nRename '
             "(UPDATE applications SET name = '<new name>' WHERE id = '<id>') or unregister all but one of "
             'each, then run `compass migrate` again. Nothing was changed.'
