@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from kernel.errors import InvalidInputError
+
+T = TypeVar("T")
 
 
 def _no_nul(value: str, field: str) -> None:
@@ -61,9 +64,9 @@ def string_lists(value: Any, field: str) -> dict[str, list[str]]:
     return value
 
 
-def list_size(items: list[Any] | None, field: str, *, maximum: int = 100) -> list[Any]:
+def list_size(items: Sequence[T] | None, field: str, *, maximum: int = 100) -> Sequence[T]:
     if items is None:
-        return []
+        return ()
     if len(items) > maximum:
         raise InvalidInputError(f"{field} may hold at most {maximum} entries, got {len(items)}")
     return items

@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from credentials.revocation import revoke_for_object
+from director.application.inputs import ApplicationRegisterInput, ApplicationUpdateInput
 from director.application.repository import ApplicationRepository
 from director.bundle.service import bundle as bundle_service
-from director.graphql.inputs import ApplicationRegisterInput, ApplicationUpdateInput, LabelFilter
-from director.label.filters import parse_label_filter
+from director.label.inputs import LabelFilter
 from director.label.repository import LabelledKind
-from director.label.service import SCENARIOS
+from director.label.service import SCENARIOS, filtered_page
 from director.label.service import label as label_service
 from director.models import Application, Label, Runtime
 from director.normalization import normalize_name
 from director.pagination import Page, PageRequest
+from director.polling.invalidation import changes
 from director.validation import list_size, optional_text, optional_url, require_name
 from director.webhook.service import webhook as webhook_service
 from kernel.errors import ConflictError, NotFoundError
 from kernel.models import utcnow
+from kernel.principal import ClientKind
 
 
 class ApplicationService:
     async def get(self, session: AsyncSession, tenant_id: str, application_id: str) -> Application:
-        application = await ApplicationRepository(session).get(tenant_id, application_id)
-        if application is None:
-            raise NotFoundError(f"application {application_id} does not exist")
-        return application
+        return await ApplicationRepository(session).get_or_raise(tenant_id, application_id)
 
     async def find(self, session: AsyncSession, tenant_id: str, application_id: str) -> Application | None:
         return await ApplicationRepository(session).get(tenant_id, application_id)
@@ -37,12 +38,7 @@ class ApplicationService:
     async def page(
         self, session: AsyncSession, tenant_id: str, filters: Sequence[LabelFilter], request: PageRequest
     ) -> Page[Application]:
-        conditions = [parse_label_filter(item.key, item.query) for item in list_size(list(filters), "filter")]
-        repository = ApplicationRepository(session)
-        rows, total = await repository.page(
-            repository.filtered(tenant_id, conditions), limit=request.limit, offset=request.offset
-        )
-        return Page(rows, total, request.offset)
+        return await filtered_page(ApplicationRepository(session), tenant_id, filters, request)
 
     async def for_runtime(
         self,
@@ -65,6 +61,7 @@ class ApplicationService:
         return Page(rows, total, request.offset)
 
     async def register(self, session: AsyncSession, tenant_id: str, data: ApplicationRegisterInput) -> Application:
+        await changes(session).tenant()
         name = require_name(data.name, "name")
         normalized_name = normalize_name(name)
         repository = ApplicationRepository(session)
@@ -101,24 +98,43 @@ class ApplicationService:
     async def update(
         self, session: AsyncSession, tenant_id: str, application_id: str, data: ApplicationUpdateInput
     ) -> Application:
+        await changes(session).application(Application, application_id)
         application = await self.get(session, tenant_id, application_id)
         self._apply(application, data)
         application.updated_at = utcnow()
         await session.flush()
         return application
 
-    async def unregister(self, session: AsyncSession, tenant_id: str, application_id: str) -> Application:
+    async def unregister(
+        self, session: AsyncSession, tenant_id: str, application_id: str, *, now: datetime
+    ) -> Application:
+        """Its client certificates are revoked (at ``now``) with it: they would outlive it otherwise."""
+        await changes(session).application(Application, application_id)
+        await revoke_for_object(session, tenant_id, ClientKind.APPLICATION, application_id, now=now)
         application = await self.get(session, tenant_id, application_id)
         await ApplicationRepository(session).delete(application)
         return application
 
+    async def revoke_certificates(
+        self, session: AsyncSession, tenant_id: str, application_id: str, *, now: datetime
+    ) -> list[str]:
+        """Revokes every client certificate of the application at ``now``; answers the revoked serials."""
+        await changes(session).application(Application, application_id)
+        await self.get(session, tenant_id, application_id)
+        return await revoke_for_object(session, tenant_id, ClientKind.APPLICATION, application_id, now=now)
+
     async def set_label(
         self, session: AsyncSession, tenant_id: str, application_id: str, key: str, value: Any
     ) -> Label:
+        """Key ``scenarios`` puts the application in the formations it names."""
+        scenarios = value if key == SCENARIOS and isinstance(value, list) else []
+        joining = [name for name in scenarios if isinstance(name, str)]
+        await changes(session).application(Application, application_id, joining=joining)
         await self.get(session, tenant_id, application_id)
         return await label_service.set(session, tenant_id, LabelledKind.APPLICATION, application_id, key, value)
 
     async def delete_label(self, session: AsyncSession, tenant_id: str, application_id: str, key: str) -> Label:
+        await changes(session).application(Application, application_id)
         await self.get(session, tenant_id, application_id)
         return await label_service.delete(session, tenant_id, LabelledKind.APPLICATION, application_id, key)
 

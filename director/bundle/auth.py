@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from director.graphql.inputs import AuthInput, CredentialDataInput
+from director.bundle.inputs import AuthInput, CredentialDataInput
 from director.validation import require_name, require_url, string_lists
 from kernel.errors import InvalidInputError
 
@@ -12,23 +12,23 @@ from kernel.errors import InvalidInputError
 def _credential(credential: CredentialDataInput | None, field: str) -> dict[str, Any] | None:
     if credential is None:
         return None
-    if (credential.basic is None) == (credential.oauth is None):
-        raise InvalidInputError(f"{field} must hold exactly one of basic or oauth")
-    if credential.basic is not None:
+    basic, oauth = credential.basic, credential.oauth
+    if basic is not None and oauth is None:
         return {
             "basic": {
-                "username": require_name(credential.basic.username, f"{field}.basic.username"),
-                "password": credential.basic.password,
+                "username": require_name(basic.username, f"{field}.basic.username"),
+                "password": basic.password,
             }
         }
-    assert credential.oauth is not None
-    return {
-        "oauth": {
-            "clientId": require_name(credential.oauth.client_id, f"{field}.oauth.clientId"),
-            "clientSecret": credential.oauth.client_secret,
-            "url": require_url(credential.oauth.url, f"{field}.oauth.url"),
+    if oauth is not None and basic is None:
+        return {
+            "oauth": {
+                "clientId": require_name(oauth.client_id, f"{field}.oauth.clientId"),
+                "clientSecret": oauth.client_secret,
+                "url": require_url(oauth.url, f"{field}.oauth.url"),
+            }
         }
-    }
+    raise InvalidInputError(f"{field} must hold exactly one of basic or oauth")
 
 
 def _parameters(record: dict[str, Any], objects: Any, serialized: str | None, name: str, field: str) -> None:

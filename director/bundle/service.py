@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.application.repository import ApplicationRepository
 from director.bundle.auth import auth_record
-from director.bundle.repository import (
-    APIDefinitionRepository,
-    BundleRepository,
-    DocumentRepository,
-    EventDefinitionRepository,
-)
-from director.graphql.inputs import (
+from director.bundle.inputs import (
     APIDefinitionInput,
     BundleCreateInput,
     BundleUpdateInput,
@@ -22,10 +17,17 @@ from director.graphql.inputs import (
     EventDefinitionInput,
     VersionInput,
 )
-from director.models import APIDefinition, Bundle, Document, EventDefinition
+from director.bundle.repository import (
+    APIDefinitionRepository,
+    BundleRepository,
+    DocumentRepository,
+    EventDefinitionRepository,
+)
+from director.models import APIDefinition, Application, Bundle, Document, EventDefinition
 from director.models.application import DefinitionColumns
+from director.polling.invalidation import changes
 from director.validation import list_size, optional_text, require_name, require_url
-from kernel.errors import InvalidInputError, NotFoundError
+from kernel.errors import InvalidInputError
 
 
 def _json_schema(value: str | None, field: str) -> str | None:
@@ -81,20 +83,17 @@ def _document(tenant_id: str, bundle_id: str, data: DocumentInput) -> Document:
 
 class BundleService:
     async def get(self, session: AsyncSession, tenant_id: str, bundle_id: str) -> Bundle:
-        bundle = await BundleRepository(session).get(tenant_id, bundle_id)
-        if bundle is None:
-            raise NotFoundError(f"bundle {bundle_id} does not exist")
-        return bundle
+        return await BundleRepository(session).get_or_raise(tenant_id, bundle_id)
 
     async def add(self, session: AsyncSession, tenant_id: str, application_id: str, data: BundleCreateInput) -> Bundle:
-        if await ApplicationRepository(session).get(tenant_id, application_id) is None:
-            raise NotFoundError(f"application {application_id} does not exist")
+        await changes(session).application(Application, application_id)
+        await ApplicationRepository(session).get_or_raise(tenant_id, application_id)
         return await self.create_tree(session, tenant_id, application_id, data)
 
     async def create_tree(
         self, session: AsyncSession, tenant_id: str, application_id: str, data: BundleCreateInput
     ) -> Bundle:
-        """A bundle with all its definitions; the caller has checked the application."""
+        """A bundle with all its definitions; the caller has checked the application and declared the change."""
         bundle = Bundle(tenant_id=tenant_id, application_id=application_id)
         self._apply(bundle, data)
         await BundleRepository(session).add(bundle)
@@ -116,34 +115,36 @@ class BundleService:
         bundle.default_instance_auth = auth_record(data.default_instance_auth)
 
     async def update(self, session: AsyncSession, tenant_id: str, bundle_id: str, data: BundleUpdateInput) -> Bundle:
+        await changes(session).application(Bundle, bundle_id)
         bundle = await self.get(session, tenant_id, bundle_id)
         self._apply(bundle, data)
         await session.flush()
         return bundle
 
     async def delete(self, session: AsyncSession, tenant_id: str, bundle_id: str) -> Bundle:
+        await changes(session).application(Bundle, bundle_id)
         bundle = await self.get(session, tenant_id, bundle_id)
         await BundleRepository(session).delete(bundle)
         return bundle
 
     async def add_api(self, session: AsyncSession, tenant_id: str, bundle_id: str, data: APIDefinitionInput) -> APIDefinition:
+        await changes(session).application(Bundle, bundle_id)
         bundle = await self.get(session, tenant_id, bundle_id)
         return await APIDefinitionRepository(session).add(
             _apply_api(APIDefinition(tenant_id=tenant_id, bundle_id=bundle.id), data)
         )
 
     async def get_api(self, session: AsyncSession, tenant_id: str, api_id: str) -> APIDefinition:
-        api = await APIDefinitionRepository(session).get(tenant_id, api_id)
-        if api is None:
-            raise NotFoundError(f"API definition {api_id} does not exist")
-        return api
+        return await APIDefinitionRepository(session).get_or_raise(tenant_id, api_id)
 
     async def update_api(self, session: AsyncSession, tenant_id: str, api_id: str, data: APIDefinitionInput) -> APIDefinition:
+        await changes(session).application(APIDefinition, api_id)
         api = _apply_api(await self.get_api(session, tenant_id, api_id), data)
         await session.flush()
         return api
 
     async def delete_api(self, session: AsyncSession, tenant_id: str, api_id: str) -> APIDefinition:
+        await changes(session).application(APIDefinition, api_id)
         api = await self.get_api(session, tenant_id, api_id)
         await APIDefinitionRepository(session).delete(api)
         return api
@@ -151,40 +152,62 @@ class BundleService:
     async def add_event(
         self, session: AsyncSession, tenant_id: str, bundle_id: str, data: EventDefinitionInput
     ) -> EventDefinition:
+        await changes(session).application(Bundle, bundle_id)
         bundle = await self.get(session, tenant_id, bundle_id)
         return await EventDefinitionRepository(session).add(
             _apply_event(EventDefinition(tenant_id=tenant_id, bundle_id=bundle.id), data)
         )
 
     async def get_event(self, session: AsyncSession, tenant_id: str, event_id: str) -> EventDefinition:
-        event = await EventDefinitionRepository(session).get(tenant_id, event_id)
-        if event is None:
-            raise NotFoundError(f"event definition {event_id} does not exist")
-        return event
+        return await EventDefinitionRepository(session).get_or_raise(tenant_id, event_id)
 
     async def update_event(
         self, session: AsyncSession, tenant_id: str, event_id: str, data: EventDefinitionInput
     ) -> EventDefinition:
+        await changes(session).application(EventDefinition, event_id)
         event = _apply_event(await self.get_event(session, tenant_id, event_id), data)
         await session.flush()
         return event
 
     async def delete_event(self, session: AsyncSession, tenant_id: str, event_id: str) -> EventDefinition:
+        await changes(session).application(EventDefinition, event_id)
         event = await self.get_event(session, tenant_id, event_id)
         await EventDefinitionRepository(session).delete(event)
         return event
 
     async def add_document(self, session: AsyncSession, tenant_id: str, bundle_id: str, data: DocumentInput) -> Document:
+        await changes(session).application(Bundle, bundle_id)
         bundle = await self.get(session, tenant_id, bundle_id)
         return await DocumentRepository(session).add(_document(tenant_id, bundle.id, data))
 
     async def delete_document(self, session: AsyncSession, tenant_id: str, document_id: str) -> Document:
+        await changes(session).application(Document, document_id)
         repository = DocumentRepository(session)
-        document = await repository.get(tenant_id, document_id)
-        if document is None:
-            raise NotFoundError(f"document {document_id} does not exist")
+        document = await repository.get_or_raise(tenant_id, document_id)
         await repository.delete(document)
         return document
+
+    # Batch reads for the DataLoaders: the children of many parents, one statement per kind.
+
+    async def by_applications(
+        self, session: AsyncSession, tenant_id: str, application_ids: Sequence[str]
+    ) -> dict[str, list[Bundle]]:
+        return await BundleRepository(session).grouped_by(tenant_id, "application_id", application_ids)
+
+    async def api_definitions_by_bundles(
+        self, session: AsyncSession, tenant_id: str, bundle_ids: Sequence[str]
+    ) -> dict[str, list[APIDefinition]]:
+        return await APIDefinitionRepository(session).grouped_by(tenant_id, "bundle_id", bundle_ids)
+
+    async def event_definitions_by_bundles(
+        self, session: AsyncSession, tenant_id: str, bundle_ids: Sequence[str]
+    ) -> dict[str, list[EventDefinition]]:
+        return await EventDefinitionRepository(session).grouped_by(tenant_id, "bundle_id", bundle_ids)
+
+    async def documents_by_bundles(
+        self, session: AsyncSession, tenant_id: str, bundle_ids: Sequence[str]
+    ) -> dict[str, list[Document]]:
+        return await DocumentRepository(session).grouped_by(tenant_id, "bundle_id", bundle_ids)
 
 
 bundle = BundleService()

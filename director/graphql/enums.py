@@ -4,65 +4,35 @@ from enum import Enum
 
 import strawberry
 
+from director.application.inputs import ApplicationStatusCondition
+from director.bundle.inputs import APISpecType, DocumentFormat, EventSpecType, SpecFormat
+from director.formation.inputs import FormationObjectType
+from director.instanceauth.inputs import (
+    BundleInstanceAuthSetStatusCondition,
+    BundleInstanceAuthStatusCondition,
+)
+from director.runtime.inputs import RuntimeStatusCondition
+from director.webhook.inputs import WebhookMode, WebhookType
 
-@strawberry.enum(description="Condition of an application's status.")
-class ApplicationStatusCondition(Enum):
-    INITIAL = "INITIAL"
-    CONNECTED = "CONNECTED"
-    FAILED = "FAILED"
-
-
-@strawberry.enum(description="Condition of a runtime's status.")
-class RuntimeStatusCondition(Enum):
-    INITIAL = "INITIAL"
-    PROVISIONING = "PROVISIONING"
-    CONNECTED = "CONNECTED"
-    FAILED = "FAILED"
+# The domains' own enums, given their GraphQL names and descriptions. strawberry.enum marks the class itself, so the
+# names imported here are the domain classes (and stay valid types for mypy).
 
 
-@strawberry.enum(description="Kinds of API specifications.")
-class APISpecType(Enum):
-    ODATA = "ODATA"
-    OPEN_API = "OPEN_API"
+strawberry.enum(ApplicationStatusCondition, description="Condition of an application's status.")
 
 
-@strawberry.enum(description="Kinds of event specifications.")
-class EventSpecType(Enum):
-    ASYNC_API = "ASYNC_API"
+strawberry.enum(RuntimeStatusCondition, description="Condition of a runtime's status.")
 
 
-@strawberry.enum(description="Formats of specifications.")
-class SpecFormat(Enum):
-    YAML = "YAML"
-    JSON = "JSON"
-    XML = "XML"
+strawberry.enum(APISpecType, description="Kinds of API specifications.")
+strawberry.enum(EventSpecType, description="Kinds of event specifications.")
+strawberry.enum(SpecFormat, description="Formats of specifications.")
+strawberry.enum(DocumentFormat, description="Formats of documents.")
+strawberry.enum(WebhookType, description="What a webhook is called for.")
+strawberry.enum(WebhookMode, description="How a webhook is called.")
 
 
-@strawberry.enum(description="Formats of documents.")
-class DocumentFormat(Enum):
-    MARKDOWN = "MARKDOWN"
-
-
-@strawberry.enum(description="What a webhook is called for.")
-class WebhookType(Enum):
-    CONFIGURATION_CHANGED = "CONFIGURATION_CHANGED"
-    APPLICATION_TENANT_MAPPING = "APPLICATION_TENANT_MAPPING"
-    REGISTER_APPLICATION = "REGISTER_APPLICATION"
-    UNREGISTER_APPLICATION = "UNREGISTER_APPLICATION"
-    OPEN_RESOURCE_DISCOVERY = "OPEN_RESOURCE_DISCOVERY"
-
-
-@strawberry.enum(description="How a webhook is called.")
-class WebhookMode(Enum):
-    SYNC = "SYNC"
-    ASYNC = "ASYNC"
-
-
-@strawberry.enum(description="Kinds of objects a formation holds.")
-class FormationObjectType(Enum):
-    APPLICATION = "APPLICATION"
-    RUNTIME = "RUNTIME"
-    TENANT = "TENANT"
+strawberry.enum(FormationObjectType, description="Kinds of objects a formation holds.")
 
 
 @strawberry.enum(description="Kinds of objects a system auth belongs to.")
@@ -80,15 +50,9 @@ class ViewerType(Enum):
     INTEGRATION_SYSTEM = "INTEGRATION_SYSTEM"
 
 
-@strawberry.enum(description="Where a bundle instance auth stands.")
-class BundleInstanceAuthStatusCondition(Enum):
-    PENDING = "PENDING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    UNUSED = "UNUSED"
-
-
-@strawberry.enum(description="What an application may report about the credentials it set.")
-class BundleInstanceAuthSetStatusConditionInput(Enum):
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
+strawberry.enum(BundleInstanceAuthStatusCondition, description="Where a bundle instance auth stands.")
+strawberry.enum(
+    BundleInstanceAuthSetStatusCondition,
+    name="BundleInstanceAuthSetStatusConditionInput",
+    description="What an application may report about the credentials it set.",
+)

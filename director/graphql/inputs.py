@@ -7,7 +7,7 @@ import strawberry
 from director.graphql.enums import (
     APISpecType,
     ApplicationStatusCondition,
-    BundleInstanceAuthSetStatusConditionInput,
+    BundleInstanceAuthSetStatusCondition,
     DocumentFormat,
     EventSpecType,
     RuntimeStatusCondition,
@@ -198,7 +198,7 @@ class LabelDefinitionInput:
     schema: JSONSchema | None = None
 
 
-@strawberry.input(description="Selects objects by label; query is $[*] ? (@ == \"VALUE\") or a JSON value.")
+@strawberry.input(description='Selects objects by label; query is $[*] ? (@ == "VALUE") or a JSON value.')
 class LabelFilter:
     key: str
     query: str | None = None
@@ -222,7 +222,7 @@ class BundleInstanceAuthRequestInput:
 
 @strawberry.input(description="The outcome an application reports.")
 class BundleInstanceAuthStatusInput:
-    condition: BundleInstanceAuthSetStatusConditionInput = BundleInstanceAuthSetStatusConditionInput.SUCCEEDED
+    condition: BundleInstanceAuthSetStatusCondition = BundleInstanceAuthSetStatusCondition.SUCCEEDED
     message: str
     reason: str
 

@@ -4,31 +4,44 @@ otherwise the application sets them (Compass's flow)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.bundle.auth import auth_record
 from director.bundle.service import bundle as bundle_service
-from director.graphql.inputs import BundleInstanceAuthRequestInput, BundleInstanceAuthSetInput
+from director.instanceauth.inputs import (
+    BundleInstanceAuthRequestInput,
+    BundleInstanceAuthSetInput,
+    BundleInstanceAuthSetStatusCondition,
+)
+from director.instanceauth.inputs import BundleInstanceAuthStatusCondition as Condition
 from director.instanceauth.repository import BundleInstanceAuthRepository
 from director.json_schema import violation
-from director.models import BundleInstanceAuth
+from director.models import Bundle, BundleInstanceAuth
+from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository
-from kernel.errors import ConflictError, InvalidInputError, NotFoundError
+from kernel.errors import ConflictError, InvalidInputError
 from kernel.models import utcnow
 
 
-def _set_status(auth: BundleInstanceAuth, condition: str, reason: str, message: str) -> None:
-    auth.status_condition, auth.status_reason, auth.status_message = condition, reason, message
+def _set_status(auth: BundleInstanceAuth, condition: Condition, reason: str, message: str) -> None:
+    auth.status_condition, auth.status_reason, auth.status_message = condition.value, reason, message
     auth.status_timestamp = utcnow()
 
 
 class BundleInstanceAuthService:
     async def get(self, session: AsyncSession, tenant_id: str, auth_id: str) -> BundleInstanceAuth:
-        auth = await BundleInstanceAuthRepository(session).get(tenant_id, auth_id)
-        if auth is None:
-            raise NotFoundError(f"bundle instance auth {auth_id} does not exist")
-        return auth
+        return await BundleInstanceAuthRepository(session).get_or_raise(tenant_id, auth_id)
+
+    async def find(self, session: AsyncSession, tenant_id: str, auth_id: str) -> BundleInstanceAuth | None:
+        return await BundleInstanceAuthRepository(session).get(tenant_id, auth_id)
+
+    async def by_bundles(
+        self, session: AsyncSession, tenant_id: str, bundle_ids: Sequence[str]
+    ) -> dict[str, list[BundleInstanceAuth]]:
+        """Batch read for the DataLoaders."""
+        return await BundleInstanceAuthRepository(session).grouped_by(tenant_id, "bundle_id", bundle_ids)
 
     async def request_creation(
         self,
@@ -39,6 +52,7 @@ class BundleInstanceAuthService:
         *,
         runtime_id: str | None = None,
     ) -> BundleInstanceAuth:
+        await changes(session).application(Bundle, bundle_id)
         bundle = await bundle_service.get(session, tenant_id, bundle_id)
         if bundle.instance_auth_request_input_schema is not None:
             schema = json.loads(bundle.instance_auth_request_input_schema)
@@ -51,8 +65,8 @@ class BundleInstanceAuthService:
         repository = BundleInstanceAuthRepository(session)
         if data.id is not None and await repository.get(tenant_id, data.id) is not None:
             raise ConflictError(f"bundle instance auth {data.id} already exists")
-        if runtime_id is not None and await RuntimeRepository(session).get(tenant_id, runtime_id) is None:
-            raise NotFoundError(f"runtime {runtime_id} does not exist")
+        if runtime_id is not None:
+            await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
         auth = BundleInstanceAuth(
             tenant_id=tenant_id,
             bundle_id=bundle.id,
@@ -64,41 +78,45 @@ class BundleInstanceAuthService:
         if data.id is not None:
             auth.id = data.id
         if bundle.default_instance_auth is not None:
-            _set_status(auth, "SUCCEEDED", "CredentialsProvided", "Credentials were provided.")
+            _set_status(auth, Condition.SUCCEEDED, "CredentialsProvided", "Credentials were provided.")
         else:
-            _set_status(auth, "PENDING", "CredentialsNotProvided", "Credentials were not yet provided.")
+            _set_status(auth, Condition.PENDING, "CredentialsNotProvided", "Credentials were not yet provided.")
         return await repository.add(auth)
 
     async def set(
         self, session: AsyncSession, tenant_id: str, auth_id: str, data: BundleInstanceAuthSetInput
     ) -> BundleInstanceAuth:
+        await changes(session).application(BundleInstanceAuth, auth_id)
         auth = await self.get(session, tenant_id, auth_id)
         if data.auth is None and data.status is None:
             raise InvalidInputError("give auth, status, or both")
+        failed = data.status is not None and data.status.condition is BundleInstanceAuthSetStatusCondition.FAILED
         if data.auth is not None:
-            if data.status is not None and data.status.condition.value != "SUCCEEDED":
+            if data.status is not None and data.status.condition is not BundleInstanceAuthSetStatusCondition.SUCCEEDED:
                 raise InvalidInputError("with auth given, the status condition must be SUCCEEDED")
             auth.auth = auth_record(data.auth, "auth")
-        elif data.status is not None and data.status.condition.value == "FAILED":
+        elif failed:
             auth.auth = None
         status = data.status
         if status is None:
-            _set_status(auth, "SUCCEEDED", "CredentialsProvided", "Credentials were provided.")
+            _set_status(auth, Condition.SUCCEEDED, "CredentialsProvided", "Credentials were provided.")
         else:
-            if status.condition.value == "FAILED" and not (status.message.strip() and status.reason.strip()):
+            if failed and not (status.message.strip() and status.reason.strip()):
                 raise InvalidInputError("a FAILED status needs a message and a reason")
-            _set_status(auth, status.condition.value, status.reason, status.message)
+            _set_status(auth, Condition(status.condition.value), status.reason, status.message)
         await session.flush()
         return auth
 
     async def request_deletion(self, session: AsyncSession, tenant_id: str, auth_id: str) -> BundleInstanceAuth:
         """Default credentials are only forgotten; credentials the application issued must be revoked by it first."""
+        await changes(session).application(BundleInstanceAuth, auth_id)
         auth = await self.get(session, tenant_id, auth_id)
         bundle = await bundle_service.get(session, tenant_id, auth.bundle_id)
-        if bundle.default_instance_auth is not None or auth.status_condition in {"PENDING", "FAILED"}:
+        unset = {Condition.PENDING.value, Condition.FAILED.value}
+        if bundle.default_instance_auth is not None or auth.status_condition in unset:
             await BundleInstanceAuthRepository(session).delete(auth)
         else:
-            _set_status(auth, "UNUSED", "PendingDeletion", "Credentials deletion was requested.")
+            _set_status(auth, Condition.UNUSED, "PendingDeletion", "Credentials deletion was requested.")
             await session.flush()
         return auth
 

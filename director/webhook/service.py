@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.application.repository import ApplicationRepository
 from director.bundle.auth import auth_record
-from director.graphql.inputs import WebhookInput
-from director.models import Webhook
+from director.models import Application, Webhook
+from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository
 from director.validation import optional_url
+from director.webhook.inputs import WebhookInput
 from director.webhook.repository import WebhookRepository
-from kernel.errors import InvalidInputError, NotFoundError
+from kernel.errors import InvalidInputError
 
 
 def _apply(webhook: Webhook, data: WebhookInput) -> Webhook:
@@ -25,6 +28,7 @@ def _apply(webhook: Webhook, data: WebhookInput) -> Webhook:
 class WebhookService:
     def new(self, tenant_id: str, data: WebhookInput, *, application_id: str | None = None,
             runtime_id: str | None = None) -> Webhook:
+        """A webhook registered with its owner; the owner's registration declares the change."""
         return _apply(Webhook(tenant_id=tenant_id, application_id=application_id, runtime_id=runtime_id), data)
 
     async def add(
@@ -36,31 +40,46 @@ class WebhookService:
         application_id: str | None,
         runtime_id: str | None,
     ) -> Webhook:
+        """A webhook concerns the view of its runtime, or the views sharing a formation with its application."""
         if (application_id is None) == (runtime_id is None):
             raise InvalidInputError("give exactly one of applicationID or runtimeID")
-        if application_id is not None and await ApplicationRepository(session).get(tenant_id, application_id) is None:
-            raise NotFoundError(f"application {application_id} does not exist")
-        if runtime_id is not None and await RuntimeRepository(session).get(tenant_id, runtime_id) is None:
-            raise NotFoundError(f"runtime {runtime_id} does not exist")
+        if application_id is not None:
+            await changes(session).application(Application, application_id)
+            await ApplicationRepository(session).get_or_raise(tenant_id, application_id)
+        if runtime_id is not None:
+            await changes(session).runtime(runtime_id)
+            await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
         return await WebhookRepository(session).add(
             self.new(tenant_id, data, application_id=application_id, runtime_id=runtime_id)
         )
 
     async def get(self, session: AsyncSession, tenant_id: str, webhook_id: str) -> Webhook:
-        webhook = await WebhookRepository(session).get(tenant_id, webhook_id)
-        if webhook is None:
-            raise NotFoundError(f"webhook {webhook_id} does not exist")
-        return webhook
+        return await WebhookRepository(session).get_or_raise(tenant_id, webhook_id)
 
     async def update(self, session: AsyncSession, tenant_id: str, webhook_id: str, data: WebhookInput) -> Webhook:
+        """A runtime's webhook belongs to no application: the declaration then counts as the tenant's."""
+        await changes(session).application(Webhook, webhook_id)
         webhook = _apply(await self.get(session, tenant_id, webhook_id), data)
         await session.flush()
         return webhook
 
     async def delete(self, session: AsyncSession, tenant_id: str, webhook_id: str) -> Webhook:
+        await changes(session).application(Webhook, webhook_id)
         webhook = await self.get(session, tenant_id, webhook_id)
         await WebhookRepository(session).delete(webhook)
         return webhook
+
+    async def by_applications(
+        self, session: AsyncSession, tenant_id: str, application_ids: Sequence[str]
+    ) -> dict[str, list[Webhook]]:
+        """Batch read for the DataLoaders."""
+        return await WebhookRepository(session).grouped_by(tenant_id, "application_id", application_ids)
+
+    async def by_runtimes(
+        self, session: AsyncSession, tenant_id: str, runtime_ids: Sequence[str]
+    ) -> dict[str, list[Webhook]]:
+        """Batch read for the DataLoaders."""
+        return await WebhookRepository(session).grouped_by(tenant_id, "runtime_id", runtime_ids)
 
 
 webhook = WebhookService()

@@ -8,20 +8,17 @@ from strawberry import Info
 from director import models
 from director.application.service import application as application_service
 from director.graphql.application.types import After, Application, ApplicationPage, First
+from director.graphql.convert import plain
 from director.graphql.inputs import LabelFilter
-from director.graphql.pagination import PageInfo
 from director.graphql.permissions import scoped
+from director.label import inputs as label_inputs
 from director.normalization import IS_NORMALIZED_LABEL, normalize_name
 from director.pagination import Page, PageRequest
 from kernel.principal import ClientKind, Scope
 
 
 def application_page(page: Page[models.Application], *, normalized: bool = False) -> ApplicationPage:
-    return ApplicationPage(
-        data=[Application.of(row, name=normalize_name(row.name) if normalized else None) for row in page.items],
-        page_info=PageInfo.of(page),
-        total_count=page.total_count,
-    )
+    return ApplicationPage.of(page, lambda row: Application.of(row, name=normalize_name(row.name) if normalized else None))
 
 
 @strawberry.type
@@ -32,7 +29,8 @@ class ApplicationQueries:
     ) -> ApplicationPage:
         request = PageRequest.of(first, after)
         async with info.context.reading() as session:
-            page = await application_service.page(session, info.context.tenant_id, filter or [], request)
+            filters = [plain(item, label_inputs.LabelFilter) for item in filter or []]
+            page = await application_service.page(session, info.context.tenant_id, filters, request)
         return application_page(page)
 
     @strawberry.field(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry import Info
@@ -21,7 +21,7 @@ from director.graphql.enums import (
     WebhookMode,
     WebhookType,
 )
-from director.graphql.pagination import PageInfo
+from director.graphql.pagination import Page
 from director.graphql.permissions import sanitized
 from director.graphql.scalars import (
     CLOB,
@@ -35,7 +35,7 @@ from director.graphql.scalars import (
     QueryParamsSerialized,
     Timestamp,
 )
-from director.pagination import Page, PageRequest
+from director.pagination import PageRequest
 from kernel.principal import ClientKind, ClientPrincipal, Scope
 
 First = Annotated[int | None, strawberry.argument(description="Page size, 1 to 200; null means 200.")]
@@ -69,6 +69,15 @@ def _credential(record: dict[str, Any] | None) -> BasicCredentialData | OAuthCre
         return BasicCredentialData(username=basic["username"], password=basic["password"])
     oauth = record["oauth"]
     return OAuthCredentialData(client_id=oauth["clientId"], client_secret=oauth["clientSecret"], url=oauth["url"])
+
+
+Plain = TypeVar("Plain")
+Scalar = TypeVar("Scalar")
+
+
+def _maybe(scalar: Callable[[Plain], Scalar], value: Plain | None) -> Scalar | None:
+    """A stored value, possibly null, as the scalar its field declares (the scalars are NewTypes of it)."""
+    return None if value is None else scalar(value)
 
 
 def _serialized(value: dict[str, list[str]] | None) -> str | None:
@@ -106,8 +115,10 @@ class Auth:
             credential=_credential(record.get("credential")),
             additional_headers=record.get("additionalHeaders"),
             additional_query_params=record.get("additionalQueryParams"),
-            additional_headers_serialized=_serialized(record.get("additionalHeaders")),
-            additional_query_params_serialized=_serialized(record.get("additionalQueryParams")),
+            additional_headers_serialized=_maybe(HttpHeadersSerialized, _serialized(record.get("additionalHeaders"))),
+            additional_query_params_serialized=_maybe(
+                QueryParamsSerialized, _serialized(record.get("additionalQueryParams"))
+            ),
             request_auth=CredentialRequestAuth(
                 csrf=CSRFTokenCredentialRequestAuth(
                     token_endpoint_url=csrf["tokenEndpointURL"],
@@ -135,8 +146,8 @@ class Webhook:
     def of(cls, model: models.Webhook) -> Webhook:
         return cls(
             id=strawberry.ID(model.id),
-            application_id=model.application_id,
-            runtime_id=model.runtime_id,
+            application_id=_maybe(strawberry.ID, model.application_id),
+            runtime_id=_maybe(strawberry.ID, model.runtime_id),
             type=WebhookType(model.type),
             mode=WebhookMode(model.mode) if model.mode else None,
             url=model.url,
@@ -190,7 +201,7 @@ class APIDefinition:
     @classmethod
     def of(cls, model: models.APIDefinition) -> APIDefinition:
         spec = (
-            APISpec(data=model.spec_data, format=SpecFormat(model.spec_format), type=APISpecType(model.spec_type))
+            APISpec(data=_maybe(CLOB, model.spec_data), format=SpecFormat(model.spec_format), type=APISpecType(model.spec_type))
             if model.spec_type and model.spec_format
             else None
         )
@@ -217,7 +228,7 @@ class EventDefinition:
     @classmethod
     def of(cls, model: models.EventDefinition) -> EventDefinition:
         spec = (
-            EventSpec(data=model.spec_data, type=EventSpecType(model.spec_type), format=SpecFormat(model.spec_format))
+            EventSpec(data=_maybe(CLOB, model.spec_data), type=EventSpecType(model.spec_type), format=SpecFormat(model.spec_format))
             if model.spec_type and model.spec_format
             else None
         )
@@ -250,29 +261,23 @@ class Document:
             description=model.description,
             format=DocumentFormat(model.format),
             kind=model.kind,
-            data=model.data,
+            data=_maybe(CLOB, model.data),
         )
 
 
 @strawberry.type(description="A page of API definitions.")
-class APIDefinitionPage:
-    data: list[APIDefinition]
-    page_info: PageInfo
-    total_count: int
+class APIDefinitionPage(Page[APIDefinition]):
+    pass
 
 
 @strawberry.type(description="A page of event definitions.")
-class EventDefinitionPage:
-    data: list[EventDefinition]
-    page_info: PageInfo
-    total_count: int
+class EventDefinitionPage(Page[EventDefinition]):
+    pass
 
 
 @strawberry.type(description="A page of documents.")
-class DocumentPage:
-    data: list[Document]
-    page_info: PageInfo
-    total_count: int
+class DocumentPage(Page[Document]):
+    pass
 
 
 @strawberry.type(description="Where a bundle instance auth stands, and why.")
@@ -297,16 +302,16 @@ class BundleInstanceAuth:
     def of(cls, model: models.BundleInstanceAuth) -> BundleInstanceAuth:
         return cls(
             id=strawberry.ID(model.id),
-            context=model.context,
-            input_params=model.input_params,
+            context=_maybe(JSONString, model.context),
+            input_params=_maybe(JSONString, model.input_params),
             auth=Auth.of(model.auth),
             status=BundleInstanceAuthStatus(
                 condition=BundleInstanceAuthStatusCondition(model.status_condition),
-                timestamp=model.status_timestamp,
+                timestamp=Timestamp(model.status_timestamp),
                 message=model.status_message,
                 reason=model.status_reason,
             ),
-            runtime_id=model.runtime_id,
+            runtime_id=_maybe(strawberry.ID, model.runtime_id),
             runtime_context_id=None,
         )
 
@@ -342,7 +347,7 @@ class Bundle:
             id=strawberry.ID(model.id),
             name=model.name,
             description=model.description,
-            instance_auth_request_input_schema=model.instance_auth_request_input_schema,
+            instance_auth_request_input_schema=_maybe(JSONSchema, model.instance_auth_request_input_schema),
             default_instance_auth=Auth.of(model.default_instance_auth),
         )
 
@@ -352,10 +357,7 @@ class Bundle:
     ) -> APIDefinitionPage:
         request = PageRequest.of(first, after)
         rows = _in_group(await info.context.loaders.api_definitions_by_bundle.load(self.id), group)
-        page: Page[models.APIDefinition] = Page.slice(rows, request)
-        return APIDefinitionPage(
-            data=[APIDefinition.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count
-        )
+        return APIDefinitionPage.slice(rows, request, APIDefinition.of)
 
     @strawberry.field(description="The bundle's events, optionally of one group.")
     async def event_definitions(
@@ -363,18 +365,12 @@ class Bundle:
     ) -> EventDefinitionPage:
         request = PageRequest.of(first, after)
         rows = _in_group(await info.context.loaders.event_definitions_by_bundle.load(self.id), group)
-        page: Page[models.EventDefinition] = Page.slice(rows, request)
-        return EventDefinitionPage(
-            data=[EventDefinition.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count
-        )
+        return EventDefinitionPage.slice(rows, request, EventDefinition.of)
 
     @strawberry.field(description="The bundle's documents.")
     async def documents(self, info: Info, first: First = 200, after: After = None) -> DocumentPage:
         request = PageRequest.of(first, after)
-        page: Page[models.Document] = Page.slice(await info.context.loaders.documents_by_bundle.load(self.id), request)
-        return DocumentPage(
-            data=[Document.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count
-        )
+        return DocumentPage.slice(await info.context.loaders.documents_by_bundle.load(self.id), request, Document.of)
 
     @strawberry.field(
         description="The credentials requested for this bundle.", extensions=sanitized(Scope.BUNDLE_INSTANCE_AUTHS_READ)
@@ -407,10 +403,8 @@ class Bundle:
 
 
 @strawberry.type(description="A page of bundles.")
-class BundlePage:
-    data: list[Bundle]
-    page_info: PageInfo
-    total_count: int
+class BundlePage(Page[Bundle]):
+    pass
 
 
 @strawberry.type(description="Condition of an application and when it was set.")
@@ -465,18 +459,18 @@ class Application:
             base_url=model.base_url,
             provider_name=model.provider_name,
             description=model.description,
-            integration_system_id=model.integration_system_id,
+            integration_system_id=_maybe(strawberry.ID, model.integration_system_id),
             health_check_url=model.healthcheck_url,
             status=ApplicationStatus(
-                condition=ApplicationStatusCondition(model.status_condition), timestamp=model.status_timestamp
+                condition=ApplicationStatusCondition(model.status_condition), timestamp=Timestamp(model.status_timestamp)
             ),
-            created_at=model.created_at,
-            updated_at=model.updated_at,
+            created_at=Timestamp(model.created_at),
+            updated_at=Timestamp(model.updated_at),
         )
 
     @strawberry.field(description="The application's labels, or only the one with this key.")
     async def labels(self, info: Info, key: str | None = None) -> Labels | None:
-        return labels_object(await info.context.loaders.labels_by_application.load(self.id), key)
+        return Labels(labels_object(await info.context.loaders.labels_by_application.load(self.id), key))
 
     @strawberry.field(
         description="The application's webhooks.", extensions=sanitized(Scope.APPLICATION_WEBHOOKS_READ)
@@ -487,8 +481,7 @@ class Application:
     @strawberry.field(description="The application's bundles.")
     async def bundles(self, info: Info, first: First = 200, after: After = None) -> BundlePage:
         request = PageRequest.of(first, after)
-        page: Page[models.Bundle] = Page.slice(await info.context.loaders.bundles_by_application.load(self.id), request)
-        return BundlePage(data=[Bundle.of(row) for row in page.items], page_info=PageInfo.of(page), total_count=page.total_count)
+        return BundlePage.slice(await info.context.loaders.bundles_by_application.load(self.id), request, Bundle.of)
 
     @strawberry.field(description="One bundle of the application.")
     async def bundle(self, info: Info, id: strawberry.ID) -> Bundle | None:
@@ -504,7 +497,5 @@ class Application:
 
 
 @strawberry.type(description="A page of applications.")
-class ApplicationPage:
-    data: list[Application]
-    page_info: PageInfo
-    total_count: int
+class ApplicationPage(Page[Application]):
+    pass

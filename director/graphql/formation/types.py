@@ -3,7 +3,7 @@ from __future__ import annotations
 import strawberry
 
 from director import models
-from director.graphql.pagination import PageInfo
+from director.graphql.pagination import Page
 
 
 @strawberry.type(description="A group of applications and runtimes; runtimes see the applications of their formations.")
@@ -18,7 +18,5 @@ class Formation:
 
 
 @strawberry.type(description="A page of formations.")
-class FormationPage:
-    data: list[Formation]
-    page_info: PageInfo
-    total_count: int
+class FormationPage(Page[Formation]):
+    pass

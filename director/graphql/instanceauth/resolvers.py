@@ -5,11 +5,11 @@ from typing import Annotated
 import strawberry
 from strawberry import Info
 
-from director import models
 from director.graphql.application.types import BundleInstanceAuth
+from director.graphql.convert import plain
 from director.graphql.inputs import BundleInstanceAuthRequestInput, BundleInstanceAuthSetInput
 from director.graphql.permissions import scoped
-from director.instanceauth.repository import BundleInstanceAuthRepository
+from director.instanceauth import inputs
 from director.instanceauth.service import bundle_instance_auth as instance_auth_service
 from kernel.principal import Scope
 
@@ -23,7 +23,7 @@ class BundleInstanceAuthQueries:
     @strawberry.field(description="One bundle instance auth, or null.", extensions=scoped(Scope.APPLICATION_READ))
     async def bundle_instance_auth(self, info: Info, id: strawberry.ID) -> BundleInstanceAuth | None:
         async with info.context.reading() as session:
-            row = await BundleInstanceAuthRepository(session).get(info.context.tenant_id, id)
+            row = await instance_auth_service.find(session, info.context.tenant_id, id)
         return BundleInstanceAuth.of(row) if row else None
 
 
@@ -39,16 +39,20 @@ class BundleInstanceAuthMutations:
         bundle_id: Annotated[strawberry.ID, strawberry.argument(name="bundleID")],
         in_: Annotated[BundleInstanceAuthRequestInput, In],
     ) -> BundleInstanceAuth:
-        async with info.context.writing(application_part=(models.Bundle, bundle_id)) as session:
-            row = await instance_auth_service.request_creation(session, info.context.tenant_id, bundle_id, in_)
+        async with info.context.writing() as session:
+            row = await instance_auth_service.request_creation(
+                session, info.context.tenant_id, bundle_id, plain(in_, inputs.BundleInstanceAuthRequestInput)
+            )
         return BundleInstanceAuth.of(row)
 
     @strawberry.mutation(description="The application sets the credentials, or reports that it failed.", extensions=WRITE)
     async def set_bundle_instance_auth(
         self, info: Info, auth_id: AuthID, in_: Annotated[BundleInstanceAuthSetInput, In]
     ) -> BundleInstanceAuth:
-        async with info.context.writing(application_part=(models.BundleInstanceAuth, auth_id)) as session:
-            row = await instance_auth_service.set(session, info.context.tenant_id, auth_id, in_)
+        async with info.context.writing() as session:
+            row = await instance_auth_service.set(
+                session, info.context.tenant_id, auth_id, plain(in_, inputs.BundleInstanceAuthSetInput)
+            )
         return BundleInstanceAuth.of(row)
 
     @strawberry.mutation(
@@ -56,6 +60,6 @@ class BundleInstanceAuthMutations:
         extensions=WRITE,
     )
     async def request_bundle_instance_auth_deletion(self, info: Info, auth_id: AuthID) -> BundleInstanceAuth:
-        async with info.context.writing(application_part=(models.BundleInstanceAuth, auth_id)) as session:
+        async with info.context.writing() as session:
             row = await instance_auth_service.request_deletion(session, info.context.tenant_id, auth_id)
         return BundleInstanceAuth.of(row)

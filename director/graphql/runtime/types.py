@@ -9,7 +9,7 @@ from strawberry import Info
 from director import models
 from director.graphql.application.types import RuntimeSystemAuth, Webhook, labels_object
 from director.graphql.enums import RuntimeStatusCondition, SystemAuthReferenceType
-from director.graphql.pagination import PageInfo
+from director.graphql.pagination import Page
 from director.graphql.permissions import sanitized
 from director.graphql.scalars import Labels, Timestamp
 from kernel.principal import Scope
@@ -61,14 +61,16 @@ class Runtime:
             id=strawberry.ID(model.id),
             name=model.name,
             description=model.description,
-            status=RuntimeStatus(condition=RuntimeStatusCondition(model.status_condition), timestamp=model.status_timestamp),
-            metadata=RuntimeMetadata(creation_timestamp=model.created_at),
-            last_seen=model.last_seen_at,
+            status=RuntimeStatus(
+                condition=RuntimeStatusCondition(model.status_condition), timestamp=Timestamp(model.status_timestamp)
+            ),
+            metadata=RuntimeMetadata(creation_timestamp=Timestamp(model.created_at)),
+            last_seen=Timestamp(model.last_seen_at) if model.last_seen_at is not None else None,
         )
 
     @strawberry.field(description="The runtime's labels, or only the one with this key.")
     async def labels(self, info: Info, key: str | None = None) -> Labels | None:
-        return labels_object(await info.context.loaders.labels_by_runtime.load(self.id), key)
+        return Labels(labels_object(await info.context.loaders.labels_by_runtime.load(self.id), key))
 
     @strawberry.field(description="The runtime's webhooks.", extensions=sanitized(Scope.RUNTIME_WEBHOOKS_READ))
     async def webhooks(self, info: Info) -> list[Webhook] | None:
@@ -83,7 +85,5 @@ class Runtime:
 
 
 @strawberry.type(description="A page of runtimes.")
-class RuntimePage:
-    data: list[Runtime]
-    page_info: PageInfo
-    total_count: int
+class RuntimePage(Page[Runtime]):
+    pass

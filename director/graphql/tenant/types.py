@@ -4,7 +4,7 @@ import strawberry
 
 from director import models
 from director.graphql.enums import ViewerType
-from director.graphql.pagination import PageInfo
+from director.graphql.pagination import Page
 
 
 @strawberry.type(description="Who is calling.")
@@ -26,7 +26,5 @@ class Tenant:
 
 
 @strawberry.type(description="A page of tenants.")
-class TenantPage:
-    data: list[Tenant]
-    page_info: PageInfo
-    total_count: int
+class TenantPage(Page[Tenant]):
+    pass
