@@ -43,10 +43,8 @@ import os
 import random
 import re
 import signal
-import socket
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,11 +53,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 if __package__ in (None, ""):
     # `python bench/fleet.py` (as `make bench-fleet` runs it): `bench` is importable from the repository root.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+if TYPE_CHECKING:
+    # The load clients (`bench.fleet client`) import this module too: they stay free of the server's packages.
+    from testing.served import ServedCompass
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTOR_PATH = "/director/graphql"
@@ -258,12 +260,6 @@ def client_main() -> None:
 # --- the server ---------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _stat_fields(pid: int) -> list[str] | None:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -286,14 +282,6 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
 
 
-def children_of(parent: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (fields := _stat_fields(int(entry))) is not None and int(fields[1]) == parent:
-            found.append(int(entry))
-    return found
-
-
 def postgres_pids(database: str) -> list[int]:
     """The PostgreSQL backends serving ``database`` (their title is "postgres: USER DATABASE ADDRESS ...")."""
     found = []
@@ -306,81 +294,22 @@ def postgres_pids(database: str) -> list[int]:
     return found
 
 
-@dataclass
-class FleetServer:
-    """`compass serve --workers W` as an operator runs it (JSON logs to a file), the bench's limits raised."""
+def fleet_server(
+    data_dir: Path, env: dict[str, str], workers: int, log: Path, profile_to: Path | None = None
+) -> ServedCompass:
+    """`compass serve --workers W` as an operator runs it (JSON logs to a file), the bench's limits raised in
+    ``env``; with ``profile_to``, one process under pyinstrument instead."""
+    from testing.served import ServedCompass
 
-    workers: int
-    env: dict[str, str]
-    log: Path
-    profile_to: Path | None = None
-    http_port: int = field(default_factory=free_port)
-    https_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+    command = [sys.executable, "-m", "bench.fleet", "profiled-serve", str(profile_to)] if profile_to else None
+    url = env["COMPASS_DATABASE_URL"]
+    return ServedCompass(data_dir, url, workers=workers, env=env, command=command, log=log)
 
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
 
-    @property
-    def ca_file(self) -> Path:
-        return Path(self.env["COMPASS_DATA_DIR"]) / "tls" / "client-ca.pem"
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            **self.env,
-            "COMPASS_HTTP_PORT": str(self.http_port),
-            "COMPASS_HTTPS_PORT": str(self.https_port),
-        }
-        if self.profile_to is not None:
-            command = [sys.executable, "-m", "bench.fleet", "profiled-serve", str(self.profile_to)]
-        else:
-            command = [str(Path(sys.executable).parent / "compass"), "serve", "--workers", str(self.workers)]
-        with self.log.open("ab") as log:
-            # A session of its own: a Ctrl-C meant for the bench reaches the server only through stop().
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + 60
-        import httpx
-
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"compass serve exited with {self.process.returncode}:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError, OSError, ssl.SSLError):
-                context = ssl.create_default_context(cafile=str(self.ca_file))
-                plain = httpx.get(f"{self.http_url}/readyz", timeout=2)
-                secure = httpx.get(f"https://127.0.0.1:{self.https_port}/readyz", timeout=2, verify=context)
-                ready = plain.status_code == secure.status_code == 200
-                if ready and len(self.pids()) >= self.expected_processes:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"compass serve was not ready within 60 s:\n{self.log_tail()}")
-
-    @property
-    def expected_processes(self) -> int:
-        return 1 if self.workers == 1 else self.workers + 1
-
-    def pids(self) -> list[int]:
-        assert self.process is not None
-        return [self.process.pid, *children_of(self.process.pid)]
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+def processes_of(server: ServedCompass) -> list[int]:
+    """The server's processes: the parent and its workers."""
+    assert server.process is not None
+    return [server.process.pid, *server.children()]
 
 
 def profiled_serve(output: str) -> None:
@@ -424,50 +353,48 @@ class Fleet:
 async def seed(database: Any, options: argparse.Namespace) -> Fleet:
     from bench.seed import application_input
     from director.application.service import application as application_service
-    from director.formation.service import FormationObjectKind
+    from director.formation.inputs import FormationInput, FormationObjectType
     from director.formation.service import formation as formation_service
-    from director.polling.revision import RevisionRepository
+    from director.polling.invalidation import unit_of_work
     from director.tenant.service import tenant as tenant_service
 
     async with database.transaction() as session:
         tenant = await tenant_service.create(session, f"fleet-{uuid.uuid4().hex[:8]}")
+    async with unit_of_work(database, tenant.id) as session:
         formations = [f"fleet-{index}" for index in range(options.formations)]
         for name in formations:
-            await formation_service.create(session, tenant.id, name, None)
+            await formation_service.create(session, tenant.id, FormationInput(name=name))
         applications = []
         for index in range(options.applications):
-            data = application_input(index, options.bundles)
-            data.description = "initial"
+            data = application_input(index, options.bundles, description="initial")
             application = await application_service.register(session, tenant.id, data)
             formation = formations[index % len(formations)]
             await formation_service.assign(
-                session, tenant.id, FormationObjectKind.APPLICATION, application.id, formation
+                session, tenant.id, FormationObjectType.APPLICATION, application.id, formation
             )
             applications.append(application.id)
-        await RevisionRepository(session).bump_tenant(tenant.id)
     return Fleet(tenant.id, formations, applications)
 
 
 async def add_runtimes(database: Any, fleet: Fleet, count: int) -> None:
-    from director.formation.service import FormationObjectKind
+    from director.formation.inputs import FormationObjectType
     from director.formation.service import formation as formation_service
-    from director.graphql.inputs import RuntimeRegisterInput
-    from director.polling.revision import RevisionRepository
+    from director.polling.invalidation import unit_of_work
+    from director.runtime.inputs import RuntimeRegisterInput
     from director.runtime.service import runtime as runtime_service
 
     if len(fleet.runtime_ids) >= count:
         return
-    async with database.transaction() as session:
+    async with unit_of_work(database, fleet.tenant_id) as session:
         for index in range(len(fleet.runtime_ids), count):
             runtime = await runtime_service.register(
                 session, fleet.tenant_id, RuntimeRegisterInput(name=f"fleet-runtime-{index:05d}")
             )
             formation = fleet.formations[index % len(fleet.formations)]
             await formation_service.assign(
-                session, fleet.tenant_id, FormationObjectKind.RUNTIME, runtime.id, formation
+                session, fleet.tenant_id, FormationObjectType.RUNTIME, runtime.id, formation
             )
             fleet.runtime_ids.append(runtime.id)
-        await RevisionRepository(session).bump_tenant(fleet.tenant_id)
 
 
 _SUBJECT_OIDS: dict[str, Any] = {}
@@ -498,26 +425,29 @@ def _csr(subject: str, key: Any) -> str:
     return base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
 
 
-async def certify(database: Any, fleet: Fleet, server: FleetServer, count: int, directory: Path) -> float:
+async def certify(database: Any, fleet: Fleet, server: ServedCompass, count: int, directory: Path) -> float:
     """Client certificates for runtimes up to ``count``: one-time tokens in one transaction, then
     ``configuration`` and ``signCertificateSigningRequest`` through the server, 32 runtimes at a time."""
     import httpx
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from credentials.tokens import TokenType
+    from director.polling.invalidation import unit_of_work
+    from director.systemauth.inputs import TokenPolicy
     from director.systemauth.service import system_auth as system_auth_service
+    from kernel.models import utcnow
 
     first = len(fleet.certificates)
     if first >= count:
         return 0.0
     began = time.monotonic()
     tokens = []
-    async with database.transaction() as session:
+    lifetime = timedelta(hours=1)
+    policy = TokenPolicy(runtime_ttl=lifetime, application_ttl=lifetime, connector_url=f"{server.http_url}{CONNECTOR_PATH}")
+    async with unit_of_work(database, fleet.tenant_id) as session:
         for runtime_id in fleet.runtime_ids[first:count]:
-            issued = await system_auth_service.request_token(
-                session, fleet.tenant_id, TokenType.RUNTIME, runtime_id, None,
-                ttl=timedelta(hours=1), connector_url=f"{server.http_url}{CONNECTOR_PATH}",
+            issued = await system_auth_service.request_runtime_token(
+                session, fleet.tenant_id, runtime_id, None, policy=policy, now=utcnow()
             )
             tokens.append(issued.token)
     directory.mkdir(exist_ok=True)
@@ -628,8 +558,9 @@ RUN_LEGEND = (
 
 async def operate(
     options: argparse.Namespace,
-    server: FleetServer,
+    server: ServedCompass,
     fleet: Fleet,
+    *,
     start: float,
     end: float,
     failures: Counter[str],
@@ -700,7 +631,7 @@ def _propagation(
     return complete, incomplete
 
 
-async def run_fleet(options: argparse.Namespace, server: FleetServer, fleet: Fleet, runtimes: int) -> Run:
+async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: Fleet, runtimes: int) -> Run:
     from sqlalchemy.engine import make_url
 
     from bench.director import sync_document
@@ -724,7 +655,8 @@ async def run_fleet(options: argparse.Namespace, server: FleetServer, fleet: Fle
             sys.executable, "-m", "bench.fleet", "client", cwd=ROOT,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
         )
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         process.stdin.write(json.dumps(config).encode() + b"\n")
         await process.stdin.drain()
         processes.append(process)
@@ -742,10 +674,10 @@ async def run_fleet(options: argparse.Namespace, server: FleetServer, fleet: Fle
     end = measure_from + options.duration
     await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
     database = make_url(server.env["COMPASS_DATABASE_URL"]).database or ""
-    server_pids, pg_pids = server.pids(), postgres_pids(database)
+    server_pids, pg_pids = processes_of(server), postgres_pids(database)
     server_from, pg_from, wall_from = cpu_seconds(server_pids), cpu_seconds(pg_pids), time.monotonic()
     errors: Counter[str] = Counter()
-    changes = await operate(options, server, fleet, measure_from + 0.5, end, errors)
+    changes = await operate(options, server, fleet, start=measure_from + 0.5, end=end, failures=errors)
     await asyncio.sleep(max(0.0, end - time.monotonic()))
     server_cpu = cpu_used(server_from, cpu_seconds(server_pids))
     pg_cpu = cpu_used(pg_from, cpu_seconds(pg_pids))
@@ -766,7 +698,7 @@ async def run_fleet(options: argparse.Namespace, server: FleetServer, fleet: Fle
         warmup_errors.update(result["warmup_errors"])
         statuses.update(result["statuses"])
     sightings = [tuple(item) for result in results for item in result["sightings"]]
-    propagation, incomplete = _propagation(fleet, runtimes, changes, sightings)  # type: ignore[arg-type]
+    propagation, incomplete = _propagation(fleet, runtimes, changes, sightings)
     return Run(
         workers=server.workers,
         runtimes=runtimes,
@@ -794,28 +726,21 @@ async def run_fleet(options: argparse.Namespace, server: FleetServer, fleet: Fle
 # --- the bench ----------------------------------------------------------------------------------------------
 
 
-def _migrate(env: dict[str, str]) -> None:
-    compass = str(Path(sys.executable).parent / "compass")
-    completed = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
-        [compass, "migrate"], cwd=ROOT, env={**os.environ, **env}, capture_output=True, check=False
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"compass migrate failed:\n{completed.stderr.decode()[-3000:]}")
-
-
-
 @dataclass
 class Bench:
     options: argparse.Namespace
     workdir: Path
+    data_dir: Path
     database: Any
     env: dict[str, str]
     fleet: Fleet | None = None
     runs: list[Run] = field(default_factory=list)
 
     async def measure(self, workers: int, runtimes: int, *, profile_to: Path | None = None) -> Run:
-        server = FleetServer(workers, self.env, self.workdir / f"serve-w{workers}.log", profile_to=profile_to)
+        log = self.workdir / f"serve-w{workers}.log"
+        server = fleet_server(self.data_dir, self.env, workers, log, profile_to=profile_to)
         server.start()
+        server.wait_ready()
         try:
             if self.fleet is None:
                 options = self.options
@@ -863,13 +788,13 @@ class Bench:
 
 
 async def main_async(options: argparse.Namespace) -> None:
-    from bench.director import backend_database
     from kernel.db import Database
+    from testing.databases import temporary_database
 
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="compass-fleet-") as directory:
         workdir = Path(directory)
-        async with backend_database("postgresql", workdir) as url:
+        async with temporary_database("postgresql", workdir, migrated=True, prefix="compass_bench") as url:
             data_dir = workdir / "data"
             env = {
                 "COMPASS_DATA_DIR": str(data_dir),
@@ -880,9 +805,8 @@ async def main_async(options: argparse.Namespace) -> None:
                 "COMPASS_REDEMPTIONS_PER_SECOND": "1000000",
                 "COMPASS_MAX_CERTIFICATES_PER_CLIENT": "100",
             }
-            _migrate(env)
             database = Database(url)
-            bench = Bench(options, workdir, database, env)
+            bench = Bench(options, workdir, data_dir, database, env)
             _print_setup(options)
             print(RUN_HEADER, flush=True)
             try:
@@ -937,8 +861,8 @@ def _print_report(
     print("\n=== fleet runs ===")
     print("\n".join(RUN_LEGEND))
     print(RUN_HEADER)
-    for run in bench.runs:
-        print(run.line())
+    for measured in bench.runs:
+        print(measured.line())
     if options.find_max:
         print("\nlargest fleet with p99 < 250 ms and zero errors:")
         for workers, run in best.items():

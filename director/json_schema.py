@@ -50,6 +50,8 @@ _RE2_OPTIONS.log_errors = False  # a refused pattern is the writer's error, answ
 
 
 KEPT_PATTERN_CHARS = 1024
+# How much of a string that does not match a refusal quotes.
+_SHOWN_CHARS = 64
 """Longer patterns are compiled again at each use instead of kept: the cache's bound is then in bytes as well
 (1,024 patterns of at most this length, each program within RE2's 8 MiB), not 1,024 patterns of a megabyte."""
 
@@ -67,13 +69,14 @@ def _matches(pattern: str, text: str) -> bool:
     return _regex(pattern).search(text) is not None
 
 
-def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+# The keyword functions below keep jsonschema's signature (validator, value, instance, schema).
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:  # noqa: ARG001
     if validator.is_type(instance, "string") and not _matches(pattern, instance):
-        shown = instance if len(instance) <= 64 else instance[:64] + "..."
+        shown = instance if len(instance) <= _SHOWN_CHARS else instance[:_SHOWN_CHARS] + "..."
         yield ValidationError(f"{shown!r} does not match {pattern!r}")
 
 
-def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: Any) -> Iterator[ValidationError]:
+def _pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: Any) -> Iterator[ValidationError]:  # noqa: ARG001
     if not validator.is_type(instance, "object"):
         return
     for pattern, subschema in patterns.items():
@@ -110,7 +113,7 @@ def _canonical(value: Any) -> Any:
     return ("string", value)
 
 
-def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
+def _unique_items(validator: Any, unique: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:  # noqa: ARG001
     if not unique or not validator.is_type(instance, "array"):
         return
     seen: set[Any] = set()

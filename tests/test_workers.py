@@ -11,29 +11,26 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy.engine import make_url
 
-from director.graphql.inputs import RuntimeRegisterInput
+from director.polling.invalidation import unit_of_work
 from director.polling.last_seen import LastSeenRecorder
+from director.runtime.inputs import RuntimeRegisterInput
 from director.runtime.service import runtime as runtime_service
 from director.tenant.service import tenant as tenant_service
 from kernel.db import Database
 from kernel.models import utcnow
-from kernel.settings import Settings
+from testing.databases import POSTGRES_URL, create_postgres_database
+from testing.served import ServedCompass
+from testing.waiting import wait_until
 from tests.connector.support import (
     CONFIGURATION,
     Credentials,
@@ -46,12 +43,10 @@ from tests.connector.support import (
 )
 from tests.support import Operator, TenantFactory
 
-POSTGRES_URL = os.environ.get("COMPASS_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL, reason="COMPASS_TEST_POSTGRES_URL is not set; `make test` starts PostgreSQL"
 )
 
-COMPASS = Path(sys.executable).with_name("compass")
 WORKERS = 2
 CONNECTIONS = 40
 CONNECTOR = "/connector/graphql"
@@ -71,20 +66,6 @@ SYNC = '{ result: applicationsForRuntime(runtimeID: "%s") { data { id name descr
 
 
 # --- which process holds a connection (/proc) -------------------------------------------------------------
-
-
-def children_of(parent: int) -> set[int]:
-    children = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            children.add(int(entry))
-    return children
 
 
 def _server_socket_inodes(listener_port: int) -> dict[int, int]:
@@ -129,144 +110,28 @@ def client_port(response: httpx.Response) -> int:
 # --- the server -------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _create_database() -> str:
-    assert POSTGRES_URL
-    url = make_url(POSTGRES_URL)
-    name = f"compass_workers_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-@dataclass
-class Served:
-    """A running `compass serve --workers 2` and what a test needs to reach it."""
-
-    process: subprocess.Popen[bytes]
-    data_dir: Path
-    database_url: str
-    http_port: int
-    https_port: int
-    log: Path
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    @property
-    def https_url(self) -> str:
-        return f"https://127.0.0.1:{self.https_port}"
-
-    @property
-    def ca_pem(self) -> str:
-        """The CA chain `compass serve` writes for the HTTPS listener; clients verify the server with it."""
-        return (self.data_dir / "tls" / "client-ca.pem").read_text()
-
-    @property
-    def settings(self) -> Settings:
-        return Settings(data_dir=self.data_dir, database_url=self.database_url)
-
-    def workers(self) -> set[int]:
-        return children_of(self.process.pid)
-
-    def log_tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"compass serve exited:\n{self.log_tail()}"
-            if len(self.workers()) == WORKERS and self._ready():
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"compass serve --workers {WORKERS} was not ready in 30 s:\n{self.log_tail()}")
-
-    def _ready(self) -> bool:
-        try:
-            plain = httpx.get(f"{self.http_url}/readyz", timeout=2)
-            verify = client_ssl_context(self.ca_pem, None)
-            secure = httpx.get(f"{self.https_url}/readyz", timeout=2, verify=verify)
-        except (httpx.HTTPError, OSError):
-            return False
-        return plain.status_code == secure.status_code == 200
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def serve(data_dir: Path, database_url: str) -> Served:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("COMPASS_")}
-    http_port, https_port = _free_port(), _free_port()
-    env.update(
-        {
-            "COMPASS_DATA_DIR": str(data_dir),
-            "COMPASS_DATABASE_URL": database_url,
-            "COMPASS_HTTP_PORT": str(http_port),
-            "COMPASS_HTTPS_PORT": str(https_port),
-            # Every call of a test comes from 127.0.0.1, and there are 30 at once.
-            "COMPASS_REDEMPTIONS_PER_SECOND": "10000",
-            "COMPASS_LOG_LEVEL": "warning",
-        }
-    )
-    log = data_dir / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own entry point, fixed arguments
-            [str(COMPASS), "serve", "--workers", str(WORKERS)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    served = Served(process, data_dir, database_url, http_port, https_port, log)
-    try:
-        served.wait_ready()
-    except BaseException:
-        served.stop()
-        raise
-    return served
+def workers_server(directory: Path, database_url: str) -> ServedCompass:
+    """`compass serve --workers 2`; every call of a test comes from 127.0.0.1, and there are 30 at once."""
+    env = {"COMPASS_REDEMPTIONS_PER_SECOND": "10000", "COMPASS_LOG_LEVEL": "warning"}
+    return ServedCompass(directory / "data", database_url, workers=WORKERS, env=env)
 
 
 @pytest.fixture(scope="module")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = await _create_database()
-    data_dir = tmp_path_factory.mktemp("migrate")
-    env = {**os.environ, "COMPASS_DATABASE_URL": url, "COMPASS_DATA_DIR": str(data_dir)}
-    migrated = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
-        [str(COMPASS), "migrate"], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert migrated.returncode == 0, migrated.stderr
-    return url
+async def database_url() -> str:
+    return await create_postgres_database("compass_workers", migrated=True)
 
 
 @pytest.fixture(scope="module")
-def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    server = serve(tmp_path_factory.mktemp("workers"), database_url)
-    yield server
-    server.stop()
+def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedCompass]:
+    with workers_server(tmp_path_factory.mktemp("workers"), database_url) as server:
+        yield server
 
 
 @pytest.fixture
-def own_server(database_url: str, tmp_path: Path) -> Iterator[Served]:
+def own_server(database_url: str, tmp_path: Path) -> Iterator[ServedCompass]:
     """A server of the test's own, for tests that stop or kill its processes."""
-    server = serve(tmp_path, database_url)
-    yield server
-    server.stop()
+    with workers_server(tmp_path, database_url) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -277,7 +142,7 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def operator(served: Served, database: Database) -> AsyncIterator[Operator]:
+async def operator(served: ServedCompass, database: Database) -> AsyncIterator[Operator]:
     """An operator of a fresh tenant, on a plain HTTP connection of its own."""
     async with httpx.AsyncClient(base_url=served.http_url, timeout=30) as client:
         yield await TenantFactory(served.settings, database, client).operator()
@@ -290,7 +155,7 @@ class ConnectedRuntime:
     credentials: Credentials
 
 
-async def connected_runtime(served: Served, operator: Operator, directory: Path) -> ConnectedRuntime:
+async def connected_runtime(served: ServedCompass, operator: Operator, directory: Path) -> ConnectedRuntime:
     """A runtime that sees one application and holds a client certificate from the Connector (EC P-256)."""
     runtime_id = (await operator.query(REGISTER_RUNTIME % f"runtime-{uuid.uuid4().hex[:8]}"))["result"]["id"]
     application_id = (await operator.query(REGISTER_APPLICATION % "shop"))["result"]["id"]
@@ -310,22 +175,13 @@ async def connected_runtime(served: Served, operator: Operator, directory: Path)
     return ConnectedRuntime(runtime_id, application_id, credentials)
 
 
-async def eventually(condition: Callable[[], bool], attempts: int = 200) -> bool:
-    """True as soon as ``condition`` holds, checked every 0.1 s; False if it never did."""
-    for _ in range(attempts):
-        if condition():
-            return True
-        await asyncio.sleep(0.1)
-    return False
-
-
 # --- the tests --------------------------------------------------------------------------------------------
 
 
-async def test_both_workers_answer_requests_on_both_listeners(served: Served) -> None:
+async def test_both_workers_answer_requests_on_both_listeners(served: ServedCompass) -> None:
     # given: connections opened at once on each listener, each kept open after its answer
-    workers = served.workers()
-    verify = client_ssl_context(served.ca_pem, None)
+    workers = served.children()
+    verify = client_ssl_context(served.ca_file.read_text(), None)
     async with AsyncExitStack() as stack:
         plain = [await stack.enter_async_context(httpx.AsyncClient(timeout=30)) for _ in range(CONNECTIONS)]
         secure = [
@@ -349,7 +205,7 @@ async def test_both_workers_answer_requests_on_both_listeners(served: Served) ->
     assert set(over_https) == workers
 
 
-def _healthz_requests_counted(served: Served) -> float:
+def _healthz_requests_counted(served: ServedCompass) -> float:
     """What /metrics says of GET /healthz answered 200, from whichever worker answers the scrape."""
     scraped = httpx.get(f"{served.http_url}/metrics", timeout=10).text
     return sum(
@@ -361,9 +217,9 @@ def _healthz_requests_counted(served: Served) -> float:
     )
 
 
-async def test_metrics_count_the_requests_of_every_worker(served: Served) -> None:
+async def test_metrics_count_the_requests_of_every_worker(served: ServedCompass) -> None:
     # given
-    workers = served.workers()
+    workers = served.children()
     before = _healthz_requests_counted(served)
 
     # when: requests on connections opened at once, so both workers answer some
@@ -377,11 +233,13 @@ async def test_metrics_count_the_requests_of_every_worker(served: Served) -> Non
     assert [_healthz_requests_counted(served) - before for _ in range(4)] == [CONNECTIONS] * 4
 
 
-async def test_a_runtime_token_is_redeemed_once_across_processes(served: Served, operator: Operator) -> None:
+async def test_a_runtime_token_is_redeemed_once_across_processes(
+    served: ServedCompass, operator: Operator
+) -> None:
     # given
     runtime_id = (await operator.query(REGISTER_RUNTIME % "redeemed-once"))["result"]["id"]
     token = (await operator.query(REQUEST_TOKEN % runtime_id))["result"]["token"]
-    workers = served.workers()
+    workers = served.children()
     calls = 30
 
     # when: 30 configuration calls with the token at once, each on a new connection
@@ -406,12 +264,12 @@ async def test_a_runtime_token_is_redeemed_once_across_processes(served: Served,
 
 
 async def test_a_change_made_through_one_process_is_never_answered_304_by_another(
-    served: Served, operator: Operator, tmp_path: Path
+    served: ServedCompass, operator: Operator, tmp_path: Path
 ) -> None:
     # given: a runtime whose view both processes have answered (and kept), with its ETag
     runtime = await connected_runtime(served, operator, tmp_path)
-    verify = client_ssl_context(served.ca_pem, runtime.credentials)
-    workers = served.workers()
+    verify = client_ssl_context(served.ca_file.read_text(), runtime.credentials)
+    workers = served.children()
 
     async def polls(etag: str | None) -> list[tuple[httpx.Response, int | None]]:
         """CONNECTIONS polls at once over mTLS, each on a new connection; each answer with its worker."""
@@ -449,24 +307,28 @@ async def test_a_change_made_through_one_process_is_never_answered_304_by_anothe
     assert {answer.json()["data"]["result"]["data"][0]["description"] for answer, _ in after} == {"second"}
 
 
-async def test_a_worker_that_dies_is_replaced_and_the_server_keeps_serving(own_server: Served) -> None:
+async def test_a_worker_that_dies_is_replaced_and_the_server_keeps_serving(own_server: ServedCompass) -> None:
     # given
-    workers = own_server.workers()
+    workers = own_server.children()
     killed = min(workers)
 
     # when
     os.kill(killed, signal.SIGKILL)
-    replaced = await eventually(lambda: len(own_server.workers() - {killed}) == WORKERS)
+    await wait_until(
+        lambda: len(own_server.children() - {killed}) == WORKERS,
+        what=f"a new worker in place of {killed}",
+        every=0.1,
+        detail=own_server.log_tail,
+    )
 
     # then
-    assert replaced, own_server.log_tail()
     assert own_server.process.poll() is None
     assert httpx.get(f"{own_server.http_url}/readyz", timeout=5).status_code == 200
 
 
-def test_sigterm_to_the_parent_stops_every_worker(own_server: Served) -> None:
+def test_sigterm_to_the_parent_stops_every_worker(own_server: ServedCompass) -> None:
     # given
-    workers = own_server.workers()
+    workers = own_server.children()
 
     # when
     own_server.process.send_signal(signal.SIGTERM)
@@ -484,6 +346,7 @@ async def test_two_processes_flushing_last_seen_of_the_same_runtimes_do_not_dead
     try:
         async with databases[0].transaction() as session:
             tenant = await tenant_service.create(session, f"last-seen-{uuid.uuid4().hex[:8]}")
+        async with unit_of_work(databases[0], tenant.id) as session:
             runtimes = [
                 await runtime_service.register(session, tenant.id, RuntimeRegisterInput(name=f"seen-{index}"))
                 for index in range(100)

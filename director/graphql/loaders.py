@@ -1,21 +1,19 @@
-"""Per-request DataLoaders: every nested list is one statement per level, however many parents there are."""
+"""Per-request DataLoaders: every nested list is one statement per level, however many parents there are.
+
+Each loader batches the keys of one event-loop tick into one call of a service's batch read (a dict by key).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from credentials.systemauth.repository import SystemAuthRepository
-from director.bundle.repository import (
-    APIDefinitionRepository,
-    BundleRepository,
-    DocumentRepository,
-    EventDefinitionRepository,
-)
-from director.instanceauth.repository import BundleInstanceAuthRepository
-from director.label.repository import LabelledKind, LabelRepository
+from director.bundle.service import bundle as bundle_service
+from director.instanceauth.service import bundle_instance_auth as instance_auth_service
+from director.label.service import label as label_service
 from director.models import (
     APIDefinition,
     Bundle,
@@ -27,70 +25,57 @@ from director.models import (
     SystemAuth,
     Webhook,
 )
-from director.runtime.repository import RuntimeRepository
-from director.webhook.repository import WebhookRepository
-from kernel.repository import TenantScopedRepository
+from director.runtime.service import runtime as runtime_service
+from director.systemauth.service import system_auth as system_auth_service
+from director.webhook.service import webhook as webhook_service
 
 if TYPE_CHECKING:
     from director.graphql.context import DirectorContext
 
+V = TypeVar("V")
+BatchRead = Callable[[AsyncSession, str, Sequence[str]], Awaitable[Mapping[str, V]]]
 
-def _children(
-    context: DirectorContext, repository: type[TenantScopedRepository[Any]], column: str
-) -> DataLoader[str, list[Any]]:
-    async def load(parent_ids: Sequence[str]) -> list[list[Any]]:
+
+def _loader(context: DirectorContext, read: BatchRead[V], missing: Callable[[], V]) -> DataLoader[str, V]:
+    """One value per key, in key order; ``missing()`` for keys the read did not find."""
+
+    async def load(keys: Sequence[str]) -> list[V]:
         async with context.reading() as session:
-            grouped = await repository(session).grouped_by(context.tenant_id, column, parent_ids)
-        return [grouped.get(parent_id, []) for parent_id in parent_ids]
+            found = await read(session, context.tenant_id, keys)
+        return [found[key] if key in found else missing() for key in keys]
 
     return DataLoader(load_fn=load)
 
 
-def _labels(context: DirectorContext, kind: LabelledKind) -> DataLoader[str, list[Label]]:
-    async def load(owner_ids: Sequence[str]) -> list[list[Label]]:
-        async with context.reading() as session:
-            grouped = await LabelRepository(session).for_owners(context.tenant_id, kind, owner_ids)
-        return [grouped.get(owner_id, []) for owner_id in owner_ids]
-
-    return DataLoader(load_fn=load)
+def _children(context: DirectorContext, read: BatchRead[list[V]]) -> DataLoader[str, list[V]]:
+    return _loader(context, read, list)
 
 
-def _by_id(context: DirectorContext, repository: type[TenantScopedRepository[Any]]) -> DataLoader[str, Any]:
-    async def load(ids: Sequence[str]) -> list[Any]:
-        async with context.reading() as session:
-            found = await repository(session).by_ids(context.tenant_id, ids)
-        return [found.get(object_id) for object_id in ids]
-
-    return DataLoader(load_fn=load)
+def _none() -> None:
+    return None
 
 
 class Loaders:
     """Named ``XByYLoader`` in spirit: ``bundles_by_application`` loads bundles keyed by application id."""
 
     def __init__(self, context: DirectorContext) -> None:
-        self.runtime_by_id: DataLoader[str, Runtime | None] = _by_id(context, RuntimeRepository)
-        self.labels_by_application = _labels(context, LabelledKind.APPLICATION)
-        self.labels_by_runtime = _labels(context, LabelledKind.RUNTIME)
-        self.bundles_by_application: DataLoader[str, list[Bundle]] = _children(
-            context, BundleRepository, "application_id"
-        )
+        self.runtime_by_id: DataLoader[str, Runtime | None] = _loader(context, runtime_service.by_ids, _none)
+        self.labels_by_application: DataLoader[str, list[Label]] = _children(context, label_service.by_applications)
+        self.labels_by_runtime: DataLoader[str, list[Label]] = _children(context, label_service.by_runtimes)
+        self.bundles_by_application: DataLoader[str, list[Bundle]] = _children(context, bundle_service.by_applications)
         self.api_definitions_by_bundle: DataLoader[str, list[APIDefinition]] = _children(
-            context, APIDefinitionRepository, "bundle_id"
+            context, bundle_service.api_definitions_by_bundles
         )
         self.event_definitions_by_bundle: DataLoader[str, list[EventDefinition]] = _children(
-            context, EventDefinitionRepository, "bundle_id"
+            context, bundle_service.event_definitions_by_bundles
         )
-        self.documents_by_bundle: DataLoader[str, list[Document]] = _children(context, DocumentRepository, "bundle_id")
+        self.documents_by_bundle: DataLoader[str, list[Document]] = _children(context, bundle_service.documents_by_bundles)
         self.instance_auths_by_bundle: DataLoader[str, list[BundleInstanceAuth]] = _children(
-            context, BundleInstanceAuthRepository, "bundle_id"
+            context, instance_auth_service.by_bundles
         )
-        self.webhooks_by_application: DataLoader[str, list[Webhook]] = _children(
-            context, WebhookRepository, "application_id"
-        )
-        self.webhooks_by_runtime: DataLoader[str, list[Webhook]] = _children(context, WebhookRepository, "runtime_id")
+        self.webhooks_by_application: DataLoader[str, list[Webhook]] = _children(context, webhook_service.by_applications)
+        self.webhooks_by_runtime: DataLoader[str, list[Webhook]] = _children(context, webhook_service.by_runtimes)
         self.auths_by_application: DataLoader[str, list[SystemAuth]] = _children(
-            context, SystemAuthRepository, "application_id"
+            context, system_auth_service.by_applications
         )
-        self.auths_by_runtime: DataLoader[str, list[SystemAuth]] = _children(context, SystemAuthRepository, "runtime_id")
-
-
+        self.auths_by_runtime: DataLoader[str, list[SystemAuth]] = _children(context, system_auth_service.by_runtimes)

@@ -34,7 +34,7 @@ class RequireScope(BasePermission):
         self.own = own
         self.message = f"missing scope {str(scope)!r}"
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # noqa: ARG002 - strawberry's signature
         principal = info.context.principal
         if isinstance(principal, ClientPrincipal):
             if self.own is None:
@@ -44,7 +44,7 @@ class RequireScope(BasePermission):
         return bool(principal.has_scope(self.scope))
 
 
-def scoped(scope: str, *, own: tuple[ClientKind, str] | None = None) -> list[PermissionExtension]:
+def scoped(scope: str, *, own: tuple[ClientKind, str] | None = None) -> list[FieldExtension]:
     """Field extensions: ``strawberry.field(extensions=scoped("runtime:read", own=(ClientKind.RUNTIME, "id")))``.
 
     Args:

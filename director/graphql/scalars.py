@@ -21,7 +21,7 @@ def _serialize_timestamp(value: datetime) -> str:
 
 def _parse_timestamp(value: Any) -> datetime:
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(str(value))
     except ValueError:
         raise InvalidInputError(f"{value!r} is not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:

@@ -65,7 +65,7 @@ class CloseSessions(SchemaExtension):
         finally:
             try:
                 await self.execution_context.context.close()
-            except Exception:  # noqa: BLE001 - e.g. the database went away: the answer already made stands
+            except Exception:  # e.g. the database went away: the answer already made stands
                 log.warning("read_session_close_failed", exc_info=True)
 
 

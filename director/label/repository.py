@@ -4,7 +4,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -28,7 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from director.label.filters import LabelCondition
-from director.models import Label, LabelDefinition
+from director.models import Label
+from kernel.models import IdMixin
+from kernel.repository import TenantScopedRepository
+
+M = TypeVar("M", bound=IdMixin)
 
 
 class LabelledKind(StrEnum):
@@ -40,7 +44,7 @@ def _owner_column(kind: LabelledKind) -> InstrumentedAttribute[str | None]:
     return Label.application_id if kind is LabelledKind.APPLICATION else Label.runtime_id
 
 
-def _sqlite_json_equals(sql_value: Any, json_type: Any, value: Any) -> ColumnElement[bool]:
+def _sqlite_json_equals(sql_value: ColumnElement[Any], json_type: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
     """A scalar from SQLite's JSON functions (its SQL value and json_type) equals the JSON scalar ``value``.
 
     SQLite hands true and false back as 1 and 0, and 2.0 as a real: comparing types and values, rather than
@@ -70,7 +74,7 @@ def _sqlite_alternatives(wanted: Any, types: tuple[str, ...], column: str = "val
 class LabelRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.dialect = session.bind.dialect.name
+        self.dialect = session.get_bind().dialect.name
 
     async def for_owners(self, tenant_id: str, kind: LabelledKind, owner_ids: Sequence[str]) -> dict[str, list[Label]]:
         owner = _owner_column(kind)
@@ -97,12 +101,13 @@ class LabelRepository:
             try:
                 async with self.session.begin_nested():
                     self.session.add(label)
-                return label
             except IntegrityError:
                 # Another request added this key since the read above (PostgreSQL; SQLite serializes writers).
                 label = await self.get(tenant_id, kind, owner_id, key)
                 if label is None:
                     raise
+            else:
+                return label
         label.value = value
         await self.session.flush()
         return label
@@ -130,7 +135,8 @@ class LabelRepository:
             # ?| also matches a lone scalar (even an object key): arrays only, like SQLite.
             is_array = func.jsonb_typeof(value) == "array"
             if all(isinstance(item, str) for item in values):
-                return is_array & value.has_any(literal(list(values), ARRAY(Text)))
+                holds_any: ColumnElement[bool] = value.has_any(literal(list(values), ARRAY(Text)))
+                return is_array & holds_any
             # jsonb_array_elements fails on anything but an array, and SQL does not promise to test is_array first
             elements_of = case((is_array, value), else_=cast(literal("[]"), JSONB))
             element = func.jsonb_array_elements(elements_of).table_valued("value").alias("element")
@@ -170,23 +176,14 @@ class LabelRepository:
         return statement
 
 
-class LabelDefinitionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class LabelledRepository(TenantScopedRepository[M]):
+    """Rows that carry labels (applications, runtimes), selected by label conditions."""
 
-    async def get(self, tenant_id: str, key: str) -> LabelDefinition | None:
-        statement = select(LabelDefinition).where(LabelDefinition.tenant_id == tenant_id, LabelDefinition.key == key)
-        return (await self.session.execute(statement)).scalars().first()
+    kind: ClassVar[LabelledKind]
 
-    async def list(self, tenant_id: str) -> list[LabelDefinition]:
-        statement = select(LabelDefinition).where(LabelDefinition.tenant_id == tenant_id).order_by(LabelDefinition.key)
-        return list((await self.session.execute(statement)).scalars())
-
-    async def add(self, definition: LabelDefinition) -> LabelDefinition:
-        self.session.add(definition)
-        await self.session.flush()
-        return definition
-
-    async def delete(self, definition: LabelDefinition) -> None:
-        await self.session.delete(definition)
-        await self.session.flush()
+    def filtered(self, tenant_id: str, conditions: Sequence[LabelCondition]) -> Select[M]:
+        labels = LabelRepository(self.session)
+        statement = self.select(tenant_id)
+        for condition in conditions:
+            statement = statement.where(self.model.id.in_(labels.owners_matching(tenant_id, self.kind, condition)))
+        return statement

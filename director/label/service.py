@@ -1,20 +1,33 @@
-"""Labels on applications and runtimes, validated against label definitions; ``scenarios`` names formations."""
+"""Labels on applications and runtimes, validated against label definitions; ``scenarios`` names formations.
+
+Label writes are always part of a write of their owner (an application's, a runtime's, an assignment): the owner's
+service declares the change, not this one.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.formation.repository import FormationRepository
-from director.json_schema import check_schema, violation
-from director.label.repository import LabelDefinitionRepository, LabelledKind, LabelRepository
-from director.models import Label, LabelDefinition
-from kernel.errors import ConflictError, InvalidInputError, NotFoundError
+from director.json_schema import violation
+from director.label.filters import parse_label_filter
+from director.label.inputs import LabelFilter
+from director.label.repository import LabelledKind, LabelledRepository, LabelRepository
+from director.labeldefinition.repository import LabelDefinitionRepository
+from director.models import Label
+from director.pagination import Page, PageRequest
+from director.validation import list_size
+from kernel.errors import InvalidInputError, NotFoundError
+from kernel.models import IdMixin
 
 SCENARIOS = "scenarios"
 _KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,256}$")
+
+M = TypeVar("M", bound=IdMixin)
 
 
 def validate_key(key: str) -> None:
@@ -22,22 +35,24 @@ def validate_key(key: str) -> None:
         raise InvalidInputError(f"label key {key!r} must be 1 to 256 letters, digits or _ . - /")
 
 
-async def _validate(key: str, value: Any, schema: Any) -> None:
+async def check_against_definition(key: str, value: Any, schema: Any) -> None:
     problem = await violation(schema, value, f"the label definition of {key!r}")
     if problem is not None:
         raise InvalidInputError(f"value of label {key!r} does not match its label definition: {problem}")
 
 
-class LabelService:
-    async def scenarios_schema(self, session: AsyncSession, tenant_id: str) -> dict[str, Any]:
-        names = await FormationRepository(session).names(tenant_id)
-        return {
-            "type": "array",
-            "minItems": 1,
-            "uniqueItems": True,
-            "items": {"type": "string", "pattern": "^[A-Za-z0-9]([-_A-Za-z0-9 ]{0,254}[A-Za-z0-9])?$", "enum": names},
-        }
+async def filtered_page(
+    repository: LabelledRepository[M], tenant_id: str, filters: Sequence[LabelFilter], request: PageRequest
+) -> Page[M]:
+    """A page of labelled rows (applications, runtimes) matching every filter: their services' ``page``."""
+    conditions = [parse_label_filter(item.key, item.query) for item in list_size(filters, "filter")]
+    rows, total = await repository.page(
+        repository.filtered(tenant_id, conditions), limit=request.limit, offset=request.offset
+    )
+    return Page(rows, total, request.offset)
 
+
+class LabelService:
     async def validate_scenarios(self, session: AsyncSession, tenant_id: str, value: Any) -> list[str]:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise InvalidInputError("label 'scenarios' must be a list of formation names")
@@ -47,7 +62,7 @@ class LabelService:
             raise InvalidInputError(f"label 'scenarios' names formations that do not exist: {', '.join(missing)}")
         return names
 
-    async def set(
+    async def set(  # noqa: PLR0917 - a label is (owner kind, owner id, key, value), read in that order at every call
         self, session: AsyncSession, tenant_id: str, kind: LabelledKind, owner_id: str, key: str, value: Any
     ) -> Label:
         validate_key(key)
@@ -62,7 +77,7 @@ class LabelService:
             return await repository.set(tenant_id, kind, owner_id, key, names)
         definition = await LabelDefinitionRepository(session).get(tenant_id, key)
         if definition is not None and definition.schema is not None:
-            await _validate(key, value, definition.schema)
+            await check_against_definition(key, value, definition.schema)
         return await repository.set(tenant_id, kind, owner_id, key, value)
 
     async def set_many(
@@ -79,67 +94,15 @@ class LabelService:
         await repository.delete(label)
         return label
 
-    # Label definitions
+    # Batch reads for the DataLoaders: the labels of many owners in one statement.
 
-    async def definitions(self, session: AsyncSession, tenant_id: str) -> list[LabelDefinition]:
-        stored = await LabelDefinitionRepository(session).list(tenant_id)
-        scenarios = LabelDefinition(tenant_id=tenant_id, key=SCENARIOS, schema=await self.scenarios_schema(session, tenant_id))
-        return sorted([scenarios, *stored], key=lambda definition: definition.key)
+    async def by_applications(
+        self, session: AsyncSession, tenant_id: str, application_ids: Sequence[str]
+    ) -> dict[str, list[Label]]:
+        return await LabelRepository(session).for_owners(tenant_id, LabelledKind.APPLICATION, application_ids)
 
-    async def definition(self, session: AsyncSession, tenant_id: str, key: str) -> LabelDefinition | None:
-        if key == SCENARIOS:
-            return LabelDefinition(tenant_id=tenant_id, key=SCENARIOS, schema=await self.scenarios_schema(session, tenant_id))
-        return await LabelDefinitionRepository(session).get(tenant_id, key)
-
-    async def _check_existing_labels(self, session: AsyncSession, tenant_id: str, key: str, schema: Any) -> None:
-        if schema is None:
-            return
-        for label in await LabelRepository(session).with_key(tenant_id, key):
-            await _validate(key, label.value, schema)
-
-    async def create_definition(
-        self, session: AsyncSession, tenant_id: str, key: str, schema: Any
-    ) -> LabelDefinition:
-        validate_key(key)
-        repository = LabelDefinitionRepository(session)
-        if key == SCENARIOS or await repository.get(tenant_id, key) is not None:
-            raise ConflictError(f"label definition {key!r} already exists")
-        if schema is not None:
-            await check_schema(schema)
-        await self._check_existing_labels(session, tenant_id, key, schema)
-        return await repository.add(LabelDefinition(tenant_id=tenant_id, key=key, schema=schema))
-
-    async def update_definition(
-        self, session: AsyncSession, tenant_id: str, key: str, schema: Any
-    ) -> LabelDefinition:
-        if key == SCENARIOS:
-            raise InvalidInputError("the scenarios label definition follows the formations; change those instead")
-        definition = await LabelDefinitionRepository(session).get(tenant_id, key)
-        if definition is None:
-            raise NotFoundError(f"label definition {key!r} does not exist")
-        if schema is not None:
-            await check_schema(schema)
-        await self._check_existing_labels(session, tenant_id, key, schema)
-        definition.schema = schema
-        await session.flush()
-        return definition
-
-    async def delete_definition(
-        self, session: AsyncSession, tenant_id: str, key: str, delete_related_labels: bool
-    ) -> LabelDefinition:
-        if key == SCENARIOS:
-            raise InvalidInputError("the scenarios label definition cannot be deleted")
-        repository = LabelDefinitionRepository(session)
-        definition = await repository.get(tenant_id, key)
-        if definition is None:
-            raise NotFoundError(f"label definition {key!r} does not exist")
-        labels = LabelRepository(session)
-        if await labels.with_key(tenant_id, key):
-            if not delete_related_labels:
-                raise ConflictError(f"labels with key {key!r} exist; pass deleteRelatedLabels: true to delete them")
-            await labels.delete_with_key(tenant_id, key)
-        await repository.delete(definition)
-        return definition
+    async def by_runtimes(self, session: AsyncSession, tenant_id: str, runtime_ids: Sequence[str]) -> dict[str, list[Label]]:
+        return await LabelRepository(session).for_owners(tenant_id, LabelledKind.RUNTIME, runtime_ids)
 
 
 label = LabelService()

@@ -53,7 +53,7 @@ class LastSeenRecorder:
             await asyncio.sleep(interval)
             try:
                 await self.flush()
-            except Exception:  # noqa: BLE001 - a failed flush must not end the loop; the next one retries
+            except Exception:  # a failed flush must not end the loop; the next one retries
                 log.exception("last_seen_flush_failed")
 
     async def stop(self, task: asyncio.Task[None]) -> None:

@@ -1,43 +1,50 @@
-"""Runtimes: registration (normalized by default), updates and labels."""
+"""Runtimes: registration (normalized by default), updates, labels, and unregistering with revocation."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from director.graphql.inputs import LabelFilter, RuntimeRegisterInput, RuntimeUpdateInput
-from director.label.filters import parse_label_filter
+from credentials.revocation import revoke_for_object
+from director.label.inputs import LabelFilter
 from director.label.repository import LabelledKind
+from director.label.service import SCENARIOS, filtered_page
 from director.label.service import label as label_service
 from director.models import Label, Runtime
 from director.normalization import IS_NORMALIZED_LABEL
 from director.pagination import Page, PageRequest
+from director.polling.invalidation import changes
+from director.runtime.inputs import RuntimeRegisterInput, RuntimeUpdateInput
 from director.runtime.repository import RuntimeRepository
 from director.validation import list_size, optional_text, require_name
 from director.webhook.service import webhook as webhook_service
-from kernel.errors import ConflictError, NotFoundError
+from kernel.errors import ConflictError, ForbiddenError
 from kernel.models import utcnow
+from kernel.principal import ClientKind, ClientPrincipal, Principal
+
+
+def _refuse_formation_change(caller: Principal) -> None:
+    # Joining formations would widen what the runtime sees: that is the operator's decision.
+    if isinstance(caller, ClientPrincipal):
+        raise ForbiddenError("a runtime cannot change its own formations; an operator assigns them")
 
 
 class RuntimeService:
     async def get(self, session: AsyncSession, tenant_id: str, runtime_id: str) -> Runtime:
-        runtime = await RuntimeRepository(session).get(tenant_id, runtime_id)
-        if runtime is None:
-            raise NotFoundError(f"runtime {runtime_id} does not exist")
-        return runtime
+        return await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
 
     async def page(
         self, session: AsyncSession, tenant_id: str, filters: Sequence[LabelFilter], request: PageRequest
     ) -> Page[Runtime]:
-        conditions = [parse_label_filter(item.key, item.query) for item in list_size(list(filters), "filter")]
-        repository = RuntimeRepository(session)
-        rows, total = await repository.page(
-            repository.filtered(tenant_id, conditions), limit=request.limit, offset=request.offset
-        )
-        return Page(rows, total, request.offset)
+        return await filtered_page(RuntimeRepository(session), tenant_id, filters, request)
+
+    async def by_ids(self, session: AsyncSession, tenant_id: str, ids: Sequence[str]) -> dict[str, Runtime]:
+        """Many runtimes in one statement, for DataLoaders."""
+        return await RuntimeRepository(session).by_ids(tenant_id, ids)
 
     async def _check_name_free(self, session: AsyncSession, tenant_id: str, name: str, own_id: str | None) -> None:
         existing = await RuntimeRepository(session).get_by_name(tenant_id, name)
@@ -52,6 +59,7 @@ class RuntimeService:
             runtime.status_timestamp = utcnow()
 
     async def register(self, session: AsyncSession, tenant_id: str, data: RuntimeRegisterInput) -> Runtime:
+        await changes(session).new_runtime()
         runtime = Runtime(tenant_id=tenant_id)
         self._apply(runtime, data)
         await self._check_name_free(session, tenant_id, runtime.name, None)
@@ -66,7 +74,14 @@ class RuntimeService:
         await session.flush()
         return runtime
 
-    async def update(self, session: AsyncSession, tenant_id: str, runtime_id: str, data: RuntimeUpdateInput) -> Runtime:
+    async def update(
+        self, session: AsyncSession, tenant_id: str, runtime_id: str, data: RuntimeUpdateInput, *, caller: Principal
+    ) -> Runtime:
+        """A runtime's certificate may update it (its agent reports CONNECTED this way), but not its formations."""
+        changes_formations = SCENARIOS in (data.labels or {})
+        if changes_formations:
+            _refuse_formation_change(caller)
+        await changes(session).runtime(runtime_id, formations=changes_formations)
         runtime = await self.get(session, tenant_id, runtime_id)
         self._apply(runtime, data)
         name = runtime.name
@@ -80,16 +95,38 @@ class RuntimeService:
         await session.flush()
         return runtime
 
-    async def unregister(self, session: AsyncSession, tenant_id: str, runtime_id: str) -> Runtime:
+    async def unregister(self, session: AsyncSession, tenant_id: str, runtime_id: str, *, now: datetime) -> Runtime:
+        """Deletes the runtime; its client certificates are revoked (at ``now``) in the same transaction."""
+        await changes(session).runtime(runtime_id)
         runtime = await self.get(session, tenant_id, runtime_id)
+        await revoke_for_object(session, tenant_id, ClientKind.RUNTIME, runtime_id, now=now)
         await RuntimeRepository(session).delete(runtime)
         return runtime
 
-    async def set_label(self, session: AsyncSession, tenant_id: str, runtime_id: str, key: str, value: Any) -> Label:
+    async def revoke_certificates(
+        self, session: AsyncSession, tenant_id: str, runtime_id: str, *, now: datetime
+    ) -> list[str]:
+        """Revokes every client certificate of the runtime; answers the revoked serials."""
+        await changes(session).runtime(runtime_id)
+        await self.get(session, tenant_id, runtime_id)
+        return await revoke_for_object(session, tenant_id, ClientKind.RUNTIME, runtime_id, now=now)
+
+    async def set_label(
+        self, session: AsyncSession, tenant_id: str, runtime_id: str, key: str, value: Any, *, caller: Principal
+    ) -> Label:
+        """Key ``scenarios`` assigns formations, which a runtime's own certificate may not."""
+        if key == SCENARIOS:
+            _refuse_formation_change(caller)
+        await changes(session).runtime(runtime_id, formations=key == SCENARIOS)
         await self.get(session, tenant_id, runtime_id)
         return await label_service.set(session, tenant_id, LabelledKind.RUNTIME, runtime_id, key, value)
 
-    async def delete_label(self, session: AsyncSession, tenant_id: str, runtime_id: str, key: str) -> Label:
+    async def delete_label(
+        self, session: AsyncSession, tenant_id: str, runtime_id: str, key: str, *, caller: Principal
+    ) -> Label:
+        if key == SCENARIOS:
+            _refuse_formation_change(caller)
+        await changes(session).runtime(runtime_id, formations=key == SCENARIOS)
         await self.get(session, tenant_id, runtime_id)
         return await label_service.delete(session, tenant_id, LabelledKind.RUNTIME, runtime_id, key)
 

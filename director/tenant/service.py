@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.formation.service import formation as formation_service
 from director.models import Tenant
+from director.pagination import Page, PageRequest
 from director.tenant.repository import TenantRepository
 from kernel.errors import ConflictError, InvalidInputError, TenantNotFoundError
+
+MAX_NAME_LENGTH = 256
 
 
 class TenantService:
     async def create(self, session: AsyncSession, name: str) -> Tenant:
+        """No view of a new tenant exists yet: nothing to declare, and no unit of work needed."""
         name = name.strip()
-        if not name or len(name) > 256:
-            raise InvalidInputError("tenant name must be 1 to 256 characters")
+        if not name or len(name) > MAX_NAME_LENGTH:
+            raise InvalidInputError(f"tenant name must be 1 to {MAX_NAME_LENGTH} characters")
         repository = TenantRepository(session)
         if await repository.get_by_name(name) is not None:
             raise ConflictError(f"tenant {name!r} already exists")
@@ -27,6 +33,15 @@ class TenantService:
         if tenant is None:
             raise TenantNotFoundError(f"no tenant named or with id {name_or_id!r}")
         return tenant
+
+    async def page(
+        self, session: AsyncSession, *, ids: Sequence[str], search: str | None, request: PageRequest
+    ) -> Page[Tenant]:
+        """The tenants among ``ids`` (those a caller may act in) whose name or id contains ``search``."""
+        rows, total = await TenantRepository(session).list(
+            ids=ids, search=search, limit=request.limit, offset=request.offset
+        )
+        return Page(rows, total, request.offset)
 
     async def list_all(self, session: AsyncSession) -> list[Tenant]:
         tenants, _ = await TenantRepository(session).list(limit=10_000, offset=0)

@@ -481,7 +481,7 @@ class World:
             await self.check_snapshot(self.other(actor))
         return target_id, None
 
-    async def perform(self, operation: Operation) -> None:
+    async def perform(self, operation: Operation) -> None:  # noqa: C901, PLR0911, PLR0912, PLR0915 - a case per operation
         """Does the operation as its actor, checks the answer against the model and updates the model."""
         model = self.models[operation.actor]
         operator = self.operators[operation.actor]
@@ -612,13 +612,14 @@ class World:
                     operator, APPLICATIONS_FOR_RUNTIME, lambda object_id: {"id": object_id}, runtime_id, body
                 )
 
-        variables = {f"f{i}": [label_filter.wire] for i, label_filter in enumerate(FILTERS)}
-        data = await operator.query(FILTERED, variables)
+        filters = {f"f{i}": [label_filter.wire] for i, label_filter in enumerate(FILTERS)}
+        data = await operator.query(FILTERED, filters)
         for i, label_filter in enumerate(FILTERS):
-            for kind, alias in (("application", f"a{i}"), ("runtime", f"r{i}")):
-                found = sorted(row["id"] for row in data[alias]["data"])
-                assert found == model.matching(kind, label_filter), (actor, kind, label_filter)
-                assert data[alias]["totalCount"] == len(found)
+            aliases: tuple[tuple[Kind, str], ...] = (("application", f"a{i}"), ("runtime", f"r{i}"))
+            for kind, alias in aliases:
+                matched = sorted(row["id"] for row in data[alias]["data"])
+                assert matched == model.matching(kind, label_filter), (actor, kind, label_filter)
+                assert data[alias]["totalCount"] == len(matched)
 
         for auth_id in self.auths_now[actor]:
             assert await operator.query(SYSTEM_AUTH, {"id": auth_id}) == {"systemAuth": {"id": auth_id}}

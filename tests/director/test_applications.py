@@ -838,7 +838,7 @@ class TestApplicationLabels:
         assert codes == ["NOT_FOUND"]
 
 
-MUTATIONS_ON_AN_APPLICATION = {
+MUTATIONS_ON_AN_APPLICATION: dict[str, tuple[str, dict[str, Any]]] = {
     "updateApplication": (UPDATE, {"in": {"description": "hijacked"}}),
     "unregisterApplication": (UNREGISTER, {}),
     "setApplicationLabel": (SET_LABEL, {"key": "env", "value": "hijacked"}),

@@ -100,7 +100,7 @@ async def test_unsigned_alg_none_token_is_unauthenticated(
     client: httpx.AsyncClient, settings: Settings, tenants: TenantFactory
 ) -> None:
     tenant_id = await tenants.create()
-    token = jwt.encode(_claims(issuer=settings.jwt_issuer, tenant_id=tenant_id), None, algorithm="none")
+    token = jwt.encode(_claims(issuer=settings.jwt_issuer, tenant_id=tenant_id), "", algorithm="none")
 
     response = await _post(client, {"Authorization": f"Bearer {token}", "Tenant": tenant_id})
 
@@ -177,7 +177,7 @@ def jwks_url(oidc_key: rsa.RSAPrivateKey) -> Iterator[str]:
     document = json.dumps({"keys": [jwk]}).encode()
 
     class JWKSHandler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(document)))

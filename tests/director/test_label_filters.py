@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from director.label.filters import LabelCondition, parse_label_filter
@@ -261,7 +261,7 @@ class TestMalformedFilter:
             '$[*] ? (@ = "A")',
             '$[*] ? (@ == "A" && @ == "B")',
             '$[*] ? (@ == "A" ||)',
-            '$[*] ? (@ == A)',
+            "$[*] ? (@ == A)",
             "$[*] ? (@ == 1.2.3)",
             '$[*] ? (@ == "\\x")',
             "{not json",
@@ -383,7 +383,7 @@ class TestParseLabelFilter:
             '$[*] ? (@ == "A" && @ == "B")',
             '$[*] ? (@ == "A" ||)',
             '$[*] ? (|| @ == "A")',
-            '$[*] ? (@ == A)',
+            "$[*] ? (@ == A)",
             '$[*] ? (@ == "A"',
             "$[*] ? ()",
             "$[*] ? (@ == 1.2.3)",
@@ -402,12 +402,14 @@ class TestParseLabelFilter:
         with pytest.raises(InvalidInputError):
             parse_label_filter("tags", query)
 
+    @settings(max_examples=100, deadline=None)
     @given(values=st.lists(json_scalars, min_size=1, max_size=5))
     def test_reads_back_any_alternatives_written_as_json(self, values: list[Any]) -> None:
         query = "$[*] ? (" + " || ".join(f"@ == {json.dumps(value)}" for value in values) + ")"
 
         assert parse_label_filter("tags", query).any_of == tuple(values)
 
+    @settings(max_examples=100, deadline=None)
     @given(value=json_values)
     def test_reads_back_any_json_literal(self, value: Any) -> None:
         condition = parse_label_filter("env", json.dumps(value))

@@ -36,7 +36,7 @@ mutation {
 CREATE_NOT_JSON_INLINE = """
 mutation { result: createLabelDefinition(in: {key: "owner", schema: "{not json"}) { key } }
 """
-CREATE_FORMATION = 'mutation($name: String!) { result: createFormation(formation: {name: $name}) { name } }'
+CREATE_FORMATION = "mutation($name: String!) { result: createFormation(formation: {name: $name}) { name } }"
 REGISTER_RUNTIME = "mutation($in: RuntimeRegisterInput!) { result: registerRuntime(in: $in) { id } }"
 REGISTER_APPLICATION = """
 mutation($in: ApplicationRegisterInput!) { result: registerApplication(in: $in) { id } }

@@ -107,7 +107,7 @@ async def stored_tokens(database: Database, tenant_id: str) -> list[OneTimeToken
 
 
 def timestamp(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)
 
 
 @pytest.mark.parametrize("kind", KINDS)

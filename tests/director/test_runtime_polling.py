@@ -24,7 +24,7 @@ from kernel.settings import Settings
 from tests.support import DIRECTOR, Operator, TenantFactory, count_statements
 
 CONNECTOR = "/connector/graphql"
-SYNC = "{ result: applicationsForRuntime(runtimeID: \"%s\") { data { id name } totalCount } }"
+SYNC = '{ result: applicationsForRuntime(runtimeID: "%s") { data { id name } totalCount } }'
 REGISTER_RUNTIME = 'mutation { result: registerRuntime(in: {name: "%s"}) { id } }'
 REGISTER_APPLICATION = 'mutation { result: registerApplication(in: {name: "%s"}) { id } }'
 ASSIGN = (
@@ -187,7 +187,7 @@ async def test_a_runtime_silent_for_five_sync_periods_shows_silent(
     operator, runtime = operator_and_runtime
     recorder = proxied_app.state.last_seen
     silent_since = recorder.clock() - timedelta(seconds=5 * settings.agent_sync_period_seconds + 1)
-    recorder._pending[runtime.id] = silent_since  # noqa: SLF001 - a poll long ago, without waiting for it
+    recorder._pending[runtime.id] = silent_since  # a poll long ago, without waiting for it
     await recorder.flush()
 
     data = await operator.query('{ result: runtime(id: "%s") { agentStatus } }' % runtime.id)

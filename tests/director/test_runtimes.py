@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from director.normalization import normalize_name
@@ -27,7 +27,7 @@ mutation($id: ID!, $in: RuntimeUpdateInput!) {{
 """
 UNREGISTER = "mutation($id: ID!) { result: unregisterRuntime(id: $id) { id name } }"
 RUNTIME = f"query($id: ID!) {{ result: runtime(id: $id) {{ {RUNTIME_FIELDS} }} }}"
-RUNTIME_LABEL = 'query($id: ID!, $key: String!) { result: runtime(id: $id) { labels(key: $key) } }'
+RUNTIME_LABEL = "query($id: ID!, $key: String!) { result: runtime(id: $id) { labels(key: $key) } }"
 RUNTIMES = "{ result: runtimes { data { id name labels } totalCount } }"
 SET_LABEL = """
 mutation($id: ID!, $key: String!, $value: Any!) {
@@ -488,6 +488,7 @@ class TestNormalizeName:
     def test_prefixes_a_name_that_only_looks_normalized(self, name: str, normalized: str) -> None:
         assert normalize_name(name) == normalized
 
+    @settings(max_examples=200, deadline=None)
     @given(name=st.text())
     def test_always_gives_a_kubernetes_safe_name(self, name: str) -> None:
         normalized = normalize_name(name)
@@ -498,6 +499,7 @@ class TestNormalizeName:
             and not normalized.endswith("-")
         )
 
+    @settings(max_examples=200, deadline=None)
     @given(name=st.text())
     def test_is_idempotent_on_what_it_gives(self, name: str) -> None:
         normalized = normalize_name(name)
@@ -505,6 +507,7 @@ class TestNormalizeName:
         if normalized != "mp":
             assert normalize_name(normalized) == normalized
 
+    @settings(max_examples=50, deadline=None)
     @given(name=SAFE_NAMES.filter(lambda name: not name.startswith("mp-")))
     def test_only_prefixes_a_name_that_is_already_safe(self, name: str) -> None:
         assert normalize_name(name) == f"mp-{name}"

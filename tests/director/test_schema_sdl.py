@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from graphql import GraphQLEnumType, GraphQLSchema
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+)
 from graphql import build_schema as parse_sdl
 from graphql.utilities.print_schema import print_input_value
 
@@ -133,8 +140,16 @@ def committed() -> GraphQLSchema:
     return parse_sdl(SDL_PATH.read_text(encoding="utf-8"))
 
 
+def _field_names(schema: GraphQLSchema, type_name: str) -> set[str]:
+    named = schema.type_map[type_name]
+    assert isinstance(named, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType)
+    return set(named.fields)
+
+
 def _signature(schema: GraphQLSchema, type_name: str, field_name: str) -> str:
-    field = schema.type_map[type_name].fields[field_name]  # type: ignore[union-attr]
+    named = schema.type_map[type_name]
+    assert isinstance(named, GraphQLObjectType)
+    field = named.fields[field_name]
     arguments = ", ".join(print_input_value(name, argument) for name, argument in field.args.items())
     return f"{field_name}({arguments}): {field.type}" if arguments else f"{field_name}: {field.type}"
 
@@ -149,21 +164,21 @@ def test_committed_sdl_is_the_printed_schema() -> None:
 
 @pytest.mark.parametrize("signature", QUERY_SIGNATURES)
 def test_query_keeps_the_compass_signature(committed: GraphQLSchema, signature: str) -> None:
-    field_name = signature.split("(")[0].split(":")[0]
+    field_name = signature.split("(", maxsplit=1)[0].split(":", maxsplit=1)[0]
 
     assert _signature(committed, "Query", field_name) == signature
 
 
 @pytest.mark.parametrize("signature", MUTATION_SIGNATURES)
 def test_mutation_keeps_the_compass_signature(committed: GraphQLSchema, signature: str) -> None:
-    field_name = signature.split("(")[0].split(":")[0]
+    field_name = signature.split("(", maxsplit=1)[0].split(":", maxsplit=1)[0]
 
     assert _signature(committed, "Mutation", field_name) == signature
 
 
 @pytest.mark.parametrize(("type_name", "field_names"), TYPE_FIELDS.items())
 def test_type_keeps_the_compass_fields(committed: GraphQLSchema, type_name: str, field_names: str) -> None:
-    fields = committed.type_map[type_name].fields  # type: ignore[union-attr]
+    fields = _field_names(committed, type_name)
 
     assert set(field_names.split()) - set(fields) == set()
 
@@ -184,9 +199,10 @@ def test_compass_scalar_is_declared(committed: GraphQLSchema, scalar: str) -> No
 def test_credential_data_is_the_union_of_basic_and_oauth(committed: GraphQLSchema) -> None:
     union = committed.type_map["CredentialData"]
 
-    assert {member.name for member in union.types} == {"BasicCredentialData", "OAuthCredentialData"}  # type: ignore[union-attr]
+    assert isinstance(union, GraphQLUnionType)
+    assert {member.name for member in union.types} == {"BasicCredentialData", "OAuthCredentialData"}
 
 
 @pytest.mark.parametrize(("type_name", "field_name"), BUNDLE_INSTANCE_AUTH_FIELDS)
 def test_bundle_instance_auth_field_is_served(committed: GraphQLSchema, type_name: str, field_name: str) -> None:
-    assert field_name in committed.type_map[type_name].fields  # type: ignore[union-attr]
+    assert field_name in _field_names(committed, type_name)

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import strawberry
 from strawberry import Info
 
+from director.graphql.convert import plain
 from director.graphql.inputs import LabelDefinitionInput
 from director.graphql.label.types import LabelDefinition
 from director.graphql.permissions import scoped
-from director.label.service import label as label_service
+from director.labeldefinition import inputs
+from director.labeldefinition.service import label_definition as label_definition_service
 from kernel.principal import Scope
 
 READ = scoped(Scope.LABEL_DEFINITION_READ)
@@ -17,22 +18,18 @@ WRITE = scoped(Scope.LABEL_DEFINITION_WRITE)
 In = strawberry.argument(name="in")
 
 
-def _schema(data: LabelDefinitionInput) -> object:
-    return json.loads(data.schema) if data.schema is not None else None
-
-
 @strawberry.type
 class LabelQueries:
     @strawberry.field(description="All label definitions of the tenant, scenarios included.", extensions=READ)
     async def label_definitions(self, info: Info) -> list[LabelDefinition]:
         async with info.context.reading() as session:
-            rows = await label_service.definitions(session, info.context.tenant_id)
+            rows = await label_definition_service.all(session, info.context.tenant_id)
         return [LabelDefinition.of(row) for row in rows]
 
     @strawberry.field(description="One label definition, or null.", extensions=READ)
     async def label_definition(self, info: Info, key: str) -> LabelDefinition | None:
         async with info.context.reading() as session:
-            row = await label_service.definition(session, info.context.tenant_id, key)
+            row = await label_definition_service.find(session, info.context.tenant_id, key)
         return LabelDefinition.of(row) if row else None
 
 
@@ -40,14 +37,16 @@ class LabelQueries:
 class LabelMutations:
     @strawberry.mutation(description="Defines a label key; existing labels must match the schema.", extensions=WRITE)
     async def create_label_definition(self, info: Info, in_: Annotated[LabelDefinitionInput, In]) -> LabelDefinition:
+        data = plain(in_, inputs.LabelDefinitionInput)
         async with info.context.writing() as session:
-            row = await label_service.create_definition(session, info.context.tenant_id, in_.key, _schema(in_))
+            row = await label_definition_service.create(session, info.context.tenant_id, data)
         return LabelDefinition.of(row)
 
     @strawberry.mutation(description="Changes a label definition's schema.", extensions=WRITE)
     async def update_label_definition(self, info: Info, in_: Annotated[LabelDefinitionInput, In]) -> LabelDefinition:
+        data = plain(in_, inputs.LabelDefinitionInput)
         async with info.context.writing() as session:
-            row = await label_service.update_definition(session, info.context.tenant_id, in_.key, _schema(in_))
+            row = await label_definition_service.update(session, info.context.tenant_id, data)
         return LabelDefinition.of(row)
 
     @strawberry.mutation(description="Deletes a label definition, and its labels if asked.", extensions=WRITE)
@@ -55,7 +54,7 @@ class LabelMutations:
         self, info: Info, key: str, delete_related_labels: bool | None = False
     ) -> LabelDefinition:
         async with info.context.writing() as session:
-            row = await label_service.delete_definition(
-                session, info.context.tenant_id, key, bool(delete_related_labels)
+            row = await label_definition_service.delete(
+                session, info.context.tenant_id, key, delete_related_labels=bool(delete_related_labels)
             )
         return LabelDefinition.of(row)

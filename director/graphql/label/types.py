@@ -25,4 +25,4 @@ class LabelDefinition:
 
     @classmethod
     def of(cls, model: models.LabelDefinition) -> LabelDefinition:
-        return cls(key=model.key, schema=json.dumps(model.schema) if model.schema is not None else None)
+        return cls(key=model.key, schema=JSONSchema(json.dumps(model.schema)) if model.schema is not None else None)

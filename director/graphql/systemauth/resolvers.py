@@ -1,22 +1,28 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry import Info
 
-from credentials.systemauth.repository import SystemAuthRepository
-from credentials.tokens import TokenType
-from director import models
 from director.graphql.application.types import SystemAuth, system_auth_of
 from director.graphql.permissions import require_scope, scoped
 from director.graphql.systemauth.types import OneTimeTokenForApplication, OneTimeTokenForRuntime
-from director.systemauth.service import IssuedToken
+from director.systemauth.inputs import TokenPolicy
 from director.systemauth.service import system_auth as system_auth_service
 from kernel.principal import Scope
+from kernel.settings import Settings
 
 SystemAuthID = Annotated[strawberry.ID | None, strawberry.argument(name="systemAuthID")]
+
+
+def _policy(settings: Settings) -> TokenPolicy:
+    return TokenPolicy(
+        runtime_ttl=timedelta(seconds=settings.runtime_token_ttl_seconds),
+        application_ttl=timedelta(seconds=settings.application_token_ttl_seconds),
+        connector_url=settings.connector_url,
+    )
 
 
 @strawberry.type
@@ -24,33 +30,8 @@ class SystemAuthQueries:
     @strawberry.field(description="One system auth, or null.", extensions=scoped(Scope.APPLICATION_READ))
     async def system_auth(self, info: Info, id: strawberry.ID) -> SystemAuth | None:
         async with info.context.reading() as session:
-            row = await SystemAuthRepository(session).get(info.context.tenant_id, id)
+            row = await system_auth_service.find(session, info.context.tenant_id, id)
         return system_auth_of(row) if row else None
-
-
-async def _request_token(info: Info, token_type: TokenType, object_id: str, system_auth_id: str | None) -> IssuedToken:
-    settings = info.context.settings
-    ttl = (
-        settings.runtime_token_ttl_seconds
-        if token_type is TokenType.RUNTIME
-        else settings.application_token_ttl_seconds
-    )
-    # A runtime's new system auth shows only in its own view; an application's in every runtime's that sees it.
-    owner: dict[str, Any] = (
-        {"runtime_id": object_id}
-        if token_type is TokenType.RUNTIME
-        else {"application_part": (models.Application, object_id)}
-    )
-    async with info.context.writing(**owner) as session:
-        return await system_auth_service.request_token(
-            session,
-            info.context.tenant_id,
-            token_type,
-            object_id,
-            system_auth_id,
-            ttl=timedelta(seconds=ttl),
-            connector_url=settings.connector_url,
-        )
 
 
 @strawberry.type
@@ -62,7 +43,16 @@ class SystemAuthMutations:
     async def request_one_time_token_for_runtime(
         self, info: Info, id: strawberry.ID, system_auth_id: SystemAuthID = None
     ) -> OneTimeTokenForRuntime:
-        return OneTimeTokenForRuntime.of(await _request_token(info, TokenType.RUNTIME, id, system_auth_id))
+        async with info.context.writing() as session:
+            issued = await system_auth_service.request_runtime_token(
+                session,
+                info.context.tenant_id,
+                id,
+                system_auth_id,
+                policy=_policy(info.context.settings),
+                now=info.context.clock(),
+            )
+        return OneTimeTokenForRuntime.of(issued)
 
     @strawberry.mutation(
         description="A single-use token (5 minutes by default) the application redeems at the Connector.",
@@ -71,7 +61,16 @@ class SystemAuthMutations:
     async def request_one_time_token_for_application(
         self, info: Info, id: strawberry.ID, system_auth_id: SystemAuthID = None
     ) -> OneTimeTokenForApplication:
-        return OneTimeTokenForApplication.of(await _request_token(info, TokenType.APPLICATION, id, system_auth_id))
+        async with info.context.writing() as session:
+            issued = await system_auth_service.request_application_token(
+                session,
+                info.context.tenant_id,
+                id,
+                system_auth_id,
+                policy=_policy(info.context.settings),
+                now=info.context.clock(),
+            )
+        return OneTimeTokenForApplication.of(issued)
 
     @strawberry.mutation(
         name="invalidateSystemAuthOneTimeToken",
@@ -82,11 +81,8 @@ class SystemAuthMutations:
         self, info: Info, auth_id: Annotated[strawberry.ID, strawberry.argument(name="authID")]
     ) -> SystemAuth:
         require_scope(info, Scope.RUNTIME_WRITE, Scope.APPLICATION_WRITE)  # before looking: no scope, no answer
-        async with info.context.writing(application_part=(models.SystemAuth, auth_id)) as session:
-            row = await system_auth_service.get(session, info.context.tenant_id, auth_id)
-            # As Compass's deleteSystemAuthFor{Runtime,Application}: the owner's write scope, not any.
-            require_scope(info, Scope.RUNTIME_WRITE if row.runtime_id else Scope.APPLICATION_WRITE)
-            row = await system_auth_service.invalidate_tokens(session, info.context.tenant_id, auth_id)
+        async with info.context.writing() as session:
+            row = await system_auth_service.invalidate_tokens(
+                session, info.context.tenant_id, auth_id, caller=info.context.principal, now=info.context.clock()
+            )
         return system_auth_of(row)
-
-

@@ -10,8 +10,8 @@ from director.systemauth.service import IssuedToken
 
 @strawberry.enum(description="Whom a one-time token connects.")
 class OneTimeTokenType(Enum):
-    Runtime = "Runtime"  # noqa: N815 - Compass's enum values
-    Application = "Application"  # noqa: N815
+    Runtime = "Runtime"
+    Application = "Application"
 
 
 def _fields(issued: IssuedToken) -> dict[str, object]:

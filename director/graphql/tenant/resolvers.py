@@ -5,11 +5,10 @@ from strawberry import Info
 
 from director.graphql.application.types import After, First
 from director.graphql.enums import ViewerType
-from director.graphql.pagination import PageInfo
 from director.graphql.permissions import scoped
 from director.graphql.tenant.types import Tenant, TenantPage, Viewer
-from director.pagination import Page, PageRequest
-from director.tenant.repository import TenantRepository
+from director.pagination import PageRequest
+from director.tenant.service import tenant as tenant_service
 from kernel.principal import Scope
 
 
@@ -26,8 +25,5 @@ class TenantQueries:
     ) -> TenantPage:
         request = PageRequest.of(first, after)
         async with info.context.reading() as session:
-            rows, total = await TenantRepository(session).list(
-                ids=[info.context.tenant_id], search=search_term, limit=request.limit, offset=request.offset
-            )
-        page = Page(rows, total, request.offset)
-        return TenantPage(data=[Tenant.of(row) for row in rows], page_info=PageInfo.of(page), total_count=total)
+            page = await tenant_service.page(session, ids=[info.context.tenant_id], search=search_term, request=request)
+        return TenantPage.of(page, Tenant.of)
