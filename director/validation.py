@@ -12,6 +12,9 @@ from kernel.errors import InvalidInputError
 T = TypeVar("T")
 
 
+# What browsers and proxies reliably carry; a longer URL is a mistake or an attack.
+MAX_URL_LENGTH = 2048
+
 def _no_nul(value: str, field: str) -> None:
     # PostgreSQL text cannot hold NUL; refusing it everywhere keeps both databases answering alike.
     if "\x00" in value:
@@ -38,7 +41,7 @@ def optional_url(value: str | None, field: str) -> str | None:
     if value is None or value == "":
         return value
     parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or len(value) > 2048:
+    if parts.scheme not in {"http", "https"} or not parts.netloc or len(value) > MAX_URL_LENGTH:
         raise InvalidInputError(f"{field} must be an absolute http or https URL, got {value[:100]!r}")
     return value
 

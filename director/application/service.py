@@ -15,9 +15,9 @@ from director.application.repository import ApplicationRepository
 from director.bundle.service import bundle as bundle_service
 from director.label.inputs import LabelFilter
 from director.label.repository import LabelledKind
-from director.label.service import SCENARIOS, filtered_page
+from director.label.service import filtered_page
 from director.label.service import label as label_service
-from director.models import Application, Label, Runtime
+from director.models import SCENARIOS, Application, Label, Runtime
 from director.normalization import normalize_name
 from director.pagination import Page, PageRequest
 from director.polling.invalidation import changes

@@ -12,9 +12,8 @@ from director.application.repository import ApplicationRepository
 from director.formation.inputs import FormationInput, FormationObjectType
 from director.formation.repository import FormationRepository
 from director.label.repository import LabelledKind, LabelRepository
-from director.label.service import SCENARIOS
 from director.label.service import label as label_service
-from director.models import Application, Formation
+from director.models import SCENARIOS, Application, Formation
 from director.pagination import Page, PageRequest
 from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,8 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from director.graphql.loaders import Loaders
-from director.polling.invalidation import changes, unit_of_work
-from director.polling.revision import ApplicationPart
+from director.polling.invalidation import unit_of_work
 from director.polling.shared_views import SharedViews
 from kernel.db import Database
 from kernel.principal import Principal
@@ -54,30 +53,12 @@ class DirectorContext:
             yield self._session
 
     @asynccontextmanager
-    async def writing(
-        self,
-        *,
-        runtime_id: str | None = None,
-        runtime_formations: bool = False,
-        new_runtime: bool = False,
-        application_part: tuple[ApplicationPart, str] | None = None,
-        joining_formations: Sequence[str] = (),
-    ) -> AsyncIterator[AsyncSession]:
+    async def writing(self) -> AsyncIterator[AsyncSession]:
         """One mutation = one unit of work (``director.polling.invalidation``): its services declare what they
-        change and the revisions of the views they invalidate are bumped at the commit. Afterwards reads and
-        loaders start fresh and see its result.
-
-        TRANSITIONAL (issue 10): the keyword arguments declare on the services' behalf until every service
-        declares for itself; they go when the last resolver stops passing them."""
+        change, and the revisions of the views it invalidates are bumped at the commit. Afterwards reads and
+        loaders start fresh and see its result."""
         async with self._lock:
             async with unit_of_work(self.database, self.tenant_id) as session:
-                work = changes(session)
-                if runtime_id is not None:
-                    await work.runtime(runtime_id, formations=runtime_formations)
-                elif new_runtime:
-                    await work.new_runtime()
-                elif application_part is not None:
-                    await work.application(*application_part, joining=joining_formations)
                 yield session
             if self._session is not None:
                 await self._session.rollback()

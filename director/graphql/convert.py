@@ -11,17 +11,11 @@ import types
 import typing
 from collections.abc import Sequence
 from enum import Enum
-from functools import cache
 from typing import Any, TypeVar, Union
 
 from strawberry.types.unset import UnsetType
 
 T = TypeVar("T")
-
-
-@cache
-def _hints(target: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(target)
 
 
 def _convert(value: Any, annotation: Any) -> Any:
@@ -44,7 +38,7 @@ def _convert(value: Any, annotation: Any) -> Any:
 
 def plain(value: object, into: type[T]) -> T:
     """``value`` (a strawberry input) as an instance of the dataclass ``into``; unset fields become None."""
-    hints = _hints(into)
+    hints = typing.get_type_hints(into)
     arguments = {
         field.name: _convert(getattr(value, field.name, None), hints[field.name])
         for field in dataclasses.fields(into)  # type: ignore[arg-type]

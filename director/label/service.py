@@ -18,13 +18,12 @@ from director.label.filters import parse_label_filter
 from director.label.inputs import LabelFilter
 from director.label.repository import LabelledKind, LabelledRepository, LabelRepository
 from director.labeldefinition.repository import LabelDefinitionRepository
-from director.models import Label
+from director.models import SCENARIOS, Label
 from director.pagination import Page, PageRequest
 from director.validation import list_size
 from kernel.errors import InvalidInputError, NotFoundError
 from kernel.models import IdMixin
 
-SCENARIOS = "scenarios"
 _KEY = re.compile(r"^[A-Za-z0-9_.\-/]{1,256}$")
 
 M = TypeVar("M", bound=IdMixin)

@@ -15,10 +15,10 @@ from director.formation.repository import FormationRepository
 from director.formation.service import NAME_PATTERN
 from director.json_schema import check_schema
 from director.label.repository import LabelRepository
-from director.label.service import SCENARIOS, check_against_definition, validate_key
+from director.label.service import check_against_definition, validate_key
 from director.labeldefinition.inputs import LabelDefinitionInput
 from director.labeldefinition.repository import LabelDefinitionRepository
-from director.models import LabelDefinition
+from director.models import SCENARIOS, LabelDefinition
 from director.polling.invalidation import changes
 from kernel.errors import ConflictError, InvalidInputError, NotFoundError
 

@@ -4,12 +4,13 @@ from credentials.models import OneTimeToken, SystemAuth
 from director.models.application import APIDefinition, Application, Bundle, Document, EventDefinition, Webhook
 from director.models.formation import Formation
 from director.models.instance_auth import BundleInstanceAuth
-from director.models.label import Label, LabelDefinition
+from director.models.label import SCENARIOS, Label, LabelDefinition
 from director.models.runtime import Runtime
 from director.models.tenant import Tenant
 from kernel.models import Base
 
 __all__ = [
+    "SCENARIOS",
     "APIDefinition",
     "Application",
     "Base",

@@ -7,6 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.models import Base, IdMixin, PortableJSON, TenantOwned
 
+# The label whose value lists an object's formations (Compass keeps formations as this label).
+SCENARIOS = "scenarios"
 
 class Label(IdMixin, TenantOwned, Base):
     """A label on exactly one application or runtime; ``scenarios`` is the stored truth of formations."""

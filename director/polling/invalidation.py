@@ -93,8 +93,8 @@ class Changes:
 
 def changes(session: AsyncSession) -> Changes:
     """The unit of work ``session`` belongs to; a write outside one is a programming error, not a stale cache."""
-    found = session.info.get(_KEY)
-    if not isinstance(found, Changes):
+    found: Changes | None = session.info.get(_KEY)
+    if found is None:
         raise RuntimeError("a Director write must run in director.polling.invalidation.unit_of_work")
     return found
 

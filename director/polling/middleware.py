@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from http import HTTPStatus
 
 from graphql import GraphQLError, OperationDefinitionNode, OperationType
 from starlette.requests import ClientDisconnect
@@ -83,10 +84,10 @@ def _if_none_match(scope: Scope) -> set[str]:
 
 async def _send_answer(send: Send, status: int, etag: str, body: bytes) -> None:
     headers = [(b"etag", etag.encode()), (b"cache-control", b"private, no-cache")]
-    if status == 200:
+    if status == HTTPStatus.OK:
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body if status == 200 else b""})
+    await send({"type": "http.response.body", "body": body if status == HTTPStatus.OK else b""})
 
 
 class RuntimePollCache:
@@ -170,7 +171,7 @@ class RuntimePollCache:
         if start is None:
             return
         answer = b"".join(chunks)
-        if start["status"] == 200 and _cacheable(answer):
+        if start["status"] == HTTPStatus.OK and _cacheable(answer):
             self.cache.put(etag, answer)
             start = {**start, "headers": [*start.get("headers", []), (b"etag", etag.encode())]}
         await send(start)

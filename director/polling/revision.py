@@ -42,13 +42,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.label.filters import LabelCondition
 from director.label.repository import LabelledKind, LabelRepository
-from director.label.service import SCENARIOS
 from director.models import (
+    SCENARIOS,
     APIDefinition,
     Application,
     Bundle,
@@ -111,18 +111,21 @@ class RevisionRepository:
 
     async def application_owning(self, tenant_id: str, part: ApplicationPart, part_id: str) -> str | None:
         """The application a row belongs to; None when it belongs to none (a runtime's webhook) or is missing."""
+        statement: Select[str | None]
         if part is Application:
             statement = select(Application.id).where(Application.tenant_id == tenant_id, Application.id == part_id)
         elif part is Bundle:
             statement = select(Bundle.application_id).where(Bundle.tenant_id == tenant_id, Bundle.id == part_id)
-        elif part in _UNDER_BUNDLE:
+        elif issubclass(part, _UNDER_BUNDLE):
             statement = (
                 select(Bundle.application_id)
                 .join(part, part.bundle_id == Bundle.id)
                 .where(part.tenant_id == tenant_id, part.id == part_id)
             )
-        else:
+        elif issubclass(part, Webhook | SystemAuth):
             statement = select(part.application_id).where(part.tenant_id == tenant_id, part.id == part_id)
+        else:
+            raise TypeError(f"{part.__name__} is not a part of an application's tree")
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def formations_of(self, tenant_id: str, application_id: str) -> tuple[str, ...]:
@@ -135,7 +138,7 @@ class RevisionRepository:
             return
         names = sorted(formations)
         labels = LabelRepository(self.session)
-        sharing = labels.owners_matching(tenant_id, LabelledKind.RUNTIME, LabelCondition(key=SCENARIOS, any_of=names))
+        sharing = labels.owners_matching(tenant_id, LabelledKind.RUNTIME, LabelCondition(key=SCENARIOS, any_of=tuple(names)))
         locked = select(Runtime.id).where(Runtime.tenant_id == tenant_id, Runtime.id.in_(sharing))
         await self.session.execute(locked.order_by(Runtime.id).with_for_update(key_share=True))
         await self.session.execute(

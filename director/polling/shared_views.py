@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any
 
 from graphql import GraphQLError, GraphQLObjectType, print_ast
 from graphql.execution.values import get_argument_values
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from director.label.service import SCENARIOS
+from director.models import SCENARIOS
 from director.normalization import IS_NORMALIZED_LABEL
 from director.polling.revision import RevisionRepository
 from kernel.cache import MemoryCache
@@ -52,7 +53,10 @@ class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 and isinstance(principal, ClientPrincipal)
                 and principal.identity.kind is ClientKind.RUNTIME
             ):
-                return self._shared(views, principal, parent_type, source, field_details_list, path, position_context)
+                execute = partial(
+                    super().execute_field, parent_type, source, field_details_list, path, position_context
+                )
+                return self._shared(views, principal, parent_type, field_details_list, execute)
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     async def _shared(
@@ -60,18 +64,16 @@ class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         views: SharedViews,
         principal: ClientPrincipal,
         parent_type: GraphQLObjectType,
-        source: Any,
         field_details_list: Any,
-        path: Any,
-        position_context: Any,
+        execute: Callable[[], Any],
     ) -> Any:
         key = await self._key(principal, parent_type, field_details_list)
         if key is not None and (shared := views.get(key)) is not None:
             return shared
         errors_before = len(self.collected_errors.errors)
-        result = super().execute_field(parent_type, source, field_details_list, path, position_context)
+        result = execute()
         if self.is_awaitable(result):
-            result = await result  # type: ignore[misc]
+            result = await result
         if key is not None and result is not None and len(self.collected_errors.errors) == errors_before:
             views.put(key, result)
         return result

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from credentials.revocation import revoke_for_object
 from director.label.inputs import LabelFilter
 from director.label.repository import LabelledKind
-from director.label.service import SCENARIOS, filtered_page
+from director.label.service import filtered_page
 from director.label.service import label as label_service
-from director.models import Label, Runtime
+from director.models import SCENARIOS, Label, Runtime
 from director.normalization import IS_NORMALIZED_LABEL
 from director.pagination import Page, PageRequest
 from director.polling.invalidation import changes
