@@ -38,14 +38,11 @@ import contextlib
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,8 +64,9 @@ from agent.status import ConnectionState
 from bench.seed import Seeded, add_applications, seed_runtime
 from kernel.db import Database
 from kernel.settings import Settings
+from testing.databases import temporary_database
+from testing.served import ServedCompass
 
-ROOT = Path(__file__).resolve().parent.parent
 DIRECTOR_PATH = "/director/graphql"
 JSON_CONTENT = {"Content-Type": "application/json; charset=utf-8"}
 STATUS_RECORD_PREFIX = "compassconnection-"
@@ -133,111 +131,10 @@ class Target:
         return f"{self.settings.effective_public_url}{DIRECTOR_PATH}"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _compass() -> str:
-    return str(Path(sys.executable).parent / "compass")
-
-
-def migrate(env: dict[str, str]) -> None:
-    completed = subprocess.run(
-        [_compass(), "migrate"], cwd=ROOT, env={**os.environ, **env}, capture_output=True, check=False
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"compass migrate failed:\n{completed.stderr.decode()[-3000:]}")
-
-
-@contextlib.contextmanager
-def compass_serve(
-    workdir: Path, database_url: str
-) -> Iterator[tuple[Settings, subprocess.Popen[bytes]]]:
-    """``compass serve`` in its own session, logs to ``workdir/compass.log``; yields (Settings, process)."""
-    env = {
-        "COMPASS_DATA_DIR": str(workdir),
-        "COMPASS_DATABASE_URL": database_url,
-        "COMPASS_HTTP_PORT": str(free_port()),
-        "COMPASS_HTTPS_PORT": str(free_port()),
-        "COMPASS_REDEMPTIONS_PER_SECOND": "10000",
-        "COMPASS_MAX_CERTIFICATES_PER_CLIENT": "1000",
-    }
-    settings = Settings(
-        data_dir=workdir,
-        database_url=database_url,
-        http_port=int(env["COMPASS_HTTP_PORT"]),
-        https_port=int(env["COMPASS_HTTPS_PORT"]),
-    )
-    log = workdir / "compass.log"
-    with log.open("ab") as output:
-        process = subprocess.Popen(
-            [_compass(), "serve"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C meant for the bench does not stop the server mid-measurement
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"compass serve exited with {process.returncode}:\n{_tail(log)}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{settings.effective_public_url}/healthz", timeout=1.0).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"compass serve did not answer /healthz within 60 s:\n{_tail(log)}")
-            time.sleep(0.1)
-        yield settings, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _tail(log: Path, lines: int = 30) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    return "(no log)"
-
-
-@contextlib.asynccontextmanager
-async def backend_database(backend: str, workdir: Path) -> AsyncIterator[str]:
-    """A SQLite file in ``workdir``, or a fresh PostgreSQL database (dropped afterwards)."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{workdir / 'compass.db'}"
-        return
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(os.environ["COMPASS_TEST_POSTGRES_URL"])
-    name = f"compass_agent_bench_{uuid.uuid4().hex[:12]}"
-
-    async def execute(statement: str) -> None:
-        connection = await asyncpg.connect(
-            host=admin.host,
-            port=admin.port,
-            user=admin.username,
-            password=admin.password,
-            database=admin.database,
-        )
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    await execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def compass_serve(workdir: Path, database_url: str) -> ServedCompass:
+    """``compass serve`` with the bench's limits raised, its log in ``workdir/compass.log``."""
+    env = {"COMPASS_REDEMPTIONS_PER_SECOND": "10000", "COMPASS_MAX_CERTIFICATES_PER_CLIENT": "1000"}
+    return ServedCompass(workdir, database_url, env=env, log=workdir / "compass.log")
 
 
 # --- the operator -------------------------------------------------------------------------------------------
@@ -500,8 +397,13 @@ async def measure_polls(
     target: Target, operator: Operator, seeded: Seeded, connection: Connection, options: argparse.Namespace
 ) -> list[PollFigures]:
     store = connection.store
-    files = {"cert_file": store.chain_file, "key_file": store.key_file, "ca_file": store.ca_file}
-    client = DirectorClient(connection.director_url, timeout=300.0, **files)
+    client = DirectorClient(
+        connection.director_url,
+        timeout=300.0,
+        cert_file=store.chain_file,
+        key_file=store.key_file,
+        ca_file=store.ca_file,
+    )
     runtime_id = seeded.runtime_id
     try:
         if await client.fetch_applications(runtime_id) is None:  # the first poll of a client is never a 304
@@ -513,7 +415,7 @@ async def measure_polls(
 
         async def unconditional() -> tuple[int, int, set[int]]:
             # The agent client's own httpx client: the same TLS connection, no If-None-Match.
-            return await plain_poll(client._http, connection.director_url, runtime_id)  # noqa: SLF001
+            return await plain_poll(client._http, connection.director_url, runtime_id)
 
         async def change() -> None:
             await operator.change(runtime_id)
@@ -598,21 +500,21 @@ async def run_backend(backend: str, options: argparse.Namespace) -> list[SizeRep
     reports: list[SizeReport] = []
     with tempfile.TemporaryDirectory(prefix=f"compass-agent-bench-{backend}-") as directory:
         workdir = Path(directory)
-        async with backend_database(backend, workdir) as url:
-            env = {"COMPASS_DATA_DIR": str(workdir), "COMPASS_DATABASE_URL": url}
-            _log(f"{backend}: compass migrate")
-            migrate(env)
+        _log(f"{backend}: a migrated database")
+        async with temporary_database(backend, workdir, migrated=True, prefix="compass_agent_bench") as url:
             database = Database(url)
             try:
                 seeded = await seed_runtime(database)
-                with compass_serve(workdir, url) as (settings, process):
+                with compass_serve(workdir, url) as server:
+                    assert server.process is not None
+                    pid = server.process.pid
                     database_cpu = None
                     if backend == "postgresql":
                         from sqlalchemy.engine import make_url
 
                         name = str(make_url(url).database)
                         database_cpu = lambda: postgres_backends_cpu(name)  # noqa: E731
-                    target = Target(settings, lambda: cpu_seconds(process.pid), database_cpu)
+                    target = Target(server.settings, lambda: cpu_seconds(pid), database_cpu)
                     seeded_count = 0
                     for size in options.sizes:
                         _log(f"{backend}: seeding up to N = {size}")
@@ -641,9 +543,11 @@ def check(report: SizeReport) -> None:
     if report.unchanged.resource_writes or not report.files_untouched:
         problems.append(f"the unchanged sync wrote {report.unchanged.resource_writes} resource files")
     expected = {POLL_304: {304}, POLL_KEPT: {200}, POLL_EXECUTED: {200}}
-    for poll in report.polls:
-        if poll.statuses != expected[poll.kind]:
-            problems.append(f"{POLL_TITLES[poll.kind]} answered {sorted(poll.statuses)}")
+    problems.extend(
+        f"{POLL_TITLES[poll.kind]} answered {sorted(poll.statuses)}"
+        for poll in report.polls
+        if poll.statuses != expected[poll.kind]
+    )
     if problems:
         raise RuntimeError("; ".join(problems))
 
@@ -659,11 +563,15 @@ def format_report(report: SizeReport) -> str:
     first, unchanged = report.first, report.unchanged
     one, five, fifteen = report.load
     lines = [
-        f"N = {report.size} applications ({report.size * 3} bundles, {report.size * 6} APIs, "
-        f"{report.size * 3} events)",
+        (
+            f"N = {report.size} applications ({report.size * 3} bundles, {report.size * 6} APIs, "
+            f"{report.size * 3} events)"
+        ),
         f"  connect (token → certificate, EC P-256)       {report.connect_seconds:8.3f} s",
-        "  sync                         seconds   fetch s  sink read s  agent CPU s  server CPU s"
-        "  resource writes  status writes",
+        (
+            "  sync                         seconds   fetch s  sink read s  agent CPU s  server CPU s"
+            "  resource writes  status writes"
+        ),
     ]
     rows = [("first sync", first)]
     rows += [("re-fetch (revision bumped)", sync) for sync in report.resyncs]
@@ -682,12 +590,12 @@ def format_report(report: SizeReport) -> str:
         "  poll                                            polls  req/poll  server CPU ms/poll"
         "  db CPU ms/poll  wall ms/poll  KiB/poll"
     )
-    for poll in report.polls:
-        lines.append(
-            f"  {POLL_TITLES[poll.kind]:<47} {poll.polls:5d} {poll.requests_per_poll:9d}"
-            f" {_ms(poll.per_poll(poll.server_cpu), 19)} {_ms(poll.per_poll(poll.database_cpu), 15)}"
-            f" {_ms(poll.per_poll(poll.wall), 13)} {poll.bytes_per_poll / 1024:9.1f}"
-        )
+    lines.extend(
+        f"  {POLL_TITLES[poll.kind]:<47} {poll.polls:5d} {poll.requests_per_poll:9d}"
+        f" {_ms(poll.per_poll(poll.server_cpu), 19)} {_ms(poll.per_poll(poll.database_cpu), 15)}"
+        f" {_ms(poll.per_poll(poll.wall), 13)} {poll.bytes_per_poll / 1024:9.1f}"
+        for poll in report.polls
+    )
     lines.append(
         f"  server idle: {report.idle_server_cpu_per_second * 1000:.1f} ms CPU/s; "
         f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"

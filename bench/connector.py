@@ -42,7 +42,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench.director import Server, backend_database, free_port, operator_headers, pycompass_server
+from bench.director import cpu_seconds, operator_headers, pycompass_server
+from testing.databases import temporary_database
 
 CONNECTOR_PATH = "/connector/graphql"
 DIRECTOR_PATH = "/director/graphql"
@@ -226,16 +227,6 @@ def _check_certificates(load: Load, clients: list[Client]) -> None:
         raise RuntimeError("the certificates do not carry exactly the runtimes' client ids")
 
 
-def _migrate(env: dict[str, str]) -> None:
-    import subprocess
-
-    compass = str(Path(sys.executable).parent / "compass")
-    environment = {**os.environ, **env}
-    completed = subprocess.run([compass, "migrate"], env=environment, capture_output=True, check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"compass migrate failed:\n{completed.stderr.decode()[-3000:]}")
-
-
 async def run_backend(backend: str, options: argparse.Namespace) -> Report:
     from compass.auth.jwt import load_or_create_signing_key
     from director.tenant.service import tenant as tenant_service
@@ -244,15 +235,7 @@ async def run_backend(backend: str, options: argparse.Namespace) -> Report:
 
     with tempfile.TemporaryDirectory(prefix=f"compass-connector-bench-{backend}-") as directory:
         workdir = Path(directory)
-        async with backend_database(backend, workdir) as url:
-            env = {
-                "COMPASS_DATA_DIR": str(workdir),
-                "COMPASS_DATABASE_URL": url,
-                "COMPASS_HTTPS_PORT": str(free_port()),
-                # The per-address limit (5 token calls/s by default) would measure itself, not the Connector.
-                "COMPASS_REDEMPTIONS_PER_SECOND": "1000000",
-            }
-            _migrate(env)
+        async with temporary_database(backend, workdir, migrated=True, prefix="compass_bench") as url:
             settings = Settings(data_dir=workdir, database_url=url)
             load_or_create_signing_key(settings.jwt_key_file)  # before the server starts, so both use one key
             database = Database(url)
@@ -260,21 +243,18 @@ async def run_backend(backend: str, options: argparse.Namespace) -> Report:
                 tenant_id = (await tenant_service.create(session, "bench")).id
             await database.dispose()
             headers = operator_headers(settings, tenant_id)
-            server: Server = pycompass_server(workdir, env)
-            server.start()
-            try:
+            # The per-address limit (5 token calls/s by default) would measure itself, not the Connector.
+            with pycompass_server(workdir, url, COMPASS_REDEMPTIONS_PER_SECOND="1000000") as server:
                 _log(f"{backend}: preparing {WARMUP} + {options.count} runtimes, tokens and CSRs")
-                warmup = await prepare_clients(server.base_url, headers, WARMUP, "warmup")
-                clients = await prepare_clients(server.base_url, headers, options.count, "bench")
-                await run_load(server.base_url, warmup, options.concurrency)
+                warmup = await prepare_clients(server.http_url, headers, WARMUP, "warmup")
+                clients = await prepare_clients(server.http_url, headers, options.count, "bench")
+                await run_load(server.http_url, warmup, options.concurrency)
                 _log(f"{backend}: {options.count} certificates over {options.concurrency} connections")
-                cpu_before = server.cpu_seconds()
-                load = await run_load(server.base_url, clients, options.concurrency)
-                server_cpu = server.cpu_seconds() - cpu_before
+                cpu_before = cpu_seconds(server)
+                load = await run_load(server.http_url, clients, options.concurrency)
+                server_cpu = cpu_seconds(server) - cpu_before
                 load_average = os.getloadavg()[0]
                 _check_certificates(load, clients)
-            finally:
-                server.stop()
             _log(f"{backend}: CertificateAuthority.sign alone on the same {len(clients)} CSRs")
             in_process = measure_in_process(workdir, clients)
     return Report(backend, options.count, load, server_cpu, in_process, load_average)

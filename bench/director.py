@@ -23,8 +23,6 @@ import contextlib
 import gc
 import json
 import os
-import signal
-import socket
 import ssl
 import statistics
 import subprocess
@@ -32,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +46,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import event
 
 from kernel.db import Database
+from testing.databases import temporary_database
+from testing.ports import free_port
+from testing.served import ServedCompass, ServedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRECTOR_PATH = "/director/graphql"
@@ -518,135 +519,50 @@ def run_client(config: dict[str, Any]) -> dict[str, Any]:
 # Servers ------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its threads, from /proc (Linux)."""
+def cpu_seconds(server: ServedProcess) -> float:
+    """User + system CPU of the server process and all its threads, from /proc (Linux)."""
+    assert server.process is not None
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@dataclass
-class Server:
-    name: str
-    command: list[str]
-    env: dict[str, str]
-    log: Path
-    port: int = field(default_factory=free_port)
-    https_port: int | None = None
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def https_url(self) -> str:
-        """The mTLS listener's Director URL (pycompass only)."""
-        assert self.https_port is not None
-        return f"https://127.0.0.1:{self.https_port}{DIRECTOR_PATH}"
-
-    @property
-    def url(self) -> str:
-        return self.base_url + DIRECTOR_PATH
-
-    def start(self) -> None:
-        command = [part.replace("{port}", str(self.port)) for part in self.command]
-        # A session of its own: a signal meant for the bench's process group does not stop the server.
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env={**os.environ, **self.env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            self.check_alive()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.base_url + "/healthz", timeout=1.0).status_code == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer /healthz within 60 s:\n{self.log_tail()}")
-
-    def check_alive(self) -> None:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
-
-    def stopped_by_others(self) -> bool:
-        """True once the process has exited, or (when it no longer answers /healthz) after it does."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.base_url + "/healthz", timeout=2.0).status_code == 200:
-                    return False
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return True
-
-    def cpu_seconds(self) -> float:
-        assert self.process is not None
-        return _cpu_seconds(self.process.pid)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def stopped_by_others(server: ServedProcess) -> bool:
+    """True once the process has exited, or (when it no longer answers) after it does."""
+    if server.running and server.ready():
+        return False
+    server.stop(seconds=20)
+    return True
 
 
-def pycompass_server(workdir: Path, env: dict[str, str]) -> Server:
-    """`compass serve` as an operator runs it: uvloop, httptools, one process, JSON logs to a file."""
-    compass = str(Path(sys.executable).parent / "compass")
-    server = Server("pycompass", [compass, "serve"], {}, workdir / "pycompass.log")
-    # The mTLS listener gets a free port too, so that no other pycompass on this machine is in the way.
-    server.https_port = free_port()
-    ports = {"COMPASS_HTTP_PORT": str(server.port), "COMPASS_HTTPS_PORT": str(server.https_port)}
+def director_url(server: ServedProcess) -> str:
+    return server.http_url + DIRECTOR_PATH
+
+
+def pycompass_server(data_dir: Path, database_url: str, log: Path | None = None, **env: str) -> ServedCompass:
+    """`compass serve` as an operator runs it (uvloop, httptools, one process), with the COMPASS_* ``env``; its
+    log in ``data_dir`` unless told."""
     one_runtime = {f"COMPASS_{name.upper()}": str(value) for name, value in ONE_RUNTIME.items()}
-    server.env = {**env, **ports, **one_runtime}
-    return server
+    log = log or data_dir / "pycompass.log"
+    return ServedCompass(data_dir, database_url, env={**one_runtime, **env}, log=log)
 
 
-def server_ca_file(workdir: Path) -> Path:
-    """Our CA's chain, written by `compass serve` at start (compass/server.py): the agent verifies with it."""
-    return workdir / "tls" / "client-ca.pem"
-
-
-def baseline_server(workdir: Path, database_url: str) -> Server:
+def baseline_server(workdir: Path, database_url: str) -> ServedProcess:
     """bench/baseline.py under the same uvicorn settings as `compass serve`, without an access log."""
     from bench.baseline import DATABASE_URL_VARIABLE
 
+    port = free_port()
     uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "bench.baseline:app_from_environment"]
-    settings = ["--host", "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--http", "httptools"]
+    settings = ["--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools"]
     quiet = ["--no-access-log", "--log-level", "warning"]
-    return Server(
+    return ServedProcess(
         "baseline",
         [*uvicorn, *settings, *quiet],
-        {DATABASE_URL_VARIABLE: database_url},
-        workdir / "baseline.log",
+        log=workdir / "baseline.log",
+        env={DATABASE_URL_VARIABLE: database_url},
+        http_port=port,
     )
 
 
@@ -666,7 +582,7 @@ class Load:
     not_modified: float = 0.0  # share of the requests answered 304
 
 
-def _client_run(server: Server, config: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
+def _client_run(server: ServedProcess, config: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
     """The client's result, the server's CPU seconds meanwhile and the wall seconds it took.
 
     A server that something outside the bench stopped mid-case (it has happened: a stray SIGINT, on a machine
@@ -675,22 +591,23 @@ def _client_run(server: Server, config: dict[str, Any]) -> tuple[dict[str, Any],
     """
     for attempt in (1, 2):
         server.check_alive()
-        cpu_from, wall_from = server.cpu_seconds(), time.monotonic()
+        cpu_from, wall_from = cpu_seconds(server), time.monotonic()
         try:
             result = run_client(config)
         except RuntimeError as error:
             assert server.process is not None
-            if attempt == 2 or not server.stopped_by_others():
+            if attempt == 2 or not stopped_by_others(server):
                 raise RuntimeError(f"{error}\n{server.name} log:\n{server.log_tail()}") from None
             _log(f"{server.name} exited with {server.process.returncode} during the case: restarting it")
             server.start()
+            server.wait_ready()
             continue
-        return result, server.cpu_seconds() - cpu_from, time.monotonic() - wall_from
+        return result, cpu_seconds(server) - cpu_from, time.monotonic() - wall_from
     raise AssertionError("unreachable")
 
 
 def closed_loop(
-    server: Server,
+    server: ServedProcess,
     headers: dict[str, str],
     runtime_id: str,
     *,
@@ -705,7 +622,7 @@ def closed_loop(
     ``agent`` (an ``AGENT_MODES`` entry) and ``tls`` (ca, cert, key files) make them a runtime's polls.
     """
     config = {
-        "url": url or server.url,
+        "url": url or director_url(server),
         "headers": headers,
         "runtime_id": runtime_id,
         "full_sync": full_sync,
@@ -730,8 +647,10 @@ def closed_loop(
     )
 
 
-def open_loop(server: Server, headers: dict[str, str], runtime_id: str, rate: float, duration: float) -> Load:
-    config = {"url": server.url, "headers": headers, "runtime_id": runtime_id, "rate": rate}
+def open_loop(
+    server: ServedProcess, headers: dict[str, str], runtime_id: str, rate: float, duration: float
+) -> Load:
+    config = {"url": director_url(server), "headers": headers, "runtime_id": runtime_id, "rate": rate}
     config["duration"] = duration
     result, _, _ = _client_run(server, config)
     return Load(rate=rate, p50=result["p50"], p99=result["p99"], count=result["count"])
@@ -881,8 +800,10 @@ async def profile(
     gc.set_threshold(*thresholds)
     gc.unfreeze()
     lines = [
-        f"{requests} sequential requests in process: {elapsed / requests * 1000:.1f} ms wall and "
-        f"{cpu / requests * 1000:.1f} ms CPU each (all threads, and the profiler's own cost)"
+        (
+            f"{requests} sequential requests in process: {elapsed / requests * 1000:.1f} ms wall and "
+            f"{cpu / requests * 1000:.1f} ms CPU each (all threads, and the profiler's own cost)"
+        )
     ]
     session = profiler.last_session
     if session is not None and (root := session.root_frame()) is not None:
@@ -934,65 +855,12 @@ def _load_average() -> float:
     return os.getloadavg()[0]
 
 
-async def _create_postgres_database(admin_url: str) -> str:
-    """A fresh database per run, as tests/conftest.py does."""
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(admin_url)
-    name = f"compass_bench_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_postgres_database(admin_url: str, database_url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    url, name = make_url(admin_url), make_url(database_url).database
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
-
-
-@contextlib.asynccontextmanager
-async def backend_database(backend: str, workdir: Path) -> AsyncIterator[str]:
-    """A fresh database: a SQLite file in ``workdir``, or a new PostgreSQL database dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{workdir / 'compass.db'}"
-        return
-    admin_url = os.environ["COMPASS_TEST_POSTGRES_URL"]
-    url = await _create_postgres_database(admin_url)
-    try:
-        yield url
-    finally:
-        await _drop_postgres_database(admin_url, url)
-
-
-def _migrate(env: dict[str, str]) -> None:
-    compass = str(Path(sys.executable).parent / "compass")
-    completed = subprocess.run(
-        [compass, "migrate"], cwd=ROOT, env={**os.environ, **env}, capture_output=True, check=False
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"compass migrate failed:\n{completed.stderr.decode()[-3000:]}")
-
-
 async def measure_size(
     size: int,
-    servers: tuple[Server, Server],
+    servers: tuple[ServedCompass, ServedProcess],
     apps: tuple[Any, Any],
     database: Database,
+    *,
     runtime_id: str,
     headers: dict[str, str],
     options: argparse.Namespace,
@@ -1005,7 +873,8 @@ async def measure_size(
     if total != size:
         raise RuntimeError(f"seeded {size} applications but the runtime sees {total}")
     over_http = [
-        httpx.post(server.url, content=body, headers=headers, timeout=300).content for server in servers
+        httpx.post(director_url(server), content=body, headers=headers, timeout=300).content
+        for server in servers
     ]
     bytes_ok = ours.body == theirs.body == over_http[0] == over_http[1]
     _log(f"N = {size}: first page, closed loop")
@@ -1029,7 +898,8 @@ async def measure_size(
         )
     if agent is not None and ca_file is not None:
         row.agent = await measure_agent(
-            row, ours.body, servers, apps, database, runtime_id, headers, agent, ca_file, options
+            row, ours.body, servers=servers, apps=apps, database=database, runtime_id=runtime_id,
+            headers=headers, agent=agent, ca_file=ca_file, options=options,
         )
     return row
 
@@ -1037,7 +907,8 @@ async def measure_size(
 async def measure_agent(
     row: Row,
     operator_body: bytes,
-    servers: tuple[Server, Server],
+    *,
+    servers: tuple[ServedCompass, ServedProcess],
     apps: tuple[Any, Any],
     database: Database,
     runtime_id: str,
@@ -1059,8 +930,9 @@ async def measure_agent(
     body = request_body(runtime_id)
     context = agent_ssl_context(tls["ca"], tls["cert"], tls["key"])
     async with httpx.AsyncClient(verify=context, timeout=300) as https:
-        over_https = (await https.post(servers[0].https_url, content=body, headers=JSON_CONTENT)).content
-    baseline_url = servers[1].base_url + AGENT_PATH
+        director = servers[0].https_url + DIRECTOR_PATH
+        over_https = (await https.post(director, content=body, headers=JSON_CONTENT)).content
+    baseline_url = servers[1].http_url + AGENT_PATH
     over_http = httpx.post(baseline_url, content=body, headers=tenant_headers, timeout=300).content
     bytes_ok = operator_body == ours.body == theirs.body == over_https == over_http
     statements = {
@@ -1073,7 +945,7 @@ async def measure_agent(
         _log(f"N = {row.size}: {AGENT_TITLES[mode]}, closed loop")
         mine = closed_loop(
             servers[0], JSON_CONTENT, runtime_id, full_sync=False, options=options,
-            url=servers[0].https_url, agent=mode, tls=tls,
+            url=servers[0].https_url + DIRECTOR_PATH, agent=mode, tls=tls,
         )
         if mode == "changed":
             floor = row.page[1]
@@ -1096,14 +968,12 @@ async def run_backend(backend: str, title: str, options: argparse.Namespace) -> 
     report = BackendReport(title)
     with tempfile.TemporaryDirectory(prefix=f"compass-bench-{backend}-") as directory:
         workdir = Path(directory)
-        async with backend_database(backend, workdir) as url:
-            env = {"COMPASS_DATA_DIR": str(workdir), "COMPASS_DATABASE_URL": url}
-            _migrate(env)
+        async with temporary_database(backend, workdir, migrated=True, prefix="compass_bench") as url:
             database = Database(url)
             settings = Settings(data_dir=workdir, database_url=url)
             seeded = await seed_runtime(database)
             headers = operator_headers(settings, seeded.tenant_id)
-            servers = (pycompass_server(workdir, env), baseline_server(workdir, url))
+            servers = (pycompass_server(workdir, url), baseline_server(workdir, url))
             apps = (create_app(settings.model_copy(update=ONE_RUNTIME), database), baseline.create_app(database))
             seeded_count = 0
             agent: AgentCertificate | None = None
@@ -1115,13 +985,14 @@ async def run_backend(backend: str, title: str, options: argparse.Namespace) -> 
                     for server in servers:
                         if server.process is None:
                             server.start()
+                            server.wait_ready()
                     if options.agent and agent is None:
                         _log(f"{backend}: the runtime's client certificate through the Connector")
-                        async with httpx.AsyncClient(base_url=servers[0].base_url, timeout=60) as plain:
+                        async with httpx.AsyncClient(base_url=servers[0].http_url, timeout=60) as plain:
                             agent = await connect_runtime(plain, headers, seeded.runtime_id, workdir)
                     row = await measure_size(
-                        size, servers, apps, database, seeded.runtime_id, headers, options,
-                        agent, server_ca_file(workdir),
+                        size, servers, apps, database, runtime_id=seeded.runtime_id, headers=headers,
+                        options=options, agent=agent, ca_file=servers[0].ca_file,
                     )
                     report.rows.append(row)
                     print(format_row(row), flush=True)

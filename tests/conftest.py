@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy.engine import make_url
 
-from compass import migrate
 from compass.app import create_app
 from kernel.db import Database
 from kernel.settings import Settings
+from testing.databases import BACKENDS, POSTGRES_URL, create_postgres_database, migrate, sqlite_url
 from tests.support import Operator, TenantFactory
 
-POSTGRES_URL = os.environ.get("COMPASS_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgresql"]
+# Fixture modules that tests of more than one directory use (pytest allows pytest_plugins here only).
+pytest_plugins = [
+    "tests.fixtures.databases",
+    "tests.fixtures.servers",
+    "tests.fixtures.agent",
+]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -33,20 +32,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("backend") == "postgresql":
             item.add_marker(skip)
-
-
-async def _create_postgres_database() -> str:
-    assert POSTGRES_URL
-    url = make_url(POSTGRES_URL)
-    name = f"compass_test_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -62,11 +47,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'compass.db'}"
-    else:
-        url = await _create_postgres_database()
-    await asyncio.to_thread(migrate.upgrade, url)
-    return url
+        return await migrate(sqlite_url(tmp_path_factory.mktemp("sqlite")))
+    return await create_postgres_database(migrated=True)
 
 
 @pytest.fixture(scope="session")

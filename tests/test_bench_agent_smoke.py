@@ -40,11 +40,13 @@ TINY = ["--polls", "3", "--full-polls", "2", "--uncached-polls", "1", "--idle-se
 
 
 @pytest.fixture(scope="module")
-def bench_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+def bench_server(
+    settings: Settings, compass_ca: CertificateAuthority, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
     server = RunningServer.start(
         settings,
         tmp_path_factory.mktemp("agent-bench-server"),
-        CertificateAuthority.generate(),
+        compass_ca,
         redemptions_per_second=10_000,
         max_certificates_per_client=1000,
     )

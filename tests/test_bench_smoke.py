@@ -18,6 +18,7 @@ from asgi_lifespan import LifespanManager
 
 from bench import baseline
 from bench.director import (
+    DIRECTOR_PATH,
     JSON_CONTENT,
     ONE_RUNTIME,
     PAGE_SIZE,
@@ -26,13 +27,13 @@ from bench.director import (
     answer_in_process,
     baseline_server,
     connect_runtime,
+    director_url,
     end_cursor,
     operator_headers,
     profile,
     pycompass_server,
     request_body,
     run_client,
-    server_ca_file,
 )
 from bench.seed import Seeded, add_applications, seed_runtime
 from compass.app import create_app
@@ -155,14 +156,12 @@ async def test_load_client_completes_requests_against_the_served_baseline(
 ) -> None:
     # given
     seeded = await seeded_with(database, 1)
-    server = baseline_server(tmp_path, database_url)
-    server.start()
 
     # when
-    try:
+    with baseline_server(tmp_path, database_url) as server:
         result = run_client(
             {
-                "url": server.url,
+                "url": director_url(server),
                 "headers": operator_headers(settings, seeded.tenant_id),
                 "runtime_id": seeded.runtime_id,
                 "full_sync": True,
@@ -172,8 +171,6 @@ async def test_load_client_completes_requests_against_the_served_baseline(
                 "min_count": 2,
             }
         )
-    finally:
-        server.stop()
 
     # then
     assert result["count"] >= 2
@@ -297,20 +294,17 @@ async def test_load_client_polls_served_pycompass_over_mtls_with_the_etag(
 ) -> None:
     # given: `compass serve` on this database and data directory, and the runtime's certificate from it
     seeded = await seeded_with(database, 1)
-    env = {"COMPASS_DATA_DIR": str(settings.data_dir), "COMPASS_DATABASE_URL": database_url}
-    server = pycompass_server(tmp_path, env)
-    server.start()
 
     # when
-    try:
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as plain:
+    with pycompass_server(settings.data_dir, database_url, log=tmp_path / "pycompass.log") as server:
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=60) as plain:
             agent = await connect_runtime(
                 plain, operator_headers(settings, seeded.tenant_id), seeded.runtime_id, tmp_path
             )
-        tls = {"ca": str(server_ca_file(settings.data_dir)), "cert": str(agent.chain_file)}
+        tls = {"ca": str(server.ca_file), "cert": str(agent.chain_file)}
         result = run_client(
             {
-                "url": server.https_url,
+                "url": server.https_url + DIRECTOR_PATH,
                 "headers": JSON_CONTENT,
                 "runtime_id": seeded.runtime_id,
                 "full_sync": False,
@@ -322,8 +316,6 @@ async def test_load_client_polls_served_pycompass_over_mtls_with_the_etag(
                 "tls": {**tls, "key": str(agent.key_file)},
             }
         )
-    finally:
-        server.stop()
 
     # then
     assert result["count"] >= 2

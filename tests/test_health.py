@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,16 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from compass.app import create_app
 from kernel.db import Database
 from kernel.settings import Settings
+from testing.ports import free_port
 from tests.support import Operator
 
 NAMED_QUERY = "query HealthProbeViewer { viewer { id } }"
-
-
-def _closed_loopback_port() -> int:
-    """A port nothing listens on: bound once to get a free number, then released."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(
@@ -33,7 +26,7 @@ def _closed_loopback_port() -> int:
     ]
 )
 async def unreachable_client(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    url = str(request.param).format(port=_closed_loopback_port(), tmp=tmp_path)
+    url = str(request.param).format(port=free_port(), tmp=tmp_path)
     database = Database(url)
     application = create_app(Settings(data_dir=tmp_path, database_url=url, log_json=False), database)
     try:
@@ -106,7 +99,7 @@ async def test_shutting_down_ends_upkeep_that_is_writing_before_the_database_is_
         try:
             async with database.transaction():
                 writing.set()
-                await asyncio.sleep(3600)
+                await asyncio.sleep(3600)  # upkeep still writing at shutdown: only the shutdown ends it
         finally:
             ended.set()
 

@@ -1,65 +1,24 @@
-"""One migration history builds exactly the models' schema, on SQLite and on PostgreSQL."""
+"""One migration history builds exactly the models' schema, on SQLite and on PostgreSQL.
+
+``fresh_url`` and ``fresh_database`` (an empty database of each backend) are in tests/fixtures/databases.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 
 from compass import migrate
 from compass.app import DatabaseBehindError, check_migrations
 from compass.models import metadata
 from kernel.db import Database
-
-POSTGRES_URL = os.environ.get("COMPASS_TEST_POSTGRES_URL")
-
-
-async def _create_postgres_database() -> str:
-    assert POSTGRES_URL
-    url = make_url(POSTGRES_URL)
-    name = f"compass_migrations_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(POSTGRES_URL is None, reason="COMPASS_TEST_POSTGRES_URL is not set"),
-        ),
-    ]
-)
-async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty database that nothing has migrated yet."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-    return await _create_postgres_database()
-
-
-@pytest.fixture
-async def fresh_database(fresh_url: str) -> AsyncIterator[Database]:
-    database = Database(fresh_url)
-    yield database
-    await database.dispose()
 
 
 def _differences(connection: Connection) -> list[Any]:

@@ -1,17 +1,14 @@
 """The ASGI TLS extension on real sockets: uvicorn verifies client certificates and the app sees them.
 
-Each server runs in a background thread on a port the OS picked; the client is httpx with an
-``ssl.SSLContext`` that trusts our CA and, when a test wants one, presents a client certificate.
+Each server runs in a background thread on a port the OS picked, with a stand-in's server certificate
+(trustme); the client certificates are our CA's, as the Connector issues them. The client is httpx with an
+``ssl.SSLContext`` that trusts the stand-in's CA and, when a test wants one, presents a client certificate.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import ssl
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,6 +24,8 @@ from cryptography.x509.oid import NameOID
 
 from compass.tls import TLSHttpToolsProtocol, client_certificate_from_scope
 from connector.ca import CertificateAuthority, CertificateSubject, write_private_file, write_public_file
+from testing.threaded import ThreadedServer
+from testing.tls import StandInTLS, tls_stand_in
 
 SUBJECT = CertificateSubject("Org", "OrgUnit", "Locality", "State", "PL", "runtime-1")
 
@@ -70,9 +68,8 @@ class ClientCertificate:
 
 @dataclass(frozen=True)
 class PKI:
-    ca_file: Path
-    server_cert_file: Path
-    server_key_file: Path
+    server: StandInTLS
+    client_ca_file: Path
     valid: ClientCertificate
     foreign: ClientCertificate
     expired: ClientCertificate
@@ -102,16 +99,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     now = datetime.now(UTC)  # OpenSSL checks validity against the real clock
     ca = CertificateAuthority.generate(now=now)
     foreign_ca = CertificateAuthority.generate(now=now)
-    credentials = ca.issue_server_certificate(["localhost", "127.0.0.1"], now=now)
-    ca_file = directory / "ca.crt"
-    server_cert_file, server_key_file = directory / "server.crt", directory / "server.key"
-    write_public_file(ca_file, ca.ca_pem.encode())
-    write_public_file(server_cert_file, credentials.certificate_pem.encode())
-    write_private_file(server_key_file, credentials.key_pem.encode())
+    client_ca_file = directory / "client-ca.crt"
+    write_public_file(client_ca_file, ca.ca_pem.encode())
     return PKI(
-        ca_file=ca_file,
-        server_cert_file=server_cert_file,
-        server_key_file=server_key_file,
+        server=tls_stand_in(directory),
+        client_ca_file=client_ca_file,
         valid=issue_client_certificate(ca, directory, "valid", now=now, validity=timedelta(days=1)),
         foreign=issue_client_certificate(
             foreign_ca, directory, "foreign", now=now, validity=timedelta(days=1)
@@ -122,55 +114,30 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     )
 
 
-@contextlib.contextmanager
-def serving(app: RecordingApp, **config: Any) -> Iterator[int]:
-    """uvicorn in a thread on a loopback socket we bound (no race for a free port); stopped on exit."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, http=TLSHttpToolsProtocol, lifespan="off", log_config=None, **config)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive(), "uvicorn exited during start-up"
-            assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-            time.sleep(0.01)
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not shut down"
-
-
 @pytest.fixture(scope="module", params=["asyncio", "uvloop"])
 def https_server(request: pytest.FixtureRequest, pki: PKI) -> Iterator[Server]:
     app = RecordingApp()
-    with serving(
+    with ThreadedServer(
         app,
+        http=TLSHttpToolsProtocol,
         loop=request.param,
-        ssl_certfile=str(pki.server_cert_file),
-        ssl_keyfile=str(pki.server_key_file),
-        ssl_ca_certs=str(pki.ca_file),
+        ssl_certfile=str(pki.server.cert_file),
+        ssl_keyfile=str(pki.server.key_file),
+        ssl_ca_certs=str(pki.client_ca_file),
         ssl_cert_reqs=ssl.CERT_OPTIONAL,
-    ) as port:
-        yield Server(f"https://127.0.0.1:{port}/", app)
+    ) as served:
+        yield Server(f"https://127.0.0.1:{served.port}/", app)
 
 
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[Server]:
     app = RecordingApp()
-    with serving(app, loop="asyncio") as port:
-        yield Server(f"http://127.0.0.1:{port}/", app)
+    with ThreadedServer(app, http=TLSHttpToolsProtocol, loop="asyncio") as served:
+        yield Server(f"http://127.0.0.1:{served.port}/", app)
 
 
 def client_context(pki: PKI, certificate: ClientCertificate | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(pki.ca_file))
+    context = pki.server.client_context()
     if certificate is not None:
         context.load_cert_chain(certificate.certificate_file, certificate.key_file)
     return context

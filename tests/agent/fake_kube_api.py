@@ -23,9 +23,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,12 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from testing.threaded import ThreadedServer
 
 
 @dataclass(frozen=True)
@@ -122,9 +121,7 @@ class FakeKubeApi:
         self.hooks: list[tuple[str, str, Callable[[], None]]] = []
         self._resource_version = 0
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
+        self._served: ThreadedServer | None = None
         many, one = ["GET", "POST"], ["GET", "PUT", "PATCH", "DELETE"]
         routes = [
             Route("/apis/{group}/{version}/{plural}", self._collection, methods=many),
@@ -138,32 +135,16 @@ class FakeKubeApi:
 
     @property
     def url(self) -> str:
-        assert self._socket is not None
-        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        assert self._served is not None
+        return f"http://127.0.0.1:{self._served.port}"
 
     def start(self) -> FakeKubeApi:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(self.app, log_config=None, lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        run = self._server.run
-        self._thread = threading.Thread(target=run, kwargs={"sockets": [self._socket]}, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            assert self._thread.is_alive(), "the fake Kubernetes API exited during start-up"
-            assert time.monotonic() < deadline, "the fake Kubernetes API did not start within 10 s"
-            time.sleep(0.01)
+        self._served = ThreadedServer(self.app).start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
+        if self._served is not None:
+            self._served.stop()
 
     def write_kubeconfig(self, path: Path) -> Path:
         config = {

@@ -5,8 +5,6 @@ connection, sync and directory sink, driven one iteration at a time (``Agent.run
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +22,9 @@ from agent.status import ConnectionRecord, ConnectionState
 from connector.ca import CertificateAuthority
 from kernel.db import Database
 from kernel.settings import Settings
-from tests.agent.conftest import TEST_SERVER_SETTINGS, Landscape, make_landscape, restart
-from tests.connector.support import RunningServer, harness
+from testing.waiting import wait_until
+from tests.agent.support import Landscape, make_landscape
+from tests.connector.support import TEST_SERVER_SETTINGS, RunningServer, harness
 
 GATEWAY = "https://gateway.runtime.example.com"
 CONSOLE = "https://console.runtime.example.com"
@@ -112,9 +111,9 @@ async def test_an_unchanged_sync_writes_no_manifest(landscape: Landscape) -> Non
 
 
 async def test_a_stopped_server_changes_nothing_and_reports_synchronization_failed_until_it_is_back(
-    settings: Settings, agent_ca: CertificateAuthority, database: Database, tmp_path: Path
+    settings: Settings, compass_ca: CertificateAuthority, database: Database, tmp_path: Path
 ) -> None:
-    server = RunningServer.start(settings, tmp_path / "server", agent_ca, **TEST_SERVER_SETTINGS)
+    server = RunningServer.start(settings, tmp_path / "server", compass_ca, **TEST_SERVER_SETTINGS)
     try:
         async with harness(server, database, tmp_path) as compass:
             # given
@@ -138,7 +137,7 @@ async def test_a_stopped_server_changes_nothing_and_reports_synchronization_fail
             assert landscape.credentials().load() is not None
 
             # when
-            server = restart(server)
+            server = server.restarted()
             recovered = await landscape.run_once()
 
             # then
@@ -310,7 +309,7 @@ def director(cls: type[DirectorClient], made: list[DirectorClient]) -> Any:
 
 async def test_the_agent_reports_its_runtime_connected_like_compass_agents_do(landscape: Landscape) -> None:
     # given
-    status = 'query ($id: ID!) { result: runtime(id: $id) { status { condition } } }'
+    status = "query ($id: ID!) { result: runtime(id: $id) { status { condition } } }"
     before = await landscape.operator.query(status, {"id": landscape.runtime_id})
 
     # when
@@ -369,13 +368,16 @@ async def test_a_failed_label_update_is_metadata_update_failed_and_the_sync_stil
 
 
 class SlowSink(DirectorySink):
-    """The directory sink, taking its time to list what exists (a big cluster behind a slow API server)."""
+    """The directory sink, taking its time to list what exists (a big cluster behind a slow API server); the
+    sleep is the slowness under test. ``listing`` is set once an iteration has started listing."""
 
     def __init__(self, directory: Path, delay: float) -> None:
         super().__init__(directory)
         self.delay = delay
+        self.listing = asyncio.Event()
 
     async def list_owned(self, kind: str) -> dict[str, Any]:
+        self.listing.set()
         await asyncio.sleep(self.delay)
         return await super().list_owned(kind)
 
@@ -416,9 +418,10 @@ async def test_the_loop_reports_progress_while_the_first_sync_runs(
 async def test_stopping_the_loop_cancels_a_running_iteration(landscape: Landscape) -> None:
     # given
     stop = asyncio.Event()
-    async with landscape.agent(sink=SlowSink(landscape.manifest_dir, 3600)) as subject:
+    sink = SlowSink(landscape.manifest_dir, 3600)
+    async with landscape.agent(sink=sink) as subject:
         running = asyncio.create_task(subject.run(stop))
-        await asyncio.sleep(0.3)
+        await wait_until(sink.listing.is_set, what="an iteration listing what the runtime holds")
 
         # when
         stop.set()
@@ -445,9 +448,3 @@ async def test_an_unexpected_error_does_not_end_the_loop(landscape: Landscape) -
     # then
     assert [entry["event"] for entry in logs].count("iteration_failed") >= 3
 
-
-async def wait_until(condition: Callable[[], bool], *, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the condition did not come true in time"
-        await asyncio.sleep(0.02)

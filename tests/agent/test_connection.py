@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import random
-import socket
 import ssl
 import stat
 from datetime import UTC, datetime, timedelta
@@ -46,7 +45,8 @@ from agent.settings import AgentSettings
 from agent.sinks.directory import DirectorySink
 from agent.state import CertificateMismatch, Credentials, CredentialStore, generate_key, key_to_pem
 from agent.status import CompassConnection, ConnectionState
-from tests.agent.conftest import Landscape
+from testing.ports import free_port
+from tests.agent.support import Landscape
 
 SUBJECT = "O=Org,OU=OrgUnit,L=Locality,ST=State,C=PL,CN=client-1"
 
@@ -71,12 +71,6 @@ def credentials(key: ec.EllipticCurvePrivateKey | None = None, *, certified: Any
     key = key or ec.generate_private_key(ec.SECP256R1())
     chain = certificate_for(certified or key)
     return Credentials(key_to_pem(key), chain, chain)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def manager(landscape: Landscape) -> ConnectionManager:

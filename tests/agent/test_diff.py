@@ -12,7 +12,7 @@ OWNED = {"applicationconnector.kyma-project.io/managed-by": "compass-runtime-age
 
 
 def application(identifier: str, *, description: str = "a shop", username: str = "user") -> dict[str, Any]:
-    bundle = {
+    bundle: dict[str, Any] = {
         "id": f"bundle-{identifier}",
         "name": "orders",
         "description": None,

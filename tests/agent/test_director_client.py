@@ -9,8 +9,7 @@ server's ETag support is still being built): each says so.
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,7 +17,8 @@ import pytest
 
 from agent.director_client import DirectorClient
 from agent.errors import DirectorError, SyncFailed
-from tests.agent.sync_fixtures import Scenario, director_server, scenario, sync_ca  # noqa: F401 (fixtures)
+from testing.ports import free_port, loopback_socket
+from tests.agent.support import Scenario
 from tests.connector.support import REGISTER_RUNTIME
 
 # --- against a real server ----------------------------------------------------------------------------------
@@ -111,11 +111,8 @@ async def test_an_error_answer_raises_sync_failed_with_the_directors_code(scenar
 
 
 @pytest.fixture
-def closed_port() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    yield port
+def closed_port() -> int:
+    return free_port()
 
 
 async def test_an_unreachable_director_raises_sync_failed(scenario: Scenario, closed_port: int) -> None:
@@ -135,8 +132,7 @@ async def test_an_unreachable_director_raises_sync_failed(scenario: Scenario, cl
 
 async def test_a_director_that_does_not_answer_in_time_raises_sync_failed(scenario: Scenario) -> None:
     # given a listener that accepts connections (in its backlog) and never answers
-    with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
+    with loopback_socket() as silent:
         silent.listen(8)
         director = DirectorClient(
             f"https://127.0.0.1:{silent.getsockname()[1]}/director/graphql",

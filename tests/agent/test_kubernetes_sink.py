@@ -22,7 +22,7 @@ from agent.sinks.kubernetes import _RESOURCES, KubernetesSink
 from agent.status import CompassConnection, ConnectionState
 from agent.sync import synchronize
 from tests.agent.fake_kube_api import FakeKubeApi
-from tests.agent.sync_fixtures import StaticDirector
+from tests.agent.support import StaticDirector
 from tests.agent.test_resources import SHOP
 
 NAMESPACE = "compass-apps"

@@ -26,6 +26,6 @@ def test_document_is_valid_against_the_director_schema(director_schema: GraphQLS
 
 def test_an_invalid_document_is_reported(director_schema: GraphQLSchema) -> None:
     # the check above can fail: a field the Director does not have is an error
-    errors = validate(director_schema, parse("query { runtime(id: \"x\") { noSuchField } }"))
+    errors = validate(director_schema, parse('query { runtime(id: "x") { noSuchField } }'))
 
     assert errors

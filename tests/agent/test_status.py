@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,8 @@ from agent.status import (
     ConnectionStatus,
     SynchronizationStatus,
 )
-from tests.agent.conftest import Landscape
+from testing.ports import free_port
+from tests.agent.support import Landscape
 
 MOMENT = datetime(2026, 11, 25, 9, 30, 15, tzinfo=UTC)
 
@@ -178,9 +178,7 @@ async def test_a_failed_renewal_stays_visible_after_a_successful_sync(landscape:
     sink = DirectorySink(landscape.manifest_dir)
     stored = await ConnectionRecord(sink).load()
     assert stored is not None
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        nothing_listens = probe.getsockname()[1]
+    nothing_listens = free_port()
     stored.connector_url = f"https://127.0.0.1:{nothing_listens}/connector/graphql"
     stored.refresh_credentials_now = True
     await ConnectionRecord(sink).save(stored)

@@ -7,7 +7,6 @@ answer is not the point.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,8 @@ from agent.resources import application_resources
 from agent.sinks.base import Manifest
 from agent.sinks.directory import DirectorySink
 from agent.sync import synchronize
-from tests.agent.sync_fixtures import (  # noqa: F401 (fixtures)
-    Scenario,
-    StaticDirector,
-    director_server,
-    scenario,
-    sync_ca,
-)
+from testing.ports import free_port
+from tests.agent.support import Scenario, StaticDirector
 from tests.agent.test_resources import SHOP
 
 
@@ -161,9 +155,7 @@ async def test_an_unreachable_director_changes_nothing_and_fails_the_sync(
     await synchronize(director, sink, runtime_id=scenario.runtime_id)
     await director.aclose()
     before = snapshot(sink.directory)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
+    closed_port = free_port()
     unreachable = DirectorClient(
         f"https://127.0.0.1:{closed_port}/director/graphql",
         cert_file=scenario.runtime.credentials.chain_file,

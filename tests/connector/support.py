@@ -19,7 +19,6 @@ import json
 import socket
 import ssl
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,6 +41,8 @@ from connector.ca import CertificateAuthority
 from credentials.models import AuditEvent, IssuedCertificate
 from kernel.db import Database
 from kernel.settings import Settings
+from testing.ports import loopback_socket
+from testing.waiting import wait_until_blocking
 from tests.support import Operator, TenantFactory
 
 CONNECTOR = "/connector/graphql"
@@ -55,6 +56,9 @@ CONFIGURATION = (
     "managementPlaneInfo { directorURL certificateSecuredConnectorURL } } }"
 )
 REVOKE = "mutation { result: revokeCertificate }"
+
+TEST_SERVER_SETTINGS: dict[str, Any] = {"redemptions_per_second": 10_000}
+"""What test servers change: tests run back to back from 127.0.0.1, so many token calls per second pass."""
 
 
 def sign_document(csr: str) -> str:
@@ -184,13 +188,6 @@ class MutableClock:
         self.offset = timedelta(0)
 
 
-def _loopback_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @dataclass
 class RunningServer:
     settings: Settings
@@ -214,7 +211,7 @@ class RunningServer:
         cls, base: Settings, data_dir: Path, ca: CertificateAuthority, **overrides: Any
     ) -> RunningServer:
         """``compass serve``'s listeners (``server_configs``) on our sockets, in a thread with its uvloop."""
-        sockets = [_loopback_socket(), _loopback_socket()]
+        sockets = [loopback_socket(), loopback_socket()]
         settings = base.model_copy(
             update={
                 "data_dir": data_dir,
@@ -224,15 +221,24 @@ class RunningServer:
                 **overrides,
             }
         )
-        server = cls(settings, ca, MutableClock(), prepare_tls(settings, ca), sockets=sockets)
-        server.thread = threading.Thread(target=uvloop.run, args=(server._serve(),), daemon=True)
-        server.thread.start()
-        deadline = time.monotonic() + 20
-        while len(server.servers) < 2 or not all(item.started for item in server.servers):
-            assert server.thread.is_alive(), "the server exited during start-up"
-            assert time.monotonic() < deadline, "the server did not start within 20 s"
-            time.sleep(0.01)
-        return server
+        return cls(settings, ca, MutableClock(), prepare_tls(settings, ca), sockets=sockets)._launch()
+
+    def restarted(self) -> RunningServer:
+        """The same server (settings, CA, TLS files, clock, ports) started again after ``stop()``."""
+        sockets = [loopback_socket(self.settings.http_port), loopback_socket(self.settings.https_port)]
+        return RunningServer(self.settings, self.ca, self.clock, self.tls, sockets=sockets)._launch()
+
+    def _launch(self) -> RunningServer:
+        self.thread = threading.Thread(target=uvloop.run, args=(self._serve(),), daemon=True)
+        self.thread.start()
+
+        def started() -> bool:
+            assert self.thread is not None
+            assert self.thread.is_alive(), "the server exited during start-up"
+            return len(self.servers) == 2 and all(item.started for item in self.servers)
+
+        wait_until_blocking(started, seconds=20, what="the server starting", every=0.01)
+        return self
 
     async def _serve(self) -> None:
         # As compass.server.serve_all, with the uvicorn.Server objects kept so that stop() can end them.

@@ -71,8 +71,10 @@ async def test_renewals_beyond_the_limit_per_client_are_refused(connector: Harne
     # then
     assert refused.codes == ["CERTIFICATE_LIMIT_REACHED"]
     assert refused.messages == [
-        f"client {runtime.client_id} already holds 5 certificates issued within the renewal window; "
-        "revoke one or wait"
+        (
+            f"client {runtime.client_id} already holds 5 certificates issued within the renewal window; "
+            "revoke one or wait"
+        )
     ]
     [event] = await connector.audit("certificate_refused", client_id=runtime.client_id)
     assert event.reason is not None and event.reason.startswith("CERTIFICATE_LIMIT_REACHED: ")

@@ -7,6 +7,7 @@ import stat
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cryptography import x509
@@ -53,9 +54,10 @@ def ca() -> CertificateAuthority:
     return CertificateAuthority.generate(now=NOW)
 
 
-def extension(
-    certificate: x509.Certificate, kind: type[x509.ExtensionType]
-) -> x509.Extension[x509.ExtensionType]:
+E = TypeVar("E", bound=x509.ExtensionType)
+
+
+def extension(certificate: x509.Certificate, kind: type[E]) -> x509.Extension[E]:
     return certificate.extensions.get_extension_for_class(kind)
 
 
@@ -468,8 +470,10 @@ def test_crl_lists_the_revoked_serials_and_is_signed_by_the_ca(ca: CertificateAu
 
     # then
     crl = x509.load_der_x509_crl(der)
-    assert x509.load_pem_x509_crl(pem).is_signature_valid(ca.certificate.public_key())
-    assert crl.is_signature_valid(ca.certificate.public_key())
+    issuer_key = ca.certificate.public_key()
+    assert isinstance(issuer_key, ec.EllipticCurvePublicKey)
+    assert x509.load_pem_x509_crl(pem).is_signature_valid(issuer_key)
+    assert crl.is_signature_valid(issuer_key)
     assert crl.issuer == ca.certificate.subject
     assert {entry.serial_number: entry.revocation_date_utc for entry in crl} == {
         first.serial: NOW - timedelta(hours=2),

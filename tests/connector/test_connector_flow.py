@@ -17,6 +17,7 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.connector.support import (
@@ -78,9 +79,11 @@ async def test_runtime_connects_reads_its_applications_renews_and_revokes(connec
     client_certificate, ca_certificate = pem_certificates(signed["certificateChain"])
     assert pem_certificates(signed["clientCertificate"]) == [client_certificate]
     assert pem_certificates(signed["caCertificate"]) == [ca_certificate] == [connector.ca.certificate]
-    expected_subject = "CN=%s,C=PL,ST=State,L=Locality,OU=OrgUnit,O=Org" % auth["id"]
+    expected_subject = f"CN={auth['id']},C=PL,ST=State,L=Locality,OU=OrgUnit,O=Org"
     assert client_certificate.subject.rfc4514_string() == expected_subject
-    assert client_certificate.public_key().public_numbers() == key.public_key().public_numbers()
+    certified_key = client_certificate.public_key()
+    assert isinstance(certified_key, rsa.RSAPublicKey)
+    assert certified_key.public_numbers() == key.public_key().public_numbers()
     usage = client_certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
 

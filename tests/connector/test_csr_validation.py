@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,11 +49,8 @@ COMPASS_ATTRIBUTES = (
 )
 
 
-def make_csr(
-    key: PrivateKey, subject: x509.Name | None = None, algorithm: hashes.HashAlgorithm | None = None
-) -> x509.CertificateSigningRequest:
-    if algorithm is None and not isinstance(key, ed25519.Ed25519PrivateKey):
-        algorithm = hashes.SHA256()
+def make_csr(key: PrivateKey, subject: x509.Name | None = None) -> x509.CertificateSigningRequest:
+    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()  # Ed25519 hashes itself
     return (
         x509.CertificateSigningRequestBuilder()
         .subject_name(subject if subject is not None else SUBJECT.to_x509_name())
@@ -98,11 +96,12 @@ def refusal(csr: str, error: type[CSRError], code: str, *, max_bytes: int = 1638
 
 @pytest.mark.parametrize("key_kind", ["rsa2048", "ec-p256", "ec-p384"])
 def test_valid_csr_is_accepted(rsa_key: rsa.RSAPrivateKey, key_kind: str) -> None:
-    key: PrivateKey = {
+    makers: dict[str, Callable[[], PrivateKey]] = {
         "rsa2048": lambda: rsa_key,
         "ec-p256": lambda: ec.generate_private_key(ec.SECP256R1()),
         "ec-p384": lambda: ec.generate_private_key(ec.SECP384R1()),
-    }[key_kind]()
+    }
+    key = makers[key_kind]()
     csr = make_csr(key)
 
     accepted = parse_and_validate_csr(csr_b64(csr), SUBJECT)
@@ -317,7 +316,7 @@ def test_multi_valued_attribute_is_refused(ec_key: ec.EllipticCurvePrivateKey) -
 
 
 def test_rsa_1024_key_is_refused_as_too_short() -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the key under test
 
     message = refusal(csr_b64(make_csr(key)), CSRKeyRejectedError, "CSR_KEY_REJECTED")
 

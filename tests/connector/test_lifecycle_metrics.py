@@ -41,14 +41,14 @@ async def test_a_revocation_is_counted(connector: Harness) -> None:
 
 
 async def test_upkeep_counts_certificates_that_should_be_renewed(
-    connector: Harness, database: Database, settings: Settings, ca: CertificateAuthority
+    connector: Harness, database: Database, settings: Settings, compass_ca: CertificateAuthority
 ) -> None:
     # given: a fresh certificate, and upkeep whose clock stands past 70% of its validity
     runtime = await connector.connect_runtime(await connector.operator())
     certificate = runtime.credentials.certificate
     validity = certificate.not_valid_after_utc - certificate.not_valid_before_utc
     later = certificate.not_valid_before_utc + validity * 0.8
-    upkeep = ConnectorService(database, ca, settings, clock=lambda: later)
+    upkeep = ConnectorService(database, compass_ca, settings, clock=lambda: later)
 
     # when
     await upkeep.maintain()

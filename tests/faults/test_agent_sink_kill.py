@@ -22,7 +22,8 @@ import pytest
 import yaml
 
 from agent.sinks.directory import DirectorySink
-from tests.faults.conftest import kill_process, wait_until
+from testing.waiting import wait_until
+from tests.faults.support import kill_process
 
 ROUNDS = 5
 NAMES = 4
@@ -107,7 +108,7 @@ def incomplete(path: Path) -> str | None:
 async def kill_mid_write(directory: Path, rng: random.Random, *, at_least: int = 1) -> bool:
     """Kills the writer mid-write after ``at_least`` or more applies; whether it left a temporary file."""
     before = set(temporary_files(directory))
-    writer = subprocess.Popen(  # noqa: S603 - this interpreter and the script above
+    writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(directory), str(NAMES), str(ITEMS)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -146,7 +147,7 @@ async def test_a_writer_killed_mid_write_leaves_only_whole_manifests(tmp_path: P
     assert {path.name: reason for path in manifests if (reason := incomplete(path))} == {}
     # and the temporary files left behind count for nothing
     leftovers = temporary_files(directory)
-    print(f"{sum(cut)} of {ROUNDS} kills came mid-write; {len(leftovers)} temporary files left")  # noqa: T201
+    print(f"{sum(cut)} of {ROUNDS} kills came mid-write; {len(leftovers)} temporary files left")
     assert any(cut)
     sink = DirectorySink(directory)
     assert sorted(await sink.list_owned("Application")) == [f"app-{index}" for index in range(NAMES)]

@@ -23,13 +23,14 @@ from compass.app import create_app
 from kernel.db import Database
 from kernel.observability.metrics import REGISTRY
 from kernel.settings import Settings
+from testing.waiting import wait_until
 from tests.director.test_applications_for_runtime import register_runtime
 from tests.support import Operator
 
 SET_RUNTIME_LABEL = """
 mutation ($id: ID!, $value: Any!) { result: setRuntimeLabel(runtimeID: $id, key: "zone", value: $value) { value } }
 """
-RUNTIME_LABELS = 'query ($id: ID!) { result: runtime(id: $id) { labels } }'
+RUNTIME_LABELS = "query ($id: ID!) { result: runtime(id: $id) { labels } }"
 # pg_locks, not pg_stat_activity: within a transaction the latter is a snapshot taken at its first use.
 WAITING_FOR_ME = "SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
 
@@ -67,8 +68,11 @@ async def set_label_in_a_deadlock(operator: Operator, rival: asyncpg.Connection,
     async with rival.transaction():
         await rival.execute("SELECT 1 FROM labels WHERE runtime_id = $1 AND key = 'zone' FOR UPDATE", runtime_id)
         pending = asyncio.ensure_future(operator.execute(SET_RUNTIME_LABEL, {"id": runtime_id, "value": "after"}))
-        while not pending.done() and await rival.fetchval(WAITING_FOR_ME) == 0:
-            await asyncio.sleep(0.01)
+
+        async def waiting_or_done() -> bool:
+            return pending.done() or await rival.fetchval(WAITING_FOR_ME) > 0
+
+        await wait_until(waiting_or_done, seconds=30, what="the mutation waiting for the rival's lock", every=0.01)
         # the mutation holds the runtime row and waits for the label: close the cycle
         await rival.execute("UPDATE runtimes SET name = name WHERE id = $1", runtime_id, timeout=30)
     return await pending

@@ -35,8 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from credentials.models import IssuedCertificate
 from credentials.tokens import TokenType, hash_token
 from director.models import OneTimeToken
+from testing.served import ServedCompass
+from testing.waiting import wait_until
 from tests.connector.support import CONFIGURATION, csr_b64, ec_key, sign_document
-from tests.faults.conftest import CompassServer, create_tenant, wait_until, write_transaction_probe
+from tests.faults.support import create_tenant, write_transaction_probe
 
 ROUNDS = 3
 TOKENS_PER_ROUND = 40
@@ -101,10 +103,10 @@ def codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors") or []]
 
 
-async def issue_tokens(server: CompassServer, tenant_id: str, count: int) -> list[Flow]:
+async def issue_tokens(server: ServedCompass, tenant_id: str, count: int) -> list[Flow]:
     """A new runtime and its one-time token, ``count`` times."""
     headers = server.operator_headers(tenant_id)
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=server.http_url, headers=headers, timeout=60) as client:
 
         async def query(document: str, variables: dict[str, Any]) -> Any:
             answer = await client.post("/director/graphql", json={"query": document, "variables": variables})
@@ -120,9 +122,9 @@ async def issue_tokens(server: CompassServer, tenant_id: str, count: int) -> lis
 
 
 async def connect_until_killed(
-    server: CompassServer, queue: asyncio.Queue[Flow], killed: asyncio.Event
+    server: ServedCompass, queue: asyncio.Queue[Flow], killed: asyncio.Event
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=60) as client:
         connector = Connector(client)
         while not killed.is_set() and not queue.empty():
             flow = queue.get_nowait()
@@ -138,7 +140,7 @@ async def connect_until_killed(
 
 
 async def kill_mid_redemption(
-    server: CompassServer, flows: list[Flow], rng: random.Random, probe: Callable[[], Any]
+    server: ServedCompass, flows: list[Flow], rng: random.Random, probe: Callable[[], Any]
 ) -> None:
     """Kills the server after a random number of first connections, while a redemption is being written."""
     queue: asyncio.Queue[Flow] = asyncio.Queue()
@@ -231,7 +233,7 @@ async def usable_exactly_when_unused(connector: Connector, flow: Flow, stored: S
 
 async def test_tokens_cut_by_kill_9_are_redeemed_with_their_certificate_or_still_usable(
     fresh_database_url: str,
-    compass_server: Callable[..., CompassServer],
+    compass_server: Callable[..., ServedCompass],
     engine_of: Callable[[str], AsyncEngine],
 ) -> None:
     # given: a server that lets one address redeem many tokens a second, and a tenant
@@ -251,7 +253,7 @@ async def test_tokens_cut_by_kill_9_are_redeemed_with_their_certificate_or_still
 
         # then: each token's rows are whole, and the server lets exactly the unused tokens be used
         stored = {flow.token: await stored_for(engine, flow.token) for flow in flows}
-        print(  # noqa: T201 - the round's figures, shown with -s or on failure
+        print(  # the round's figures, shown with -s or on failure
             f"round: {sum(bool(item.serials) for item in stored.values())} certified, "
             f"{sum(item.token_used and not item.serials for item in stored.values())} configured only "
             f"({sum(flow.signing_token is None and stored[flow.token].token_used for flow in flows)} of them "
@@ -259,7 +261,7 @@ async def test_tokens_cut_by_kill_9_are_redeemed_with_their_certificate_or_still
         )
         broken = {flow.token[:8]: broken_links(flow, stored[flow.token]) for flow in flows}
         assert {token: problems for token, problems in broken.items() if problems} == {}
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        async with httpx.AsyncClient(base_url=server.http_url, timeout=60) as client:
             connector = Connector(client)
             replayed = {
                 flow.token[:8]: await usable_exactly_when_unused(connector, flow, stored[flow.token])

@@ -1,32 +1,42 @@
 """kill -9 of `compass serve` while applications with their whole trees are being registered: all or nothing.
 
 Each round starts the server, keeps several big registrations (20 to 30 bundles of 10 APIs, 2 events and a
-document each, labels and a webhook) in flight, waits a random moment and then until a registration holds an
-open write transaction (PostgreSQL: a backend of the server with a transaction id; SQLite: the write lock is
-taken), and kills the server with SIGKILL. After the restart the rows are read straight from the database:
-every application there has exactly the tree sent under its name, every acknowledged registration is there,
-and no bundle, definition, document, label or webhook hangs without its parent. The kill -9 cuts the server
-process only: what PostgreSQL or SQLite (WAL, synchronous=NORMAL) has committed survives it by design.
+document each, labels and a webhook) in flight, waits a moment drawn from the seed and then until a
+registration holds an open write transaction (PostgreSQL: a backend of the server with a transaction id;
+SQLite: the write lock is taken), and kills the server with SIGKILL. After the restart the rows are read
+straight from the database: every application there has exactly the tree sent under its name, every
+acknowledged registration is there, and no bundle, definition, document, label or webhook hangs without its
+parent. The kill -9 cuts the server process only: what PostgreSQL or SQLite (WAL, synchronous=NORMAL) has
+committed survives it by design.
+
+Everything random is drawn from one seed (``KillSchedule``), which is in the test id: rerunning that id
+replays the schedule. Which transaction the kill lands in is still up to how the operating system schedules
+the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import InstrumentedAttribute
 
 from director.models import Application, Bundle, Label, Webhook
 from director.models.application import APIDefinition, Document, EventDefinition
-from tests.faults.conftest import CompassServer, create_tenant, wait_until, write_transaction_probe
+from kernel.models import Base, IdMixin
+from testing.served import ServedCompass
+from testing.waiting import wait_until
+from tests.faults.support import create_tenant, write_transaction_probe
 
 ROUNDS = 3
+SEED = 10  # a failure names its seed in the test id; another seed is another schedule
 WORKERS = 6
 APIS_PER_BUNDLE = 10
 EVENTS_PER_BUNDLE = 2
@@ -87,17 +97,40 @@ def application_input(name: str, bundles: int) -> dict[str, Any]:
     }
 
 
+def _bundle_counts(rng: random.Random) -> Iterator[int]:
+    while True:
+        yield rng.randint(20, 30)
+
+
+@dataclass(frozen=True)
+class KillSchedule:
+    """What the seed decides: per round, how long registrations run before the kill is armed, and the number
+    of bundles of each registration in the order they are sent. Two streams, so that neither depends on how
+    many registrations the workers happened to send before a kill."""
+
+    pauses: tuple[float, ...]
+    bundle_counts: Iterator[int]
+
+    @classmethod
+    def of(cls, seed: int) -> KillSchedule:
+        pauses = random.Random(f"{seed}/pauses")
+        return cls(
+            tuple(pauses.uniform(0, 1.0) for _ in range(ROUNDS)),
+            _bundle_counts(random.Random(f"{seed}/bundles")),
+        )
+
+
 @dataclass
 class Registrations:
     """What the clients sent and what the server acknowledged, by application name."""
 
-    rng: random.Random
+    bundle_counts: Iterator[int]
     sent: dict[str, Tree] = field(default_factory=dict)
     acknowledged: set[str] = field(default_factory=set)
 
     def next_input(self) -> dict[str, Any]:
-        name = f"app-{uuid.uuid4().hex[:12]}"
-        bundles = self.rng.randint(20, 30)
+        name = f"app-{len(self.sent):04d}"
+        bundles = next(self.bundle_counts)
         self.sent[name] = Tree(
             bundles=bundles,
             apis=bundles * APIS_PER_BUNDLE,
@@ -110,9 +143,9 @@ class Registrations:
 
 
 async def register_until_killed(
-    server: CompassServer, headers: dict[str, str], registrations: Registrations, killed: asyncio.Event
+    server: ServedCompass, headers: dict[str, str], registrations: Registrations, killed: asyncio.Event
 ) -> None:
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=server.http_url, headers=headers, timeout=60) as client:
         while not killed.is_set():
             variables = {"in": registrations.next_input()}
             try:
@@ -124,12 +157,17 @@ async def register_until_killed(
                     return
                 raise
             body = response.json()
-            assert response.status_code == 200 and not body.get("errors"), body
+            assert response.status_code == 200, body
+            assert not body.get("errors"), body
             registrations.acknowledged.add(variables["in"]["name"])
 
 
 async def kill_mid_registration(
-    server: CompassServer, tenant_id: str, registrations: Registrations, probe: Callable[[], Any]
+    server: ServedCompass,
+    tenant_id: str,
+    registrations: Registrations,
+    probe: Callable[[], Any],
+    pause: float,
 ) -> set[str]:
     """Kills the server under load; returns the names sent in this round that got no answer."""
     killed = asyncio.Event()
@@ -152,7 +190,7 @@ async def kill_mid_registration(
             seconds=30,
             what="a registration under load",
         )
-        await asyncio.sleep(registrations.rng.uniform(0, 1.0))
+        await asyncio.sleep(pause)  # the schedule's moment: registrations of varied progress are in flight
         await wait_until(
             lambda: working() and probe(), seconds=20, what="an open registration transaction", every=0.005
         )
@@ -171,7 +209,7 @@ async def trees_by_application(engine: AsyncEngine, tenant_id: str) -> dict[str,
             for target, on in joins:
                 statement = statement.join(target, on)
             statement = statement.where(Application.tenant_id == tenant_id).group_by(Application.name)
-            return {name: count for name, count in (await connection.execute(statement)).all()}
+            return dict((await connection.execute(statement)).all())
 
         names = await connection.scalars(select(Application.name).where(Application.tenant_id == tenant_id))
         of_bundle = (Bundle, Bundle.application_id == Application.id)
@@ -200,7 +238,7 @@ async def trees_by_application(engine: AsyncEngine, tenant_id: str) -> dict[str,
 
 async def orphans(engine: AsyncEngine) -> dict[str, int]:
     """Rows whose parent row is missing, by table."""
-    references = {
+    references: dict[str, tuple[type[Base], InstrumentedAttribute[str | None], type[IdMixin]]] = {
         "bundles": (Bundle, Bundle.application_id, Application),
         "api_definitions": (APIDefinition, APIDefinition.bundle_id, Bundle),
         "event_definitions": (EventDefinition, EventDefinition.bundle_id, Bundle),
@@ -221,30 +259,41 @@ async def orphans(engine: AsyncEngine) -> dict[str, int]:
     return found
 
 
+def test_the_same_seed_gives_the_same_kill_schedule() -> None:
+    first, again, other = KillSchedule.of(SEED), KillSchedule.of(SEED), KillSchedule.of(SEED + 1)
+
+    assert again.pauses == first.pauses != other.pauses
+    assert [next(again.bundle_counts) for _ in range(50)] == [next(first.bundle_counts) for _ in range(50)]
+    assert len(first.pauses) == ROUNDS
+
+
+@pytest.mark.parametrize("seed", [SEED], ids="seed={}".format)
 async def test_registrations_cut_by_kill_9_leave_each_application_whole_or_absent(
+    seed: int,
     fresh_database_url: str,
-    compass_server: Callable[..., CompassServer],
+    compass_server: Callable[..., ServedCompass],
     engine_of: Callable[[str], AsyncEngine],
 ) -> None:
     # given: a tenant and a server on a database of this test alone
     tenant_id = await create_tenant(fresh_database_url)
     server = compass_server(fresh_database_url)
-    registrations = Registrations(random.Random())
+    schedule = KillSchedule.of(seed)
+    registrations = Registrations(schedule.bundle_counts)
     probe = write_transaction_probe(fresh_database_url)
     engine = engine_of(fresh_database_url)
 
     await server.restart()
 
-    for _ in range(ROUNDS):
+    for pause in schedule.pauses:
         # when: the server is killed while registrations are being written, and started again
-        cut_off = await kill_mid_registration(server, tenant_id, registrations, probe)
+        cut_off = await kill_mid_registration(server, tenant_id, registrations, probe, pause)
         await server.restart()
 
         # then: every application there has its whole tree, every acknowledged one is there, nothing dangles
         stored = await trees_by_application(engine, tenant_id)
-        print(  # noqa: T201 - the round's figures, shown with -s or on failure
-            f"round: {len(registrations.acknowledged)} acknowledged in all, {len(cut_off)} cut off, "
-            f"{len(cut_off & stored.keys())} of them committed before the kill"
+        print(  # the round's figures, shown with -s or on failure
+            f"round (seed {seed}): {len(registrations.acknowledged)} acknowledged in all, "
+            f"{len(cut_off)} cut off, {len(cut_off & stored.keys())} of them committed before the kill"
         )
         assert {name: tree for name, tree in stored.items() if tree != registrations.sent.get(name)} == {}
         assert registrations.acknowledged - stored.keys() == set()

@@ -28,8 +28,11 @@ from sqlalchemy import text
 
 from director.graphql.context import DirectorContext
 from kernel.db import Database, is_database_unavailable
+from testing.databases import migrate
+from testing.served import ServedCompass
+from testing.waiting import wait_until
 from tests.connector.support import CONFIGURATION, csr_b64, ec_key, key_pem, sign_document
-from tests.faults.conftest import CompassServer, PostgresCluster, create_tenant, migrated, wait_until
+from tests.faults.support import PostgresCluster, create_tenant
 from tests.support import Operator
 
 # compass.db bounds each wait: a statement 10 s, then closing its stalled connection 2 s (SQLAlchemy), then
@@ -101,14 +104,14 @@ class Load:
                 self.answers.append(Answer(name, phase, "unreachable", repr(error)))
             else:
                 self.answers.append(Answer(name, phase, *judge(response)))
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.02)  # a client's pace between requests, not a wait for anything
 
 
 async def connected_runtime(
-    server: CompassServer, tenant_id: str, directory: Path
+    server: ServedCompass, tenant_id: str, directory: Path
 ) -> tuple[str, ssl.SSLContext]:
     """A runtime in the DEFAULT formation with an application, and an SSL context with its certificate."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
 
         async def query(document: str, variables: dict[str, Any] | None = None, **headers: str) -> Any:
             answer = await client.post(
@@ -136,12 +139,12 @@ async def connected_runtime(
     return runtime_id, context
 
 
-async def readyz(server: CompassServer) -> int:
+async def readyz(server: ServedCompass) -> int:
     async with httpx.AsyncClient(timeout=REQUEST_BOUND) as client:
-        return (await client.get(f"{server.url}/readyz")).status_code
+        return (await client.get(f"{server.http_url}/readyz")).status_code
 
 
-def readyz_is(server: CompassServer, expected: int) -> Callable[[], Awaitable[bool]]:
+def readyz_is(server: ServedCompass, expected: int) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return await readyz(server) == expected
 
@@ -213,7 +216,7 @@ class PartitionProxy:
 
 
 async def outage_under_load(
-    server: CompassServer,
+    server: ServedCompass,
     tenant_id: str,
     directory: Path,
     *,
@@ -227,7 +230,7 @@ async def outage_under_load(
     timeout = REQUEST_BOUND + 5
     headers = server.operator_headers(tenant_id)
     clients = {
-        "operator": httpx.AsyncClient(base_url=server.url, headers=headers, timeout=timeout),
+        "operator": httpx.AsyncClient(base_url=server.http_url, headers=headers, timeout=timeout),
         "runtime": httpx.AsyncClient(base_url=server.https_url, verify=runtime_tls, timeout=timeout),
     }
     bodies = {
@@ -269,7 +272,7 @@ async def outage_under_load(
         for client in clients.values():
             await client.aclose()
         outcomes = Counter((item.client, item.phase, item.outcome, item.detail) for item in load.answers)
-        print(dict(sorted(outcomes.items())))  # noqa: T201 - the run's figures, shown with -s or on failure
+        print(dict(sorted(outcomes.items())))  # the run's figures, shown with -s or on failure
     return load
 
 
@@ -277,16 +280,16 @@ def unclear_or_hung(load: Load) -> list[Answer]:
     return [answer for answer in load.answers if answer.outcome in {"hung", "unclear", "unreachable"}]
 
 
-def still_running(server: CompassServer) -> bool:
+def still_running(server: ServedCompass) -> bool:
     """The server that was started once is the one answering: it recovered without a restart."""
     return server.starts == 1 and server.process is not None and server.process.poll() is None
 
 
 async def test_a_postgresql_restart_under_load_gets_quick_clear_errors_and_the_server_recovers_by_itself(
-    postgres_cluster: PostgresCluster, compass_server: Callable[..., CompassServer], tmp_path: Path
+    postgres_cluster: PostgresCluster, compass_server: Callable[..., ServedCompass], tmp_path: Path
 ) -> None:
     # given: a server on a PostgreSQL of this test
-    url = await migrated(postgres_cluster.url)
+    url = await migrate(postgres_cluster.url)
     tenant_id = await create_tenant(url)
     server = compass_server(url, COMPASS_REDEMPTIONS_PER_SECOND="1000")
     await server.restart()
@@ -306,10 +309,10 @@ async def test_a_postgresql_restart_under_load_gets_quick_clear_errors_and_the_s
 
 
 async def test_a_database_that_stops_answering_gets_refusals_within_the_timeout_not_hangs(
-    postgres_cluster: PostgresCluster, compass_server: Callable[..., CompassServer], tmp_path: Path
+    postgres_cluster: PostgresCluster, compass_server: Callable[..., ServedCompass], tmp_path: Path
 ) -> None:
     # given: a server that reaches its PostgreSQL through a proxy that can partition them
-    url = await migrated(postgres_cluster.url)
+    url = await migrate(postgres_cluster.url)
     tenant_id = await create_tenant(url)
     proxy = PartitionProxy(postgres_cluster.port)
     await proxy.start()
@@ -352,7 +355,7 @@ async def test_a_pooled_connection_cut_off_by_a_partition_is_given_up_by_its_own
     may: through a partition that wait, the close and a reconnect added up past the 20 s a request may take."""
     # given: a connection in the pool, reaching PostgreSQL through a proxy, with a statement timeout far above the
     # bound below
-    url = await migrated(postgres_cluster.url)
+    url = await migrate(postgres_cluster.url)
     proxy = PartitionProxy(postgres_cluster.port)
     await proxy.start()
     database = Database(url.replace(f":{postgres_cluster.port}/", f":{proxy.port}/"), statement_timeout=600)
@@ -372,15 +375,15 @@ async def test_a_pooled_connection_cut_off_by_a_partition_is_given_up_by_its_own
 
 
 async def test_operators_are_told_the_database_is_unavailable_not_an_internal_error(
-    postgres_cluster: PostgresCluster, compass_server: Callable[..., CompassServer]
+    postgres_cluster: PostgresCluster, compass_server: Callable[..., ServedCompass]
 ) -> None:
     # given: an operator the server has already seen, so that only the query itself needs the database
-    url = await migrated(postgres_cluster.url)
+    url = await migrate(postgres_cluster.url)
     tenant_id = await create_tenant(url)
     server = compass_server(url)
     await server.restart()
     headers = server.operator_headers(tenant_id)
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=REQUEST_BOUND) as client:
+    async with httpx.AsyncClient(base_url=server.http_url, headers=headers, timeout=REQUEST_BOUND) as client:
         assert judge(await client.post("/director/graphql", json={"query": APPLICATIONS}))[0] == "ok"
 
         # when

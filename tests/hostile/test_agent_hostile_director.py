@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -31,13 +30,9 @@ from agent.loop import DirectorFactory
 from agent.queries import APPLICATIONS_FOR_RUNTIME, RUNTIME_STATUS
 from agent.settings import AgentSettings
 from agent.status import ConnectionState
-from tests.agent.conftest import (  # noqa: F401 (fixtures)
-    Landscape,
-    agent_ca,
-    agent_server,
-    compass,
-    landscape,
-)
+from testing.ports import loopback_socket
+from testing.waiting import wait_until
+from tests.agent.support import Landscape
 from tests.agent.test_resources import APPLICATION_ID, SHOP
 
 TWIN_ID = "5e6f7a8b-0000-4000-8000-00000000beef"
@@ -58,7 +53,7 @@ def twin_of(application: dict[str, Any], identifier: str) -> dict[str, Any]:
     for bundle in twin["bundles"]["data"]:
         bundle["id"] = f"{identifier[:8]}-{bundle['id'][9:]}"
         credential = (bundle.get("defaultInstanceAuth") or {}).get("credential") or {}
-        credential.update({key: "intruder" for key in credential})
+        credential.update(dict.fromkeys(credential, "intruder"))
     return twin
 
 
@@ -117,14 +112,16 @@ class StandInDirector:
 @pytest.fixture
 async def director() -> AsyncIterator[StandInDirector]:
     stand_in = StandInDirector()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = loopback_socket()
     config = uvicorn.Config(stand_in.app, log_config=None, lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+
+    def started() -> bool:
         assert not serving.done(), "the stand-in Director exited during start-up"
-        await asyncio.sleep(0.01)
+        return server.started
+
+    await wait_until(started, seconds=10, what="the stand-in Director starting", every=0.01)
     stand_in.url = f"http://127.0.0.1:{sock.getsockname()[1]}/director/graphql"
     yield stand_in
     server.should_exit = True
@@ -132,7 +129,7 @@ async def director() -> AsyncIterator[StandInDirector]:
     sock.close()
 
 
-async def sync(landscape: Landscape, director: StandInDirector) -> Any:  # noqa: F811
+async def sync(landscape: Landscape, director: StandInDirector) -> Any:
     async with landscape.agent(director_factory=director.factory()) as agent:
         return await agent.run_once()
 
@@ -141,7 +138,7 @@ async def sync(landscape: Landscape, director: StandInDirector) -> Any:  # noqa:
 
 
 async def test_a_colliding_application_does_not_replace_the_existing_resource_nor_delete_its_secret(
-    landscape: Landscape, director: StandInDirector  # noqa: F811
+    landscape: Landscape, director: StandInDirector
 ) -> None:
     # given "shop" synced into the runtime
     director.answer([SHOP])
@@ -168,7 +165,7 @@ async def test_a_colliding_application_does_not_replace_the_existing_resource_no
 
 
 async def test_colliding_applications_none_of_which_exists_are_none_of_them_created(
-    landscape: Landscape, director: StandInDirector  # noqa: F811
+    landscape: Landscape, director: StandInDirector
 ) -> None:
     # given
     director.answer([twin_of(SHOP, TWIN_ID), SHOP])
@@ -184,7 +181,7 @@ async def test_colliding_applications_none_of_which_exists_are_none_of_them_crea
 
 
 async def test_the_conflict_is_reported_again_by_a_sync_with_nothing_to_write(
-    landscape: Landscape, director: StandInDirector  # noqa: F811
+    landscape: Landscape, director: StandInDirector
 ) -> None:
     # given
     director.answer([SHOP])
@@ -218,7 +215,7 @@ def endless(total: int, per_page: int) -> Pages:
 
 
 async def test_a_director_that_always_has_a_next_page_is_given_total_count_over_page_size_plus_one_pages(
-    landscape: Landscape, director: StandInDirector  # noqa: F811
+    landscape: Landscape, director: StandInDirector
 ) -> None:
     # given 450 applications counted, in full pages of 200 that never end
     director.pages = endless(450, PAGE_SIZE)
@@ -236,7 +233,7 @@ async def test_a_director_that_always_has_a_next_page_is_given_total_count_over_
 
 
 async def test_endless_empty_pages_are_given_up_at_the_first_even_with_a_huge_total_count(
-    landscape: Landscape, director: StandInDirector  # noqa: F811
+    landscape: Landscape, director: StandInDirector
 ) -> None:
     # given a count that would allow ten million pages
     director.pages = endless(2_000_000_000, 0)

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from connector.ca import CertificateSubject, CSRError, parse_and_validate_csr
 from tests.connector.support import name_of
-from tests.hostile.conftest import CONNECTOR, JSON_CONTENT, assert_well_formed, count_case, error_codes
+from tests.hostile.support import CONNECTOR, JSON_CONTENT, assert_well_formed, count_case, error_codes
 from tests.support import Operator
 
 SUBJECT = CertificateSubject("Org", "OrgUnit", "Locality", "State", "PL", "fuzz-client")
@@ -216,7 +216,7 @@ def subject_with(change: str) -> x509.Name:
     return x509.Name(attributes)
 
 
-@csr_settings(250)
+@csr_settings(150)
 @given(
     kind=st.sampled_from(KEY_KINDS),
     hash_name=HASHES,

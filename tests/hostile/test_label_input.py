@@ -16,7 +16,7 @@ import pytest
 from director.json_schema import KEPT_PATTERN_CHARS, VALIDATION_STEPS, _kept_regex, violation
 from kernel.graphql.input import MAX_DEPTH
 from kernel.settings import Settings
-from tests.hostile.conftest import DIRECTOR, JSON_CONTENT, assert_well_formed, error_codes
+from tests.hostile.support import DIRECTOR, JSON_CONTENT, assert_well_formed, error_codes
 from tests.support import Operator
 
 REGISTER_APPLICATION = "mutation($in: ApplicationRegisterInput!) { result: registerApplication(in: $in) { id } }"
@@ -85,7 +85,7 @@ async def define(operator: Operator, key: str, schema: Any) -> None:
 
 async def post_text(operator: Operator, document: str, variables_json: str) -> httpx.Response:
     """Variables written as JSON text, so that NaN, Infinity and 1e400 reach the server as a client wrote them."""
-    body = '{"query": %s, "variables": %s}' % (json.dumps(document), variables_json)  # noqa: UP031 - raw JSON
+    body = '{"query": %s, "variables": %s}' % (json.dumps(document), variables_json)
     headers = {**JSON_CONTENT, **operator.headers}
     response = await operator.client.post(DIRECTOR, content=body.encode(), headers=headers)
     assert_well_formed(response)
@@ -196,7 +196,7 @@ async def test_a_registration_with_a_label_over_the_size_cap_registers_nothing(
 @pytest.mark.parametrize("number", NOT_FINITE)
 async def test_a_non_finite_number_in_a_label_variable_is_invalid_input(attacker: Operator, number: str) -> None:
     application_id = await register(attacker)
-    variables = '{"id": "%s", "key": "v", "value": {"v": [%s]}}' % (application_id, number)  # noqa: UP031
+    variables = '{"id": "%s", "key": "v", "value": {"v": [%s]}}' % (application_id, number)
 
     response = await post_text(attacker, SET_LABEL, variables)
 
@@ -208,7 +208,7 @@ async def test_a_non_finite_number_in_a_label_variable_is_invalid_input(attacker
 async def test_a_non_finite_number_in_registration_labels_registers_nothing(
     attacker: Operator, number: str
 ) -> None:
-    variables = '{"in": {"name": "shop", "labels": {"v": %s}}}' % number  # noqa: UP031
+    variables = '{"in": {"name": "shop", "labels": {"v": %s}}}' % number
 
     response = await post_text(attacker, REGISTER_APPLICATION, variables)
 
@@ -217,7 +217,7 @@ async def test_a_non_finite_number_in_registration_labels_registers_nothing(
 
 
 async def test_an_integer_of_more_digits_than_python_converts_is_a_400(attacker: Operator) -> None:
-    body = '{"query": "{ __typename }", "variables": {"v": %s}}' % ("1" * 5_000)  # noqa: UP031
+    body = '{"query": "{ __typename }", "variables": {"v": %s}}' % ("1" * 5_000)
     headers = {**JSON_CONTENT, **attacker.headers}
 
     response = await attacker.client.post(DIRECTOR, content=body.encode(), headers=headers)
@@ -238,7 +238,7 @@ async def test_a_number_literal_past_a_double_is_invalid_input(attacker: Operato
 
 @pytest.mark.parametrize("number", NOT_FINITE)
 async def test_a_non_finite_number_inside_a_json_string_is_invalid_input(attacker: Operator, number: str) -> None:
-    schema = '{"type": "number", "maximum": %s}' % number  # noqa: UP031
+    schema = '{"type": "number", "maximum": %s}' % number
 
     codes = await attacker.error_codes(CREATE_DEFINITION, {"in": {"key": "v", "schema": schema}})
 

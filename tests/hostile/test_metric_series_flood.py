@@ -8,7 +8,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from kernel.settings import Settings
-from tests.hostile.conftest import CONNECTOR
+from tests.hostile.support import CONNECTOR
 
 REQUESTS = 3000
 OPERATION_FAMILIES = ("compass_graphql_operations", "compass_graphql_operation_duration_seconds")

@@ -25,8 +25,8 @@ from compass import migrate
 from compass.connections import RESERVED_FILE_DESCRIPTORS
 from connector.ca import CertificateAuthority
 from kernel.settings import Settings
+from testing.served import ServedCompass
 from tests.connector.support import RunningServer, client_ssl_context
-from tests.serving import serving
 
 Listener = Literal["http", "https"]
 SOCKETS: dict[Listener, int] = {"http": 100, "https": 40}  # TLS handshakes cost the test's CPU too
@@ -64,11 +64,6 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
-def ca() -> CertificateAuthority:
-    return CertificateAuthority.generate()
-
-
 def _start(
     base: Settings, ca: CertificateAuthority, data_dir: Path, **overrides: Any
 ) -> Iterator[RunningServer]:
@@ -79,18 +74,18 @@ def _start(
 
 @pytest.fixture(scope="module")
 def impatient_server(
-    base_settings: Settings, ca: CertificateAuthority, tmp_path_factory: pytest.TempPathFactory
+    base_settings: Settings, compass_ca: CertificateAuthority, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     """Header, body and keep-alive deadlines of one second."""
-    yield from _start(base_settings, ca, tmp_path_factory.mktemp("impatient"), **SHORT)
+    yield from _start(base_settings, compass_ca, tmp_path_factory.mktemp("impatient"), **SHORT)
 
 
 @pytest.fixture
 def capped_server(
-    base_settings: Settings, ca: CertificateAuthority, tmp_path: Path
+    base_settings: Settings, compass_ca: CertificateAuthority, tmp_path: Path
 ) -> Iterator[RunningServer]:
     """At most CAP connections per listener; deadlines far away, so that only the cap closes anything."""
-    yield from _start(base_settings, ca, tmp_path, max_connections=CAP, **LONG)
+    yield from _start(base_settings, compass_ca, tmp_path, max_connections=CAP, **LONG)
 
 
 @contextlib.asynccontextmanager
@@ -231,7 +226,7 @@ def _lower_file_limit() -> None:
 
 async def test_idle_sockets_beyond_a_low_file_limit_leave_healthz_answering(tmp_path: Path) -> None:
     # given: `compass serve` with a file limit of 300, and its default deadlines and cap
-    with serving(tmp_path / "compass", before_exec=_lower_file_limit) as served:
+    with ServedCompass(tmp_path / "compass", before_exec=_lower_file_limit) as served:
         # when: as many idle sockets as the server may open files
         async with sockets(served.http_port, FILE_LIMIT):
             async with httpx.AsyncClient(base_url=served.http_url, timeout=GENEROUS_SECONDS) as client:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from compass.auth.certificates import XFCCElement, parse_xfcc, proxy_element
 from kernel.errors import UnauthenticatedError
-from tests.hostile.conftest import count_case
+from tests.hostile.support import count_case
 from tests.security import envoy_xfcc
 
 ENVOY_KEYS = ["By", "Hash", "Cert", "Chain", "Subject", "URI", "DNS"]

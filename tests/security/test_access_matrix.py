@@ -65,7 +65,7 @@ from tests.connector.support import (
     ec_key,
     name_of,
 )
-from tests.security.conftest import UNTRUSTED_ADDRESS, Cell, record
+from tests.security.support import UNTRUSTED_ADDRESS, Cell, record
 from tests.support import Operator
 
 DIRECTOR_SCHEMA = build_schema(build_director_schema().as_str())

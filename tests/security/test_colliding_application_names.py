@@ -25,7 +25,6 @@ from compass import migrate
 from director.models import Application
 from kernel.db import Database
 from tests.support import Operator, TenantFactory
-from tests.test_migrations import fresh_database, fresh_url  # noqa: F401 (fixtures)
 
 REGISTER = "mutation ($in: ApplicationRegisterInput!) { result: registerApplication(in: $in) { id name } }"
 UPDATE = """
@@ -167,7 +166,7 @@ def _application_columns(connection: object) -> set[str]:
 
 @pytest.fixture
 async def colliding_database(
-    fresh_url: str, fresh_database: Database  # noqa: F811
+    fresh_url: str, fresh_database: Database
 ) -> AsyncIterator[dict[str, str]]:
     """A database at migration 0006: tenant "acme" holds "shop" and "SHOP", tenant "other" "shop" alone."""
     await asyncio.to_thread(migrate.upgrade, fresh_url, BEFORE_NORMALIZED_NAMES)
@@ -177,7 +176,7 @@ async def colliding_database(
 
 
 async def test_migrating_a_database_with_colliding_names_stops_listing_them_and_changes_nothing(
-    fresh_url: str, fresh_database: Database, colliding_database: dict[str, str]  # noqa: F811
+    fresh_url: str, fresh_database: Database, colliding_database: dict[str, str]
 ) -> None:
     # when
     with pytest.raises(CommandError) as failure:
@@ -195,7 +194,7 @@ async def test_migrating_a_database_with_colliding_names_stops_listing_them_and_
 
 
 async def test_once_the_collision_is_resolved_the_migration_fills_in_the_normalized_names(
-    fresh_url: str, fresh_database: Database, colliding_database: dict[str, str]  # noqa: F811
+    fresh_url: str, fresh_database: Database, colliding_database: dict[str, str]
 ) -> None:
     # given: the operator renamed one of the two
     async with fresh_database.engine.begin() as connection:
@@ -217,7 +216,7 @@ async def test_once_the_collision_is_resolved_the_migration_fills_in_the_normali
 
 
 async def test_compass_migrate_names_the_colliding_applications_without_a_traceback(
-    tmp_path: Path, colliding_database: dict[str, str], fresh_url: str  # noqa: F811
+    tmp_path: Path, colliding_database: dict[str, str], fresh_url: str
 ) -> None:
     if not fresh_url.startswith("sqlite"):
         pytest.skip("the command's output does not depend on the backend")

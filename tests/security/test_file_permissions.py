@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from kernel.db import Database
-from tests.serving import COMPASS, OPERATORS_UMASK, environment, serving
+from testing.served import COMPASS, OPERATORS_UMASK, ServedCompass, operator_environment
 
 PRIVATE_FILES = ("compass.db", "jwt-signing-key.pem", "ca/ca.key", "tls/server-key.pem")
 DATABASE_COMPANIONS = ("compass.db-wal", "compass.db-shm")
@@ -35,7 +35,7 @@ def test_a_data_directory_created_beforehand_becomes_private(tmp_path: Path) -> 
     data_dir.chmod(0o755)
 
     # when
-    with serving(data_dir):
+    with ServedCompass(data_dir):
         directories = {name: _mode(data_dir / name) for name in (".", "ca", "tls")}
         files = _modes(data_dir, PRIVATE_FILES + DATABASE_COMPANIONS)
 
@@ -48,9 +48,9 @@ def test_a_data_directory_created_beforehand_becomes_private(tmp_path: Path) -> 
 def test_a_database_left_readable_by_others_becomes_private(tmp_path: Path) -> None:
     # given: a database an earlier version migrated, readable by others, in a directory readable by others
     data_dir = tmp_path / "compass"
-    migrated = subprocess.run(  # noqa: S603 - our own entry point, fixed arguments
+    migrated = subprocess.run(
         [str(COMPASS), "migrate"],
-        env=environment(data_dir),
+        env=operator_environment(COMPASS_DATA_DIR=str(data_dir)),
         capture_output=True,
         text=True,
         timeout=60,
@@ -62,7 +62,7 @@ def test_a_database_left_readable_by_others_becomes_private(tmp_path: Path) -> N
     (data_dir / "compass.db").chmod(0o644)
 
     # when
-    with serving(data_dir):
+    with ServedCompass(data_dir):
         files = _modes(data_dir, ("compass.db", *DATABASE_COMPANIONS))
         directory = _mode(data_dir)
 

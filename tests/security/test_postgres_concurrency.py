@@ -58,14 +58,17 @@ APPLICATION = "query ($id: ID!) { result: application(id: $id) { labels } }"
 
 @pytest.fixture(scope="module")
 def busy_server(
-    backend: str, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    backend: str,
+    settings: Settings,
+    compass_ca: CertificateAuthority,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningServer]:
     if backend != "postgresql":
         pytest.skip("SQLite runs one writer at a time: deadlocks are PostgreSQL's")
     server = RunningServer.start(
         settings,
         tmp_path_factory.mktemp("concurrency-server"),
-        CertificateAuthority.generate(),
+        compass_ca,
         redemptions_per_second=10_000,
         last_seen_flush_seconds=0.02,
     )

@@ -44,8 +44,10 @@ _SQLITE_TRIGGER = (
     "BEGIN SELECT RAISE(ABORT, 'bundles are refused'); END"
 )
 _POSTGRESQL_TRIGGER = (
-    "CREATE FUNCTION refuse_bundles() RETURNS trigger LANGUAGE plpgsql AS "
-    "$$ BEGIN RAISE EXCEPTION 'bundles are refused'; END $$",
+    (
+        "CREATE FUNCTION refuse_bundles() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'bundles are refused'; END $$"
+    ),
     "CREATE TRIGGER refuse_bundles BEFORE INSERT ON bundles FOR EACH ROW EXECUTE FUNCTION refuse_bundles()",
 )
 

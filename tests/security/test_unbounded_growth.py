@@ -33,19 +33,19 @@ from tests.connector.support import (
     RunningServer,
     harness,
 )
-from tests.security.conftest import SERVER_SETTINGS
+from tests.security.support import SERVER_SETTINGS
 
 CALLS_PER_MINUTE = 3
 
 
 @pytest.fixture(scope="module")
 def limited_server(
-    settings: Settings, security_ca: CertificateAuthority, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings, compass_ca: CertificateAuthority, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
     server = RunningServer.start(
         settings,
         tmp_path_factory.mktemp("limited-server"),
-        security_ca,
+        compass_ca,
         **{**SERVER_SETTINGS, "certificate_calls_per_minute": CALLS_PER_MINUTE},
     )
     yield server
@@ -170,7 +170,7 @@ async def aged_tokens(database: Database, runtime: Connected) -> dict[str, str]:
 
 
 async def remaining(
-    database: Database, model: type[OneTimeToken] | type[AuditEvent], ids: dict[str, str]
+    database: Database, model: type[OneTimeToken | AuditEvent], ids: dict[str, str]
 ) -> set[str]:
     """The names (of ``ids``: name -> id) whose rows are still there."""
     by_id = {row_id: name for name, row_id in ids.items()}

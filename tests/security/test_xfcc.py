@@ -51,7 +51,7 @@ FORGERIES = [Forgery("open quote"), Forgery("two header lines")]
 
 @pytest.fixture(params=FORGERIES, ids=[forgery.name for forgery in FORGERIES])
 def forgery(request: pytest.FixtureRequest) -> Forgery:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 @dataclass(frozen=True)

@@ -1,45 +1,38 @@
-"""Fixtures of the agent tests: a real pycompass server on loopback (HTTP and HTTPS, per backend), and a
-``Landscape``: an operator's tenant with a runtime in a formation, a configuration directory laid out as Kyma
-mounts the agent's Secret (one file per value), and agents for that runtime with their own injectable clock.
+"""What the agent tests hold: a ``Landscape`` (an operator's tenant with a runtime in a formation, a
+configuration directory laid out as Kyma mounts the agent's Secret, one file per value, and agents for that
+runtime with their own injectable clock), a ``Scenario`` (a runtime connected through the real Connector and
+a DirectorClient acting as it), and ``StaticDirector``, a stand-in for DirectorClient.
 
-The server runs in a thread (``tests.connector.support.RunningServer``); the agent talks to it over real HTTP
-and TLS only. Agent keys are EC P-256 here (RSA 4096 takes about half a second each).
+Their fixtures (``landscape``, ``scenario``) are in tests/fixtures/agent.py. The server runs in a thread
+(``tests.connector.support.RunningServer``); the agent talks to it over real HTTP and TLS only. Agent keys are
+EC P-256 here (RSA 4096 takes about half a second each).
 """
 
 from __future__ import annotations
 
 import os
 import random
-import socket
 import sys
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-import uvloop
-
+from agent.director_client import DirectorClient, FetchResult
 from agent.loop import Agent
 from agent.settings import AgentSettings
 from agent.sinks.directory import DirectorySink
 from agent.state import CredentialStore
 from agent.status import CompassConnection, ConnectionRecord
-from connector.ca import CertificateAuthority
-from kernel.db import Database
-from kernel.settings import Settings
-from tests.connector.support import Harness, MutableClock, RunningServer, harness
+from tests.connector.support import DIRECTOR, Connected, Harness, MutableClock
 from tests.support import Operator
 
 COMPASS_AGENT = Path(sys.executable).with_name("compass-agent")
 AGENT_VARIABLES = ("CONNECTOR_URL", "RUNTIME_ID", "TENANT", "TOKEN")
 
-REGISTER_APPLICATION = (
-    "mutation ($in: ApplicationRegisterInput!) { result: registerApplication(in: $in) { id } }"
-)
+REGISTER_APPLICATION = """
+mutation ($in: ApplicationRegisterInput!) { result: registerApplication(in: $in) { id name } }
+"""
 UPDATE_APPLICATION = (
     "mutation ($id: ID!, $in: ApplicationUpdateInput!) { result: updateApplication(id: $id, in: $in) { id } }"
 )
@@ -59,54 +52,31 @@ REQUEST_RUNTIME_TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForRun
 REVOKE_RUNTIME_CERTIFICATES = "mutation ($id: ID!) { result: revokeRuntimeCertificates(id: $id) }"
 RUNTIME_LABELS = "query ($id: ID!) { result: runtime(id: $id) { labels } }"
 
-TEST_SERVER_SETTINGS: dict[str, Any] = {"redemptions_per_second": 10_000}
 
-
-# --- servers ------------------------------------------------------------------------------------------------
-
-
-def _bound_socket(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    return sock
-
-
-def restart(stopped: RunningServer) -> RunningServer:
-    """The same server (settings, CA, TLS files, clock, ports) started again after ``stop()``."""
-    settings = stopped.settings
-    sockets = [_bound_socket(settings.http_port), _bound_socket(settings.https_port)]
-    server = RunningServer(settings, stopped.ca, stopped.clock, stopped.tls, sockets=sockets)
-    server.thread = threading.Thread(target=uvloop.run, args=(server._serve(),), daemon=True)
-    server.thread.start()
-    deadline = time.monotonic() + 20
-    while len(server.servers) < 2 or not all(item.started for item in server.servers):
-        assert server.thread.is_alive(), "the server exited during start-up"
-        assert time.monotonic() < deadline, "the server did not start again within 20 s"
-        time.sleep(0.01)
-    return server
-
-
-@pytest.fixture(scope="session")
-def agent_ca() -> CertificateAuthority:
-    return CertificateAuthority.generate()
-
-
-@pytest.fixture(scope="session")
-def agent_server(
-    settings: Settings, agent_ca: CertificateAuthority, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    """One server per backend for the agent tests that do not stop it."""
-    directory = tmp_path_factory.mktemp("agent-server")
-    server = RunningServer.start(settings, directory, agent_ca, **TEST_SERVER_SETTINGS)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def compass(agent_server: RunningServer, database: Database, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with harness(agent_server, database, tmp_path) as subject:
-        yield subject
+def bundle_input(index: int = 0) -> dict[str, Any]:
+    """A bundle with one API (basic credentials, request parameters) and one event definition."""
+    return {
+        "name": f"Orders {index}",
+        "description": "orders",
+        "instanceAuthRequestInputSchema": '{"type": "object"}',
+        "defaultInstanceAuth": {
+            "credential": {"basic": {"username": f"user-{index}", "password": f"secret-{index}"}},
+            "additionalHeadersSerialized": '{"X-Bundle": ["%d"]}' % index,
+        },
+        "apiDefinitions": [
+            {
+                "name": "orders api",
+                "targetURL": f"https://shop.example.com/api/{index}",
+                "spec": {"type": "OPEN_API", "format": "JSON", "data": '{"openapi": "3.0.0"}'},
+            }
+        ],
+        "eventDefinitions": [
+            {
+                "name": "order events",
+                "spec": {"type": "ASYNC_API", "format": "JSON", "data": '{"asyncapi": "2.0.0"}'},
+            }
+        ],
+    }
 
 
 # --- the landscape of one test ------------------------------------------------------------------------------
@@ -256,6 +226,72 @@ async def make_landscape(compass: Harness, directory: Path) -> Landscape:
     return landscape
 
 
-@pytest.fixture
-async def landscape(compass: Harness, tmp_path: Path) -> Landscape:
-    return await make_landscape(compass, tmp_path)
+# --- a runtime connected through the Connector, for the sync tests ------------------------------------------
+
+
+@dataclass
+class Scenario:
+    """A tenant with a formation, a runtime connected in it, and what a DirectorClient needs to act as it."""
+
+    harness: Harness
+    operator: Operator
+    formation: str
+    runtime: Connected
+    ca_file: Path
+
+    @property
+    def runtime_id(self) -> str:
+        return self.runtime.object_id
+
+    @property
+    def director_url(self) -> str:
+        return self.harness.server.https_url + DIRECTOR
+
+    def director(self, **options: Any) -> DirectorClient:
+        return DirectorClient(
+            self.director_url,
+            cert_file=self.runtime.credentials.chain_file,
+            key_file=self.runtime.credentials.key_file,
+            ca_file=self.ca_file,
+            **options,
+        )
+
+    async def add_application(self, *, bundles: int = 1, in_formation: bool = True) -> tuple[str, str]:
+        """Registers an application (in the formation unless told); its id and its name for the runtime."""
+        name = f"shop-{uuid.uuid4().hex[:8]}"
+        inputs = [bundle_input(index) for index in range(bundles)]
+        application = {"name": name, "description": "a shop", "bundles": inputs}
+        data = await self.operator.query(REGISTER_APPLICATION, {"in": application})
+        application_id = str(data["result"]["id"])
+        if in_formation:
+            await self.assign(application_id)
+        return application_id, f"mp-{name}"
+
+    async def assign(self, application_id: str) -> None:
+        variables = {"id": application_id, "type": "APPLICATION", "name": self.formation}
+        await self.operator.query(ASSIGN_FORMATION, variables)
+
+    async def unassign(self, application_id: str) -> None:
+        variables = {"id": application_id, "type": "APPLICATION", "name": self.formation}
+        await self.operator.query(UNASSIGN_FORMATION, variables)
+
+    async def describe(self, application_id: str, description: str) -> None:
+        variables = {"id": application_id, "in": {"description": description}}
+        await self.operator.query(UPDATE_APPLICATION, variables)
+
+
+class StaticDirector:
+    """A stand-in for DirectorClient in tests of the sync logic: answers what the test set, or raises it."""
+
+    def __init__(
+        self, applications: list[dict[str, Any]] | None = None, *, labels: dict[str, Any] | None = None
+    ) -> None:
+        self.answer: FetchResult | BaseException | None = FetchResult(applications or [], labels or {}, None)
+        self.last_result: FetchResult | None = None
+
+    async def fetch_applications(self, runtime_id: str) -> FetchResult | None:
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        if self.answer is not None:
+            self.last_result = self.answer
+        return self.answer
