@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from alembic.util import CommandError
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,17 +23,33 @@ from credentials.audit.repository import AuditEventName, AuditRepository
 from credentials.revocation import revoke_for_object
 from director.models import Tenant
 from director.tenant.service import tenant as tenant_service
-from kernel.db import Database
+from kernel.db import Database, is_database_unavailable
 from kernel.errors import CompassError, TenantNotFoundError
 from kernel.models import utcnow
 from kernel.observability.logging import configure_logging
 from kernel.principal import ALL_SCOPES, ClientKind, Scope
 from kernel.settings import Settings
 
+
+class _Compass(typer.Typer):
+    """An unreachable database is the operator's to fix: one line naming it, not a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as error:
+            if not is_database_unavailable(error):
+                raise
+            try:
+                where = _database_name(Settings())
+            except ValidationError:
+                where = "(invalid settings)"
+            typer.echo(f"compass: cannot reach the database {where}: {error}", err=True)
+            raise SystemExit(1) from None
+
+
 # Plain help: typer's rich panels print "<bool>" after every flag, as if it took a value.
-app = typer.Typer(
-    help="pycompass: a Compass-compatible control plane.", no_args_is_help=True, rich_markup_mode=None
-)
+app = _Compass(help="pycompass: a Compass-compatible control plane.", no_args_is_help=True, rich_markup_mode=None)
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(tenant_app, name="tenant")
 

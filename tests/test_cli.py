@@ -269,3 +269,16 @@ def test_serve_on_a_port_in_use_exits_with_one_clear_message(tmp_path: Path, tak
     output = served.stdout + served.stderr
     assert "Traceback" not in output
     assert "Task exception" not in output
+
+
+@pytest.mark.parametrize("command", [("token", "--tenant", TENANT), ("tenant", "list"), ("migrate",)])
+def test_a_database_that_cannot_be_reached_is_one_line_naming_it(tmp_path: Path, command: tuple[str, ...]) -> None:
+    port = free_port()  # nothing listens there
+    unreachable = f"postgresql+asyncpg://compass:hunter2@127.0.0.1:{port}/compass"
+
+    refused = compass(tmp_path, *command, COMPASS_DATABASE_URL=unreachable)
+
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr + refused.stdout
+    assert f"cannot reach the database postgresql+asyncpg://compass:***@127.0.0.1:{port}/compass" in refused.stderr
+    assert "hunter2" not in refused.stderr + refused.stdout
