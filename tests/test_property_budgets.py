@@ -3,7 +3,7 @@ machine.
 
 A budget is ``max_examples`` and ``deadline=None`` written at the test:
 ``@settings(max_examples=N, deadline=None)``, or a call of a module's own helper that returns such settings
-with ``max_examples`` from its argument (``@fuzz_settings(N)``). Hypothesis' default of 100 examples is no
+with ``max_examples`` made of its argument (``@fuzz_settings(N)``). Hypothesis' default of 100 examples is no
 budget: its cost depends on what one example does, which is why it is chosen where the test is written.
 ``deadline=None``: a per-example deadline fails a test on a loaded machine for no fault of the code. The check
 reads the source (ast), so property tests defined inside a test function count too.
@@ -42,7 +42,7 @@ def _sets_a_budget(call: ast.Call) -> bool:
 
 
 def _budget_helpers(tree: ast.Module) -> set[str]:
-    """Module functions that return a budget whose ``max_examples`` is one of their parameters."""
+    """Module functions that return a budget whose ``max_examples`` is made of one of their parameters."""
     helpers = set()
     for function in tree.body:
         if not isinstance(function, ast.FunctionDef):
@@ -55,7 +55,8 @@ def _budget_helpers(tree: ast.Module) -> set[str]:
                 and _sets_a_budget(node.value)
             ):
                 max_examples = next(k.value for k in node.value.keywords if k.arg == "max_examples")
-                if isinstance(max_examples, ast.Name) and max_examples.id in parameters:
+                names = {name.id for name in ast.walk(max_examples) if isinstance(name, ast.Name)}
+                if names & parameters:
                     helpers.add(function.name)
     return helpers
 
@@ -125,11 +126,21 @@ def test_a_property_test_defined_inside_a_test_is_reported() -> None:
             "@budget(5)\n@given(st.integers())\ndef test_it(value): ...\n"
         ),
         (
+            "def budget(n):\n    return settings(max_examples=n * SCALE, deadline=None)\n\n\n"
+            "@budget(5)\n@given(st.integers())\ndef test_it(value): ...\n"
+        ),
+        (
             "class TestIt:\n    @settings(max_examples=5, deadline=None)\n    @given(st.integers())\n"
             "    def test_it(self, value): ...\n"
         ),
     ],
-    ids=["settings", "hypothesis.settings below given", "a helper of the module", "a method"],
+    ids=[
+        "settings",
+        "hypothesis.settings below given",
+        "a helper of the module",
+        "a scaling helper",
+        "a method",
+    ],
 )
 def test_a_property_test_with_an_explicit_budget_is_accepted(source: str) -> None:
     assert unbudgeted_property_tests(source, "t.py") == []

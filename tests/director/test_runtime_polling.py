@@ -21,7 +21,8 @@ from starlette.applications import Starlette
 from compass.app import create_app
 from kernel.db import Database
 from kernel.settings import Settings
-from tests.support import DIRECTOR, Operator, TenantFactory, count_statements
+from testing.statements import count_statements
+from tests.support import DIRECTOR, Operator, TenantFactory
 
 CONNECTOR = "/connector/graphql"
 SYNC = '{ result: applicationsForRuntime(runtimeID: "%s") { data { id name } totalCount } }'

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from credentials.models import IssuedCertificate, SystemAuth
-from director.label.service import SCENARIOS
 from director.label.service import label as label_service
-from director.models import Runtime, Tenant
+from director.models import SCENARIOS, Runtime, Tenant
 from director.polling.invalidation import unit_of_work
 from director.runtime.inputs import RuntimeRegisterInput, RuntimeUpdateInput
 from director.runtime.service import runtime as runtime_service

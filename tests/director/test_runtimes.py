@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from director.normalization import normalize_name
 from kernel.db import Database
-from tests.support import Operator, TenantFactory, count_statements
+from testing.statements import count_statements
+from tests.support import Operator, TenantFactory
 
 RUNTIME_FIELDS = "id name description labels status { condition timestamp } metadata { creationTimestamp }"
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from kernel.db import Database
+from testing.statements import count_statements
 from tests.director.test_applications_for_runtime import (
     agent_sync_query,
     bundle_input,
     register_application,
     register_runtime,
 )
-from tests.support import Operator, count_statements
+from tests.support import Operator
 
 APPLICATIONS_WITH_BUNDLES = """
 query {

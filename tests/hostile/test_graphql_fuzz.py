@@ -12,13 +12,15 @@ the schema. Each case is one HTTP request to the in-process app; `assert_well_fo
 must look like. The full run is on SQLite; PostgreSQL gets a sample. The number of cases run is printed at the
 end of the session.
 
-Every test has an explicit example budget (``fuzz_settings(n)``) that keeps it to a few seconds on a busy
-2-core machine; ``derandomize=True`` makes each run send the same cases.
+Every test has an explicit example budget (``fuzz_settings(n)``) that keeps it to a few seconds on a 2-core
+machine; ``derandomize=True`` makes each run send the same cases, and COMPASS_FUZZ_SCALE=k sends k times as
+many.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -77,9 +79,14 @@ CONNECTOR_VIOLABLE = ("signCertificateSigningRequest",)
 that has none to violate (the Connector's Query), so its violations are drawn from these alone."""
 
 
+FUZZ_SCALE = int(os.environ.get("COMPASS_FUZZ_SCALE", "1"))
+"""Multiplies every budget in this module: ``COMPASS_FUZZ_SCALE=20`` sends twenty times as many cases (the
+budgets keep ``make test`` to a few seconds a test; a deeper run finds what a few seconds cannot)."""
+
+
 def fuzz_settings(max_examples: int) -> Any:
     return settings(
-        max_examples=max_examples,
+        max_examples=max_examples * FUZZ_SCALE,
         deadline=None,
         database=None,
         derandomize=True,
@@ -464,7 +471,12 @@ async def send_raw(
 SEED_APPLICATION = """
     mutation ($in: ApplicationRegisterInput!) {
       result: registerApplication(in: $in) {
-        id bundles { data { id apiDefinitions { data { id } } eventDefinitions { data { id } } documents { data { id } } } }
+        id
+        bundles {
+          data {
+            id apiDefinitions { data { id } } eventDefinitions { data { id } } documents { data { id } }
+          }
+        }
         webhooks { id }
       }
     }"""
@@ -489,7 +501,8 @@ SEED_TREE = {
 
 @pytest.fixture
 async def known_ids(attacker: Operator) -> tuple[str, ...]:
-    """Ids of real objects in the attacker's tenant, so that generated arguments find something now and then."""
+    """Ids of real objects in the attacker's tenant, so that generated arguments find something now and
+    then."""
     application = (await attacker.query(SEED_APPLICATION, {"in": SEED_TREE}))["result"]
     bundle = application["bundles"]["data"][0]
     runtime = (await attacker.query(SEED_RUNTIME))["result"]
