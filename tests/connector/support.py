@@ -12,7 +12,6 @@ talk to the Connector with a one-time token or over mTLS with a certificate, key
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -36,7 +35,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
 from compass.app import create_app
-from compass.server import TLSFiles, prepare_tls, server_configs
+from compass.server import TLSFiles, prepare_tls, serve_all, server_configs
 from connector.ca import CertificateAuthority
 from credentials.models import AuditEvent, IssuedCertificate
 from kernel.db import Database
@@ -241,13 +240,12 @@ class RunningServer:
         return self
 
     async def _serve(self) -> None:
-        # As compass.server.serve_all, with the uvicorn.Server objects kept so that stop() can end them.
+        # The uvicorn.Server objects are kept so that stop() can end them.
         database = Database(self.settings.effective_database_url)
         app = create_app(self.settings, database, ca=self.ca, clock=self.clock)
         servers = [uvicorn.Server(config) for config in server_configs(self.settings, app, self.tls)]
         self.servers.extend(servers)
-        serving = (item.serve(sockets=[sock]) for item, sock in zip(servers, self.sockets, strict=True))
-        await asyncio.gather(*serving)
+        await serve_all(servers, self.sockets)
 
     def stop(self) -> None:
         for item in self.servers:
