@@ -1,15 +1,12 @@
-"""Test helpers: an operator that speaks GraphQL over HTTP, and a statement counter."""
+"""Test helpers: an operator that speaks GraphQL over HTTP, and tenants with one."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from compass.auth.jwt import issue_token
 from director.tenant.service import tenant as tenant_service
@@ -76,20 +73,3 @@ class TenantFactory:
         )
         return Operator(self.client, tenant_id, token)
 
-
-@contextmanager
-def count_statements(database: Database) -> Iterator[list[str]]:
-    """Every SQL statement run on the database's engines while the block runs."""
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith(("BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE")):
-            statements.append(statement)
-
-    for engine in database.engines:
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        for engine in database.engines:
-            event.remove(engine.sync_engine, "before_cursor_execute", record)

@@ -9,7 +9,7 @@ import dataclasses
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,13 +57,13 @@ def bench_server(
 @pytest.fixture(scope="module")
 async def report(
     bench_server: RunningServer, database: Database, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[SizeReport]:
+) -> SizeReport:
     """One measurement of N = SIZE, as the bench makes it (the server's CPU here is this whole process's)."""
     seeded = await seed_runtime(database)
     await add_applications(database, seeded, 0, SIZE)
     target = Target(bench_server.settings, lambda: cpu_seconds(os.getpid()))
     options = parse_arguments(["--sizes", str(SIZE), *TINY])
-    yield await measure_size(target, seeded, SIZE, tmp_path_factory.mktemp("agent-bench"), options)
+    return await measure_size(target, seeded, SIZE, tmp_path_factory.mktemp("agent-bench"), options)
 
 
 def poll(report: SizeReport, kind: str) -> PollFigures:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 
 from compass.app import create_app
+from connector.service import ConnectorService
 from kernel.db import Database
 from kernel.settings import Settings
 from testing.ports import free_port
@@ -88,10 +90,6 @@ async def test_shutting_down_ends_upkeep_that_is_writing_before_the_database_is_
     settings: Settings, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A write transaction left open at shutdown would hold SQLite's one write lock for every later writer."""
-    from asgi_lifespan import LifespanManager
-
-    from connector.service import ConnectorService
-
     writing, ended = asyncio.Event(), asyncio.Event()
     database = Database(database_url)
 

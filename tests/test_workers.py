@@ -322,17 +322,20 @@ async def test_a_worker_that_dies_is_replaced_and_the_server_keeps_serving(own_s
     )
 
     # then
-    assert own_server.process.poll() is None
-    assert httpx.get(f"{own_server.http_url}/readyz", timeout=5).status_code == 200
+    assert own_server.running
+    async with httpx.AsyncClient(base_url=own_server.http_url, timeout=5) as client:
+        assert (await client.get("/readyz")).status_code == 200
 
 
 def test_sigterm_to_the_parent_stops_every_worker(own_server: ServedCompass) -> None:
     # given
     workers = own_server.children()
+    process = own_server.process
+    assert process is not None
 
     # when
-    own_server.process.send_signal(signal.SIGTERM)
-    status = own_server.process.wait(timeout=30)
+    process.send_signal(signal.SIGTERM)
+    status = process.wait(timeout=30)
 
     # then
     assert status == 0, own_server.log_tail()

@@ -118,7 +118,7 @@ class FakeKubeApi:
         self.objects: dict[tuple[str, str | None, str], dict[str, Any]] = {}
         self.requests: list[Recorded] = []
         self.failures: list[tuple[str, str, int]] = []
-        self.hooks: list[tuple[str, str, Callable[[], None]]] = []
+        self.hooks: list[tuple[str, str, Callable[[], object]]] = []
         self._resource_version = 0
         self._lock = threading.Lock()
         self._served: ThreadedServer | None = None
@@ -176,7 +176,7 @@ class FakeKubeApi:
         """The next ``method`` request whose path contains ``path_contains`` answers ``code``."""
         self.failures.append((method, path_contains, code))
 
-    def before_next(self, method: str, path_contains: str, action: Callable[[], None]) -> None:
+    def before_next(self, method: str, path_contains: str, action: Callable[[], object]) -> None:
         """Runs ``action`` just before the next matching request is handled (a concurrent writer)."""
         self.hooks.append((method, path_contains, action))
 

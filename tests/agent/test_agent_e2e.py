@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import structlog
@@ -15,7 +15,7 @@ import agent.loop
 from agent.connection import Connection
 from agent.director_client import DirectorClient
 from agent.errors import DirectorError
-from agent.loop import CONSOLE_LABEL, EVENT_SERVICE_LABEL
+from agent.loop import CONSOLE_LABEL, EVENT_SERVICE_LABEL, DirectorFactory
 from agent.settings import AgentSettings
 from agent.sinks.directory import DirectorySink
 from agent.status import ConnectionRecord, ConnectionState
@@ -292,7 +292,12 @@ class RefusingDirector(DirectorClient):
         raise DirectorError("the Director answered with errors: not now", code="FORBIDDEN")
 
 
-def director(cls: type[DirectorClient], made: list[DirectorClient]) -> Any:
+Client = TypeVar("Client", bound=DirectorClient)
+
+
+def director(cls: type[Client], made: list[Client]) -> DirectorFactory:
+    """Makes the agent's Director clients of ``cls`` and keeps each in ``made``, for the test to inspect."""
+
     def factory(connection: Connection, settings: AgentSettings) -> DirectorClient:
         client = cls(
             connection.director_url,
@@ -325,7 +330,7 @@ async def test_the_agent_reports_its_runtime_connected_like_compass_agents_do(la
 async def test_runtime_labels_are_set_only_where_they_differ_from_the_runtimes(landscape: Landscape) -> None:
     # given
     landscape.overrides = {"event_gateway_url": GATEWAY, "console_url": CONSOLE}
-    made: list[DirectorClient] = []
+    made: list[CountingDirector] = []
     async with landscape.agent(director_factory=director(CountingDirector, made)) as agent:
         await agent.run_once()
     labels = await landscape.runtime_labels()

@@ -402,7 +402,7 @@ async def test_a_certificate_past_its_renewal_time_is_renewed_over_mtls(landscap
 
 
 async def test_refresh_credentials_now_renews_at_once_and_is_reset(landscape: Landscape) -> None:
-    subject, record, held = await connected(landscape)
+    subject, record, _ = await connected(landscape)
     record.refresh_credentials_now = True
 
     maintenance = await subject.ensure(record)
@@ -546,10 +546,8 @@ async def test_a_missing_record_with_credentials_connects_again_with_the_token(l
 
 def refusing_post(alert: str) -> Any:
     async def post(self: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            raise ssl.SSLError(1, f"[SSL: {alert}] {alert.lower().replace('_', ' ')} (_ssl.c:2580)")
-        except ssl.SSLError as error:
-            raise httpx.ConnectError(str(error)) from error
+        cause = ssl.SSLError(1, f"[SSL: {alert}] {alert.lower().replace('_', ' ')} (_ssl.c:2580)")
+        raise httpx.ConnectError(str(cause)) from cause
 
     return post
 

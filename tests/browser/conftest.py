@@ -16,11 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Page, ViewportSize, async_playwright
 
+from compass import migrate
 from connector.ca import CertificateAuthority
 from kernel.db import Database
-from kernel.graphiql import assets, migrate
+from kernel.graphiql import assets
 from kernel.settings import Settings
 from tests.connector.support import RunningServer
 from tests.support import Operator, TenantFactory
@@ -36,7 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 TIMEOUT_MS = 15_000
 
 

@@ -525,7 +525,7 @@ class TestPatternsRunOnRE2:
     """Patterns behave as in Compass's Go validator: RE2, linear in the input, no backtracking features."""
 
     @pytest.mark.parametrize("pattern", [r"^(a)\1$", r"^(?=a)", r"(?<!x)y"])
-    async def test_a_pattern_RE2_cannot_run_is_refused_when_the_definition_is_written(
+    async def test_a_pattern_that_re2_cannot_run_is_refused_when_the_definition_is_written(
         self, operator: Operator, pattern: str
     ) -> None:
         body = await operator.execute(CREATE_DEFINITION, definition_input("code", {"type": "string", "pattern": pattern}))

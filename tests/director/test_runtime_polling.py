@@ -19,7 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.applications import Starlette
 
 from compass.app import create_app
+from director.polling.middleware import _etag
 from kernel.db import Database
+from kernel.observability.metrics import REGISTRY
 from kernel.settings import Settings
 from testing.statements import count_statements
 from tests.support import DIRECTOR, Operator, TenantFactory
@@ -197,8 +199,6 @@ async def test_a_runtime_silent_for_five_sync_periods_shows_silent(
 
 
 def test_the_etag_depends_on_the_document() -> None:
-    from director.polling.middleware import _etag
-
     assert _etag("r", (1, 0), b'{"query":"a"}') != _etag("r", (1, 0), b'{"query":"b"}')
     assert _etag("r", (1, 0), b"x") != _etag("r", (2, 0), b"x")
     assert _etag("r", (1, 0), b"x") != _etag("r", (1, 1), b"x")
@@ -237,8 +237,6 @@ async def test_a_runtime_may_report_itself_connected_but_not_join_formations_thr
 
 
 async def test_polls_are_counted_by_how_they_were_answered(operator_and_runtime: tuple[Operator, Runtime]) -> None:
-    from kernel.observability.metrics import REGISTRY
-
     def count(outcome: str) -> float:
         return REGISTRY.get_sample_value("compass_runtime_polls_total", {"outcome": outcome}) or 0.0
 
@@ -381,7 +379,7 @@ async def test_every_write_leaves_a_runtime_an_exact_view_and_rebuilds_only_the_
     first = await runtime_view(None)
     etag, seen = first.headers["etag"], first.json()["data"]
     outcomes = []
-    for description, template, answers, changes_view in WRITES:
+    for description, template, answers, _ in WRITES:
         field = re.sub(r"\{(\w+)\}", lambda match: ids[match.group(1)], template)
         result = (await operator.query("mutation { result: " + field + " }"))["result"]
         ids.update({name: _pick(result, path) for name, path in answers.items()})

@@ -108,7 +108,8 @@ def incomplete(path: Path) -> str | None:
 async def kill_mid_write(directory: Path, rng: random.Random, *, at_least: int = 1) -> bool:
     """Kills the writer mid-write after ``at_least`` or more applies; whether it left a temporary file."""
     before = set(temporary_files(directory))
-    writer = subprocess.Popen(
+    writer = await asyncio.to_thread(
+        subprocess.Popen,
         [sys.executable, "-c", WRITER, str(directory), str(NAMES), str(ITEMS)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

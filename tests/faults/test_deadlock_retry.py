@@ -54,7 +54,7 @@ async def one_attempt(settings: Settings, database: Database, operator: Operator
     """The operator, on a server that runs each mutation once."""
     application = create_app(settings.model_copy(update={"transaction_attempts": 1}), database)
     async with LifespanManager(application) as manager:
-        transport = httpx.ASGITransport(app=manager.app)  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield Operator(client, operator.tenant_id, operator.token)
 

@@ -233,7 +233,7 @@ async def outage_under_load(
         "operator": httpx.AsyncClient(base_url=server.http_url, headers=headers, timeout=timeout),
         "runtime": httpx.AsyncClient(base_url=server.https_url, verify=runtime_tls, timeout=timeout),
     }
-    bodies = {
+    bodies: dict[str, dict[str, Any]] = {
         "operator": {"query": APPLICATIONS},
         "runtime": {"query": APPLICATIONS_FOR_RUNTIME, "variables": {"id": runtime_id}},
     }

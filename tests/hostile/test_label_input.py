@@ -355,7 +355,7 @@ async def test_a_bundle_input_schema_that_refers_to_itself_without_end_makes_req
 async def test_a_recursive_definition_that_descends_validates_trees(attacker: Operator) -> None:
     await define(attacker, "tree", TREE)
     application_id = await register(attacker)
-    tree = {"child": {"child": {"child": {}}}}
+    tree: dict[str, Any] = {"child": {"child": {"child": {}}}}
 
     await attacker.query(SET_LABEL, {"id": application_id, "key": "tree", "value": tree})
     not_a_tree = {"child": {"leaf": 1}}

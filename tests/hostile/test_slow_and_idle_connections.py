@@ -228,10 +228,12 @@ async def test_idle_sockets_beyond_a_low_file_limit_leave_healthz_answering(tmp_
     # given: `compass serve` with a file limit of 300, and its default deadlines and cap
     with ServedCompass(tmp_path / "compass", before_exec=_lower_file_limit) as served:
         # when: as many idle sockets as the server may open files
-        async with sockets(served.http_port, FILE_LIMIT):
-            async with httpx.AsyncClient(base_url=served.http_url, timeout=GENEROUS_SECONDS) as client:
-                health = await client.get("/healthz")
-                metrics = await client.get("/metrics")
+        async with (
+            sockets(served.http_port, FILE_LIMIT),
+            httpx.AsyncClient(base_url=served.http_url, timeout=GENEROUS_SECONDS) as client,
+        ):
+            health = await client.get("/healthz")
+            metrics = await client.get("/metrics")
 
     # then: the cap (lowered to what the file limit leaves room for) closed the oldest idle sockets
     assert health.status_code == 200

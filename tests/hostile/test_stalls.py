@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import strawberry
 from asgi_lifespan import LifespanManager
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -136,7 +137,9 @@ def director_documents(app: Starlette) -> DocumentCache:
     """The documents the Director's schema keeps: its route's app is the poll cache, in front of the view."""
     route = next(route for route in app.routes if isinstance(route, Route) and route.path == DIRECTOR)
     assert isinstance(route.app, RuntimePollCache) and isinstance(route.app.app, DirectorGraphQL)
-    factories = route.app.app.schema.extensions
+    schema = route.app.app.schema
+    assert isinstance(schema, strawberry.Schema)
+    factories = schema.extensions
     cached = (item for item in factories if isinstance(item, partial) and item.func is CachedDocuments)
     return next(cached).args[0]
 

@@ -71,7 +71,7 @@ async def test_missing_request_id_is_generated_as_uuid4_hex(client: httpx.AsyncC
     ["has space", "semi;colon", "x" * 129, "new\\nline", "ünïcode"],
 )
 async def test_malformed_request_id_is_replaced(client: httpx.AsyncClient, malformed: str) -> None:
-    response = await client.get("/context", headers={"x-request-id": malformed.encode("utf-8")})
+    response = await client.get("/context", headers={b"x-request-id": malformed.encode("utf-8")})
 
     assert _GENERATED_ID.fullmatch(response.headers["x-request-id"])
 

@@ -575,7 +575,7 @@ def forged_jwt(server: Harness, tenant_id: str) -> str:
 
 
 def unsigned_jwt(server: Harness, tenant_id: str) -> str:
-    return jwt.encode(claims(server.settings.jwt_issuer, tenant_id), None, algorithm="none")
+    return jwt.encode(claims(server.settings.jwt_issuer, tenant_id), "", algorithm="none")
 
 
 @pytest.mark.parametrize(

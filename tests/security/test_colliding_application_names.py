@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -167,10 +166,10 @@ def _application_columns(connection: object) -> set[str]:
 @pytest.fixture
 async def colliding_database(
     fresh_url: str, fresh_database: Database
-) -> AsyncIterator[dict[str, str]]:
+) -> dict[str, str]:
     """A database at migration 0006: tenant "acme" holds "shop" and "SHOP", tenant "other" "shop" alone."""
     await asyncio.to_thread(migrate.upgrade, fresh_url, BEFORE_NORMALIZED_NAMES)
-    yield await _insert_applications(
+    return await _insert_applications(
         fresh_database, [("acme", "shop"), ("acme", "SHOP"), ("acme", "books"), ("other", "shop")]
     )
 
