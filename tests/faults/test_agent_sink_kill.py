@@ -28,6 +28,7 @@ from tests.faults.support import kill_process
 ROUNDS = 5
 NAMES = 4
 ITEMS = 2_000  # entries per manifest: about 200 KB of YAML each
+SEED = 10  # the kill timings are drawn from it: a failure names its seed in the test id, a rerun repeats them
 
 # The writer: one process, as the agent is; it prints a line after each apply so that the test can pace kills.
 WRITER = r"""
@@ -134,10 +135,11 @@ async def kill_mid_write(directory: Path, rng: random.Random, *, at_least: int =
     return bool(set(temporary_files(directory)) - before)
 
 
-async def test_a_writer_killed_mid_write_leaves_only_whole_manifests(tmp_path: Path) -> None:
+@pytest.mark.parametrize("seed", [SEED], ids="seed={}".format)
+async def test_a_writer_killed_mid_write_leaves_only_whole_manifests(tmp_path: Path, seed: int) -> None:
     # given
     directory = tmp_path / "manifests"
-    rng = random.Random()
+    rng = random.Random(seed)
 
     # when: the writer is killed in the middle of writes, round after round
     cut = [await kill_mid_write(directory, rng) for _ in range(ROUNDS)]
@@ -155,10 +157,11 @@ async def test_a_writer_killed_mid_write_leaves_only_whole_manifests(tmp_path: P
     assert sorted(await sink.list_owned("Secret")) == [f"secret-{index}" for index in range(NAMES)]
 
 
-async def test_a_temporary_file_left_by_a_kill_does_not_stop_the_next_write(tmp_path: Path) -> None:
+@pytest.mark.parametrize("seed", [SEED], ids="seed={}".format)
+async def test_a_temporary_file_left_by_a_kill_does_not_stop_the_next_write(tmp_path: Path, seed: int) -> None:
     # given: the directory as a kill in the middle of rewriting a manifest leaves it
     directory = tmp_path / "manifests"
-    rng = random.Random()
+    rng = random.Random(seed)
     # The writer may finish its rename between being seen mid-write and the kill: kill again until one is cut.
     for _ in range(10):
         if await kill_mid_write(directory, rng, at_least=NAMES + 1):
