@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -61,14 +59,15 @@ from agent.settings import AgentSettings
 from agent.sinks.base import Manifest
 from agent.sinks.directory import DirectorySink
 from agent.status import ConnectionState
+from bench import common
+from bench.common import DIRECTOR_PATH, JSON_CONTENT, graphql_result, log
 from bench.seed import Seeded, add_applications, seed_runtime
 from kernel.db import Database
 from kernel.settings import Settings
-from testing.databases import temporary_database
-from testing.served import ServedCompass
+from testing.databases import temporary_workspace
+from testing.processes import cpu_by_process, cpu_seconds, postgres_backends
+from testing.served import ServedCompass, operator_headers
 
-DIRECTOR_PATH = "/director/graphql"
-JSON_CONTENT = {"Content-Type": "application/json; charset=utf-8"}
 STATUS_RECORD_PREFIX = "compassconnection-"
 
 REQUEST_RUNTIME_TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForRuntime(id: $id) { token } }"
@@ -90,28 +89,6 @@ POLL_TITLES = {
 }
 
 MAX_RESYNCS = 3
-
-
-# --- CPU from /proc ----------------------------------------------------------------------------------------
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_backends_cpu(database_name: str) -> float:
-    """CPU of the PostgreSQL backends serving ``database_name`` ("postgres: user db host(port) state")."""
-    total = 0.0
-    needle = f" {database_name} ".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if needle in (entry / "cmdline").read_bytes().replace(b"\0", b" "):
-                total += cpu_seconds(int(entry.name))
-    return total
 
 
 # --- the server --------------------------------------------------------------------------------------------
@@ -144,22 +121,12 @@ class Operator:
     """The tenant's operator over plain HTTP, with a JWT signed by the server's key (every scope)."""
 
     def __init__(self, settings: Settings, tenant_id: str, director_url: str) -> None:
-        from compass.auth.jwt import issue_token
-        from kernel.principal import ALL_SCOPES
-
-        token = issue_token(settings, tenant_id=tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
         self.url = director_url
-        self.headers = {**JSON_CONTENT, "Authorization": f"Bearer {token}", "Tenant": tenant_id}
+        self.headers = operator_headers(settings, tenant_id)
 
     async def query(self, document: str, variables: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps({"query": document, "variables": variables}).encode()
         async with httpx.AsyncClient(timeout=60, trust_env=False) as client:
-            response = await client.post(self.url, content=body, headers=self.headers)
-        answer = response.json()
-        if response.status_code != 200 or answer.get("errors"):
-            errors = answer.get("errors")
-            raise RuntimeError(f"the Director refused the operator: {response.status_code} {errors}")
-        return dict(answer["data"]["result"])
+            return await graphql_result(client, self.url, document, self.headers, variables)
 
     async def runtime_token(self, runtime_id: str) -> str:
         return str((await self.query(REQUEST_RUNTIME_TOKEN, {"id": runtime_id}))["token"])
@@ -498,37 +465,34 @@ async def idle_cpu(target: Target, seconds: float) -> float:
 
 async def run_backend(backend: str, options: argparse.Namespace) -> list[SizeReport]:
     reports: list[SizeReport] = []
-    with tempfile.TemporaryDirectory(prefix=f"compass-agent-bench-{backend}-") as directory:
-        workdir = Path(directory)
-        _log(f"{backend}: a migrated database")
-        async with temporary_database(backend, workdir, migrated=True, prefix="compass_agent_bench") as url:
-            database = Database(url)
-            try:
-                seeded = await seed_runtime(database)
-                with compass_serve(workdir, url) as server:
-                    assert server.process is not None
-                    pid = server.process.pid
-                    database_cpu = None
-                    if backend == "postgresql":
-                        from sqlalchemy.engine import make_url
+    log(f"{backend}: a migrated database")
+    async with temporary_workspace(backend, "compass-agent-bench") as (workdir, url):
+        database = Database(url)
+        try:
+            seeded = await seed_runtime(database)
+            with compass_serve(workdir, url) as server:
+                pid = server.pid
+                database_cpu = None
+                if backend == "postgresql":
+                    from sqlalchemy.engine import make_url
 
-                        name = str(make_url(url).database)
-                        database_cpu = lambda: postgres_backends_cpu(name)  # noqa: E731
-                    target = Target(server.settings, lambda: cpu_seconds(pid), database_cpu)
-                    seeded_count = 0
-                    for size in options.sizes:
-                        _log(f"{backend}: seeding up to N = {size}")
-                        started = time.perf_counter()
-                        await add_applications(database, seeded, seeded_count, size - seeded_count)
-                        seconds = time.perf_counter() - started
-                        _log(f"{backend}: seeded in {seconds:.1f} s; measuring N = {size}")
-                        seeded_count = size
-                        report = await measure_size(target, seeded, size, workdir, options)
-                        check(report)
-                        reports.append(report)
-                        print(f"\n{format_report(report)}", flush=True)
-            finally:
-                await database.dispose()
+                    name = str(make_url(url).database)
+                    database_cpu = lambda: sum(cpu_by_process(postgres_backends(name)).values())  # noqa: E731
+                target = Target(server.settings, lambda: cpu_seconds(pid), database_cpu)
+                seeded_count = 0
+                for size in options.sizes:
+                    log(f"{backend}: seeding up to N = {size}")
+                    started = time.perf_counter()
+                    await add_applications(database, seeded, seeded_count, size - seeded_count)
+                    seconds = time.perf_counter() - started
+                    log(f"{backend}: seeded in {seconds:.1f} s; measuring N = {size}")
+                    seeded_count = size
+                    report = await measure_size(target, seeded, size, workdir, options)
+                    check(report)
+                    reports.append(report)
+                    print(f"\n{format_report(report)}", flush=True)
+        finally:
+            await database.dispose()
     return reports
 
 
@@ -603,33 +567,18 @@ def format_report(report: SizeReport) -> str:
     return "\n".join(lines)
 
 
-def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 # --- main ---------------------------------------------------------------------------------------------------
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sizes", default="100,1000", help="applications, ascending (default 100,1000)")
-    parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite, postgresql (needs the URL)")
+    parser = common.parser(__doc__, sizes="100,1000")
     parser.add_argument("--polls", type=int, default=500, help="polls answered 304 per N (default 500)")
     parser.add_argument("--full-polls", type=int, default=50, help="polls without If-None-Match (default 50)")
     parser.add_argument("--uncached-polls", type=int, default=3, help="polls after a change (default 3)")
     parser.add_argument("--idle-seconds", type=float, default=1.0, help="idle CPU window (default 1 s)")
-    options = parser.parse_args(argv)
-    options.sizes = [int(item) for item in options.sizes.split(",") if item]
-    if options.sizes != sorted(set(options.sizes)) or options.sizes[0] < 1:
-        parser.error("--sizes must be ascending positive numbers (seeding is cumulative)")
+    options = common.parse(parser, argv)
     if min(options.polls, options.full_polls, options.uncached_polls) < 1:
         parser.error("every kind of poll needs at least one poll")
-    options.backends = [item for item in options.backends.split(",") if item]
-    unknown = set(options.backends) - {"sqlite", "postgresql"}
-    if unknown:
-        parser.error(f"unknown backends {sorted(unknown)}")
     return options
 
 

@@ -22,16 +22,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):
     # `python bench/connector.py`: make `bench` importable from the repository root.
@@ -39,51 +36,18 @@ if __package__ in (None, ""):
 
 import httpx
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench.director import cpu_seconds, operator_headers, pycompass_server
-from testing.databases import temporary_database
+from bench import common
+from bench.certificates import CONFIGURATION, certificate_request, sign_document
+from bench.common import CONNECTOR_PATH, DIRECTOR_PATH, graphql, graphql_result, log, percentile
+from bench.director import operator_headers, pycompass_server
+from testing.databases import temporary_workspace
+from testing.processes import cpu_seconds
 
-CONNECTOR_PATH = "/connector/graphql"
-DIRECTOR_PATH = "/director/graphql"
 BATCH = 25  # aliases per Director document (the server allows 30)
 WARMUP = 20
-JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
-CONFIGURATION = (
-    "query { result: configuration() { token { token } "
-    "certificateSigningRequestInfo { subject keyAlgorithm } "
-    "managementPlaneInfo { directorURL certificateSecuredConnectorURL } } }"
-)
 SUBJECT = "O=Org,OU=OrgUnit,L=Locality,ST=State,C=PL,CN={}"
-_OIDS = {
-    "O": x509.NameOID.ORGANIZATION_NAME,
-    "OU": x509.NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "L": x509.NameOID.LOCALITY_NAME,
-    "ST": x509.NameOID.STATE_OR_PROVINCE_NAME,
-    "C": x509.NameOID.COUNTRY_NAME,
-    "CN": x509.NameOID.COMMON_NAME,
-}
-
-
-def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def sign_document(csr: str) -> str:
-    return (
-        f'mutation {{ result: signCertificateSigningRequest(csr: "{csr}") '
-        "{ certificateChain caCertificate clientCertificate } }"
-    )
-
-
-def csr_pem(subject: str) -> bytes:
-    """A fresh EC P-256 key and a CSR for the subject, its attributes in the announced order."""
-    pairs = (part.partition("=") for part in subject.split(","))
-    name = x509.Name([x509.NameAttribute(_OIDS[short], value) for short, _, value in pairs])
-    key = ec.generate_private_key(ec.SECP256R1())
-    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
-    return csr.public_bytes(serialization.Encoding.PEM)
 
 
 @dataclass(frozen=True)
@@ -99,16 +63,6 @@ class Client:
         return base64.b64encode(self.csr).decode()
 
 
-async def _director(
-    client: httpx.AsyncClient, url: str, headers: dict[str, str], document: str
-) -> dict[str, Any]:
-    response = await client.post(url, json={"query": document, "variables": None}, headers=headers)
-    body = response.json()
-    if body.get("errors"):
-        raise RuntimeError(f"the Director refused the preparation: {body['errors'][:2]}")
-    return dict(body["data"])
-
-
 async def prepare_clients(base_url: str, headers: dict[str, str], count: int, prefix: str) -> list[Client]:
     """N runtimes, a token each, their client ids, and a CSR each; all before the clock starts."""
     url = base_url + DIRECTOR_PATH
@@ -117,15 +71,16 @@ async def prepare_clients(base_url: str, headers: dict[str, str], count: int, pr
         for start in range(0, count, BATCH):
             indexes = range(start, min(count, start + BATCH))
             register = (f'r{i}: registerRuntime(in: {{name: "{prefix}-{i}"}}) {{ id }}' for i in indexes)
-            registered = await _director(http, url, headers, "mutation { " + " ".join(register) + " }")
+            registered = await graphql(http, url, "mutation { " + " ".join(register) + " }", headers)
             ids = [registered[f"r{i}"]["id"] for i in indexes]
             request = (f'{n}: requestOneTimeTokenForRuntime(id: "{i}") {{ token }}' for n, i in _aliased(ids))
-            tokens = await _director(http, url, headers, "mutation { " + " ".join(request) + " }")
+            tokens = await graphql(http, url, "mutation { " + " ".join(request) + " }", headers)
             read = (f'{n}: runtime(id: "{i}") {{ auths {{ id }} }}' for n, i in _aliased(ids))
-            auths = await _director(http, url, headers, "query { " + " ".join(read) + " }")
+            auths = await graphql(http, url, "query { " + " ".join(read) + " }", headers)
             for name, _ in _aliased(ids):
                 subject = SUBJECT.format(auths[name]["auths"][0]["id"])
-                clients.append(Client(tokens[name]["token"], subject, csr_pem(subject)))
+                key = ec.generate_private_key(ec.SECP256R1())
+                clients.append(Client(tokens[name]["token"], subject, certificate_request(subject, key)))
     return clients
 
 
@@ -133,21 +88,13 @@ def _aliased(ids: list[str]) -> list[tuple[str, str]]:
     return [(f"a{n}", object_id) for n, object_id in enumerate(ids)]
 
 
-async def _connector(http: httpx.AsyncClient, url: str, document: str, token: str) -> dict[str, Any]:
-    body = json.dumps({"query": document, "variables": None}).encode()
-    response = await http.post(url, content=body, headers={**JSON_HEADERS, "Connector-Token": token})
-    answer = response.json()
-    if answer.get("errors"):
-        raise RuntimeError(f"the Connector refused: {answer['errors']}")
-    return dict(answer["data"]["result"])
-
-
 async def connect(http: httpx.AsyncClient, url: str, client: Client) -> str:
     """configuration, then signCertificateSigningRequest: what a client does for its first certificate."""
-    configuration = await _connector(http, url, CONFIGURATION, client.token)
+    configuration = await graphql_result(http, url, CONFIGURATION, {"Connector-Token": client.token})
     if configuration["certificateSigningRequestInfo"]["subject"] != client.subject:
         raise RuntimeError("the Connector announced another subject than the runtime's client id")
-    signed = await _connector(http, url, sign_document(client.csr_b64), configuration["token"]["token"])
+    signing_token = {"Connector-Token": configuration["token"]["token"]}
+    signed = await graphql_result(http, url, sign_document(client.csr_b64), signing_token)
     return str(signed["clientCertificate"])
 
 
@@ -233,36 +180,29 @@ async def run_backend(backend: str, options: argparse.Namespace) -> Report:
     from kernel.db import Database
     from kernel.settings import Settings
 
-    with tempfile.TemporaryDirectory(prefix=f"compass-connector-bench-{backend}-") as directory:
-        workdir = Path(directory)
-        async with temporary_database(backend, workdir, migrated=True, prefix="compass_bench") as url:
-            settings = Settings(data_dir=workdir, database_url=url)
-            load_or_create_signing_key(settings.jwt_key_file)  # before the server starts, so both use one key
-            database = Database(url)
-            async with database.transaction() as session:
-                tenant_id = (await tenant_service.create(session, "bench")).id
-            await database.dispose()
-            headers = operator_headers(settings, tenant_id)
-            # The per-address limit (5 token calls/s by default) would measure itself, not the Connector.
-            with pycompass_server(workdir, url, COMPASS_REDEMPTIONS_PER_SECOND="1000000") as server:
-                _log(f"{backend}: preparing {WARMUP} + {options.count} runtimes, tokens and CSRs")
-                warmup = await prepare_clients(server.http_url, headers, WARMUP, "warmup")
-                clients = await prepare_clients(server.http_url, headers, options.count, "bench")
-                await run_load(server.http_url, warmup, options.concurrency)
-                _log(f"{backend}: {options.count} certificates over {options.concurrency} connections")
-                cpu_before = cpu_seconds(server)
-                load = await run_load(server.http_url, clients, options.concurrency)
-                server_cpu = cpu_seconds(server) - cpu_before
-                load_average = os.getloadavg()[0]
-                _check_certificates(load, clients)
-            _log(f"{backend}: CertificateAuthority.sign alone on the same {len(clients)} CSRs")
-            in_process = measure_in_process(workdir, clients)
+    async with temporary_workspace(backend, "compass-connector-bench") as (workdir, url):
+        settings = Settings(data_dir=workdir, database_url=url)
+        load_or_create_signing_key(settings.jwt_key_file)  # before the server starts, so both use one key
+        database = Database(url)
+        async with database.transaction() as session:
+            tenant_id = (await tenant_service.create(session, "bench")).id
+        await database.dispose()
+        headers = operator_headers(settings, tenant_id)
+        # The per-address limit (5 token calls/s by default) would measure itself, not the Connector.
+        with pycompass_server(workdir, url, COMPASS_REDEMPTIONS_PER_SECOND="1000000") as server:
+            log(f"{backend}: preparing {WARMUP} + {options.count} runtimes, tokens and CSRs")
+            warmup = await prepare_clients(server.http_url, headers, WARMUP, "warmup")
+            clients = await prepare_clients(server.http_url, headers, options.count, "bench")
+            await run_load(server.http_url, warmup, options.concurrency)
+            log(f"{backend}: {options.count} certificates over {options.concurrency} connections")
+            cpu_before = cpu_seconds(server.pid)
+            load = await run_load(server.http_url, clients, options.concurrency)
+            server_cpu = cpu_seconds(server.pid) - cpu_before
+            load_average = os.getloadavg()[0]
+            _check_certificates(load, clients)
+        log(f"{backend}: CertificateAuthority.sign alone on the same {len(clients)} CSRs")
+        in_process = measure_in_process(workdir, clients)
     return Report(backend, options.count, load, server_cpu, in_process, load_average)
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def print_reports(reports: list[Report], options: argparse.Namespace) -> None:
@@ -283,7 +223,7 @@ def print_reports(reports: list[Report], options: argparse.Namespace) -> None:
         per_certificate_wall = report.load.wall / report.count
         cpu_per_certificate = report.server_cpu / report.count
         sign = report.in_process.sign_seconds
-        p50, p99 = (_percentile(report.load.latencies, fraction) * 1000 for fraction in (0.5, 0.99))
+        p50, p99 = (percentile(report.load.latencies, fraction) * 1000 for fraction in (0.5, 0.99))
         checks = report.in_process.checks_seconds
         print(
             f"{report.backend:<11} {report.count / report.load.wall:>8.1f} {p50:>7.1f} {p99:>7.1f} "
@@ -302,16 +242,12 @@ def print_reports(reports: list[Report], options: argparse.Namespace) -> None:
 
 
 def parse_options(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = common.parser(__doc__)
     parser.add_argument("--count", type=int, default=500, help="certificates measured per backend")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections of the load")
-    parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite and/or postgresql")
-    options = parser.parse_args(argv)
-    options.backends = [name for name in options.backends.split(",") if name]
+    options = common.parse(parser, argv)
     if "postgresql" in options.backends and not os.environ.get("COMPASS_TEST_POSTGRES_URL"):
-        _log("COMPASS_TEST_POSTGRES_URL is not set: PostgreSQL skipped (scripts/with-postgres.sh sets it)")
+        log("COMPASS_TEST_POSTGRES_URL is not set: PostgreSQL skipped (scripts/with-postgres.sh sets it)")
         options.backends.remove("postgresql")
     return options
 

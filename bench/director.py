@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import gc
 import json
@@ -27,10 +26,8 @@ import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,21 +37,19 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import event
 
+from bench import common, load_client
+from bench.certificates import AgentCertificate, connect_runtime
+from bench.common import DIRECTOR_PATH, JSON_CONTENT, ROOT, log, percentile
 from kernel.db import Database
-from testing.databases import temporary_database
+from testing import served
+from testing.databases import temporary_workspace
 from testing.ports import free_port
+from testing.processes import cpu_seconds
 from testing.served import ServedCompass, ServedProcess
+from testing.statements import count_statements
 
-ROOT = Path(__file__).resolve().parent.parent
-DIRECTOR_PATH = "/director/graphql"
-CONNECTOR_PATH = "/connector/graphql"
 PAGE_SIZE = 200
-JSON_CONTENT = {"Content-Type": "application/json; charset=utf-8"}
 # How the agent polls: the same body every time without If-None-Match (a plain Compass agent); with the ETag
 # of its last answer in If-None-Match; a body the kept answers have never seen every time (the worst case).
 AGENT_MODES = ("repeat", "etag", "changed")
@@ -124,91 +119,10 @@ def end_cursor(body: bytes) -> str:
 
 def operator_headers(settings: Any, tenant_id: str) -> dict[str, str]:
     """What the load sends: the agent's document, authenticated with an operator JWT holding every scope."""
-    from compass.auth.jwt import issue_token
-    from kernel.principal import ALL_SCOPES
-
-    token = issue_token(settings, tenant_id=tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
-    return {
-        "Authorization": f"Bearer {token}",
-        "Tenant": tenant_id,
-        "Content-Type": "application/json; charset=utf-8",
-    }
+    return {**served.operator_headers(settings, tenant_id), **JSON_CONTENT}
 
 
-# The agent's client certificate, through the Connector as a Compass agent gets it ------------------------
-
-CONFIGURATION = (
-    "query { result: configuration() { token { token } certificateSigningRequestInfo { subject keyAlgorithm }"
-    " managementPlaneInfo { directorURL certificateSecuredConnectorURL } } }"
-)
-_SUBJECT_OIDS = {
-    "O": x509.NameOID.ORGANIZATION_NAME,
-    "OU": x509.NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "L": x509.NameOID.LOCALITY_NAME,
-    "ST": x509.NameOID.STATE_OR_PROVINCE_NAME,
-    "C": x509.NameOID.COUNTRY_NAME,
-    "CN": x509.NameOID.COMMON_NAME,
-}
-
-
-@dataclass(frozen=True)
-class AgentCertificate:
-    """What the agent keeps: its certificate chain and key in files (``ssl`` loads them from files only)."""
-
-    certificate_pem: str  # the leaf, as the HTTPS listener hands it to the app
-    chain_file: Path
-    key_file: Path
-
-
-async def _graphql(
-    client: httpx.AsyncClient, path: str, document: str, headers: dict[str, str]
-) -> dict[str, Any]:
-    body = json.dumps({"query": document, "variables": None}).encode()
-    response = await client.post(path, content=body, headers={**JSON_CONTENT, **headers})
-    answer = response.json()
-    if response.status_code != 200 or answer.get("errors"):
-        raise RuntimeError(f"{path} refused {document[:60]!r}: {response.status_code} {answer.get('errors')}")
-    return dict(answer["data"]["result"])
-
-
-def _csr(subject: str, key: ec.EllipticCurvePrivateKey) -> str:
-    """A CSR for the announced subject, split on ``,`` and ``=`` as Compass's client does; base64 PEM."""
-    name = x509.Name(
-        [
-            x509.NameAttribute(_SUBJECT_OIDS[short], value)
-            for short, _, value in (part.partition("=") for part in subject.split(","))
-        ]
-    )
-    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
-    return base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
-
-
-async def connect_runtime(
-    client: httpx.AsyncClient, headers: dict[str, str], runtime_id: str, directory: Path
-) -> AgentCertificate:
-    """One-time token (operator), ``configuration`` and ``signCertificateSigningRequest`` (Connector, token
-    secured), with an EC P-256 key: the first connection of a Compass agent. ``client`` speaks plain HTTP to
-    the server (or the ASGI app)."""
-    token_document = f'mutation {{ result: requestOneTimeTokenForRuntime(id: "{runtime_id}") {{ token }} }}'
-    token = (await _graphql(client, DIRECTOR_PATH, token_document, headers))["token"]
-    configuration = await _graphql(client, CONNECTOR_PATH, CONFIGURATION, {"Connector-Token": token})
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = configuration["certificateSigningRequestInfo"]["subject"]
-    sign_document = (
-        f'mutation {{ result: signCertificateSigningRequest(csr: "{_csr(subject, key)}") '
-        "{ certificateChain caCertificate clientCertificate } }"
-    )
-    signing_token = {"Connector-Token": configuration["token"]["token"]}
-    signed = await _graphql(client, CONNECTOR_PATH, sign_document, signing_token)
-    chain_file, key_file = directory / "agent-chain.pem", directory / "agent-key.pem"
-    chain_file.write_bytes(base64.b64decode(signed["certificateChain"]))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    key_file.chmod(0o600)
-    return AgentCertificate(base64.b64decode(signed["clientCertificate"]).decode(), chain_file, key_file)
+# The agent's client certificate (bench/certificates.py) in a TLS client --------------------------------
 
 
 def agent_ssl_context(ca_file: str, chain_file: str, key_file: str) -> ssl.SSLContext:
@@ -219,24 +133,6 @@ def agent_ssl_context(ca_file: str, chain_file: str, key_file: str) -> ssl.SSLCo
 
 
 # In process: the same bytes, and SQL statements per request -------------------------------------------------
-
-
-@contextlib.contextmanager
-def counting_statements(database: Database) -> Iterator[list[str]]:
-    """As tests/support.py's ``count_statements``: every statement but transaction control and pragmas."""
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.startswith(("BEGIN", "PRAGMA", "SAVEPOINT", "RELEASE")):
-            statements.append(statement)
-
-    for engine in database.engines:
-        event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        for engine in database.engines:
-            event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 @dataclass(frozen=True)
@@ -252,7 +148,7 @@ async def answer_in_process(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         await client.post(DIRECTOR_PATH, content=body, headers=headers)
-        with counting_statements(database) as statements:
+        with count_statements(database) as statements:
             response = await client.post(DIRECTOR_PATH, content=body, headers=headers)
     response.raise_for_status()
     return InProcessAnswer(response.content, len(statements))
@@ -265,16 +161,9 @@ class AsgiAnswer:
     body: bytes
 
 
-async def asgi_request(
-    app: Any,
-    body: bytes,
-    headers: dict[str, str],
-    *,
-    path: str = DIRECTOR_PATH,
-    certificate_pem: str | None = None,
-) -> AsgiAnswer:
-    """A POST straight into the ASGI app; with ``certificate_pem`` it arrives as over the HTTPS listener, the
-    client certificate in the ASGI TLS extension (compass/tls.py). No HTTP client shows up in a profile."""
+def post_scope(body: bytes, headers: dict[str, str], path: str, certificate_pem: str | None) -> dict[str, Any]:
+    """The ASGI scope of a POST of ``body``; with ``certificate_pem`` as it arrives over the HTTPS listener, the
+    client certificate in the ASGI TLS extension (compass/tls.py)."""
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -296,6 +185,11 @@ async def asgi_request(
 
         tls = {"server_cert": None, "client_cert_chain": [certificate_pem], "client_cert_name": None}
         scope["extensions"] = {TLS_EXTENSION: {**tls, "client_cert_error": None, "tls_version": 0x0304}}
+    return scope
+
+
+async def asgi_request(app: Any, scope: dict[str, Any], body: bytes) -> AsgiAnswer:
+    """``scope`` and ``body`` straight into the ASGI app: no HTTP client shows up in a profile."""
     chunks: list[bytes] = []
     start: dict[str, Any] = {}
     received = False
@@ -316,10 +210,6 @@ async def asgi_request(
     await app(scope, receive, send)
     response_headers = {name.decode(): value.decode() for name, value in start.get("headers", [])}
     return AsgiAnswer(int(start.get("status", 0)), response_headers, b"".join(chunks))
-
-
-async def call_asgi(app: Any, body: bytes, headers: dict[str, str]) -> bytes:
-    return (await asgi_request(app, body, headers)).body
 
 
 @dataclass(frozen=True)
@@ -345,10 +235,9 @@ async def agent_in_process(
     body = request_body(runtime_id)
 
     async def poll(content: bytes, extra: dict[str, str] | None = None) -> tuple[AsgiAnswer, int]:
-        with counting_statements(database) as statements:
-            answer = await asgi_request(
-                app, content, {**headers, **(extra or {})}, path=path, certificate_pem=certificate_pem
-            )
+        scope = post_scope(content, {**headers, **(extra or {})}, path, certificate_pem)
+        with count_statements(database) as statements:
+            answer = await asgi_request(app, scope, content)
         if answer.status not in (200, 304) or b'"errors":' in answer.body:
             raise RuntimeError(f"{path} answered the agent {answer.status}: {answer.body[:300]!r}")
         return answer, len(statements)
@@ -362,14 +251,7 @@ async def agent_in_process(
     return AgentInProcess(kept.body, kept_statements, not_modified_statements, changed_statements)
 
 
-# The load client: `python -m bench.director client`, configuration in as JSON on stdin, results out ---
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+# The load client process (bench/load_client.py): its configuration in as JSON, its results out --------
 
 
 class _Requests:
@@ -465,8 +347,8 @@ async def _closed_loop(config: dict[str, Any]) -> dict[str, Any]:
     return {
         "count": len(latencies),
         "rate": len(latencies) / (window_end - measure_from),
-        "p50": _percentile(latencies, 0.50),
-        "p99": _percentile(latencies, 0.99),
+        "p50": percentile(latencies, 0.50),
+        "p99": percentile(latencies, 0.99),
         "pages": statistics.mean(pages) if pages else 0,
         "requests": requests,
         "not_modified": sender.not_modified,
@@ -492,20 +374,17 @@ async def _open_loop(config: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
             tasks.append(asyncio.create_task(one(scheduled)))
         await asyncio.gather(*tasks)
-    return {"count": len(latencies), "p50": _percentile(latencies, 0.50), "p99": _percentile(latencies, 0.99)}
+    return {"count": len(latencies), "p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99)}
 
 
-def client_main() -> None:
-    import uvloop
-
-    config = json.loads(sys.stdin.read())
-    result = uvloop.run(_open_loop(config) if config.get("rate") else _closed_loop(config))
-    sys.stdout.write(json.dumps(result))
+async def load_process(config: dict[str, Any]) -> dict[str, Any]:
+    """The load client process's work: at a fixed ``rate``, or closed loop."""
+    return await (_open_loop(config) if config.get("rate") else _closed_loop(config))
 
 
 def run_client(config: dict[str, Any]) -> dict[str, Any]:
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.director", "client"],
+        load_client.command("bench.director:load_process"),
         cwd=ROOT,
         input=json.dumps(config).encode(),
         capture_output=True,
@@ -517,16 +396,6 @@ def run_client(config: dict[str, Any]) -> dict[str, Any]:
 
 
 # Servers ------------------------------------------------------------------------------------------
-
-
-def cpu_seconds(server: ServedProcess) -> float:
-    """User + system CPU of the server process and all its threads, from /proc (Linux)."""
-    assert server.process is not None
-    try:
-        fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stopped_by_others(server: ServedProcess) -> bool:
@@ -591,18 +460,18 @@ def _client_run(server: ServedProcess, config: dict[str, Any]) -> tuple[dict[str
     """
     for attempt in (1, 2):
         server.check_alive()
-        cpu_from, wall_from = cpu_seconds(server), time.monotonic()
+        cpu_from, wall_from = cpu_seconds(server.pid), time.monotonic()
         try:
             result = run_client(config)
         except RuntimeError as error:
             assert server.process is not None
             if attempt == 2 or not stopped_by_others(server):
                 raise RuntimeError(f"{error}\n{server.name} log:\n{server.log_tail()}") from None
-            _log(f"{server.name} exited with {server.process.returncode} during the case: restarting it")
+            log(f"{server.name} exited with {server.process.returncode} during the case: restarting it")
             server.start()
             server.wait_ready()
             continue
-        return result, cpu_seconds(server) - cpu_from, time.monotonic() - wall_from
+        return result, cpu_seconds(server.pid) - cpu_from, time.monotonic() - wall_from
     raise AssertionError("unreachable")
 
 
@@ -776,7 +645,7 @@ async def profile(
     app = create_app(settings.model_copy(update=ONE_RUNTIME), database)
 
     async def call() -> None:
-        answer = await asgi_request(app, body, headers, certificate_pem=certificate_pem)
+        answer = await asgi_request(app, post_scope(body, headers, DIRECTOR_PATH, certificate_pem), body)
         if answer.status != 200:
             raise RuntimeError(f"the profiled request answered {answer.status}: {answer.body[:300]!r}")
 
@@ -847,28 +716,27 @@ class BackendReport:
     agent_profile: str | None = None
 
 
-def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 def _load_average() -> float:
     return os.getloadavg()[0]
 
 
-async def measure_size(
-    size: int,
-    servers: tuple[ServedCompass, ServedProcess],
-    apps: tuple[Any, Any],
-    database: Database,
-    *,
-    runtime_id: str,
-    headers: dict[str, str],
-    options: argparse.Namespace,
-    agent: AgentCertificate | None = None,
-    ca_file: Path | None = None,
-) -> Row:
+@dataclass(frozen=True)
+class Setup:
+    """What every case of one backend runs against: pycompass and the baseline, served and in process, on one
+    seeded database; the runtime whose document is measured and the operator that loads it."""
+
+    servers: tuple[ServedCompass, ServedProcess]
+    apps: tuple[Any, Any]
+    database: Database
+    runtime_id: str
+    headers: dict[str, str]
+    options: argparse.Namespace
+
+
+async def measure_size(size: int, setup: Setup, agent: AgentCertificate | None = None) -> Row:
+    servers, runtime_id, headers, options = setup.servers, setup.runtime_id, setup.headers, setup.options
     body = request_body(runtime_id)
-    ours, theirs = [await answer_in_process(app, database, body, headers) for app in apps]
+    ours, theirs = [await answer_in_process(app, setup.database, body, headers) for app in setup.apps]
     total = json.loads(ours.body)["data"]["result"]["totalCount"]
     if total != size:
         raise RuntimeError(f"seeded {size} applications but the runtime sees {total}")
@@ -877,7 +745,7 @@ async def measure_size(
         for server in servers
     ]
     bytes_ok = ours.body == theirs.body == over_http[0] == over_http[1]
-    _log(f"N = {size}: first page, closed loop")
+    log(f"N = {size}: first page, closed loop")
     page = (
         closed_loop(servers[0], headers, runtime_id, full_sync=False, options=options),
         closed_loop(servers[1], headers, runtime_id, full_sync=False, options=options),
@@ -885,48 +753,35 @@ async def measure_size(
     row = Row(size, bytes_ok, len(ours.body), (ours.statements, theirs.statements), page, _load_average())
     if options.fixed_load > 0:
         rate = max(0.5, page[0].rate * options.fixed_load)
-        _log(f"N = {size}: fixed offered load of {rate:.1f} req/s")
+        log(f"N = {size}: fixed offered load of {rate:.1f} req/s")
         row.fixed = (
             open_loop(servers[0], headers, runtime_id, rate, options.fixed_duration),
             open_loop(servers[1], headers, runtime_id, rate, options.fixed_duration),
         )
     if size > PAGE_SIZE:
-        _log(f"N = {size}: full sync of {-(-size // PAGE_SIZE)} pages, one after the other")
+        log(f"N = {size}: full sync of {-(-size // PAGE_SIZE)} pages, one after the other")
         row.full = (
             closed_loop(servers[0], headers, runtime_id, full_sync=True, options=options),
             closed_loop(servers[1], headers, runtime_id, full_sync=True, options=options),
         )
-    if agent is not None and ca_file is not None:
-        row.agent = await measure_agent(
-            row, ours.body, servers=servers, apps=apps, database=database, runtime_id=runtime_id,
-            headers=headers, agent=agent, ca_file=ca_file, options=options,
-        )
+    if agent is not None:
+        row.agent = await measure_agent(row, ours.body, setup, agent)
     return row
 
 
-async def measure_agent(
-    row: Row,
-    operator_body: bytes,
-    *,
-    servers: tuple[ServedCompass, ServedProcess],
-    apps: tuple[Any, Any],
-    database: Database,
-    runtime_id: str,
-    headers: dict[str, str],
-    agent: AgentCertificate,
-    ca_file: Path,
-    options: argparse.Namespace,
-) -> list[AgentRow]:
+async def measure_agent(row: Row, operator_body: bytes, setup: Setup, agent: AgentCertificate) -> list[AgentRow]:
     """The runtime's own polls: pycompass on its HTTPS listener with the agent's certificate, the baseline's
     ``AGENT_PATH`` on plain HTTP with the ``Tenant`` header (it has neither TLS nor authentication)."""
     from bench.baseline import AGENT_PATH
 
-    tenant_headers = {**JSON_CONTENT, "Tenant": headers["Tenant"]}
+    servers, apps, database, runtime_id = setup.servers, setup.apps, setup.database, setup.runtime_id
+    options = setup.options
+    tenant_headers = {**JSON_CONTENT, "Tenant": setup.headers["Tenant"]}
     ours = await agent_in_process(
         apps[0], database, runtime_id, JSON_CONTENT, certificate_pem=agent.certificate_pem
     )
     theirs = await agent_in_process(apps[1], database, runtime_id, tenant_headers, path=AGENT_PATH)
-    tls = {"ca": str(ca_file), "cert": str(agent.chain_file), "key": str(agent.key_file)}
+    tls = {"ca": str(servers[0].ca_file), "cert": str(agent.chain_file), "key": str(agent.key_file)}
     body = request_body(runtime_id)
     context = agent_ssl_context(tls["ca"], tls["cert"], tls["key"])
     async with httpx.AsyncClient(verify=context, timeout=300) as https:
@@ -942,7 +797,7 @@ async def measure_agent(
     }
     rows: list[AgentRow] = []
     for mode in options.agent_modes:
-        _log(f"N = {row.size}: {AGENT_TITLES[mode]}, closed loop")
+        log(f"N = {row.size}: {AGENT_TITLES[mode]}, closed loop")
         mine = closed_loop(
             servers[0], JSON_CONTENT, runtime_id, full_sync=False, options=options,
             url=servers[0].https_url + DIRECTOR_PATH, agent=mode, tls=tls,
@@ -966,53 +821,49 @@ async def run_backend(backend: str, title: str, options: argparse.Namespace) -> 
 
     log_like_the_server()
     report = BackendReport(title)
-    with tempfile.TemporaryDirectory(prefix=f"compass-bench-{backend}-") as directory:
-        workdir = Path(directory)
-        async with temporary_database(backend, workdir, migrated=True, prefix="compass_bench") as url:
-            database = Database(url)
-            settings = Settings(data_dir=workdir, database_url=url)
-            seeded = await seed_runtime(database)
-            headers = operator_headers(settings, seeded.tenant_id)
-            servers = (pycompass_server(workdir, url), baseline_server(workdir, url))
-            apps = (create_app(settings.model_copy(update=ONE_RUNTIME), database), baseline.create_app(database))
-            seeded_count = 0
-            agent: AgentCertificate | None = None
-            try:
-                for size in options.sizes:
-                    _log(f"{backend}: seeding up to N = {size}")
-                    await add_applications(database, seeded, seeded_count, size - seeded_count)
-                    seeded_count = size
-                    for server in servers:
-                        if server.process is None:
-                            server.start()
-                            server.wait_ready()
-                    if options.agent and agent is None:
-                        _log(f"{backend}: the runtime's client certificate through the Connector")
-                        async with httpx.AsyncClient(base_url=servers[0].http_url, timeout=60) as plain:
-                            agent = await connect_runtime(plain, headers, seeded.runtime_id, workdir)
-                    row = await measure_size(
-                        size, servers, apps, database, runtime_id=seeded.runtime_id, headers=headers,
-                        options=options, agent=agent, ca_file=servers[0].ca_file,
-                    )
-                    report.rows.append(row)
-                    print(format_row(row), flush=True)
-                    for agent_row in row.agent:
-                        print(format_agent_row(row, agent_row), flush=True)
-                if options.profile:
-                    _log(f"{backend}: profiling N = {seeded_count} in process")
-                    body = request_body(seeded.runtime_id)
-                    requests = options.profile_requests
-                    report.profile = await profile(settings, database, body, headers, requests)
-                    if agent is not None:
-                        _log(f"{backend}: profiling the agent's repeated poll of N = {seeded_count}")
-                        report.agent_profile = await profile(
-                            settings, database, body, JSON_CONTENT, requests * 10,
-                            certificate_pem=agent.certificate_pem, top=AGENT_PROFILE_TOP,
-                        )
-            finally:
+    async with temporary_workspace(backend, "compass-bench") as (workdir, url):
+        database = Database(url)
+        settings = Settings(data_dir=workdir, database_url=url)
+        seeded = await seed_runtime(database)
+        headers = operator_headers(settings, seeded.tenant_id)
+        servers = (pycompass_server(workdir, url), baseline_server(workdir, url))
+        apps = (create_app(settings.model_copy(update=ONE_RUNTIME), database), baseline.create_app(database))
+        setup = Setup(servers, apps, database, seeded.runtime_id, headers, options)
+        seeded_count = 0
+        agent: AgentCertificate | None = None
+        try:
+            for size in options.sizes:
+                log(f"{backend}: seeding up to N = {size}")
+                await add_applications(database, seeded, seeded_count, size - seeded_count)
+                seeded_count = size
                 for server in servers:
-                    server.stop()
-                await database.dispose()
+                    if server.process is None:
+                        server.start()
+                        server.wait_ready()
+                if options.agent and agent is None:
+                    log(f"{backend}: the runtime's client certificate through the Connector")
+                    async with httpx.AsyncClient(base_url=servers[0].http_url, timeout=60) as plain:
+                        agent = await connect_runtime(plain, headers, seeded.runtime_id, workdir)
+                row = await measure_size(size, setup, agent)
+                report.rows.append(row)
+                print(format_row(row), flush=True)
+                for agent_row in row.agent:
+                    print(format_agent_row(row, agent_row), flush=True)
+            if options.profile:
+                log(f"{backend}: profiling N = {seeded_count} in process")
+                body = request_body(seeded.runtime_id)
+                requests = options.profile_requests
+                report.profile = await profile(settings, database, body, headers, requests)
+                if agent is not None:
+                    log(f"{backend}: profiling the agent's repeated poll of N = {seeded_count}")
+                    report.agent_profile = await profile(
+                        settings, database, body, JSON_CONTENT, requests * 10,
+                        certificate_pem=agent.certificate_pem, top=AGENT_PROFILE_TOP,
+                    )
+        finally:
+            for server in servers:
+                server.stop()
+            await database.dispose()
     return report
 
 
@@ -1100,30 +951,26 @@ def _print_agent(rows: list[Row], options: argparse.Namespace) -> None:
             print(format_agent_row(row, agent))
 
 
-def _print_fixed(rows: list[Row], options: argparse.Namespace) -> None:
+def _print_fixed(rows: list[tuple[Row, tuple[Load, Load]]], options: argparse.Namespace) -> None:
     print(
         f"\nthe same request at a fixed offered load, {options.fixed_load:.0%} of pycompass's req/s above "
         f"(open loop, {options.fixed_duration:g} s, latency from the scheduled start)"
     )
     print("     N | offered req/s | pycompass p50 ms  p99 ms     n | baseline p50 ms  p99 ms     n")
-    for row in rows:
-        assert row.fixed is not None
-        ours, theirs = row.fixed
+    for row, (ours, theirs) in rows:
         print(
             f"{row.size:>6} | {ours.rate:13.1f} | {_ms(ours.p50, 16)} {_ms(ours.p99)} {ours.count:>5} |"
             f" {_ms(theirs.p50, 15)} {_ms(theirs.p99)} {theirs.count:>5}"
         )
 
 
-def _print_full(rows: list[Row]) -> None:
+def _print_full(rows: list[tuple[Row, tuple[Load, Load]]]) -> None:
     print("\nfull sync: every page in turn following endCursor, as one agent does; figures per whole sync")
     print(
         "     N pages | pycompass syncs/s  p50 ms  p99 ms  CPU ms stmts | baseline syncs/s  p50 ms  p99 ms"
         "  CPU ms stmts | ratio syncs/s |     n"
     )
-    for row in rows:
-        assert row.full is not None
-        ours, theirs = row.full
+    for row, (ours, theirs) in rows:
         print(
             f"{row.size:>6} {ours.pages:5.0f} | {ours.rate:17.2f} {_ms(ours.p50)} {_ms(ours.p99)} "
             f"{_ms(ours.cpu_per_request * ours.pages)} {row.statements[0] * round(ours.pages):>5} |"
@@ -1143,9 +990,9 @@ def print_report(report: BackendReport, options: argparse.Namespace) -> None:
     print(PAGE_HEADER)
     for row in report.rows:
         print(format_row(row))
-    if fixed := [row for row in report.rows if row.fixed]:
+    if fixed := [(row, row.fixed) for row in report.rows if row.fixed is not None]:
         _print_fixed(fixed, options)
-    if full := [row for row in report.rows if row.full]:
+    if full := [(row, row.full) for row in report.rows if row.full is not None]:
         _print_full(full)
     if any(row.agent for row in report.rows):
         _print_agent(report.rows, options)
@@ -1161,11 +1008,7 @@ def print_report(report: BackendReport, options: argparse.Namespace) -> None:
 
 
 def parse_options(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sizes", default="10,100,1000", help="numbers of applications, comma separated")
-    parser.add_argument("--backends", default="sqlite,postgresql", help="sqlite and/or postgresql")
+    parser = common.parser(__doc__, sizes="10,100,1000")
     parser.add_argument("--duration", type=float, default=3.0, help="measured seconds per case (at most 10)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each case")
     parser.add_argument("--concurrency", type=int, default=8, help="keep-alive connections of the load")
@@ -1183,11 +1026,7 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--agent-modes", default=",".join(AGENT_MODES), help="repeat, etag and/or changed (comma separated)"
     )
-    options = parser.parse_args(argv)
-    options.sizes = sorted({int(size) for size in options.sizes.split(",") if size.strip()})
-    options.backends = [backend.strip() for backend in options.backends.split(",") if backend.strip()]
-    if unknown := set(options.backends) - {"sqlite", "postgresql"}:
-        parser.error(f"unknown backends {sorted(unknown)}; use sqlite and/or postgresql")
+    options = common.parse(parser, argv)
     options.agent_modes = [mode.strip() for mode in options.agent_modes.split(",") if mode.strip()]
     if unknown := set(options.agent_modes) - set(AGENT_MODES):
         parser.error(f"unknown agent modes {sorted(unknown)}; use {', '.join(AGENT_MODES)}")
@@ -1197,9 +1036,6 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> None:
-    if argv[:1] == ["client"]:
-        client_main()
-        return
     options = parse_options(argv)
     started = time.monotonic()
     reports: list[BackendReport] = []

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import contextlib
 import hashlib
 import json
 import os
@@ -46,7 +44,6 @@ import signal
 import ssl
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -59,21 +56,18 @@ if __package__ in (None, ""):
     # `python bench/fleet.py` (as `make bench-fleet` runs it): `bench` is importable from the repository root.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# The load client processes (`bench.load_client bench.fleet:load_process`) import this module too: they stay
+# free of the server's packages, so what needs those is imported where it is used.
+from bench import load_client
+from bench.common import CONNECTOR_PATH, DIRECTOR_PATH, JSON_CONTENT, ROOT, percentile
+from testing.processes import cpu_by_process, postgres_backends
+
 if TYPE_CHECKING:
-    # The load clients (`bench.fleet client`) import this module too: they stay free of the server's packages.
     from testing.served import ServedCompass
 
-ROOT = Path(__file__).resolve().parent.parent
-DIRECTOR_PATH = "/director/graphql"
-CONNECTOR_PATH = "/connector/graphql"
-JSON_CONTENT = {"Content-Type": "application/json; charset=utf-8"}
 P99_LIMIT = 0.250
 MARKER = re.compile(rb"fleet-change-(\d+)")
 POLL_TIMEOUT = 10.0
-CONFIGURATION = (
-    "query { result: configuration() { token { token } certificateSigningRequestInfo { subject keyAlgorithm }"
-    " managementPlaneInfo { directorURL certificateSecuredConnectorURL } } }"
-)
 UPDATE_APPLICATION = (
     'mutation {{ result: updateApplication(id: "{id}", in: {{providerName: "Bench Provider", '
     'description: "{marker}"}}) {{ id }} }}'
@@ -82,13 +76,6 @@ UPDATE_APPLICATION = (
 
 def _log(message: str) -> None:
     print(f"[fleet {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 # --- the client processes -----------------------------------------------------------------------------------
@@ -218,7 +205,8 @@ async def _runtime_loop(
         scheduled = max(scheduled + period * rng.uniform(1 - jitter, 1 + jitter), time.monotonic())
 
 
-async def _client(config: dict[str, Any]) -> dict[str, Any]:
+async def load_process(config: dict[str, Any]) -> dict[str, Any]:
+    """One load client process: its share of the runtimes polling, from the start time it is sent."""
     runtimes = []
     for index, runtime_id, chain, key in config["runtimes"]:
         context = ssl.create_default_context(cafile=config["ca_file"])
@@ -249,49 +237,12 @@ async def _client(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def client_main() -> None:
-    import uvloop
-
-    config = json.loads(sys.stdin.readline())
-    result = uvloop.run(_client(config))
-    sys.stdout.write(json.dumps(result) + "\n")
-
-
 # --- the server ---------------------------------------------------------------------------------------------
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """User + system CPU of each process (all its threads) that still runs, from /proc."""
-    found = {}
-    for pid in pids:
-        fields = _stat_fields(pid)
-        if fields is not None:
-            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return found
 
 
 def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU used between two readings by the processes present in both (a process that exited took its own)."""
     return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
-
-
-def postgres_pids(database: str) -> list[int]:
-    """The PostgreSQL backends serving ``database`` (their title is "postgres: USER DATABASE ADDRESS ...")."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").split()
-                if title[:1] == [b"postgres:"] and len(title) > 2 and title[2] == database.encode():
-                    found.append(int(entry))
-    return found
 
 
 def fleet_server(
@@ -308,8 +259,7 @@ def fleet_server(
 
 def processes_of(server: ServedCompass) -> list[int]:
     """The server's processes: the parent and its workers."""
-    assert server.process is not None
-    return [server.process.pid, *server.children()]
+    return [server.pid, *server.children()]
 
 
 def profiled_serve(output: str) -> None:
@@ -397,41 +347,12 @@ async def add_runtimes(database: Any, fleet: Fleet, count: int) -> None:
             fleet.runtime_ids.append(runtime.id)
 
 
-_SUBJECT_OIDS: dict[str, Any] = {}
-
-
-def _csr(subject: str, key: Any) -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-
-    if not _SUBJECT_OIDS:
-        _SUBJECT_OIDS.update(
-            {
-                "O": x509.NameOID.ORGANIZATION_NAME,
-                "OU": x509.NameOID.ORGANIZATIONAL_UNIT_NAME,
-                "L": x509.NameOID.LOCALITY_NAME,
-                "ST": x509.NameOID.STATE_OR_PROVINCE_NAME,
-                "C": x509.NameOID.COUNTRY_NAME,
-                "CN": x509.NameOID.COMMON_NAME,
-            }
-        )
-    name = x509.Name(
-        [
-            x509.NameAttribute(_SUBJECT_OIDS[short], value)
-            for short, _, value in (part.partition("=") for part in subject.split(","))
-        ]
-    )
-    csr = x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256())
-    return base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
-
-
 async def certify(database: Any, fleet: Fleet, server: ServedCompass, count: int, directory: Path) -> float:
     """Client certificates for runtimes up to ``count``: one-time tokens in one transaction, then
     ``configuration`` and ``signCertificateSigningRequest`` through the server, 32 runtimes at a time."""
     import httpx
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
 
+    from bench.certificates import certify as certify_runtime
     from director.polling.invalidation import unit_of_work
     from director.systemauth.inputs import TokenPolicy
     from director.systemauth.service import system_auth as system_auth_service
@@ -443,7 +364,8 @@ async def certify(database: Any, fleet: Fleet, server: ServedCompass, count: int
     began = time.monotonic()
     tokens = []
     lifetime = timedelta(hours=1)
-    policy = TokenPolicy(runtime_ttl=lifetime, application_ttl=lifetime, connector_url=f"{server.http_url}{CONNECTOR_PATH}")
+    connector_url = f"{server.http_url}{CONNECTOR_PATH}"
+    policy = TokenPolicy(runtime_ttl=lifetime, application_ttl=lifetime, connector_url=connector_url)
     async with unit_of_work(database, fleet.tenant_id) as session:
         for runtime_id in fleet.runtime_ids[first:count]:
             issued = await system_auth_service.request_runtime_token(
@@ -456,32 +378,11 @@ async def certify(database: Any, fleet: Fleet, server: ServedCompass, count: int
 
     async with httpx.AsyncClient(base_url=server.http_url, limits=limits, timeout=60) as client:
 
-        async def graphql(document: str, token: str) -> dict[str, Any]:
-            body = json.dumps({"query": document, "variables": None})
-            response = await client.post(
-                CONNECTOR_PATH, content=body, headers={**JSON_CONTENT, "Connector-Token": token}
-            )
-            answer = response.json()
-            if answer.get("errors"):
-                raise RuntimeError(f"the Connector refused: {answer['errors']}")
-            return dict(answer["data"]["result"])
-
         async def one(index: int, token: str, turn: asyncio.Semaphore) -> None:
+            chain, key = directory / f"runtime-{index:05d}.crt", directory / f"runtime-{index:05d}.key"
             async with turn:
-                configuration = await graphql(CONFIGURATION, token)
-                key = ec.generate_private_key(ec.SECP256R1())
-                csr = _csr(configuration["certificateSigningRequestInfo"]["subject"], key)
-                sign = (
-                    f'mutation {{ result: signCertificateSigningRequest(csr: "{csr}") '
-                    "{ certificateChain } }"
-                )
-                signed = await graphql(sign, configuration["token"]["token"])
-            chain, key_file = directory / f"runtime-{index:05d}.crt", directory / f"runtime-{index:05d}.key"
-            chain.write_bytes(base64.b64decode(signed["certificateChain"]))
-            pem = serialization.Encoding.PEM
-            pkcs8, unencrypted = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            key_file.write_bytes(key.private_bytes(pem, pkcs8, unencrypted))
-            certificates[index] = (str(chain), str(key_file))
+                await certify_runtime(client, token, chain, key)
+            certificates[index] = (str(chain), str(key))
 
         turn = asyncio.Semaphore(32)
         await asyncio.gather(*(one(first + offset, token, turn) for offset, token in enumerate(tokens)))
@@ -575,13 +476,7 @@ async def operate(
     """
     import httpx
 
-    from compass.auth.jwt import issue_token
-    from kernel.principal import ALL_SCOPES
-    from kernel.settings import Settings
-
-    settings = Settings(data_dir=Path(server.env["COMPASS_DATA_DIR"]))
-    token = issue_token(settings, tenant_id=fleet.tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=3600)
-    headers = {**JSON_CONTENT, "Authorization": f"Bearer {token}", "Tenant": fleet.tenant_id}
+    headers = {**JSON_CONTENT, **server.operator_headers(fleet.tenant_id)}
     changes: list[tuple[int, int, float]] = []
     at = start
     # Each change gets its longest period (P + jitter) and 3 s to reach every runtime before the run ends.
@@ -652,7 +547,7 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
             "plain": options.plain,
         }
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.fleet", "client", cwd=ROOT,
+            *load_client.command("bench.fleet:load_process"), cwd=ROOT,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
         )
         assert process.stdin is not None
@@ -674,13 +569,13 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
     end = measure_from + options.duration
     await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
     database = make_url(server.env["COMPASS_DATABASE_URL"]).database or ""
-    server_pids, pg_pids = processes_of(server), postgres_pids(database)
-    server_from, pg_from, wall_from = cpu_seconds(server_pids), cpu_seconds(pg_pids), time.monotonic()
+    server_pids, pg_pids = processes_of(server), postgres_backends(database)
+    server_from, pg_from, wall_from = cpu_by_process(server_pids), cpu_by_process(pg_pids), time.monotonic()
     errors: Counter[str] = Counter()
     changes = await operate(options, server, fleet, start=measure_from + 0.5, end=end, failures=errors)
     await asyncio.sleep(max(0.0, end - time.monotonic()))
-    server_cpu = cpu_used(server_from, cpu_seconds(server_pids))
-    pg_cpu = cpu_used(pg_from, cpu_seconds(pg_pids))
+    server_cpu = cpu_used(server_from, cpu_by_process(server_pids))
+    pg_cpu = cpu_used(pg_from, cpu_by_process(pg_pids))
     wall = time.monotonic() - wall_from
     results = []
     for process in processes:
@@ -703,8 +598,8 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
         workers=server.workers,
         runtimes=runtimes,
         polls_per_second=len(latencies) / options.duration,
-        p50=_percentile(latencies, 0.50),
-        p99=_percentile(latencies, 0.99),
+        p50=percentile(latencies, 0.50),
+        p99=percentile(latencies, 0.99),
         errors=sum(errors.values()),
         error_samples=[f"{count} x {message}" for message, count in errors.most_common(3)]
         + [f"{count} x {message} (warm-up, not counted)" for message, count in warmup_errors.most_common(2)],
@@ -714,7 +609,7 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
         postgres_cpu=pg_cpu / wall,
         client_cpu=sum(result["cpu"] / result["wall"] for result in results),
         client_cpu_max=max(result["cpu"] / result["wall"] for result in results),
-        lag_p99=_percentile([value for result in results for value in result["lags"]], 0.99),
+        lag_p99=percentile([value for result in results for value in result["lags"]], 0.99),
         propagation=propagation,
         incomplete_changes=incomplete,
         changes=len(changes),
@@ -789,54 +684,52 @@ class Bench:
 
 async def main_async(options: argparse.Namespace) -> None:
     from kernel.db import Database
-    from testing.databases import temporary_database
+    from testing.databases import temporary_workspace
 
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="compass-fleet-") as directory:
-        workdir = Path(directory)
-        async with temporary_database("postgresql", workdir, migrated=True, prefix="compass_bench") as url:
-            data_dir = workdir / "data"
-            env = {
-                "COMPASS_DATA_DIR": str(data_dir),
-                "COMPASS_DATABASE_URL": url,
-                "COMPASS_LOG_LEVEL": options.log_level,
-                "COMPASS_LOG_JSON": "true",
-                # Every runtime redeems its token from 127.0.0.1 within seconds: the defaults refuse that.
-                "COMPASS_REDEMPTIONS_PER_SECOND": "1000000",
-                "COMPASS_MAX_CERTIFICATES_PER_CLIENT": "100",
-            }
-            database = Database(url)
-            bench = Bench(options, workdir, data_dir, database, env)
-            _print_setup(options)
-            print(RUN_HEADER, flush=True)
-            try:
-                best: dict[int, Run | None] = {}
-                if options.find_max:
-                    start = options.runtimes
-                    for workers in options.workers:
-                        found = best[workers] = await bench.find_max(workers, start)
-                        # More workers hold at least as many runtimes: the next search starts from there.
-                        start = found.runtimes if found is not None else start
-                else:
-                    for workers in options.workers:
-                        await bench.measure(workers, options.runtimes)
-                profile_text = None
-                if options.profile:
-                    runtimes = (best.get(1) or bench.runs[0]).runtimes if bench.runs else options.runtimes
-                    profile_file = workdir / "profile.txt"
-                    _log(f"profiling W = 1, R = {runtimes} under pyinstrument (it slows the server)")
-                    profiled = await bench.measure(1, runtimes, profile_to=profile_file)
-                    written = profile_file.exists()
-                    profile_text = profile_file.read_text() if written else "(no profile written)"
-                    bench.runs.remove(profiled)
-                _print_report(options, bench, best, profile_text)
-                for log in sorted(workdir.glob("serve-w*.log")):
-                    _print_log_findings(log)
-                    if options.keep_logs:
-                        options.keep_logs.mkdir(parents=True, exist_ok=True)
-                        (options.keep_logs / log.name).write_bytes(log.read_bytes())
-            finally:
-                await database.dispose()
+    async with temporary_workspace("postgresql", "compass-fleet") as (workdir, url):
+        data_dir = workdir / "data"
+        env = {
+            "COMPASS_DATA_DIR": str(data_dir),
+            "COMPASS_DATABASE_URL": url,
+            "COMPASS_LOG_LEVEL": options.log_level,
+            "COMPASS_LOG_JSON": "true",
+            # Every runtime redeems its token from 127.0.0.1 within seconds: the defaults refuse that.
+            "COMPASS_REDEMPTIONS_PER_SECOND": "1000000",
+            "COMPASS_MAX_CERTIFICATES_PER_CLIENT": "100",
+        }
+        database = Database(url)
+        bench = Bench(options, workdir, data_dir, database, env)
+        _print_setup(options)
+        print(RUN_HEADER, flush=True)
+        try:
+            best: dict[int, Run | None] = {}
+            if options.find_max:
+                start = options.runtimes
+                for workers in options.workers:
+                    found = best[workers] = await bench.find_max(workers, start)
+                    # More workers hold at least as many runtimes: the next search starts from there.
+                    start = found.runtimes if found is not None else start
+            else:
+                for workers in options.workers:
+                    await bench.measure(workers, options.runtimes)
+            profile_text = None
+            if options.profile:
+                runtimes = (best.get(1) or bench.runs[0]).runtimes if bench.runs else options.runtimes
+                profile_file = workdir / "profile.txt"
+                _log(f"profiling W = 1, R = {runtimes} under pyinstrument (it slows the server)")
+                profiled = await bench.measure(1, runtimes, profile_to=profile_file)
+                written = profile_file.exists()
+                profile_text = profile_file.read_text() if written else "(no profile written)"
+                bench.runs.remove(profiled)
+            _print_report(options, bench, best, profile_text)
+            for log in sorted(workdir.glob("serve-w*.log")):
+                _print_log_findings(log)
+                if options.keep_logs:
+                    options.keep_logs.mkdir(parents=True, exist_ok=True)
+                    (options.keep_logs / log.name).write_bytes(log.read_bytes())
+        finally:
+            await database.dispose()
     print(f"\nbench took {time.monotonic() - started:.0f} s on {os.cpu_count()} CPUs", flush=True)
 
 
@@ -938,9 +831,6 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> None:
-    if argv[:1] == ["client"]:
-        client_main()
-        return
     if argv[:1] == ["profiled-serve"]:
         profiled_serve(argv[1])
         return

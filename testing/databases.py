@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -80,3 +81,14 @@ async def temporary_database(
         yield url
     finally:
         await drop_postgres_database(url)
+
+
+@contextlib.asynccontextmanager
+async def temporary_workspace(backend: str, prefix: str) -> AsyncIterator[tuple[Path, str]]:
+    """A new directory and a migrated database (a SQLite file in the directory, or a PostgreSQL database of
+    its own), both gone when the block ends: what a bench runs a server on."""
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}-{backend}-") as directory:
+        workdir = Path(directory)
+        database_prefix = prefix.replace("-", "_")
+        async with temporary_database(backend, workdir, migrated=True, prefix=database_prefix) as url:
+            yield workdir, url

@@ -27,6 +27,7 @@ from compass.auth.jwt import issue_token
 from kernel.principal import ALL_SCOPES
 from kernel.settings import Settings
 from testing.ports import free_port
+from testing.processes import children_of
 from testing.waiting import wait_until, wait_until_blocking
 
 COMPASS = Path(sys.executable).with_name("compass")
@@ -43,19 +44,10 @@ def operator_environment(**variables: str) -> dict[str, str]:
     return {**clean, **variables}
 
 
-def children_of(parent: int) -> set[int]:
-    """The processes whose parent is ``parent`` (from /proc)."""
-    children = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            children.add(int(entry))
-    return children
+def operator_headers(settings: Settings, tenant_id: str) -> dict[str, str]:
+    """An operator of ``tenant_id`` with every scope: a JWT signed with the key of ``settings``' server."""
+    token = issue_token(settings, tenant_id=tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
+    return {"Authorization": f"Bearer {token}", "Tenant": tenant_id}
 
 
 class ServerExited(RuntimeError):
@@ -87,6 +79,11 @@ class ServedProcess:
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, f"{self.name} was never started"
+        return self.process.pid
 
     @property
     def running(self) -> bool:
@@ -250,9 +247,7 @@ class ServedCompass(ServedProcess):
         )
 
     def operator_headers(self, tenant_id: str) -> dict[str, str]:
-        """An operator of ``tenant_id`` with every scope: a JWT signed with the server's key."""
-        token = issue_token(self.settings, tenant_id=tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
-        return {"Authorization": f"Bearer {token}", "Tenant": tenant_id}
+        return operator_headers(self.settings, tenant_id)
 
     def ready(self) -> bool:
         try:

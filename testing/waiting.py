@@ -9,6 +9,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 Detail = Callable[[], str]
 
@@ -17,45 +18,51 @@ class NotInTime(AssertionError):
     """What was waited for did not happen before the deadline."""
 
 
-def _not_in_time(what: str, seconds: float, detail: Detail | None) -> NotInTime:
-    message = f"{what} did not happen within {seconds:g} s"
-    return NotInTime(f"{message}:\n{detail()}" if detail is not None else message)
+class Patience(TypedDict, total=False):
+    """The keywords every wait takes: give up after ``seconds`` (20), naming ``what`` ("the condition") and
+    adding ``detail()`` (e.g. a log tail) to the failure; look again ``every`` 0.05 s."""
+
+    seconds: float
+    what: str
+    every: float
+    detail: Detail | None
 
 
-async def wait_until(
-    condition: Callable[[], object],
-    *,
-    seconds: float = 20.0,
-    what: str = "the condition",
-    every: float = 0.05,
-    detail: Detail | None = None,
-) -> None:
-    """Polls ``condition`` (plain, or returning an awaitable) every ``every`` s until it is truthy.
+class _Deadline:
+    """``seconds`` from now: ``check`` raises ``NotInTime`` once it has passed (see ``Patience``)."""
 
-    After ``seconds`` it raises ``NotInTime`` naming ``what``, followed by ``detail()`` (e.g. a log tail)."""
-    deadline = time.monotonic() + seconds
+    def __init__(
+        self,
+        seconds: float = 20.0,
+        what: str = "the condition",
+        every: float = 0.05,
+        detail: Detail | None = None,
+    ) -> None:
+        self.at = time.monotonic() + seconds
+        self.seconds, self.what, self.every, self.detail = seconds, what, every, detail
+
+    def check(self) -> None:
+        if time.monotonic() > self.at:
+            message = f"{self.what} did not happen within {self.seconds:g} s"
+            raise NotInTime(f"{message}:\n{self.detail()}" if self.detail is not None else message)
+
+
+async def wait_until(condition: Callable[[], object], **patience: Unpack[Patience]) -> None:
+    """Polls ``condition`` (plain, or returning an awaitable) until it is truthy, within ``patience``."""
+    deadline = _Deadline(**patience)
     while True:
         outcome = condition()
         if inspect.isawaitable(outcome):
             outcome = await outcome
         if outcome:
             return
-        if time.monotonic() > deadline:
-            raise _not_in_time(what, seconds, detail)
-        await asyncio.sleep(every)
+        deadline.check()
+        await asyncio.sleep(deadline.every)
 
 
-def wait_until_blocking(
-    condition: Callable[[], object],
-    *,
-    seconds: float = 20.0,
-    what: str = "the condition",
-    every: float = 0.05,
-    detail: Detail | None = None,
-) -> None:
+def wait_until_blocking(condition: Callable[[], object], **patience: Unpack[Patience]) -> None:
     """``wait_until`` for code that runs outside an event loop (fixtures, benches, server threads)."""
-    deadline = time.monotonic() + seconds
+    deadline = _Deadline(**patience)
     while not condition():
-        if time.monotonic() > deadline:
-            raise _not_in_time(what, seconds, detail)
-        time.sleep(every)
+        deadline.check()
+        time.sleep(deadline.every)
