@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware
@@ -29,6 +29,7 @@ from director.graphql.schema import build_schema
 from director.graphql.view import DirectorGraphQL
 from director.polling.last_seen import LastSeenRecorder
 from director.polling.middleware import RuntimePollCache
+from kernel.asgi import HttpMiddleware, ResponseStatus
 from kernel.cache import MemoryCache
 from kernel.db import Database, DatabaseUnavailableError, is_database_unavailable
 from kernel.graphiql.page import static_mount
@@ -54,31 +55,19 @@ async def periodically(work: Callable[[], Awaitable[object]], interval: float) -
         await asyncio.sleep(interval)
 
 
-class DatabaseUnavailableMiddleware:
+class DatabaseUnavailableMiddleware(HttpMiddleware):
     """A request that finds the database unreachable gets 503 and a GraphQL error saying so, not a bare 500.
 
     Failures inside GraphQL execution are answered by the schema's error handling; this catches what fails
     before it (authentication by certificate, the runtime poll cache) and any other endpoint.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_tracking_start(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = ResponseStatus(send)
         try:
-            await self.app(scope, receive, send_tracking_start)
+            await self.app(scope, receive, response)
         except Exception as error:
-            if started or not is_database_unavailable(error):
+            if response.started or not is_database_unavailable(error):
                 raise
             log.warning("database_unavailable", path=scope.get("path"), error=repr(error))
             await send_graphql_error(

@@ -16,6 +16,7 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
+from kernel.asgi import HttpMiddleware, ResponseStatus
 from kernel.errors import CompassError, NotFoundError
 from kernel.graphiql.page import graphiql_html
 
@@ -49,7 +50,7 @@ CLIENT_CLOSED_REQUEST = 499
 """nginx's status for a request whose client hung up: what the access log and metrics count it as."""
 
 
-class BodySizeLimitMiddleware:
+class BodySizeLimitMiddleware(HttpMiddleware):
     """Refuses bodies over ``max_bytes`` with 413, whether announced by Content-Length or streamed.
 
     A client that hangs up before its body arrived ends its request quietly: starlette raises ClientDisconnect
@@ -57,20 +58,17 @@ class BodySizeLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: C901 - the two wrappers share its counters
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = RequestTooLargeError(f"request body is larger than {self.max_bytes} bytes")
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await send_graphql_error(send, error)
                 return
         received = 0
-        started = False
+        response = ResponseStatus(send)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -81,18 +79,13 @@ class BodySizeLimitMiddleware:
                     raise error
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, response)
         except RequestTooLargeError:
-            if not started:
+            if not response.started:
                 await send_graphql_error(send, error)
         except ClientDisconnect:
-            if not started:  # the server drops what is sent on a closed connection
+            if not response.started:  # the server drops what is sent on a closed connection
                 await send({"type": "http.response.start", "status": CLIENT_CLOSED_REQUEST, "headers": []})
                 await send({"type": "http.response.body", "body": b""})
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from credentials.revocation import revoke_for_object
+from director.application import parts
 from director.application.inputs import ApplicationRegisterInput, ApplicationUpdateInput
 from director.application.repository import ApplicationRepository
 from director.bundle.service import bundle as bundle_service
@@ -29,9 +30,6 @@ from kernel.principal import ClientKind
 
 
 class ApplicationService:
-    async def get(self, session: AsyncSession, tenant_id: str, application_id: str) -> Application:
-        return await ApplicationRepository(session).get_or_raise(tenant_id, application_id)
-
     async def find(self, session: AsyncSession, tenant_id: str, application_id: str) -> Application | None:
         return await ApplicationRepository(session).get(tenant_id, application_id)
 
@@ -98,8 +96,7 @@ class ApplicationService:
     async def update(
         self, session: AsyncSession, tenant_id: str, application_id: str, data: ApplicationUpdateInput
     ) -> Application:
-        await changes(session).application(Application, application_id)
-        application = await self.get(session, tenant_id, application_id)
+        application = await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         self._apply(application, data)
         application.updated_at = utcnow()
         await session.flush()
@@ -109,18 +106,17 @@ class ApplicationService:
         self, session: AsyncSession, tenant_id: str, application_id: str, *, now: datetime
     ) -> Application:
         """Its client certificates are revoked (at ``now``) with it: they would outlive it otherwise."""
-        await changes(session).application(Application, application_id)
+        repository = ApplicationRepository(session)
+        application = await parts.changing(repository, tenant_id, application_id)
         await revoke_for_object(session, tenant_id, ClientKind.APPLICATION, application_id, now=now)
-        application = await self.get(session, tenant_id, application_id)
-        await ApplicationRepository(session).delete(application)
+        await repository.delete(application)
         return application
 
     async def revoke_certificates(
         self, session: AsyncSession, tenant_id: str, application_id: str, *, now: datetime
     ) -> list[str]:
         """Revokes every client certificate of the application at ``now``; answers the revoked serials."""
-        await changes(session).application(Application, application_id)
-        await self.get(session, tenant_id, application_id)
+        await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         return await revoke_for_object(session, tenant_id, ClientKind.APPLICATION, application_id, now=now)
 
     async def set_label(
@@ -129,13 +125,11 @@ class ApplicationService:
         """Key ``scenarios`` puts the application in the formations it names."""
         scenarios = value if key == SCENARIOS and isinstance(value, list) else []
         joining = [name for name in scenarios if isinstance(name, str)]
-        await changes(session).application(Application, application_id, joining=joining)
-        await self.get(session, tenant_id, application_id)
+        await parts.changing(ApplicationRepository(session), tenant_id, application_id, joining=joining)
         return await label_service.set(session, tenant_id, LabelledKind.APPLICATION, application_id, key, value)
 
     async def delete_label(self, session: AsyncSession, tenant_id: str, application_id: str, key: str) -> Label:
-        await changes(session).application(Application, application_id)
-        await self.get(session, tenant_id, application_id)
+        await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         return await label_service.delete(session, tenant_id, LabelledKind.APPLICATION, application_id, key)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from director.application import parts
 from director.application.repository import ApplicationRepository
 from director.bundle.auth import auth_record
 from director.bundle.inputs import (
@@ -23,9 +24,8 @@ from director.bundle.repository import (
     DocumentRepository,
     EventDefinitionRepository,
 )
-from director.models import APIDefinition, Application, Bundle, Document, EventDefinition
+from director.models import APIDefinition, Bundle, Document, EventDefinition
 from director.models.application import DefinitionColumns
-from director.polling.invalidation import changes
 from director.validation import list_size, optional_text, require_name, require_url
 from kernel.errors import InvalidInputError
 
@@ -82,12 +82,8 @@ def _document(tenant_id: str, bundle_id: str, data: DocumentInput) -> Document:
 
 
 class BundleService:
-    async def get(self, session: AsyncSession, tenant_id: str, bundle_id: str) -> Bundle:
-        return await BundleRepository(session).get_or_raise(tenant_id, bundle_id)
-
     async def add(self, session: AsyncSession, tenant_id: str, application_id: str, data: BundleCreateInput) -> Bundle:
-        await changes(session).application(Application, application_id)
-        await ApplicationRepository(session).get_or_raise(tenant_id, application_id)
+        await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         return await self.create_tree(session, tenant_id, application_id, data)
 
     async def create_tree(
@@ -115,77 +111,48 @@ class BundleService:
         bundle.default_instance_auth = auth_record(data.default_instance_auth)
 
     async def update(self, session: AsyncSession, tenant_id: str, bundle_id: str, data: BundleUpdateInput) -> Bundle:
-        await changes(session).application(Bundle, bundle_id)
-        bundle = await self.get(session, tenant_id, bundle_id)
-        self._apply(bundle, data)
-        await session.flush()
-        return bundle
+        repository = BundleRepository(session)
+        return await parts.update(repository, tenant_id, bundle_id, lambda bundle: self._apply(bundle, data))
 
     async def delete(self, session: AsyncSession, tenant_id: str, bundle_id: str) -> Bundle:
-        await changes(session).application(Bundle, bundle_id)
-        bundle = await self.get(session, tenant_id, bundle_id)
-        await BundleRepository(session).delete(bundle)
-        return bundle
+        return await parts.delete(BundleRepository(session), tenant_id, bundle_id)
 
     async def add_api(self, session: AsyncSession, tenant_id: str, bundle_id: str, data: APIDefinitionInput) -> APIDefinition:
-        await changes(session).application(Bundle, bundle_id)
-        bundle = await self.get(session, tenant_id, bundle_id)
+        await parts.changing(BundleRepository(session), tenant_id, bundle_id)
         return await APIDefinitionRepository(session).add(
-            _apply_api(APIDefinition(tenant_id=tenant_id, bundle_id=bundle.id), data)
+            _apply_api(APIDefinition(tenant_id=tenant_id, bundle_id=bundle_id), data)
         )
 
-    async def get_api(self, session: AsyncSession, tenant_id: str, api_id: str) -> APIDefinition:
-        return await APIDefinitionRepository(session).get_or_raise(tenant_id, api_id)
-
     async def update_api(self, session: AsyncSession, tenant_id: str, api_id: str, data: APIDefinitionInput) -> APIDefinition:
-        await changes(session).application(APIDefinition, api_id)
-        api = _apply_api(await self.get_api(session, tenant_id, api_id), data)
-        await session.flush()
-        return api
+        repository = APIDefinitionRepository(session)
+        return await parts.update(repository, tenant_id, api_id, lambda api: _apply_api(api, data))
 
     async def delete_api(self, session: AsyncSession, tenant_id: str, api_id: str) -> APIDefinition:
-        await changes(session).application(APIDefinition, api_id)
-        api = await self.get_api(session, tenant_id, api_id)
-        await APIDefinitionRepository(session).delete(api)
-        return api
+        return await parts.delete(APIDefinitionRepository(session), tenant_id, api_id)
 
     async def add_event(
         self, session: AsyncSession, tenant_id: str, bundle_id: str, data: EventDefinitionInput
     ) -> EventDefinition:
-        await changes(session).application(Bundle, bundle_id)
-        bundle = await self.get(session, tenant_id, bundle_id)
+        await parts.changing(BundleRepository(session), tenant_id, bundle_id)
         return await EventDefinitionRepository(session).add(
-            _apply_event(EventDefinition(tenant_id=tenant_id, bundle_id=bundle.id), data)
+            _apply_event(EventDefinition(tenant_id=tenant_id, bundle_id=bundle_id), data)
         )
-
-    async def get_event(self, session: AsyncSession, tenant_id: str, event_id: str) -> EventDefinition:
-        return await EventDefinitionRepository(session).get_or_raise(tenant_id, event_id)
 
     async def update_event(
         self, session: AsyncSession, tenant_id: str, event_id: str, data: EventDefinitionInput
     ) -> EventDefinition:
-        await changes(session).application(EventDefinition, event_id)
-        event = _apply_event(await self.get_event(session, tenant_id, event_id), data)
-        await session.flush()
-        return event
+        repository = EventDefinitionRepository(session)
+        return await parts.update(repository, tenant_id, event_id, lambda event: _apply_event(event, data))
 
     async def delete_event(self, session: AsyncSession, tenant_id: str, event_id: str) -> EventDefinition:
-        await changes(session).application(EventDefinition, event_id)
-        event = await self.get_event(session, tenant_id, event_id)
-        await EventDefinitionRepository(session).delete(event)
-        return event
+        return await parts.delete(EventDefinitionRepository(session), tenant_id, event_id)
 
     async def add_document(self, session: AsyncSession, tenant_id: str, bundle_id: str, data: DocumentInput) -> Document:
-        await changes(session).application(Bundle, bundle_id)
-        bundle = await self.get(session, tenant_id, bundle_id)
-        return await DocumentRepository(session).add(_document(tenant_id, bundle.id, data))
+        await parts.changing(BundleRepository(session), tenant_id, bundle_id)
+        return await DocumentRepository(session).add(_document(tenant_id, bundle_id, data))
 
     async def delete_document(self, session: AsyncSession, tenant_id: str, document_id: str) -> Document:
-        await changes(session).application(Document, document_id)
-        repository = DocumentRepository(session)
-        document = await repository.get_or_raise(tenant_id, document_id)
-        await repository.delete(document)
-        return document
+        return await parts.delete(DocumentRepository(session), tenant_id, document_id)
 
     # Batch reads for the DataLoaders: the children of many parents, one statement per kind.
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -18,6 +19,11 @@ from director.polling.shared_views import SharedViews
 from kernel.db import Database
 from kernel.principal import Principal
 from kernel.settings import Settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+# A service method: it takes the session and the tenant first, as every Director service does.
+ServiceCall = Callable[Concatenate[AsyncSession, str, P], Awaitable[R]]
 
 
 @dataclass
@@ -63,6 +69,16 @@ class DirectorContext:
             if self._session is not None:
                 await self._session.rollback()
             self._loaders = None
+
+    async def read(self, call: ServiceCall[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """``call(session, tenant_id, *args, **kwargs)`` on the request's read session (``reading``)."""
+        async with self.reading() as session:
+            return await call(session, self.tenant_id, *args, **kwargs)
+
+    async def write(self, call: ServiceCall[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """``call(session, tenant_id, *args, **kwargs)`` as one unit of work (``writing``)."""
+        async with self.writing() as session:
+            return await call(session, self.tenant_id, *args, **kwargs)
 
     async def restart(self) -> None:
         """Forgets what the request read, for a mutation that runs again from scratch (``RetryTransactionConflicts``)."""

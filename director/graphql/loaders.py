@@ -40,8 +40,7 @@ def _loader(context: DirectorContext, read: BatchRead[V], missing: Callable[[], 
     """One value per key, in key order; ``missing()`` for keys the read did not find."""
 
     async def load(keys: Sequence[str]) -> list[V]:
-        async with context.reading() as session:
-            found = await read(session, context.tenant_id, keys)
+        found = await context.read(read, keys)
         return [found[key] if key in found else missing() for key in keys]
 
     return DataLoader(load_fn=load)

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from director.application import parts
 from director.bundle.auth import auth_record
-from director.bundle.service import bundle as bundle_service
+from director.bundle.repository import BundleRepository
 from director.instanceauth.inputs import (
     BundleInstanceAuthRequestInput,
     BundleInstanceAuthSetInput,
@@ -18,8 +19,7 @@ from director.instanceauth.inputs import (
 from director.instanceauth.inputs import BundleInstanceAuthStatusCondition as Condition
 from director.instanceauth.repository import BundleInstanceAuthRepository
 from director.json_schema import violation
-from director.models import Bundle, BundleInstanceAuth
-from director.polling.invalidation import changes
+from director.models import BundleInstanceAuth
 from director.runtime.repository import RuntimeRepository
 from kernel.errors import ConflictError, InvalidInputError
 from kernel.models import utcnow
@@ -31,9 +31,6 @@ def _set_status(auth: BundleInstanceAuth, condition: Condition, reason: str, mes
 
 
 class BundleInstanceAuthService:
-    async def get(self, session: AsyncSession, tenant_id: str, auth_id: str) -> BundleInstanceAuth:
-        return await BundleInstanceAuthRepository(session).get_or_raise(tenant_id, auth_id)
-
     async def find(self, session: AsyncSession, tenant_id: str, auth_id: str) -> BundleInstanceAuth | None:
         return await BundleInstanceAuthRepository(session).get(tenant_id, auth_id)
 
@@ -52,8 +49,7 @@ class BundleInstanceAuthService:
         *,
         runtime_id: str | None = None,
     ) -> BundleInstanceAuth:
-        await changes(session).application(Bundle, bundle_id)
-        bundle = await bundle_service.get(session, tenant_id, bundle_id)
+        bundle = await parts.changing(BundleRepository(session), tenant_id, bundle_id)
         if bundle.instance_auth_request_input_schema is not None:
             schema = json.loads(bundle.instance_auth_request_input_schema)
             params = json.loads(data.input_params) if data.input_params is not None else None
@@ -86,8 +82,7 @@ class BundleInstanceAuthService:
     async def set(
         self, session: AsyncSession, tenant_id: str, auth_id: str, data: BundleInstanceAuthSetInput
     ) -> BundleInstanceAuth:
-        await changes(session).application(BundleInstanceAuth, auth_id)
-        auth = await self.get(session, tenant_id, auth_id)
+        auth = await parts.changing(BundleInstanceAuthRepository(session), tenant_id, auth_id)
         if data.auth is None and data.status is None:
             raise InvalidInputError("give auth, status, or both")
         failed = data.status is not None and data.status.condition is BundleInstanceAuthSetStatusCondition.FAILED
@@ -109,9 +104,8 @@ class BundleInstanceAuthService:
 
     async def request_deletion(self, session: AsyncSession, tenant_id: str, auth_id: str) -> BundleInstanceAuth:
         """Default credentials are only forgotten; credentials the application issued must be revoked by it first."""
-        await changes(session).application(BundleInstanceAuth, auth_id)
-        auth = await self.get(session, tenant_id, auth_id)
-        bundle = await bundle_service.get(session, tenant_id, auth.bundle_id)
+        auth = await parts.changing(BundleInstanceAuthRepository(session), tenant_id, auth_id)
+        bundle = await BundleRepository(session).get_or_raise(tenant_id, auth.bundle_id)
         unset = {Condition.PENDING.value, Condition.FAILED.value}
         if bundle.default_instance_auth is not None or auth.status_condition in unset:
             await BundleInstanceAuthRepository(session).delete(auth)

@@ -74,7 +74,7 @@ class LabelService:
                     await repository.delete(existing)
                 return Label(tenant_id=tenant_id, key=key, value=[])
             return await repository.set(tenant_id, kind, owner_id, key, names)
-        definition = await LabelDefinitionRepository(session).get(tenant_id, key)
+        definition = await LabelDefinitionRepository(session).get_by_key(tenant_id, key)
         if definition is not None and definition.schema is not None:
             await check_against_definition(key, value, definition.schema)
         return await repository.set(tenant_id, kind, owner_id, key, value)

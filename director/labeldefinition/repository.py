@@ -1,28 +1,17 @@
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from director.models import LabelDefinition
+from kernel.repository import TenantScopedRepository
 
 
-class LabelDefinitionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class LabelDefinitionRepository(TenantScopedRepository[LabelDefinition]):
+    model = LabelDefinition
+    noun = "label definition"
+    order_by = ("key",)
 
-    async def get(self, tenant_id: str, key: str) -> LabelDefinition | None:
-        statement = select(LabelDefinition).where(LabelDefinition.tenant_id == tenant_id, LabelDefinition.key == key)
+    async def get_by_key(self, tenant_id: str, key: str) -> LabelDefinition | None:
+        statement = self.select(tenant_id).where(LabelDefinition.key == key)
         return (await self.session.execute(statement)).scalars().first()
 
     async def list(self, tenant_id: str) -> list[LabelDefinition]:
-        statement = select(LabelDefinition).where(LabelDefinition.tenant_id == tenant_id).order_by(LabelDefinition.key)
-        return list((await self.session.execute(statement)).scalars())
-
-    async def add(self, definition: LabelDefinition) -> LabelDefinition:
-        self.session.add(definition)
-        await self.session.flush()
-        return definition
-
-    async def delete(self, definition: LabelDefinition) -> None:
-        await self.session.delete(definition)
-        await self.session.flush()
+        return list((await self.session.execute(self._ordered(self.select(tenant_id)))).scalars())

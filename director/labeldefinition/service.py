@@ -47,10 +47,10 @@ class LabelDefinitionService:
     async def find(self, session: AsyncSession, tenant_id: str, key: str) -> LabelDefinition | None:
         if key == SCENARIOS:
             return await self._scenarios(session, tenant_id)
-        return await LabelDefinitionRepository(session).get(tenant_id, key)
+        return await LabelDefinitionRepository(session).get_by_key(tenant_id, key)
 
     async def _get_or_raise(self, session: AsyncSession, tenant_id: str, key: str) -> LabelDefinition:
-        definition = await LabelDefinitionRepository(session).get(tenant_id, key)
+        definition = await LabelDefinitionRepository(session).get_by_key(tenant_id, key)
         if definition is None:
             raise NotFoundError(f"label definition {key!r} does not exist")
         return definition
@@ -67,7 +67,7 @@ class LabelDefinitionService:
         await changes(session).tenant()
         validate_key(data.key)
         repository = LabelDefinitionRepository(session)
-        if data.key == SCENARIOS or await repository.get(tenant_id, data.key) is not None:
+        if data.key == SCENARIOS or await repository.get_by_key(tenant_id, data.key) is not None:
             raise ConflictError(f"label definition {data.key!r} already exists")
         schema = _schema(data)
         await self._check(session, tenant_id, data.key, schema)

@@ -111,23 +111,25 @@ class RuntimeService:
         await self.get(session, tenant_id, runtime_id)
         return await revoke_for_object(session, tenant_id, ClientKind.RUNTIME, runtime_id, now=now)
 
-    async def set_label(
-        self, session: AsyncSession, tenant_id: str, runtime_id: str, key: str, value: Any, *, caller: Principal
-    ) -> Label:
+    async def _changing_label(
+        self, session: AsyncSession, tenant_id: str, runtime_id: str, key: str, caller: Principal
+    ) -> None:
         """Key ``scenarios`` assigns formations, which a runtime's own certificate may not."""
         if key == SCENARIOS:
             _refuse_formation_change(caller)
         await changes(session).runtime(runtime_id, formations=key == SCENARIOS)
         await self.get(session, tenant_id, runtime_id)
+
+    async def set_label(
+        self, session: AsyncSession, tenant_id: str, runtime_id: str, key: str, value: Any, *, caller: Principal
+    ) -> Label:
+        await self._changing_label(session, tenant_id, runtime_id, key, caller)
         return await label_service.set(session, tenant_id, LabelledKind.RUNTIME, runtime_id, key, value)
 
     async def delete_label(
         self, session: AsyncSession, tenant_id: str, runtime_id: str, key: str, *, caller: Principal
     ) -> Label:
-        if key == SCENARIOS:
-            _refuse_formation_change(caller)
-        await changes(session).runtime(runtime_id, formations=key == SCENARIOS)
-        await self.get(session, tenant_id, runtime_id)
+        await self._changing_label(session, tenant_id, runtime_id, key, caller)
         return await label_service.delete(session, tenant_id, LabelledKind.RUNTIME, runtime_id, key)
 
 

@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from credentials.audit.repository import AuditRepository, audit_event
 from credentials.systemauth.repository import OneTimeTokenRepository, SystemAuthRepository
 from credentials.tokens import TokenType, hash_token, new_token
+from director.application import parts
 from director.application.repository import ApplicationRepository
-from director.models import Application, OneTimeToken, SystemAuth
+from director.models import OneTimeToken, SystemAuth
 from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository
 from director.systemauth.inputs import TokenPolicy
@@ -101,8 +102,7 @@ class SystemAuthService:
     ) -> IssuedToken:
         """A one-time token living ``policy.application_ttl``; its new system auth shows in the view of every
         runtime that sees the application."""
-        await changes(session).application(Application, application_id)
-        await ApplicationRepository(session).get_or_raise(tenant_id, application_id)
+        await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         return await self._issue(
             session, tenant_id, ClientKind.APPLICATION, application_id, auth_id,
             ttl=policy.application_ttl, connector_url=policy.connector_url, now=now,
@@ -150,8 +150,7 @@ class SystemAuthService:
     ) -> SystemAuth:
         """Spends every unused token of the system auth (a runtime's counts as the tenant's change). As Compass's
         deleteSystemAuthFor{Runtime,Application}, the caller needs its owner's write scope, not any."""
-        await changes(session).application(SystemAuth, auth_id)
-        auth = await self.get(session, tenant_id, auth_id)
+        auth = await parts.changing(SystemAuthRepository(session), tenant_id, auth_id)
         scope = Scope.RUNTIME_WRITE if auth.runtime_id else Scope.APPLICATION_WRITE
         if not caller.has_scope(scope):
             raise ForbiddenError(f"missing scope {str(scope)!r}")

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from director.application import parts
 from director.application.repository import ApplicationRepository
 from director.bundle.auth import auth_record
-from director.models import Application, Webhook
+from director.models import Webhook
 from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository
 from director.validation import optional_url
@@ -44,8 +45,7 @@ class WebhookService:
         if (application_id is None) == (runtime_id is None):
             raise InvalidInputError("give exactly one of applicationID or runtimeID")
         if application_id is not None:
-            await changes(session).application(Application, application_id)
-            await ApplicationRepository(session).get_or_raise(tenant_id, application_id)
+            await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         if runtime_id is not None:
             await changes(session).runtime(runtime_id)
             await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
@@ -53,21 +53,13 @@ class WebhookService:
             self.new(tenant_id, data, application_id=application_id, runtime_id=runtime_id)
         )
 
-    async def get(self, session: AsyncSession, tenant_id: str, webhook_id: str) -> Webhook:
-        return await WebhookRepository(session).get_or_raise(tenant_id, webhook_id)
-
     async def update(self, session: AsyncSession, tenant_id: str, webhook_id: str, data: WebhookInput) -> Webhook:
         """A runtime's webhook belongs to no application: the declaration then counts as the tenant's."""
-        await changes(session).application(Webhook, webhook_id)
-        webhook = _apply(await self.get(session, tenant_id, webhook_id), data)
-        await session.flush()
-        return webhook
+        repository = WebhookRepository(session)
+        return await parts.update(repository, tenant_id, webhook_id, lambda webhook: _apply(webhook, data))
 
     async def delete(self, session: AsyncSession, tenant_id: str, webhook_id: str) -> Webhook:
-        await changes(session).application(Webhook, webhook_id)
-        webhook = await self.get(session, tenant_id, webhook_id)
-        await WebhookRepository(session).delete(webhook)
-        return webhook
+        return await parts.delete(WebhookRepository(session), tenant_id, webhook_id)
 
     async def by_applications(
         self, session: AsyncSession, tenant_id: str, application_ids: Sequence[str]

@@ -29,10 +29,11 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from kernel.asgi import HttpMiddleware, ResponseStatus
 from kernel.graphql.errors import error_code
 
 Api = Literal["director", "connector"]
@@ -252,32 +253,19 @@ def _method_label(method: str) -> str:
     return method if method in _KNOWN_METHODS else _OTHER_METHOD
 
 
-class HttpMetricsMiddleware:
-    """Counts HTTP requests by method, bounded path and status; pure ASGI so streaming is untouched."""
+class HttpMetricsMiddleware(HttpMiddleware):
+    """Counts HTTP requests by method, bounded path and status."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        status = 500  # counted as a server error if the app raises before starting a response
-
-        async def send_recording_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = ResponseStatus(send)
         try:
-            await self.app(scope, receive, send_recording_status)
+            await self.app(scope, receive, response)
         finally:
             HTTP_REQUESTS_TOTAL.labels(
                 method=_method_label(scope.get("method", "")),
                 path=_path_label(scope.get("path", "")),
-                status=str(status),
+                # A server error if the app raised before starting a response.
+                status=str(response.status or 500),
             ).inc()
 
 

@@ -15,7 +15,9 @@ from typing import Final
 
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kernel.asgi import HttpMiddleware, ResponseStatus
 
 REQUEST_ID_HEADER: Final = "x-request-id"
 
@@ -51,29 +53,16 @@ class RequestContextMiddleware(CorrelationIdMiddleware):
         )
 
 
-class AccessLogMiddleware:
+class AccessLogMiddleware(HttpMiddleware):
     """Binds the request id for structlog and logs the request's method, path, status and duration."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500  # what the client sees if the app dies before starting a response
-
-        async def send_recording_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = ResponseStatus(send)
         # reset (not clear_contextvars) so bindings made by outer layers survive this request.
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id())
         started = time.perf_counter()
         try:
-            await self.app(scope, receive, send_recording_status)
+            await self.app(scope, receive, response)
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 3)
             if scope.get("path") not in _QUIET_PATHS:
@@ -81,7 +70,7 @@ class AccessLogMiddleware:
                     "http_request",
                     method=scope.get("method"),
                     path=scope.get("path"),
-                    status=status,
+                    status=response.status or 500,  # what the client sees if the app died before answering
                     duration_ms=duration_ms,
                 )
             structlog.contextvars.reset_contextvars(**tokens)

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.extensions import SchemaExtension
 
@@ -64,7 +65,7 @@ def _app(*extensions: type[SchemaExtension]) -> Starlette:
     )
 
 
-def _client(app: Starlette) -> httpx.AsyncClient:
+def _client(app: ASGIApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
@@ -174,6 +175,20 @@ async def test_http_requests_counted_by_method_known_path_and_status(client: htt
     before = _sample("compass_http_requests_total", **labels)
 
     await _query(client, "{ hello }")
+
+    assert _sample("compass_http_requests_total", **labels) == before + 1
+
+
+async def test_a_request_whose_app_raises_before_answering_is_counted_as_500() -> None:
+    async def failing(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("boom")
+
+    labels = {"method": "GET", "path": "/healthz", "status": "500"}
+    before = _sample("compass_http_requests_total", **labels)
+
+    async with _client(HttpMetricsMiddleware(failing)) as client:
+        with pytest.raises(RuntimeError, match="boom"):
+            await client.get("/healthz")
 
     assert _sample("compass_http_requests_total", **labels) == before + 1
 

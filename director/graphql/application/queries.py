@@ -28,18 +28,15 @@ class ApplicationQueries:
         self, info: Info, filter: list[LabelFilter] | None = None, first: First = 200, after: After = None
     ) -> ApplicationPage:
         request = PageRequest.of(first, after)
-        async with info.context.reading() as session:
-            filters = [plain(item, label_inputs.LabelFilter) for item in filter or []]
-            page = await application_service.page(session, info.context.tenant_id, filters, request)
-        return application_page(page)
+        filters = [plain(item, label_inputs.LabelFilter) for item in filter or []]
+        return application_page(await info.context.read(application_service.page, filters, request))
 
     @strawberry.field(
         description="One application, or null.",
         extensions=scoped(Scope.APPLICATION_READ, own=(ClientKind.APPLICATION, "id")),
     )
     async def application(self, info: Info, id: strawberry.ID) -> Application | None:
-        async with info.context.reading() as session:
-            model = await application_service.find(session, info.context.tenant_id, id)
+        model = await info.context.read(application_service.find, id)
         return Application.of(model) if model else None
 
     @strawberry.field(

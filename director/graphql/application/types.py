@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 import strawberry
 from strawberry import Info
@@ -188,6 +188,18 @@ class EventSpec:
     format: SpecFormat
 
 
+Spec = TypeVar("Spec", APISpec, EventSpec)
+
+
+def _spec(
+    spec: type[Spec], spec_type: Callable[[str], Any], model: models.APIDefinition | models.EventDefinition
+) -> Spec | None:
+    """The definition's spec, if it has one: ``spec`` (APISpec, EventSpec) with its kind's ``spec_type`` enum."""
+    if not (model.spec_type and model.spec_format):
+        return None
+    return spec(data=_maybe(CLOB, model.spec_data), type=spec_type(model.spec_type), format=SpecFormat(model.spec_format))
+
+
 @strawberry.type(description="An API of an application.")
 class APIDefinition:
     id: strawberry.ID
@@ -200,16 +212,11 @@ class APIDefinition:
 
     @classmethod
     def of(cls, model: models.APIDefinition) -> APIDefinition:
-        spec = (
-            APISpec(data=_maybe(CLOB, model.spec_data), format=SpecFormat(model.spec_format), type=APISpecType(model.spec_type))
-            if model.spec_type and model.spec_format
-            else None
-        )
         return cls(
             id=strawberry.ID(model.id),
             name=model.name,
             description=model.description,
-            spec=spec,
+            spec=_spec(APISpec, APISpecType, model),
             target_url=model.target_url,
             group=model.group,
             version=Version.of(model),
@@ -227,17 +234,12 @@ class EventDefinition:
 
     @classmethod
     def of(cls, model: models.EventDefinition) -> EventDefinition:
-        spec = (
-            EventSpec(data=_maybe(CLOB, model.spec_data), type=EventSpecType(model.spec_type), format=SpecFormat(model.spec_format))
-            if model.spec_type and model.spec_format
-            else None
-        )
         return cls(
             id=strawberry.ID(model.id),
             name=model.name,
             description=model.description,
             group=model.group,
-            spec=spec,
+            spec=_spec(EventSpec, EventSpecType, model),
             version=Version.of(model),
         )
 
@@ -419,6 +421,11 @@ class SystemAuth:
     auth: Auth | None
     type: SystemAuthReferenceType | None
 
+    @classmethod
+    def of(cls, model: models.SystemAuth) -> Self:
+        owner = SystemAuthReferenceType.RUNTIME if model.runtime_id is not None else SystemAuthReferenceType.APPLICATION
+        return cls(id=strawberry.ID(model.id), auth=None, type=owner)
+
 
 @strawberry.type(description="An identity of an application.")
 class AppSystemAuth(SystemAuth):
@@ -431,9 +438,7 @@ class RuntimeSystemAuth(SystemAuth):
 
 
 def system_auth_of(model: models.SystemAuth) -> AppSystemAuth | RuntimeSystemAuth:
-    if model.runtime_id is not None:
-        return RuntimeSystemAuth(id=strawberry.ID(model.id), auth=None, type=SystemAuthReferenceType.RUNTIME)
-    return AppSystemAuth(id=strawberry.ID(model.id), auth=None, type=SystemAuthReferenceType.APPLICATION)
+    return (RuntimeSystemAuth if model.runtime_id is not None else AppSystemAuth).of(model)
 
 
 @strawberry.type(description="A business system registered in a tenant.")
@@ -490,10 +495,7 @@ class Application:
 
     @strawberry.field(description="The client ids the application's certificates carry.")
     async def auths(self, info: Info) -> list[AppSystemAuth]:
-        return [
-            AppSystemAuth(id=strawberry.ID(row.id), auth=None, type=SystemAuthReferenceType.APPLICATION)
-            for row in await info.context.loaders.auths_by_application.load(self.id)
-        ]
+        return [AppSystemAuth.of(row) for row in await info.context.loaders.auths_by_application.load(self.id)]
 
 
 @strawberry.type(description="A page of applications.")

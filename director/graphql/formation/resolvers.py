@@ -25,22 +25,17 @@ ObjectID = Annotated[strawberry.ID, strawberry.argument(name="objectID")]
 class FormationQueries:
     @strawberry.field(description="Formations of the tenant.", extensions=READ)
     async def formations(self, info: Info, first: First = 200, after: After = None) -> FormationPage:
-        request = PageRequest.of(first, after)
-        async with info.context.reading() as session:
-            page = await formation_service.page(session, info.context.tenant_id, request)
+        page = await info.context.read(formation_service.page, PageRequest.of(first, after))
         return FormationPage.of(page, Formation.of)
 
     @strawberry.field(description="One formation by name, or null.", extensions=READ)
     async def formation_by_name(self, info: Info, name: str) -> Formation | None:
-        async with info.context.reading() as session:
-            row = await formation_service.find(session, info.context.tenant_id, name)
+        row = await info.context.read(formation_service.find, name)
         return Formation.of(row) if row else None
 
     @strawberry.field(description="Formations an application or runtime is in.", extensions=READ)
     async def formations_for_object(self, info: Info, object_id: ObjectID) -> list[Formation]:
-        async with info.context.reading() as session:
-            rows = await formation_service.for_object(session, info.context.tenant_id, object_id)
-        return [Formation.of(row) for row in rows]
+        return [Formation.of(row) for row in await info.context.read(formation_service.for_object, object_id)]
 
 
 @strawberry.type
@@ -48,32 +43,20 @@ class FormationMutations:
     @strawberry.mutation(description="Creates a formation.", extensions=WRITE)
     async def create_formation(self, info: Info, formation: FormationInput) -> Formation:
         data = plain(formation, inputs.FormationInput)
-        async with info.context.writing() as session:
-            row = await formation_service.create(session, info.context.tenant_id, data)
-        return Formation.of(row)
+        return Formation.of(await info.context.write(formation_service.create, data))
 
     @strawberry.mutation(description="Deletes a formation nothing is assigned to.", extensions=WRITE)
     async def delete_formation(self, info: Info, formation: FormationInput) -> Formation:
-        async with info.context.writing() as session:
-            row = await formation_service.delete(session, info.context.tenant_id, formation.name)
-        return Formation.of(row)
+        return Formation.of(await info.context.write(formation_service.delete, formation.name))
 
     @strawberry.mutation(description="Puts an application or runtime into a formation.", extensions=WRITE)
     async def assign_formation(
         self, info: Info, object_id: ObjectID, object_type: FormationObjectType, formation: FormationInput
     ) -> Formation:
-        async with info.context.writing() as session:
-            row = await formation_service.assign(
-                session, info.context.tenant_id, object_type, object_id, formation.name
-            )
-        return Formation.of(row)
+        return Formation.of(await info.context.write(formation_service.assign, object_type, object_id, formation.name))
 
     @strawberry.mutation(description="Takes an application or runtime out of a formation.", extensions=WRITE)
     async def unassign_formation(
         self, info: Info, object_id: ObjectID, object_type: FormationObjectType, formation: FormationInput
     ) -> Formation:
-        async with info.context.writing() as session:
-            row = await formation_service.unassign(
-                session, info.context.tenant_id, object_type, object_id, formation.name
-            )
-        return Formation.of(row)
+        return Formation.of(await info.context.write(formation_service.unassign, object_type, object_id, formation.name))

@@ -22,8 +22,7 @@ WRITE = scoped(Scope.APPLICATION_WRITE)
 class BundleInstanceAuthQueries:
     @strawberry.field(description="One bundle instance auth, or null.", extensions=scoped(Scope.APPLICATION_READ))
     async def bundle_instance_auth(self, info: Info, id: strawberry.ID) -> BundleInstanceAuth | None:
-        async with info.context.reading() as session:
-            row = await instance_auth_service.find(session, info.context.tenant_id, id)
+        row = await info.context.read(instance_auth_service.find, id)
         return BundleInstanceAuth.of(row) if row else None
 
 
@@ -39,27 +38,19 @@ class BundleInstanceAuthMutations:
         bundle_id: Annotated[strawberry.ID, strawberry.argument(name="bundleID")],
         in_: Annotated[BundleInstanceAuthRequestInput, In],
     ) -> BundleInstanceAuth:
-        async with info.context.writing() as session:
-            row = await instance_auth_service.request_creation(
-                session, info.context.tenant_id, bundle_id, plain(in_, inputs.BundleInstanceAuthRequestInput)
-            )
-        return BundleInstanceAuth.of(row)
+        data = plain(in_, inputs.BundleInstanceAuthRequestInput)
+        return BundleInstanceAuth.of(await info.context.write(instance_auth_service.request_creation, bundle_id, data))
 
     @strawberry.mutation(description="The application sets the credentials, or reports that it failed.", extensions=WRITE)
     async def set_bundle_instance_auth(
         self, info: Info, auth_id: AuthID, in_: Annotated[BundleInstanceAuthSetInput, In]
     ) -> BundleInstanceAuth:
-        async with info.context.writing() as session:
-            row = await instance_auth_service.set(
-                session, info.context.tenant_id, auth_id, plain(in_, inputs.BundleInstanceAuthSetInput)
-            )
-        return BundleInstanceAuth.of(row)
+        data = plain(in_, inputs.BundleInstanceAuthSetInput)
+        return BundleInstanceAuth.of(await info.context.write(instance_auth_service.set, auth_id, data))
 
     @strawberry.mutation(
         description="Deletes default or unset credentials; others become UNUSED until the application revokes them.",
         extensions=WRITE,
     )
     async def request_bundle_instance_auth_deletion(self, info: Info, auth_id: AuthID) -> BundleInstanceAuth:
-        async with info.context.writing() as session:
-            row = await instance_auth_service.request_deletion(session, info.context.tenant_id, auth_id)
-        return BundleInstanceAuth.of(row)
+        return BundleInstanceAuth.of(await info.context.write(instance_auth_service.request_deletion, auth_id))

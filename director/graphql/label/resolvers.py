@@ -22,14 +22,11 @@ In = strawberry.argument(name="in")
 class LabelQueries:
     @strawberry.field(description="All label definitions of the tenant, scenarios included.", extensions=READ)
     async def label_definitions(self, info: Info) -> list[LabelDefinition]:
-        async with info.context.reading() as session:
-            rows = await label_definition_service.all(session, info.context.tenant_id)
-        return [LabelDefinition.of(row) for row in rows]
+        return [LabelDefinition.of(row) for row in await info.context.read(label_definition_service.all)]
 
     @strawberry.field(description="One label definition, or null.", extensions=READ)
     async def label_definition(self, info: Info, key: str) -> LabelDefinition | None:
-        async with info.context.reading() as session:
-            row = await label_definition_service.find(session, info.context.tenant_id, key)
+        row = await info.context.read(label_definition_service.find, key)
         return LabelDefinition.of(row) if row else None
 
 
@@ -38,23 +35,18 @@ class LabelMutations:
     @strawberry.mutation(description="Defines a label key; existing labels must match the schema.", extensions=WRITE)
     async def create_label_definition(self, info: Info, in_: Annotated[LabelDefinitionInput, In]) -> LabelDefinition:
         data = plain(in_, inputs.LabelDefinitionInput)
-        async with info.context.writing() as session:
-            row = await label_definition_service.create(session, info.context.tenant_id, data)
-        return LabelDefinition.of(row)
+        return LabelDefinition.of(await info.context.write(label_definition_service.create, data))
 
     @strawberry.mutation(description="Changes a label definition's schema.", extensions=WRITE)
     async def update_label_definition(self, info: Info, in_: Annotated[LabelDefinitionInput, In]) -> LabelDefinition:
         data = plain(in_, inputs.LabelDefinitionInput)
-        async with info.context.writing() as session:
-            row = await label_definition_service.update(session, info.context.tenant_id, data)
-        return LabelDefinition.of(row)
+        return LabelDefinition.of(await info.context.write(label_definition_service.update, data))
 
     @strawberry.mutation(description="Deletes a label definition, and its labels if asked.", extensions=WRITE)
     async def delete_label_definition(
         self, info: Info, key: str, delete_related_labels: bool | None = False
     ) -> LabelDefinition:
-        async with info.context.writing() as session:
-            row = await label_definition_service.delete(
-                session, info.context.tenant_id, key, delete_related_labels=bool(delete_related_labels)
-            )
+        row = await info.context.write(
+            label_definition_service.delete, key, delete_related_labels=bool(delete_related_labels)
+        )
         return LabelDefinition.of(row)

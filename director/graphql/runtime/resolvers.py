@@ -32,9 +32,7 @@ class RuntimeQueries:
     ) -> RuntimePage:
         request = PageRequest.of(first, after)
         filters = [plain(item, label_inputs.LabelFilter) for item in filter or []]
-        async with info.context.reading() as session:
-            page = await runtime_service.page(session, info.context.tenant_id, filters, request)
-        return RuntimePage.of(page, Runtime.of)
+        return RuntimePage.of(await info.context.read(runtime_service.page, filters, request), Runtime.of)
 
     @strawberry.field(
         description="One runtime, or null.", extensions=scoped(Scope.RUNTIME_READ, own=(ClientKind.RUNTIME, "id"))
@@ -49,9 +47,7 @@ class RuntimeMutations:
     @strawberry.mutation(description='Registers a runtime; it is labelled isNormalized: "true" unless told.', extensions=WRITE)
     async def register_runtime(self, info: Info, in_: Annotated[RuntimeRegisterInput, In]) -> Runtime:
         data = plain(in_, inputs.RuntimeRegisterInput)
-        async with info.context.writing() as session:
-            model = await runtime_service.register(session, info.context.tenant_id, data)
-        return Runtime.of(model)
+        return Runtime.of(await info.context.write(runtime_service.register, data))
 
     @strawberry.mutation(
         description="Changes a runtime; given labels are set, others kept. A runtime's certificate may update it "
@@ -60,27 +56,18 @@ class RuntimeMutations:
     )
     async def update_runtime(self, info: Info, id: strawberry.ID, in_: Annotated[RuntimeUpdateInput, In]) -> Runtime:
         data = plain(in_, inputs.RuntimeUpdateInput)
-        async with info.context.writing() as session:
-            model = await runtime_service.update(
-                session, info.context.tenant_id, id, data, caller=info.context.principal
-            )
-        return Runtime.of(model)
+        return Runtime.of(await info.context.write(runtime_service.update, id, data, caller=info.context.principal))
 
     @strawberry.mutation(description="Deletes a runtime; its client certificates are revoked.", extensions=WRITE)
     async def unregister_runtime(self, info: Info, id: strawberry.ID) -> Runtime:
-        async with info.context.writing() as session:
-            model = await runtime_service.unregister(session, info.context.tenant_id, id, now=info.context.clock())
-        return Runtime.of(model)
+        return Runtime.of(await info.context.write(runtime_service.unregister, id, now=info.context.clock()))
 
     @strawberry.mutation(
         description="pycompass: revokes every client certificate of the runtime; answers the revoked serials.",
         extensions=WRITE,
     )
     async def revoke_runtime_certificates(self, info: Info, id: strawberry.ID) -> list[str]:
-        async with info.context.writing() as session:
-            return await runtime_service.revoke_certificates(
-                session, info.context.tenant_id, id, now=info.context.clock()
-            )
+        return await info.context.write(runtime_service.revoke_certificates, id, now=info.context.clock())
 
     @strawberry.mutation(
         description="Sets a label; key scenarios assigns formations. A runtime's certificate may label it, "
@@ -88,16 +75,10 @@ class RuntimeMutations:
         extensions=scoped(Scope.RUNTIME_WRITE, own=(ClientKind.RUNTIME, "runtime_id")),
     )
     async def set_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str, value: AnyScalar) -> Label:
-        async with info.context.writing() as session:
-            model = await runtime_service.set_label(
-                session, info.context.tenant_id, runtime_id, key, value, caller=info.context.principal
-            )
-        return Label.of(model)
+        caller = info.context.principal
+        return Label.of(await info.context.write(runtime_service.set_label, runtime_id, key, value, caller=caller))
 
     @strawberry.mutation(description="Deletes a label.", extensions=WRITE)
     async def delete_runtime_label(self, info: Info, runtime_id: RuntimeID, key: str) -> Label:
-        async with info.context.writing() as session:
-            model = await runtime_service.delete_label(
-                session, info.context.tenant_id, runtime_id, key, caller=info.context.principal
-            )
-        return Label.of(model)
+        caller = info.context.principal
+        return Label.of(await info.context.write(runtime_service.delete_label, runtime_id, key, caller=caller))

@@ -8,7 +8,7 @@ from strawberry import Info
 
 from director import models
 from director.graphql.application.types import RuntimeSystemAuth, Webhook, labels_object
-from director.graphql.enums import RuntimeStatusCondition, SystemAuthReferenceType
+from director.graphql.enums import RuntimeStatusCondition
 from director.graphql.pagination import Page
 from director.graphql.permissions import sanitized
 from director.graphql.scalars import Labels, Timestamp
@@ -78,10 +78,7 @@ class Runtime:
 
     @strawberry.field(description="The client ids the runtime's certificates carry.")
     async def auths(self, info: Info) -> list[RuntimeSystemAuth]:
-        return [
-            RuntimeSystemAuth(id=strawberry.ID(row.id), auth=None, type=SystemAuthReferenceType.RUNTIME)
-            for row in await info.context.loaders.auths_by_runtime.load(self.id)
-        ]
+        return [RuntimeSystemAuth.of(row) for row in await info.context.loaders.auths_by_runtime.load(self.id)]
 
 
 @strawberry.type(description="A page of runtimes.")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -10,27 +11,31 @@ from director.graphql.application.types import SystemAuth, system_auth_of
 from director.graphql.permissions import require_scope, scoped
 from director.graphql.systemauth.types import OneTimeTokenForApplication, OneTimeTokenForRuntime
 from director.systemauth.inputs import TokenPolicy
+from director.systemauth.service import IssuedToken
 from director.systemauth.service import system_auth as system_auth_service
 from kernel.principal import Scope
-from kernel.settings import Settings
 
 SystemAuthID = Annotated[strawberry.ID | None, strawberry.argument(name="systemAuthID")]
 
 
-def _policy(settings: Settings) -> TokenPolicy:
-    return TokenPolicy(
+async def _issue(
+    info: Info, request: Callable[..., Awaitable[IssuedToken]], object_id: str, auth_id: str | None
+) -> IssuedToken:
+    """A token for a runtime or an application (``request``), under the lifetimes the settings give."""
+    settings = info.context.settings
+    policy = TokenPolicy(
         runtime_ttl=timedelta(seconds=settings.runtime_token_ttl_seconds),
         application_ttl=timedelta(seconds=settings.application_token_ttl_seconds),
         connector_url=settings.connector_url,
     )
+    return await info.context.write(request, object_id, auth_id, policy=policy, now=info.context.clock())
 
 
 @strawberry.type
 class SystemAuthQueries:
     @strawberry.field(description="One system auth, or null.", extensions=scoped(Scope.APPLICATION_READ))
     async def system_auth(self, info: Info, id: strawberry.ID) -> SystemAuth | None:
-        async with info.context.reading() as session:
-            row = await system_auth_service.find(session, info.context.tenant_id, id)
+        row = await info.context.read(system_auth_service.find, id)
         return system_auth_of(row) if row else None
 
 
@@ -43,15 +48,7 @@ class SystemAuthMutations:
     async def request_one_time_token_for_runtime(
         self, info: Info, id: strawberry.ID, system_auth_id: SystemAuthID = None
     ) -> OneTimeTokenForRuntime:
-        async with info.context.writing() as session:
-            issued = await system_auth_service.request_runtime_token(
-                session,
-                info.context.tenant_id,
-                id,
-                system_auth_id,
-                policy=_policy(info.context.settings),
-                now=info.context.clock(),
-            )
+        issued = await _issue(info, system_auth_service.request_runtime_token, id, system_auth_id)
         return OneTimeTokenForRuntime.of(issued)
 
     @strawberry.mutation(
@@ -61,15 +58,7 @@ class SystemAuthMutations:
     async def request_one_time_token_for_application(
         self, info: Info, id: strawberry.ID, system_auth_id: SystemAuthID = None
     ) -> OneTimeTokenForApplication:
-        async with info.context.writing() as session:
-            issued = await system_auth_service.request_application_token(
-                session,
-                info.context.tenant_id,
-                id,
-                system_auth_id,
-                policy=_policy(info.context.settings),
-                now=info.context.clock(),
-            )
+        issued = await _issue(info, system_auth_service.request_application_token, id, system_auth_id)
         return OneTimeTokenForApplication.of(issued)
 
     @strawberry.mutation(
@@ -81,8 +70,7 @@ class SystemAuthMutations:
         self, info: Info, auth_id: Annotated[strawberry.ID, strawberry.argument(name="authID")]
     ) -> SystemAuth:
         require_scope(info, Scope.RUNTIME_WRITE, Scope.APPLICATION_WRITE)  # before looking: no scope, no answer
-        async with info.context.writing() as session:
-            row = await system_auth_service.invalidate_tokens(
-                session, info.context.tenant_id, auth_id, caller=info.context.principal, now=info.context.clock()
-            )
+        row = await info.context.write(
+            system_auth_service.invalidate_tokens, auth_id, caller=info.context.principal, now=info.context.clock()
+        )
         return system_auth_of(row)
