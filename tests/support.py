@@ -16,6 +16,20 @@ from kernel.settings import Settings
 
 DIRECTOR = "/director/graphql"
 
+# Documents many suites send to set up a runtime in a formation.
+REGISTER_RUNTIME = "mutation ($in: RuntimeRegisterInput!) { result: registerRuntime(in: $in) { id } }"
+CREATE_FORMATION = "mutation ($name: String!) { result: createFormation(formation: {name: $name}) { name } }"
+ASSIGN_FORMATION = """
+mutation ($id: ID!, $type: FormationObjectType!, $name: String!) {
+  result: assignFormation(objectID: $id, objectType: $type, formation: {name: $name}) { name }
+}
+"""
+UNASSIGN_FORMATION = """
+mutation ($id: ID!, $type: FormationObjectType!, $name: String!) {
+  result: unassignFormation(objectID: $id, objectType: $type, formation: {name: $name}) { name }
+}
+"""
+
 
 class GraphQLErrors(AssertionError):
     def __init__(self, body: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from agent.sinks.directory import DirectorySink
 from agent.state import CredentialStore
 from agent.status import CompassConnection, ConnectionRecord
 from tests.connector.support import DIRECTOR, Connected, Harness, MutableClock
-from tests.support import Operator
+from tests.support import ASSIGN_FORMATION, CREATE_FORMATION, REGISTER_RUNTIME, UNASSIGN_FORMATION, Operator
 
 COMPASS_AGENT = Path(sys.executable).with_name("compass-agent")
 AGENT_VARIABLES = ("CONNECTOR_URL", "RUNTIME_ID", "TENANT", "TOKEN")
@@ -36,18 +36,6 @@ mutation ($in: ApplicationRegisterInput!) { result: registerApplication(in: $in)
 UPDATE_APPLICATION = (
     "mutation ($id: ID!, $in: ApplicationUpdateInput!) { result: updateApplication(id: $id, in: $in) { id } }"
 )
-REGISTER_RUNTIME = "mutation ($in: RuntimeRegisterInput!) { result: registerRuntime(in: $in) { id } }"
-CREATE_FORMATION = "mutation ($name: String!) { result: createFormation(formation: {name: $name}) { name } }"
-ASSIGN_FORMATION = """
-mutation ($id: ID!, $type: FormationObjectType!, $name: String!) {
-  result: assignFormation(objectID: $id, objectType: $type, formation: {name: $name}) { name }
-}
-"""
-UNASSIGN_FORMATION = """
-mutation ($id: ID!, $type: FormationObjectType!, $name: String!) {
-  result: unassignFormation(objectID: $id, objectType: $type, formation: {name: $name}) { name }
-}
-"""
 REQUEST_RUNTIME_TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForRuntime(id: $id) { token } }"
 REVOKE_RUNTIME_CERTIFICATES = "mutation ($id: ID!) { result: revokeRuntimeCertificates(id: $id) }"
 RUNTIME_LABELS = "query ($id: ID!) { result: runtime(id: $id) { labels } }"
@@ -82,8 +70,27 @@ def bundle_input(index: int = 0) -> dict[str, Any]:
 # --- the landscape of one test ------------------------------------------------------------------------------
 
 
+class ApplicationMoves:
+    """What an operator does to an application of the runtime's formation, for the scenarios below."""
+
+    operator: Operator
+    formation: str
+
+    async def assign(self, application_id: str) -> None:
+        variables = {"id": application_id, "type": "APPLICATION", "name": self.formation}
+        await self.operator.query(ASSIGN_FORMATION, variables)
+
+    async def unassign(self, application_id: str) -> None:
+        variables = {"id": application_id, "type": "APPLICATION", "name": self.formation}
+        await self.operator.query(UNASSIGN_FORMATION, variables)
+
+    async def describe(self, application_id: str, description: str) -> None:
+        variables = {"id": application_id, "in": {"description": description}}
+        await self.operator.query(UPDATE_APPLICATION, variables)
+
+
 @dataclass
-class Landscape:
+class Landscape(ApplicationMoves):
     """A tenant with a runtime in a formation, the agent's configuration directory, agents for the runtime."""
 
     compass: Harness
@@ -119,18 +126,6 @@ class Landscape:
         if assigned:
             await self.assign(application_id)
         return application_id
-
-    async def assign(self, application_id: str) -> None:
-        variables = {"id": application_id, "type": "APPLICATION", "name": self.formation}
-        await self.operator.query(ASSIGN_FORMATION, variables)
-
-    async def unassign(self, application_id: str) -> None:
-        variables = {"id": application_id, "type": "APPLICATION", "name": self.formation}
-        await self.operator.query(UNASSIGN_FORMATION, variables)
-
-    async def describe(self, application_id: str, description: str) -> None:
-        variables = {"id": application_id, "in": {"description": description}}
-        await self.operator.query(UPDATE_APPLICATION, variables)
 
     async def runtime_labels(self) -> dict[str, Any]:
         return dict((await self.operator.query(RUNTIME_LABELS, {"id": self.runtime_id}))["result"]["labels"])
@@ -230,7 +225,7 @@ async def make_landscape(compass: Harness, directory: Path) -> Landscape:
 
 
 @dataclass
-class Scenario:
+class Scenario(ApplicationMoves):
     """A tenant with a formation, a runtime connected in it, and what a DirectorClient needs to act as it."""
 
     harness: Harness
@@ -266,18 +261,6 @@ class Scenario:
         if in_formation:
             await self.assign(application_id)
         return application_id, f"mp-{name}"
-
-    async def assign(self, application_id: str) -> None:
-        variables = {"id": application_id, "type": "APPLICATION", "name": self.formation}
-        await self.operator.query(ASSIGN_FORMATION, variables)
-
-    async def unassign(self, application_id: str) -> None:
-        variables = {"id": application_id, "type": "APPLICATION", "name": self.formation}
-        await self.operator.query(UNASSIGN_FORMATION, variables)
-
-    async def describe(self, application_id: str, description: str) -> None:
-        variables = {"id": application_id, "in": {"description": description}}
-        await self.operator.query(UPDATE_APPLICATION, variables)
 
 
 class StaticDirector:

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from tests.support import Operator, TenantFactory
+from tests.support import (
+    ASSIGN_FORMATION,
+    CREATE_FORMATION,
+    REGISTER_RUNTIME,
+    UNASSIGN_FORMATION,
+    Operator,
+    TenantFactory,
+)
 
 # The Compass Runtime Agent's whole poll, as it writes it: values inline, no `first`, the page under `result:`.
 AGENT_SYNC_QUERY = """
@@ -76,18 +83,6 @@ query ($runtimeID: ID!, $first: Int!, $after: PageCursor) {
 """
 REGISTER_APPLICATION = """
 mutation ($in: ApplicationRegisterInput!) { result: registerApplication(in: $in) { id name } }
-"""
-REGISTER_RUNTIME = "mutation ($in: RuntimeRegisterInput!) { result: registerRuntime(in: $in) { id } }"
-CREATE_FORMATION = "mutation ($name: String!) { result: createFormation(formation: {name: $name}) { name } }"
-ASSIGN_FORMATION = """
-mutation ($id: ID!, $type: FormationObjectType!, $name: String!) {
-  result: assignFormation(objectID: $id, objectType: $type, formation: {name: $name}) { name }
-}
-"""
-UNASSIGN_FORMATION = """
-mutation ($id: ID!, $type: FormationObjectType!, $name: String!) {
-  result: unassignFormation(objectID: $id, objectType: $type, formation: {name: $name}) { name }
-}
 """
 REQUEST_APPLICATION_TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForApplication(id: $id) { token } }"
 APPLICATION_AUTHS = "query ($id: ID!) { result: application(id: $id) { auths { id } } }"
