@@ -45,14 +45,22 @@ DIRECTOR_PATH = "/director/graphql"
 CONNECTOR_PATH = "/connector/graphql"
 
 
-async def periodically(work: Callable[[], Awaitable[object]], interval: float) -> None:
-    """Runs ``work`` now and then every ``interval`` seconds; a failure is logged, the next run retries."""
-    while True:
+# How long shutdown waits for an upkeep run in progress before it cancels it: a prune batch takes milliseconds.
+UPKEEP_STOP_GRACE_SECONDS = 2.0
+
+
+async def periodically(work: Callable[[], Awaitable[object]], interval: float, stop: asyncio.Event) -> None:
+    """Runs ``work`` now and then every ``interval`` seconds until ``stop`` is set; a failure is logged, the next
+    run retries. Stopping lets a run in progress finish: cancelled while SQLite's busy handler waits in
+    aiosqlite's thread, a ``BEGIN IMMEDIATE`` still took the write lock afterwards, on a connection nobody
+    closed until the garbage collector did, and every other writer waited out its 30 s busy timeout."""
+    while not stop.is_set():
         try:
             await work()
         except Exception:  # upkeep must outlive a database hiccup
             log.exception("periodic_work_failed", work=getattr(work, "__qualname__", repr(work)))
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
 
 
 class DatabaseUnavailableMiddleware(HttpMiddleware):
@@ -138,13 +146,19 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await check_migrations(database)
         flusher = asyncio.create_task(recorder.run(settings.last_seen_flush_seconds))
-        upkeep = asyncio.create_task(periodically(connector.maintain, settings.maintenance_interval_seconds))
+        stop_upkeep = asyncio.Event()
+        upkeep = asyncio.create_task(
+            periodically(connector.maintain, settings.maintenance_interval_seconds, stop_upkeep)
+        )
         yield
-        upkeep.cancel()
-        # Waited for: cancelled mid-write, it rolls back first; disposed under it, its transaction (and, on
-        # SQLite, the one write lock) could outlive the app.
-        with contextlib.suppress(asyncio.CancelledError):
-            await upkeep
+        # Let finish (see ``periodically``), and only a run stuck past the grace cancelled: disposed under it,
+        # its transaction (and, on SQLite, the one write lock) could outlive the app.
+        stop_upkeep.set()
+        _finished, stuck = await asyncio.wait({upkeep}, timeout=UPKEEP_STOP_GRACE_SECONDS)
+        if stuck:
+            upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
         await recorder.stop(flusher)
         await database.dispose()
 
