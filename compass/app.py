@@ -45,8 +45,9 @@ DIRECTOR_PATH = "/director/graphql"
 CONNECTOR_PATH = "/connector/graphql"
 
 
-# How long shutdown waits for an upkeep run in progress before it cancels it: a prune batch takes milliseconds.
-UPKEEP_STOP_GRACE_SECONDS = 2.0
+# How long shutdown waits for a background run in progress (upkeep, last-seen flush) before it cancels it: both
+# take milliseconds.
+BACKGROUND_STOP_GRACE_SECONDS = 2.0
 
 
 async def periodically(work: Callable[[], Awaitable[object]], interval: float, stop: asyncio.Event) -> None:
@@ -145,21 +146,21 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await check_migrations(database)
-        flusher = asyncio.create_task(recorder.run(settings.last_seen_flush_seconds))
-        stop_upkeep = asyncio.Event()
-        upkeep = asyncio.create_task(
-            periodically(connector.maintain, settings.maintenance_interval_seconds, stop_upkeep)
-        )
+        stop = asyncio.Event()
+        background = {
+            asyncio.create_task(periodically(recorder.flush, settings.last_seen_flush_seconds, stop)),
+            asyncio.create_task(periodically(connector.maintain, settings.maintenance_interval_seconds, stop)),
+        }
         yield
         # Let finish (see ``periodically``), and only a run stuck past the grace cancelled: disposed under it,
         # its transaction (and, on SQLite, the one write lock) could outlive the app.
-        stop_upkeep.set()
-        _finished, stuck = await asyncio.wait({upkeep}, timeout=UPKEEP_STOP_GRACE_SECONDS)
-        if stuck:
-            upkeep.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await upkeep
-        await recorder.stop(flusher)
+        stop.set()
+        _finished, stuck = await asyncio.wait(background, timeout=BACKGROUND_STOP_GRACE_SECONDS)
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
+        with contextlib.suppress(Exception):  # what was seen since the last flush; lost if the database is gone
+            await recorder.flush()
         await database.dispose()
 
     application = Starlette(

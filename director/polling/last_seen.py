@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
-import structlog
 from sqlalchemy import or_, update
 
 from director.models import Runtime
 from kernel.db import Database
-
-log = structlog.get_logger("compass.polling")
 
 
 class LastSeenRecorder:
@@ -47,18 +42,3 @@ class LastSeenRecorder:
                 self._pending.setdefault(runtime_id, at)
             raise
         return len(pending)
-
-    async def run(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.flush()
-            except Exception:  # a failed flush must not end the loop; the next one retries
-                log.exception("last_seen_flush_failed")
-
-    async def stop(self, task: asyncio.Task[None]) -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        with contextlib.suppress(Exception):
-            await self.flush()
