@@ -542,14 +542,3 @@ class CertificateAuthority:
                 x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(revoked_at).build()
             )
         return builder.sign(self._key, self._hash)
-
-    def crl_der(
-        self, revoked: Iterable[tuple[int, datetime]], *, now: datetime, next_update: datetime
-    ) -> bytes:
-        """For ``GET /connector/crl`` with ``application/pkix-crl``."""
-        return self.crl(revoked, now=now, next_update=next_update).public_bytes(serialization.Encoding.DER)
-
-    def crl_pem(
-        self, revoked: Iterable[tuple[int, datetime]], *, now: datetime, next_update: datetime
-    ) -> bytes:
-        return self.crl(revoked, now=now, next_update=next_update).public_bytes(serialization.Encoding.PEM)
