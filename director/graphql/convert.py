@@ -17,6 +17,9 @@ from strawberry.types.unset import UnsetType
 
 T = TypeVar("T")
 
+# get_type_hints evaluates the string annotations anew on every call: once per input class is enough.
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
 
 def _convert(value: Any, annotation: Any) -> Any:
     if value is None or isinstance(value, UnsetType):
@@ -38,7 +41,9 @@ def _convert(value: Any, annotation: Any) -> Any:
 
 def plain(value: object, into: type[T]) -> T:
     """``value`` (a strawberry input) as an instance of the dataclass ``into``; unset fields become None."""
-    hints = typing.get_type_hints(into)
+    hints = _HINTS.get(into)
+    if hints is None:
+        hints = _HINTS[into] = typing.get_type_hints(into)
     arguments = {
         field.name: _convert(getattr(value, field.name, None), hints[field.name])
         for field in dataclasses.fields(into)  # type: ignore[arg-type]

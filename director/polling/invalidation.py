@@ -60,10 +60,11 @@ class Changes:
         if application_id is None:
             self._bump_tenant = True
             return
+        bumped = self._applications.get(application_id, frozenset())
         formations = await self._revisions.formations_of(self.tenant_id, application_id)
-        names = frozenset((*formations, *joining)) - self._applications.get(application_id, frozenset())
+        names = frozenset((*formations, *joining)) - bumped
         await self._revisions.bump_runtimes_sharing(self.tenant_id, names)
-        self._applications[application_id] = self._applications.get(application_id, frozenset()) | names
+        self._applications[application_id] = bumped | names
 
     async def tenant(self) -> None:
         """Anything else (formations, label definitions, a new application): every view of the tenant."""
