@@ -21,11 +21,11 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from agent.logging import configure_logging
 from agent.loop import Agent, Outcome, close_sink
 from agent.settings import AgentSettings, ConfigurationError, invalid_settings
 from agent.sinks import make_sink
 from agent.status import CompassConnection, ConnectionRecord, ConnectionState
+from dataplane.logging import configure_logging
 
 # Plain help: typer's rich panels print "<bool>" after every flag, as if it took a value.
 app = typer.Typer(

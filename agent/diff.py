@@ -2,9 +2,9 @@
 
 Only owned resources are ever compared or deleted (a sink's ``list_owned``); matching is by kind and name. A
 resource counts as changed when a part the agent sets differs: the top-level content it writes (``spec``, or
-``type`` and ``data``), its ``apiVersion``, its namespace, and the values of the labels it sets. Labels,
-annotations and fields others add are not the agent's and never make a difference, so an unchanged view plans
-nothing.
+``type`` and ``data``), its ``apiVersion``, its namespace, the values of the labels it sets, and the annotations
+it owns (``OWNED_ANNOTATIONS``: set or absent as the Director says). Other labels, annotations and fields others
+add are not the agent's and never make a difference, so an unchanged view plans nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.sinks.base import APPLICATION_KIND, SECRET_KIND, Manifest, labels_of
+from dataplane.names import PROXY_TIMEOUT_ANNOTATION
 
 # Writes go Applications first (a Secret's ownerReference needs its Application's uid), deletes too (no live
 # Application is ever left pointing at a deleted Secret).
 KIND_ORDER = (APPLICATION_KIND, SECRET_KIND)
 _METADATA_KEYS = ("apiVersion", "kind", "metadata", "status")
+# Annotations the agent writes from the Director's labels: a removed label must remove the annotation too.
+OWNED_ANNOTATIONS = (PROXY_TIMEOUT_ANNOTATION,)
 
 
 @dataclass
@@ -52,10 +55,12 @@ def owned_view(manifest: Manifest, like: Manifest) -> dict[str, Any]:
     """What of ``manifest`` the agent sets, judged by the keys and labels of the desired manifest ``like``."""
     metadata = manifest.get("metadata") or {}
     labels = labels_of(manifest)
+    annotations = metadata.get("annotations") or {}
     return {
         "apiVersion": manifest.get("apiVersion"),
         "namespace": metadata.get("namespace"),
         "labels": {key: labels.get(key) for key in labels_of(like)},
+        "annotations": {key: annotations.get(key) for key in OWNED_ANNOTATIONS},
         **{key: manifest.get(key) for key in like if key not in _METADATA_KEYS},
     }
 

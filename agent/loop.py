@@ -233,7 +233,7 @@ class Agent:
             self.sink,
             runtime_id=self.runtime_id,
             dry_run=dry_run,
-            gateway_url=self.settings.event_gateway_url,
+            gateway_url=self.settings.gateway_url,
             secret_namespace=self.settings.secret_namespace,
         )
 
@@ -339,7 +339,9 @@ class Agent:
         period = self.settings.sync_period
         return period * self.rng.uniform(1 - SYNC_JITTER, 1 + SYNC_JITTER)
 
-    async def _first_of(self, iteration: asyncio.Future[Outcome], stopping: asyncio.Future[Literal[True]]) -> None:
+    async def _first_of(
+        self, iteration: asyncio.Future[Outcome], stopping: asyncio.Future[Literal[True]]
+    ) -> None:
         """Waits for the iteration or the stop; logs ``initial_sync_in_progress`` every few seconds while the
         agent has not synced yet (a first sync of many applications takes a while)."""
         started = time.monotonic()

@@ -8,14 +8,19 @@ revision).
 
 from __future__ import annotations
 
+from dataplane.names import PROXY_TIMEOUT_ANNOTATION
+
 _PAGE_INFO = "pageInfo { startCursor endCursor hasNextPage } totalCount"
+# The application's label of this key only, under an alias (a label key may hold "/" and ".").
+PROXY_TIMEOUT_ALIAS = "proxyTimeout"
+_PROXY_TIMEOUT = f'{PROXY_TIMEOUT_ALIAS}: labels(key: "{PROXY_TIMEOUT_ANNOTATION}")'
 
 APPLICATIONS_FOR_RUNTIME = f"""
 query ($runtimeID: ID!, $first: Int, $after: PageCursor) {{
   runtime(id: $runtimeID) {{ labels }}
   result: applicationsForRuntime(runtimeID: $runtimeID, first: $first, after: $after) {{
     data {{
-      id name description
+      id name description {_PROXY_TIMEOUT}
       auths {{ id }}
       bundles {{
         data {{

@@ -4,7 +4,8 @@ One ``Application`` (cluster-scoped, applicationconnector.kyma-project.io/v1alph
 bundle with credentials a ``Secret`` holding them (never inline in the Application), plus one for its request
 parameters (additional headers and query parameters) when it has any. The shapes follow DESIGN.md "Application
 custom resource"; everything here is a pure function of its input, so an unchanged answer gives identical
-manifests.
+manifests. An application's Director label ``gateway.pycompass.io/proxy-timeout`` becomes the Application's
+annotation of that key, the gateway's timeout for its APIs.
 
 Secrets are referenced by the Application's entries by name. They carry the labels ``app`` and ``bundleId``;
 the Kubernetes sink adds the ownerReference to the Application (whose uid only exists once it is created), the
@@ -22,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent.queries import PROXY_TIMEOUT_ALIAS
 from agent.sinks.base import (
     APPLICATION_API_VERSION,
     APPLICATION_KIND,
@@ -31,6 +33,7 @@ from agent.sinks.base import (
     Manifest,
     is_valid_name,
 )
+from dataplane.names import PROXY_TIMEOUT_ANNOTATION, gateway_name
 
 DEFAULT_GATEWAY_URL = "http://central-application-gateway.kyma-system.svc.cluster.local:8082"
 
@@ -108,10 +111,14 @@ def application_resources(
         service, bundle_secrets = _service(name, bundle, gateway_url.rstrip("/"), secret_namespace)
         services.append(service)
         secrets.extend(bundle_secrets)
+    metadata: dict[str, Any] = {"name": name, "labels": {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]}}
+    annotations = _annotations(application)
+    if annotations:
+        metadata["annotations"] = annotations
     manifest: Manifest = {
         "apiVersion": APPLICATION_API_VERSION,
         "kind": APPLICATION_KIND,
-        "metadata": {"name": name, "labels": {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]}},
+        "metadata": metadata,
         "spec": {
             "description": application.get("description") or "",
             "skipInstallation": False,
@@ -124,6 +131,14 @@ def application_resources(
         },
     }
     return [manifest, *secrets]
+
+
+def _annotations(application: dict[str, Any]) -> dict[str, str]:
+    """The Director label the gateway reads as an annotation; a value that is not text becomes its JSON."""
+    value = (application.get(PROXY_TIMEOUT_ALIAS) or {}).get(PROXY_TIMEOUT_ANNOTATION)
+    if value is None:
+        return {}
+    return {PROXY_TIMEOUT_ANNOTATION: value if isinstance(value, str) else _canonical_json(value)}
 
 
 def _service(
@@ -144,16 +159,17 @@ def _service(
         secrets = [secret for secret in (credentials_secret, parameters) if secret is not None]
         parameters_secret = parameters["metadata"]["name"] if parameters is not None else None
 
+    # The gateway matches the bundle and API segments by its own rule (gateway_name), not by normalize.
+    base_url = f"{gateway_url}/{application}/{gateway_name(bundle_name)}"
     entries: list[dict[str, Any]] = []
     for api in apis:
+        api_name = str(api.get("name") or "")
         entry: dict[str, Any] = {
             "type": "API",
             "id": str(api["id"]),
-            "name": str(api.get("name") or ""),
+            "name": api_name,
             "targetUrl": str(api.get("targetURL") or ""),
-            "centralGatewayUrl": "/".join(
-                (gateway_url, application, normalize(bundle_name), normalize(str(api.get("name") or "")))
-            ),
+            "centralGatewayUrl": f"{base_url}/{gateway_name(api_name)}",
         }
         if credentials is not None:
             entry["credentials"] = copy.deepcopy(credentials)

@@ -19,6 +19,8 @@ from typing import Any, Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent.resources import DEFAULT_GATEWAY_URL
+
 CONFIG_DIR_VARIABLE = "AGENT_CONFIG_DIR"
 
 KeyType = Literal["rsa4096", "ec-p256"]
@@ -47,7 +49,14 @@ class AgentSettings(BaseSettings):
     renewal_threshold: float = _setting(
         0.3, "AGENT_RENEWAL_THRESHOLD", "Renew when less than this share of the validity is left.", gt=0, lt=1
     )
-    event_gateway_url: str | None = _setting(None, "AGENT_EVENT_GATEWAY_URL", "runtime_eventServiceUrl.")
+    event_gateway_url: str | None = _setting(
+        None, "AGENT_EVENT_GATEWAY_URL", "Label runtime_eventServiceUrl (not the centralGatewayUrl)."
+    )
+    gateway_url: str = _setting(
+        DEFAULT_GATEWAY_URL,
+        "AGENT_GATEWAY_URL",
+        "Base URL of the Application Gateway's Compass listener, written into each API entry's centralGatewayUrl.",
+    )
     console_url: str | None = _setting(None, "AGENT_CONSOLE_URL", "Label runtime_consoleUrl.")
     state_dir: Path = _setting(
         Path(".compass-agent"), "AGENT_STATE_DIR", "Key and certificates (files 0600, directory 0700)."

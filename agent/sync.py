@@ -59,7 +59,7 @@ async def synchronize(
     *,
     runtime_id: str,
     dry_run: bool = False,
-    gateway_url: str | None = None,
+    gateway_url: str = DEFAULT_GATEWAY_URL,
     secret_namespace: str = DEFAULT_SECRET_NAMESPACE,
 ) -> SyncResult:
     fetched = await director.fetch_applications(runtime_id)
@@ -75,7 +75,7 @@ async def synchronize(
     desired, conflicts = desired_resources(
         fetched.applications,
         existing=existing[APPLICATION_KIND],
-        gateway_url=gateway_url or DEFAULT_GATEWAY_URL,
+        gateway_url=gateway_url,
         secret_namespace=secret_namespace,
     )
     for conflict in conflicts:

@@ -583,7 +583,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def main(argv: list[str] | None = None) -> int:
-    from agent.logging import configure_logging
+    from dataplane.logging import configure_logging
 
     options = parse_arguments(argv)
     configure_logging(level="warning", json=False)  # the agent's progress logs would break the table

@@ -20,6 +20,9 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.servers",
     "tests.fixtures.agent",
+    "tests.fixtures.kube",
+    "tests.fixtures.upstream",
+    "tests.fixtures.gateway",
 ]
 
 

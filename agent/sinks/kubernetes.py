@@ -8,7 +8,7 @@ an Application or Secret the sink reads the resource and refuses (``ResourceConf
 ownership label: what the agent did not create, it never touches. A Secret that names its Application in the
 ``app`` label gets an ownerReference to it, so that Kubernetes removes the Secret with the Application.
 
-Not run against a real cluster here: the tests use tests/agent/fake_kube_api.py.
+Not run against a real cluster here: the tests use testing/kube.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 import structlog
-from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
+from lightkube import ApiError, AsyncClient, ConfigError
 from lightkube.core.client import LabelSelector
 from lightkube.generic_resource import create_global_resource
 from lightkube.resources.core_v1 import Secret
@@ -38,6 +38,7 @@ from agent.sinks.base import (
     is_owned,
     labels_of,
 )
+from dataplane.catalog.kubernetes import kube_config
 
 log = structlog.get_logger("agent.sink.kubernetes")
 
@@ -68,14 +69,11 @@ class KubernetesSink:
     def from_config(
         cls, *, kubeconfig: Path | None = None, context: str | None = None, secret_namespace: str
     ) -> KubernetesSink:
-        """A kubeconfig file when given; else in-cluster config, then $KUBECONFIG or ~/.kube/config."""
+        """The configuration ``kube_config`` finds."""
         try:
-            config = KubeConfig.from_file(kubeconfig) if kubeconfig is not None else KubeConfig.from_env()
-            single = config.get(context)
+            single = kube_config(kubeconfig, context)
         except ConfigError as exc:
             raise SinkError(f"no usable Kubernetes configuration: {exc}") from exc
-        if single is None:
-            raise SinkError(f"the kubeconfig has no context {context or '(current)'}")
         return cls(AsyncClient(config=single, field_manager=FIELD_MANAGER), secret_namespace=secret_namespace)
 
     async def aclose(self) -> None:

@@ -119,9 +119,11 @@ class Landscape(ApplicationMoves):
 
     # --- the Director, as the operator ----------------------------------------------------------------------
 
-    async def application(self, name: str | None = None, *, assigned: bool = True) -> str:
+    async def application(self, name: str | None = None, *, assigned: bool = True, **fields: Any) -> str:
+        """Registers an application (``fields``: more of its ApplicationRegisterInput); returns its id."""
         name = name or f"app-{uuid.uuid4().hex[:8]}"
-        data = await self.operator.query(REGISTER_APPLICATION, {"in": {"name": name, "description": "shop"}})
+        registered = {"name": name, "description": "shop", **fields}
+        data = await self.operator.query(REGISTER_APPLICATION, {"in": registered})
         application_id = str(data["result"]["id"])
         if assigned:
             await self.assign(application_id)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 import structlog
+import yaml
 
 import agent.loop
 from agent.connection import Connection
@@ -23,7 +24,7 @@ from connector.ca import CertificateAuthority
 from kernel.db import Database
 from kernel.settings import Settings
 from testing.waiting import wait_until
-from tests.agent.support import Landscape, make_landscape
+from tests.agent.support import Landscape, bundle_input, make_landscape
 from tests.connector.support import TEST_SERVER_SETTINGS, RunningServer, harness
 
 GATEWAY = "https://gateway.runtime.example.com"
@@ -349,6 +350,25 @@ async def test_runtime_labels_are_set_only_where_they_differ_from_the_runtimes(l
     assert (await landscape.runtime_labels())[CONSOLE_LABEL] == CONSOLE
 
 
+async def test_central_gateway_urls_come_from_agent_gateway_url_not_the_event_gateway_url(
+    landscape: Landscape, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given
+    monkeypatch.setenv("AGENT_GATEWAY_URL", "http://proxy.runtime.example.com:8082")
+    monkeypatch.setenv("AGENT_EVENT_GATEWAY_URL", GATEWAY)
+    await landscape.application("shop", bundles=[bundle_input()])
+
+    # when
+    outcome = await landscape.run_once()
+
+    # then
+    assert outcome.state is ConnectionState.SYNCHRONIZED, outcome.error
+    application = yaml.safe_load(landscape.manifests()[manifest_of("shop")])
+    entry = application["spec"]["services"][0]["entries"][0]
+    assert entry["centralGatewayUrl"] == "http://proxy.runtime.example.com:8082/mp-shop/orders-0/orders-api"
+    assert (await landscape.runtime_labels())[EVENT_SERVICE_LABEL] == GATEWAY
+
+
 async def test_a_failed_label_update_is_metadata_update_failed_and_the_sync_still_applies(
     landscape: Landscape,
 ) -> None:
@@ -452,4 +472,3 @@ async def test_an_unexpected_error_does_not_end_the_loop(landscape: Landscape) -
 
     # then
     assert [entry["event"] for entry in logs].count("iteration_failed") >= 3
-

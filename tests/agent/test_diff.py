@@ -5,13 +5,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from agent.diff import SyncPlan, plan
 from agent.resources import application_resources
+from dataplane.names import PROXY_TIMEOUT_ANNOTATION
 
 OWNED = {"applicationconnector.kyma-project.io/managed-by": "compass-runtime-agent"}
 
 
-def application(identifier: str, *, description: str = "a shop", username: str = "user") -> dict[str, Any]:
+def application(
+    identifier: str, *, description: str = "a shop", username: str = "user", proxy_timeout: str | None = None
+) -> dict[str, Any]:
     bundle: dict[str, Any] = {
         "id": f"bundle-{identifier}",
         "name": "orders",
@@ -27,6 +32,7 @@ def application(identifier: str, *, description: str = "a shop", username: str =
         "description": description,
         "auths": [],
         "bundles": {"data": [bundle]},
+        "proxyTimeout": {PROXY_TIMEOUT_ANNOTATION: proxy_timeout} if proxy_timeout is not None else {},
     }
 
 
@@ -130,3 +136,14 @@ def test_a_changed_label_value_of_the_agent_is_an_update() -> None:
     result = plan(manifests, current)
 
     assert result.lines() == [f"update Secret/{secret}"]
+
+
+@pytest.mark.parametrize(("before", "after"), [(None, "60"), ("60", "90"), ("60", None)])
+def test_a_set_changed_or_removed_proxy_timeout_label_is_an_update(
+    before: str | None, after: str | None
+) -> None:
+    current = existing(desired(application("a", proxy_timeout=before)))
+
+    result = plan(desired(application("a", proxy_timeout=after)), current)
+
+    assert result.lines() == ["update Application/mp-a"]

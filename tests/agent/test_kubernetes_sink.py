@@ -1,4 +1,4 @@
-"""The Kubernetes sink with the real lightkube client against tests/agent/fake_kube_api.py on loopback HTTP.
+"""The Kubernetes sink with the real lightkube client against testing/kube.py on loopback HTTP.
 
 No Kubernetes API server can run here; the fake implements the REST semantics the sink uses (its docstring
 lists them).
@@ -7,7 +7,7 @@ lists them).
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from agent.sinks import make_sink
 from agent.sinks.kubernetes import _RESOURCES, KubernetesSink
 from agent.status import CompassConnection, ConnectionState
 from agent.sync import synchronize
-from tests.agent.fake_kube_api import FakeKubeApi
+from testing.kube import FakeKubeApi
 from tests.agent.support import StaticDirector
 from tests.agent.test_resources import SHOP
 
@@ -31,21 +31,12 @@ APPLICATIONS = "/apis/applicationconnector.kyma-project.io/v1alpha1/applications
 SECRETS = f"/api/v1/namespaces/{NAMESPACE}/secrets"
 
 
-@pytest.fixture(scope="module")
-def fake_api() -> Iterator[FakeKubeApi]:
-    api = FakeKubeApi().start()
-    yield api
-    api.stop()
-
-
 @pytest.fixture
-async def sink(fake_api: FakeKubeApi, tmp_path: Path) -> AsyncIterator[KubernetesSink]:
-    fake_api.reset()
-
+async def sink(kube_api: FakeKubeApi, tmp_path: Path) -> AsyncIterator[KubernetesSink]:
     class Settings:
         sink = "kubernetes"
         manifest_dir = tmp_path
-        kubeconfig = fake_api.write_kubeconfig(tmp_path / "kubeconfig")
+        kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
         kube_context = None
         secret_namespace = NAMESPACE
 
@@ -77,15 +68,15 @@ async def apply_all(sink: KubernetesSink, manifests: list[dict[str, Any]]) -> No
 
 
 async def test_apply_creates_the_application_and_its_secrets_owned_by_it(
-    sink: KubernetesSink, fake_api: FakeKubeApi
+    sink: KubernetesSink, kube_api: FakeKubeApi
 ) -> None:
     # when
     await apply_all(sink, shop())
 
     # then
-    application = fake_api.object("Application", "mp-shop")
+    application = kube_api.object("Application", "mp-shop")
     assert application is not None and application["spec"] == shop()[0]["spec"]
-    secrets = [fake_api.object("Secret", item["metadata"]["name"], NAMESPACE) for item in shop()[1:]]
+    secrets = [kube_api.object("Secret", item["metadata"]["name"], NAMESPACE) for item in shop()[1:]]
     owners = [secret["metadata"]["ownerReferences"] for secret in secrets if secret is not None]
     assert owners == [[{
         "apiVersion": "applicationconnector.kyma-project.io/v1alpha1",
@@ -93,18 +84,18 @@ async def test_apply_creates_the_application_and_its_secrets_owned_by_it(
         "name": "mp-shop",
         "uid": application["metadata"]["uid"],
     }]] * 3
-    assert [(item.method, item.path) for item in fake_api.writes()] == [
+    assert [(item.method, item.path) for item in kube_api.writes()] == [
         ("POST", APPLICATIONS), ("POST", SECRETS), ("POST", SECRETS), ("POST", SECRETS)
     ]
 
 
 async def test_apply_updates_an_owned_resource_by_server_side_apply(
-    sink: KubernetesSink, fake_api: FakeKubeApi
+    sink: KubernetesSink, kube_api: FakeKubeApi
 ) -> None:
     # given
     application = shop()[0]
     await sink.apply(application)
-    version = fake_api.object("Application", "mp-shop")["metadata"]["resourceVersion"]  # type: ignore[index]
+    version = kube_api.object("Application", "mp-shop")["metadata"]["resourceVersion"]  # type: ignore[index]
     changed = copy.deepcopy(application)
     changed["spec"]["description"] = "changed"
 
@@ -112,24 +103,24 @@ async def test_apply_updates_an_owned_resource_by_server_side_apply(
     await sink.apply(changed)
 
     # then
-    stored = fake_api.object("Application", "mp-shop")
+    stored = kube_api.object("Application", "mp-shop")
     assert stored is not None and stored["spec"]["description"] == "changed"
     assert stored["metadata"]["resourceVersion"] != version
-    patch = fake_api.writes()[-1]
+    patch = kube_api.writes()[-1]
     assert (patch.method, patch.content_type) == ("PATCH", "application/apply-patch+yaml")
     assert "fieldManager=compass-runtime-agent" in patch.query and "force=true" in patch.query
 
 
 async def test_list_owned_returns_only_the_agents_resources(
-    sink: KubernetesSink, fake_api: FakeKubeApi,
+    sink: KubernetesSink, kube_api: FakeKubeApi,
 ) -> None:
     # given
     await apply_all(sink, shop())
-    fake_api.put_object(foreign_application("by-hand"))
-    fake_api.put_object(foreign_application("labelled-only", OWNED))  # no spec.compassMetadata
+    kube_api.put_object(foreign_application("by-hand"))
+    kube_api.put_object(foreign_application("labelled-only", OWNED))  # no spec.compassMetadata
     other_namespace = copy.deepcopy(shop()[1])
     other_namespace["metadata"]["namespace"] = "elsewhere"
-    fake_api.put_object(other_namespace)
+    kube_api.put_object(other_namespace)
 
     # when
     applications = await sink.list_owned("Application")
@@ -139,83 +130,83 @@ async def test_list_owned_returns_only_the_agents_resources(
     assert list(applications) == ["mp-shop"]
     assert sorted(secrets) == sorted(item["metadata"]["name"] for item in shop()[1:])
     assert all(item["apiVersion"] == "v1" and item["kind"] == "Secret" for item in secrets.values())
-    listing = [item for item in fake_api.requests if item.method == "GET" and item.path == APPLICATIONS]
+    listing = [item for item in kube_api.requests if item.method == "GET" and item.path == APPLICATIONS]
     selector = "labelSelector=applicationconnector.kyma-project.io%2Fmanaged-by%3Dcompass-runtime-agent"
     assert selector in listing[0].query
 
 
 async def test_a_resource_not_created_by_the_agent_is_never_updated(
-    sink: KubernetesSink, fake_api: FakeKubeApi
+    sink: KubernetesSink, kube_api: FakeKubeApi
 ) -> None:
     # given
-    fake_api.put_object(foreign_application("mp-shop"))
+    kube_api.put_object(foreign_application("mp-shop"))
 
     # when
     with pytest.raises(ResourceConflict):
         await sink.apply(shop()[0])
 
     # then
-    assert fake_api.writes() == []
-    stored = fake_api.object("Application", "mp-shop")
+    assert kube_api.writes() == []
+    stored = kube_api.object("Application", "mp-shop")
     assert stored is not None and stored["spec"] == {"description": "installed by hand"}
 
 
 async def test_a_resource_not_created_by_the_agent_is_never_deleted(
-    sink: KubernetesSink, fake_api: FakeKubeApi
+    sink: KubernetesSink, kube_api: FakeKubeApi
 ) -> None:
-    fake_api.put_object(foreign_application("by-hand"))
+    kube_api.put_object(foreign_application("by-hand"))
 
     with pytest.raises(ResourceConflict):
         await sink.delete("Application", "by-hand")
 
-    assert fake_api.writes() == []
+    assert kube_api.writes() == []
 
 
 async def test_a_foreign_resource_created_meanwhile_answers_409_and_stays_untouched(
-    sink: KubernetesSink, fake_api: FakeKubeApi
+    sink: KubernetesSink, kube_api: FakeKubeApi
 ) -> None:
     # given someone creates the Application between the sink's read and its create
-    fake_api.before_next("POST", APPLICATIONS, lambda: fake_api.put_object(foreign_application("mp-shop")))
+    kube_api.before_next("POST", APPLICATIONS, lambda: kube_api.put_object(foreign_application("mp-shop")))
 
     # when
     with pytest.raises(ResourceConflict):
         await sink.apply(shop()[0])
 
     # then
-    assert [(item.method, item.path) for item in fake_api.writes()] == [("POST", APPLICATIONS)]
-    stored = fake_api.object("Application", "mp-shop")
+    assert [(item.method, item.path) for item in kube_api.writes()] == [("POST", APPLICATIONS)]
+    stored = kube_api.object("Application", "mp-shop")
     assert stored is not None and stored["spec"] == {"description": "installed by hand"}
 
 
 async def test_an_owned_resource_created_meanwhile_answers_409_and_is_updated(
-    sink: KubernetesSink, fake_api: FakeKubeApi
+    sink: KubernetesSink, kube_api: FakeKubeApi
 ) -> None:
     # given another replica of the agent creates it between the sink's read and its create
     older = copy.deepcopy(shop()[0])
     older["spec"]["description"] = "older"
-    fake_api.before_next("POST", APPLICATIONS, lambda: fake_api.put_object(older))
+    kube_api.before_next("POST", APPLICATIONS, lambda: kube_api.put_object(older))
 
     # when
     await sink.apply(shop()[0])
 
     # then
-    assert [item.method for item in fake_api.writes()] == ["POST", "PATCH"]
-    assert fake_api.object("Application", "mp-shop")["spec"] == shop()[0]["spec"]  # type: ignore[index]
+    assert [item.method for item in kube_api.writes()] == ["POST", "PATCH"]
+    assert kube_api.object("Application", "mp-shop")["spec"] == shop()[0]["spec"]  # type: ignore[index]
 
 
 async def test_deleting_a_resource_that_is_already_gone_is_no_error(
-    sink: KubernetesSink, fake_api: FakeKubeApi,
+    sink: KubernetesSink, kube_api: FakeKubeApi,
 ) -> None:
     # given it disappears between the sink's read and its delete (404 on DELETE), and one that never existed
     await sink.apply(shop()[0])
-    fake_api.before_next("DELETE", APPLICATIONS, lambda: fake_api.remove_object("Application", "mp-shop"))
+    kube_api.before_next("DELETE", APPLICATIONS, lambda: kube_api.remove_object("Application", "mp-shop"))
 
     # when
     await sink.delete("Application", "mp-shop")
     await sink.delete("Application", "never-existed")
 
     # then
-    assert fake_api.names("Application") == []
+    assert kube_api.names("Application") == []
 
 
 async def test_get_returns_none_for_a_missing_resource(sink: KubernetesSink) -> None:
@@ -223,7 +214,7 @@ async def test_get_returns_none_for_a_missing_resource(sink: KubernetesSink) -> 
 
 
 async def test_the_compass_connection_is_written_and_read_back(
-    sink: KubernetesSink, fake_api: FakeKubeApi,
+    sink: KubernetesSink, kube_api: FakeKubeApi,
 ) -> None:
     connection = {
         "apiVersion": "compass.kyma-project.io/v1alpha1",
@@ -241,31 +232,31 @@ async def test_the_compass_connection_is_written_and_read_back(
     stored["metadata"]["managedFields"] = [{"manager": "someone"}]
     await sink.apply(stored)
 
-    assert fake_api.object("CompassConnection", "compass-connection")["status"] == {  # type: ignore[index]
+    assert kube_api.object("CompassConnection", "compass-connection")["status"] == {  # type: ignore[index]
         "connectionState": "Synchronized"
     }
 
 
-async def test_an_api_error_is_a_sink_error(sink: KubernetesSink, fake_api: FakeKubeApi) -> None:
-    fake_api.fail_next("POST", APPLICATIONS, 500)
+async def test_an_api_error_is_a_sink_error(sink: KubernetesSink, kube_api: FakeKubeApi) -> None:
+    kube_api.fail_next("POST", APPLICATIONS, 500)
 
     with pytest.raises(SinkError, match="500"):
         await sink.apply(shop()[0])
 
 
-async def test_an_unchanged_sync_performs_zero_writes(sink: KubernetesSink, fake_api: FakeKubeApi) -> None:
+async def test_an_unchanged_sync_performs_zero_writes(sink: KubernetesSink, kube_api: FakeKubeApi) -> None:
     # given a first sync that created everything
     director = StaticDirector([SHOP])
     first = await synchronize(director, sink, runtime_id="runtime", secret_namespace=NAMESPACE)
     assert len(first.plan.creates) == 4
-    writes = len(fake_api.writes())
+    writes = len(kube_api.writes())
 
     # when
     second = await synchronize(director, sink, runtime_id="runtime", secret_namespace=NAMESPACE)
 
     # then
     assert second.plan.empty
-    assert len(fake_api.writes()) == writes
+    assert len(kube_api.writes()) == writes
 
 
 def test_a_missing_kubeconfig_is_a_sink_error(tmp_path: Path) -> None:
@@ -357,7 +348,7 @@ def _resource_and_verb(method: str, path: str) -> tuple[str, str]:
 
 
 async def test_the_rbac_grants_exactly_the_verbs_the_sink_uses(
-    sink: KubernetesSink, fake_api: FakeKubeApi,
+    sink: KubernetesSink, kube_api: FakeKubeApi,
 ) -> None:
     # given every operation of the sink on every kind it handles
     connection = {"apiVersion": "compass.kyma-project.io/v1alpha1", "kind": "CompassConnection",
@@ -372,7 +363,7 @@ async def test_the_rbac_grants_exactly_the_verbs_the_sink_uses(
     for manifest in [*shop(), connection]:
         await sink.delete(manifest["kind"], manifest["metadata"]["name"])
     used: dict[str, set[str]] = {}
-    for request in fake_api.requests:
+    for request in kube_api.requests:
         resource, verb = _resource_and_verb(request.method, request.path)
         used.setdefault(resource, set()).add(verb)
 

@@ -8,6 +8,8 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
+
 from agent.resources import (
     NameConflict,
     application_resources,
@@ -16,6 +18,7 @@ from agent.resources import (
     normalize,
     service_name,
 )
+from dataplane.names import PROXY_TIMEOUT_ANNOTATION
 
 GATEWAY = "http://gateway.kyma-system:8082"
 APPLICATION_ID = "0f7a2b5e-1d4c-4e0a-9b8f-3c6d5e4f2a10"
@@ -226,6 +229,57 @@ def test_names_are_normalized_for_kubernetes() -> None:
     assert normalize("  Orders API (v2)__beta ") == "orders-api-v2-beta"
     assert service_name("İstanbul Shop", "id") == f"istanbul-shop-{sha1('id')[:5]}"
     assert service_name("!!!", "id") == sha1("id")[:5]
+
+
+@pytest.mark.parametrize(
+    ("name", "segment"),
+    [
+        # longer than 57 characters: the gateway cuts, Kubernetes names do not
+        (
+            "Customer Relationship Management: Orders, Invoices and Returns (v2)",
+            "customer-relationship-management-orders-invoices-and-retu",
+        ),
+        # Go's rule knows ASCII only: "İ" is punctuation to it, not "i"
+        ("İnventory", "nventory"),
+        # leading punctuation dropped; a "-" left at the cut stays
+        (
+            "(Orders, invoices and returns of my customer relationship) v2",
+            "orders-invoices-and-returns-of-my-customer-relationship-",
+        ),
+    ],
+)
+def test_central_gateway_url_segments_are_the_names_the_gateway_matches(name: str, segment: str) -> None:
+    # given a bundle and its API of the same name, one the two normalizations disagree on
+    assert normalize(name) != segment
+    bundle = SHOP["bundles"]["data"][1]
+    api = {**bundle["apiDefinitions"]["data"][0], "name": name}
+    application = {**SHOP, "bundles": _page([{**bundle, "name": name, "apiDefinitions": _page([api])}])}
+
+    # when
+    manifest, *_ = application_resources(application, gateway_url=GATEWAY)
+
+    # then
+    entry = manifest["spec"]["services"][0]["entries"][0]
+    assert entry["centralGatewayUrl"] == f"{GATEWAY}/mp-shop/{segment}/{segment}"
+
+
+@pytest.mark.parametrize(("label", "annotation"), [("60", "60"), (45, "45"), (2.5, "2.5")])
+def test_the_proxy_timeout_label_becomes_the_applications_annotation_as_text(
+    label: object, annotation: str
+) -> None:
+    application = {**SHOP, "proxyTimeout": {PROXY_TIMEOUT_ANNOTATION: label}}
+
+    manifest, *_ = application_resources(application)
+
+    assert manifest["metadata"]["annotations"] == {PROXY_TIMEOUT_ANNOTATION: annotation}
+
+
+@pytest.mark.parametrize("labels", [None, {}])
+def test_without_the_proxy_timeout_label_the_application_has_no_annotations(labels: object) -> None:
+    manifest, *_ = application_resources({**SHOP, "proxyTimeout": labels})
+
+    assert manifest == application_resources(SHOP)[0]
+    assert "annotations" not in manifest["metadata"]
 
 
 def test_a_name_the_director_did_not_normalize_is_normalized_as_compass_does() -> None:

@@ -18,6 +18,7 @@ VARIABLES = (
     "AGENT_SYNC_PERIOD",
     "AGENT_RENEWAL_THRESHOLD",
     "AGENT_EVENT_GATEWAY_URL",
+    "AGENT_GATEWAY_URL",
     "AGENT_CONSOLE_URL",
     "AGENT_STATE_DIR",
     "AGENT_SINK",
@@ -55,6 +56,7 @@ def test_reads_kyma_names_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("AGENT_RENEWAL_THRESHOLD", "0.25")
     monkeypatch.setenv("AGENT_EVENT_GATEWAY_URL", "https://gateway.example.com")
     monkeypatch.setenv("AGENT_CONSOLE_URL", "https://console.example.com")
+    monkeypatch.setenv("AGENT_GATEWAY_URL", "http://proxy.example.com:8082")
     monkeypatch.setenv("AGENT_SINK", "kubernetes")
 
     # when
@@ -67,6 +69,7 @@ def test_reads_kyma_names_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     assert (settings.sync_period, settings.renewal_threshold) == (30.0, 0.25)
     assert settings.event_gateway_url == "https://gateway.example.com"
     assert settings.console_url == "https://console.example.com"
+    assert settings.gateway_url == "http://proxy.example.com:8082"
     assert settings.sink == "kubernetes"
 
 
@@ -78,6 +81,7 @@ def test_defaults_are_compass_agents() -> None:
     assert settings.state_dir == Path(".compass-agent")
     assert settings.sink == "directory"
     assert settings.key_type == "rsa4096"
+    assert settings.gateway_url == "http://central-application-gateway.kyma-system.svc.cluster.local:8082"
 
 
 def test_manifest_dir_defaults_to_manifests_in_the_state_dir(tmp_path: Path) -> None:

@@ -19,9 +19,16 @@ from agent.resources import application_resources
 from agent.sinks.base import Manifest
 from agent.sinks.directory import DirectorySink
 from agent.sync import synchronize
+from dataplane.names import PROXY_TIMEOUT_ANNOTATION
 from testing.ports import free_port
 from tests.agent.support import Scenario, StaticDirector
 from tests.agent.test_resources import SHOP
+
+SET_APPLICATION_LABEL = """
+mutation ($id: ID!, $key: String!, $value: Any!) {
+  result: setApplicationLabel(applicationID: $id, key: $key, value: $value) { key }
+}
+"""
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -60,8 +67,28 @@ class RecordingSink(DirectorySink):
 # --- against a real server ----------------------------------------------------------------------------------
 
 
+async def test_an_applications_proxy_timeout_label_becomes_its_annotation(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    # given
+    application_id, name = await scenario.add_application()
+    label = {"id": application_id, "key": PROXY_TIMEOUT_ANNOTATION, "value": 60}
+    await scenario.operator.query(SET_APPLICATION_LABEL, label)
+    sink = RecordingSink(tmp_path / "manifests")
+    director = scenario.director()
+
+    # when
+    await synchronize(director, sink, runtime_id=scenario.runtime_id)
+    await director.aclose()
+
+    # then
+    application = (await sink.list_owned("Application"))[name]
+    assert application["metadata"]["annotations"] == {PROXY_TIMEOUT_ANNOTATION: "60"}
+
+
 async def test_a_first_sync_writes_every_application_of_the_runtime(
-    scenario: Scenario, tmp_path: Path,
+    scenario: Scenario,
+    tmp_path: Path,
 ) -> None:
     # given
     _, first = await scenario.add_application()
@@ -146,7 +173,8 @@ async def test_an_unchanged_sync_writes_nothing(scenario: Scenario, tmp_path: Pa
 
 
 async def test_an_unreachable_director_changes_nothing_and_fails_the_sync(
-    scenario: Scenario, tmp_path: Path,
+    scenario: Scenario,
+    tmp_path: Path,
 ) -> None:
     # given a synchronized directory
     await scenario.add_application()
@@ -298,4 +326,3 @@ async def test_a_304_without_an_earlier_fetch_fails_the_sync(tmp_path: Path) -> 
 
     with pytest.raises(SyncFailed):
         await synchronize(director, RecordingSink(tmp_path / "manifests"), runtime_id="runtime")
-

@@ -1,32 +1,41 @@
-"""A stand-in for the Kubernetes API server, over real HTTP on 127.0.0.1, for the agent's Kubernetes sink.
+"""A stand-in for the Kubernetes API server, over real HTTP on 127.0.0.1, for the agent's Kubernetes sink and
+the data plane's Kubernetes catalog.
 
-It implements the few REST semantics the sink relies on, for Applications and CompassConnections
-(cluster-scoped custom resources) and Secrets (namespaced):
+It implements the few REST semantics those rely on, for Applications and CompassConnections (cluster-scoped
+custom resources) and Secrets (namespaced):
 
-- GET one (404 when missing), LIST with ``labelSelector`` (``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``);
+- GET one (404 when missing), LIST with ``labelSelector`` (``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``) and the
+  collection's ``metadata.resourceVersion``;
+- WATCH (``?watch=true`` or ``watch=1``): newline-delimited JSON events ``{"type": "ADDED" | "MODIFIED" |
+  "DELETED", "object": ...}`` of every change after ``resourceVersion`` (without one, or with "0": an ADDED per
+  existing object first), for as long as the client stays or ``timeoutSeconds``; a ``resourceVersion`` older
+  than the history kept (``compact()``) gets the server's answer, one ``ERROR`` event with a 410 Status;
 - POST create (409 when the name exists), PUT replace with ``metadata.resourceVersion`` (409 when it is
   stale);
 - PATCH with ``application/apply-patch+yaml`` (server-side apply as one field manager sees it: creates, or
   replaces the content and merges labels and annotations; ``fieldManager`` required) or
   ``application/merge-patch+json``;
 - DELETE (404 when missing);
-- ``metadata.uid``, ``creationTimestamp`` and a ``resourceVersion`` bumped on every change (and only then);
-  ``stringData`` folded into ``data`` as the real server does.
+- ``metadata.uid``, ``creationTimestamp`` and a ``resourceVersion`` bumped on every change (and only then),
+  one counter for all kinds as in etcd; ``stringData`` folded into ``data`` as the real server does.
 
 Every request is recorded (``requests``), so a test can count writes; ``fail_next`` makes the next matching
-request answer with an error, ``before_next`` runs an action (another writer) just before it is handled. No
-real cluster is used anywhere in these tests (none can run here).
+request answer with an error, ``before_next`` runs an action (another writer) just before it is handled;
+``end_watches`` closes the open watches as the server does when their time is up. No real cluster is used
+anywhere in these tests (none can run here).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import bisect
 import copy
 import json
 import threading
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +43,7 @@ from typing import Any
 import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from testing.threaded import ThreadedServer
@@ -60,6 +69,8 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
 
+Key = tuple[str, str | None, str]  # kind, namespace (None: cluster-scoped), name
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -68,9 +79,35 @@ class Recorded:
     query: str
     content_type: str
 
+    @property
+    def watching(self) -> bool:
+        return any(part in {"watch=true", "watch=1"} for part in self.query.split("&"))
 
-def status(code: int, reason: str, message: str) -> JSONResponse:
-    body = {
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the watch history: what a watch from an older resourceVersion is sent."""
+
+    version: int
+    key: Key
+    type: str  # ADDED, MODIFIED, DELETED
+    object: dict[str, Any]
+
+
+@dataclass
+class _Watcher:
+    """An open watch, woken from whichever thread made a change."""
+
+    loop: asyncio.AbstractEventLoop
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False
+
+    def notify(self) -> None:
+        self.loop.call_soon_threadsafe(self.wake.set)
+
+
+def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
@@ -79,7 +116,10 @@ def status(code: int, reason: str, message: str) -> JSONResponse:
         "reason": reason,
         "code": code,
     }
-    return JSONResponse(body, status_code=code)
+
+
+def status(code: int, reason: str, message: str) -> JSONResponse:
+    return JSONResponse(status_body(code, reason, message), status_code=code)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -115,11 +155,14 @@ def matches(labels: dict[str, str], selector: str) -> bool:
 
 class FakeKubeApi:
     def __init__(self) -> None:
-        self.objects: dict[tuple[str, str | None, str], dict[str, Any]] = {}
+        self.objects: dict[Key, dict[str, Any]] = {}
         self.requests: list[Recorded] = []
         self.failures: list[tuple[str, str, int]] = []
         self.hooks: list[tuple[str, str, Callable[[], object]]] = []
+        self.history: list[Change] = []
         self._resource_version = 0
+        self._compacted = 0  # a watch from an older resourceVersion is answered 410
+        self._watchers: list[_Watcher] = []
         self._lock = threading.Lock()
         self._served: ThreadedServer | None = None
         many, one = ["GET", "POST"], ["GET", "PUT", "PATCH", "DELETE"]
@@ -143,6 +186,7 @@ class FakeKubeApi:
         return self
 
     def stop(self) -> None:
+        self.end_watches()  # uvicorn waits for open responses before it stops
         if self._served is not None:
             self._served.stop()
 
@@ -163,36 +207,67 @@ class FakeKubeApi:
     # --- what tests look at and arrange ---------------------------------------------------------------------
 
     def reset(self) -> None:
+        """Empty, without an event for what goes: open watches end and no watch reaches into the past."""
         with self._lock:
             self.objects.clear()
             self.requests.clear()
             self.failures.clear()
             self.hooks.clear()
+        self.compact()
+        self.end_watches()
+
+    def compact(self) -> None:
+        """Compacts the history as etcd does: a watch from any resourceVersion given out until now is answered
+        410 Gone (the current one included, so the version moves on by one, as other kinds' changes move it
+        in a real cluster). Watches already open go on unharmed."""
+        with self._lock:
+            self._resource_version += 1
+            self._compacted = self._resource_version
+
+    def end_watches(self) -> None:
+        """Closes every open watch, as the server does at ``timeoutSeconds``: clients watch again from the
+        last resourceVersion they saw."""
+        with self._lock:
+            for watcher in self._watchers:
+                watcher.ended = True
+                watcher.notify()
+
+    def watch_count(self) -> int:
+        """Watches open now."""
+        with self._lock:
+            return len(self._watchers)
+
+    def lists(self, path_contains: str) -> int:
+        """LIST requests made so far of a collection whose path contains ``path_contains``."""
+        return sum(
+            1
+            for item in self.requests
+            if item.method == "GET" and path_contains in item.path and not item.watching
+        )
 
     def writes(self) -> list[Recorded]:
         return [item for item in self.requests if item.method in WRITE_METHODS]
 
-    def fail_next(self, method: str, path_contains: str, code: int = 500) -> None:
-        """The next ``method`` request whose path contains ``path_contains`` answers ``code``."""
-        self.failures.append((method, path_contains, code))
+    def fail_next(self, method: str, path_contains: str, code: int = 500, *, times: int = 1) -> None:
+        """The next ``times`` ``method`` requests whose path contains ``path_contains`` answer ``code``."""
+        self.failures.extend([(method, path_contains, code)] * times)
 
     def before_next(self, method: str, path_contains: str, action: Callable[[], object]) -> None:
         """Runs ``action`` just before the next matching request is handled (a concurrent writer)."""
         self.hooks.append((method, path_contains, action))
 
     def put_object(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Stores an object as if someone else had created it (no request recorded)."""
+        """Stores an object as if someone else had created or replaced it (no request recorded)."""
         kind = next(item for item in KINDS.values() if item.kind == manifest["kind"])
         metadata = manifest["metadata"]
+        namespace = metadata.get("namespace") if kind.namespaced else None
         with self._lock:
-            stored = self._stamp(copy.deepcopy(manifest), None)
-            namespace = metadata.get("namespace") if kind.namespaced else None
-            self.objects[(kind.kind, namespace, metadata["name"])] = stored
-        return stored
+            return self._store((kind.kind, namespace, metadata["name"]), copy.deepcopy(manifest), None)
 
     def remove_object(self, kind: str, name: str, namespace: str | None = None) -> None:
+        """Deletes an object as if someone else had (no request recorded)."""
         with self._lock:
-            self.objects.pop((kind, namespace, name), None)
+            self._remove((kind, namespace, name))
 
     def object(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         return self.objects.get((kind, namespace, name))
@@ -220,6 +295,29 @@ class FakeKubeApi:
                 return status(code, "InternalError", "injected failure")
         return None
 
+    def _store(self, key: Key, manifest: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+        """Stamps and stores a new version of an object and records the change (the lock held)."""
+        stored = self._stamp(manifest, previous)
+        change = "ADDED" if key not in self.objects else "MODIFIED"
+        self.objects[key] = stored
+        self._record_change(key, change, stored)
+        return stored
+
+    def _remove(self, key: Key) -> bool:
+        """Deletes an object and records the change (the lock held); False when there was none."""
+        removed = self.objects.pop(key, None)
+        if removed is None:
+            return False
+        self._resource_version += 1
+        removed["metadata"]["resourceVersion"] = str(self._resource_version)
+        self._record_change(key, "DELETED", removed)
+        return True
+
+    def _record_change(self, key: Key, change: str, manifest: dict[str, Any]) -> None:
+        self.history.append(Change(self._resource_version, key, change, copy.deepcopy(manifest)))
+        for watcher in self._watchers:
+            watcher.notify()
+
     def _stamp(self, manifest: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
         self._resource_version += 1
         metadata = manifest.setdefault("metadata", {})
@@ -244,7 +342,7 @@ class FakeKubeApi:
             return None
         return body if isinstance(body, dict) else None
 
-    async def _collection(self, request: Request) -> JSONResponse:
+    async def _collection(self, request: Request) -> Response:
         failure = self._record(request)
         if failure is not None:
             return failure
@@ -253,26 +351,9 @@ class FakeKubeApi:
             return status(404, "NotFound", "the server could not find the requested resource")
         namespace = request.path_params.get("namespace")
         if request.method == "GET":
-            selector = request.query_params.get("labelSelector", "")
-            with self._lock:
-                items = [
-                    copy.deepcopy(item)
-                    for (item_kind, item_namespace, _), item in sorted(
-                        self.objects.items(), key=lambda pair: pair[0][2]
-                    )
-                    if item_kind == kind.kind
-                    and item_namespace == namespace
-                    and matches(item.get("metadata", {}).get("labels") or {}, selector)
-                ]
-                version = str(self._resource_version)
-            return JSONResponse(
-                {
-                    "apiVersion": kind.api_version,
-                    "kind": f"{kind.kind}List",
-                    "metadata": {"resourceVersion": version},
-                    "items": items,
-                }
-            )
+            chosen = _Selection(kind.kind, namespace, request.query_params.get("labelSelector", ""))
+            watching = request.query_params.get("watch") in {"true", "1"}
+            return self._watch(request, chosen) if watching else self._list(kind, chosen)
         body = await self._body(request)
         if body is None or not (body.get("metadata") or {}).get("name"):
             return status(400, "BadRequest", "the body must be an object with metadata.name")
@@ -285,10 +366,9 @@ class FakeKubeApi:
                 return status(409, "AlreadyExists", f'{kind.kind.lower()}s "{name}" already exists')
             body.setdefault("apiVersion", kind.api_version)
             body.setdefault("kind", kind.kind)
-            self.objects[key] = self._stamp(body, None)
-            return JSONResponse(copy.deepcopy(self.objects[key]), status_code=201)
+            return JSONResponse(copy.deepcopy(self._store(key, body, None)), status_code=201)
 
-    async def _item(self, request: Request) -> JSONResponse:
+    async def _item(self, request: Request) -> JSONResponse:  # noqa: PLR0911 - one return per HTTP case
         failure = self._record(request)
         if failure is not None:
             return failure
@@ -305,9 +385,8 @@ class FakeKubeApi:
                 return not_found if current is None else JSONResponse(copy.deepcopy(current))
         if request.method == "DELETE":
             with self._lock:
-                if self.objects.pop(key, None) is None:
+                if not self._remove(key):
                     return not_found
-                self._resource_version += 1
             return status(200, "", "deleted")
         body = await self._body(request)
         if body is None:
@@ -315,6 +394,72 @@ class FakeKubeApi:
         if request.method == "PUT":
             return self._replace(kind, key, body, not_found)
         return self._patch(request, kind, key, body, not_found)
+
+    def _list(self, kind: Kind, chosen: _Selection) -> JSONResponse:
+        with self._lock:
+            items = self._current(chosen)
+            version = str(self._resource_version)
+        return JSONResponse(
+            {
+                "apiVersion": kind.api_version,
+                "kind": f"{kind.kind}List",
+                "metadata": {"resourceVersion": version},
+                "items": items,
+            }
+        )
+
+    def _current(self, chosen: _Selection) -> list[dict[str, Any]]:
+        """Copies of the chosen objects, by name (the lock held)."""
+        return [
+            copy.deepcopy(item)
+            for key, item in sorted(self.objects.items(), key=lambda pair: pair[0][2])
+            if chosen.includes(key, item)
+        ]
+
+    def _watch(self, request: Request, chosen: _Selection) -> Response:
+        given = request.query_params.get("resourceVersion") or "0"
+        timeout = request.query_params.get("timeoutSeconds")
+        try:
+            since, seconds = int(given), float(timeout) if timeout else None
+        except ValueError:
+            return status(400, "BadRequest", "resourceVersion and timeoutSeconds must be numbers")
+        return StreamingResponse(self._events(chosen, since, seconds), media_type="application/json")
+
+    async def _events(self, chosen: _Selection, since: int, seconds: float | None) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        deadline = None if seconds is None else loop.time() + seconds
+        watcher = _Watcher(loop)
+        expired: str | None = None
+        with self._lock:
+            if 0 < since < self._compacted:
+                expired = f"too old resource version: {since} ({self._compacted})"
+            else:
+                self._watchers.append(watcher)
+            # Without a resourceVersion (or "0"): the current state first, as ADDED events.
+            initial = [] if since else self._current(chosen)
+            position = since or self._resource_version
+        if expired is not None:
+            yield _event("ERROR", status_body(410, "Expired", expired))
+            return
+        try:
+            for item in initial:
+                yield _event("ADDED", item)
+            while not watcher.ended:
+                watcher.wake.clear()  # before looking, so that a change made meanwhile wakes the wait below
+                with self._lock:
+                    changes = self.history[bisect.bisect_right(self.history, position, key=_version) :]
+                for change in changes:
+                    position = change.version
+                    if chosen.includes(change.key, change.object):
+                        yield _event(change.type, change.object)
+                remaining = None if deadline is None else deadline - loop.time()
+                try:
+                    await asyncio.wait_for(watcher.wake.wait(), remaining)
+                except TimeoutError:
+                    return
+        finally:
+            with self._lock:
+                self._watchers.remove(watcher)
 
     def _replace(
         self, kind: Kind, key: tuple[str, str | None, str], body: dict[str, Any], not_found: JSONResponse
@@ -332,8 +477,7 @@ class FakeKubeApi:
             body["metadata"]["name"], body["metadata"]["namespace"] = key[2], key[1]
             if key[1] is None:
                 body["metadata"].pop("namespace")
-            self.objects[key] = self._stamp(body, current)
-            return JSONResponse(copy.deepcopy(self.objects[key]))
+            return JSONResponse(copy.deepcopy(self._store(key, body, current)))
 
     def _patch(
         self,
@@ -360,8 +504,8 @@ class FakeKubeApi:
                 return status(415, "UnsupportedMediaType", f"patch type {content_type} is not supported")
             if current is not None and _content(merged) == _content(current):
                 return JSONResponse(copy.deepcopy(current))  # a no-op keeps the resourceVersion
-            self.objects[key] = self._stamp(merged, current)
-            return JSONResponse(copy.deepcopy(self.objects[key]), status_code=200 if current else 201)
+            stored = self._store(key, merged, current)
+            return JSONResponse(copy.deepcopy(stored), status_code=200 if current else 201)
 
     @staticmethod
     def _applied(
@@ -382,6 +526,27 @@ class FakeKubeApi:
             for field in ("uid", "creationTimestamp", "resourceVersion"):
                 metadata[field] = old.get(field)
         return merged
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """The objects a LIST or WATCH asks for."""
+
+    kind: str
+    namespace: str | None
+    selector: str
+
+    def includes(self, key: Key, manifest: dict[str, Any]) -> bool:
+        labels = manifest.get("metadata", {}).get("labels") or {}
+        return key[:2] == (self.kind, self.namespace) and matches(labels, self.selector)
+
+
+def _event(change: str, manifest: dict[str, Any]) -> bytes:
+    return json.dumps({"type": change, "object": manifest}).encode() + b"\n"
+
+
+def _version(change: Change) -> int:
+    return change.version
 
 
 def _content(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""The agent's log format: structlog events (snake_case names) as JSON lines or for a console, on stderr.
+"""The runtime side's log format (the agent, the gateway, the event ingress): structlog events (snake_case
+names) as JSON lines or for a console, on stderr.
 
-The agent runs without the server's packages, so this is its own small setup; stdlib records (httpx) go
-through the same renderer.
+These processes run without the server's packages, so this is their own small setup; stdlib records (httpx,
+aiohttp) go through the same renderer.
 """
 
 from __future__ import annotations
@@ -53,6 +54,6 @@ def configure_logging(*, level: str = "info", json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(numeric_level)
-    # httpx logs every request at INFO; the agent logs its own calls with their request ids.
+    # httpx logs every request at INFO; the callers log their own calls with their request ids.
     logging.getLogger("httpx").setLevel(max(numeric_level, logging.WARNING))
     logging.getLogger("httpcore").setLevel(max(numeric_level, logging.WARNING))

@@ -1,4 +1,4 @@
-"""The agent's logs: what they must never carry."""
+"""The runtime side's logs (agent, gateway, event ingress): what they must never carry."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from agent.logging import configure_logging
+from dataplane.logging import configure_logging
 
 SECRET = "agent-held-client-secret-that-must-stay-out-of-logs"
 
@@ -34,7 +34,7 @@ def test_a_logged_exception_does_not_show_the_secrets_in_its_frames(
     try:
         fetch(SECRET)
     except RuntimeError:
-        structlog.get_logger("agent.test").exception("credential_fetch_failed")
+        structlog.get_logger("dataplane.test").exception("credential_fetch_failed")
 
     logged = capsys.readouterr().err
     assert "credential_fetch_failed" in logged and "the token endpoint refused the client" in logged

@@ -1,0 +1,188 @@
+"""The catalog over the Kubernetes API: Applications (cluster-scoped) and the Secrets of one namespace, each
+kept in memory by an informer of its own.
+
+An informer lists its kind, then watches from the list's resourceVersion (lightkube's watch reconnects from the
+last version it saw when the server closes the stream). A watch that fails is followed by a fresh list, at once
+when the server answered 410 Gone (its history no longer reaches back that far), after a short backoff
+otherwise; lookups answer what is in memory meanwhile. Lookups before the first lists are in raise
+``CatalogError``: the catalog cannot tell yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import httpx
+import structlog
+from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
+from lightkube.config.kubeconfig import SingleConfig
+from lightkube.generic_resource import create_global_resource
+from lightkube.resources.core_v1 import Secret
+
+from dataplane.catalog.base import CatalogError
+from dataplane.catalog.model import Application, SecretData
+from dataplane.catalog.parse import application_from_manifest, is_resource_name, secret_data_from_manifest
+
+log = structlog.get_logger("dataplane.catalog.kubernetes")
+
+ApplicationResource = create_global_resource(
+    "applicationconnector.kyma-project.io", "v1alpha1", "Application", "applications"
+)
+GONE = 410
+# Seconds between attempts after a failure: doubling from the first, up to the last.
+FIRST_BACKOFF, LAST_BACKOFF = 0.5, 30.0
+
+T = TypeVar("T")
+
+
+def kube_config(kubeconfig: Path | None, context: str | None) -> SingleConfig:
+    """A kubeconfig file when given; else in-cluster config, then $KUBECONFIG or ~/.kube/config.
+
+    Raises lightkube's ``ConfigError`` when there is no usable configuration."""
+    config = KubeConfig.from_file(kubeconfig) if kubeconfig is not None else KubeConfig.from_env()
+    single = config.get(context)
+    if single is None:
+        raise ConfigError(f"the kubeconfig has no context {context or '(current)'}")
+    return single
+
+
+@dataclass(frozen=True)
+class _Unusable:
+    """An object that could not be converted: kept, so that its lookup says why rather than "none"."""
+
+    reason: str
+
+
+class _Informer(Generic[T]):
+    """One kind's objects by name, converted once per version."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        resource: Any,
+        *,
+        namespace: str | None,
+        convert: Callable[[Mapping[str, Any]], T],
+    ) -> None:
+        self.client, self.resource, self.namespace, self.convert = client, resource, namespace, convert
+        self.kind: str = resource._api_info.resource.kind
+        self.items: dict[str, T | _Unusable] = {}
+        self.listed = False
+
+    def get(self, name: str) -> T | None:
+        if not self.listed:
+            raise CatalogError(f"the {self.kind} resources have not been listed yet")
+        if not is_resource_name(name):
+            return None
+        found = self.items.get(name)
+        if isinstance(found, _Unusable):
+            raise CatalogError(found.reason)
+        return found
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                version = await self._list()
+                failures = 0
+                await self._watch(version)
+            except ApiError as exc:
+                if exc.status.code == GONE:
+                    log.info("catalog_watch_expired", kind=self.kind, reason=exc.status.message)
+                    continue
+                failures += 1
+                await self._back_off(failures, f"{exc.status.code} {exc.status.reason or ''}".strip())
+            except httpx.HTTPError as exc:
+                failures += 1
+                await self._back_off(failures, repr(exc))
+            except Exception:  # whatever broke this pass: a dead informer would freeze the catalog
+                log.exception("catalog_informer_failed", kind=self.kind)
+                failures += 1
+                await self._back_off(failures, "unexpected error")
+
+    async def _list(self) -> str:
+        listing = self.client.list(self.resource, namespace=self.namespace)
+        items: dict[str, T | _Unusable] = {}
+        async for item in listing:
+            name, converted = self._converted(item.to_dict())
+            items[name] = converted
+        self.items = items  # all at once: a lookup sees the old list or the new one
+        self.listed = True
+        log.info("catalog_listed", kind=self.kind, count=len(items), resource_version=listing.resourceVersion)
+        return listing.resourceVersion
+
+    async def _watch(self, version: str) -> None:
+        async for change, item in self.client.watch(
+            self.resource, namespace=self.namespace, resource_version=version
+        ):
+            manifest = item.to_dict()
+            if change == "DELETED":
+                self.items.pop(str(manifest["metadata"]["name"]), None)
+            elif change in {"ADDED", "MODIFIED"}:
+                name, converted = self._converted(manifest)
+                self.items[name] = converted
+
+    def _converted(self, manifest: Mapping[str, Any]) -> tuple[str, T | _Unusable]:
+        name = str(manifest["metadata"]["name"])
+        try:
+            return name, self.convert(manifest)
+        except ValueError as exc:
+            return name, _Unusable(f"{self.kind} {name} is not usable: {exc}")
+
+    async def _back_off(self, failures: int, reason: str) -> None:
+        delay = min(FIRST_BACKOFF * 2 ** (failures - 1), LAST_BACKOFF)
+        log.warning("catalog_watch_failed", kind=self.kind, reason=reason, retry_in=delay)
+        await asyncio.sleep(delay)
+
+
+class KubernetesCatalog:
+    def __init__(self, client: AsyncClient, *, secret_namespace: str) -> None:
+        self._client = client
+        self.secret_namespace = secret_namespace
+        self._applications = _Informer(
+            client, ApplicationResource, namespace=None, convert=application_from_manifest
+        )
+        self._secrets = _Informer(
+            client, Secret, namespace=secret_namespace, convert=secret_data_from_manifest
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @classmethod
+    def from_config(
+        cls, *, kubeconfig: Path | None = None, context: str | None = None, secret_namespace: str
+    ) -> KubernetesCatalog:
+        try:
+            config = kube_config(kubeconfig, context)
+        except ConfigError as exc:
+            raise CatalogError(f"no usable Kubernetes configuration: {exc}") from exc
+        return cls(AsyncClient(config=config), secret_namespace=secret_namespace)
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(informer.run(), name=f"catalog-{informer.kind}")
+            for informer in (self._applications, self._secrets)
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self._client.close()
+
+    @property
+    def ready(self) -> bool:
+        return self._applications.listed and self._secrets.listed
+
+    def application(self, name: str) -> Application | None:
+        return self._applications.get(name)
+
+    def secret(self, name: str) -> SecretData | None:
+        return self._secrets.get(name)

@@ -1,0 +1,33 @@
+"""The catalog a data plane process reads, chosen by its settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from dataplane.catalog.base import Catalog
+from dataplane.catalog.directory import DirectoryCatalog
+from dataplane.catalog.kubernetes import KubernetesCatalog
+
+CatalogSource = Literal["directory", "kubernetes"]
+
+
+def open_catalog(
+    source: CatalogSource,
+    *,
+    manifest_dir: Path,
+    secret_namespace: str,
+    kubeconfig: Path | None,
+    kube_context: str | None,
+) -> Catalog:
+    """Not started yet: the caller starts and stops it with its own lifetime. ``CatalogError`` when the
+    Kubernetes configuration is unusable."""
+    match source:
+        case "directory":
+            return DirectoryCatalog(manifest_dir)
+        case "kubernetes":
+            return KubernetesCatalog.from_config(
+                kubeconfig=kubeconfig, context=kube_context, secret_namespace=secret_namespace
+            )
+        case _:
+            raise ValueError(f"unknown catalog source {source!r}: directory or kubernetes")
