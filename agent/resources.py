@@ -27,13 +27,11 @@ from agent.queries import PROXY_TIMEOUT_ALIAS
 from agent.sinks.base import (
     APPLICATION_API_VERSION,
     APPLICATION_KIND,
-    DEFAULT_SECRET_NAMESPACE,
     OWNERSHIP_LABEL,
     SECRET_KIND,
     Manifest,
-    is_valid_name,
 )
-from dataplane.names import PROXY_TIMEOUT_ANNOTATION, gateway_name
+from dataplane.names import DEFAULT_SECRET_NAMESPACE, PROXY_TIMEOUT_ANNOTATION, gateway_name, is_resource_name
 
 DEFAULT_GATEWAY_URL = "http://central-application-gateway.kyma-system.svc.cluster.local:8082"
 
@@ -52,7 +50,7 @@ def normalize(name: str) -> str:
 def kubernetes_name(application_name: str) -> str:
     """The application's name when Kubernetes accepts it (the Director normalizes names for runtimes labelled
     ``isNormalized``), else Compass's normalized form of it (``mp-`` + the normalized name)."""
-    if is_valid_name(application_name):
+    if is_resource_name(application_name):
         return application_name
     return normalize("mp-" + application_name)[:253].rstrip("-")
 

@@ -1,5 +1,6 @@
-"""Names shared by the agent (which writes them into ``centralGatewayUrl``) and the gateway (which matches
-them), so that a URL taken from an Application resource always finds its API."""
+"""Names the agent writes and the gateway and event ingress read: where, in which namespace, under which resource
+names, and the path segments of ``centralGatewayUrl`` (one function for the writer and the matcher, so that a URL
+taken from an Application resource always finds its API)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ DEFAULT_SECRET_NAMESPACE = "kyma-system"
 # the gateway's GATEWAY_PROXY_TIMEOUT for that application's APIs: seconds, as a string (e.g. "60").
 PROXY_TIMEOUT_ANNOTATION = "gateway.pycompass.io/proxy-timeout"
 
+# A DNS-1123 subdomain, as Kubernetes wants metadata.name of Applications and Secrets; it also keeps the file names
+# of the agent's directory sink safe.
+_RESOURCE_NAME_MAX_LENGTH = 253
+_RESOURCE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
 _MAX_LENGTH = 57
 
@@ -24,3 +29,9 @@ def gateway_name(name: str) -> str:
     normalized = _NOT_ALPHANUMERIC.sub("-", name).lower()
     normalized = normalized.removesuffix("-")[:_MAX_LENGTH]
     return normalized.removeprefix("-")
+
+
+def is_resource_name(name: str) -> bool:
+    """Could be an Application's or a Secret's name: anything else is absent without a look (and never becomes
+    part of a file path)."""
+    return len(name) <= _RESOURCE_NAME_MAX_LENGTH and _RESOURCE_NAME.fullmatch(name) is not None

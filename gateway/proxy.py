@@ -271,7 +271,8 @@ def _headers(scope: Scope, api: ResolvedApi) -> tuple[CIMultiDict[str], str | No
 
 
 async def _read_body(receive: Receive, limit: int, length: str | None) -> _Body:
-    """The body whole when it fits in ``limit`` bytes, else a stream of what was read and the rest."""
+    """The body whole when it fits in ``limit`` bytes, else a stream of what was read and the rest (even when
+    all of it came in one read: whether a body is retried must not depend on how its bytes arrived)."""
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -284,29 +285,38 @@ async def _read_body(receive: Receive, limit: int, length: str | None) -> _Body:
             chunks.append(chunk)
             size += len(chunk)
         more = message.get("more_body", False)
-    if not more:
+    if not more and size <= limit:
         return _Body(b"".join(chunks), None)
-    return _Body(_stream(chunks, receive), length)
+    return _Body(_stream(chunks, receive, more=more), length)
 
 
-async def _stream(first: list[bytes], receive: Receive) -> AsyncIterator[bytes]:
+async def _stream(first: list[bytes], receive: Receive, *, more: bool) -> AsyncIterator[bytes]:
     for chunk in first:
         yield chunk
     first.clear()
-    while True:
+    while more:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk = message.get("body", b"")
         if chunk:
             yield chunk
-        if not message.get("more_body", False):
-            return
+        more = message.get("more_body", False)
 
 
 async def _relay(response: aiohttp.ClientResponse, send: Send, *, method: str, target: URL, base: str) -> int:
     status = response.status
-    headers = [(name, value) for name, value in response.raw_headers if name.lower() not in _HOP_BY_HOP_BYTES]
+    named_by_connection = {
+        token.strip().lower()
+        for name, value in response.raw_headers
+        if name.lower() == b"connection"
+        for token in value.split(b",")
+    }
+    headers = [
+        (name, value)
+        for name, value in response.raw_headers
+        if name.lower() not in _HOP_BY_HOP_BYTES and name.lower() not in named_by_connection
+    ]
     if status >= _SERVER_ERROR:
         headers.append((b"target-system-status", str(status).encode()))
         status = 502
@@ -332,19 +342,15 @@ def _rewritten_location(value: bytes, target: URL, base: str) -> bytes:
     caller resolves against the gateway URL it called, so the caller's Host header is never trusted for it); any
     other Location is left as it is.
 
-    Stricter than Kyma's: the port must match too, and the target's path must be a whole-segment prefix (a
-    target ``/api/v1`` does not claim ``/api/v10``)."""
+    Stricter than Kyma's: the scheme and port must match too (the target's origin), and the target's path must
+    be a whole-segment prefix (a target ``/api/v1`` does not claim ``/api/v10``)."""
     text = value.decode("latin-1")
     request_url = URL.build(scheme=target.scheme, host=target.raw_host or "", port=target.explicit_port)
     try:
         location = request_url.join(URL(text, encoded=True))
     except ValueError:
         return value
-    if (
-        location.scheme not in ("http", "https")
-        or location.host != target.host
-        or location.port != target.port
-    ):
+    if location.scheme != target.scheme or location.host != target.host or location.port != target.port:
         return value
     prefix = target.raw_path.rstrip("/")
     path = location.raw_path

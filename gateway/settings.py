@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dataplane.catalog.sources import CatalogSource
 from dataplane.names import DEFAULT_MANIFEST_DIR, DEFAULT_SECRET_NAMESPACE
 
 CONFIG_DIR_VARIABLE = "GATEWAY_CONFIG_DIR"
-
-SourceKind = Literal["directory", "kubernetes"]
 
 
 def _setting(default: Any, name: str, description: str, **constraints: Any) -> Any:
@@ -33,7 +32,7 @@ class GatewaySettings(BaseSettings):
         8082, "GATEWAY_COMPASS_PORT", "Compass proxy: /<app>/<bundle>/<api>/<path>.", ge=0, le=65535
     )
     api_port: int = _setting(8081, "GATEWAY_API_PORT", "/healthz, /readyz and /metrics.", ge=0, le=65535)
-    source: SourceKind = _setting(
+    source: CatalogSource = _setting(
         "directory", "GATEWAY_SOURCE", "Applications from: directory or kubernetes."
     )
     manifest_dir: Path = _setting(

@@ -7,6 +7,9 @@ Endpoints, the same on every listener:
 - ``/echo/...`` (any method): the next answer queued by ``respond()``, else 200 and the request as JSON
   (``method``, ``path``, ``raw_path``, ``query``, ``headers`` as ``[name, value]`` pairs, ``body``).
 - ``/code/{n}``: status n, body ``n``.
+- ``/sink`` (any method): reads the body without keeping it (recorded with an empty body) and answers its length
+  in bytes as text.
+- ``GET /source/{n}``: n bytes (``x``), streamed in chunks of ``STREAM_CHUNK``.
 - ``/slow``: waits until ``release()`` (which lets every later call through too, until ``reset()``), the client
   goes away or ``SLOW_SECONDS`` pass, then 200 ``released``.
 - ``POST /oauth/token``: the client credentials grant. The client authenticates by ONE of: ``client_secret_basic``
@@ -40,7 +43,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -50,7 +53,7 @@ from urllib.parse import parse_qs, unquote_plus
 import trustme
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from compass.tls import TLSHttpToolsProtocol
@@ -61,6 +64,7 @@ SLOW_SECONDS = 60.0
 CSRF_HEADER = "X-csrf-token"
 CSRF_COOKIE = "csrftokencookie"
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+STREAM_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,8 @@ class UpstreamStandIn(_Knobs):
         endpoints: list[tuple[str, Endpoint, list[str]]] = [
             ("/echo/{rest:path}", self._echo, ALL_METHODS),
             ("/code/{code:int}", self._code, ALL_METHODS),
+            ("/sink", self._sink, ALL_METHODS),
+            ("/source/{size:int}", self._source, ["GET"]),
             ("/slow", self._slow, ALL_METHODS),
             ("/oauth/token", self._token, ["POST"]),
             ("/bearer/{rest:path}", self._bearer, ALL_METHODS),
@@ -256,6 +262,8 @@ class UpstreamStandIn(_Knobs):
         ]
 
     def _recording(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        keep_body = endpoint != self._sink  # the sink's bodies are too big to keep
+
         async def recorded(request: Request) -> Response:
             tls = request.scope.get("extensions", {}).get("tls") or {}
             entry = Recorded(
@@ -266,7 +274,7 @@ class UpstreamStandIn(_Knobs):
                 headers=tuple(
                     (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
                 ),
-                body=await request.body(),
+                body=await request.body() if keep_body else b"",
                 client_subject=tls.get("client_cert_name"),
             )
             if self.recording:
@@ -294,6 +302,21 @@ class UpstreamStandIn(_Knobs):
     async def _code(self, request: Request, recorded: Recorded) -> Response:
         code = int(request.path_params["code"])
         return Response(str(code).encode(), status_code=code)
+
+    async def _sink(self, request: Request, recorded: Recorded) -> Response:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return Response(str(size).encode())
+
+    async def _source(self, request: Request, recorded: Recorded) -> Response:
+        size = int(request.path_params["size"])
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, size, STREAM_CHUNK):
+                yield b"x" * min(STREAM_CHUNK, size - start)
+
+        return StreamingResponse(chunks(), headers={"Content-Length": str(size)})
 
     async def _slow(self, request: Request, recorded: Recorded) -> Response:
         deadline = time.monotonic() + SLOW_SECONDS

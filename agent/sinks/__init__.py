@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.sinks.base import DEFAULT_SECRET_NAMESPACE, OWNERSHIP_LABEL, Sink
+from agent.sinks.base import OWNERSHIP_LABEL, Sink
+from dataplane.names import DEFAULT_SECRET_NAMESPACE
 
 __all__ = ["DEFAULT_SECRET_NAMESPACE", "OWNERSHIP_LABEL", "Sink", "make_sink"]
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 
 OWNERSHIP_LABEL = ("applicationconnector.kyma-project.io/managed-by", "compass-runtime-agent")
-DEFAULT_SECRET_NAMESPACE = "kyma-system"
 
 APPLICATION_KIND = "Application"
 APPLICATION_API_VERSION = "applicationconnector.kyma-project.io/v1alpha1"
@@ -16,10 +14,6 @@ COMPASS_CONNECTION_KIND = "CompassConnection"
 MANAGED_KINDS = frozenset({APPLICATION_KIND, SECRET_KIND})
 
 Manifest = dict[str, Any]
-
-# A DNS-1123 subdomain, as Kubernetes wants metadata.name of these kinds; it also keeps file names safe.
-_NAME_MAX_LENGTH = 253  # a DNS subdomain: Kubernetes' limit for object names
-_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 class Sink(Protocol):
@@ -39,10 +33,6 @@ class Sink(Protocol):
     async def get(self, kind: str, name: str) -> Manifest | None:
         """Any resource of ``kind`` (the CompassConnection included), or None."""
         ...
-
-
-def is_valid_name(name: str) -> bool:
-    return len(name) <= _NAME_MAX_LENGTH and _NAME.fullmatch(name) is not None
 
 
 def labels_of(manifest: Manifest) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 
 from agent.errors import ResourceConflict, SinkError
-from agent.sinks.base import MANAGED_KINDS, SECRET_KIND, Manifest, describe, is_owned, is_valid_name
+from agent.sinks.base import MANAGED_KINDS, SECRET_KIND, Manifest, describe, is_owned
+from dataplane.names import is_resource_name
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -41,7 +42,7 @@ class DirectorySink:
         self.directory = Path(directory)
 
     def path_for(self, kind: str, name: str) -> Path:
-        if not is_valid_name(name) or not kind.isalnum():
+        if not is_resource_name(name) or not kind.isalnum():
             raise SinkError(f"{kind}/{name} is not a valid Kubernetes kind and name")
         return self.directory / f"{kind.lower()}-{name}.yaml"
 
@@ -74,7 +75,7 @@ class DirectorySink:
             if manifest is None or manifest.get("kind") != kind or not is_owned(manifest):
                 continue
             name = (manifest.get("metadata") or {}).get("name")
-            if isinstance(name, str) and is_valid_name(name) and self.path_for(kind, name) == path:
+            if isinstance(name, str) and is_resource_name(name) and self.path_for(kind, name) == path:
                 owned[name] = manifest
         return owned
 

@@ -19,7 +19,8 @@ import yaml
 
 from dataplane.catalog.base import CatalogError
 from dataplane.catalog.model import Application, SecretData
-from dataplane.catalog.parse import application_from_manifest, is_resource_name, secret_data_from_manifest
+from dataplane.catalog.parse import application_from_manifest, secret_data_from_manifest
+from dataplane.names import is_resource_name
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -3,9 +3,9 @@ kept in memory by an informer of its own.
 
 An informer lists its kind, then watches from the list's resourceVersion (lightkube's watch reconnects from the
 last version it saw when the server closes the stream). A watch that fails is followed by a fresh list, at once
-when the server answered 410 Gone (its history no longer reaches back that far), after a short backoff
-otherwise; lookups answer what is in memory meanwhile. Lookups before the first lists are in raise
-``CatalogError``: the catalog cannot tell yet.
+when the server answered 410 Gone (its history no longer reaches back that far), after a backoff otherwise
+(doubling while passes in a row watch nothing, a second 410 included); lookups answer what is in memory
+meanwhile. Lookups before the first lists are in raise ``CatalogError``: the catalog cannot tell yet.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from lightkube.resources.core_v1 import Secret
 
 from dataplane.catalog.base import CatalogError
 from dataplane.catalog.model import Application, SecretData
-from dataplane.catalog.parse import application_from_manifest, is_resource_name, secret_data_from_manifest
+from dataplane.catalog.parse import application_from_manifest, secret_data_from_manifest
+from dataplane.names import is_resource_name
 
 log = structlog.get_logger("dataplane.catalog.kubernetes")
 
@@ -73,6 +74,8 @@ class _Informer(Generic[T]):
         self.kind: str = resource._api_info.resource.kind
         self.items: dict[str, T | _Unusable] = {}
         self.listed = False
+        # Passes in a row whose watch delivered nothing: what the backoff grows with.
+        self.failures = 0
 
     def get(self, name: str) -> T | None:
         if not self.listed:
@@ -85,25 +88,21 @@ class _Informer(Generic[T]):
         return found
 
     async def run(self) -> None:
-        failures = 0
         while True:
             try:
-                version = await self._list()
-                failures = 0
-                await self._watch(version)
+                await self._watch(await self._list())
             except ApiError as exc:
-                if exc.status.code == GONE:
+                if exc.status.code == GONE and self.failures == 0:
+                    # Expected now and then; only a 410 again before anything was watched waits.
                     log.info("catalog_watch_expired", kind=self.kind, reason=exc.status.message)
+                    self.failures = 1
                     continue
-                failures += 1
-                await self._back_off(failures, f"{exc.status.code} {exc.status.reason or ''}".strip())
+                await self._back_off(f"{exc.status.code} {exc.status.reason or ''}".strip())
             except httpx.HTTPError as exc:
-                failures += 1
-                await self._back_off(failures, repr(exc))
+                await self._back_off(repr(exc))
             except Exception:  # whatever broke this pass: a dead informer would freeze the catalog
                 log.exception("catalog_informer_failed", kind=self.kind)
-                failures += 1
-                await self._back_off(failures, "unexpected error")
+                await self._back_off("unexpected error")
 
     async def _list(self) -> str:
         listing = self.client.list(self.resource, namespace=self.namespace)
@@ -120,6 +119,7 @@ class _Informer(Generic[T]):
         async for change, item in self.client.watch(
             self.resource, namespace=self.namespace, resource_version=version
         ):
+            self.failures = 0
             manifest = item.to_dict()
             if change == "DELETED":
                 self.items.pop(str(manifest["metadata"]["name"]), None)
@@ -134,8 +134,9 @@ class _Informer(Generic[T]):
         except ValueError as exc:
             return name, _Unusable(f"{self.kind} {name} is not usable: {exc}")
 
-    async def _back_off(self, failures: int, reason: str) -> None:
-        delay = min(FIRST_BACKOFF * 2 ** (failures - 1), LAST_BACKOFF)
+    async def _back_off(self, reason: str) -> None:
+        self.failures += 1
+        delay = min(FIRST_BACKOFF * 2 ** (self.failures - 1), LAST_BACKOFF)
         log.warning("catalog_watch_failed", kind=self.kind, reason=reason, retry_in=delay)
         await asyncio.sleep(delay)
 

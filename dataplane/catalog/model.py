@@ -1,7 +1,7 @@
 """An Application resource (applicationconnector.kyma-project.io/v1alpha1) as the data plane reads it.
 
-Only what the gateway and the event ingress use is kept; ``from_manifest`` is lenient about what they do not
-need and never raises for a missing optional field, since resources written by hand are read as well.
+Only what the gateway and the event ingress use is kept; ``dataplane.catalog.parse`` builds it, lenient about
+missing optional fields, since resources written by hand are read as well.
 """
 
 from __future__ import annotations

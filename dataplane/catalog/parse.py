@@ -8,26 +8,15 @@ there but unusable (a list that is not one, a string that is a mapping): an ``Un
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from dataplane.catalog.model import Application, Credentials, Entry, SecretData, Service
 
-# A DNS-1123 subdomain, as Kubernetes wants metadata.name of Applications and Secrets.
-_NAME_MAX_LENGTH = 253
-_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-
 
 class UnusableManifest(ValueError):
     """A field is there but cannot be used; the message names the field, never a value."""
-
-
-def is_resource_name(name: str) -> bool:
-    """Could be an Application's or a Secret's name: anything else is absent without a look (and never
-    becomes part of a file path)."""
-    return len(name) <= _NAME_MAX_LENGTH and _NAME.fullmatch(name) is not None
 
 
 def application_from_manifest(manifest: Mapping[str, Any]) -> Application:

@@ -10,8 +10,10 @@ EC P-256 here (RSA 4096 takes about half a second each).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
+import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -280,3 +282,13 @@ class StaticDirector:
         if self.answer is not None:
             self.last_result = self.answer
         return self.answer
+
+
+def compass_agent(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(COMPASS_AGENT), *args], env=environment, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def run_agent(landscape: Landscape, *args: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(compass_agent, landscape.environment(**environment), *args)

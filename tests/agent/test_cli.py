@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
@@ -15,17 +14,7 @@ import pytest
 
 from agent.status import ConnectionState
 from testing.waiting import wait_until
-from tests.agent.support import AGENT_VARIABLES, COMPASS_AGENT, Landscape
-
-
-def compass_agent(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(COMPASS_AGENT), *args], env=environment, capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-async def run_agent(landscape: Landscape, *args: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(compass_agent, landscape.environment(**environment), *args)
+from tests.agent.support import AGENT_VARIABLES, COMPASS_AGENT, Landscape, compass_agent, run_agent
 
 
 def bare_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -164,7 +153,9 @@ async def test_renew_gets_a_new_certificate(landscape: Landscape) -> None:
 
 
 @pytest.mark.parametrize("command", ["run", "sync"])
-async def test_run_and_sync_without_once_keep_syncing_until_sigterm(landscape: Landscape, command: str) -> None:
+async def test_run_and_sync_without_once_keep_syncing_until_sigterm(
+    landscape: Landscape, command: str
+) -> None:
     # given
     await landscape.application("shop")
     process = await asyncio.create_subprocess_exec(

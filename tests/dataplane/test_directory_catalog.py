@@ -13,6 +13,7 @@ from agent.sinks.directory import DirectorySink
 from dataplane.catalog import directory
 from dataplane.catalog.base import CatalogError
 from dataplane.catalog.directory import DirectoryCatalog
+from dataplane.catalog.parse import application_from_manifest
 from tests.dataplane.support import application, secret, target_url
 
 
@@ -84,11 +85,10 @@ async def test_an_unchanged_file_is_not_parsed_again(
     sink: DirectorySink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed: list[str] = []
-    parse = directory.application_from_manifest
 
     def counting(manifest: Any) -> Any:
         parsed.append(manifest["metadata"]["name"])
-        return parse(manifest)
+        return application_from_manifest(manifest)
 
     monkeypatch.setattr(directory, "application_from_manifest", counting)
     catalog = DirectoryCatalog(sink.directory)

@@ -130,6 +130,21 @@ async def test_a_deletion_arrives_through_the_watch(
     assert kube_api.lists(APPLICATIONS) == 1
 
 
+async def test_a_watch_the_server_ends_resumes_without_a_fresh_list(
+    kube_api: FakeKubeApi, catalog: KubernetesCatalog
+) -> None:
+    await started(catalog)
+    await wait_until(lambda: kube_api.watch_count() == 2, what="both watches open")
+
+    kube_api.end_watches()  # as at timeoutSeconds: lightkube watches again from the last version it saw
+    kube_api.put_object(application("shop"))
+
+    await wait_until(
+        looked_up(lambda: catalog.application("shop")), what="the change after the resumed watch"
+    )
+    assert (kube_api.lists(APPLICATIONS), kube_api.lists(SECRETS)) == (1, 1)
+
+
 async def test_a_watch_answered_410_gone_is_followed_by_a_fresh_list(
     kube_api: FakeKubeApi, catalog: KubernetesCatalog
 ) -> None:

@@ -16,9 +16,9 @@ from dataplane.catalog.model import Credentials
 from dataplane.catalog.parse import (
     UnusableManifest,
     application_from_manifest,
-    is_resource_name,
     secret_data_from_manifest,
 )
+from dataplane.names import is_resource_name
 from tests.agent.test_resources import SHOP
 from tests.dataplane.support import application
 
