@@ -66,6 +66,8 @@ THROUGHPUT_GOAL = 0.5  # through-gateway req/s ÷ direct req/s, 1 KiB answers
 ADDED_P50_GOAL = 0.001  # seconds the gateway may add to p50 at half its saturating rate
 FLAT_SHARE = 0.1  # "flat": the peak grows by less than this share of what was streamed
 
+Call = tuple[str, dict[str, str]]  # a URL and the headers to send with it
+
 
 @dataclass(frozen=True)
 class Case:
@@ -277,12 +279,12 @@ class Setup:
     token: str  # the target's OAuth token, for direct calls
     options: argparse.Namespace
 
-    def direct(self, auth: str, path: str) -> tuple[str, dict[str, str]]:
+    def direct(self, auth: str, path: str) -> Call:
         """The URL and headers of a direct call: the ``Authorization`` the gateway would send."""
         authorization = basic(USER, PASSWORD) if auth == "basic" else f"Bearer {self.token}"
         return self.target.http_url + path, {"Authorization": authorization}
 
-    def through(self, auth: str, path: str) -> tuple[str, dict[str, str]]:
+    def through(self, auth: str, path: str) -> Call:
         """The URL and headers of a call through the gateway's standalone listener: no credentials."""
         return f"{self.gateway.standalone_url}/{APPLICATION}/{auth}{path}", {}
 
@@ -297,7 +299,7 @@ class Setup:
         keys = ("rate", "p50", "p99", "count", "requests", "client_cpu", "wall")
         return Load(**{key: result[key] for key in keys}, cpu=cpu)
 
-    def config(self, call: tuple[str, dict[str, str]], size: int, **extra: Any) -> dict[str, Any]:
+    def config(self, call: Call, size: int, **extra: Any) -> dict[str, Any]:
         url, headers = call
         options = self.options
         return {
@@ -367,11 +369,11 @@ class Transfer:
         return self.peak - self.rss_before
 
 
-async def _download(session: aiohttp.ClientSession, call: tuple[str, dict[str, str]], size: int) -> None:
+async def _download(session: aiohttp.ClientSession, call: Call, size: int) -> None:
     await fetch(session, *call, size)
 
 
-async def _upload(session: aiohttp.ClientSession, call: tuple[str, dict[str, str]], size: int) -> None:
+async def _upload(session: aiohttp.ClientSession, call: Call, size: int) -> None:
     """A streamed body of ``size`` bytes with its Content-Length (so the gateway streams it, unchunked)."""
     url, headers = call
 
@@ -387,7 +389,7 @@ async def _upload(session: aiohttp.ClientSession, call: tuple[str, dict[str, str
         raise RuntimeError(f"{url} answered {response.status}: {answer[:300]!r}")
 
 
-Move = Callable[[aiohttp.ClientSession, tuple[str, dict[str, str]], int], Awaitable[None]]
+Move = Callable[[aiohttp.ClientSession, Call, int], Awaitable[None]]
 
 
 async def measure_memory(setup: Setup, size: int) -> list[Transfer]:
@@ -433,7 +435,7 @@ async def profile_gateway(manifest_dir: Path, setup: Setup) -> str:
     from gateway.settings import GatewaySettings
 
     case = setup.options.cases[0]
-    gateway = Gateway(GatewaySettings(manifest_dir=manifest_dir, log_level="warning"))
+    gateway = Gateway(GatewaySettings(manifest_dir=manifest_dir))
     proxy = gateway.proxy(compass=False)
     [sock] = bind([Listener("standalone proxy", proxy, "127.0.0.1", 0, proxy=True)])
     port = sock.getsockname()[1]
@@ -455,7 +457,7 @@ async def profile_gateway(manifest_dir: Path, setup: Setup) -> str:
             if serving.done():
                 serving.result()
             await asyncio.sleep(0.01)
-        call: tuple[str, dict[str, str]] = (
+        call: Call = (
             f"http://127.0.0.1:{port}/{APPLICATION}/{case.auth}{case.path}",
             {},
         )

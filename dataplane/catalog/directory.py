@@ -42,13 +42,15 @@ class _Files(Generic[T]):
 
     def __init__(self, directory: Path, kind: str, parse: Callable[[Mapping[str, Any]], T]) -> None:
         self.directory, self.kind, self.parse = directory, kind, parse
+        # A string, not a Path: the path is built on every lookup, and pathlib's joins cost more than the stat.
+        self._prefix = os.path.join(directory, f"{kind.lower()}-")
         # Only names whose file exists have an entry, and a vanished file's entry goes: the directory bounds it.
         self.parsed: dict[str, _Parsed[T]] = {}
 
     def get(self, name: str) -> T | None:
         if not is_resource_name(name):
             return None
-        path = self.directory / f"{self.kind.lower()}-{name}.yaml"
+        path = f"{self._prefix}{name}.yaml"
         try:
             status = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):
@@ -67,7 +69,7 @@ class _Files(Generic[T]):
             raise CatalogError(cached.problem)
         return cached.found
 
-    def _read(self, path: Path, name: str) -> _Parsed[T] | None:
+    def _read(self, path: str, name: str) -> _Parsed[T] | None:
         """The file as it is now (None: it went meanwhile); a read error is raised, not cached, since it may
         pass without the file changing (its permissions, say)."""
         try:

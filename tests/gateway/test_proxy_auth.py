@@ -56,7 +56,9 @@ def publish_oauth(
 
 def publish_certificate_gen(gateway: ServedGateway, target_url: str, name: str, **keys: str | bytes) -> None:
     credentials = {"type": "CertificateGen", "secretName": name}
-    gateway.manifests.put(one_api(name, target_url, credentials), secret(name, DEFAULT_SECRET_NAMESPACE, **keys))
+    gateway.manifests.put(
+        one_api(name, target_url, credentials), secret(name, DEFAULT_SECRET_NAMESPACE, **keys)
+    )
 
 
 # -- Basic
