@@ -4,6 +4,7 @@ taken from an Application resource always finds its API)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -23,6 +24,7 @@ _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]+")
 _MAX_LENGTH = 57
 
 
+@functools.lru_cache(maxsize=4096)
 def gateway_name(name: str) -> str:
     """Kyma's gateway ``NormalizeName``: runs of anything but ASCII letters and digits become one ``-``, lower
     case, one trailing ``-`` dropped, at most 57 characters, one leading ``-`` dropped."""

@@ -11,6 +11,7 @@ replayed (bodies up to ``GATEWAY_RETRY_BODY_LIMIT``; larger ones stream and are 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
@@ -153,8 +154,8 @@ class Proxy:
     async def _forward(
         self, scope: Scope, receive: Receive, send: Send, path: ApiPath, api: ResolvedApi
     ) -> int:
-        target = _target(api)
-        url = _url(target, path, api, scope["query_string"].decode("latin-1"))
+        target, origin = _target(api)
+        url = _url(target, origin, path, api, scope["query_string"].decode("latin-1"))
         headers, access_token, length = _headers(scope, api)
         body = await _read_body(receive, self._retry_body_limit, length)
         method: str = scope["method"]
@@ -213,17 +214,27 @@ class Proxy:
         return response
 
 
-def _target(api: ResolvedApi) -> URL:
-    try:
-        target = URL(api.target_url)
-    except (ValueError, TypeError) as exc:
-        raise GatewayError(500, f"the target URL of API '{api.api}' is not a URL: {exc}") from exc
-    if target.scheme not in ("http", "https") or not target.host:
+def _target(api: ResolvedApi) -> tuple[URL, str]:
+    """The API's target URL and its origin (``scheme://host[:port]``)."""
+    parsed = _parse_target(api.target_url)
+    if parsed is None:
         raise GatewayError(500, f"the target URL of API '{api.api}' is not an absolute http(s) URL")
-    return target
+    return parsed
 
 
-def _url(target: URL, path: ApiPath, api: ResolvedApi, incoming_query: str) -> URL:
+@functools.lru_cache(maxsize=4096)
+def _parse_target(target_url: str) -> tuple[URL, str] | None:
+    """Parsed once per target URL, not per call (yarl's parse is a good part of a call's own cost)."""
+    try:
+        target = URL(target_url)
+    except (ValueError, TypeError):
+        return None
+    if target.scheme not in ("http", "https") or not target.host:
+        return None
+    return target, str(target.origin())
+
+
+def _url(target: URL, origin: str, path: ApiPath, api: ResolvedApi, incoming_query: str) -> URL:
     if api.encode_url:
         remainder = quote(unquote(path.remainder), safe=_ENCODED_PATH_SAFE)
     else:
@@ -242,32 +253,45 @@ def _url(target: URL, path: ApiPath, api: ResolvedApi, incoming_query: str) -> U
         if added:
             # As Go's url.Values.Encode: sorted by key, each value re-escaped.
             query = urlencode(sorted(pairs + added, key=lambda pair: pair[0]))
-    origin = str(target.origin())
     return URL(origin + joined + ("?" + query if query else ""), encoded=True)
 
 
 def _headers(scope: Scope, api: ResolvedApi) -> tuple[CIMultiDict[str], str | None, str | None]:
-    """The headers to forward, the caller's Access-Token and its Content-Length."""
-    incoming: CIMultiDict[str] = CIMultiDict(
-        (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
-    )
-    named_by_connection = {
-        token.strip().lower() for value in incoming.getall("connection", []) for token in value.split(",")
-    }
-    headers: CIMultiDict[str] = CIMultiDict(
-        (name, value)
-        for name, value in incoming.items()
-        if name.lower() not in _NOT_FORWARDED and name.lower() not in named_by_connection
-    )
+    """The headers to forward, the caller's Access-Token and its Content-Length (one pass: ASGI servers give
+    header names in lower case)."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    forwarded_for: list[str] = []
+    named_by_connection: set[str] = set()
+    access_token = length = None
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        if name == "x-forwarded-for":
+            forwarded_for.append(value)
+        elif name not in _NOT_FORWARDED:
+            headers.add(name, value)
+        elif name == "connection":
+            named_by_connection.update(token.strip().lower() for token in value.split(","))
+        elif name == "access-token":
+            access_token = value
+        elif name == "content-length":
+            length = value
+    for name in named_by_connection:
+        headers.popall(name, None)
     client = scope.get("client")
     if client:
-        forwarded = ", ".join([*incoming.getall("x-forwarded-for", []), client[0]])
-        headers["X-Forwarded-For"] = forwarded
+        forwarded_for.append(client[0])
+    if forwarded_for:
+        headers["X-Forwarded-For"] = ", ".join(forwarded_for)
+    _add_parameters(headers, api)
+    return headers, access_token, length
+
+
+def _add_parameters(headers: CIMultiDict[str], api: ResolvedApi) -> None:
+    """The request-parameters Secret's headers, where the caller sent none of that name."""
     for name, values in api.headers.items():
         if name not in headers:
             for value in values:
                 headers.add(name, value)
-    return headers, incoming.get("access-token"), incoming.get("content-length")
 
 
 async def _read_body(receive: Receive, limit: int, length: str | None) -> _Body:

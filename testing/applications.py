@@ -61,12 +61,23 @@ def application(
     }
 
 
+def one_api(name: str, target_url: str, credentials: dict[str, Any] | None = None) -> Manifest:
+    """An Application ``name`` whose one service ``api`` has one API ``api`` calling ``target_url``: reached at
+    ``/<name>/api/<path>`` (standalone) or ``/<name>/api/api/<path>`` (Compass)."""
+    return application(name, service("api", api_entry("api", target_url, credentials=credentials)))
+
+
 def secret(name: str, namespace: str = "kyma-system", **data: str | bytes) -> Manifest:
     encoded = {
         key: base64.b64encode(value if isinstance(value, bytes) else value.encode()).decode()
         for key, value in data.items()
     }
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "data": encoded}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": encoded,
+    }
 
 
 class ManifestDirectory:
@@ -82,7 +93,9 @@ class ManifestDirectory:
     def put(self, *manifests: Manifest) -> None:
         for manifest in manifests:
             path = self.path(manifest["kind"], manifest["metadata"]["name"])
-            descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.directory)
+            descriptor, temporary = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=".tmp", dir=self.directory
+            )
             with os.fdopen(descriptor, "w") as handle:
                 yaml.safe_dump(manifest, handle)
             os.replace(temporary, path)

@@ -12,14 +12,9 @@ import httpx
 import pytest
 
 from dataplane.names import DEFAULT_SECRET_NAMESPACE
-from testing.applications import Manifest, api_entry, application, secret, service
+from testing.applications import one_api, secret
 from testing.gateway import ServedGateway
 from testing.upstream import CSRF_COOKIE, CSRF_HEADER, Answer, ClientAuthority, UpstreamStandIn
-
-
-def one_api(name: str, target_url: str, credentials: dict[str, Any]) -> Manifest:
-    """An Application ``name`` whose one API ``api`` (service ``api``) calls ``target_url``."""
-    return application(name, service("api", api_entry("api", target_url, credentials=credentials)))
 
 
 def call(

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from testing.applications import Manifest, api_entry, application, secret, service
+from testing.applications import one_api, secret
 from testing.gateway import ServedGateway
 from testing.upstream import UpstreamStandIn
 from tests.fixtures.gateway import StartGateway
@@ -40,10 +39,6 @@ def oauth_api(gateway: ServedGateway, stand_in: UpstreamStandIn, name: str) -> N
         one_api(name, f"{stand_in.http_url}/bearer/shop", credentials),
         secret(name, clientId=name, clientSecret=f"{name}-secret"),
     )
-
-
-def one_api(name: str, target_url: str, credentials: dict[str, Any]) -> Manifest:
-    return application(name, service("api", api_entry("api", target_url, credentials=credentials)))
 
 
 def post(gateway: ServedGateway, name: str, content: bytes) -> httpx.Response:
