@@ -23,12 +23,12 @@ import gc
 import json
 import os
 import ssl
-import statistics
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ import httpx
 
 from bench import common, load_client
 from bench.certificates import AgentCertificate, connect_runtime
-from bench.common import DIRECTOR_PATH, JSON_CONTENT, ROOT, log, percentile
+from bench.common import DIRECTOR_PATH, JSON_CONTENT, ROOT, log
 from kernel.db import Database
 from testing import served
 from testing.databases import temporary_workspace
@@ -161,7 +161,9 @@ class AsgiAnswer:
     body: bytes
 
 
-def post_scope(body: bytes, headers: dict[str, str], path: str, certificate_pem: str | None) -> dict[str, Any]:
+def post_scope(
+    body: bytes, headers: dict[str, str], path: str, certificate_pem: str | None
+) -> dict[str, Any]:
     """The ASGI scope of a POST of ``body``; with ``certificate_pem`` as it arrives over the HTTPS listener, the
     client certificate in the ASGI TLS extension (compass/tls.py)."""
     scope: dict[str, Any] = {
@@ -308,78 +310,23 @@ def _http_client(config: dict[str, Any], connections: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(limits=limits, timeout=300.0, verify=verify)
 
 
-async def _closed_loop(config: dict[str, Any]) -> dict[str, Any]:
-    """``concurrency`` workers back to back; the requests that complete within the window count.
-
-    When the window closes, workers start nothing new and let what is in flight finish, uncounted, so the next
-    case starts on an idle server. The window stretches until ``min_count`` requests have completed: a page of
-    200 applications over 8 connections can take longer than the window to come back at all. Times come from
-    ``time.perf_counter``, because uvloop's ``loop.time()`` has millisecond resolution.
-    """
-    sender = _Requests(config)
-    concurrency, min_count, full = config["concurrency"], config["min_count"], config["full_sync"]
-    latencies: list[float] = []
-    pages: list[int] = []
-    requests = 0
-    async with _http_client(config, concurrency) as client:
-        began = time.perf_counter()
-        measure_from = began + config["warmup"]
-        until = window_end = measure_from + config["duration"]
-        hard_stop = measure_from + 60.0
-
-        def measuring(now: float) -> bool:
-            return now < until or (len(latencies) < min_count and now < hard_stop)
-
-        async def worker() -> None:
-            nonlocal requests, window_end
-            while measuring(started := time.perf_counter()):
-                fetched = await sender.sync(client, full=full)
-                finished = time.perf_counter()
-                requests += fetched
-                if finished >= measure_from and measuring(finished):
-                    latencies.append(finished - started)
-                    pages.append(fetched)
-                    window_end = max(window_end, finished)
-
-        cpu_from = time.process_time()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        cpu, wall = time.process_time() - cpu_from, time.perf_counter() - began
-    return {
-        "count": len(latencies),
-        "rate": len(latencies) / (window_end - measure_from),
-        "p50": percentile(latencies, 0.50),
-        "p99": percentile(latencies, 0.99),
-        "pages": statistics.mean(pages) if pages else 0,
-        "requests": requests,
-        "not_modified": sender.not_modified,
-        "client_cpu": cpu / wall,
-    }
-
-
-async def _open_loop(config: dict[str, Any]) -> dict[str, Any]:
-    """Requests offered at a fixed rate whatever the answers do; latency counts from the scheduled start."""
-    sender, rate = _Requests(config), config["rate"]
-    latencies: list[float] = []
-    async with _http_client(config, 64) as client:
-        await sender.sync(client, full=False)
-        start = time.perf_counter() + 0.05
-
-        async def one(scheduled: float) -> None:
-            await sender.sync(client, full=False)
-            latencies.append(time.perf_counter() - scheduled)
-
-        tasks = []
-        for index in range(max(1, int(rate * config["duration"]))):
-            scheduled = start + index / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            tasks.append(asyncio.create_task(one(scheduled)))
-        await asyncio.gather(*tasks)
-    return {"count": len(latencies), "p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99)}
-
-
 async def load_process(config: dict[str, Any]) -> dict[str, Any]:
-    """The load client process's work: at a fixed ``rate``, or closed loop."""
-    return await (_open_loop(config) if config.get("rate") else _closed_loop(config))
+    """The load client process's work: at a fixed ``rate`` (one page a call), or closed loop, where a call is
+    one page or (``full_sync``) every page; ``pages`` is the mean of the counted calls."""
+    sender, rate = _Requests(config), config.get("rate")
+    connections = common.OPEN_LOOP_CONNECTIONS if rate else config["concurrency"]
+    async with _http_client(config, connections) as client:
+        if rate:
+            call = partial(sender.sync, client, full=False)
+            return await common.open_loop(call, rate=rate, warmup=0.0, duration=config["duration"])
+        figures = await common.closed_loop(
+            partial(sender.sync, client, full=config["full_sync"]),
+            concurrency=config["concurrency"],
+            min_count=config["min_count"],
+            warmup=config["warmup"],
+            duration=config["duration"],
+        )
+    return {**figures, "pages": figures["requests_per_call"], "not_modified": sender.not_modified}
 
 
 def run_client(config: dict[str, Any]) -> dict[str, Any]:
@@ -609,18 +556,13 @@ def profile_tables(root: Any) -> ProfileTables:
 
 def render_profile_tables(tables: ProfileTables, top: int = PROFILE_TOP) -> list[str]:
     whole = tables.total or 1.0
-
-    def rows(values: dict[str, float], limit: int) -> list[str]:
-        ordered = sorted(values.items(), key=lambda item: -item[1])[:limit]
-        return [f"  {seconds / whole * 100:5.1f} %  {name}" for name, seconds in ordered]
-
     return [
         "self time by owner (samples of the main thread; a GC pause counts where it strikes):",
-        *rows(tables.by_owner, len(tables.by_owner)),
+        *common.shares(tables.by_owner, whole, len(tables.by_owner)),
         f"top {top} functions by self time:",
-        *rows(tables.by_function, top),
+        *common.shares(tables.by_function, whole, top),
         f"top {top} pycompass functions by inclusive time (without the graphql-core tasks they await):",
-        *rows(tables.ours_inclusive, top),
+        *common.shares(tables.ours_inclusive, whole, top),
     ]
 
 
@@ -769,7 +711,9 @@ async def measure_size(size: int, setup: Setup, agent: AgentCertificate | None =
     return row
 
 
-async def measure_agent(row: Row, operator_body: bytes, setup: Setup, agent: AgentCertificate) -> list[AgentRow]:
+async def measure_agent(
+    row: Row, operator_body: bytes, setup: Setup, agent: AgentCertificate
+) -> list[AgentRow]:
     """The runtime's own polls: pycompass on its HTTPS listener with the agent's certificate, the baseline's
     ``AGENT_PATH`` on plain HTTP with the ``Tenant`` header (it has neither TLS nor authentication)."""
     from bench.baseline import AGENT_PATH
@@ -799,15 +743,26 @@ async def measure_agent(row: Row, operator_body: bytes, setup: Setup, agent: Age
     for mode in options.agent_modes:
         log(f"N = {row.size}: {AGENT_TITLES[mode]}, closed loop")
         mine = closed_loop(
-            servers[0], JSON_CONTENT, runtime_id, full_sync=False, options=options,
-            url=servers[0].https_url + DIRECTOR_PATH, agent=mode, tls=tls,
+            servers[0],
+            JSON_CONTENT,
+            runtime_id,
+            full_sync=False,
+            options=options,
+            url=servers[0].https_url + DIRECTOR_PATH,
+            agent=mode,
+            tls=tls,
         )
         if mode == "changed":
             floor = row.page[1]
         else:
             floor = closed_loop(
-                servers[1], tenant_headers, runtime_id, full_sync=False, options=options,
-                url=baseline_url, agent=mode,
+                servers[1],
+                tenant_headers,
+                runtime_id,
+                full_sync=False,
+                options=options,
+                url=baseline_url,
+                agent=mode,
             )
         rows.append(AgentRow(mode, (mine, floor), statements[mode], bytes_ok, _load_average()))
     return rows
@@ -857,8 +812,13 @@ async def run_backend(backend: str, title: str, options: argparse.Namespace) -> 
                 if agent is not None:
                     log(f"{backend}: profiling the agent's repeated poll of N = {seeded_count}")
                     report.agent_profile = await profile(
-                        settings, database, body, JSON_CONTENT, requests * 10,
-                        certificate_pem=agent.certificate_pem, top=AGENT_PROFILE_TOP,
+                        settings,
+                        database,
+                        body,
+                        JSON_CONTENT,
+                        requests * 10,
+                        certificate_pem=agent.certificate_pem,
+                        top=AGENT_PROFILE_TOP,
                     )
         finally:
             for server in servers:
@@ -1049,10 +1009,7 @@ def main(argv: list[str]) -> None:
         reports.append(asyncio.run(run_backend(backend, title, options)))
     for report in reports:
         print_report(report, options)
-    print(
-        f"\nbench took {time.monotonic() - started:.0f} s on {os.cpu_count()} CPUs; "
-        f"1-minute load average at the end {_load_average():.1f}"
-    )
+    print(f"\n{common.bench_took(started)}")
 
 
 if __name__ == "__main__":

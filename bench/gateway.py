@@ -42,7 +42,7 @@ if __package__ in (None, ""):
 import aiohttp
 
 from bench import load_client
-from bench.common import ROOT, log, percentile
+from bench.common import OPEN_LOOP_CONNECTIONS, ROOT, bench_took, closed_loop, log, open_loop, shares
 from bench.gateway_target import CLIENT_ID, CLIENT_SECRET, PASSWORD, TOKEN_EXPIRES_IN, USER, basic
 from testing.applications import Manifest, ManifestDirectory, api_entry, application, secret, service
 from testing.gateway import ServedGateway, start_gateway
@@ -56,7 +56,6 @@ SIZES = {"1k": 1024, "1m": 1024 * 1024}
 CASES = "basic-1k,oauth-1k,basic-1m,oauth-1m"
 MIB = 1024 * 1024
 STREAM_CHUNK = 64 * 1024
-OPEN_LOOP_CONNECTIONS = 64
 PROFILE_TOP = 15
 # The frame that runs the loop: its own time is uvloop's C code (socket reads and writes) and the idle wait.
 _LOOP_FRAME = "run  asyncio/runners.py:"
@@ -114,86 +113,21 @@ async def fetch(session: aiohttp.ClientSession, url: str, headers: dict[str, str
         raise RuntimeError(f"{url} answered {received} bytes instead of {size}")
 
 
-async def _closed_loop(config: dict[str, Any]) -> dict[str, Any]:
-    """``concurrency`` workers back to back; the calls that complete within the window count.
-
-    As in bench/director.py: when the window closes, what is in flight finishes uncounted; the window stretches
-    until ``concurrency`` calls have completed; times come from ``time.perf_counter`` (uvloop's clock has
-    millisecond resolution). ``requests`` counts every call, warm-up included, as the servers' CPU does.
-    """
-    url, headers, size, concurrency = config["url"], config["headers"], config["size"], config["concurrency"]
-    latencies: list[float] = []
-    requests = 0
-    async with _session(concurrency) as session:
-        began = time.perf_counter()
-        measure_from = began + config["warmup"]
-        until = window_end = measure_from + config["duration"]
-        hard_stop = measure_from + 60.0
-
-        def measuring(now: float) -> bool:
-            return now < until or (len(latencies) < concurrency and now < hard_stop)
-
-        async def worker() -> None:
-            nonlocal requests, window_end
-            while measuring(started := time.perf_counter()):
-                await fetch(session, url, headers, size)
-                finished = time.perf_counter()
-                requests += 1
-                if finished >= measure_from and measuring(finished):
-                    latencies.append(finished - started)
-                    window_end = max(window_end, finished)
-
-        cpu_from = time.process_time()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        cpu, wall = time.process_time() - cpu_from, time.perf_counter() - began
-    return {
-        "count": len(latencies),
-        "rate": len(latencies) / (window_end - measure_from),
-        "p50": percentile(latencies, 0.50),
-        "p99": percentile(latencies, 0.99),
-        "requests": requests,
-        "client_cpu": cpu / wall,
-        "wall": wall,
-    }
-
-
-async def _open_loop(config: dict[str, Any]) -> dict[str, Any]:
-    """Calls offered at ``rate`` whatever the answers do, for ``warmup`` + ``duration`` seconds; latency counts
-    from each call's scheduled start, for the calls scheduled after the warm-up."""
-    url, headers, size, rate = config["url"], config["headers"], config["size"], config["rate"]
-    latencies: list[float] = []
-    async with _session(OPEN_LOOP_CONNECTIONS) as session:
-        await fetch(session, url, headers, size)
-        start = time.perf_counter() + 0.05
-        measure_from = start + config["warmup"]
-
-        async def one(scheduled: float) -> None:
-            await fetch(session, url, headers, size)
-            if scheduled >= measure_from:
-                latencies.append(time.perf_counter() - scheduled)
-
-        tasks = []
-        cpu_from = time.process_time()
-        for index in range(max(1, int(rate * (config["warmup"] + config["duration"])))):
-            scheduled = start + index / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            tasks.append(asyncio.create_task(one(scheduled)))
-        await asyncio.gather(*tasks)
-        cpu, wall = time.process_time() - cpu_from, time.perf_counter() - start
-    return {
-        "count": len(latencies),
-        "rate": rate,
-        "p50": percentile(latencies, 0.50),
-        "p99": percentile(latencies, 0.99),
-        "requests": len(tasks) + 1,
-        "client_cpu": cpu / wall,
-        "wall": wall,
-    }
-
-
 async def load_process(config: dict[str, Any]) -> dict[str, Any]:
-    """The load client process's work: at a fixed ``rate``, or closed loop."""
-    return await (_open_loop(config) if config.get("rate") else _closed_loop(config))
+    """The load client process's work: at a fixed ``rate``, or closed loop with ``concurrency`` connections."""
+    url, headers, size, rate = config["url"], config["headers"], config["size"], config.get("rate")
+    concurrency, warmup, duration = config["concurrency"], config["warmup"], config["duration"]
+    async with _session(OPEN_LOOP_CONNECTIONS if rate else concurrency) as session:
+
+        async def call() -> int:
+            await fetch(session, url, headers, size)
+            return 1
+
+        if rate:
+            return await open_loop(call, rate=rate, warmup=warmup, duration=duration)
+        return await closed_loop(
+            call, concurrency=concurrency, min_count=concurrency, warmup=warmup, duration=duration
+        )
 
 
 async def run_client(config: dict[str, Any]) -> dict[str, Any]:
@@ -505,16 +439,11 @@ def render_profile(by_function: dict[str, float], total: float) -> list[str]:
         label = _label(function)
         labelled[label] = labelled.get(label, 0.0) + seconds
         by_package[_package(label)] = by_package.get(_package(label), 0.0) + seconds
-
-    def rows(values: dict[str, float], limit: int) -> list[str]:
-        ordered = sorted(values.items(), key=lambda item: -item[1])[:limit]
-        return [f"  {seconds / whole * 100:5.1f} %  {name}" for name, seconds in ordered]
-
     return [
         "self time by package (of the innermost Python frame):",
-        *rows(by_package, PROFILE_TOP),
+        *shares(by_package, whole, PROFILE_TOP),
         f"top {PROFILE_TOP} functions by self time:",
-        *rows(labelled, PROFILE_TOP),
+        *shares(labelled, whole, PROFILE_TOP),
     ]
 
 
@@ -730,10 +659,7 @@ def main(argv: list[str]) -> None:
     started = time.monotonic()
     report = uvloop.run(run(options))
     print_report(report, options)
-    print(
-        f"\nbench took {time.monotonic() - started:.0f} s on {os.cpu_count()} CPUs; "
-        f"1-minute load average at the end {os.getloadavg()[0]:.1f}"
-    )
+    print(f"\n{bench_took(started)}")
 
 
 if __name__ == "__main__":

@@ -277,9 +277,15 @@ class FakeKubeApi:
 
     # --- the API --------------------------------------------------------------------------------------------
 
-    def _kind(self, request: Request) -> Kind | None:
+    def _kind(self, request: Request) -> Kind | JSONResponse:
+        """The kind a resource path names, the request recorded first; or the answer that refuses the request:
+        a planned failure, or 404 for a kind this server does not serve."""
+        failure = self._record(request)
+        if failure is not None:
+            return failure
         params = request.path_params
-        return KINDS.get((params.get("group", ""), params["version"], params["plural"]))
+        kind = KINDS.get((params.get("group", ""), params["version"], params["plural"]))
+        return kind or status(404, "NotFound", "the server could not find the requested resource")
 
     def _record(self, request: Request) -> JSONResponse | None:
         content_type = request.headers.get("content-type", "")
@@ -343,12 +349,9 @@ class FakeKubeApi:
         return body if isinstance(body, dict) else None
 
     async def _collection(self, request: Request) -> Response:
-        failure = self._record(request)
-        if failure is not None:
-            return failure
         kind = self._kind(request)
-        if kind is None:
-            return status(404, "NotFound", "the server could not find the requested resource")
+        if isinstance(kind, JSONResponse):
+            return kind
         namespace = request.path_params.get("namespace")
         if request.method == "GET":
             chosen = _Selection(kind.kind, namespace, request.query_params.get("labelSelector", ""))
@@ -369,12 +372,9 @@ class FakeKubeApi:
             return JSONResponse(copy.deepcopy(self._store(key, body, None)), status_code=201)
 
     async def _item(self, request: Request) -> JSONResponse:  # noqa: PLR0911 - one return per HTTP case
-        failure = self._record(request)
-        if failure is not None:
-            return failure
         kind = self._kind(request)
-        if kind is None:
-            return status(404, "NotFound", "the server could not find the requested resource")
+        if isinstance(kind, JSONResponse):
+            return kind
         namespace = request.path_params.get("namespace")
         name = request.path_params["name"]
         key = (kind.kind, namespace, name)

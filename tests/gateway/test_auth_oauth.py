@@ -224,34 +224,31 @@ async def test_clients_whose_id_and_secret_concatenate_alike_get_tokens_of_their
     assert first.headers["Authorization"] != second.headers["Authorization"]
 
 
-async def test_a_token_is_reused_until_two_seconds_before_it_expires(
-    authenticator: Authenticator, upstream_stand_in: UpstreamStandIn, clock: ManualClock
+@pytest.mark.parametrize(
+    ("expires_in", "kept_for", "renewed_after"),
+    [
+        pytest.param(30, 27.5, 1, id="until-two-seconds-before-it-expires"),
+        pytest.param(None, OAUTH_DEFAULT_TTL - 1, 2, id="without-expires-in-for-the-default-ttl"),
+    ],
+)
+async def test_a_token_is_reused_while_it_is_kept(
+    authenticator: Authenticator,
+    upstream_stand_in: UpstreamStandIn,
+    clock: ManualClock,
+    *,
+    expires_in: int | None,
+    kept_for: float,
+    renewed_after: float,
 ) -> None:
-    upstream_stand_in.expires_in = 30
+    upstream_stand_in.expires_in = expires_in
     api = oauth_api(upstream_stand_in)
     await authorized(authenticator, api)
 
-    clock.advance(27.5)
+    clock.advance(kept_for)
     await authorized(authenticator, api)
     assert len(upstream_stand_in.tokens) == 1
 
-    clock.advance(1)
-    await authorized(authenticator, api)
-    assert len(upstream_stand_in.tokens) == 2
-
-
-async def test_a_token_without_expires_in_is_kept_for_the_default_ttl(
-    authenticator: Authenticator, upstream_stand_in: UpstreamStandIn, clock: ManualClock
-) -> None:
-    upstream_stand_in.expires_in = None
-    api = oauth_api(upstream_stand_in)
-    await authorized(authenticator, api)
-
-    clock.advance(OAUTH_DEFAULT_TTL - 1)
-    await authorized(authenticator, api)
-    assert len(upstream_stand_in.tokens) == 1
-
-    clock.advance(2)
+    clock.advance(renewed_after)
     await authorized(authenticator, api)
     assert len(upstream_stand_in.tokens) == 2
 

@@ -10,7 +10,7 @@ import pytest
 from gateway.auth import Authenticator
 from gateway.errors import GatewayError
 from testing.upstream import ClientAuthority, UpstreamStandIn
-from tests.fixtures.upstream import Send, outgoing_to, resolved_api
+from tests.fixtures.upstream import Send, authorized, outgoing_to, resolved_api
 
 BASIC = {"username": "user", "password": "passwd"}
 
@@ -31,9 +31,8 @@ async def test_an_unknown_credentials_type_adds_nothing(
     authenticator: Authenticator, upstream_stand_in: UpstreamStandIn
 ) -> None:
     api = resolved_api(f"{upstream_stand_in.http_url}/echo/x", "Kerberos", BASIC)
-    outgoing = outgoing_to(api.target_url)
 
-    await authenticator.authorize(api, outgoing, access_token=None)
+    outgoing = await authorized(authenticator, api)
 
     assert not outgoing.headers
 
@@ -42,9 +41,8 @@ async def test_basic_credentials_are_sent_as_a_basic_authorization_header(
     authenticator: Authenticator, upstream_stand_in: UpstreamStandIn, send: Send
 ) -> None:
     api = resolved_api(f"{upstream_stand_in.http_url}/basic/orders", "Basic", BASIC)
-    outgoing = outgoing_to(api.target_url)
 
-    await authenticator.authorize(api, outgoing, access_token=None)
+    outgoing = await authorized(authenticator, api)
 
     assert outgoing.headers["Authorization"] == "Basic " + base64.b64encode(b"user:passwd").decode()
     assert (await send(api, outgoing)).status == 200
@@ -65,42 +63,40 @@ async def test_wrong_basic_credentials_reach_the_target_which_refuses_them(
     authenticator: Authenticator, upstream_stand_in: UpstreamStandIn, send: Send
 ) -> None:
     api = resolved_api(f"{upstream_stand_in.http_url}/basic/orders", "Basic", {**BASIC, "password": "wrong"})
-    outgoing = outgoing_to(api.target_url)
 
-    await authenticator.authorize(api, outgoing, access_token=None)
+    outgoing = await authorized(authenticator, api)
 
     assert (await send(api, outgoing)).status == 403
 
 
-async def test_the_callers_access_token_is_sent_verbatim_instead_of_the_configured_credentials(
-    authenticator: Authenticator, upstream_stand_in: UpstreamStandIn
+@pytest.mark.parametrize(
+    ("kind", "secret", "access_token"),
+    [
+        pytest.param("Basic", BASIC, "Bearer the-callers-own", id="instead-of-the-configured-credentials"),
+        pytest.param("", None, "Basic dXNlcjpwYXNzd2Q=", id="to-an-api-without-credentials"),
+    ],
+)
+async def test_the_callers_access_token_is_sent_verbatim(
+    authenticator: Authenticator,
+    upstream_stand_in: UpstreamStandIn,
+    *,
+    kind: str,
+    secret: dict[str, str] | None,
+    access_token: str,
 ) -> None:
-    api = resolved_api(f"{upstream_stand_in.http_url}/echo/x", "Basic", BASIC)
-    outgoing = outgoing_to(api.target_url)
+    api = resolved_api(f"{upstream_stand_in.http_url}/echo/x", kind, secret)
 
-    await authenticator.authorize(api, outgoing, access_token="Bearer the-callers-own")
+    outgoing = await authorized(authenticator, api, access_token)
 
-    assert outgoing.headers.getall("Authorization") == ["Bearer the-callers-own"]
-
-
-async def test_the_callers_access_token_is_sent_to_an_api_without_credentials(
-    authenticator: Authenticator, upstream_stand_in: UpstreamStandIn
-) -> None:
-    api = resolved_api(f"{upstream_stand_in.http_url}/echo/x")
-    outgoing = outgoing_to(api.target_url)
-
-    await authenticator.authorize(api, outgoing, access_token="Basic dXNlcjpwYXNzd2Q=")
-
-    assert outgoing.headers["Authorization"] == "Basic dXNlcjpwYXNzd2Q="
+    assert outgoing.headers.getall("Authorization") == [access_token]
 
 
 async def test_an_empty_access_token_counts_as_none(
     authenticator: Authenticator, upstream_stand_in: UpstreamStandIn
 ) -> None:
     api = resolved_api(f"{upstream_stand_in.http_url}/basic/orders", "Basic", BASIC)
-    outgoing = outgoing_to(api.target_url)
 
-    await authenticator.authorize(api, outgoing, access_token="")
+    outgoing = await authorized(authenticator, api, "")
 
     assert outgoing.headers["Authorization"].startswith("Basic ")
 
@@ -110,9 +106,8 @@ async def test_the_callers_access_token_replaces_a_client_certificate(
 ) -> None:
     crt, key = client_authority.issue("gateway-client")
     api = resolved_api(f"{upstream_stand_in.mtls_url}/echo/x", "CertificateGen", {"crt": crt, "key": key})
-    outgoing = outgoing_to(api.target_url)
 
-    await authenticator.authorize(api, outgoing, access_token="Bearer the-callers-own")
+    outgoing = await authorized(authenticator, api, "Bearer the-callers-own")
 
     assert outgoing.certificate is None
 
@@ -125,9 +120,8 @@ async def test_a_generated_certificate_is_presented_to_a_target_that_requires_on
 ) -> None:
     crt, key = client_authority.issue("gateway-client")
     api = resolved_api(f"{upstream_stand_in.mtls_url}/echo/x", "CertificateGen", {"crt": crt, "key": key})
-    outgoing = outgoing_to(api.target_url)
 
-    await authenticator.authorize(api, outgoing, access_token=None)
+    outgoing = await authorized(authenticator, api)
 
     assert (await send(api, outgoing)).status == 200
     [call] = upstream_stand_in.requests_to("/echo/x")

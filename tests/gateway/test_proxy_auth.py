@@ -15,6 +15,7 @@ from dataplane.names import DEFAULT_SECRET_NAMESPACE
 from testing.applications import one_api, secret
 from testing.gateway import ServedGateway
 from testing.upstream import CSRF_COOKIE, CSRF_HEADER, Answer, ClientAuthority, UpstreamStandIn
+from tests.gateway.support import publish_oauth
 
 
 def call(
@@ -32,21 +33,6 @@ def publish_basic(
         one_api(name, stand_in.http_url + target, {"type": "Basic", "secretName": name, **credentials}),
         secret(name, username=name, password=f"{name}-password"),
     )
-
-
-def publish_oauth(
-    gateway: ServedGateway, stand_in: UpstreamStandIn, name: str, target: str, **keys: str
-) -> str:
-    """An OAuth API on ``target`` (a path on the stand-in's HTTP listener) with a client of its own, which gets
-    its token from the stand-in's HTTP token endpoint; that endpoint's URL."""
-    stand_in.clients[name] = f"{name}-secret"
-    token_url = f"{stand_in.http_url}/oauth/token"
-    credentials = {"type": "OAuth", "secretName": name, "authenticationUrl": token_url}
-    gateway.manifests.put(
-        one_api(name, stand_in.http_url + target, credentials),
-        secret(name, clientId=name, clientSecret=f"{name}-secret", **keys),
-    )
-    return token_url
 
 
 def publish_certificate_gen(gateway: ServedGateway, target_url: str, name: str, **keys: str | bytes) -> None:
@@ -124,20 +110,9 @@ def test_oauth_with_cert_fetches_the_token_over_mtls_with_the_secrets_certificat
     gateway: ServedGateway, upstream_stand_in: UpstreamStandIn, client_authority: ClientAuthority
 ) -> None:
     stand_in = upstream_stand_in
-    crt, key = client_authority.issue("oauth-client")
-    name = "auth-oauth-cert"
-    stand_in.clients[name] = "unused: the certificate authenticates"
-    credentials = {
-        "type": "OAuthWithCert",
-        "secretName": name,
-        "authenticationUrl": f"{stand_in.mtls_url}/oauth/token",
-    }
-    gateway.manifests.put(
-        one_api(name, f"{stand_in.http_url}/bearer/shop", credentials),
-        secret(name, clientId=name, crt=crt, key=key),
-    )
+    publish_oauth(gateway, stand_in, "auth-oauth-cert", certificate=client_authority.issue("oauth-client"))
 
-    answer = call(gateway, name)
+    answer = call(gateway, "auth-oauth-cert")
 
     assert answer.status_code == 200, answer.text
     [token_request] = stand_in.requests_to("/oauth/token")

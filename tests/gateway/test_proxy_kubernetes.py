@@ -3,13 +3,14 @@ it serves what is there once ready, and follows changes and deletions as their w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from dataplane.names import DEFAULT_SECRET_NAMESPACE
-from testing.applications import Manifest, api_entry, application, secret, service
+from testing.applications import api_entry, application, secret, service
 from testing.gateway import ServedGateway
 from testing.kube import FakeKubeApi
 from testing.upstream import UpstreamStandIn
@@ -31,103 +32,96 @@ def kube_gateway(
     served.process.stop()
 
 
+@dataclass(frozen=True)
+class Shop:
+    """NAME's Application and Secret in the stand-in API server, and calls of its API through the gateway."""
+
+    gateway: ServedGateway
+    kube_api: FakeKubeApi
+    stand_in: UpstreamStandIn
+    client: httpx.AsyncClient
+
+    def put_api(self, target: str) -> None:
+        """Application NAME with one Basic-protected API on ``target``, a path on the stand-in's HTTP listener."""
+        credentials = {"type": "Basic", "secretName": NAME}
+        entry = api_entry("api", self.stand_in.http_url + target, credentials=credentials)
+        self.kube_api.put_object(application(NAME, service("api", entry)))
+
+    def put_secret(self) -> None:
+        """Secret NAME with a user the stand-in knows."""
+        user, password = next(iter(self.stand_in.users.items()))
+        self.kube_api.put_object(secret(NAME, username=user, password=password))
+
+    async def answers(self, wanted: Callable[[httpx.Response], bool], what: str) -> None:
+        """Waits until a call of NAME's API gets the ``wanted`` answer."""
+
+        async def check() -> bool:
+            return wanted(await self.client.get(f"{self.gateway.standalone_url}/{NAME}/api/orders"))
+
+        await wait_until(check, what=what)
+
+
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+async def shop(
+    kube_gateway: ServedGateway, kube_api: FakeKubeApi, upstream_stand_in: UpstreamStandIn
+) -> AsyncIterator[Shop]:
     async with httpx.AsyncClient() as client:
-        yield client
+        yield Shop(kube_gateway, kube_api, upstream_stand_in, client)
 
 
-def basic_api(stand_in: UpstreamStandIn, target: str) -> Manifest:
-    """Application NAME with one Basic-protected API on ``target``, a path on the stand-in's HTTP listener."""
-    credentials = {"type": "Basic", "secretName": NAME}
-    entry = api_entry("api", stand_in.http_url + target, credentials=credentials)
-    return application(NAME, service("api", entry))
-
-
-def stand_in_user_secret(stand_in: UpstreamStandIn) -> Manifest:
-    user, password = next(iter(stand_in.users.items()))
-    return secret(NAME, username=user, password=password)
-
-
-def answered(
-    client: httpx.AsyncClient, gateway: ServedGateway, wanted: Callable[[httpx.Response], bool]
-) -> Callable[[], Awaitable[bool]]:
-    """Whether a call of NAME's API now gets the ``wanted`` answer."""
-
-    async def check() -> bool:
-        return wanted(await client.get(f"{gateway.standalone_url}/{NAME}/api/orders"))
-
-    return check
+@pytest.fixture
+async def published(shop: Shop) -> Shop:
+    """NAME's Application (target /basic/one) and Secret in the API server, and served by the gateway."""
+    shop.put_api("/basic/one")
+    shop.put_secret()
+    await shop.answers(reaching("/basic/one/orders"), what="the API being served")
+    return shop
 
 
 def reaching(path: str) -> Callable[[httpx.Response], bool]:
     return lambda answer: answer.status_code == 200 and answer.json()["path"] == path
 
 
-async def published(
-    client: httpx.AsyncClient, gateway: ServedGateway, kube_api: FakeKubeApi, stand_in: UpstreamStandIn
-) -> None:
-    """NAME's Application (target /basic/one) and Secret in the API server, and served by the gateway."""
-    kube_api.put_object(basic_api(stand_in, "/basic/one"))
-    kube_api.put_object(stand_in_user_secret(stand_in))
-    await wait_until(answered(client, gateway, reaching("/basic/one/orders")), what="the API being served")
+def not_found(answer: httpx.Response) -> bool:
+    return answer.status_code == 404
 
 
-async def test_an_application_in_the_api_server_is_served_once_the_gateway_is_ready(
-    kube_gateway: ServedGateway,
-    kube_api: FakeKubeApi,
-    upstream_stand_in: UpstreamStandIn,
-    client: httpx.AsyncClient,
-) -> None:
-    kube_api.put_object(basic_api(upstream_stand_in, "/basic/one"))
-    kube_api.put_object(stand_in_user_secret(upstream_stand_in))
+def secret_not_found(answer: httpx.Response) -> bool:
+    return answer.status_code == 500 and f"secret '{NAME}' not found" in answer.json()["error"]
+
+
+async def test_an_application_in_the_api_server_is_served_once_the_gateway_is_ready(shop: Shop) -> None:
+    shop.put_api("/basic/one")
+    shop.put_secret()
 
     async def ready() -> bool:
-        return (await client.get(f"{kube_gateway.api_url}/readyz")).status_code == 200
+        return (await shop.client.get(f"{shop.gateway.api_url}/readyz")).status_code == 200
 
     await wait_until(ready, what="the gateway being ready")
-    await wait_until(
-        answered(client, kube_gateway, reaching("/basic/one/orders")), what="the API being served"
-    )
+    await shop.answers(reaching("/basic/one/orders"), what="the API being served")
 
 
-async def test_a_changed_target_url_is_followed_by_the_next_calls(
-    kube_gateway: ServedGateway,
-    kube_api: FakeKubeApi,
-    upstream_stand_in: UpstreamStandIn,
-    client: httpx.AsyncClient,
+async def test_a_changed_target_url_is_followed_by_the_next_calls(published: Shop) -> None:
+    published.put_api("/basic/two")
+
+    await published.answers(reaching("/basic/two/orders"), what="the new target")
+
+
+@pytest.mark.parametrize(
+    ("kind", "namespace", "wanted"),
+    [
+        pytest.param("Application", None, not_found, id="a-deleted-application-answers-404"),
+        pytest.param(
+            "Secret",
+            DEFAULT_SECRET_NAMESPACE,
+            secret_not_found,
+            id="a-deleted-secret-answers-500-secret-not-found",
+        ),
+    ],
+)
+async def test_a_deletion_is_followed_by_the_next_calls(
+    published: Shop, kind: str, namespace: str | None, wanted: Callable[[httpx.Response], bool]
 ) -> None:
-    await published(client, kube_gateway, kube_api, upstream_stand_in)
+    published.kube_api.remove_object(kind, NAME, namespace=namespace)
 
-    kube_api.put_object(basic_api(upstream_stand_in, "/basic/two"))
-
-    await wait_until(answered(client, kube_gateway, reaching("/basic/two/orders")), what="the new target")
-
-
-async def test_a_deleted_application_answers_404(
-    kube_gateway: ServedGateway,
-    kube_api: FakeKubeApi,
-    upstream_stand_in: UpstreamStandIn,
-    client: httpx.AsyncClient,
-) -> None:
-    await published(client, kube_gateway, kube_api, upstream_stand_in)
-
-    kube_api.remove_object("Application", NAME)
-
-    await wait_until(answered(client, kube_gateway, lambda answer: answer.status_code == 404), what="a 404")
-
-
-async def test_a_deleted_secret_answers_500_secret_not_found(
-    kube_gateway: ServedGateway,
-    kube_api: FakeKubeApi,
-    upstream_stand_in: UpstreamStandIn,
-    client: httpx.AsyncClient,
-) -> None:
-    await published(client, kube_gateway, kube_api, upstream_stand_in)
-
-    kube_api.remove_object("Secret", NAME, namespace=DEFAULT_SECRET_NAMESPACE)
-
-    def secret_not_found(answer: httpx.Response) -> bool:
-        return answer.status_code == 500 and f"secret '{NAME}' not found" in answer.json()["error"]
-
-    await wait_until(answered(client, kube_gateway, secret_not_found), what="secret not found")
+    await published.answers(wanted, what=f"the answer to a deleted {kind}")

@@ -46,6 +46,20 @@ def call_answering(
     return call
 
 
+def on_stand_in(location: str, stand_in: UpstreamStandIn) -> str:
+    """``location`` with ``{port}`` the stand-in's HTTP port."""
+    return location.format(port=stand_in.http_url.rsplit(":", 1)[1])
+
+
+def call_over_https(
+    gateway: ServedGateway, stand_in: UpstreamStandIn, name: str, *, skip_verify: bool = False
+) -> httpx.Response:
+    """Publishes ``name``'s API on the stand-in's HTTPS ``/echo`` and returns what the caller got for
+    ``/<name>/orders/v1/x``."""
+    gateway.manifests.put(orders(name, stand_in.https_url + "/echo", skip_verify=skip_verify))
+    return httpx.get(f"{gateway.compass_url}/{name}/orders/v1/x")
+
+
 # -- statuses and bodies
 
 
@@ -123,57 +137,50 @@ def test_a_location_into_the_target_api_is_rewritten_to_the_gateway_path(
     assert answer.headers["Location"] == "/responses-rewritten/orders/v1/some/sub/path?page=2&sort=a%20b"
 
 
-def test_a_relative_location_into_the_target_api_is_rewritten(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
+@pytest.mark.parametrize(
+    ("location", "rewritten"),
+    [
+        pytest.param(f"{TARGET_PATH}/next", "/responses-rewritten/orders/v1/next", id="a-relative-location"),
+        pytest.param(
+            "http://127.0.0.1:{port}" + TARGET_PATH,
+            "/responses-rewritten/orders/v1",
+            id="the-target-path-itself-to-the-gateway-base",
+        ),
+    ],
+)
+def test_a_location_into_the_target_api_in_another_form_is_rewritten(
+    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn, location: str, rewritten: str
 ) -> None:
-    call = call_answering(gateway, upstream_stand_in, "responses-relative")
+    call = call_answering(gateway, upstream_stand_in, "responses-rewritten")
 
-    answer = call(Answer(302, headers=(("Location", f"{TARGET_PATH}/next"),)))
+    answer = call(Answer(302, headers=(("Location", on_stand_in(location, upstream_stand_in)),)))
 
-    assert answer.headers["Location"] == "/responses-relative/orders/v1/next"
-
-
-def test_a_location_at_the_target_path_itself_is_rewritten_to_the_gateway_base(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
-) -> None:
-    call = call_answering(gateway, upstream_stand_in, "responses-base")
-
-    answer = call(Answer(302, headers=(("Location", upstream_stand_in.http_url + TARGET_PATH),)))
-
-    assert answer.headers["Location"] == "/responses-base/orders/v1"
+    assert answer.headers["Location"] == rewritten
 
 
 @pytest.mark.parametrize(
-    "elsewhere",
+    ("status", "location"),
     [
-        "http://localhost:{port}/echo/api/v1/x",  # another host
-        "http://127.0.0.1:1/echo/api/v1/x",  # another port
-        "https://127.0.0.1:{port}/echo/api/v1/x",  # another scheme, hence port
-        "http://127.0.0.1:{port}/echo/api/v10/x",  # a longer segment, not the target path
-        "http://127.0.0.1:{port}/echo/other",  # outside the target path
-        "/echo/other",
+        pytest.param(302, "http://localhost:{port}/echo/api/v1/x", id="another-host"),
+        pytest.param(302, "http://127.0.0.1:1/echo/api/v1/x", id="another-port"),
+        pytest.param(302, "https://127.0.0.1:{port}/echo/api/v1/x", id="another-scheme-hence-port"),
+        pytest.param(
+            302, "http://127.0.0.1:{port}/echo/api/v10/x", id="a-longer-segment-not-the-target-path"
+        ),
+        pytest.param(302, "http://127.0.0.1:{port}/echo/other", id="outside-the-target-path"),
+        pytest.param(302, "/echo/other", id="a-relative-location-outside-the-target-path"),
+        pytest.param(200, "http://127.0.0.1:{port}/echo/api/v1/x", id="of-a-200-answer-into-the-target-api"),
     ],
 )
-def test_a_location_outside_the_target_api_is_left_alone(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn, elsewhere: str
+def test_a_location_outside_the_target_api_or_of_a_200_answer_is_left_alone(
+    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn, status: int, location: str
 ) -> None:
     call = call_answering(gateway, upstream_stand_in, "responses-elsewhere")
-    location = elsewhere.format(port=upstream_stand_in.http_url.rsplit(":", 1)[1])
+    sent = on_stand_in(location, upstream_stand_in)
 
-    answer = call(Answer(302, headers=(("Location", location),)))
+    answer = call(Answer(status, headers=(("Location", sent),)))
 
-    assert answer.headers["Location"] == location
-
-
-def test_a_location_of_a_200_answer_is_left_alone(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
-) -> None:
-    call = call_answering(gateway, upstream_stand_in, "responses-ok-location")
-    location = f"{upstream_stand_in.http_url}{TARGET_PATH}/x"
-
-    answer = call(Answer(200, headers=(("Location", location),)))
-
-    assert answer.headers["Location"] == location
+    assert answer.headers["Location"] == sent
 
 
 def test_the_gateway_never_follows_a_redirect(
@@ -233,34 +240,34 @@ def test_the_gateways_proxy_timeout_applies_without_an_annotation(
 def test_a_target_with_an_untrusted_certificate_is_a_bad_gateway(
     gateway: ServedGateway, untrusted_stand_in: UpstreamStandIn
 ) -> None:
-    gateway.manifests.put(orders("responses-untrusted", untrusted_stand_in.https_url + "/echo"))
-
-    answer = httpx.get(f"{gateway.compass_url}/responses-untrusted/orders/v1/x")
+    answer = call_over_https(gateway, untrusted_stand_in, "responses-untrusted")
 
     assert answer.status_code == 502
     assert answer.json()["code"] == 502
     assert untrusted_stand_in.requests == []
 
 
-def test_skip_verify_calls_a_target_with_an_untrusted_certificate(
-    gateway: ServedGateway, untrusted_stand_in: UpstreamStandIn
+@pytest.mark.parametrize(
+    ("name", "stand_in", "skip_verify"),
+    [
+        pytest.param(
+            "responses-skip-verify",
+            "untrusted_stand_in",
+            True,
+            id="skip-verify-calls-a-target-with-an-untrusted-certificate",
+        ),
+        pytest.param(
+            "responses-trusted",
+            "upstream_stand_in",
+            False,
+            id="a-target-certified-by-the-trusted-ca-file-is-called",
+        ),
+    ],
+)
+def test_a_target_whose_certificate_the_gateway_accepts_is_called(
+    gateway: ServedGateway, request: pytest.FixtureRequest, *, name: str, stand_in: str, skip_verify: bool
 ) -> None:
-    gateway.manifests.put(
-        orders("responses-skip-verify", untrusted_stand_in.https_url + "/echo", skip_verify=True)
-    )
-
-    answer = httpx.get(f"{gateway.compass_url}/responses-skip-verify/orders/v1/x")
-
-    assert answer.status_code == 200
-    assert answer.json()["path"] == "/echo/x"
-
-
-def test_a_target_certified_by_the_trusted_ca_file_is_called(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
-) -> None:
-    gateway.manifests.put(orders("responses-trusted", upstream_stand_in.https_url + "/echo"))
-
-    answer = httpx.get(f"{gateway.compass_url}/responses-trusted/orders/v1/x")
+    answer = call_over_https(gateway, request.getfixturevalue(stand_in), name, skip_verify=skip_verify)
 
     assert answer.status_code == 200
     assert answer.json()["path"] == "/echo/x"

@@ -14,6 +14,7 @@ from testing.applications import one_api, secret
 from testing.gateway import ServedGateway
 from testing.upstream import UpstreamStandIn
 from tests.fixtures.gateway import StartGateway
+from tests.gateway.support import publish_oauth
 
 RETRY_BODY_LIMIT = 1024
 
@@ -26,23 +27,16 @@ def small_retry_gateway(gateway_factory: StartGateway) -> Iterator[ServedGateway
     served.process.stop()
 
 
-def oauth_api(gateway: ServedGateway, stand_in: UpstreamStandIn, name: str) -> None:
-    """An OAuth API on the stand-in's /bearer/ target with a client of its own (so no token another test left
-    in the gateway's cache is used)."""
-    stand_in.clients[name] = f"{name}-secret"
-    credentials = {
-        "type": "OAuth",
-        "secretName": name,
-        "authenticationUrl": f"{stand_in.http_url}/oauth/token",
-    }
-    gateway.manifests.put(
-        one_api(name, f"{stand_in.http_url}/bearer/shop", credentials),
-        secret(name, clientId=name, clientSecret=f"{name}-secret"),
-    )
-
-
 def post(gateway: ServedGateway, name: str, content: bytes) -> httpx.Response:
     return httpx.post(f"{gateway.standalone_url}/{name}/api/orders", content=content)
+
+
+def refused_once(gateway: ServedGateway, stand_in: UpstreamStandIn, name: str) -> None:
+    """``name``'s OAuth API, called once so that the gateway holds a token, which the target then revokes: the
+    next call is refused once."""
+    publish_oauth(gateway, stand_in, name)
+    assert post(gateway, name, b"first").status_code == 200
+    stand_in.revoke_tokens()
 
 
 def retries(gateway: ServedGateway, application_name: str) -> float:
@@ -61,9 +55,7 @@ def test_a_revoked_token_is_replaced_and_the_call_sent_again_with_its_whole_body
     gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
 ) -> None:
     stand_in = upstream_stand_in
-    oauth_api(gateway, stand_in, "retry-revoked")
-    assert post(gateway, "retry-revoked", b"first").status_code == 200
-    stand_in.revoke_tokens()
+    refused_once(gateway, stand_in, "retry-revoked")
     body = secrets.token_bytes(256 * 1024)  # several reads of the caller's stream, below the default limit
 
     answer = post(gateway, "retry-revoked", body)
@@ -95,9 +87,7 @@ def test_a_target_that_refuses_twice_gets_its_second_refusal_answered(
 def test_a_retry_is_counted_in_gateway_retries_total(
     gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
 ) -> None:
-    oauth_api(gateway, upstream_stand_in, "retry-counted")
-    assert post(gateway, "retry-counted", b"first").status_code == 200
-    upstream_stand_in.revoke_tokens()
+    refused_once(gateway, upstream_stand_in, "retry-counted")
     before = retries(gateway, "retry-counted")
 
     assert post(gateway, "retry-counted", b"second").status_code == 200
@@ -109,9 +99,7 @@ def test_a_body_over_the_retry_limit_streams_through_and_is_not_retried(
     small_retry_gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
 ) -> None:
     stand_in = upstream_stand_in
-    oauth_api(small_retry_gateway, stand_in, "retry-big-body")
-    assert post(small_retry_gateway, "retry-big-body", b"first").status_code == 200
-    stand_in.revoke_tokens()
+    refused_once(small_retry_gateway, stand_in, "retry-big-body")
     body = secrets.token_bytes(4 * RETRY_BODY_LIMIT)
 
     answer = post(small_retry_gateway, "retry-big-body", body)
@@ -126,9 +114,7 @@ def test_a_body_within_the_retry_limit_is_retried(
     small_retry_gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
 ) -> None:
     stand_in = upstream_stand_in
-    oauth_api(small_retry_gateway, stand_in, "retry-small-body")
-    assert post(small_retry_gateway, "retry-small-body", b"first").status_code == 200
-    stand_in.revoke_tokens()
+    refused_once(small_retry_gateway, stand_in, "retry-small-body")
     body = secrets.token_bytes(RETRY_BODY_LIMIT)
 
     answer = post(small_retry_gateway, "retry-small-body", body)

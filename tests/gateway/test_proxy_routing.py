@@ -32,6 +32,11 @@ def kyma_error(answer: httpx.Response) -> dict[str, Any]:
     return body
 
 
+def listener_url(gateway: ServedGateway, listener: str) -> str:
+    """The URL of the gateway's ``standalone`` or ``compass`` proxy listener."""
+    return gateway.standalone_url if listener == "standalone" else gateway.compass_url
+
+
 def requests_total(gateway: ServedGateway, application: str, api: str, code: str) -> float:
     text = httpx.get(f"{gateway.api_url}/metrics").text
     wanted = {"application": application, "api": api, "code": code}
@@ -46,95 +51,111 @@ def requests_total(gateway: ServedGateway, application: str, api: str, code: str
 # -- path shapes
 
 
-@pytest.mark.parametrize("path", ["/", "/routing-short"])
-def test_a_standalone_path_without_application_and_service_is_refused(
-    gateway: ServedGateway, path: str
-) -> None:
-    answer = httpx.get(gateway.standalone_url + path)
+@pytest.mark.parametrize(
+    ("listener", "path"),
+    [
+        pytest.param("standalone", "/", id="standalone-without-application"),
+        pytest.param("standalone", "/routing-short", id="standalone-without-service"),
+        pytest.param("compass", "/routing-short/orders", id="compass-without-entry"),
+    ],
+)
+def test_a_path_too_short_to_name_an_api_is_refused(gateway: ServedGateway, listener: str, path: str) -> None:
+    answer = httpx.get(listener_url(gateway, listener) + path)
 
     assert answer.status_code == 400
     assert kyma_error(answer) == INVALID_PATH
 
 
-def test_a_compass_path_without_an_entry_is_refused(gateway: ServedGateway) -> None:
-    answer = httpx.get(f"{gateway.compass_url}/routing-short/orders")
-
-    assert answer.status_code == 400
-    assert kyma_error(answer) == INVALID_PATH
-
-
-def test_the_standalone_base_path_calls_the_target_url_itself(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
+@pytest.mark.parametrize(
+    ("name", "target_path", "listener", "path", "raw_path"),
+    [
+        pytest.param(
+            "routing-standalone-root",
+            "/echo/base",
+            "standalone",
+            "/orders",
+            "/echo/base",
+            id="the-standalone-base-path-calls-the-target-url-itself",
+        ),
+        pytest.param(
+            "routing-compass-root",
+            "/echo/base",
+            "compass",
+            "/orders/v1",
+            "/echo/base",
+            id="the-compass-base-path-calls-the-target-url-itself",
+        ),
+        pytest.param(
+            "routing-joined",
+            "/echo/base/",
+            "compass",
+            "/orders/v1/items/1",
+            "/echo/base/items/1",
+            id="the-rest-of-the-path-is-joined-to-the-target-path",
+        ),
+        pytest.param(
+            "routing-trailing-slash",
+            "/echo/base",
+            "compass",
+            "/orders/v1/items/",
+            "/echo/base/items/",
+            id="a-trailing-slash-of-the-caller-is-kept",
+        ),
+    ],
+)
+def test_a_gateway_path_calls_its_place_under_the_target_url(
+    gateway: ServedGateway,
+    upstream_stand_in: UpstreamStandIn,
+    *,
+    name: str,
+    target_path: str,
+    listener: str,
+    path: str,
+    raw_path: str,
 ) -> None:
-    gateway.manifests.put(orders("routing-standalone-root", f"{upstream_stand_in.http_url}/echo/base"))
+    gateway.manifests.put(orders(name, upstream_stand_in.http_url + target_path))
 
-    answer = httpx.get(f"{gateway.standalone_url}/routing-standalone-root/orders")
+    answer = httpx.get(f"{listener_url(gateway, listener)}/{name}{path}")
 
     assert answer.status_code == 200
-    assert answer.json()["raw_path"] == "/echo/base"
-
-
-def test_the_compass_base_path_calls_the_target_url_itself(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
-) -> None:
-    gateway.manifests.put(orders("routing-compass-root", f"{upstream_stand_in.http_url}/echo/base"))
-
-    answer = httpx.get(f"{gateway.compass_url}/routing-compass-root/orders/v1")
-
-    assert answer.status_code == 200
-    assert answer.json()["raw_path"] == "/echo/base"
-
-
-def test_the_rest_of_the_path_is_joined_to_the_target_path(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
-) -> None:
-    gateway.manifests.put(orders("routing-joined", f"{upstream_stand_in.http_url}/echo/base/"))
-
-    answer = httpx.get(f"{gateway.compass_url}/routing-joined/orders/v1/items/1")
-
-    assert answer.json()["raw_path"] == "/echo/base/items/1"
-
-
-def test_a_trailing_slash_of_the_caller_is_kept(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
-) -> None:
-    gateway.manifests.put(orders("routing-trailing-slash", f"{upstream_stand_in.http_url}/echo/base"))
-
-    answer = httpx.get(f"{gateway.compass_url}/routing-trailing-slash/orders/v1/items/")
-
-    assert answer.json()["raw_path"] == "/echo/base/items/"
+    assert answer.json()["raw_path"] == raw_path
 
 
 # -- matching
 
 
-def test_the_service_and_entry_segments_match_normalized_names(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
-) -> None:
-    gateway.manifests.put(
-        application(
+@pytest.mark.parametrize(
+    ("name", "entry", "listener", "path"),
+    [
+        pytest.param(
             "routing-normalized",
-            service("Orders API", api_entry("Orders V1 (beta)", f"{upstream_stand_in.http_url}/echo/orders")),
-        )
-    )
-
-    answer = httpx.get(f"{gateway.compass_url}/routing-normalized/orders-api/orders-v1-beta/x")
-
-    assert answer.status_code == 200
-    assert answer.json()["raw_path"] == "/echo/orders/x"
-
-
-def test_the_standalone_listener_matches_the_service_by_its_normalized_display_name(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
-) -> None:
-    gateway.manifests.put(
-        application(
+            "Orders V1 (beta)",
+            "compass",
+            "/orders-api/orders-v1-beta/x",
+            id="compass-service-and-entry",
+        ),
+        pytest.param(
             "routing-standalone-normalized",
-            service("Orders API", api_entry("v1", f"{upstream_stand_in.http_url}/echo/orders")),
-        )
-    )
+            "v1",
+            "standalone",
+            "/orders-api/x",
+            id="standalone-service-display-name",
+        ),
+    ],
+)
+def test_the_path_segments_match_normalized_names(
+    gateway: ServedGateway,
+    upstream_stand_in: UpstreamStandIn,
+    *,
+    name: str,
+    entry: str,
+    listener: str,
+    path: str,
+) -> None:
+    target_url = f"{upstream_stand_in.http_url}/echo/orders"
+    gateway.manifests.put(application(name, service("Orders API", api_entry(entry, target_url))))
 
-    answer = httpx.get(f"{gateway.standalone_url}/routing-standalone-normalized/orders-api/x")
+    answer = httpx.get(f"{listener_url(gateway, listener)}/{name}{path}")
 
     assert answer.status_code == 200
     assert answer.json()["raw_path"] == "/echo/orders/x"
@@ -169,46 +190,44 @@ def test_an_events_entry_is_not_an_api(gateway: ServedGateway, upstream_stand_in
     assert on_standalone.json()["raw_path"] == "/echo/v2"
 
 
-def test_an_unknown_application_is_not_found_with_kymas_standalone_message(gateway: ServedGateway) -> None:
-    answer = httpx.get(f"{gateway.standalone_url}/routing-nobody/orders/x")
-
-    assert answer.status_code == 404
-    assert kyma_error(answer) == {"code": 404, "error": "service with name orders not found"}
-
-
-def test_an_unknown_service_is_not_found_with_kymas_standalone_message(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
+@pytest.mark.parametrize(
+    ("listener", "path", "error"),
+    [
+        pytest.param(
+            "standalone",
+            "/routing-nobody/orders/x",
+            "service with name orders not found",
+            id="standalone-unknown-application",
+        ),
+        pytest.param(
+            "standalone",
+            "/routing-known/invoices/x",
+            "service with name invoices not found",
+            id="standalone-unknown-service",
+        ),
+        pytest.param(
+            "compass",
+            "/routing-nobody/orders/v1/x",
+            "service with name orders and entry name v1 not found",
+            id="compass-unknown-application",
+        ),
+        pytest.param(
+            "compass",
+            "/routing-known/orders/v9",
+            "service with name orders and entry name v9 not found",
+            id="compass-unknown-entry",
+        ),
+    ],
+)
+def test_an_unknown_name_is_not_found_with_kymas_message_of_the_listener(
+    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn, listener: str, path: str, error: str
 ) -> None:
-    gateway.manifests.put(orders("routing-unknown-service", f"{upstream_stand_in.http_url}/echo/base"))
+    gateway.manifests.put(orders("routing-known", f"{upstream_stand_in.http_url}/echo/base"))
 
-    answer = httpx.get(f"{gateway.standalone_url}/routing-unknown-service/invoices/x")
-
-    assert answer.status_code == 404
-    assert kyma_error(answer) == {"code": 404, "error": "service with name invoices not found"}
-
-
-def test_an_unknown_application_is_not_found_with_kymas_compass_message(gateway: ServedGateway) -> None:
-    answer = httpx.get(f"{gateway.compass_url}/routing-nobody/orders/v1/x")
+    answer = httpx.get(listener_url(gateway, listener) + path)
 
     assert answer.status_code == 404
-    assert kyma_error(answer) == {
-        "code": 404,
-        "error": "service with name orders and entry name v1 not found",
-    }
-
-
-def test_an_unknown_entry_is_not_found_with_kymas_compass_message(
-    gateway: ServedGateway, upstream_stand_in: UpstreamStandIn
-) -> None:
-    gateway.manifests.put(orders("routing-unknown-entry", f"{upstream_stand_in.http_url}/echo/base"))
-
-    answer = httpx.get(f"{gateway.compass_url}/routing-unknown-entry/orders/v9")
-
-    assert answer.status_code == 404
-    assert kyma_error(answer) == {
-        "code": 404,
-        "error": "service with name orders and entry name v9 not found",
-    }
+    assert kyma_error(answer) == {"code": 404, "error": error}
 
 
 def test_two_matching_entries_are_refused_as_ambiguous(
