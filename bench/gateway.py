@@ -153,6 +153,13 @@ def target_server(workdir: Path) -> ServedProcess:
     return ServedProcess("gateway bench target", command, log=workdir / "target.log", http_port=port)
 
 
+def floor_server(workdir: Path, target_url: str) -> ServedProcess:
+    """The bare forwarder (bench/gateway_floor.py); ready once it forwards the target's /healthz."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.gateway_floor", str(port), target_url]
+    return ServedProcess("gateway bench floor", command, log=workdir / "floor.log", http_port=port)
+
+
 def manifests(target_url: str) -> list[Manifest]:
     """The bench's Application: a service per kind of credentials, each with one API on the target's root."""
     credentials = {
@@ -210,6 +217,7 @@ class Load:
 class Setup:
     target: ServedProcess
     gateway: ServedGateway
+    floor: ServedProcess  # the bare forwarder
     token: str  # the target's OAuth token, for direct calls
     options: argparse.Namespace
 
@@ -218,14 +226,19 @@ class Setup:
         authorization = basic(USER, PASSWORD) if auth == "basic" else f"Bearer {self.token}"
         return self.target.http_url + path, {"Authorization": authorization}
 
+    def forwarded(self, auth: str, path: str) -> Call:
+        """A direct call's URL and headers, through the bare forwarder."""
+        url, headers = self.direct(auth, path)
+        return self.floor.http_url + url.removeprefix(self.target.http_url), headers
+
     def through(self, auth: str, path: str) -> Call:
         """The URL and headers of a call through the gateway's standalone listener: no credentials."""
         return f"{self.gateway.standalone_url}/{APPLICATION}/{auth}{path}", {}
 
     async def measure(self, config: dict[str, Any]) -> Load:
         """The load client's run with the CPU seconds the target and the gateway spent meanwhile."""
-        pids = {"target": self.target.pid, "gateway": self.gateway.process.pid}
-        for served in (self.target, self.gateway.process):
+        pids = {"target": self.target.pid, "gateway": self.gateway.process.pid, "floor": self.floor.pid}
+        for served in (self.target, self.gateway.process, self.floor):
             served.check_alive()
         cpu_from = {name: cpu_seconds(pid) for name, pid in pids.items()}
         result = await run_client(config)
@@ -252,6 +265,7 @@ class Row:
     case: Case
     direct: Load
     through: Load
+    floor: Load  # through the bare forwarder
     load_average: float  # 1-minute load average after the closed-loop runs: above the CPUs, others competed
     fixed: tuple[Load, Load] | None  # open loop at the same offered rate: direct, through the gateway
 
@@ -261,6 +275,7 @@ async def measure_case(setup: Setup, case: Case) -> Row:
     log(f"{case.name}: closed loop, direct and through the gateway")
     direct = await setup.measure(setup.config(direct_call, case.size))
     through = await setup.measure(setup.config(through_call, case.size))
+    floor = await setup.measure(setup.config(setup.forwarded(case.auth, case.path), case.size))
     load_average = os.getloadavg()[0]
     fixed = None
     if setup.options.fixed_load > 0:
@@ -270,7 +285,7 @@ async def measure_case(setup: Setup, case: Case) -> Row:
             await setup.measure(setup.config(direct_call, case.size, rate=rate)),
             await setup.measure(setup.config(through_call, case.size, rate=rate)),
         )
-    return Row(case, direct, through, load_average, fixed)
+    return Row(case, direct, through, floor, load_average, fixed)
 
 
 # Memory while streaming --------------------------------------------------------------------------------------
@@ -466,8 +481,11 @@ async def run(options: argparse.Namespace) -> Report:
             ManifestDirectory(manifest_dir).put(*manifests(target.http_url))
             log("starting compass-gateway serve")
             gateway = start_gateway(manifest_dir, workdir / "gateway.log")
+            floor = floor_server(workdir, target.http_url)
             try:
-                setup = Setup(target, gateway, await oauth_token(target.http_url), options)
+                floor.start()
+                floor.wait_ready()
+                setup = Setup(target, gateway, floor, await oauth_token(target.http_url), options)
                 rows = [await measure_case(setup, case) for case in options.cases]
                 transfers = await measure_memory(setup, options.stream_mb * MIB)
             except BaseException:
@@ -475,6 +493,7 @@ async def run(options: argparse.Namespace) -> Report:
                 raise
             finally:
                 gateway.process.stop()
+                floor.stop()
             profile = None
             if options.profile:
                 log(f"profiling a gateway in this process on {options.cases[0].name}")
@@ -499,8 +518,8 @@ def _verdict(met: bool) -> str:
 
 
 CLOSED_HEADER = (
-    "case     | direct req/s  p50 ms  p99 ms | gateway req/s  p50 ms  p99 ms | ratio"
-    " | CPU µs/req target gateway  g÷t | CPU % tgt  gw cli | load"
+    "case     | direct req/s  p50 ms  p99 ms | gateway req/s  p50 ms  p99 ms | ratio | floor req/s ratio g÷f"
+    " | CPU µs/req target gateway floor | CPU % tgt  gw cli | load"
 )
 
 
@@ -510,7 +529,8 @@ def format_row(row: Row) -> str:
     return (
         f"{row.case.name:<8} | {direct.rate:12.0f} {_ms(direct.p50)} {_ms(direct.p99)} |"
         f" {through.rate:13.0f} {_ms(through.p50)} {_ms(through.p99)} | {_ratio(through.rate, direct.rate):5.2f}"
-        f" | {target_cpu * 1e6:17.0f} {gateway_cpu * 1e6:7.0f} {_ratio(gateway_cpu, target_cpu):4.1f}"
+        f" | {row.floor.rate:11.0f} {_ratio(row.floor.rate, direct.rate):5.2f} {_ratio(through.rate, row.floor.rate):3.2f}"
+        f" | {target_cpu * 1e6:17.0f} {gateway_cpu * 1e6:7.0f} {row.floor.per_request('floor') * 1e6:5.0f}"
         f" | {through.busy('target') * 100:9.0f} {through.busy('gateway') * 100:3.0f}"
         f" {through.client_cpu * 100:3.0f} | {row.load_average:4.1f}"
     )
@@ -551,6 +571,8 @@ def _goal_lines(report: Report, options: argparse.Namespace) -> list[str]:
             for row in small
         ]
         lines.append(f"gateway req/s ≥ {THROUGHPUT_GOAL:g} × direct for 1 KiB answers: {', '.join(parts)}")
+        floors = [f"{row.case.name} {_ratio(row.floor.rate, row.direct.rate):.2f}" for row in small]
+        lines.append(f"  (the bare forwarder on the same stack reaches: {', '.join(floors)} × direct)")
     fixed = [(row.case, row.fixed) for row in report.rows if row.fixed is not None]
     if fixed:
         parts = [
@@ -581,9 +603,11 @@ def print_report(report: Report, options: argparse.Namespace) -> None:
         f" {options.duration:g} s per run; {os.cpu_count()} CPUs shared by all three processes"
     )
     print(
-        "\nclosed loop (1k = 1 KiB answers, 1m = 1 MiB); CPU µs/req: the target's per direct call, the gateway's"
+        "\nclosed loop (1k = 1 KiB answers, 1m = 1 MiB); floor: the same calls through a bare forwarder on the"
+        " gateway's stack\n(bench/gateway_floor.py: no lookup, credentials or metrics), g÷f = gateway req/s ÷"
+        " floor req/s;\nCPU µs/req: the target's per direct call, the gateway's and the floor's per call through"
+        " it;\nCPU %: each process during the run through the gateway;"
     )
-    print("per call through it (g÷t = their ratio); CPU %: each process during the run through the gateway;")
     print(
         f"load: 1-minute load average after the case (above {os.cpu_count()}, other work competed for the CPUs)"
     )

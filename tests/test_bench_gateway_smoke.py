@@ -76,7 +76,12 @@ def test_the_gateway_fetched_one_oauth_token_for_the_whole_run(output: str) -> N
 
 def test_every_goal_is_reported(output: str) -> None:
     goals = section(output, "goals (issue 11):")
-    assert [goal.split()[0] for goal in goals] == ["gateway", "added", "memory"]
+    assert [goal.split()[0] for goal in goals] == ["gateway", "(the", "added", "memory"]
+
+
+def test_the_gateway_is_compared_with_a_bare_forwarder_too(output: str) -> None:
+    goals = section(output, "goals (issue 11):")
+    assert goals[1].strip().startswith("(the bare forwarder on the same stack reaches:")
 
 
 def test_the_profile_lists_the_top_functions_by_self_time(output: str) -> None:
