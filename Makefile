@@ -38,5 +38,10 @@ bench: install
 bench-fleet: install
 	scripts/with-postgres.sh $(BIN)/python bench/fleet.py --find-max --workers 1,2 --runtimes 200 --duration 30 --profile $(FLEET_ARGS)
 
+# Calls through one compass-gateway process against direct calls and a bare forwarder (bench/README.md).
+.PHONY: bench-gateway
+bench-gateway: install
+	$(BIN)/python bench/gateway.py
+
 clean:
 	rm -rf $(VENV) .compass .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
