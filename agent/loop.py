@@ -36,6 +36,7 @@ import structlog
 from agent.connection import Backoff, Clock, Connection, ConnectionManager, Maintenance, system_clock
 from agent.director_client import DirectorClient
 from agent.errors import AgentError, ApplyFailed, DirectorError
+from agent.resources import ca_secret
 from agent.settings import AgentSettings
 from agent.sinks import make_sink
 from agent.sinks.base import Sink
@@ -149,7 +150,7 @@ class Agent:
             # Nothing but the connection (if one had to be made) is written.
             await self._save_if_changed(record, before)
             try:
-                result = await self._synchronize(director, dry_run=True)
+                result = await self._synchronize(director, connection, dry_run=True)
             except AgentError as error:
                 return self._outcome(maintenance, error=error.reason)
             return self._outcome(maintenance, result=result)
@@ -174,7 +175,7 @@ class Agent:
         record.connection_status.last_sync = now
         record.resync_now = False
         try:
-            result = await self._synchronize(director, dry_run=False)
+            result = await self._synchronize(director, connection, dry_run=False)
         except ApplyFailed as error:
             status.last_successful_fetch = now
             return await self._failed(maintenance, ConnectionState.RESOURCE_APPLICATION_FAILED, error)
@@ -227,7 +228,11 @@ class Agent:
             await self.records.save(record)
         return self._outcome(maintenance, error=error.reason)
 
-    async def _synchronize(self, director: DirectorClient, *, dry_run: bool) -> SyncResult:
+    async def _synchronize(
+        self, director: DirectorClient, connection: Connection, *, dry_run: bool
+    ) -> SyncResult:
+        # In a directory the CA is the state directory's ca.crt, where the event ingress reads it by default.
+        ca = self.settings.ca_secret_ref if self.settings.sink == "kubernetes" else None
         return await synchronize(
             director,
             self.sink,
@@ -235,6 +240,7 @@ class Agent:
             dry_run=dry_run,
             gateway_url=self.settings.gateway_url,
             secret_namespace=self.settings.secret_namespace,
+            also=[ca_secret(*ca, connection.credentials.ca_pem)] if ca else [],
         )
 
     async def _update_labels(self, director: DirectorClient, result: SyncResult) -> str | None:

@@ -34,6 +34,10 @@ from agent.sinks.base import (
 from dataplane.names import DEFAULT_SECRET_NAMESPACE, PROXY_TIMEOUT_ANNOTATION, gateway_name, is_resource_name
 
 DEFAULT_GATEWAY_URL = "http://central-application-gateway.kyma-system.svc.cluster.local:8082"
+# Kyma's: Istio's ingress gateway for applications (credentialName kyma-gateway-certs) verifies their client
+# certificates against the Secret <credentialName>-cacert, key cacert, which Kyma's agent fills (DATAPLANE.md B.1).
+DEFAULT_CA_SECRET = "istio-system/kyma-gateway-certs-cacert"
+CA_SECRET_KEY = "cacert"
 
 _NOT_ALLOWED = re.compile(r"[^-a-z0-9]")
 _HYPHEN_RUNS = re.compile(r"-{2,}")
@@ -246,6 +250,23 @@ def _secret(name: str, namespace: str, application: str, bundle_id: str, data: d
         },
         "type": "Opaque",
         "data": {key: _b64(value) for key, value in sorted(data.items())},
+    }
+
+
+def ca_secret(namespace: str, name: str, ca_pem: bytes) -> Manifest:
+    """The Connector's CA certificate(s), for an ingress that verifies the applications' client certificates.
+    Owned like the credential Secrets, so the agent keeps it current (a renewal may bring a new CA) and never
+    overwrites a Secret of that name it did not write."""
+    return {
+        "apiVersion": "v1",
+        "kind": SECRET_KIND,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]},
+        },
+        "type": "Opaque",
+        "data": {CA_SECRET_KEY: base64.b64encode(ca_pem).decode("ascii")},
     }
 
 

@@ -16,10 +16,11 @@ import os
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from agent.resources import DEFAULT_GATEWAY_URL
+from agent.resources import DEFAULT_CA_SECRET, DEFAULT_GATEWAY_URL
+from dataplane.names import is_resource_name
 
 CONFIG_DIR_VARIABLE = "AGENT_CONFIG_DIR"
 
@@ -73,6 +74,12 @@ class AgentSettings(BaseSettings):
     secret_namespace: str = _setting(
         "kyma-system", "AGENT_SECRET_NAMESPACE", "Namespace of the Applications' credential Secrets."
     )
+    ca_secret: str = _setting(
+        DEFAULT_CA_SECRET,
+        "AGENT_CA_SECRET",
+        "namespace/name of the Secret the Connector's CA is written to (key cacert), where an ingress that "
+        "verifies the applications' client certificates reads it; empty: none.",
+    )
     log_level: str = _setting("info", "AGENT_LOG_LEVEL", "debug, info, warning or error.")
     log_json: bool = _setting(True, "AGENT_LOG_JSON", "JSON lines (false: console format).")
 
@@ -81,6 +88,21 @@ class AgentSettings(BaseSettings):
         if self.manifest_dir is None:
             self.manifest_dir = self.state_dir / "manifests"
         return self
+
+    @field_validator("ca_secret")
+    @classmethod
+    def _namespace_and_name(cls, value: str) -> str:
+        value = value.strip()
+        namespace, separator, name = value.partition("/")
+        if value and not (separator and is_resource_name(namespace) and is_resource_name(name)):
+            raise ValueError("must be <namespace>/<name> (Kubernetes names), or empty for no CA Secret")
+        return value
+
+    @property
+    def ca_secret_ref(self) -> tuple[str, str] | None:
+        """(namespace, name) of the CA Secret, or None when none is written."""
+        namespace, _, name = self.ca_secret.partition("/")
+        return (namespace, name) if name else None
 
     @classmethod
     def load(cls, config_dir: Path | None = None, **overrides: Any) -> AgentSettings:

@@ -15,7 +15,7 @@ applied: the one whose resource exists keeps it untouched, with its Secrets; non
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,7 +61,9 @@ async def synchronize(
     dry_run: bool = False,
     gateway_url: str = DEFAULT_GATEWAY_URL,
     secret_namespace: str = DEFAULT_SECRET_NAMESPACE,
+    also: Sequence[Manifest] = (),
 ) -> SyncResult:
+    """``also``: resources the agent keeps beside the applications' (the CA Secret), planned with them."""
     fetched = await director.fetch_applications(runtime_id)
     unchanged = fetched is None
     if fetched is None:
@@ -85,7 +87,7 @@ async def synchronize(
             application_ids=list(conflict.application_ids),
             kept=conflict.kept,
         )
-    sync_plan = plan(desired, existing)
+    sync_plan = plan([*desired, *also], existing)
     result = SyncResult(sync_plan, unchanged, len(fetched.applications), dict(fetched.runtime_labels))
     result.conflicts = conflicts
     if dry_run:

@@ -165,7 +165,7 @@ def post_scope(
     body: bytes, headers: dict[str, str], path: str, certificate_pem: str | None
 ) -> dict[str, Any]:
     """The ASGI scope of a POST of ``body``; with ``certificate_pem`` as it arrives over the HTTPS listener, the
-    client certificate in the ASGI TLS extension (compass/tls.py)."""
+    client certificate in the ASGI TLS extension (tlsext/)."""
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -183,7 +183,7 @@ def post_scope(
         "state": {},
     }
     if certificate_pem is not None:
-        from compass.tls import TLS_EXTENSION
+        from tlsext import TLS_EXTENSION
 
         tls = {"server_cert": None, "client_cert_chain": [certificate_pem], "client_cert_name": None}
         scope["extensions"] = {TLS_EXTENSION: {**tls, "client_cert_error": None, "tls_version": 0x0304}}

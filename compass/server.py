@@ -44,11 +44,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from compass.app import create_app, load_certificate_authority
 from compass.auth.jwt import load_or_create_signing_key
 from compass.connections import ConnectionLimits, connection_cap, guarded
-from compass.tls import TLSHttpToolsProtocol
 from connector.ca.authority import CertificateAuthority
 from connector.ca.files import private_directory, write_private_file, write_public_file
 from kernel.observability.metrics import SHARED_ACROSS_PROCESSES
 from kernel.settings import Settings
+from tlsext import TLSHttpToolsProtocol
 
 # A query parameter: its name (up to "="), its value (up to the next "&" or ";", the separators clients use).
 _QUERY_PARAMETER = re.compile(r"(?P<name>[^?&;=\s]*)=(?P<value>[^&;\s]*)")

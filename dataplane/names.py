@@ -11,6 +11,9 @@ from pathlib import Path
 # Where the agent's directory sink writes and the gateway and event ingress read: <AGENT_STATE_DIR>/manifests
 # with the agent's default state directory.
 DEFAULT_MANIFEST_DIR = Path(".compass-agent") / "manifests"
+# The CA certificate the agent keeps beside its own credentials (agent/state.py): what the event ingress verifies
+# application client certificates against.
+DEFAULT_AGENT_CA_FILE = Path(".compass-agent") / "ca.crt"
 DEFAULT_SECRET_NAMESPACE = "kyma-system"
 # An Application annotation (the agent copies the Director application label of the same key) that overrides
 # the gateway's GATEWAY_PROXY_TIMEOUT for that application's APIs: seconds, as a string (e.g. "60").

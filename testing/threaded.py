@@ -17,11 +17,12 @@ START_SECONDS = 10.0
 
 
 class ThreadedServer:
-    def __init__(self, app: Any, **config: Any) -> None:
-        """``config``: uvicorn.Config's options beyond the defaults here (no lifespan, no logging setup)."""
+    def __init__(self, app: Any, *, port: int = 0, **config: Any) -> None:
+        """``port``: 0 for one the kernel picks, or a given one (a server started again where it was);
+        ``config``: uvicorn.Config's options beyond the defaults here (no lifespan, no logging setup)."""
         options = {"log_config": None, "lifespan": "off", "access_log": False, **config}
         self.server = uvicorn.Server(uvicorn.Config(app, **options))
-        self.socket = loopback_socket()
+        self.socket = loopback_socket(port)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     @property

@@ -56,9 +56,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from compass.tls import TLSHttpToolsProtocol
 from testing.threaded import ThreadedServer
 from testing.tls import StandInTLS
+from tlsext import TLSHttpToolsProtocol
 
 SLOW_SECONDS = 60.0
 CSRF_HEADER = "X-csrf-token"
@@ -158,7 +158,7 @@ class UpstreamStandIn(_Knobs):
         app = Starlette(routes=self._routes())
         self._servers: dict[str, ThreadedServer] = {"http": ThreadedServer(app)}
         if tls is not None:
-            files = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)}
+            files: dict[str, Any] = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)}
             self._servers["https"] = ThreadedServer(app, http=TLSHttpToolsProtocol, **files)
             if client_ca_file is not None:
                 self._servers["mtls"] = ThreadedServer(

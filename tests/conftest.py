@@ -23,6 +23,8 @@ pytest_plugins = [
     "tests.fixtures.kube",
     "tests.fixtures.upstream",
     "tests.fixtures.gateway",
+    "tests.fixtures.nats",
+    "tests.fixtures.events",
 ]
 
 

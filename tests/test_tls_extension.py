@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from compass.tls import TLSHttpToolsProtocol, client_certificate_from_scope
 from connector.ca import CertificateAuthority, CertificateSubject, write_private_file, write_public_file
 from testing.threaded import ThreadedServer
 from testing.tls import StandInTLS, tls_stand_in
+from tlsext import TLSHttpToolsProtocol, client_certificate_from_scope
 
 SUBJECT = CertificateSubject("Org", "OrgUnit", "Locality", "State", "PL", "runtime-1")
 

@@ -15,7 +15,8 @@ def make_sink(settings: Any) -> Sink:
     """A sink as ``settings`` say.
 
     Reads ``settings.sink`` (``"directory"`` or ``"kubernetes"``) and ``settings.manifest_dir``; optionally
-    ``secret_namespace`` (default ``kyma-system``), ``kubeconfig`` (a path; None: in-cluster config, then
+    ``secret_namespace`` (default ``kyma-system``), ``ca_secret_ref`` ((namespace, name) of the CA Secret),
+    ``kubeconfig`` (a path; None: in-cluster config, then
     $KUBECONFIG or ~/.kube/config) and ``kube_context``. Both sinks have ``aclose()``.
     """
     kind = str(getattr(settings, "sink", "directory") or "directory").lower()
@@ -27,9 +28,11 @@ def make_sink(settings: Any) -> Sink:
         from agent.sinks.kubernetes import KubernetesSink  # noqa: PLC0415 - lightkube loads only for this sink
 
         kubeconfig = getattr(settings, "kubeconfig", None)
+        ca_secret = getattr(settings, "ca_secret_ref", None)
         return KubernetesSink.from_config(
             kubeconfig=Path(kubeconfig) if kubeconfig else None,
             context=getattr(settings, "kube_context", None),
             secret_namespace=getattr(settings, "secret_namespace", None) or DEFAULT_SECRET_NAMESPACE,
+            secrets_elsewhere={ca_secret[1]: ca_secret[0]} if ca_secret else None,
         )
     raise ValueError(f"unknown sink {kind!r}: use 'directory' or 'kubernetes'")

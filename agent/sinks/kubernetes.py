@@ -1,7 +1,7 @@
 """The Kubernetes sink: the real API through lightkube's AsyncClient (httpx underneath, as everywhere here).
 
 ``Application`` and ``CompassConnection`` are cluster-scoped custom resources (CRDs in deploy/crds/), Secrets
-live in one namespace. A new resource is created with POST (a 409 means someone created it meanwhile: it is
+live in one namespace (but the few named in ``secrets_elsewhere``: the CA Secret). A new resource is created with POST (a 409 means someone created it meanwhile: it is
 then treated as existing); an existing one is updated with server-side apply under the field manager
 ``compass-runtime-agent``, forced, since the agent alone owns what it writes. Before an update or a delete of
 an Application or Secret the sink reads the resource and refuses (``ResourceConflict``) if it lacks the
@@ -14,6 +14,7 @@ Not run against a real cluster here: the tests use testing/kube.py.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,21 +61,36 @@ _SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "managedField
 
 
 class KubernetesSink:
-    def __init__(self, client: AsyncClient, *, secret_namespace: str) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        secret_namespace: str,
+        secrets_elsewhere: Mapping[str, str] | None = None,
+    ) -> None:
         self._client = client
         self.secret_namespace = secret_namespace
+        # Secrets the agent keeps outside secret_namespace, name -> namespace (the CA Secret, by default in
+        # istio-system): read, written, deleted and listed there.
+        self.secrets_elsewhere = dict(secrets_elsewhere or {})
         self._uids: dict[str, str] = {}  # Application name -> uid, for the Secrets' ownerReferences
 
     @classmethod
     def from_config(
-        cls, *, kubeconfig: Path | None = None, context: str | None = None, secret_namespace: str
+        cls,
+        *,
+        kubeconfig: Path | None = None,
+        context: str | None = None,
+        secret_namespace: str,
+        secrets_elsewhere: Mapping[str, str] | None = None,
     ) -> KubernetesSink:
         """The configuration ``kube_config`` finds."""
         try:
             single = kube_config(kubeconfig, context)
         except ConfigError as exc:
             raise SinkError(f"no usable Kubernetes configuration: {exc}") from exc
-        return cls(AsyncClient(config=single, field_manager=FIELD_MANAGER), secret_namespace=secret_namespace)
+        client = AsyncClient(config=single, field_manager=FIELD_MANAGER)
+        return cls(client, secret_namespace=secret_namespace, secrets_elsewhere=secrets_elsewhere)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -92,13 +108,18 @@ class KubernetesSink:
                     owned[manifest["metadata"]["name"]] = manifest
         except (ApiError, httpx.HTTPError) as exc:
             raise SinkError(f"cannot list {kind} resources: {_reason(exc)}") from exc
+        if kind == SECRET_KIND:
+            for name, namespace in self.secrets_elsewhere.items():
+                found = await self.get(kind, name) if namespace != self.secret_namespace else None
+                if found is not None and is_owned(found):
+                    owned[name] = found
         if kind == APPLICATION_KIND:
             self._uids = {name: str(item["metadata"].get("uid")) for name, item in owned.items()}
         return owned
 
     async def get(self, kind: str, name: str) -> Manifest | None:
         try:
-            item = await self._client.get(_resource(kind), name, namespace=self._namespace(kind))
+            item = await self._client.get(_resource(kind), name, namespace=self._namespace(kind, name=name))
         except ApiError as exc:
             if exc.status.code == httpx.codes.NOT_FOUND:
                 return None
@@ -156,7 +177,7 @@ class KubernetesSink:
         if kind in MANAGED_KINDS and not is_owned(existing):
             raise ResourceConflict(f"{kind}/{name} is not managed by the agent")
         try:
-            await self._client.delete(_resource(kind), name, namespace=self._namespace(kind))
+            await self._client.delete(_resource(kind), name, namespace=self._namespace(kind, name=name))
         except ApiError as exc:
             if exc.status.code != httpx.codes.NOT_FOUND:
                 raise SinkError(f"cannot delete {kind}/{name}: {_reason(exc)}") from exc
@@ -167,11 +188,14 @@ class KubernetesSink:
 
     # --- helpers --------------------------------------------------------------------------------------------
 
-    def _namespace(self, kind: str, manifest: Manifest | None = None) -> str | None:
+    def _namespace(self, kind: str, manifest: Manifest | None = None, *, name: str = "") -> str | None:
+        """A Secret's: the manifest's own, else where the agent keeps a Secret of that name."""
         if kind != SECRET_KIND:
             return None
-        given = ((manifest or {}).get("metadata") or {}).get("namespace")
-        return str(given) if given else self.secret_namespace
+        metadata = (manifest or {}).get("metadata") or {}
+        if metadata.get("namespace"):
+            return str(metadata["namespace"])
+        return self.secrets_elsewhere.get(name or str(metadata.get("name")), self.secret_namespace)
 
     def _remember(self, kind: str, item: Any) -> None:
         if kind == APPLICATION_KIND:

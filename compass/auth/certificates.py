@@ -10,9 +10,9 @@ from cryptography import x509
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from compass.tls import client_certificate_from_scope
 from connector.ca.authority import CertificateAuthority
 from kernel.errors import UnauthenticatedError
+from tlsext import client_certificate_from_scope
 
 XFCC_HEADER = "x-forwarded-client-cert"
 #: Keys Envoy writes once per subject alternative name (By: per URI of its own certificate); none is read.

@@ -53,14 +53,19 @@ def kube_config(kubeconfig: Path | None, context: str | None) -> SingleConfig:
 
 
 @dataclass(frozen=True)
-class _Unusable:
+class Unusable:
     """An object that could not be converted: kept, so that its lookup says why rather than "none"."""
 
     reason: str
 
 
-class _Informer(Generic[T]):
-    """One kind's objects by name, converted once per version."""
+def object_name(manifest: Mapping[str, Any]) -> str:
+    return str(manifest["metadata"]["name"])
+
+
+class Informer(Generic[T]):
+    """One kind's objects by ``key`` (the name; ``namespace/name`` across namespaces), converted once per
+    version. The events process keeps its Subscriptions with one too."""
 
     def __init__(
         self,
@@ -69,10 +74,12 @@ class _Informer(Generic[T]):
         *,
         namespace: str | None,
         convert: Callable[[Mapping[str, Any]], T],
+        key: Callable[[Mapping[str, Any]], str] = object_name,
     ) -> None:
         self.client, self.resource, self.namespace, self.convert = client, resource, namespace, convert
+        self.key = key
         self.kind: str = resource._api_info.resource.kind
-        self.items: dict[str, T | _Unusable] = {}
+        self.items: dict[str, T | Unusable] = {}
         self.listed = False
         # Passes in a row whose watch delivered nothing: what the backoff grows with.
         self.failures = 0
@@ -83,7 +90,7 @@ class _Informer(Generic[T]):
         if not is_resource_name(name):
             return None
         found = self.items.get(name)
-        if isinstance(found, _Unusable):
+        if isinstance(found, Unusable):
             raise CatalogError(found.reason)
         return found
 
@@ -106,7 +113,7 @@ class _Informer(Generic[T]):
 
     async def _list(self) -> str:
         listing = self.client.list(self.resource, namespace=self.namespace)
-        items: dict[str, T | _Unusable] = {}
+        items: dict[str, T | Unusable] = {}
         async for item in listing:
             name, converted = self._converted(item.to_dict())
             items[name] = converted
@@ -122,17 +129,17 @@ class _Informer(Generic[T]):
             self.failures = 0
             manifest = item.to_dict()
             if change == "DELETED":
-                self.items.pop(str(manifest["metadata"]["name"]), None)
+                self.items.pop(self.key(manifest), None)
             elif change in {"ADDED", "MODIFIED"}:
                 name, converted = self._converted(manifest)
                 self.items[name] = converted
 
-    def _converted(self, manifest: Mapping[str, Any]) -> tuple[str, T | _Unusable]:
-        name = str(manifest["metadata"]["name"])
+    def _converted(self, manifest: Mapping[str, Any]) -> tuple[str, T | Unusable]:
+        name = self.key(manifest)
         try:
             return name, self.convert(manifest)
         except ValueError as exc:
-            return name, _Unusable(f"{self.kind} {name} is not usable: {exc}")
+            return name, Unusable(f"{self.kind} {name} is not usable: {exc}")
 
     async def _back_off(self, reason: str) -> None:
         self.failures += 1
@@ -145,10 +152,10 @@ class KubernetesCatalog:
     def __init__(self, client: AsyncClient, *, secret_namespace: str) -> None:
         self._client = client
         self.secret_namespace = secret_namespace
-        self._applications = _Informer(
+        self._applications = Informer(
             client, ApplicationResource, namespace=None, convert=application_from_manifest
         )
-        self._secrets = _Informer(
+        self._secrets = Informer(
             client, Secret, namespace=secret_namespace, convert=secret_data_from_manifest
         )
         self._tasks: list[asyncio.Task[None]] = []

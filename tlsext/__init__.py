@@ -1,5 +1,8 @@
 """The ASGI TLS extension for uvicorn, which verifies client certificates but does not hand them to the app.
 
+A package of its own because both sides use it: the server's HTTPS listener (compass/server.py) and the
+runtime side's (dataplane/tls.py, the event ingress); it imports nothing of ours.
+
 ``TLSHttpToolsProtocol`` (pass it as uvicorn's ``http``) adds ``scope["extensions"]["tls"]`` to every HTTP
 request that arrives over TLS, in the shape of https://asgi.readthedocs.io/en/latest/specs/tls.html; plain
 HTTP requests get no ``tls`` extension at all. Everything above reads only that extension (through

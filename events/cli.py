@@ -1,0 +1,153 @@
+"""The ``compass-events`` command: ``serve`` runs the event ingress and the delivery until SIGTERM or Ctrl-C;
+``dead-letters`` lists the events a subscription gave up on.
+
+Settings come from the environment (``EVENTS_*``) and the directory ``--config-dir`` (or ``EVENTS_CONFIG_DIR``),
+see ``events.settings``. Exit codes: 0 stopped cleanly, 1 failed to start or serve, 2 the settings are wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import structlog
+import typer
+import uvloop
+from pydantic import ValidationError
+
+from dataplane.catalog.base import CatalogError
+from dataplane.logging import configure_logging
+from dataplane.serving import ListenError, bind, serve
+from events.app import EventsConfigurationError, EventsService, open_log
+from events.model import DeadLetter
+from events.settings import EventsSettings
+from events.store.base import StoreUnavailable
+
+log = structlog.get_logger("events")
+
+# Plain help: typer's rich panels print "<bool>" after every flag, as if it took a value.
+app = typer.Typer(
+    help="The pycompass event ingress: applications send events over mTLS, subscribers receive them.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+ConfigDir = Annotated[
+    Path | None,
+    typer.Option("--config-dir", help="Secret-like directory, a file per setting (EVENTS_CONFIG_DIR)."),
+]
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"compass-events {version('pycompass')}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Run ``compass-events serve``; settings are EVENTS_* environment variables."""
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _settings(config_dir: Path | None) -> EventsSettings:
+    try:
+        settings = EventsSettings.load(config_dir)
+    except ValidationError as exc:
+        lines = [
+            f"invalid setting {'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in exc.errors(include_url=False, include_input=False)
+        ]
+        _fail("\n".join(lines), 2)
+    try:
+        configure_logging(level=settings.log_level, json=settings.log_json)
+    except ValueError as exc:
+        _fail(f"invalid setting EVENTS_LOG_LEVEL: {exc}", 2)
+    return settings
+
+
+@app.command(name="serve")
+def serve_command(config_dir: ConfigDir = None) -> None:
+    """Serve the HTTPS ingress and the health and metrics listener, and deliver to the Subscriptions' sinks."""
+    status = uvloop.run(_serve(_settings(config_dir)))
+    if status:
+        raise typer.Exit(status)
+
+
+async def _serve(settings: EventsSettings) -> int:
+    service = EventsService(settings)
+    try:
+        listeners = service.listeners()
+    except EventsConfigurationError as exc:
+        typer.echo(str(exc), err=True)
+        return 2
+    try:
+        sockets = bind(listeners)
+    except ListenError as exc:
+        typer.echo(str(exc), err=True)
+        return 1
+    try:
+        await service.start()
+    except (CatalogError, StoreUnavailable, OSError) as exc:
+        typer.echo(f"cannot start: {exc}", err=True)
+        for sock in sockets:
+            sock.close()
+        await service.stop()
+        return 1
+    for listener, sock in zip(listeners, sockets, strict=True):
+        host, port = sock.getsockname()[:2]
+        scheme = "https" if listener.tls else "http"
+        log.info("listening", listener=listener.name, url=f"{scheme}://{host}:{port}")
+    try:
+        return await serve(listeners, sockets)
+    finally:
+        await service.stop()
+
+
+@app.command(name="dead-letters")
+def dead_letters_command(
+    subscription: Annotated[
+        str | None, typer.Option(help="Only this subscription's (namespace/name).")
+    ] = None,
+    config_dir: ConfigDir = None,
+) -> None:
+    """One JSON line per event a subscription gave up on: subscription, sequence, attempts, reason, the event."""
+    settings = _settings(config_dir)
+    try:
+        letters = uvloop.run(_dead_letters(settings, subscription))
+    except StoreUnavailable as exc:
+        _fail(f"cannot read the event log: {exc}")
+    for letter in letters:
+        event = letter.event
+        typer.echo(
+            json.dumps(
+                {
+                    "subscription": letter.subscription,
+                    "sequence": letter.sequence,
+                    "attempts": letter.attempts,
+                    "reason": letter.reason,
+                    "dead_at": letter.dead_at,
+                    "event": {"id": event.id, "source": event.source, "type": event.type, "time": event.time},
+                }
+            )
+        )
+
+
+async def _dead_letters(settings: EventsSettings, subscription: str | None) -> list[DeadLetter]:
+    event_log = open_log(settings)
+    await event_log.start()
+    try:
+        return await event_log.dead_letters(subscription)
+    finally:
+        await event_log.stop()

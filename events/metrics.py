@@ -1,0 +1,42 @@
+"""The event ingress's and the delivery's Prometheus metrics (served on the API listener's ``/metrics``).
+
+Labels name only applications that exist in the catalog (others are counted under ``application=""``), so a
+caller cannot grow the series with made-up paths; delivery's are labelled by subscription (namespace/name), as many
+series as Subscriptions, which the operator writes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+REQUESTS = Counter(
+    "events_requests_total",
+    "Requests to the ingress by application, format (legacy, cloudevents, subscribed, unknown) and the status the "
+    "application got: 200 and 204 are events accepted, anything else refused.",
+    ["application", "format", "code"],
+)
+STORED = Counter(
+    "events_stored_total",
+    "Events stored durably (and acknowledged), by application and format.",
+    ["application", "format"],
+)
+APPEND_SECONDS = Histogram(
+    "events_append_duration_seconds",
+    "From handing an event to the log until it was stored durably.",
+    buckets=_SECONDS,
+)
+DELIVERED = Counter("events_delivered_total", "Events a sink took (2xx).", ["subscription"])
+RETRIED = Counter(
+    "events_delivery_retries_total", "Deliveries tried again after a failure.", ["subscription"]
+)
+DEAD_LETTERED = Counter(
+    "events_dead_lettered_total", "Events given up on after the last attempt.", ["subscription"]
+)
+DELIVERY_LAG = Histogram(
+    "events_delivery_lag_seconds",
+    "From an event's acknowledgement to the sink taking it.",
+    ["subscription"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)

@@ -1,0 +1,61 @@
+"""Subscriptions from the Kubernetes API: every namespace's, kept in memory by the data plane's informer (a list,
+then a watch from its resourceVersion, listed again after a failure)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from lightkube import AsyncClient
+from lightkube.core.generic_client import ALL_NS
+from lightkube.generic_resource import create_namespaced_resource
+
+from dataplane.catalog.kubernetes import Informer, kube_config
+from events.subscriptions.model import GROUP, KIND, Subscription, subscription_from_manifest
+
+SubscriptionResource = create_namespaced_resource(GROUP, "v1alpha2", KIND, "subscriptions")
+
+
+def _identity(manifest: Mapping[str, Any]) -> str:
+    return f"{manifest['metadata'].get('namespace', '')}/{manifest['metadata']['name']}"
+
+
+class KubernetesSubscriptions:
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._informer = Informer(
+            client, SubscriptionResource, namespace=ALL_NS, convert=subscription_from_manifest, key=_identity
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_config(
+        cls, *, kubeconfig: Path | None = None, context: str | None = None
+    ) -> KubernetesSubscriptions:
+        """lightkube's ``ConfigError`` when there is no usable configuration."""
+        return cls(AsyncClient(config=kube_config(kubeconfig, context)))
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._informer.run(), name="subscriptions-informer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._client.close()
+
+    @property
+    def ready(self) -> bool:
+        return self._informer.listed
+
+    def current(self) -> Mapping[str, Subscription]:
+        """The usable ones (an unusable one was logged when the informer converted it)."""
+        return MappingProxyType(
+            {key: item for key, item in self._informer.items.items() if isinstance(item, Subscription)}
+        )
