@@ -28,6 +28,7 @@ lint: $(STAMP)
 
 test: install lint
 	scripts/install-browser.sh
+	scripts/install-nats.sh
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

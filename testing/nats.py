@@ -44,7 +44,10 @@ class NatsServer(ServedProcess):
         port = free_port()
         command = [binary, "-js", "-sd", str(store_dir), "-a", LOOPBACK, "-p", str(port)]
         super().__init__(
-            "nats-server", command, log=log or store_dir.with_name(f"{store_dir.name}.nats.log"), http_port=port
+            "nats-server",
+            command,
+            log=log or store_dir.with_name(f"{store_dir.name}.nats.log"),
+            http_port=port,
         )
 
     @property

@@ -25,6 +25,8 @@ pytest_plugins = [
     "tests.fixtures.gateway",
     "tests.fixtures.nats",
     "tests.fixtures.events",
+    "tests.fixtures.events_served",
+    "tests.fixtures.events_e2e",
 ]
 
 

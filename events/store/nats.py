@@ -3,7 +3,8 @@
 Layout, all derived from the stream name and a subject prefix (``compass`` below):
 
 - the stream ``COMPASS_EVENTS`` (file storage) holds the events as ``compass.events.<source>``, one message per
-  event, the stored form of ``Event.to_json``; an event's sequence is its stream sequence;
+  event, the stored form of ``Event.to_json``; an event's sequence is its stream sequence (names in subjects and
+  keys go through ``subject_token``);
 - it republishes the headers of each message once stored as ``compass.stored.<source>`` (``Nats-Sequence`` set):
   the wake-up of ``wait_for``;
 - the KeyValue bucket ``COMPASS_EVENTS_CURSORS`` keeps one key per subscription, its last sequence;
@@ -46,6 +47,8 @@ from events.store.base import StoreUnavailable
 # Between two notifications, wait_for asks the stream itself this often: a republish sent while the connection
 # was down is not sent again.
 RECHECK_SECONDS = 1.0
+# The most events one read asks for at once (each is a request in flight); a caller reads on from the last.
+READ_BATCH = 1000
 _PLAIN = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -66,7 +69,7 @@ class NatsLog:
         *,
         subject_prefix: str = "compass",
         timeout: float = 5.0,
-        connect_timeout: float = 5.0,
+        connect_timeout: int = 5,
     ) -> None:
         self.url = url
         self.stream = stream
@@ -93,7 +96,7 @@ class NatsLog:
                     connect_timeout=self.connect_timeout,
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
+                    reconnect_time_wait=1,
                     error_cb=_ignore,
                 ),
                 self.connect_timeout,
@@ -141,13 +144,13 @@ class NatsLog:
     async def read(self, after: int, limit: int) -> list[StoredEvent]:
         first, last = await self._bounds(self.stream)
         start = max(after + 1, first)
-        messages = await self._get_range(self.stream, start, min(last, after + limit))
+        messages = await self._get_range(self.stream, start, min(last, after + min(limit, READ_BATCH)))
         return [
             StoredEvent(sequence=seq, event=Event.from_json(data), stored_at=stored_at)
             for seq, data, stored_at in messages
         ]
 
-    async def wait_for(self, after: int, timeout: float) -> bool:
+    async def wait_for(self, after: int, timeout: float) -> bool:  # noqa: ASYNC109 - EventLog's signature
         """Woken by the stream's republish of each stored message; the stream's own last sequence decides."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -190,7 +193,9 @@ class NatsLog:
     async def dead_letters(self, subscription: str | None = None) -> list[DeadLetter]:
         """All of them, oldest first: dead letters are few, so they are fetched whole and filtered here."""
         first, last = await self._bounds(self.dead_stream)
-        letters = [_letter_from_json(data) for _, data, _ in await self._get_range(self.dead_stream, first, last)]
+        letters = [
+            _letter_from_json(data) for _, data, _ in await self._get_range(self.dead_stream, first, last)
+        ]
         return [letter for letter in letters if subscription is None or letter.subscription == subscription]
 
     def _events_config(self) -> api.StreamConfig:
@@ -235,7 +240,8 @@ class NatsLog:
         js = self._jetstream()
         async with self._available():
             found = await asyncio.wait_for(
-                asyncio.gather(*(_get_or_none(js, stream, seq) for seq in range(first, last + 1))), self.timeout
+                asyncio.gather(*(_get_or_none(js, stream, seq) for seq in range(first, last + 1))),
+                self.timeout,
             )
         return [
             (message.seq or 0, message.data or b"", message.time.timestamp() if message.time else time.time())

@@ -13,20 +13,25 @@ from hypothesis import strategies as st
 
 from events.model import DeadLetter, Event
 from events.store.base import StoreUnavailable
-from events.store.nats import NatsLog, subject_token
+from events.store.nats import READ_BATCH, NatsLog, subject_token
 from testing.nats import NatsServer
 from testing.ports import free_port
 from testing.waiting import wait_until
 
 
 def event(number: int, source: str = "shop") -> Event:
-    return Event(id=f"event-{number}", source=source, type="sap.kyma.custom.shop.order.created.v1", data=b"%d" % number)
+    return Event(
+        id=f"event-{number}", source=source, type="sap.kyma.custom.shop.order.created.v1", data=b"%d" % number
+    )
 
 
-def fresh_names() -> dict[str, str]:
-    """A stream and subjects no other test uses, on the shared server."""
-    tag = uuid.uuid4().hex[:12]
-    return {"stream": f"TEST_{tag.upper()}", "subject_prefix": f"test{tag}"}
+def on_own_stream(url: str, tag: str) -> NatsLog:
+    """A log on a stream and subjects that no other test uses on the shared server."""
+    return NatsLog(url, f"TEST_{tag.upper()}", subject_prefix=f"test{tag}")
+
+
+def new_tag() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 @contextlib.asynccontextmanager
@@ -49,7 +54,7 @@ async def succeeds(call: Callable[[], Awaitable[object]]) -> bool:
 
 @pytest.fixture
 async def log(nats_server: NatsServer) -> AsyncIterator[NatsLog]:
-    async with started(NatsLog(nats_server.url, **fresh_names())) as log:
+    async with started(on_own_stream(nats_server.url, new_tag())) as log:
         yield log
 
 
@@ -68,6 +73,14 @@ async def test_read_returns_only_events_after_the_given_sequence_up_to_the_limit
     stored = await log.read(after=2, limit=3)
 
     assert [item.sequence for item in stored] == [3, 4, 5]
+
+
+async def test_one_read_returns_at_most_a_batch(log: NatsLog) -> None:
+    await log.append([event(number) for number in range(READ_BATCH + 1)])
+
+    stored = await log.read(after=0, limit=READ_BATCH + 1)
+
+    assert [item.sequence for item in stored] == list(range(1, READ_BATCH + 1))
 
 
 async def test_read_past_the_head_returns_nothing(log: NatsLog) -> None:
@@ -139,8 +152,11 @@ async def test_wait_for_wakes_when_an_event_is_appended(log: NatsLog) -> None:
 
 
 async def test_wait_for_wakes_on_an_append_through_another_connection(nats_server: NatsServer) -> None:
-    names = fresh_names()
-    async with started(NatsLog(nats_server.url, **names)) as waiter, started(NatsLog(nats_server.url, **names)) as writer:
+    tag = new_tag()
+    async with (
+        started(on_own_stream(nats_server.url, tag)) as waiter,
+        started(on_own_stream(nats_server.url, tag)) as writer,
+    ):
         await writer.append([event(1)])
         waiting = asyncio.create_task(waiter.wait_for(after=1, timeout=30))
         await asyncio.sleep(0)
@@ -191,13 +207,15 @@ async def test_acknowledged_events_survive_a_kill_9_of_the_server(private_nats_s
 
 
 async def test_starting_without_a_server_raises_store_unavailable() -> None:
-    log = NatsLog(f"nats://127.0.0.1:{free_port()}", connect_timeout=0.5)
+    log = NatsLog(f"nats://127.0.0.1:{free_port()}", connect_timeout=1)
 
     with pytest.raises(StoreUnavailable):
         await log.start()
 
 
-async def test_append_while_the_server_is_down_raises_store_unavailable(private_nats_server: NatsServer) -> None:
+async def test_append_while_the_server_is_down_raises_store_unavailable(
+    private_nats_server: NatsServer,
+) -> None:
     async with started(NatsLog(private_nats_server.url, timeout=2)) as log:
         private_nats_server.kill()
 

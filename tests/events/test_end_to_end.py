@@ -1,0 +1,212 @@
+"""Events in, end to end from the Director: an application registered in the runtime's formation gets its client
+certificate as a user gets it (a one-time token from the Director, the Connector's ``configuration``, a key and a
+CSR made with the ``openssl`` command line, ``signCertificateSigningRequest``); ``compass-agent sync --once``
+connects the runtime (storing the CA next to its credentials) and writes the Application; `compass-events serve`
+reads both, and the application's events reach a Subscription's sink."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from testing.applications import ManifestDirectory
+from testing.sinks import RecordingSink
+from testing.waiting import wait_until
+from tests.agent.support import Landscape, bundle_input, run_agent
+from tests.connector.support import b64, sign_document, unb64
+from tests.fixtures.events_e2e import (
+    PROBED,
+    ApplicationClient,
+    Covering,
+    StartIngress,
+    legacy_event,
+    subscription,
+)
+
+PREFIX = "sap.kyma.custom"
+CREATED, SHIPPED, PAID = "order.created.v1", "order.shipped.v1", "order.paid.v1"
+
+
+@dataclass(frozen=True)
+class CertifiedApplication:
+    """An application as the runtime knows it (its name in the agent's manifest) and its certificate's files."""
+
+    name: str
+    chain_file: Path
+    key_file: Path
+
+    @property
+    def type_segment(self) -> str:
+        """Its name in event types: letters and digits only."""
+        return "".join(character for character in self.name if character.isalnum())
+
+
+def openssl_subject(subject: str) -> str:
+    """The Connector's announced ``C=DE,...,CN=<client id>`` as ``openssl req -subj`` takes it."""
+    return "/" + subject.replace(",", "/")
+
+
+async def openssl_key_and_csr(subject: str, directory: Path) -> tuple[Path, Path]:
+    key_file, csr_file = directory / "application.key", directory / "application.csr"
+    command = ["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", openssl_subject(subject)]
+    process = await asyncio.create_subprocess_exec(
+        *command, "-keyout", str(key_file), "-out", str(csr_file), stderr=asyncio.subprocess.PIPE
+    )
+    _, errors = await process.communicate()
+    assert process.returncode == 0, errors.decode()
+    return key_file, csr_file
+
+
+async def certify(landscape: Landscape, application_id: str, directory: Path) -> tuple[Path, Path]:
+    """The application's own connection: token → configuration → openssl CSR → signed chain; its files."""
+    compass = landscape.compass
+    token = await compass.application_token(landscape.operator, application_id)
+    configuration = await compass.configuration(token)
+    subject = configuration["certificateSigningRequestInfo"]["subject"]
+    directory.mkdir()
+    key_file, csr_file = await openssl_key_and_csr(subject, directory)
+    signed = await compass.connector(
+        sign_document(b64(csr_file.read_bytes())), token=configuration["token"]["token"]
+    )
+    chain_file = directory / "application.crt"
+    chain_file.write_bytes(unb64(signed.result["certificateChain"]))
+    return chain_file, key_file
+
+
+def runtime_name(landscape: Landscape, application_id: str) -> str:
+    """The name the agent gave the application's manifest."""
+    for text in landscape.manifests().values():
+        manifest = yaml.safe_load(text)
+        if manifest["spec"]["compassMetadata"]["applicationId"] == application_id:
+            return str(manifest["metadata"]["name"])
+    raise AssertionError(f"the agent wrote no Application for {application_id}")
+
+
+@dataclass
+class EventsRuntime:
+    """The runtime's ingress, the connected application ``shop`` and its HTTPS client, and ``other``, an
+    application of the same runtime."""
+
+    shop: CertifiedApplication
+    other: str
+    client: httpx.AsyncClient
+    sink: RecordingSink
+
+    async def post_legacy(self, application: str, event_id: str, data: object) -> httpx.Response:
+        event = legacy_event(event_id, *CREATED.rsplit(".", 1), data)
+        return await self.client.post(f"/{application}/v1/events", json=event)
+
+    async def received(self, event_id: str) -> list[dict[str, str | None]]:
+        """What the sink received for ``event_id``, once it received anything."""
+        await wait_until(lambda: self._delivered(event_id), seconds=30, what=f"event {event_id} delivered")
+        return self._delivered(event_id)
+
+    def _delivered(self, event_id: str) -> list[dict[str, str | None]]:
+        return [
+            {
+                "type": received.type,
+                "source": received.attribute("source"),
+                "id": received.id,
+                "content-type": received.header("content-type"),
+                "data": received.body.decode(),
+            }
+            for received in self.sink.delivered
+            if received.id == event_id
+        ]
+
+
+@pytest.fixture
+async def events_runtime(
+    landscape: Landscape,
+    tmp_path: Path,
+    event_sink: RecordingSink,
+    start_ingress: StartIngress,
+    application_client: ApplicationClient,
+    covering: Covering,
+) -> EventsRuntime:
+    shop_id = await landscape.application(bundles=[bundle_input(0)])
+    other_id = await landscape.application(bundles=[bundle_input(1)])
+    chain_file, key_file = await certify(landscape, shop_id, tmp_path / "shop")
+    synced = await run_agent(landscape, "sync", "--once")
+    assert synced.returncode == 0, synced.stderr
+    shop = CertifiedApplication(runtime_name(landscape, shop_id), chain_file, key_file)
+    types = [CREATED, SHIPPED, PAID, PROBED]
+    ManifestDirectory(landscape.manifest_dir).put(subscription("shop-orders", event_sink.url, shop.name, types))
+    served = start_ingress(landscape.manifest_dir, landscape.credentials().ca_file)
+    client = application_client(served, chain_file, key_file)
+    await covering(client, shop.name, event_sink)
+    return EventsRuntime(shop, runtime_name(landscape, other_id), client, event_sink)
+
+
+async def test_an_applications_events_reach_the_subscribed_sink_in_all_three_formats(
+    events_runtime: EventsRuntime,
+) -> None:
+    # given
+    shop = events_runtime.shop
+    legacy_id, structured_id, binary_id = (str(uuid.uuid4()) for _ in range(3))
+    structured = {
+        "specversion": "1.0",
+        "id": structured_id,
+        "source": shop.name,
+        "type": SHIPPED,
+        "datacontenttype": "application/json",
+        "data": {"order": 2},
+    }
+    binary_headers = {
+        "ce-specversion": "1.0",
+        "ce-id": binary_id,
+        "ce-source": f"/default/{shop.name}",
+        "ce-type": PAID,
+        "Content-Type": "application/json",
+    }
+
+    # when
+    legacy = await events_runtime.post_legacy(shop.name, legacy_id, {"order": 1})
+    structured_answer = await events_runtime.client.post(
+        f"/{shop.name}/events",
+        content=json.dumps(structured),
+        headers={"Content-Type": "application/cloudevents+json"},
+    )
+    binary_answer = await events_runtime.client.post(
+        f"/{shop.name}/v2/events", content=b'{"order":3}', headers=binary_headers
+    )
+
+    # then
+    assert legacy.status_code == 200, legacy.text
+    assert legacy.json() == {"event-id": legacy_id, "status": "", "reason": ""}
+    assert (structured_answer.status_code, binary_answer.status_code) == (204, 204), (
+        structured_answer.text,
+        binary_answer.text,
+    )
+    expected = {
+        legacy_id: (f"{PREFIX}.{shop.type_segment}.{CREATED}", shop.name, '{"order":1}'),
+        structured_id: (f"{PREFIX}.{shop.type_segment}.{SHIPPED}", shop.name, '{"order":2}'),
+        binary_id: (f"{PREFIX}.{shop.type_segment}.{PAID}", f"/default/{shop.name}", '{"order":3}'),
+    }
+    for event_id, (event_type, source, data) in expected.items():
+        [received] = await events_runtime.received(event_id)
+        assert received == {
+            "type": event_type,
+            "source": source,
+            "id": event_id,
+            "content-type": "application/json",
+            "data": data,
+        }
+
+
+async def test_an_applications_certificate_is_refused_on_another_applications_path(
+    events_runtime: EventsRuntime,
+) -> None:
+    # when
+    answer = await events_runtime.post_legacy(events_runtime.other, str(uuid.uuid4()), {"order": 1})
+
+    # then
+    assert answer.status_code == 403
+    assert answer.json() == {"code": 403, "error": "no valid subject found"}
