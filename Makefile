@@ -44,5 +44,11 @@ bench-fleet: install
 bench-gateway: install
 	$(BIN)/python bench/gateway.py
 
+# Events from an application over mTLS into one compass-events process, stored and delivered, against a bare
+# endpoint on the same TLS; NATS JetStream too when nats-server is installed (bench/README.md).
+.PHONY: bench-events
+bench-events: install
+	$(BIN)/python bench/events.py
+
 clean:
 	rm -rf $(VENV) .compass .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

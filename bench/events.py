@@ -17,7 +17,7 @@ when nats-server is installed) it prints:
 bench/README.md says what each figure means. Nothing asserts on time; tests/test_bench_events_smoke.py keeps this
 code working.
 
-    python bench/events.py [--duration 3] [--backends embedded,nats] [--fixed-load 0.5]
+    python bench/events.py [--duration 5] [--backends embedded,nats] [--fixed-load 0.5]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import ssl
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,13 +47,13 @@ from bench import load_client
 from bench.common import OPEN_LOOP_CONNECTIONS, ROOT, bench_took, closed_loop, log, open_loop, percentile
 from dataplane.tls import LOOPBACK_NAMES, ServingCertificate, serving_certificate
 from testing.applications import Manifest, ManifestDirectory, application, event_entry, service
-from testing.events import ServedEvents, start_events
+from testing.events import start_events
 from testing.nats import NatsServer, nats_server_binary
 from testing.ports import free_port
 from testing.processes import cpu_seconds
 from testing.served import ServedProcess
 from testing.sinks import RecordingSink
-from testing.waiting import wait_until
+from testing.waiting import NotInTime, wait_until
 
 APPLICATION = "bench"
 CLIENT_ID = "bench-sender"  # the CN of the application's certificate, one of its clientIds
@@ -102,7 +102,8 @@ async def send_event(session: aiohttp.ClientSession, url: str) -> None:
 
 async def load_process(config: dict[str, Any]) -> dict[str, Any]:
     """The load client process's work: at a fixed ``rate``, or closed loop over ``concurrency`` connections;
-    ``measure_from`` is when its measured window opens, on the clock the events are stamped with."""
+    ``measure_from`` and ``finished``: when its measured window opened and its last answer came, on the clock
+    the events are stamped with."""
     url, rate = config["url"], config.get("rate")
     concurrency, warmup, duration = config["concurrency"], config["warmup"], config["duration"]
     async with application_session(config, OPEN_LOOP_CONNECTIONS if rate else concurrency) as session:
@@ -118,7 +119,7 @@ async def load_process(config: dict[str, Any]) -> dict[str, Any]:
             result = await closed_loop(
                 call, concurrency=concurrency, min_count=concurrency, warmup=warmup, duration=duration
             )
-    return {**result, "measure_from": measure_from}
+        return {**result, "measure_from": measure_from, "finished": time.monotonic()}
 
 
 async def run_client(config: dict[str, Any]) -> dict[str, Any]:
@@ -190,23 +191,380 @@ def baseline_server(workdir: Path, files: Certificates) -> tuple[ServedProcess, 
     return served, f"https://127.0.0.1:{port}/{APPLICATION}/v1/events"
 
 
-@contextlib.contextmanager
-def events_server(workdir: Path, files: Certificates, backend: str) -> Iterator[tuple[ServedEvents, dict[str, int]]]:
-    """``compass-events serve`` on ``backend`` (its nats-server started first), and the pids whose CPU counts."""
-    with contextlib.ExitStack) if False else contextlib.ExitStack() as stack:
+@dataclass(frozen=True)
+class Target:
+    name: str  # baseline, embedded or nats
+    url: str  # where the application POSTs its events
+    pids: dict[str, int]  # whose CPU counts: "server" and, on NATS, "bus" (nats-server)
+    processes: tuple[ServedProcess, ...]
+    sink: RecordingSink | None  # where its events arrive; None: nowhere (the baseline)
+
+
+@contextlib.asynccontextmanager
+async def events_server(
+    workdir: Path, files: Certificates, backend: str, sink: RecordingSink
+) -> AsyncIterator[Target]:
+    """``compass-events serve`` on ``backend`` (its nats-server started first), stopped at the end."""
+    with contextlib.ExitStack() as stack:
         settings = {"tls_cert_file": str(files.serving.certificate), "tls_key_file": str(files.serving.key)}
         pids: dict[str, int] = {}
+        processes: list[ServedProcess] = []
         if backend == "nats":
-            nats = stack.enter_context(NatsServer(workdir / f"{backend}-store", log=workdir / "nats.log"))
+            nats = stack.enter_context(NatsServer(workdir / "nats-store", log=workdir / "nats.log"))
             settings |= {"bus": "nats", "nats_url": nats.url}
             pids["bus"] = nats.pid
+            processes.append(nats)
         served = start_events(
-            workdir / "manifests", workdir / f"{backend}-data", files.client_ca, workdir / f"{backend}.log", **settings
+            workdir / "manifests",
+            workdir / f"{backend}-data",
+            files.client_ca,
+            workdir / f"{backend}.log",
+            **settings,
         )
         stack.callback(served.process.stop)
         pids["server"] = served.process.pid
+        url = f"{served.url}/{APPLICATION}/v1/events"
         try:
-            yield served, pids
+            yield Target(backend, url, pids, (served.process, *processes), sink)
         except BaseException:
             log(f"compass-events log:\n{served.process.log_tail()}")
             raise
+
+
+async def prime(target: Target, files: Certificates) -> None:
+    """Sends one event at a time until one reaches the sink: then the delivery runs the Subscription. It starts
+    a Subscription at the log's head when it first sees it, so a probe not delivered within ``PROBE_WAIT`` was
+    sent before and never will be: none is left to arrive during a measured run."""
+    sink = target.sink
+    assert sink is not None
+    sink.reset()
+    async with application_session(files.client_config(), 1) as session:
+
+        async def delivered() -> bool:
+            await send_event(session, target.url)
+            with contextlib.suppress(NotInTime):
+                await wait_until(lambda: sink.delivered_count > 0, seconds=PROBE_WAIT, every=0.01)
+            return sink.delivered_count > 0
+
+        await wait_until(delivered, seconds=60, every=0.0, what=f"{target.name}: a first event delivered")
+
+
+# Measuring --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    """What the load client measured: events acknowledged (rate, p50, p99 of the answer)."""
+
+    rate: float
+    p50: float
+    p99: float
+    count: int  # events in the measured window
+    requests: int  # every event it sent, warm-up included
+    client_cpu: float  # share of one CPU
+    wall: float
+    measure_from: float  # time.monotonic() when the window opened
+    finished: float  # and when the last answer came
+
+    @property
+    def window_end(self) -> float:
+        return self.measure_from + (self.count / self.rate if self.rate else 0.0)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What the sink saw of one run's events."""
+
+    count: int  # events it took, of the run's requests
+    rate: float  # of those, per second, that arrived within the load's measured window
+    p50: float  # from send to arrival, of the events sent within the window
+    p99: float
+    drain: float  # seconds from the load's last answer until the last arrival
+
+
+@dataclass(frozen=True)
+class Run:
+    target: str
+    load: Load
+    delivered: Delivered | None  # None for the baseline
+    cpu: dict[str, float]  # CPU seconds of each process over the load and the drain
+    seconds: float  # how long the load client loaded the server and the drain took
+    load_average: float  # 1-minute load average after the run: above the CPUs, other work competed
+
+    def per_event(self, name: str) -> float:
+        return (
+            self.cpu[name] / self.load.requests if name in self.cpu and self.load.requests else float("nan")
+        )
+
+    def busy(self, name: str) -> float:
+        return self.cpu[name] / self.seconds if name in self.cpu else float("nan")
+
+
+async def drain(sink: RecordingSink, expected: int) -> None:
+    """Until the sink took ``expected`` events, or ``DRAIN_STALL`` seconds passed without one arriving."""
+    seen, since = -1, time.monotonic()
+    while (count := sink.delivered_count) < expected:
+        now = time.monotonic()
+        if count != seen:
+            seen, since = count, now
+        elif now - since > DRAIN_STALL:
+            return
+        await asyncio.sleep(0.01)
+
+
+def delivered_figures(sink: RecordingSink, load: Load) -> Delivered:
+    arrivals = [(float(json.loads(received.body)["sent"]), received.at) for received in sink.delivered]
+    latencies = [at - sent for sent, at in arrivals if sent >= load.measure_from]
+    window = load.window_end - load.measure_from
+    in_window = sum(load.measure_from <= at <= load.window_end for _, at in arrivals)
+    last = max((at for _, at in arrivals), default=load.finished)
+    return Delivered(
+        len(arrivals),
+        in_window / window if window > 0 else float("nan"),
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.99),
+        max(0.0, last - load.finished),
+    )
+
+
+async def measure(target: Target, config: dict[str, Any]) -> Run:
+    """One load client run against ``target``, then (with a sink) the wait for its events to arrive."""
+    for process in target.processes:
+        process.check_alive()
+    if target.sink is not None:
+        target.sink.reset()
+    cpu_from = {name: cpu_seconds(pid) for name, pid in target.pids.items()}
+    result = await run_client({**config, "url": target.url})
+    load = Load(**{key: result[key] for key in Load.__dataclass_fields__})
+    delivered = None
+    if target.sink is not None:
+        await drain(target.sink, load.requests)
+        delivered = delivered_figures(target.sink, load)
+    cpu = {name: cpu_seconds(pid) - cpu_from[name] for name, pid in target.pids.items()}
+    seconds = load.wall + max(0.0, time.monotonic() - load.finished)
+    return Run(target.name, load, delivered, cpu, seconds, os.getloadavg()[0])
+
+
+@dataclass(frozen=True)
+class Row:
+    backend: str
+    closed: Run
+    fixed: Run | None  # open loop at --fixed-load × what the closed loop sustained
+
+
+async def measure_backend(
+    workdir: Path, files: Certificates, sink: RecordingSink, backend: str, options: argparse.Namespace
+) -> Row:
+    config = load_config(files, options)
+    async with events_server(workdir, files, backend, sink) as target:
+        await prime(target, files)
+        log(f"{backend}: closed loop")
+        closed = await measure(target, config)
+        fixed = None
+        if options.fixed_load > 0 and closed.delivered is not None:
+            sustained = min(closed.load.rate, closed.delivered.rate)
+            rate = max(1.0, options.fixed_load * sustained)
+            log(f"{backend}: open loop at {rate:.0f} events/s")
+            fixed = await measure(target, {**config, "rate": rate})
+    return Row(backend, closed, fixed)
+
+
+def load_config(files: Certificates, options: argparse.Namespace) -> dict[str, Any]:
+    return {
+        **files.client_config(),
+        "concurrency": options.concurrency,
+        "warmup": options.warmup,
+        "duration": options.duration,
+    }
+
+
+@dataclass
+class Report:
+    baseline: Run
+    rows: list[Row]
+    skipped: list[str]  # why a backend asked for was not measured
+
+
+async def run(options: argparse.Namespace) -> Report:
+    with tempfile.TemporaryDirectory(prefix="events-bench-") as directory, RecordingSink() as sink:
+        workdir = Path(directory)
+        files = certificates(workdir / "certificates")
+        ManifestDirectory(workdir / "manifests").put(*manifests(sink.url))
+        baseline_process, baseline_url = baseline_server(workdir, files)
+        with baseline_process:
+            log("baseline: closed loop")
+            target = Target(
+                "baseline", baseline_url, {"server": baseline_process.pid}, (baseline_process,), None
+            )
+            baseline = await measure(target, load_config(files, options))
+        rows, skipped = [], []
+        for backend in options.backends:
+            if backend == "nats" and nats_server_binary() is None:
+                skipped.append("nats: nats-server is not installed (scripts/install-nats.sh installs it)")
+                continue
+            rows.append(await measure_backend(workdir, files, sink, backend, options))
+    return Report(baseline, rows, skipped)
+
+
+# Printing ---------------------------------------------------------------------------------------------------
+
+
+def _ms(seconds: float, width: int = 7) -> str:
+    return f"{seconds * 1000:{width}.2f}"
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def _figure(value: float, width: int) -> str:
+    """A number, or ``-`` where it does not apply (NaN)."""
+    return f"{'-':>{width}}" if value != value else f"{value:{width}.0f}"  # noqa: PLR0124 - NaN test
+
+
+CLOSED_HEADER = (
+    "server   | accepted ev/s  p50 ms  p99 ms | ratio | delivered ev/s  send→sink p50 ms  p99 ms | drain s"
+    " | CPU µs/event server  bus | CPU % srv bus cli | load"
+)
+
+
+def format_closed(run: Run, baseline: Run) -> str:
+    load, delivered = run.load, run.delivered
+    if delivered is None:
+        delivery = f"{'-':>14} {'-':>16} {'-':>7} | {'-':>7}"
+    else:
+        delivery = (
+            f"{delivered.rate:14.0f} {_ms(delivered.p50, 16)} {_ms(delivered.p99)} | {delivered.drain:7.2f}"
+        )
+    return (
+        f"{run.target:<8} | {load.rate:13.0f} {_ms(load.p50)} {_ms(load.p99)} | {_ratio(load.rate, baseline.load.rate):5.2f}"
+        f" | {delivery} | {_figure(run.per_event('server') * 1e6, 19)} {_figure(run.per_event('bus') * 1e6, 4)}"
+        f" | {_figure(run.busy('server') * 100, 9)} {_figure(run.busy('bus') * 100, 3)} {load.client_cpu * 100:3.0f}"
+        f" | {run.load_average:4.1f}"
+    )
+
+
+FIXED_HEADER = "server   | offered ev/s | accepted p50 ms  p99 ms | send→sink p50 ms  p99 ms"
+
+
+def format_fixed(run: Run) -> str:
+    load, delivered = run.load, run.delivered
+    assert delivered is not None
+    return (
+        f"{run.target:<8} | {load.rate:12.0f} | {_ms(load.p50, 15)} {_ms(load.p99)} |"
+        f" {_ms(delivered.p50, 16)} {_ms(delivered.p99)}"
+    )
+
+
+def _delivered_line(row: Row) -> str:
+    runs = [("closed loop", row.closed), ("open loop", row.fixed)]
+    parts = [
+        f"{name} {run.delivered.count} of {run.load.requests}"
+        for name, run in runs
+        if run is not None and run.delivered is not None
+    ]
+    lost = sum(
+        run.load.requests - run.delivered.count
+        for _, run in runs
+        if run is not None and run.delivered is not None
+    )
+    verdict = (
+        "all delivered" if lost <= 0 else f"{lost} NOT delivered within {DRAIN_STALL:g} s of the last arrival"
+    )
+    return f"  {row.backend}: {', '.join(parts)} ({verdict})"
+
+
+def _goal_line(report: Report) -> str:
+    goal = f"accepted events/s ≥ {THROUGHPUT_GOAL:g} × baseline on the embedded backend, durability on: "
+    embedded = next((row for row in report.rows if row.backend == "embedded"), None)
+    if embedded is None:
+        return f"  {goal}not measured (embedded is not in --backends)"
+    ratio = _ratio(embedded.closed.load.rate, report.baseline.load.rate)
+    return f"  {goal}{ratio:.2f} ({_verdict(ratio >= THROUGHPUT_GOAL)})"
+
+
+def print_report(report: Report, options: argparse.Namespace) -> None:
+    print(
+        "\n=== Events in: legacy events over mTLS into one compass-events process, stored and delivered to a sink,"
+        " against a bare endpoint ===\n"
+        f"application: aiohttp on uvloop in its own process, {options.concurrency} keep-alive mTLS connections,"
+        f" {options.warmup:g} s warm-up + {options.duration:g} s per run;\nsink: a recording HTTP server in the"
+        f" bench's process, one Subscription; {os.cpu_count()} CPUs shared by all processes"
+    )
+    for row in report.rows:
+        print(f"durability, {row.backend}: {DURABILITY[row.backend]}")
+    print(
+        "\nclosed loop: accepted = answered 200 (stored durably); ratio = accepted ÷ the baseline's (a bare"
+        " Starlette endpoint,\nsame TLS and client-certificate check, nothing done); delivered = taken by the sink"
+        " within the window; send→sink from\neach event's send to its arrival; drain = the sink's wait for the"
+        " rest after the load stopped; CPU over load and drain;\nload: 1-minute load average after the run"
+    )
+    print(CLOSED_HEADER)
+    print(format_closed(report.baseline, report.baseline))
+    for row in report.rows:
+        print(format_closed(row.closed, report.baseline))
+    fixed = [row.fixed for row in report.rows if row.fixed is not None]
+    if fixed:
+        print(
+            f"\nopen loop at {options.fixed_load:g} × what each backend sustained above (the lower of accepted and"
+            " delivered ev/s);\nlatency of the answer from each event's scheduled start"
+        )
+        print(FIXED_HEADER)
+        for run in fixed:
+            print(format_fixed(run))
+    if report.rows:
+        print("\nevery accepted event delivered:")
+        for row in report.rows:
+            print(_delivered_line(row))
+    print(
+        "\nevents per SQLite commit: not measured (the log counts its commits inside the served process and"
+        " compass-events does not expose the count)"
+    )
+    for reason in report.skipped:
+        print(f"skipped: {reason}")
+    print("\ngoal (issue 12):")
+    print(_goal_line(report))
+
+
+def parse_options(argv: list[str]) -> argparse.Namespace:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per run (at most 10)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run")
+    parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections of the load")
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help=f"comma separated (default {','.join(BACKENDS)})"
+    )
+    parser.add_argument(
+        "--fixed-load",
+        type=float,
+        default=0.5,
+        help="open-loop rate, a fraction of what each backend sustained; 0 skips",
+    )
+    options = parser.parse_args(argv)
+    options.backends = [name.strip() for name in options.backends.split(",") if name.strip()]
+    if unknown := set(options.backends) - set(BACKENDS):
+        parser.error(f"unknown backends {sorted(unknown)}: use {' and/or '.join(BACKENDS)}")
+    if not 0 < options.duration <= 10:
+        parser.error("--duration must be more than 0 and at most 10 seconds")
+    if options.warmup < 0 or options.concurrency < 1 or options.fixed_load < 0:
+        parser.error("--warmup and --fixed-load must not be negative, --concurrency positive")
+    return options
+
+
+def main(argv: list[str]) -> None:
+    import uvloop
+
+    options = parse_options(argv)
+    started = time.monotonic()
+    report = uvloop.run(run(options))
+    print_report(report, options)
+    print(f"\n{bench_took(started)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -37,7 +37,9 @@ app = Starlette(routes=[Route("/{application}/v1/events", accept, methods=["POST
 
 def main(port: int, api_port: int, certificate: Path, key: Path, client_ca: Path) -> None:
     listeners = [
-        Listener("baseline", app, HOST, port, tls=requesting_client_certificates(certificate, key, client_ca)),
+        Listener(
+            "baseline", app, HOST, port, tls=requesting_client_certificates(certificate, key, client_ca)
+        ),
         Listener("health", HealthApp(lambda: True), HOST, api_port),
     ]
     sys.exit(uvloop.run(serve(listeners, bind(listeners))))

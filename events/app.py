@@ -28,6 +28,9 @@ class EventsConfigurationError(Exception):
 def open_log(settings: EventsSettings) -> EventLog:
     if settings.bus == "nats":
         return NatsLog(settings.nats_url)
+    # The log holds applications' events: readable by this process's user only, whatever the umask.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.data_dir.chmod(0o700)
     return SqliteLog(settings.data_dir / LOG_FILE)
 
 

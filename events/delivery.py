@@ -124,7 +124,19 @@ class Delivery:
             trust_env=False,
             timeout=aiohttp.ClientTimeout(total=self.timeout),
         )
+        await self._cover_listed()
         self._supervisor = asyncio.create_task(self._supervise(), name="events-delivery")
+
+    async def _cover_listed(self) -> None:
+        """Every Subscription listed at start gets its cursor now, before the ingress acknowledges anything: a
+        worker started a moment later would otherwise begin at a head that already passed those events."""
+        if not self.subscriptions.ready:
+            return  # listed later (Kubernetes): they are subscriptions added later, and receive later events
+        head: int | None = None
+        for identity in self.subscriptions.current():
+            if await self.log.cursor(identity) is None:
+                head = await self.log.head() if head is None else head
+                await self.log.save_cursor(identity, head)
 
     async def stop(self) -> None:
         tasks = [self._supervisor] if self._supervisor is not None else []

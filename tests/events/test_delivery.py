@@ -227,6 +227,26 @@ class TestFailures:
 
 
 class TestSubscriptionLifetime:
+    async def test_a_subscription_listed_at_start_gets_an_event_stored_right_after_start(
+        self,
+        event_log: SqliteLog,
+        event_sink: RecordingSink,
+        write_subscription: WriteSubscription,
+        start_delivery: StartDelivery,
+        make_event: MakeEvent,
+    ) -> None:
+        # given: no worker has run yet when the event is stored
+        write_subscription("orders", event_sink.url, ["order.created.v1"])
+        await start_delivery()
+
+        # when
+        event = make_event()
+        await event_log.append([event])
+
+        # then
+        await wait_until(lambda: event_sink.delivered, what="the delivery")
+        assert [received.header("ce-id") for received in event_sink.delivered] == [event.id]
+
     async def test_a_subscription_added_later_gets_only_later_events(
         self,
         event_log: SqliteLog,

@@ -35,12 +35,10 @@ CREATED, SHIPPED, PAID = "order.created.v1", "order.shipped.v1", "order.paid.v1"
 
 
 @dataclass(frozen=True)
-class CertifiedApplication:
-    """An application as the runtime knows it (its name in the agent's manifest) and its certificate's files."""
+class RuntimeApplication:
+    """An application as the runtime knows it: the name the agent gave its manifest."""
 
     name: str
-    chain_file: Path
-    key_file: Path
 
     @property
     def type_segment(self) -> str:
@@ -70,7 +68,6 @@ async def certify(landscape: Landscape, application_id: str, directory: Path) ->
     token = await compass.application_token(landscape.operator, application_id)
     configuration = await compass.configuration(token)
     subject = configuration["certificateSigningRequestInfo"]["subject"]
-    directory.mkdir()
     key_file, csr_file = await openssl_key_and_csr(subject, directory)
     signed = await compass.connector(
         sign_document(b64(csr_file.read_bytes())), token=configuration["token"]["token"]
@@ -94,13 +91,13 @@ class EventsRuntime:
     """The runtime's ingress, the connected application ``shop`` and its HTTPS client, and ``other``, an
     application of the same runtime."""
 
-    shop: CertifiedApplication
+    shop: RuntimeApplication
     other: str
     client: httpx.AsyncClient
     sink: RecordingSink
 
     async def post_legacy(self, application: str, event_id: str, data: object) -> httpx.Response:
-        event = legacy_event(event_id, *CREATED.rsplit(".", 1), data)
+        event = legacy_event(event_id, CREATED, data)
         return await self.client.post(f"/{application}/v1/events", json=event)
 
     async def received(self, event_id: str) -> list[dict[str, str | None]]:
@@ -124,6 +121,7 @@ class EventsRuntime:
 
 @pytest.fixture
 async def events_runtime(
+    *,
     landscape: Landscape,
     tmp_path: Path,
     event_sink: RecordingSink,
@@ -133,12 +131,14 @@ async def events_runtime(
 ) -> EventsRuntime:
     shop_id = await landscape.application(bundles=[bundle_input(0)])
     other_id = await landscape.application(bundles=[bundle_input(1)])
-    chain_file, key_file = await certify(landscape, shop_id, tmp_path / "shop")
+    chain_file, key_file = await certify(landscape, shop_id, tmp_path)
     synced = await run_agent(landscape, "sync", "--once")
     assert synced.returncode == 0, synced.stderr
-    shop = CertifiedApplication(runtime_name(landscape, shop_id), chain_file, key_file)
+    shop = RuntimeApplication(runtime_name(landscape, shop_id))
     types = [CREATED, SHIPPED, PAID, PROBED]
-    ManifestDirectory(landscape.manifest_dir).put(subscription("shop-orders", event_sink.url, shop.name, types))
+    ManifestDirectory(landscape.manifest_dir).put(
+        subscription("shop-orders", event_sink.url, shop.name, types)
+    )
     served = start_ingress(landscape.manifest_dir, landscape.credentials().ca_file)
     client = application_client(served, chain_file, key_file)
     await covering(client, shop.name, event_sink)

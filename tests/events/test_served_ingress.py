@@ -18,7 +18,7 @@ from testing.events import EVENTS, ServedEvents
 from testing.served import operator_environment
 from testing.sinks import Received, RecordingSink
 from testing.waiting import NotInTime, wait_until_blocking
-from tests.fixtures.events_served import Register, Registered, StartEvents
+from tests.fixtures.events_served import RegisterApplication, Registered, StartEvents
 
 PREFIX = "sap.kyma.custom"
 ORDER_CREATED = "order.created.v1"
@@ -91,7 +91,9 @@ def subscribe(sender: Registered, sink: RecordingSink, name: str | None = None) 
         probe = str(uuid.uuid4())
         assert structured(sender, type=PROBE, id=probe).status_code == 204
         try:
-            wait_until_blocking(lambda: probe in {request.id for request in received(sink, sender, PROBE)}, seconds=1)
+            wait_until_blocking(
+                lambda: probe in {request.id for request in received(sink, sender, PROBE)}, seconds=1
+            )
         except NotInTime:
             return False
         return True
@@ -119,9 +121,9 @@ def metric(served: ServedEvents, name: str, **labels: str) -> float:
 
 class TestAcceptedEvents:
     def test_a_legacy_event_is_answered_200_with_its_id(
-        self, served_events: ServedEvents, register: Register
+        self, served_events: ServedEvents, register_application: RegisterApplication
     ) -> None:
-        sender = register(served_events)
+        sender = register_application(served_events)
         event_id = str(uuid.uuid4())
 
         answer = legacy(sender, **{"event-id": event_id})
@@ -130,9 +132,12 @@ class TestAcceptedEvents:
         assert answer.json() == {"event-id": event_id, "status": "", "reason": ""}
 
     def test_a_legacy_event_reaches_the_sink_as_a_cloudevent_of_the_applications_type(
-        self, served_events: ServedEvents, register: Register, event_sink: RecordingSink
+        self,
+        served_events: ServedEvents,
+        register_application: RegisterApplication,
+        event_sink: RecordingSink,
     ) -> None:
-        sender = register(served_events)
+        sender = register_application(served_events)
         subscribe(sender, event_sink)
         event_id = str(uuid.uuid4())
 
@@ -147,9 +152,12 @@ class TestAcceptedEvents:
         assert json.loads(delivered.body) == {"order": 7}
 
     def test_a_structured_cloudevent_is_answered_204_and_reaches_the_sink(
-        self, served_events: ServedEvents, register: Register, event_sink: RecordingSink
+        self,
+        served_events: ServedEvents,
+        register_application: RegisterApplication,
+        event_sink: RecordingSink,
     ) -> None:
-        sender = register(served_events)
+        sender = register_application(served_events)
         subscribe(sender, event_sink)
 
         answer = structured(sender, id="structured-1", source=f"/default/{sender.name}")
@@ -163,9 +171,12 @@ class TestAcceptedEvents:
         assert json.loads(delivered.body) == {"order": 7}
 
     def test_a_binary_cloudevent_is_answered_204_and_reaches_the_sink(
-        self, served_events: ServedEvents, register: Register, event_sink: RecordingSink
+        self,
+        served_events: ServedEvents,
+        register_application: RegisterApplication,
+        event_sink: RecordingSink,
     ) -> None:
-        sender = register(served_events)
+        sender = register_application(served_events)
         subscribe(sender, event_sink)
         headers = {
             "ce-specversion": "1.0",
@@ -188,9 +199,9 @@ class TestAcceptedEvents:
 
 class TestRefusals:
     def test_a_call_without_a_certificate_is_answered_500(
-        self, served_events: ServedEvents, register: Register
+        self, served_events: ServedEvents, register_application: RegisterApplication
     ) -> None:
-        sender = register(served_events)
+        sender = register_application(served_events)
 
         with client(served_events) as session:
             answer = session.post(f"/{sender.name}/v1/events", json=LEGACY_EVENT)
@@ -199,9 +210,9 @@ class TestRefusals:
         assert answer.json() == {"code": 500, "error": "X-Forwarded-Client-Cert header not found"}
 
     def test_the_certificate_of_another_application_is_answered_403(
-        self, served_events: ServedEvents, register: Register
+        self, served_events: ServedEvents, register_application: RegisterApplication
     ) -> None:
-        sender, other = register(served_events), register(served_events)
+        sender, other = register_application(served_events), register_application(served_events)
 
         with client(served_events, other.certificate) as session:
             answer = session.post(f"/{sender.name}/v1/events", json=LEGACY_EVENT)
@@ -229,12 +240,12 @@ class TestRefusals:
     def test_a_certificate_from_a_foreign_ca_fails_the_handshake(
         self,
         served_events: ServedEvents,
-        register: Register,
+        register_application: RegisterApplication,
         foreign_ca: ClientCertificateAuthority,
         version: ssl.TLSVersion,
         failure: type[httpx.TransportError],
     ) -> None:
-        sender = register(served_events)
+        sender = register_application(served_events)
         context = foreign_ca.issue(sender.certificate.common_name).context(served_events.serving_ca)
         context.maximum_version = version
 
@@ -244,17 +255,19 @@ class TestRefusals:
         assert metric(served_events, "events_requests", application=sender.name) == 0
 
     def test_a_cloudevent_whose_source_names_another_application_is_answered_403(
-        self, served_events: ServedEvents, register: Register
+        self, served_events: ServedEvents, register_application: RegisterApplication
     ) -> None:
-        sender, other = register(served_events), register(served_events)
+        sender, other = register_application(served_events), register_application(served_events)
 
         answer = structured(sender, source=other.name)
 
         assert answer.status_code == 403
         assert other.name in answer.json()["error"]
 
-    def test_a_body_over_64_kib_is_answered_413(self, served_events: ServedEvents, register: Register) -> None:
-        sender = register(served_events)
+    def test_a_body_over_64_kib_is_answered_413(
+        self, served_events: ServedEvents, register_application: RegisterApplication
+    ) -> None:
+        sender = register_application(served_events)
 
         answer = legacy(sender, data={"padding": "x" * 65536})
 
@@ -264,10 +277,10 @@ class TestRefusals:
 
 class TestForwardedClientCertificates:
     def test_a_trusted_proxys_subject_is_taken_for_the_certificate(
-        self, events_factory: StartEvents, register: Register
+        self, events_factory: StartEvents, register_application: RegisterApplication
     ) -> None:
         behind_proxy = events_factory(trusted_proxies="127.0.0.1")
-        sender = register(behind_proxy)
+        sender = register_application(behind_proxy)
         forwarded = {"X-Forwarded-Client-Cert": f'Hash=ab12;Subject="CN={sender.certificate.common_name}"'}
 
         with client(behind_proxy) as session:
@@ -276,9 +289,9 @@ class TestForwardedClientCertificates:
         assert answer.status_code == 200
 
     def test_without_trusted_proxies_the_header_is_ignored(
-        self, served_events: ServedEvents, register: Register
+        self, served_events: ServedEvents, register_application: RegisterApplication
     ) -> None:
-        sender = register(served_events)
+        sender = register_application(served_events)
         forwarded = {"X-Forwarded-Client-Cert": f'Subject="CN={sender.certificate.common_name}"'}
 
         with client(served_events) as session:
@@ -293,9 +306,9 @@ class TestHealthAndMetrics:
         assert httpx.get(f"{served_events.api_url}{path}", timeout=10).status_code == 200
 
     def test_metrics_count_requests_by_code_and_stored_events(
-        self, served_events: ServedEvents, register: Register
+        self, served_events: ServedEvents, register_application: RegisterApplication
     ) -> None:
-        sender = register(served_events)
+        sender = register_application(served_events)
 
         assert legacy(sender).status_code == 200
         assert legacy(sender, **{"event-time": "yesterday"}).status_code == 400
@@ -308,9 +321,12 @@ class TestHealthAndMetrics:
 
 class TestDelivery:
     def test_events_sent_while_the_sink_is_down_are_delivered_in_order_when_it_returns(
-        self, served_events: ServedEvents, register: Register, event_sink: RecordingSink
+        self,
+        served_events: ServedEvents,
+        register_application: RegisterApplication,
+        event_sink: RecordingSink,
     ) -> None:
-        sender = register(served_events)
+        sender = register_application(served_events)
         subscription = f"default/{sender.name}-orders"
         subscribe(sender, event_sink)
         event_sink.stop()
@@ -327,10 +343,13 @@ class TestDelivery:
         assert [request.id for request in received(event_sink, sender)] == sent
 
     def test_an_event_the_sink_refuses_is_retried_then_listed_as_a_dead_letter(
-        self, events_factory: StartEvents, register: Register, event_sink: RecordingSink
+        self,
+        events_factory: StartEvents,
+        register_application: RegisterApplication,
+        event_sink: RecordingSink,
     ) -> None:
         served = events_factory(delivery_attempts="2", retry_initial="0.05")
-        sender = register(served)
+        sender = register_application(served)
         subscribe(sender, event_sink, name="refused")
         event_sink.fail(500)
 
