@@ -4,6 +4,10 @@ and metrics)."""
 
 from __future__ import annotations
 
+import asyncio
+
+import structlog
+
 from dataplane.catalog.base import Catalog
 from dataplane.catalog.sources import open_catalog
 from dataplane.health import HealthApp
@@ -19,6 +23,10 @@ from events.subscriptions.base import SubscriptionSource
 from events.subscriptions.sources import open_subscriptions
 
 LOG_FILE = "events.sqlite3"
+# How long start-up waits for the Subscriptions' first list (Kubernetes) before serving anyway.
+FIRST_LIST_SECONDS = 10.0
+
+log = structlog.get_logger("events")
 
 
 class EventsConfigurationError(Exception):
@@ -89,14 +97,26 @@ class EventsService:
         return requesting_client_certificates(certificate, key, settings.ca_file)
 
     def _ready(self) -> bool:
-        return self._started and self.catalog.ready
+        return self._started and self.catalog.ready and self.subscriptions.ready
 
     async def start(self) -> None:
         await self.catalog.start()
         await self.log.start()
         await self.subscriptions.start()
+        await self._first_subscriptions()
         await self.delivery.start()
         self._started = True
+
+    async def _first_subscriptions(self) -> None:
+        """Waits (bounded) for the Subscriptions' first list, so that the delivery gives every Subscription that
+        exists at start its cursor before the ingress acknowledges anything; one listed later is a Subscription
+        added later, and receives later events."""
+        deadline = asyncio.get_running_loop().time() + FIRST_LIST_SECONDS
+        # The sources expose a flag, not an event: a start-up wait of at most a few seconds polls it.
+        while not self.subscriptions.ready and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if not self.subscriptions.ready:
+            log.warning("subscriptions_not_listed_at_start", waited_seconds=FIRST_LIST_SECONDS)
 
     async def stop(self) -> None:
         self._started = False

@@ -1,11 +1,13 @@
-"""A stand-in for the Kubernetes API server, over real HTTP on 127.0.0.1, for the agent's Kubernetes sink and
-the data plane's Kubernetes catalog.
+"""A stand-in for the Kubernetes API server, over real HTTP on 127.0.0.1, for the agent's Kubernetes sink, the
+data plane's Kubernetes catalog and the event ingress's Kubernetes Subscriptions.
 
 It implements the few REST semantics those rely on, for Applications and CompassConnections (cluster-scoped
-custom resources) and Secrets (namespaced):
+custom resources), Secrets and Subscriptions (namespaced):
 
 - GET one (404 when missing), LIST with ``labelSelector`` (``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``) and the
-  collection's ``metadata.resourceVersion``;
+  collection's ``metadata.resourceVersion``; LIST and WATCH of a namespaced kind across all namespaces at
+  the collection path without a namespace (``/apis/<group>/<version>/<plural>``, ``/api/v1/<plural>``), as
+  the real server serves them (nothing else there: 405);
 - WATCH (``?watch=true`` or ``watch=1``): newline-delimited JSON events ``{"type": "ADDED" | "MODIFIED" |
   "DELETED", "object": ...}`` of every change after ``resourceVersion`` (without one, or with "0": an ADDED per
   existing object first), for as long as the client stays or ``timeoutSeconds``; a ``resourceVersion`` older
@@ -64,6 +66,9 @@ KINDS: dict[tuple[str, str, str], Kind] = {
         "CompassConnection", "compass.kyma-project.io/v1alpha1", False
     ),
     ("", "v1", "secrets"): Kind("Secret", "v1", True),
+    ("eventing.kyma-project.io", "v1alpha2", "subscriptions"): Kind(
+        "Subscription", "eventing.kyma-project.io/v1alpha2", True
+    ),
 }
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -169,6 +174,9 @@ class FakeKubeApi:
         routes = [
             Route("/apis/{group}/{version}/{plural}", self._collection, methods=many),
             Route("/apis/{group}/{version}/{plural}/{name}", self._item, methods=one),
+            Route("/apis/{group}/{version}/namespaces/{namespace}/{plural}", self._collection, methods=many),
+            Route("/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}", self._item, methods=one),
+            Route("/api/{version}/{plural}", self._collection, methods=many),
             Route("/api/{version}/namespaces/{namespace}/{plural}", self._collection, methods=many),
             Route("/api/{version}/namespaces/{namespace}/{plural}/{name}", self._item, methods=one),
         ]
@@ -279,13 +287,17 @@ class FakeKubeApi:
 
     def _kind(self, request: Request) -> Kind | JSONResponse:
         """The kind a resource path names, the request recorded first; or the answer that refuses the request:
-        a planned failure, or 404 for a kind this server does not serve."""
+        a planned failure, or 404 for a kind this server does not serve at this path (a namespace given for a
+        cluster-scoped kind, or one object of a namespaced kind named without its namespace)."""
         failure = self._record(request)
         if failure is not None:
             return failure
         params = request.path_params
         kind = KINDS.get((params.get("group", ""), params["version"], params["plural"]))
-        return kind or status(404, "NotFound", "the server could not find the requested resource")
+        in_namespace, one = "namespace" in params, "name" in params
+        if kind is None or not (in_namespace == kind.namespaced or (kind.namespaced and not one)):
+            return status(404, "NotFound", "the server could not find the requested resource")
+        return kind
 
     def _record(self, request: Request) -> JSONResponse | None:
         content_type = request.headers.get("content-type", "")
@@ -353,10 +365,15 @@ class FakeKubeApi:
         if isinstance(kind, JSONResponse):
             return kind
         namespace = request.path_params.get("namespace")
+        every_namespace = kind.namespaced and namespace is None
         if request.method == "GET":
-            chosen = _Selection(kind.kind, namespace, request.query_params.get("labelSelector", ""))
+            selector = request.query_params.get("labelSelector", "")
+            chosen = _Selection(kind.kind, namespace, selector, every_namespace=every_namespace)
             watching = request.query_params.get("watch") in {"true", "1"}
             return self._watch(request, chosen) if watching else self._list(kind, chosen)
+        if every_namespace:
+            message = "the server does not allow this method on the requested resource"
+            return status(405, "MethodNotAllowed", message)
         body = await self._body(request)
         if body is None or not (body.get("metadata") or {}).get("name"):
             return status(400, "BadRequest", "the body must be an object with metadata.name")
@@ -409,10 +426,10 @@ class FakeKubeApi:
         )
 
     def _current(self, chosen: _Selection) -> list[dict[str, Any]]:
-        """Copies of the chosen objects, by name (the lock held)."""
+        """Copies of the chosen objects, by namespace and name (the lock held)."""
         return [
             copy.deepcopy(item)
-            for key, item in sorted(self.objects.items(), key=lambda pair: pair[0][2])
+            for key, item in sorted(self.objects.items(), key=lambda pair: (pair[0][1] or "", pair[0][2]))
             if chosen.includes(key, item)
         ]
 
@@ -535,10 +552,12 @@ class _Selection:
     kind: str
     namespace: str | None
     selector: str
+    every_namespace: bool = False  # a namespaced kind listed without a namespace
 
     def includes(self, key: Key, manifest: dict[str, Any]) -> bool:
         labels = manifest.get("metadata", {}).get("labels") or {}
-        return key[:2] == (self.kind, self.namespace) and matches(labels, self.selector)
+        where = key[0] == self.kind and (self.every_namespace or key[1] == self.namespace)
+        return where and matches(labels, self.selector)
 
 
 def _event(change: str, manifest: dict[str, Any]) -> bytes:

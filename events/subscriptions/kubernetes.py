@@ -10,12 +10,21 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import structlog
 from lightkube import AsyncClient
 from lightkube.core.generic_client import ALL_NS
 from lightkube.generic_resource import create_namespaced_resource
 
 from dataplane.catalog.kubernetes import Informer, kube_config
-from events.subscriptions.model import GROUP, KIND, Subscription, subscription_from_manifest
+from events.subscriptions.model import (
+    GROUP,
+    KIND,
+    Subscription,
+    UnusableSubscription,
+    subscription_from_manifest,
+)
+
+log = structlog.get_logger("events.subscriptions.kubernetes")
 
 SubscriptionResource = create_namespaced_resource(GROUP, "v1alpha2", KIND, "subscriptions")
 
@@ -24,11 +33,21 @@ def _identity(manifest: Mapping[str, Any]) -> str:
     return f"{manifest['metadata'].get('namespace', '')}/{manifest['metadata']['name']}"
 
 
+def _converted(manifest: Mapping[str, Any]) -> Subscription:
+    """Logs why a version is unusable: the informer keeps the reason without a word, and ``current()`` leaves
+    the Subscription out."""
+    try:
+        return subscription_from_manifest(manifest)
+    except UnusableSubscription as exc:
+        log.warning("subscription_unusable", subscription=_identity(manifest), reason=str(exc))
+        raise
+
+
 class KubernetesSubscriptions:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
         self._informer = Informer(
-            client, SubscriptionResource, namespace=ALL_NS, convert=subscription_from_manifest, key=_identity
+            client, SubscriptionResource, namespace=ALL_NS, convert=_converted, key=_identity
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -55,7 +74,7 @@ class KubernetesSubscriptions:
         return self._informer.listed
 
     def current(self) -> Mapping[str, Subscription]:
-        """The usable ones (an unusable one was logged when the informer converted it)."""
+        """The usable ones (an unusable one was logged when it was converted)."""
         return MappingProxyType(
             {key: item for key, item in self._informer.items.items() if isinstance(item, Subscription)}
         )
