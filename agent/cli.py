@@ -14,17 +14,17 @@ import json
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
 from agent.loop import Agent, Outcome, close_sink
-from agent.settings import AgentSettings, ConfigurationError, invalid_settings
+from agent.settings import AgentSettings, ConfigurationError
 from agent.sinks import make_sink
 from agent.status import CompassConnection, ConnectionRecord, ConnectionState
+from dataplane.cli import fail, invalid_settings, version_option
 from dataplane.logging import configure_logging
 
 # Plain help: typer's rich panels print "<bool>" after every flag, as if it took a value.
@@ -42,12 +42,6 @@ class Options:
     log_json: bool | None
 
 
-def _print_version(wanted: bool) -> None:
-    if wanted:
-        typer.echo(f"compass-agent {version('pycompass')}")
-        raise typer.Exit
-
-
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -61,17 +55,9 @@ def main(
     log_json: Annotated[
         bool | None, typer.Option("--log-json/--log-console", help="Log format (default AGENT_LOG_JSON).")
     ] = None,
-    _version: Annotated[
-        bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
-    ] = False,
+    _version: Annotated[bool, version_option("compass-agent")] = False,
 ) -> None:
     ctx.obj = Options(config_dir, log_level, log_json)
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
 
 
 def _settings(
@@ -91,9 +77,9 @@ def _settings(
             json=settings.log_json if options.log_json is None else options.log_json,
         )
     except ValidationError as error:
-        _fail("\n".join(invalid_settings(error)), 2)
+        fail("\n".join(invalid_settings(error)), 2)
     except (ConfigurationError, ValueError) as error:
-        _fail(f"configuration: {error}", 2)
+        fail(f"configuration: {error}", 2)
     return settings, load
 
 
@@ -108,7 +94,8 @@ async def _run(settings: AgentSettings, load: Callable[[], AgentSettings]) -> No
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sign in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread: the caller stops us
+        # Not the main thread: the caller stops us.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sign, stop.set)
     async with Agent(settings, reload_settings=load) as agent:
         await agent.run(stop)
@@ -126,7 +113,7 @@ def sync(
     the sync failed)."""
     if not once:
         if dry_run:
-            _fail("--dry-run needs --once: a dry run is one pass", 2)
+            fail("--dry-run needs --once: a dry run is one pass", 2)
         run(ctx)
         return
     settings, load = _settings(ctx)
@@ -142,7 +129,7 @@ async def _sync_once(settings: AgentSettings, load: Callable[[], AgentSettings],
 def _print_outcome(outcome: Outcome, *, dry_run: bool) -> None:
     state = outcome.state.value if outcome.state is not None else "unknown"
     if outcome.result is None:
-        _fail(f"sync failed: {state}: {outcome.error or 'no reason given'}")
+        fail(f"sync failed: {state}: {outcome.error or 'no reason given'}")
     plan = outcome.result.plan
     for line in plan.lines():
         typer.echo(line)
@@ -175,7 +162,7 @@ def status(
 
     record = asyncio.run(load_record())
     if record is None:
-        _fail("no CompassConnection: the agent has not connected yet, or the record was deleted")
+        fail("no CompassConnection: the agent has not connected yet, or the record was deleted")
     if as_json:
         typer.echo(json.dumps(record.to_manifest(), indent=2))
         return
@@ -220,6 +207,6 @@ def renew(ctx: typer.Context) -> None:
     done, record = asyncio.run(work())
     state = record.state.value if record.state is not None else "unknown"
     if not done:
-        _fail(f"renewal failed: {state}: {record.connection_status.error or 'no reason given'}")
+        fail(f"renewal failed: {state}: {record.connection_status.error or 'no reason given'}")
     not_after = record.to_manifest()["status"]["connectionStatus"]["certificateStatus"]["notAfter"]
     typer.echo(f"certificate valid until {not_after}")

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.resources import DEFAULT_CA_SECRET, DEFAULT_GATEWAY_URL
@@ -123,15 +123,6 @@ class AgentSettings(BaseSettings):
         missing = [name for name, value in required if not value]
         if missing:
             raise ConfigurationError(f"set {' and '.join(missing)} (environment or configuration directory)")
-
-
-def invalid_settings(error: ValidationError) -> list[str]:
-    """One ``invalid setting NAME: reason`` line per refused value, named as the operator set it; without
-    pydantic's links and without the value itself (it may be the token)."""
-    return [
-        f"invalid setting {'.'.join(str(part) for part in problem['loc']) or 'value'}: {problem['msg']}"
-        for problem in error.errors(include_url=False, include_input=False)
-    ]
 
 
 def _config_dir_from_environment() -> Path | None:

@@ -13,9 +13,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import httpx
@@ -43,6 +43,57 @@ def bench_took(started: float) -> str:
         f"bench took {time.monotonic() - started:.0f} s on {os.cpu_count()} CPUs; "
         f"1-minute load average at the end {os.getloadavg()[0]:.1f}"
     )
+
+
+async def run_load_client(entry: str, config: dict[str, Any]) -> dict[str, Any]:
+    """Runs ``entry`` (``module:function``) in a load client process of its own (bench/load_client.py), so the
+    load does not share the measuring process's event loop: ``config`` in as JSON, its figures out."""
+    from bench import load_client
+
+    process = await asyncio.create_subprocess_exec(
+        *load_client.command(entry),
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate(json.dumps(config).encode() + b"\n")
+    if process.returncode != 0:
+        raise RuntimeError(f"load client failed:\n{stderr.decode()[-3000:]}")
+    return dict(json.loads(stdout))
+
+
+def ms(seconds: float, width: int = 7) -> str:
+    """Seconds as milliseconds in a report's column."""
+    return f"{seconds * 1000:{width}.2f}"
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """NaN rather than an error where the denominator measured nothing."""
+    return numerator / denominator if denominator else float("nan")
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+Report = TypeVar("Report")
+
+
+def bench_main(
+    argv: list[str],
+    parse_options: Callable[[list[str]], argparse.Namespace],
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, Report]],
+    print_report: Callable[[Report, argparse.Namespace], None],
+) -> None:
+    """A load bench's command: options, the run on uvloop, its report and the closing line."""
+    import uvloop
+
+    options = parse_options(argv)
+    started = time.monotonic()
+    report = uvloop.run(run(options))
+    print_report(report, options)
+    print(f"\n{bench_took(started)}")
 
 
 def shares(values: dict[str, float], whole: float, limit: int) -> list[str]:

@@ -43,8 +43,18 @@ if __package__ in (None, ""):
 import aiohttp
 import trustme
 
-from bench import load_client
-from bench.common import OPEN_LOOP_CONNECTIONS, ROOT, bench_took, closed_loop, log, open_loop, percentile
+from bench.common import (
+    OPEN_LOOP_CONNECTIONS,
+    bench_main,
+    closed_loop,
+    log,
+    ms,
+    open_loop,
+    percentile,
+    ratio,
+    run_load_client,
+    verdict,
+)
 from dataplane.tls import LOOPBACK_NAMES, ServingCertificate, serving_certificate
 from testing.applications import Manifest, ManifestDirectory, application, event_entry, service
 from testing.events import start_events
@@ -123,17 +133,7 @@ async def load_process(config: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run_client(config: dict[str, Any]) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
-        *load_client.command("bench.events:load_process"),
-        cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await process.communicate(json.dumps(config).encode() + b"\n")
-    if process.returncode != 0:
-        raise RuntimeError(f"load client failed:\n{stderr.decode()[-3000:]}")
-    return dict(json.loads(stdout))
+    return await run_load_client("bench.events:load_process", config)
 
 
 # Certificates, manifests and servers ------------------------------------------------------------------------
@@ -409,18 +409,6 @@ async def run(options: argparse.Namespace) -> Report:
 # Printing ---------------------------------------------------------------------------------------------------
 
 
-def _ms(seconds: float, width: int = 7) -> str:
-    return f"{seconds * 1000:{width}.2f}"
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator else float("nan")
-
-
-def _verdict(met: bool) -> str:
-    return "met" if met else "NOT met"
-
-
 def _figure(value: float, width: int) -> str:
     """A number, or ``-`` where it does not apply (NaN)."""
     return f"{'-':>{width}}" if value != value else f"{value:{width}.0f}"  # noqa: PLR0124 - NaN test
@@ -438,10 +426,10 @@ def format_closed(run: Run, baseline: Run) -> str:
         delivery = f"{'-':>14} {'-':>16} {'-':>7} | {'-':>7}"
     else:
         delivery = (
-            f"{delivered.rate:14.0f} {_ms(delivered.p50, 16)} {_ms(delivered.p99)} | {delivered.drain:7.2f}"
+            f"{delivered.rate:14.0f} {ms(delivered.p50, 16)} {ms(delivered.p99)} | {delivered.drain:7.2f}"
         )
     return (
-        f"{run.target:<8} | {load.rate:13.0f} {_ms(load.p50)} {_ms(load.p99)} | {_ratio(load.rate, baseline.load.rate):5.2f}"
+        f"{run.target:<8} | {load.rate:13.0f} {ms(load.p50)} {ms(load.p99)} | {ratio(load.rate, baseline.load.rate):5.2f}"
         f" | {delivery} | {_figure(run.per_event('server') * 1e6, 19)} {_figure(run.per_event('bus') * 1e6, 4)}"
         f" | {_figure(run.busy('server') * 100, 9)} {_figure(run.busy('bus') * 100, 3)} {load.client_cpu * 100:3.0f}"
         f" | {run.load_average:4.1f}"
@@ -455,8 +443,8 @@ def format_fixed(run: Run) -> str:
     load, delivered = run.load, run.delivered
     assert delivered is not None
     return (
-        f"{run.target:<8} | {load.rate:12.0f} | {_ms(load.p50, 15)} {_ms(load.p99)} |"
-        f" {_ms(delivered.p50, 16)} {_ms(delivered.p99)}"
+        f"{run.target:<8} | {load.rate:12.0f} | {ms(load.p50, 15)} {ms(load.p99)} |"
+        f" {ms(delivered.p50, 16)} {ms(delivered.p99)}"
     )
 
 
@@ -472,10 +460,10 @@ def _delivered_line(row: Row) -> str:
         for _, run in runs
         if run is not None and run.delivered is not None
     )
-    verdict = (
+    outcome = (
         "all delivered" if lost <= 0 else f"{lost} NOT delivered within {DRAIN_STALL:g} s of the last arrival"
     )
-    return f"  {row.backend}: {', '.join(parts)} ({verdict})"
+    return f"  {row.backend}: {', '.join(parts)} ({outcome})"
 
 
 def _goal_line(report: Report) -> str:
@@ -483,8 +471,8 @@ def _goal_line(report: Report) -> str:
     embedded = next((row for row in report.rows if row.backend == "embedded"), None)
     if embedded is None:
         return f"  {goal}not measured (embedded is not in --backends)"
-    ratio = _ratio(embedded.closed.load.rate, report.baseline.load.rate)
-    return f"  {goal}{ratio:.2f} ({_verdict(ratio >= THROUGHPUT_GOAL)})"
+    measured = ratio(embedded.closed.load.rate, report.baseline.load.rate)
+    return f"  {goal}{measured:.2f} ({verdict(measured >= THROUGHPUT_GOAL)})"
 
 
 def print_report(report: Report, options: argparse.Namespace) -> None:
@@ -557,13 +545,7 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> None:
-    import uvloop
-
-    options = parse_options(argv)
-    started = time.monotonic()
-    report = uvloop.run(run(options))
-    print_report(report, options)
-    print(f"\n{bench_took(started)}")
+    bench_main(argv, parse_options, run, print_report)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 import tempfile
@@ -41,8 +40,18 @@ if __package__ in (None, ""):
 
 import aiohttp
 
-from bench import load_client
-from bench.common import OPEN_LOOP_CONNECTIONS, ROOT, bench_took, closed_loop, log, open_loop, shares
+from bench.common import (
+    OPEN_LOOP_CONNECTIONS,
+    bench_main,
+    closed_loop,
+    log,
+    ms,
+    open_loop,
+    ratio,
+    run_load_client,
+    shares,
+    verdict,
+)
 from bench.gateway_target import CLIENT_ID, CLIENT_SECRET, PASSWORD, TOKEN_EXPIRES_IN, USER, basic
 from testing.applications import Manifest, ManifestDirectory, api_entry, application, secret, service
 from testing.gateway import ServedGateway, start_gateway
@@ -131,17 +140,7 @@ async def load_process(config: dict[str, Any]) -> dict[str, Any]:
 
 
 async def run_client(config: dict[str, Any]) -> dict[str, Any]:
-    process = await asyncio.create_subprocess_exec(
-        *load_client.command("bench.gateway:load_process"),
-        cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await process.communicate(json.dumps(config).encode() + b"\n")
-    if process.returncode != 0:
-        raise RuntimeError(f"load client failed:\n{stderr.decode()[-3000:]}")
-    return dict(json.loads(stdout))
+    return await run_load_client("bench.gateway:load_process", config)
 
 
 # The target and the gateway ---------------------------------------------------------------------------------
@@ -505,18 +504,6 @@ async def run(options: argparse.Namespace) -> Report:
 # Printing ------------------------------------------------------------------------------------------------
 
 
-def _ms(seconds: float, width: int = 7) -> str:
-    return f"{seconds * 1000:{width}.2f}"
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return numerator / denominator if denominator else float("nan")
-
-
-def _verdict(met: bool) -> str:
-    return "met" if met else "NOT met"
-
-
 CLOSED_HEADER = (
     "case     | direct req/s  p50 ms  p99 ms | gateway req/s  p50 ms  p99 ms | ratio | floor req/s ratio g÷f"
     " | CPU µs/req target gateway floor | CPU % tgt  gw cli | load"
@@ -527,9 +514,9 @@ def format_row(row: Row) -> str:
     direct, through = row.direct, row.through
     target_cpu, gateway_cpu = direct.per_request("target"), through.per_request("gateway")
     return (
-        f"{row.case.name:<8} | {direct.rate:12.0f} {_ms(direct.p50)} {_ms(direct.p99)} |"
-        f" {through.rate:13.0f} {_ms(through.p50)} {_ms(through.p99)} | {_ratio(through.rate, direct.rate):5.2f}"
-        f" | {row.floor.rate:11.0f} {_ratio(row.floor.rate, direct.rate):5.2f} {_ratio(through.rate, row.floor.rate):3.2f}"
+        f"{row.case.name:<8} | {direct.rate:12.0f} {ms(direct.p50)} {ms(direct.p99)} |"
+        f" {through.rate:13.0f} {ms(through.p50)} {ms(through.p99)} | {ratio(through.rate, direct.rate):5.2f}"
+        f" | {row.floor.rate:11.0f} {ratio(row.floor.rate, direct.rate):5.2f} {ratio(through.rate, row.floor.rate):3.2f}"
         f" | {target_cpu * 1e6:17.0f} {gateway_cpu * 1e6:7.0f} {row.floor.per_request('floor') * 1e6:5.0f}"
         f" | {through.busy('target') * 100:9.0f} {through.busy('gateway') * 100:3.0f}"
         f" {through.client_cpu * 100:3.0f} | {row.load_average:4.1f}"
@@ -543,8 +530,8 @@ def format_fixed(row: Row) -> str:
     assert row.fixed is not None
     direct, through = row.fixed
     return (
-        f"{row.case.name:<8} | {direct.rate:13.0f} | {_ms(direct.p50, 13)} {_ms(direct.p99)} |"
-        f" {_ms(through.p50, 14)} {_ms(through.p99)} | {_ms(through.p50 - direct.p50, 12)}"
+        f"{row.case.name:<8} | {direct.rate:13.0f} | {ms(direct.p50, 13)} {ms(direct.p99)} |"
+        f" {ms(through.p50, 14)} {ms(through.p99)} | {ms(through.p50 - direct.p50, 12)}"
     )
 
 
@@ -566,17 +553,17 @@ def _goal_lines(report: Report, options: argparse.Namespace) -> list[str]:
     lines = []
     if small:
         parts = [
-            f"{row.case.name} {(ratio := _ratio(row.through.rate, row.direct.rate)):.2f} "
-            f"({_verdict(ratio >= THROUGHPUT_GOAL)})"
+            f"{row.case.name} {(measured := ratio(row.through.rate, row.direct.rate)):.2f} "
+            f"({verdict(measured >= THROUGHPUT_GOAL)})"
             for row in small
         ]
         lines.append(f"gateway req/s ≥ {THROUGHPUT_GOAL:g} × direct for 1 KiB answers: {', '.join(parts)}")
-        floors = [f"{row.case.name} {_ratio(row.floor.rate, row.direct.rate):.2f}" for row in small]
+        floors = [f"{row.case.name} {ratio(row.floor.rate, row.direct.rate):.2f}" for row in small]
         lines.append(f"  (the bare forwarder on the same stack reaches: {', '.join(floors)} × direct)")
     fixed = [(row.case, row.fixed) for row in report.rows if row.fixed is not None]
     if fixed:
         parts = [
-            f"{case.name} {(added := through.p50 - direct.p50) * 1000:+.2f} ms ({_verdict(added <= ADDED_P50_GOAL)})"
+            f"{case.name} {(added := through.p50 - direct.p50) * 1000:+.2f} ms ({verdict(added <= ADDED_P50_GOAL)})"
             for case, (direct, through) in fixed
         ]
         lines.append(
@@ -584,7 +571,7 @@ def _goal_lines(report: Report, options: argparse.Namespace) -> list[str]:
             + ", ".join(parts)
         )
     parts = [
-        f"{transfer.kind} {transfer.growth / 1024:+.1f} MiB ({_verdict(transfer.growth < FLAT_SHARE * transfer.size / 1024)})"
+        f"{transfer.kind} {transfer.growth / 1024:+.1f} MiB ({verdict(transfer.growth < FLAT_SHARE * transfer.size / 1024)})"
         for transfer in report.transfers
     ]
     lines.append(
@@ -677,13 +664,7 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> None:
-    import uvloop
-
-    options = parse_options(argv)
-    started = time.monotonic()
-    report = uvloop.run(run(options))
-    print_report(report, options)
-    print(f"\n{bench_took(started)}")
+    bench_main(argv, parse_options, run, print_report)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import asyncio
 import structlog
 
 from dataplane.catalog.base import Catalog
-from dataplane.catalog.sources import open_catalog
+from dataplane.catalog.sources import open_catalog_for
 from dataplane.health import HealthApp
 from dataplane.serving import Listener
 from dataplane.tls import requesting_client_certificates, serving_certificate, serving_hostnames
@@ -52,13 +52,7 @@ class EventsService:
         subscriptions: SubscriptionSource | None = None,
     ) -> None:
         self.settings = settings
-        self.catalog = catalog or open_catalog(
-            settings.source,
-            manifest_dir=settings.manifest_dir,
-            secret_namespace=settings.secret_namespace,
-            kubeconfig=settings.kubeconfig,
-            kube_context=settings.kube_context,
-        )
+        self.catalog = catalog or open_catalog_for(settings)
         self.log = log or open_log(settings)
         self.subscriptions = subscriptions or open_subscriptions(
             settings.source,

@@ -8,17 +8,15 @@ see ``events.settings``. Exit codes: 0 stopped cleanly, 1 failed to start or ser
 from __future__ import annotations
 
 import json
-from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import structlog
 import typer
 import uvloop
-from pydantic import ValidationError
 
 from dataplane.catalog.base import CatalogError
-from dataplane.logging import configure_logging
+from dataplane.cli import fail, load_settings, version_option
 from dataplane.serving import ListenError, bind, serve
 from events.app import EventsConfigurationError, EventsService, open_log
 from events.model import DeadLetter
@@ -40,41 +38,13 @@ ConfigDir = Annotated[
 ]
 
 
-def _print_version(wanted: bool) -> None:
-    if wanted:
-        typer.echo(f"compass-events {version('pycompass')}")
-        raise typer.Exit
-
-
 @app.callback()
-def main(
-    _version: Annotated[
-        bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
-    ] = False,
-) -> None:
+def main(_version: Annotated[bool, version_option("compass-events")] = False) -> None:
     """Run ``compass-events serve``; settings are EVENTS_* environment variables."""
 
 
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
 def _settings(config_dir: Path | None) -> EventsSettings:
-    try:
-        settings = EventsSettings.load(config_dir)
-    except ValidationError as exc:
-        lines = [
-            f"invalid setting {'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-            for problem in exc.errors(include_url=False, include_input=False)
-        ]
-        _fail("\n".join(lines), 2)
-    try:
-        configure_logging(level=settings.log_level, json=settings.log_json)
-    except ValueError as exc:
-        _fail(f"invalid setting EVENTS_LOG_LEVEL: {exc}", 2)
-    return settings
+    return load_settings(lambda: EventsSettings.load(config_dir), log_level_variable="EVENTS_LOG_LEVEL")
 
 
 @app.command(name="serve")
@@ -127,7 +97,7 @@ def dead_letters_command(
     try:
         letters = uvloop.run(_dead_letters(settings, subscription))
     except StoreUnavailable as exc:
-        _fail(f"cannot read the event log: {exc}")
+        fail(f"cannot read the event log: {exc}")
     for letter in letters:
         event = letter.event
         typer.echo(

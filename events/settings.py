@@ -1,96 +1,87 @@
 """The one typed settings class of the event ingress: ``EVENTS_*`` from the environment (or a directory with one
-file per value, ``EVENTS_CONFIG_DIR``), as the gateway's settings are read. Only this module reads
-``os.environ``."""
+file per value, ``EVENTS_CONFIG_DIR``), read as the gateway's settings are (``dataplane.settings``)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, IPvAnyNetwork, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import IPvAnyNetwork, field_validator
+from pydantic_settings import NoDecode
 
 from dataplane.catalog.sources import CatalogSource
 from dataplane.names import DEFAULT_AGENT_CA_FILE, DEFAULT_MANIFEST_DIR, DEFAULT_SECRET_NAMESPACE
-
-CONFIG_DIR_VARIABLE = "EVENTS_CONFIG_DIR"
+from dataplane.settings import DataplaneSettings, setting
 
 EventBus = Literal["embedded", "nats"]
 
 
-def _setting(default: Any, name: str, description: str, **constraints: Any) -> Any:
-    return Field(default, validation_alias=AliasChoices(name), description=description, **constraints)
+class EventsSettings(DataplaneSettings):
+    config_dir_variable = "EVENTS_CONFIG_DIR"
 
-
-class EventsSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        case_sensitive=False, extra="ignore", validate_by_name=True, validate_by_alias=True
-    )
-
-    host: str = _setting("127.0.0.1", "EVENTS_HOST", "Address of both listeners.")
-    port: int = _setting(8443, "EVENTS_PORT", "HTTPS ingress: applications send events here.", ge=0, le=65535)
-    api_port: int = _setting(8084, "EVENTS_API_PORT", "/healthz, /readyz and /metrics.", ge=0, le=65535)
-    source: CatalogSource = _setting(
+    host: str = setting("127.0.0.1", "EVENTS_HOST", "Address of both listeners.")
+    port: int = setting(8443, "EVENTS_PORT", "HTTPS ingress: applications send events here.", ge=0, le=65535)
+    api_port: int = setting(8084, "EVENTS_API_PORT", "/healthz, /readyz and /metrics.", ge=0, le=65535)
+    source: CatalogSource = setting(
         "directory", "EVENTS_SOURCE", "Applications from: directory or kubernetes."
     )
-    manifest_dir: Path = _setting(
+    manifest_dir: Path = setting(
         DEFAULT_MANIFEST_DIR,
         "EVENTS_MANIFEST_DIR",
         "Directory source: the agent's AGENT_MANIFEST_DIR (Applications and Subscriptions).",
     )
-    secret_namespace: str = _setting(
+    secret_namespace: str = setting(
         DEFAULT_SECRET_NAMESPACE, "EVENTS_SECRET_NAMESPACE", "Kubernetes source: namespace of the Secrets."
     )
-    kubeconfig: Path | None = _setting(None, "EVENTS_KUBECONFIG", "Kubernetes source: default in-cluster.")
-    kube_context: str | None = _setting(None, "EVENTS_KUBE_CONTEXT", "Kubernetes source: kubeconfig context.")
-    ca_file: Path = _setting(
+    kubeconfig: Path | None = setting(None, "EVENTS_KUBECONFIG", "Kubernetes source: default in-cluster.")
+    kube_context: str | None = setting(None, "EVENTS_KUBE_CONTEXT", "Kubernetes source: kubeconfig context.")
+    ca_file: Path = setting(
         DEFAULT_AGENT_CA_FILE,
         "EVENTS_CA_FILE",
         "PEM CA that application client certificates must chain to: the one the agent stored.",
     )
-    tls_cert_file: Path | None = _setting(
+    tls_cert_file: Path | None = setting(
         None,
         "EVENTS_TLS_CERT_FILE",
         "Serving certificate (PEM); none: generated on first start in the data dir.",
     )
-    tls_key_file: Path | None = _setting(None, "EVENTS_TLS_KEY_FILE", "Its private key (PEM).")
-    tls_hostnames: list[str] = _setting(
+    tls_key_file: Path | None = setting(None, "EVENTS_TLS_KEY_FILE", "Its private key (PEM).")
+    tls_hostnames: list[str] = setting(
         [],
         "EVENTS_TLS_HOSTNAMES",
         "Names a generated serving certificate carries besides localhost and EVENTS_HOST (e.g. the Service's).",
     )
-    data_dir: Path = _setting(
+    data_dir: Path = setting(
         Path(".compass-events"), "EVENTS_DATA_DIR", "The embedded log, the generated serving certificate."
     )
-    bus: EventBus = _setting("embedded", "EVENTS_BUS", "Where events are kept: embedded (SQLite) or nats.")
-    nats_url: str = _setting("nats://127.0.0.1:4222", "EVENTS_NATS_URL", "NATS with JetStream, for bus=nats.")
+    bus: EventBus = setting("embedded", "EVENTS_BUS", "Where events are kept: embedded (SQLite) or nats.")
+    nats_url: str = setting("nats://127.0.0.1:4222", "EVENTS_NATS_URL", "NATS with JetStream, for bus=nats.")
     # NoDecode: a comma-separated list reads as plainly in an env var as JSON does; both are accepted.
-    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = _setting(
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = setting(
         [],
         "EVENTS_TRUSTED_PROXIES",
         "Addresses or networks (CIDR) whose X-Forwarded-Client-Cert is believed; none by default.",
     )
-    type_prefix: str = _setting(
+    type_prefix: str = setting(
         "sap.kyma.custom", "EVENTS_TYPE_PREFIX", "First segments of every event type.", min_length=1
     )
-    max_body: int = _setting(65536, "EVENTS_MAX_BODY", "Larger request bodies are refused with 413.", gt=0)
-    delivery_attempts: int = _setting(
+    max_body: int = setting(65536, "EVENTS_MAX_BODY", "Larger request bodies are refused with 413.", gt=0)
+    delivery_attempts: int = setting(
         10,
         "EVENTS_DELIVERY_ATTEMPTS",
         "Attempts per event and subscription before it is dead-lettered.",
         gt=0,
     )
-    delivery_timeout: float = _setting(
+    delivery_timeout: float = setting(
         10.0, "EVENTS_DELIVERY_TIMEOUT", "Seconds a sink has to answer one delivery.", gt=0
     )
-    retry_initial: float = _setting(
+    retry_initial: float = setting(
         0.5, "EVENTS_RETRY_INITIAL", "Seconds before the first retry; doubled per attempt.", gt=0
     )
-    retry_max: float = _setting(30.0, "EVENTS_RETRY_MAX", "The longest wait between two attempts.", gt=0)
-    log_level: str = _setting("info", "EVENTS_LOG_LEVEL", "debug, info, warning or error.")
-    log_json: bool = _setting(True, "EVENTS_LOG_JSON", "JSON lines (false: console format).")
+    retry_max: float = setting(30.0, "EVENTS_RETRY_MAX", "The longest wait between two attempts.", gt=0)
+    log_level: str = setting("info", "EVENTS_LOG_LEVEL", "debug, info, warning or error.")
+    log_json: bool = setting(True, "EVENTS_LOG_JSON", "JSON lines (false: console format).")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -101,13 +92,3 @@ class EventsSettings(BaseSettings):
         if text.startswith("["):
             return json.loads(text)
         return [item.strip() for item in text.split(",") if item.strip()]
-
-    @classmethod
-    def load(cls, config_dir: Path | None = None, **overrides: Any) -> EventsSettings:
-        directory = config_dir or _config_dir_from_environment()
-        return cls(_secrets_dir=directory, **overrides)
-
-
-def _config_dir_from_environment() -> Path | None:
-    value = os.environ.get(CONFIG_DIR_VARIABLE, "").strip()
-    return Path(value) if value else None

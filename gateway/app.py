@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataplane.catalog.base import Catalog
-from dataplane.catalog.sources import open_catalog
+from dataplane.catalog.sources import open_catalog_for
 from dataplane.health import HealthApp
 from dataplane.serving import Listener
 from gateway.auth import Authenticator
@@ -15,13 +15,7 @@ from gateway.upstream import Upstream
 class Gateway:
     def __init__(self, settings: GatewaySettings, catalog: Catalog | None = None) -> None:
         self.settings = settings
-        self.catalog = catalog or open_catalog(
-            settings.source,
-            manifest_dir=settings.manifest_dir,
-            secret_namespace=settings.secret_namespace,
-            kubeconfig=settings.kubeconfig,
-            kube_context=settings.kube_context,
-        )
+        self.catalog = catalog or open_catalog_for(settings)
         self.upstream = Upstream(
             max_connections=settings.max_connections, trusted_ca_file=settings.trusted_ca_file
         )

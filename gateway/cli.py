@@ -7,17 +7,15 @@ Settings come from the environment (``GATEWAY_*``) and the directory ``--config-
 
 from __future__ import annotations
 
-from importlib.metadata import version
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import structlog
 import typer
 import uvloop
-from pydantic import ValidationError
 
 from dataplane.catalog.base import CatalogError
-from dataplane.logging import configure_logging
+from dataplane.cli import load_settings, version_option
 from dataplane.serving import ListenError, bind, serve
 from gateway.app import Gateway
 from gateway.settings import GatewaySettings
@@ -32,25 +30,9 @@ app = typer.Typer(
 )
 
 
-def _print_version(wanted: bool) -> None:
-    if wanted:
-        typer.echo(f"compass-gateway {version('pycompass')}")
-        raise typer.Exit
-
-
 @app.callback()
-def main(
-    _version: Annotated[
-        bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
-    ] = False,
-) -> None:
+def main(_version: Annotated[bool, version_option("compass-gateway")] = False) -> None:
     """Run ``compass-gateway serve``; settings are GATEWAY_* environment variables."""
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
 
 
 @app.command(name="serve")
@@ -61,18 +43,7 @@ def serve_command(
     ] = None,
 ) -> None:
     """Serve the standalone proxy, the Compass proxy and the health and metrics listener."""
-    try:
-        settings = GatewaySettings.load(config_dir)
-    except ValidationError as exc:
-        lines = [
-            f"invalid setting {'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-            for problem in exc.errors(include_url=False, include_input=False)
-        ]
-        _fail("\n".join(lines), 2)
-    try:
-        configure_logging(level=settings.log_level, json=settings.log_json)
-    except ValueError as exc:
-        _fail(f"invalid setting GATEWAY_LOG_LEVEL: {exc}", 2)
+    settings = load_settings(lambda: GatewaySettings.load(config_dir), log_level_variable="GATEWAY_LOG_LEVEL")
     status = uvloop.run(_serve(settings))
     if status:
         raise typer.Exit(status)

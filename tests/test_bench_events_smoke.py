@@ -5,10 +5,7 @@ they assert what the output holds (a row per server, every section, the goal wit
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,8 +13,8 @@ import pytest
 from bench.events import CLOSED_HEADER, FIXED_HEADER, parse_options
 from bench.events_baseline import ACCEPTED, app
 from testing.nats import nats_server_binary
+from tests.bench_support import bench_output, section
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--duration", "0.3", "--warmup", "0.1", "--concurrency", "2"]
 # NATS is measured where nats-server is installed (make test installs it), and reported as skipped elsewhere.
 MEASURED = ["embedded", "nats"] if nats_server_binary() is not None else ["embedded"]
@@ -26,24 +23,7 @@ MEASURED = ["embedded", "nats"] if nats_server_binary() is not None else ["embed
 @pytest.fixture(scope="module")
 def output() -> str:
     """What `python bench/events.py` prints for both backends."""
-    completed = subprocess.run(
-        [sys.executable, "bench/events.py", "--backends", "embedded,nats", *TINY],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return completed.stdout
-
-
-def section(output: str, header: str) -> list[str]:
-    """The lines under ``header`` up to the next blank line."""
-    lines = output.splitlines()
-    start = lines.index(header) + 1
-    end = next((index for index in range(start, len(lines)) if not lines[index].strip()), len(lines))
-    return lines[start:end]
+    return bench_output("bench/events.py", "--backends", "embedded,nats", *TINY)
 
 
 @pytest.fixture

@@ -4,10 +4,7 @@ they assert what the output holds (a row per case, every section, the token kept
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,8 +17,8 @@ from bench.gateway import (
     parse_options,
 )
 from bench.gateway_target import BLOCK, CLIENT_ID, PASSWORD, TOKEN, USER, app, basic
+from tests.bench_support import bench_output, section
 
-ROOT = Path(__file__).resolve().parent.parent
 CASES = ("basic-1k", "oauth-1m")
 TINY = ["--duration", "0.3", "--warmup", "0.1", "--concurrency", "2", "--stream-mb", "2"]
 
@@ -29,24 +26,7 @@ TINY = ["--duration", "0.3", "--warmup", "0.1", "--concurrency", "2", "--stream-
 @pytest.fixture(scope="module")
 def output() -> str:
     """What `python bench/gateway.py` prints for one case of each kind of credentials and each size."""
-    completed = subprocess.run(
-        [sys.executable, "bench/gateway.py", "--cases", ",".join(CASES), *TINY],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return completed.stdout
-
-
-def section(output: str, header: str) -> list[str]:
-    """The lines under ``header`` up to the next blank line."""
-    lines = output.splitlines()
-    start = lines.index(header) + 1
-    end = next((index for index in range(start, len(lines)) if not lines[index].strip()), len(lines))
-    return lines[start:end]
+    return bench_output("bench/gateway.py", "--cases", ",".join(CASES), *TINY)
 
 
 @pytest.fixture

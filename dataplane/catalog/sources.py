@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from dataplane.catalog.base import Catalog
 from dataplane.catalog.directory import DirectoryCatalog
 from dataplane.catalog.kubernetes import KubernetesCatalog
 
 CatalogSource = Literal["directory", "kubernetes"]
+
+
+class CatalogSettings(Protocol):
+    """What a command's settings say about where its catalog comes from."""
+
+    @property
+    def source(self) -> CatalogSource: ...
+
+    @property
+    def manifest_dir(self) -> Path: ...
+
+    @property
+    def secret_namespace(self) -> str: ...
+
+    @property
+    def kubeconfig(self) -> Path | None: ...
+
+    @property
+    def kube_context(self) -> str | None: ...
 
 
 def open_catalog(
@@ -31,3 +50,14 @@ def open_catalog(
             )
         case _:
             raise ValueError(f"unknown catalog source {source!r}: directory or kubernetes")
+
+
+def open_catalog_for(settings: CatalogSettings) -> Catalog:
+    """``open_catalog`` with the settings' source, directory and Kubernetes options."""
+    return open_catalog(
+        settings.source,
+        manifest_dir=settings.manifest_dir,
+        secret_namespace=settings.secret_namespace,
+        kubeconfig=settings.kubeconfig,
+        kube_context=settings.kube_context,
+    )

@@ -3,15 +3,18 @@ CloudEvents, in order, at least once, retried, dead-lettered, per Subscription f
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY
 
 from events.delivery import Delivery, RetryPolicy
 from events.store.sqlite import SqliteLog
 from testing.sinks import RecordingSink
 from testing.waiting import wait_until
-from tests.fixtures.events import MakeEvent, StartDelivery, WriteSubscription
+from tests.fixtures.events import FAST_RETRY, MakeEvent, StartDelivery, WriteSubscription
 
 SUBSCRIPTION = "default/orders"
 
@@ -29,27 +32,55 @@ def retries(identity: str) -> float:
     return REGISTRY.get_sample_value("events_delivery_retries_total", {"subscription": identity}) or 0.0
 
 
+@dataclass
+class Orders:
+    """The ``orders`` Subscription of order.created.v1 to the sink, its worker past its starting cursor."""
+
+    log: SqliteLog
+    sink: RecordingSink
+    delivery: Delivery
+
+    async def delivered(self, count: int = 1) -> list[str | None]:
+        """The ids the sink received, once it received at least ``count`` (the test asserts the exact list)."""
+        await wait_until(lambda: len(self.sink.delivered) >= count, what=f"{count} deliveries")
+        return self.sink.delivered_ids()
+
+
+SubscribeOrders = Callable[..., Awaitable[Orders]]
+
+
+@pytest.fixture
+def subscribe_orders(
+    event_log: SqliteLog,
+    event_sink: RecordingSink,
+    write_subscription: WriteSubscription,
+    start_delivery: StartDelivery,
+) -> SubscribeOrders:
+    """Writes the ``orders`` Subscription, starts a delivery with ``retry`` and waits for its worker."""
+
+    async def subscribing(retry: RetryPolicy = FAST_RETRY) -> Orders:
+        write_subscription("orders", event_sink.url, ["order.created.v1"])
+        delivery = await start_delivery(retry=retry)
+        await subscribed(event_log)
+        return Orders(event_log, event_sink, delivery)
+
+    return subscribing
+
+
 class TestBinaryMode:
     async def test_the_sink_gets_the_attributes_as_headers_and_the_data_as_body(
-        self,
-        event_log: SqliteLog,
-        event_sink: RecordingSink,
-        write_subscription: WriteSubscription,
-        start_delivery: StartDelivery,
-        make_event: MakeEvent,
+        self, subscribe_orders: SubscribeOrders, make_event: MakeEvent
     ) -> None:
         # given
-        write_subscription("orders", event_sink.url, ["order.created.v1"])
-        await start_delivery()
-        await subscribed(event_log)
+        orders = await subscribe_orders()
         event = make_event(extensions={"eventtypeversion": "v1"}, subject="order 1 €")
 
         # when
-        await event_log.append([event])
+        await orders.log.append([event])
 
         # then
-        await wait_until(lambda: event_sink.delivered, what="the delivery")
-        [received] = event_sink.delivered
+        await orders.delivered()
+        [received] = orders.sink.delivered
         assert received.method == "POST"
         assert received.header("ce-specversion") == "1.0"
         assert received.header("ce-id") == event.id
@@ -63,167 +94,119 @@ class TestBinaryMode:
         assert received.body == event.data
 
     async def test_an_event_without_a_content_type_is_sent_without_one(
-        self,
-        event_log: SqliteLog,
-        event_sink: RecordingSink,
-        write_subscription: WriteSubscription,
-        start_delivery: StartDelivery,
-        make_event: MakeEvent,
+        self, subscribe_orders: SubscribeOrders, make_event: MakeEvent
     ) -> None:
         # given
-        write_subscription("orders", event_sink.url, ["order.created.v1"])
-        await start_delivery()
-        await subscribed(event_log)
+        orders = await subscribe_orders()
 
         # when
-        await event_log.append([make_event(datacontenttype=None)])
+        await orders.log.append([make_event(datacontenttype=None)])
 
         # then
-        await wait_until(lambda: event_sink.delivered, what="the delivery")
-        assert event_sink.delivered[0].header("content-type") is None
+        await orders.delivered()
+        assert orders.sink.delivered[0].header("content-type") is None
 
 
 class TestOrderAndMatching:
     async def test_events_arrive_in_the_order_they_were_stored(
-        self,
-        event_log: SqliteLog,
-        event_sink: RecordingSink,
-        write_subscription: WriteSubscription,
-        start_delivery: StartDelivery,
-        make_event: MakeEvent,
+        self, subscribe_orders: SubscribeOrders, make_event: MakeEvent
     ) -> None:
         # given
-        write_subscription("orders", event_sink.url, ["order.created.v1"])
-        await start_delivery()
-        await subscribed(event_log)
+        orders = await subscribe_orders()
         events = [make_event() for _ in range(30)]
 
         # when
         for event in events:
-            await event_log.append([event])
+            await orders.log.append([event])
 
         # then
-        await wait_until(lambda: len(event_sink.delivered) == 30, what="30 deliveries")
-        assert event_sink.delivered_ids() == [event.id for event in events]
+        assert await orders.delivered(30) == [event.id for event in events]
 
     async def test_only_matching_events_are_delivered(
-        self,
-        event_log: SqliteLog,
-        event_sink: RecordingSink,
-        write_subscription: WriteSubscription,
-        start_delivery: StartDelivery,
-        make_event: MakeEvent,
+        self, subscribe_orders: SubscribeOrders, make_event: MakeEvent
     ) -> None:
         # given
-        write_subscription("orders", event_sink.url, ["order.created.v1"])
-        await start_delivery()
-        await subscribed(event_log)
+        orders = await subscribe_orders()
         wanted, other, last = make_event(), make_event("order.deleted.v1"), make_event()
 
         # when
-        await event_log.append([wanted, other, last])
+        await orders.log.append([wanted, other, last])
 
         # then
-        await wait_until(lambda: len(event_sink.delivered) == 2, what="2 deliveries")
-        assert event_sink.delivered_ids() == [wanted.id, last.id]
+        assert await orders.delivered(2) == [wanted.id, last.id]
 
     async def test_each_subscription_gets_its_own_copy(
         self,
         event_log: SqliteLog,
         event_sink: RecordingSink,
         write_subscription: WriteSubscription,
-        start_delivery: StartDelivery,
+        subscribe_orders: SubscribeOrders,
         make_event: MakeEvent,
     ) -> None:
         # given
-        write_subscription("orders", event_sink.url, ["order.created.v1"])
         write_subscription("audit", event_sink.url, ["order.created.v1"], source="")
-        await start_delivery()
-        await subscribed(event_log)
+        orders = await subscribe_orders()
         await subscribed(event_log, "default/audit")
         event = make_event()
 
         # when
-        await event_log.append([event])
+        await orders.log.append([event])
 
         # then
-        await wait_until(lambda: len(event_sink.delivered) == 2, what="2 deliveries")
-        assert event_sink.delivered_ids() == [event.id, event.id]
+        assert await orders.delivered(2) == [event.id, event.id]
 
 
 class TestFailures:
     async def test_events_are_kept_while_the_sink_is_down_and_delivered_when_it_returns(
-        self,
-        event_log: SqliteLog,
-        event_sink: RecordingSink,
-        write_subscription: WriteSubscription,
-        start_delivery: StartDelivery,
-        make_event: MakeEvent,
+        self, subscribe_orders: SubscribeOrders, make_event: MakeEvent
     ) -> None:
         # given
-        write_subscription("orders", event_sink.url, ["order.created.v1"])
-        await start_delivery()
-        await subscribed(event_log)
-        event_sink.stop()
+        orders = await subscribe_orders()
+        orders.sink.stop()
         events = [make_event() for _ in range(3)]
-        await event_log.append(events)
+        await orders.log.append(events)
         await wait_until(lambda: retries(SUBSCRIPTION) >= 2, what="deliveries tried while the sink is down")
 
         # when
-        event_sink.start()
+        orders.sink.start()
 
         # then
-        await wait_until(lambda: len(event_sink.delivered) == 3, what="3 deliveries")
-        assert event_sink.delivered_ids() == [event.id for event in events]
-        assert await event_log.dead_letters() == []
+        assert await orders.delivered(3) == [event.id for event in events]
+        assert await orders.log.dead_letters() == []
 
     async def test_a_failing_sink_gets_the_event_again_until_it_takes_it(
-        self,
-        event_log: SqliteLog,
-        event_sink: RecordingSink,
-        write_subscription: WriteSubscription,
-        start_delivery: StartDelivery,
-        make_event: MakeEvent,
+        self, subscribe_orders: SubscribeOrders, make_event: MakeEvent
     ) -> None:
         # given
-        write_subscription("orders", event_sink.url, ["order.created.v1"])
-        await start_delivery()
-        await subscribed(event_log)
-        event_sink.fail(503, times=3)
+        orders = await subscribe_orders()
+        orders.sink.fail(503, times=3)
         event = make_event()
 
         # when
-        await event_log.append([event])
+        await orders.log.append([event])
 
         # then
-        await wait_until(lambda: event_sink.delivered, what="the delivery")
-        assert [request.status for request in event_sink.requests] == [503, 503, 503, 204]
-        assert {request.id for request in event_sink.requests} == {event.id}
+        await orders.delivered()
+        assert [request.status for request in orders.sink.requests] == [503, 503, 503, 204]
+        assert {request.id for request in orders.sink.requests} == {event.id}
 
     async def test_an_event_is_dead_lettered_after_the_last_attempt_and_the_next_one_delivered(
-        self,
-        event_log: SqliteLog,
-        event_sink: RecordingSink,
-        write_subscription: WriteSubscription,
-        start_delivery: StartDelivery,
-        make_event: MakeEvent,
+        self, subscribe_orders: SubscribeOrders, make_event: MakeEvent
     ) -> None:
         # given
-        write_subscription("orders", event_sink.url, ["order.created.v1"])
-        await start_delivery(retry=RetryPolicy(attempts=3, initial=0.01, maximum=0.01))
-        await subscribed(event_log)
-        event_sink.fail(500, times=3)
+        orders = await subscribe_orders(retry=RetryPolicy(attempts=3, initial=0.01, maximum=0.01))
+        orders.sink.fail(500, times=3)
         refused, next_one = make_event(), make_event()
 
         # when
-        await event_log.append([refused, next_one])
+        await orders.log.append([refused, next_one])
 
         # then
-        await wait_until(lambda: event_sink.delivered, what="the next event's delivery")
-        [letter] = await event_log.dead_letters(SUBSCRIPTION)
+        await orders.delivered()
+        [letter] = await orders.log.dead_letters(SUBSCRIPTION)
         assert (letter.event, letter.attempts, letter.sequence) == (refused, 3, 1)
         assert letter.reason == "500 Internal Server Error"
-        assert [request.id for request in event_sink.requests] == [refused.id] * 3 + [next_one.id]
+        assert [request.id for request in orders.sink.requests] == [refused.id] * 3 + [next_one.id]
 
 
 class TestSubscriptionLifetime:
@@ -332,50 +315,36 @@ class TestSubscriptionLifetime:
 
 class TestCompaction:
     async def test_events_every_subscription_is_past_are_deleted(
-        self,
-        event_log: SqliteLog,
-        event_sink: RecordingSink,
-        write_subscription: WriteSubscription,
-        start_delivery: StartDelivery,
-        make_event: MakeEvent,
+        self, subscribe_orders: SubscribeOrders, make_event: MakeEvent
     ) -> None:
         # given
-        write_subscription("orders", event_sink.url, ["order.created.v1"])
-        await start_delivery()
-        await subscribed(event_log)
+        orders = await subscribe_orders()
 
         # when
-        await event_log.append([make_event(), make_event("order.deleted.v1")])
+        await orders.log.append([make_event(), make_event("order.deleted.v1")])
 
         # then
         async def emptied() -> bool:
-            return await event_log.read(0, 10) == []
+            return await orders.log.read(0, 10) == []
 
         await wait_until(emptied, what="the log's compaction")
-        assert len(event_sink.delivered) == 1
-        assert await event_log.head() == 2
+        assert len(orders.sink.delivered) == 1
+        assert await orders.log.head() == 2
 
     async def test_nothing_is_deleted_that_a_subscription_has_not_had(
-        self,
-        event_log: SqliteLog,
-        event_sink: RecordingSink,
-        write_subscription: WriteSubscription,
-        start_delivery: StartDelivery,
-        make_event: MakeEvent,
+        self, subscribe_orders: SubscribeOrders, make_event: MakeEvent
     ) -> None:
         # given: the sink refusing everything, so the subscription waits on its first event
-        write_subscription("orders", event_sink.url, ["order.created.v1"])
-        delivery: Delivery = await start_delivery()
-        await subscribed(event_log)
-        event_sink.fail(500)
+        orders = await subscribe_orders()
+        orders.sink.fail(500)
 
         # when
-        await event_log.append([make_event(), make_event()])
+        await orders.log.append([make_event(), make_event()])
         await wait_until(lambda: retries(SUBSCRIPTION) >= 3, what="retries")
 
         # then
-        assert [stored.sequence for stored in await event_log.read(0, 10)] == [1, 2]
-        assert delivery.subscriptions_running == [SUBSCRIPTION]
+        assert [stored.sequence for stored in await orders.log.read(0, 10)] == [1, 2]
+        assert orders.delivery.subscriptions_running == [SUBSCRIPTION]
 
 
 async def _cursor_is(event_log: SqliteLog, sequence: int) -> bool:

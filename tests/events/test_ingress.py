@@ -37,6 +37,18 @@ def harness(tmp_path: Path) -> Harness:
     return built
 
 
+def shop_post(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """The ASGI scope of shop's POST to its legacy route, its own certificate presented, for a raw call."""
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/shop/v1/events",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "extensions": {"tls": {"client_cert_chain": [certificate("shop")]}},
+    }
+
+
 def request_labels(application: str, kind: str, code: int) -> dict[str, str]:
     return {"application": application, "format": kind, "code": str(code)}
 
@@ -152,14 +164,7 @@ async def test_a_declared_length_over_the_limit_is_refused_before_the_body_is_re
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/shop/v1/events",
-        "headers": [(b"content-length", b"11")],
-        "client": ("127.0.0.1", 1),
-        "extensions": {"tls": {"client_cert_chain": [certificate("shop")]}},
-    }
+    scope = shop_post([(b"content-length", b"11")])
 
     # when
     await harness.ingress(scope, receive, send)
@@ -208,14 +213,7 @@ async def test_a_client_that_disconnects_mid_body_gets_no_answer_and_stores_noth
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/shop/v1/events",
-        "headers": [],
-        "client": ("127.0.0.1", 1),
-        "extensions": {"tls": {"client_cert_chain": [certificate("shop")]}},
-    }
+    scope = shop_post([])
     await harness.ingress(scope, receive, send)
 
     assert sent == []

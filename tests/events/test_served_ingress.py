@@ -66,6 +66,17 @@ def structured(sender: Registered, **attributes: Any) -> httpx.Response:
         )
 
 
+def post_legacy(
+    served: ServedEvents,
+    application: str,
+    certificate: ClientCertificate | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """``LEGACY_EVENT`` for ``application``, presenting ``certificate`` (none: no client certificate at all)."""
+    with client(served, certificate) as session:
+        return session.post(f"/{application}/v1/events", json=LEGACY_EVENT, headers=headers)
+
+
 def full_type(sender: Registered, event_type: str = ORDER_CREATED) -> str:
     return f"{PREFIX}.{sender.name}.{event_type}"
 
@@ -107,6 +118,13 @@ def received(sink: RecordingSink, sender: Registered, event_type: str = ORDER_CR
     return [request for request in sink.delivered if request.type == wanted]
 
 
+def delivered_one(sink: RecordingSink, sender: Registered) -> Received:
+    """The one event of ``sender``'s that ``sink`` took, once it took it."""
+    wait_until_blocking(lambda: received(sink, sender), what="the event reaching the sink")
+    [delivered] = received(sink, sender)
+    return delivered
+
+
 def metric(served: ServedEvents, name: str, **labels: str) -> float:
     """The sum of ``name``'s samples (counters: without _total) whose labels include ``labels``."""
     text = httpx.get(f"{served.api_url}/metrics", timeout=10).text
@@ -143,8 +161,7 @@ class TestAcceptedEvents:
 
         assert legacy(sender, **{"event-id": event_id}).status_code == 200
 
-        wait_until_blocking(lambda: received(event_sink, sender), what="the event reaching the sink")
-        [delivered] = received(event_sink, sender)
+        delivered = delivered_one(event_sink, sender)
         assert delivered.type == f"sap.kyma.custom.{sender.name}.order.created.v1"
         assert delivered.attribute("source") == sender.name
         assert delivered.id == event_id
@@ -163,8 +180,7 @@ class TestAcceptedEvents:
         answer = structured(sender, id="structured-1", source=f"/default/{sender.name}")
 
         assert answer.status_code == 204
-        wait_until_blocking(lambda: received(event_sink, sender), what="the event reaching the sink")
-        [delivered] = received(event_sink, sender)
+        delivered = delivered_one(event_sink, sender)
         assert delivered.id == "structured-1"
         assert delivered.attribute("source") == f"/default/{sender.name}"
         assert delivered.header("content-type") == "application/json"
@@ -190,8 +206,7 @@ class TestAcceptedEvents:
             answer = session.post(f"/{sender.name}/v2/events", content=b"seven", headers=headers)
 
         assert answer.status_code == 204
-        wait_until_blocking(lambda: received(event_sink, sender), what="the event reaching the sink")
-        [delivered] = received(event_sink, sender)
+        delivered = delivered_one(event_sink, sender)
         assert (delivered.id, delivered.attribute("source")) == ("binary-1", sender.name)
         assert delivered.type == full_type(sender)
         assert delivered.body == b"seven"
@@ -203,8 +218,7 @@ class TestRefusals:
     ) -> None:
         sender = register_application(served_events)
 
-        with client(served_events) as session:
-            answer = session.post(f"/{sender.name}/v1/events", json=LEGACY_EVENT)
+        answer = post_legacy(served_events, sender.name)
 
         assert answer.status_code == 500
         assert answer.json() == {"code": 500, "error": "X-Forwarded-Client-Cert header not found"}
@@ -214,8 +228,7 @@ class TestRefusals:
     ) -> None:
         sender, other = register_application(served_events), register_application(served_events)
 
-        with client(served_events, other.certificate) as session:
-            answer = session.post(f"/{sender.name}/v1/events", json=LEGACY_EVENT)
+        answer = post_legacy(served_events, sender.name, other.certificate)
 
         assert answer.status_code == 403
         assert answer.json() == {"code": 403, "error": "no valid subject found"}
@@ -223,8 +236,7 @@ class TestRefusals:
     def test_an_application_not_in_the_runtime_is_answered_404_please_retry(
         self, served_events: ServedEvents, application_ca: ClientCertificateAuthority
     ) -> None:
-        with client(served_events, application_ca.issue("absent")) as session:
-            answer = session.post("/absent/v1/events", json=LEGACY_EVENT)
+        answer = post_legacy(served_events, "absent", application_ca.issue("absent"))
 
         assert answer.status_code == 404
         assert answer.json()["code"] == 404
@@ -283,8 +295,7 @@ class TestForwardedClientCertificates:
         sender = register_application(behind_proxy)
         forwarded = {"X-Forwarded-Client-Cert": f'Hash=ab12;Subject="CN={sender.certificate.common_name}"'}
 
-        with client(behind_proxy) as session:
-            answer = session.post(f"/{sender.name}/v1/events", json=LEGACY_EVENT, headers=forwarded)
+        answer = post_legacy(behind_proxy, sender.name, headers=forwarded)
 
         assert answer.status_code == 200
 
@@ -294,8 +305,7 @@ class TestForwardedClientCertificates:
         sender = register_application(served_events)
         forwarded = {"X-Forwarded-Client-Cert": f'Subject="CN={sender.certificate.common_name}"'}
 
-        with client(served_events) as session:
-            answer = session.post(f"/{sender.name}/v1/events", json=LEGACY_EVENT, headers=forwarded)
+        answer = post_legacy(served_events, sender.name, headers=forwarded)
 
         assert answer.status_code == 500
 

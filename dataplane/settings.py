@@ -1,0 +1,38 @@
+"""How the runtime-side commands' settings are read: each setting named by its environment variable, from the
+environment or a directory with one file per value (the command's ``*_CONFIG_DIR``). Only this module and its
+subclasses' modules read ``os.environ``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def setting(default: Any, name: str, description: str, **constraints: Any) -> Any:
+    """A field read from the variable ``name`` only (not from the attribute's name)."""
+    return Field(default, validation_alias=AliasChoices(name), description=description, **constraints)
+
+
+class DataplaneSettings(BaseSettings):
+    """Base of a command's settings; a subclass names the variable of its configuration directory."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", validate_by_name=True, validate_by_alias=True
+    )
+
+    config_dir_variable: ClassVar[str]
+
+    @classmethod
+    def load(cls, config_dir: Path | None = None, **overrides: Any) -> Self:
+        """``config_dir`` wins over the variable ``config_dir_variable``; ``overrides`` over both."""
+        directory = config_dir or cls._config_dir_from_environment()
+        return cls(_secrets_dir=directory, **overrides)
+
+    @classmethod
+    def _config_dir_from_environment(cls) -> Path | None:
+        value = os.environ.get(cls.config_dir_variable, "").strip()
+        return Path(value) if value else None
