@@ -35,7 +35,8 @@ from events.subscriptions.model import DEFAULT_TYPE_PREFIX, Matcher, Subscriptio
 
 log = structlog.get_logger("events.delivery")
 
-BATCH = 100  # events read per query; the cursor is saved once per batch
+BATCH = 100  # events read per query
+CURSOR_SECONDS = 0.5  # the longest a delivered position goes unsaved while events keep coming
 IDLE_SECONDS = 1.0  # how long a caught-up worker waits for a new event before it looks again
 # CloudEvents HTTP binding 3.1.3.2: these and everything outside printable ASCII are percent-encoded.
 _HEADER_SAFE = "".join(chr(byte) for byte in range(0x21, 0x7F) if chr(byte) not in '"%')
@@ -243,17 +244,28 @@ class _Worker:
             cursor = await event_log.head()
             await event_log.save_cursor(self.identity, cursor)
         self.saved = cursor
+        saved_at = time.monotonic()
         while True:
             batch = await event_log.read(cursor, BATCH)
             if not batch:
+                if cursor != self.saved:
+                    await self._save(cursor)
+                    saved_at = time.monotonic()
                 await event_log.wait_for(cursor, IDLE_SECONDS)
                 continue
             for stored in batch:
                 if self.matcher(stored.event):
                     await self._deliver(stored)
                 cursor = stored.sequence
-            await event_log.save_cursor(self.identity, cursor)
-            self.saved = cursor
+            # A cursor write is a write transaction: under a steady trickle it is kept for a full batch, a
+            # pause, or CURSOR_SECONDS, at the price of redelivering at most that much after a crash.
+            if len(batch) >= BATCH or time.monotonic() - saved_at >= CURSOR_SECONDS:
+                await self._save(cursor)
+                saved_at = time.monotonic()
+
+    async def _save(self, cursor: int) -> None:
+        await self.delivery.log.save_cursor(self.identity, cursor)
+        self.saved = cursor
 
     async def _deliver(self, stored: StoredEvent) -> None:
         retry = self.delivery.retry
