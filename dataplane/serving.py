@@ -26,8 +26,7 @@ class Listener:
     app: Any  # an ASGI application
     host: str
     port: int
-    # A proxy answers with the target's Date and Server headers, not uvicorn's, and sees its peer as the caller
-    # (uvicorn's proxy headers would put a loopback caller's X-Forwarded-For in its place).
+    # A proxy answers with the target's Date and Server headers, not uvicorn's.
     proxy: bool = False
     # uvicorn's TLS options (ssl_certfile, ssl_keyfile, ssl_ca_certs, ssl_cert_reqs) for an HTTPS listener.
     tls: dict[str, Any] = field(default_factory=dict)
@@ -72,7 +71,9 @@ def _config(listener: Listener) -> uvicorn.Config:
         ws="none",
         server_header=not listener.proxy,
         date_header=not listener.proxy,
-        proxy_headers=not listener.proxy,
+        # The peer is always the connection's: uvicorn's proxy headers would put a loopback caller's
+        # X-Forwarded-For in its place, letting it pose as a trusted proxy (EVENTS_TRUSTED_PROXIES) or as anyone.
+        proxy_headers=False,
         timeout_graceful_shutdown=30,
         **listener.tls,
     )

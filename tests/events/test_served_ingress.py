@@ -299,6 +299,20 @@ class TestForwardedClientCertificates:
 
         assert answer.status_code == 200
 
+    def test_a_caller_cannot_pose_as_a_trusted_proxy_with_x_forwarded_for(
+        self, events_factory: StartEvents, register_application: RegisterApplication
+    ) -> None:
+        behind_proxy = events_factory(trusted_proxies="192.0.2.10")
+        sender = register_application(behind_proxy)
+        forged = {
+            "X-Forwarded-For": "192.0.2.10",
+            "X-Forwarded-Client-Cert": f'Subject="CN={sender.certificate.common_name}"',
+        }
+
+        answer = post_legacy(behind_proxy, sender.name, headers=forged)
+
+        assert answer.status_code == 500
+
     def test_without_trusted_proxies_the_header_is_ignored(
         self, served_events: ServedEvents, register_application: RegisterApplication
     ) -> None:
