@@ -241,7 +241,7 @@ class SqliteLog:
             connection.execute("BEGIN IMMEDIATE")
             results = [job.apply(connection, batch) for job in jobs]
             connection.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the batch is refused and the writer lives on
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             error = StoreUnavailable(f"cannot write the event log: {exc}")
