@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import signal
 import socket
-import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,12 +116,3 @@ async def _serve(server: uvicorn.Server, sock: socket.socket) -> int:
         return exit_.code if isinstance(exit_.code, int) else 1
     return 0
 
-
-def client_certificate_options(certificate: str, key: str, client_ca: str) -> dict[str, Any]:
-    """uvicorn's options for an HTTPS listener that requires a client certificate signed by ``client_ca``."""
-    return {
-        "ssl_certfile": certificate,
-        "ssl_keyfile": key,
-        "ssl_ca_certs": client_ca,
-        "ssl_cert_reqs": ssl.CERT_REQUIRED,
-    }
