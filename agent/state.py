@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from agent.errors import AgentError
 from agent.settings import KeyType
+from dataplane.files import stage_private_file
 
 log = structlog.get_logger(__name__)
 
@@ -138,9 +139,9 @@ class CredentialStore:
             )
         self._ensure_directory()
         staged = [
-            (self._stage(self.key_file, credentials.key_pem), self.key_file),
-            (self._stage(self.chain_file, credentials.chain_pem), self.chain_file),
-            (self._stage(self.ca_file, credentials.ca_pem), self.ca_file),
+            (stage_private_file(self.key_file, credentials.key_pem), self.key_file),
+            (stage_private_file(self.chain_file, credentials.chain_pem), self.chain_file),
+            (stage_private_file(self.ca_file, credentials.ca_pem), self.ca_file),
         ]
         for temporary, final in staged:
             os.replace(temporary, final)
@@ -157,17 +158,6 @@ class CredentialStore:
     def _ensure_directory(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.directory.chmod(0o700)
-
-    def _stage(self, final: Path, content: bytes) -> Path:
-        temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return temporary
 
     def _fsync_directory(self) -> None:
         descriptor = os.open(self.directory, os.O_RDONLY)

@@ -11,9 +11,7 @@ that one verifies the applications' client certificates, this one only lets them
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import os
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from dataplane.files import write_private_file
 from tlsext import TLSHttpToolsProtocol
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -69,13 +68,13 @@ def serving_certificate(
     ca = _load(files.ca, ca_key_file)
     if ca is None or ca[0].not_valid_after_utc - now < CERTIFICATE_VALIDITY:
         ca = _new_ca(now)
-        _write(ca_key_file, _key_pem(ca[1]))
-        _write(files.ca, ca[0].public_bytes(serialization.Encoding.PEM))
+        write_private_file(ca_key_file, _key_pem(ca[1]))
+        write_private_file(files.ca, ca[0].public_bytes(serialization.Encoding.PEM))
     current = _load(files.certificate, files.key)
     if current is None or not _serves(current[0], ca[0], hostnames, now):
         certificate, key = _issue(ca, hostnames, now)
-        _write(files.key, _key_pem(key))
-        _write(files.certificate, certificate.public_bytes(serialization.Encoding.PEM))
+        write_private_file(files.key, _key_pem(key))
+        write_private_file(files.certificate, certificate.public_bytes(serialization.Encoding.PEM))
     return files
 
 
@@ -195,16 +194,3 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-
-
-def _write(path: Path, content: bytes) -> None:
-    """0600, through a temporary file and a rename: a crash leaves the old file or the new one."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        temporary.unlink()
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)

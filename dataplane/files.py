@@ -1,0 +1,27 @@
+"""Private files written so that a crash leaves the old content or the new, never half of it: the agent's key and
+certificates, a runtime-side listener's generated serving certificate."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def stage_private_file(final: Path, content: bytes) -> Path:
+    """``content`` fsynced into a 0600 temporary file beside ``final``; the caller renames it over ``final``
+    (several files may be staged first and renamed together)."""
+    temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return temporary
+
+
+def write_private_file(path: Path, content: bytes) -> None:
+    """0600, through a temporary file and a rename."""
+    os.replace(stage_private_file(path, content), path)
