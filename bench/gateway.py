@@ -378,26 +378,17 @@ async def profile_gateway(manifest_dir: Path, setup: Setup) -> str:
     from pyinstrument import Profiler
 
     from bench.director import profile_tables
-    from dataplane.serving import Listener, bind
+    from dataplane.serving import Listener, bind, uvicorn_config
     from gateway.app import Gateway
     from gateway.settings import GatewaySettings
 
     case = setup.options.cases[0]
     gateway = Gateway(GatewaySettings(manifest_dir=manifest_dir))
     proxy = gateway.proxy(compass=False)
-    [sock] = bind([Listener("standalone proxy", proxy, "127.0.0.1", 0, proxy=True)])
+    listener = Listener("standalone proxy", proxy, "127.0.0.1", 0, proxy=True)
+    [sock] = bind([listener])
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        proxy,
-        http="httptools",
-        lifespan="off",
-        ws="none",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        date_header=False,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(listener))
     await gateway.start()
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 import uvicorn
 
+from dataplane.serving import Listener, bind, uvicorn_config
+
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -52,19 +54,9 @@ class Forwarder:
 
 
 def main(port: int, target_url: str) -> None:
-    uvicorn.run(
-        Forwarder(target_url),
-        host="127.0.0.1",
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="off",
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        date_header=False,
-    )
+    """Served as the gateway serves its proxy listeners (dataplane.serving), loop and parser included."""
+    listener = Listener("floor", Forwarder(target_url), "127.0.0.1", port, proxy=True)
+    uvicorn.Server(uvicorn_config(listener)).run(sockets=bind([listener]))
 
 
 if __name__ == "__main__":

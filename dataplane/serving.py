@@ -61,7 +61,8 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _config(listener: Listener) -> uvicorn.Config:
+def uvicorn_config(listener: Listener) -> uvicorn.Config:
+    """How every runtime-side listener is served (benches that serve one in-process use it too)."""
     return uvicorn.Config(
         listener.app,
         lifespan="off",
@@ -80,7 +81,7 @@ def _config(listener: Listener) -> uvicorn.Config:
 
 async def serve(listeners: list[Listener], sockets: list[socket.socket]) -> int:
     """Serves until a signal (or a listener failing); 0 when every listener stopped cleanly."""
-    servers = [_Server(_config(listener)) for listener in listeners]
+    servers = [_Server(uvicorn_config(listener)) for listener in listeners]
     loop = asyncio.get_running_loop()
     interrupted = False
 
@@ -115,4 +116,3 @@ async def _serve(server: uvicorn.Server, sock: socket.socket) -> int:
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 1
     return 0
-
