@@ -8,11 +8,15 @@ import asyncio
 import contextlib
 import signal
 import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import structlog
 import uvicorn
+
+log = structlog.get_logger("dataplane.serving")
 
 
 class ListenError(Exception):
@@ -116,3 +120,39 @@ async def _serve(server: uvicorn.Server, sock: socket.socket) -> int:
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 1
     return 0
+
+
+class Service(Protocol):
+    """What a runtime-side command serves: started once its ports are bound, stopped when serving ends."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def run_service(
+    service: Service, listeners: list[Listener], *, start_errors: tuple[type[Exception], ...]
+) -> int:
+    """A command's whole life: bind every port (a port in use: one line, exit 1), start (one of
+    ``start_errors``: one line ``cannot start: ...``, exit 1), serve until a signal, stop."""
+    try:
+        sockets = bind(listeners)
+    except ListenError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    try:
+        await service.start()
+    except start_errors as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        for sock in sockets:
+            sock.close()
+        await service.stop()
+        return 1
+    for listener, sock in zip(listeners, sockets, strict=True):
+        host, port = sock.getsockname()[:2]
+        scheme = "https" if listener.tls else "http"
+        log.info("listening", listener=listener.name, url=f"{scheme}://{host}:{port}")
+    try:
+        return await serve(listeners, sockets)
+    finally:
+        await service.stop()

@@ -11,19 +11,16 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import structlog
 import typer
 import uvloop
 
 from dataplane.catalog.base import CatalogError
 from dataplane.cli import fail, load_settings, version_option
-from dataplane.serving import ListenError, bind, serve
+from dataplane.serving import run_service
 from events.app import EventsConfigurationError, EventsService, open_log
 from events.model import DeadLetter
 from events.settings import EventsSettings
 from events.store.base import StoreUnavailable
-
-log = structlog.get_logger("events")
 
 # Plain help: typer's rich panels print "<bool>" after every flag, as if it took a value.
 app = typer.Typer(
@@ -62,27 +59,7 @@ async def _serve(settings: EventsSettings) -> int:
     except EventsConfigurationError as exc:
         typer.echo(str(exc), err=True)
         return 2
-    try:
-        sockets = bind(listeners)
-    except ListenError as exc:
-        typer.echo(str(exc), err=True)
-        return 1
-    try:
-        await service.start()
-    except (CatalogError, StoreUnavailable, OSError) as exc:
-        typer.echo(f"cannot start: {exc}", err=True)
-        for sock in sockets:
-            sock.close()
-        await service.stop()
-        return 1
-    for listener, sock in zip(listeners, sockets, strict=True):
-        host, port = sock.getsockname()[:2]
-        scheme = "https" if listener.tls else "http"
-        log.info("listening", listener=listener.name, url=f"{scheme}://{host}:{port}")
-    try:
-        return await serve(listeners, sockets)
-    finally:
-        await service.stop()
+    return await run_service(service, listeners, start_errors=(CatalogError, StoreUnavailable, OSError))
 
 
 @app.command(name="dead-letters")

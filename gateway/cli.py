@@ -10,17 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import structlog
 import typer
 import uvloop
 
 from dataplane.catalog.base import CatalogError
 from dataplane.cli import load_settings, version_option
-from dataplane.serving import ListenError, bind, serve
+from dataplane.serving import run_service
 from gateway.app import Gateway
 from gateway.settings import GatewaySettings
-
-log = structlog.get_logger("gateway")
 
 # Plain help: typer's rich panels print "<bool>" after every flag, as if it took a value.
 app = typer.Typer(
@@ -51,23 +48,4 @@ def serve_command(
 
 async def _serve(settings: GatewaySettings) -> int:
     gateway = Gateway(settings)
-    listeners = gateway.listeners()
-    try:
-        sockets = bind(listeners)
-    except ListenError as exc:
-        typer.echo(str(exc), err=True)
-        return 1
-    try:
-        await gateway.start()
-    except CatalogError as exc:
-        typer.echo(f"cannot read the Applications: {exc}", err=True)
-        for sock in sockets:
-            sock.close()
-        return 1
-    for listener, sock in zip(listeners, sockets, strict=True):
-        host, port = sock.getsockname()[:2]
-        log.info("listening", listener=listener.name, url=f"http://{host}:{port}")
-    try:
-        return await serve(listeners, sockets)
-    finally:
-        await gateway.stop()
+    return await run_service(gateway, gateway.listeners(), start_errors=(CatalogError,))
