@@ -7,34 +7,14 @@ set -euo pipefail
 
 NATS_SERVER=/usr/sbin/nats-server
 
-fail() {
-  echo "install-nats: $*" >&2
-  exit 1
-}
+# shellcheck source=scripts/apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
 
 if command -v nats-server >/dev/null 2>&1 || [ -x "$NATS_SERVER" ]; then
   exit 0
 fi
 
-sudo_cmd=()
-if [ "$(id -u)" != "0" ]; then
-  command -v sudo >/dev/null 2>&1 || fail "nats-server is missing and installing it needs root (or sudo): apt-get install nats-server"
-  sudo_cmd=(sudo -n)
-fi
-command -v apt-get >/dev/null 2>&1 || fail "nats-server is missing and there is no apt-get here: install Debian's nats-server package by hand"
-
-echo "install-nats: nats-server not found, installing Debian's nats-server with apt" >&2
-export DEBIAN_FRONTEND=noninteractive
-log=$(mktemp /tmp/install-nats.XXXXXX)
-trap 'rm -f "$log"' EXIT
-if ! "${sudo_cmd[@]}" apt-get update -qq >"$log" 2>&1; then
-  tail -n 20 "$log" >&2
-  fail "apt-get update failed (see above)"
-fi
-if ! "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nats-server >"$log" 2>&1; then
-  tail -n 20 "$log" >&2
-  fail "apt-get install nats-server failed (see above)"
-fi
+apt_install install-nats nats-server
 [ -x "$NATS_SERVER" ] || fail "apt-get installed nats-server but $NATS_SERVER is missing"
 version=$("$NATS_SERVER" --version 2>/dev/null) || fail "nats-server was installed but does not start"
 echo "install-nats: installed $version" >&2
