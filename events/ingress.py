@@ -137,7 +137,7 @@ class Ingress:
             log.warning("event_not_stored", application=application.name, reason=str(exc))
             raise refusal(str(exc) or "the event store is unavailable") from exc
         metrics.APPEND_SECONDS.observe(time.perf_counter() - started)
-        metrics.STORED.labels(application.name, kind).inc()
+        metrics.stored(application.name, kind).inc()
 
     async def _answer_subscribed(self, application: Application, send: Send) -> None:
         events = [{"name": name, "version": version} for name, version in self.subscribed(application)]
@@ -181,7 +181,7 @@ def _format_of(path: str) -> str:
 
 
 def _count(application: str, kind: str, status: int) -> None:
-    metrics.REQUESTS.labels(application, kind, str(status)).inc()
+    metrics.requests(application, kind, status).inc()
 
 
 async def _answer(send: Send, status: int, content_type: bytes, body: bytes) -> None:

@@ -7,6 +7,8 @@ series as Subscriptions, which the operator writes.
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Histogram
 
 _SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -40,3 +42,15 @@ DELIVERY_LAG = Histogram(
     ["subscription"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+
+
+# An event's series, looked up once per (application, format, code) rather than per event: labels() costs as much
+# as the increment. Bounded like the series themselves: applications that exist, their formats and codes.
+@functools.lru_cache(maxsize=4096)
+def requests(application: str, kind: str, code: int) -> Counter:
+    return REQUESTS.labels(application, kind, str(code))
+
+
+@functools.lru_cache(maxsize=4096)
+def stored(application: str, kind: str) -> Counter:
+    return STORED.labels(application, kind)

@@ -154,21 +154,24 @@ class Validator:
         return any(address in network for network in self.trusted_proxies)
 
     def _application(self, name: str) -> Application:
-        retry = kyma_error(
-            404,
-            f"while getting application ClientIds: application data for name {name} is not found in the cache. "
-            "Please retry",
-        )
         if not self.catalog.ready:
-            raise retry
+            raise _not_in_cache(name)
         try:
             application = self.catalog.application(name)
         except CatalogError as exc:
             log.warning("application_unreadable", application=name, reason=str(exc))
-            raise retry from exc
+            raise _not_in_cache(name) from exc
         if application is None:
-            raise retry
+            raise _not_in_cache(name)
         return application
+
+
+def _not_in_cache(name: str) -> Refusal:
+    return kyma_error(
+        404,
+        f"while getting application ClientIds: application data for name {name} is not found in the cache. "
+        "Please retry",
+    )
 
 
 def xfcc_subjects(header: str) -> list[str]:

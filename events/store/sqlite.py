@@ -16,12 +16,13 @@ Sequences are assigned by the writer and never reused (``AUTOINCREMENT`` keeps t
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from queue import SimpleQueue
 from typing import Any, TypeVar
@@ -30,6 +31,8 @@ from events.model import DeadLetter, Event, StoredEvent
 from events.store.base import StoreUnavailable
 
 T = TypeVar("T")
+
+ROWS_PER_INSERT = 300  # 900 parameters: below SQLite's lowest limit on them (999)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -56,18 +59,12 @@ CREATE INDEX IF NOT EXISTS dead_letters_by_subscription ON dead_letters (subscri
 
 @dataclass
 class _Job:
-    """One queued write: ``apply`` runs inside the batch's transaction and returns the caller's result."""
+    """One queued write. An append carries its events' bodies; the batch inserts them all at once. Any other
+    write's ``apply`` runs inside the batch's transaction. Either way the caller's result goes to ``future``."""
 
-    apply: Callable[[sqlite3.Connection, _Batch], Any]
     future: asyncio.Future[Any]
-
-
-@dataclass
-class _Batch:
-    """What one transaction changes beyond its statements: the head it moves to."""
-
-    head: int
-    stored_at: float = field(default_factory=time.time)
+    bodies: Sequence[bytes] = ()
+    apply: Callable[[sqlite3.Connection], Any] | None = None
 
 
 class SqliteLog:
@@ -105,19 +102,9 @@ class SqliteLog:
         self._reader.shutdown(wait=True)
 
     async def append(self, events: Sequence[Event]) -> list[int]:
-        bodies = [event.to_json() for event in events]
-
-        def insert(connection: sqlite3.Connection, batch: _Batch) -> list[int]:
-            first = batch.head + 1
-            sequences = list(range(first, first + len(bodies)))
-            connection.executemany(
-                "INSERT INTO events (sequence, body, stored_at) VALUES (?, ?, ?)",
-                [(sequence, body, batch.stored_at) for sequence, body in zip(sequences, bodies, strict=True)],
-            )
-            batch.head += len(bodies)
-            return sequences
-
-        return list(await self._write(insert)) if bodies else []
+        if not events:
+            return []
+        return list(await self._submit(bodies=[event.to_json() for event in events]))
 
     async def read(self, after: int, limit: int) -> list[StoredEvent]:
         rows = await self._query(
@@ -148,17 +135,17 @@ class SqliteLog:
         return int(rows[0][0]) if rows else None
 
     async def save_cursor(self, subscription: str, sequence: int) -> None:
-        def upsert(connection: sqlite3.Connection, _batch: _Batch) -> None:
+        def upsert(connection: sqlite3.Connection) -> None:
             connection.execute(
                 "INSERT INTO cursors (subscription, sequence) VALUES (?, ?) "
                 "ON CONFLICT (subscription) DO UPDATE SET sequence = excluded.sequence",
                 (subscription, sequence),
             )
 
-        await self._write(upsert)
+        await self._submit(apply=upsert)
 
     async def dead_letter(self, letter: DeadLetter) -> None:
-        def insert(connection: sqlite3.Connection, _batch: _Batch) -> None:
+        def insert(connection: sqlite3.Connection) -> None:
             connection.execute(
                 "INSERT INTO dead_letters (subscription, sequence, body, attempts, reason, dead_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -172,7 +159,7 @@ class SqliteLog:
                 ),
             )
 
-        await self._write(insert)
+        await self._submit(apply=insert)
 
     async def dead_letters(self, subscription: str | None = None) -> list[DeadLetter]:
         rows = await self._query(
@@ -189,18 +176,21 @@ class SqliteLog:
         """Deletes the events up to ``through`` (every subscription is past them; dead letters keep their own
         copy); returns how many went."""
 
-        def delete(connection: sqlite3.Connection, _batch: _Batch) -> int:
+        def delete(connection: sqlite3.Connection) -> int:
             return connection.execute("DELETE FROM events WHERE sequence <= ?", (through,)).rowcount
 
-        return int(await self._write(delete))
+        return int(await self._submit(apply=delete))
 
-    async def _write(self, apply: Callable[[sqlite3.Connection, _Batch], T]) -> T:
+    async def _submit(
+        self, *, bodies: Sequence[bytes] = (), apply: Callable[[sqlite3.Connection], Any] | None = None
+    ) -> Any:
         if self._writer is None or self._loop is None:
             raise StoreUnavailable("the event log is not started")
-        future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put(_Job(apply, future))
-        # A cancelled caller leaves the write queued: it is committed with its batch, only unanswered.
-        return await asyncio.shield(future)
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._queue.put(_Job(future, bodies, apply))
+        # A cancelled caller cancels only the future: the write stays queued and is committed with its batch,
+        # and the writer leaves a cancelled future unanswered.
+        return await future
 
     async def _query(self, statement: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         connection = self._read_connection
@@ -235,12 +225,30 @@ class SqliteLog:
             connection.close()
 
     def _commit(self, connection: sqlite3.Connection, jobs: list[_Job], head: int) -> int:
+        """One transaction for ``jobs``; the new head. Every append of the batch goes into one INSERT (per
+        ``ROWS_PER_INSERT`` rows): sqlite3 gives up and takes back the GIL around each statement's step, and
+        while the event loop's thread is busy, each taking back waits for it. A batch of appends alone is a
+        single statement and commits without BEGIN and COMMIT."""
         loop = jobs[0].future.get_loop()
-        batch = _Batch(head)
+        stored_at = time.time()
+        rows: list[tuple[int, bytes, float]] = []  # every append's events, in order
+        results: list[Any] = []
+        for job in jobs:
+            first = head + len(rows) + 1
+            results.append(list(range(first, first + len(job.bodies))) if job.apply is None else None)
+            rows += ((sequence, body, stored_at) for sequence, body in enumerate(job.bodies, first))
+        inserts = [rows[start : start + ROWS_PER_INSERT] for start in range(0, len(rows), ROWS_PER_INSERT)]
+        statements = len(inserts) + sum(job.apply is not None for job in jobs)
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            results = [job.apply(connection, batch) for job in jobs]
-            connection.execute("COMMIT")
+            if statements > 1:
+                connection.execute("BEGIN IMMEDIATE")
+            for chunk in inserts:
+                connection.execute(_insert_statement(len(chunk)), [value for row in chunk for value in row])
+            for index, job in enumerate(jobs):
+                if job.apply is not None:
+                    results[index] = job.apply(connection)
+            if statements > 1:
+                connection.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - whatever failed, the batch is refused and the writer lives on
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
@@ -248,8 +256,9 @@ class SqliteLog:
             loop.call_soon_threadsafe(_fail, [job.future for job in jobs], error)
             return head
         self.commits += 1
-        loop.call_soon_threadsafe(self._publish, jobs, results, batch.head)
-        return batch.head
+        head += len(rows)
+        loop.call_soon_threadsafe(self._publish, jobs, results, head)
+        return head
 
     def _publish(self, jobs: list[_Job], results: list[Any], head: int) -> None:
         """On the loop, after a commit: the head moves before any caller hears back, so an appender that
@@ -259,6 +268,12 @@ class SqliteLog:
         committed.set()
         for job, result in zip(jobs, results, strict=True):
             _resolve(job.future, result)
+
+
+@functools.lru_cache(maxsize=ROWS_PER_INSERT)
+def _insert_statement(count: int) -> str:
+    placeholders = ",".join(["(?, ?, ?)"] * count)  # placeholders only: the values are bound
+    return f"INSERT INTO events (sequence, body, stored_at) VALUES {placeholders}"  # noqa: S608
 
 
 def _open_writer(path: Path) -> sqlite3.Connection:
