@@ -195,7 +195,7 @@ def baseline_server(workdir: Path, files: Certificates) -> tuple[ServedProcess, 
 class Target:
     name: str  # baseline, embedded or nats
     url: str  # where the application POSTs its events
-    pids: dict[str, int]  # whose CPU counts: "server" and, on NATS, "bus" (nats-server)
+    pids: dict[str, int]  # whose CPU counts: "server", its "delivery" process, on NATS "bus" (nats-server)
     processes: tuple[ServedProcess, ...]
     sink: RecordingSink | None  # where its events arrive; None: nowhere (the baseline)
 
@@ -223,6 +223,7 @@ async def events_server(
         )
         stack.callback(served.process.stop)
         pids["server"] = served.process.pid
+        [pids["delivery"]] = served.process.children()  # serve is ready once its delivery process is
         url = f"{served.url}/{APPLICATION}/v1/events"
         try:
             yield Target(backend, url, pids, (served.process, *processes), sink)
@@ -416,7 +417,7 @@ def _figure(value: float, width: int) -> str:
 
 CLOSED_HEADER = (
     "server   | accepted ev/s  p50 ms  p99 ms | ratio | delivered ev/s  send→sink p50 ms  p99 ms | drain s"
-    " | CPU µs/event server  bus | CPU % srv bus cli | load"
+    " | CPU µs/event server delivery  bus | CPU % srv dlv bus cli | load"
 )
 
 
@@ -430,8 +431,9 @@ def format_closed(run: Run, baseline: Run) -> str:
         )
     return (
         f"{run.target:<8} | {load.rate:13.0f} {ms(load.p50)} {ms(load.p99)} | {ratio(load.rate, baseline.load.rate):5.2f}"
-        f" | {delivery} | {_figure(run.per_event('server') * 1e6, 19)} {_figure(run.per_event('bus') * 1e6, 4)}"
-        f" | {_figure(run.busy('server') * 100, 9)} {_figure(run.busy('bus') * 100, 3)} {load.client_cpu * 100:3.0f}"
+        f" | {delivery} | {_figure(run.per_event('server') * 1e6, 19)} {_figure(run.per_event('delivery') * 1e6, 8)}"
+        f" {_figure(run.per_event('bus') * 1e6, 4)} | {_figure(run.busy('server') * 100, 9)}"
+        f" {_figure(run.busy('delivery') * 100, 3)} {_figure(run.busy('bus') * 100, 3)} {load.client_cpu * 100:3.0f}"
         f" | {run.load_average:4.1f}"
     )
 
@@ -477,7 +479,7 @@ def _goal_line(report: Report) -> str:
 
 def print_report(report: Report, options: argparse.Namespace) -> None:
     print(
-        "\n=== Events in: legacy events over mTLS into one compass-events process, stored and delivered to a sink,"
+        "\n=== Events in: legacy events over mTLS into one compass-events serve, stored and delivered to a sink,"
         " against a bare endpoint ===\n"
         f"application: aiohttp on uvloop in its own process, {options.concurrency} keep-alive mTLS connections,"
         f" {options.warmup:g} s warm-up + {options.duration:g} s per run;\nsink: a recording HTTP server in the"

@@ -18,8 +18,12 @@ _JSON = b"application/json;charset=UTF-8"
 
 
 class HealthApp:
-    def __init__(self, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self, ready: Callable[[], bool], *, more_metrics: Callable[[], Awaitable[bytes]] | None = None
+    ) -> None:
+        """``more_metrics``: exposition text appended to this process's own (another process's metrics)."""
         self._ready = ready
+        self._more_metrics = more_metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002 - ASGI's signature
         if scope["type"] != "http":
@@ -30,7 +34,8 @@ class HealthApp:
         elif method not in ("GET", "HEAD"):
             await _json(send, 405, {"code": 405, "error": "Method not allowed."})
         elif path == "/metrics":
-            await _answer(send, 200, CONTENT_TYPE_LATEST.encode(), generate_latest())
+            more = await self._more_metrics() if self._more_metrics is not None else b""
+            await _answer(send, 200, CONTENT_TYPE_LATEST.encode(), generate_latest() + more)
         elif path == "/readyz" and not self._ready():
             await _json(send, 503, {"code": 503, "error": "not ready: the Applications are still being read"})
         else:

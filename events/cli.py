@@ -1,5 +1,6 @@
 """The ``compass-events`` command: ``serve`` runs the event ingress and the delivery until SIGTERM or Ctrl-C;
-``dead-letters`` lists the events a subscription gave up on.
+``dead-letters`` lists the events a subscription gave up on. ``deliver`` is the delivery process that ``serve``
+starts (hidden: it needs the socket ``serve`` hands it).
 
 Settings come from the environment (``EVENTS_*``) and the directory ``--config-dir`` (or ``EVENTS_CONFIG_DIR``),
 see ``events.settings``. Exit codes: 0 stopped cleanly, 1 failed to start or serve, 2 the settings are wrong.
@@ -18,6 +19,7 @@ from dataplane.catalog.base import CatalogError
 from dataplane.cli import fail, load_settings, version_option
 from dataplane.serving import run_service
 from events.app import EventsConfigurationError, EventsService, open_log
+from events.delivery_process import DeliveryNotStarted, run_delivery
 from events.model import DeadLetter
 from events.settings import EventsSettings
 from events.store.base import StoreUnavailable
@@ -47,19 +49,35 @@ def _settings(config_dir: Path | None) -> EventsSettings:
 @app.command(name="serve")
 def serve_command(config_dir: ConfigDir = None) -> None:
     """Serve the HTTPS ingress and the health and metrics listener, and deliver to the Subscriptions' sinks."""
-    status = uvloop.run(_serve(_settings(config_dir)))
+    status = uvloop.run(_serve(_settings(config_dir), config_dir))
     if status:
         raise typer.Exit(status)
 
 
-async def _serve(settings: EventsSettings) -> int:
-    service = EventsService(settings)
+async def _serve(settings: EventsSettings, config_dir: Path | None) -> int:
+    service = EventsService(settings, delivery_arguments=_config_dir_argument(config_dir))
     try:
         listeners = service.listeners()
     except EventsConfigurationError as exc:
         typer.echo(str(exc), err=True)
         return 2
-    return await run_service(service, listeners, start_errors=(CatalogError, StoreUnavailable, OSError))
+    return await run_service(
+        service, listeners, start_errors=(CatalogError, StoreUnavailable, DeliveryNotStarted, OSError)
+    )
+
+
+def _config_dir_argument(config_dir: Path | None) -> list[str]:
+    return ["--config-dir", str(config_dir.resolve())] if config_dir is not None else []
+
+
+@app.command(name="deliver", hidden=True)
+def deliver_command(
+    channel_fd: Annotated[int, typer.Option(help="The socket serve handed over.")],
+    config_dir: ConfigDir = None,
+) -> None:
+    """The delivery process: run by ``serve``, not by hand."""
+    settings = _settings(config_dir)
+    uvloop.run(run_delivery(settings, channel_fd, open_log(settings)))
 
 
 @app.command(name="dead-letters")
@@ -98,3 +116,7 @@ async def _dead_letters(settings: EventsSettings, subscription: str | None) -> l
         return await event_log.dead_letters(subscription)
     finally:
         await event_log.stop()
+
+
+if __name__ == "__main__":  # the delivery process: python -m events.cli deliver ...
+    app()

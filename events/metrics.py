@@ -1,5 +1,8 @@
 """The event ingress's and the delivery's Prometheus metrics (served on the API listener's ``/metrics``).
 
+The delivery's live in a registry of their own: they are counted in the delivery process, which hands their text
+to serve for each scrape (events/delivery_process.py).
+
 Labels name only applications that exist in the catalog (others are counted under ``application=""``), so a
 caller cannot grow the series with made-up paths; delivery's are labelled by subscription (namespace/name), as many
 series as Subscriptions, which the operator writes.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 _SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -29,18 +32,33 @@ APPEND_SECONDS = Histogram(
     "From handing an event to the log until it was stored durably.",
     buckets=_SECONDS,
 )
-DELIVERED = Counter("events_delivered_total", "Events a sink took (2xx).", ["subscription"])
+DELIVERY_RESTARTS = Counter(
+    "events_delivery_process_restarts_total",
+    "Times the delivery process exited unexpectedly and was started again.",
+)
+
+DELIVERY_REGISTRY = CollectorRegistry()
+DELIVERED = Counter(
+    "events_delivered_total", "Events a sink took (2xx).", ["subscription"], registry=DELIVERY_REGISTRY
+)
 RETRIED = Counter(
-    "events_delivery_retries_total", "Deliveries tried again after a failure.", ["subscription"]
+    "events_delivery_retries_total",
+    "Deliveries tried again after a failure.",
+    ["subscription"],
+    registry=DELIVERY_REGISTRY,
 )
 DEAD_LETTERED = Counter(
-    "events_dead_lettered_total", "Events given up on after the last attempt.", ["subscription"]
+    "events_dead_lettered_total",
+    "Events given up on after the last attempt.",
+    ["subscription"],
+    registry=DELIVERY_REGISTRY,
 )
 DELIVERY_LAG = Histogram(
     "events_delivery_lag_seconds",
     "From an event's acknowledgement to the sink taking it.",
     ["subscription"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    registry=DELIVERY_REGISTRY,
 )
 
 

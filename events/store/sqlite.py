@@ -11,6 +11,10 @@ connection (WAL lets it read while the writer writes) on a single reader thread.
 
 Sequences are assigned by the writer and never reused (``AUTOINCREMENT`` keeps the highest ever stored in
 ``sqlite_sequence``), so compaction may empty the table without a later event taking an old number.
+
+Two processes open the file: ``compass-events serve`` appends, and its delivery process (events/delivery_process.py)
+reads and writes cursors, dead letters and compactions. Only one process may append: the writer numbers events
+from the head it knows. The delivery's log learns of appends through ``refresh()``, which serve prompts.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from events.store.base import StoreUnavailable
 
 T = TypeVar("T")
 
+BUSY_SECONDS = 10.0  # how long a write waits for the other process's transaction before it fails
 ROWS_PER_INSERT = 300  # 900 parameters: below SQLite's lowest limit on them (999)
 
 _SCHEMA = """
@@ -74,8 +79,10 @@ class SqliteLog:
         self.path = Path(path)
         # Transactions committed: what tests count to see that concurrent appends share one.
         self.commits = 0
-        self._head = 0
+        self._head = 0  # the highest sequence known stored: this process's appends, and refresh()
         self._committed = asyncio.Event()
+        # Called on the loop after each commit that stored events (serve tells its delivery process).
+        self.on_append: Callable[[], None] | None = None
         self._queue: SimpleQueue[_Job | None] = SimpleQueue()
         self._writer: threading.Thread | None = None
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="events-log-reader")
@@ -128,7 +135,13 @@ class SqliteLog:
         return True
 
     async def head(self) -> int:
-        return self._head
+        """From the file: another process (serve's, when this is its delivery's) may have appended since."""
+        rows = await self._query("SELECT seq FROM sqlite_sequence WHERE name = 'events'", ())
+        return int(rows[0][0]) if rows else 0
+
+    async def refresh(self) -> None:
+        """Another process appended: ``wait_for``'s waiters wake now rather than at their timeout."""
+        self._moved(await self.head())
 
     async def cursor(self, subscription: str) -> int | None:
         rows = await self._query("SELECT sequence FROM cursors WHERE subscription = ?", (subscription,))
@@ -205,7 +218,7 @@ class SqliteLog:
         return await asyncio.get_running_loop().run_in_executor(self._reader, call)
 
     def _open_reader(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS)
 
     # The writer thread from here on: nothing below touches the event loop except through call_soon_threadsafe.
 
@@ -263,11 +276,19 @@ class SqliteLog:
     def _publish(self, jobs: list[_Job], results: list[Any], head: int) -> None:
         """On the loop, after a commit: the head moves before any caller hears back, so an appender that
         asks for the head next sees its own events."""
+        if self._moved(head) and self.on_append is not None:
+            self.on_append()
+        for job, result in zip(jobs, results, strict=True):
+            _resolve(job.future, result)
+
+    def _moved(self, head: int) -> bool:
+        # The writer's head counts this process's appends only: the delivery's log must not move back.
+        if head <= self._head:
+            return False
         self._head = head
         committed, self._committed = self._committed, asyncio.Event()
         committed.set()
-        for job, result in zip(jobs, results, strict=True):
-            _resolve(job.future, result)
+        return True
 
 
 @functools.lru_cache(maxsize=ROWS_PER_INSERT)
@@ -277,7 +298,8 @@ def _insert_statement(count: int) -> str:
 
 
 def _open_writer(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None)
+    # Two processes write (serve's events, its delivery's cursors): a writer waits for the other's lock.
+    connection = sqlite3.connect(path, isolation_level=None, timeout=BUSY_SECONDS)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
     connection.executescript(_SCHEMA)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
 
 from events.delivery import Delivery, RetryPolicy
+from events.metrics import DELIVERY_REGISTRY
 from events.store.sqlite import SqliteLog
 from testing.sinks import RecordingSink
 from testing.waiting import wait_until
@@ -29,7 +29,7 @@ async def subscribed(event_log: SqliteLog, identity: str = SUBSCRIPTION) -> None
 
 
 def retries(identity: str) -> float:
-    return REGISTRY.get_sample_value("events_delivery_retries_total", {"subscription": identity}) or 0.0
+    return DELIVERY_REGISTRY.get_sample_value("events_delivery_retries_total", {"subscription": identity}) or 0.0
 
 
 @dataclass

@@ -4,6 +4,8 @@ with client certificates, delivering to a sink over real HTTP."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import ssl
 import subprocess
 import uuid
@@ -15,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from testing.client_certificates import ClientCertificate, ClientCertificateAuthority
 from testing.events import EVENTS, ServedEvents
+from testing.processes import stat_fields
 from testing.served import operator_environment
 from testing.sinks import Received, RecordingSink
 from testing.waiting import NotInTime, wait_until_blocking
@@ -398,3 +401,50 @@ class TestDelivery:
         assert letter["attempts"] == 2
         assert letter["event"]["id"] == "0d9b2c6e-3f5a-4d7b-9a1e-2c4b6d8f0a13"
         assert letter["event"]["type"] == full_type(sender)
+
+
+def gone(pid: int) -> bool:
+    fields = stat_fields(pid)
+    return fields is None or fields[0] == "Z"  # a zombie has exited; its parent has yet to reap it
+
+
+def delivery_process(served: ServedEvents) -> int:
+    """The pid of serve's delivery process, once one runs."""
+
+    def running() -> set[int]:
+        return {pid for pid in served.process.children() if not gone(pid)}
+
+    wait_until_blocking(lambda: len(running()) == 1, what="serve's delivery process")
+    [pid] = running()
+    return pid
+
+
+class TestDeliveryProcess:
+    def test_the_delivery_process_ends_when_serve_is_killed(self, events_factory: StartEvents) -> None:
+        served = events_factory()
+        child = delivery_process(served)
+
+        os.kill(served.process.pid, signal.SIGKILL)  # serve alone, not its process group
+
+        wait_until_blocking(lambda: gone(child), what="the delivery process exiting after serve died")
+
+    def test_a_delivery_process_that_dies_is_started_again_and_delivers_on(
+        self,
+        events_factory: StartEvents,
+        register_application: RegisterApplication,
+        event_sink: RecordingSink,
+    ) -> None:
+        served = events_factory()
+        sender = register_application(served)
+        subscribe(sender, event_sink)
+        first = delivery_process(served)
+
+        os.kill(first, signal.SIGKILL)
+        wait_until_blocking(lambda: gone(first), what="the delivery process dying")
+        second = delivery_process(served)
+        event_id = str(uuid.uuid4())
+
+        assert second != first
+        assert legacy(sender, **{"event-id": event_id}).status_code == 200
+        assert delivered_one(event_sink, sender).id == event_id
+        assert metric(served, "events_delivery_process_restarts") == 1
