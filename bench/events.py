@@ -3,7 +3,7 @@
 that takes the same POSTs over the same TLS and does nothing, in the same run.
 
 The application ``bench`` (its client id the CN of a certificate from a trustme CA, the CA the ingress trusts)
-sends ``order.created`` v1; one Subscription takes them to a recording sink (testing/sinks.py) in this process.
+sends ``order.created`` v1; one Subscription takes them to a sink on this process's event loop (bench/sink.py).
 Each event carries its send time in its data; the sink notes when it arrived. The load runs in a process of its
 own (bench/load_client.py: aiohttp on uvloop). Per backend (embedded SQLite with durability on; NATS JetStream
 when nats-server is installed) it prints:
@@ -55,6 +55,7 @@ from bench.common import (
     run_load_client,
     verdict,
 )
+from bench.sink import BenchSink
 from dataplane.tls import LOOPBACK_NAMES, ServingCertificate, serving_certificate
 from testing.applications import Manifest, ManifestDirectory, application, event_entry, service
 from testing.events import start_events
@@ -62,7 +63,6 @@ from testing.nats import NatsServer, nats_server_binary
 from testing.ports import free_port
 from testing.processes import cpu_seconds
 from testing.served import ServedProcess
-from testing.sinks import RecordingSink
 from testing.waiting import NotInTime, wait_until
 
 APPLICATION = "bench"
@@ -197,12 +197,12 @@ class Target:
     url: str  # where the application POSTs its events
     pids: dict[str, int]  # whose CPU counts: "server", its "delivery" process, on NATS "bus" (nats-server)
     processes: tuple[ServedProcess, ...]
-    sink: RecordingSink | None  # where its events arrive; None: nowhere (the baseline)
+    sink: BenchSink | None  # where its events arrive; None: nowhere (the baseline)
 
 
 @contextlib.asynccontextmanager
 async def events_server(
-    workdir: Path, files: Certificates, backend: str, sink: RecordingSink
+    workdir: Path, files: Certificates, backend: str, sink: BenchSink
 ) -> AsyncIterator[Target]:
     """``compass-events serve`` on ``backend`` (its nats-server started first), stopped at the end."""
     with contextlib.ExitStack() as stack:
@@ -301,7 +301,7 @@ class Run:
         return self.cpu[name] / self.seconds if name in self.cpu else float("nan")
 
 
-async def drain(sink: RecordingSink, expected: int) -> None:
+async def drain(sink: BenchSink, expected: int) -> None:
     """Until the sink took ``expected`` events, or ``DRAIN_STALL`` seconds passed without one arriving."""
     seen, since = -1, time.monotonic()
     while (count := sink.delivered_count) < expected:
@@ -313,8 +313,8 @@ async def drain(sink: RecordingSink, expected: int) -> None:
         await asyncio.sleep(0.01)
 
 
-def delivered_figures(sink: RecordingSink, load: Load) -> Delivered:
-    arrivals = [(float(json.loads(received.body)["sent"]), received.at) for received in sink.delivered]
+def delivered_figures(sink: BenchSink, load: Load) -> Delivered:
+    arrivals = [(float(json.loads(body)["sent"]), at) for at, body in sink.arrivals]
     latencies = [at - sent for sent, at in arrivals if sent >= load.measure_from]
     window = load.window_end - load.measure_from
     in_window = sum(load.measure_from <= at <= load.window_end for _, at in arrivals)
@@ -354,7 +354,7 @@ class Row:
 
 
 async def measure_backend(
-    workdir: Path, files: Certificates, sink: RecordingSink, backend: str, options: argparse.Namespace
+    workdir: Path, files: Certificates, sink: BenchSink, backend: str, options: argparse.Namespace
 ) -> Row:
     config = load_config(files, options)
     async with events_server(workdir, files, backend, sink) as target:
@@ -387,23 +387,25 @@ class Report:
 
 
 async def run(options: argparse.Namespace) -> Report:
-    with tempfile.TemporaryDirectory(prefix="events-bench-") as directory, RecordingSink() as sink:
-        workdir = Path(directory)
-        files = certificates(workdir / "certificates")
-        ManifestDirectory(workdir / "manifests").put(*manifests(sink.url))
-        baseline_process, baseline_url = baseline_server(workdir, files)
-        with baseline_process:
-            log("baseline: closed loop")
-            target = Target(
-                "baseline", baseline_url, {"server": baseline_process.pid}, (baseline_process,), None
-            )
-            baseline = await measure(target, load_config(files, options))
-        rows, skipped = [], []
-        for backend in options.backends:
-            if backend == "nats" and nats_server_binary() is None:
-                skipped.append("nats: nats-server is not installed (scripts/install-nats.sh installs it)")
-                continue
-            rows.append(await measure_backend(workdir, files, sink, backend, options))
+    with tempfile.TemporaryDirectory(prefix="events-bench-") as directory:
+        async with BenchSink() as sink:
+            return await _run(Path(directory), sink, options)
+
+
+async def _run(workdir: Path, sink: BenchSink, options: argparse.Namespace) -> Report:
+    files = certificates(workdir / "certificates")
+    ManifestDirectory(workdir / "manifests").put(*manifests(sink.url))
+    baseline_process, baseline_url = baseline_server(workdir, files)
+    with baseline_process:
+        log("baseline: closed loop")
+        target = Target("baseline", baseline_url, {"server": baseline_process.pid}, (baseline_process,), None)
+        baseline = await measure(target, load_config(files, options))
+    rows, skipped = [], []
+    for backend in options.backends:
+        if backend == "nats" and nats_server_binary() is None:
+            skipped.append("nats: nats-server is not installed (scripts/install-nats.sh installs it)")
+            continue
+        rows.append(await measure_backend(workdir, files, sink, backend, options))
     return Report(baseline, rows, skipped)
 
 
@@ -482,8 +484,8 @@ def print_report(report: Report, options: argparse.Namespace) -> None:
         "\n=== Events in: legacy events over mTLS into one compass-events serve, stored and delivered to a sink,"
         " against a bare endpoint ===\n"
         f"application: aiohttp on uvloop in its own process, {options.concurrency} keep-alive mTLS connections,"
-        f" {options.warmup:g} s warm-up + {options.duration:g} s per run;\nsink: a recording HTTP server in the"
-        f" bench's process, one Subscription; {os.cpu_count()} CPUs shared by all processes"
+        f" {options.warmup:g} s warm-up + {options.duration:g} s per run;\nsink: a minimal HTTP server on the"
+        f" bench's event loop (bench/sink.py), one Subscription; {os.cpu_count()} CPUs shared by all processes"
     )
     for row in report.rows:
         print(f"durability, {row.backend}: {DURABILITY[row.backend]}")

@@ -81,6 +81,8 @@ class SqliteLog:
         self.commits = 0
         self._head = 0  # the highest sequence known stored: this process's appends, and refresh()
         self._committed = asyncio.Event()
+        self._waiting = 0  # wait_for calls waiting now
+        self._unseen = False  # refresh() came while none waited
         # Called on the loop after each commit that stored events (serve tells its delivery process).
         self.on_append: Callable[[], None] | None = None
         self._queue: SimpleQueue[_Job | None] = SimpleQueue()
@@ -121,18 +123,25 @@ class SqliteLog:
         return [StoredEvent(sequence, Event.from_json(body), stored_at) for sequence, body, stored_at in rows]
 
     async def wait_for(self, after: int, timeout: float) -> bool:  # noqa: ASYNC109 (EventLog's signature)
+        if self._unseen:
+            self._unseen = False
+            self._moved(await self.head())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self._head <= after:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            committed = self._committed
-            try:
-                await asyncio.wait_for(committed.wait(), remaining)
-            except TimeoutError:
-                return self._head > after
-        return True
+        self._waiting += 1
+        try:
+            while self._head <= after:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                committed = self._committed
+                try:
+                    await asyncio.wait_for(committed.wait(), remaining)
+                except TimeoutError:
+                    return self._head > after
+            return True
+        finally:
+            self._waiting -= 1
 
     async def head(self) -> int:
         """From the file: another process (serve's, when this is its delivery's) may have appended since."""
@@ -140,8 +149,12 @@ class SqliteLog:
         return int(rows[0][0]) if rows else 0
 
     async def refresh(self) -> None:
-        """Another process appended: ``wait_for``'s waiters wake now rather than at their timeout."""
-        self._moved(await self.head())
+        """Another process appended: ``wait_for``'s waiters wake now rather than at their timeout. With none
+        waiting (readers busy with what they read), the head is looked up only by the next wait."""
+        if self._waiting:
+            self._moved(await self.head())
+        else:
+            self._unseen = True
 
     async def cursor(self, subscription: str) -> int | None:
         rows = await self._query("SELECT sequence FROM cursors WHERE subscription = ?", (subscription,))
