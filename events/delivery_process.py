@@ -76,10 +76,6 @@ class DeliveryProcess:
         self._watcher: asyncio.Task[None] | None = None
         self._last_cue, self._cue_pending = 0.0, False
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
-
     async def start(self) -> None:
         """Returns once the delivery process is ready.
 
