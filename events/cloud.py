@@ -34,6 +34,7 @@ REQUIRED = ("specversion", "id", "source", "type")
 
 _OPTIONAL = ("time", "datacontenttype", "dataschema", "subject")
 _EXTENSION_NAME = re.compile(r"[a-z0-9]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a header value may hold tabs, not these
 _MESSAGE_LENGTH = 300  # the SDK quotes the whole body in some messages
 
 
@@ -112,7 +113,11 @@ def parse(
         raise bad_request(f"time is not an RFC 3339 timestamp: {time!r}")
     source = required["source"]
     event_type = _own_type(source, required["type"], application, prefix)
-    data, content_type = _data(received.get_data(), optional["datacontenttype"])
+    content_type = optional["datacontenttype"]
+    if content_type is not None and _CONTROL.search(content_type):
+        # It becomes the Content-Type header of each delivery, where a line break would forge headers.
+        raise bad_request("datacontenttype is not a media type: it holds a control character")
+    data, content_type = _data(received.get_data(), content_type)
     return Event(
         id=required["id"],
         source=source,

@@ -143,6 +143,11 @@ async def test_extension_values_are_stored_as_strings(harness: Harness) -> None:
             "event type cannot have empty segments after cleaning: sap.kyma.custom.shop.order..created",
             id="empty-type-segment",
         ),
+        pytest.param(
+            {**EVENT, "datacontenttype": "text/plain\r\nX-Injected: 1"},
+            "datacontenttype is not a media type: it holds a control character",
+            id="content-type-with-a-line-break",
+        ),
     ],
 )
 async def test_an_invalid_structured_event_is_400_with_a_message(
