@@ -48,7 +48,7 @@ bench-gateway: install
 # endpoint on the same TLS; NATS JetStream too when nats-server is installed (bench/README.md).
 .PHONY: bench-events
 bench-events: install
-	$(BIN)/python bench/events.py
+	$(BIN)/python bench/events.py --repeat 3
 
 clean:
 	rm -rf $(VENV) .compass .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

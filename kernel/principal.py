@@ -38,6 +38,7 @@ class Scope(StrEnum):
     FORMATION_READ = "formation:read"
     FORMATION_WRITE = "formation:write"
     TENANT_READ = "tenant:read"
+    EVENTING_MANAGE = "eventing:manage"
     # Compass's field scopes: without them the field answers null (its `@sanitize`), not an error.
     APPLICATION_WEBHOOKS_READ = "application.webhooks:read"
     RUNTIME_WEBHOOKS_READ = "runtime.webhooks:read"

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bench.events import CLOSED_HEADER, FIXED_HEADER, parse_options
+from bench.events import CLOSED_HEADER, FIXED_HEADER, ROUNDS_HEADER, parse_options
 from bench.events_baseline import ACCEPTED, app
 from testing.nats import nats_server_binary
 from tests.bench_support import bench_output, section
 
-TINY = ["--duration", "0.3", "--warmup", "0.1", "--concurrency", "2"]
+TINY = ["--duration", "0.3", "--warmup", "0.1", "--concurrency", "2", "--repeat", "2"]
 # NATS is measured where nats-server is installed (make test installs it), and reported as skipped elsewhere.
 MEASURED = ["embedded", "nats"] if nats_server_binary() is not None else ["embedded"]
 
@@ -51,7 +51,10 @@ def test_the_delivery_of_every_accepted_event_is_reported_per_backend(output: st
 
 def test_the_goal_is_reported_with_its_ratio_and_verdict(output: str) -> None:
     [goal] = section(output, "goal (issue 12):")
-    assert re.search(r"on the embedded backend, durability on: \d+\.\d\d \((met|NOT met)\)$", goal)
+    assert re.search(
+        r"on the embedded backend, durability on, median of 2 rounds \([\d. ]+\): \d+\.\d\d \((met|NOT met)\)$",
+        goal,
+    )
 
 
 def test_the_events_per_commit_are_accounted_for(output: str) -> None:
@@ -73,3 +76,8 @@ async def test_the_baseline_accepts_a_legacy_event_with_the_ingress_answers_shap
 async def test_the_baseline_takes_only_posts(baseline: httpx.AsyncClient) -> None:
     answer = await baseline.get("/bench/v1/events")
     assert answer.status_code == 405
+
+
+def test_each_further_round_of_repeat_is_listed(output: str) -> None:
+    rows = section(output, ROUNDS_HEADER)
+    assert [row.split(":")[0].strip() for row in rows] == ["round 2"]

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from director.bundle.service import bundle as bundle_service
+from director.eventing.service import eventing as eventing_service
 from director.instanceauth.service import bundle_instance_auth as instance_auth_service
 from director.label.service import label as label_service
 from director.models import (
@@ -54,6 +55,19 @@ def _none() -> None:
     return None
 
 
+def _eventing_urls(context: DirectorContext) -> DataLoader[str, str]:
+    """Applications' default eventing URLs: one read for the batch, and one unit of work only when a default
+    runtime must be labelled or unlabelled first (the first read after a formation changed), as Compass's read does."""
+
+    async def load(keys: Sequence[str]) -> list[str]:
+        found = await context.read(eventing_service.for_applications, keys)
+        if pending := [key for key in keys if found[key].pending]:
+            found = {**found, **await context.write(eventing_service.settle, pending)}
+        return [found[key].default_url for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """Named ``XByYLoader`` in spirit: ``bundles_by_application`` loads bundles keyed by application id."""
 
@@ -78,3 +92,4 @@ class Loaders:
             context, system_auth_service.by_applications
         )
         self.auths_by_runtime: DataLoader[str, list[SystemAuth]] = _children(context, system_auth_service.by_runtimes)
+        self.eventing_url_by_application: DataLoader[str, str] = _eventing_urls(context)

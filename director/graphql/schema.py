@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 from director.graphql.application.mutations import ApplicationMutations
 from director.graphql.application.queries import ApplicationQueries
 from director.graphql.application.types import AppSystemAuth, RuntimeSystemAuth
+from director.graphql.eventing.resolvers import EventingMutations
 from director.graphql.formation.resolvers import FormationMutations, FormationQueries
 from director.graphql.instanceauth.resolvers import BundleInstanceAuthMutations, BundleInstanceAuthQueries
 from director.graphql.label.resolvers import LabelMutations, LabelQueries
@@ -51,6 +52,7 @@ Mutation = retry_transaction_conflicts(
             FormationMutations,
             SystemAuthMutations,
             BundleInstanceAuthMutations,
+            EventingMutations,
         ),
     )
 )

@@ -21,6 +21,7 @@ from director.graphql.enums import (
     WebhookMode,
     WebhookType,
 )
+from director.graphql.eventing.types import ApplicationEventingConfiguration
 from director.graphql.pagination import Page
 from director.graphql.permissions import sanitized
 from director.graphql.scalars import (
@@ -496,6 +497,11 @@ class Application:
     @strawberry.field(description="The client ids the application's certificates carry.")
     async def auths(self, info: Info) -> list[AppSystemAuth]:
         return [AppSystemAuth.of(row) for row in await info.context.loaders.auths_by_application.load(self.id)]
+
+    @strawberry.field(description="Where the application sends its events; defaultURL is \"\" without a runtime.")
+    async def eventing_configuration(self, info: Info) -> ApplicationEventingConfiguration | None:
+        url = await info.context.loaders.eventing_url_by_application.load(self.id)
+        return ApplicationEventingConfiguration(default_url=url)
 
 
 @strawberry.type(description="A page of applications.")

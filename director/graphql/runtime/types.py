@@ -7,8 +7,10 @@ import strawberry
 from strawberry import Info
 
 from director import models
+from director.eventing.service import runtime_default_url
 from director.graphql.application.types import RuntimeSystemAuth, Webhook, labels_object
 from director.graphql.enums import RuntimeStatusCondition
+from director.graphql.eventing.types import RuntimeEventingConfiguration
 from director.graphql.pagination import Page
 from director.graphql.permissions import sanitized
 from director.graphql.scalars import Labels, Timestamp
@@ -79,6 +81,12 @@ class Runtime:
     @strawberry.field(description="The client ids the runtime's certificates carry.")
     async def auths(self, info: Info) -> list[RuntimeSystemAuth]:
         return [RuntimeSystemAuth.of(row) for row in await info.context.loaders.auths_by_runtime.load(self.id)]
+
+    @strawberry.field(description="Where the runtime's event ingress listens; defaultURL is \"\" until its agent says.")
+    async def eventing_configuration(self, info: Info) -> RuntimeEventingConfiguration | None:
+        labels = await info.context.loaders.labels_by_runtime.load(self.id)
+        url = runtime_default_url(self.id, labels_object(labels, None))
+        return RuntimeEventingConfiguration(default_url=url)
 
 
 @strawberry.type(description="A page of runtimes.")
