@@ -77,7 +77,10 @@ def deliver_command(
 ) -> None:
     """The delivery process: run by ``serve``, not by hand."""
     settings = _settings(config_dir)
-    uvloop.run(run_delivery(settings, channel_fd, open_log(settings)))
+    try:
+        uvloop.run(run_delivery(settings, channel_fd, open_log(settings)))
+    except (StoreUnavailable, OSError) as exc:  # serve reports that it did not get ready, and stops
+        fail(f"the delivery cannot run: {exc}")
 
 
 @app.command(name="dead-letters")

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from credentials.revocation import revoke_for_object
+from director.eventing.labels import feeds_other_views
 from director.label.inputs import LabelFilter
 from director.label.repository import LabelledKind
 from director.label.service import filtered_page
@@ -81,6 +82,8 @@ class RuntimeService:
         changes_formations = SCENARIOS in (data.labels or {})
         if changes_formations:
             _refuse_formation_change(caller)
+        if any(feeds_other_views(key) for key in data.labels or {}):
+            await changes(session).tenant()  # applications' eventingConfiguration in other runtimes' views
         await changes(session).runtime(runtime_id, formations=changes_formations)
         runtime = await self.get(session, tenant_id, runtime_id)
         self._apply(runtime, data)
@@ -117,6 +120,8 @@ class RuntimeService:
         """Key ``scenarios`` assigns formations, which a runtime's own certificate may not."""
         if key == SCENARIOS:
             _refuse_formation_change(caller)
+        if feeds_other_views(key):
+            await changes(session).tenant()  # applications' eventingConfiguration in other runtimes' views
         await changes(session).runtime(runtime_id, formations=key == SCENARIOS)
         await self.get(session, tenant_id, runtime_id)
 

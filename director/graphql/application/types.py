@@ -498,7 +498,7 @@ class Application:
     async def auths(self, info: Info) -> list[AppSystemAuth]:
         return [AppSystemAuth.of(row) for row in await info.context.loaders.auths_by_application.load(self.id)]
 
-    @strawberry.field(description="Where the application sends its events; defaultURL is \"\" without a runtime.")
+    @strawberry.field(description='Where the application sends its events; defaultURL is "" without a runtime.')
     async def eventing_configuration(self, info: Info) -> ApplicationEventingConfiguration | None:
         url = await info.context.loaders.eventing_url_by_application.load(self.id)
         return ApplicationEventingConfiguration(default_url=url)

@@ -82,7 +82,7 @@ class Runtime:
     async def auths(self, info: Info) -> list[RuntimeSystemAuth]:
         return [RuntimeSystemAuth.of(row) for row in await info.context.loaders.auths_by_runtime.load(self.id)]
 
-    @strawberry.field(description="Where the runtime's event ingress listens; defaultURL is \"\" until its agent says.")
+    @strawberry.field(description='Where the event ingress of the runtime listens; defaultURL is "" until its agent says.')
     async def eventing_configuration(self, info: Info) -> RuntimeEventingConfiguration | None:
         labels = await info.context.loaders.labels_by_runtime.load(self.id)
         url = runtime_default_url(self.id, labels_object(labels, None))
