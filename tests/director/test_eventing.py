@@ -1,0 +1,330 @@
+"""Eventing configuration, as Compass has it: an application's events go to its default runtime's event ingress."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from starlette.applications import Starlette
+
+from compass.app import create_app
+from kernel.db import Database
+from kernel.settings import Settings
+from testing.statements import count_statements
+from tests.support import (
+    ASSIGN_FORMATION,
+    CREATE_FORMATION,
+    DIRECTOR,
+    UNASSIGN_FORMATION,
+    Operator,
+    TenantFactory,
+)
+
+REGISTER_APPLICATION = "mutation ($name: String!) { result: registerApplication(in: {name: $name}) { id } }"
+REGISTER_RUNTIME = "mutation ($name: String!, $labels: Labels) { result: registerRuntime(in: {name: $name, labels: $labels}) { id } }"
+APPLICATION_EVENTING = "query ($id: ID!) { result: application(id: $id) { eventingConfiguration { defaultURL } } }"
+APPLICATIONS_EVENTING = "{ result: applications { data { id eventingConfiguration { defaultURL } } } }"
+RUNTIME_EVENTING = "query ($id: ID!) { result: runtime(id: $id) { eventingConfiguration { defaultURL } } }"
+RUNTIME_LABELS = "query ($id: ID!) { result: runtime(id: $id) { labels } }"
+SET_DEFAULT = """
+mutation ($app: String!, $runtime: String!) {
+  result: setDefaultEventingForApplication(appID: $app, runtimeID: $runtime) { defaultURL }
+}
+"""
+DELETE_DEFAULT = "mutation ($app: String!) { result: deleteDefaultEventingForApplication(appID: $app) { defaultURL } }"
+TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForApplication(id: $id) { token } }"
+CONNECTOR = "/connector/graphql"
+CONFIGURATION = "{ result: configuration { token { token } certificateSigningRequestInfo { subject } } }"
+SIGN = 'mutation { result: signCertificateSigningRequest(csr: "%s") { clientCertificate } }'
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def formation(operator: Operator) -> str:
+    name = unique("f")
+    await operator.query(CREATE_FORMATION, {"name": name})
+    return name
+
+
+async def application(operator: Operator, name: str, *formations: str) -> str:
+    application_id: str = (await operator.query(REGISTER_APPLICATION, {"name": name}))["result"]["id"]
+    for item in formations:
+        await operator.query(ASSIGN_FORMATION, {"id": application_id, "type": "APPLICATION", "name": item})
+    return application_id
+
+
+async def runtime(operator: Operator, *formations: str, url: str | None = None, normalized: str = "true") -> str:
+    labels: dict[str, Any] = {"isNormalized": normalized}
+    if url is not None:
+        labels["runtime_eventServiceUrl"] = url
+    runtime_id: str = (
+        await operator.query(REGISTER_RUNTIME, {"name": unique("rt"), "labels": labels})
+    )["result"]["id"]
+    for item in formations:
+        await operator.query(ASSIGN_FORMATION, {"id": runtime_id, "type": "RUNTIME", "name": item})
+    return runtime_id
+
+
+async def default_url(operator: Operator, application_id: str) -> str:
+    answer = await operator.query(APPLICATION_EVENTING, {"id": application_id})
+    url: str = answer["result"]["eventingConfiguration"]["defaultURL"]
+    return url
+
+
+async def runtime_labels(operator: Operator, runtime_id: str) -> dict[str, Any]:
+    labels: dict[str, Any] = (await operator.query(RUNTIME_LABELS, {"id": runtime_id}))["result"]["labels"]
+    return labels
+
+
+class TestApplicationDefaultURL:
+    async def test_comes_from_the_oldest_runtime_sharing_a_formation(self, operator: Operator) -> None:
+        shared = await formation(operator)
+        oldest = await runtime(operator, shared, url="https://gateway.oldest.example:8443/ignored?x=1")
+        await runtime(operator, shared, url="https://gateway.newer.example")
+        await runtime(operator, url="https://gateway.elsewhere.example")  # in no formation with the application
+        application_id = await application(operator, "shop", shared)
+
+        assert await default_url(operator, application_id) == "https://gateway.oldest.example:8443/mp-shop/v1/events"
+        assert (await runtime_labels(operator, oldest))[f"{application_id}_defaultEventing"] == "true"
+
+    async def test_stays_with_the_labelled_runtime_when_an_older_one_joins(self, operator: Operator) -> None:
+        shared, other = await formation(operator), await formation(operator)
+        older = await runtime(operator, other, url="https://older.example")
+        first = await runtime(operator, shared, url="https://first.example")
+        application_id = await application(operator, "shop", shared)
+        assert await default_url(operator, application_id) == "https://first.example/mp-shop/v1/events"
+
+        await operator.query(ASSIGN_FORMATION, {"id": older, "type": "RUNTIME", "name": shared})
+
+        assert await default_url(operator, application_id) == "https://first.example/mp-shop/v1/events"
+        assert f"{application_id}_defaultEventing" in await runtime_labels(operator, first)
+
+    async def test_falls_back_when_the_default_runtime_left_the_formation(self, operator: Operator) -> None:
+        shared = await formation(operator)
+        first = await runtime(operator, shared, url="https://first.example")
+        second = await runtime(operator, shared, url="https://second.example")
+        application_id = await application(operator, "shop", shared)
+        assert await default_url(operator, application_id) == "https://first.example/mp-shop/v1/events"
+
+        await operator.query(UNASSIGN_FORMATION, {"id": first, "type": "RUNTIME", "name": shared})
+
+        assert await default_url(operator, application_id) == "https://second.example/mp-shop/v1/events"
+        assert f"{application_id}_defaultEventing" not in await runtime_labels(operator, first)
+        assert (await runtime_labels(operator, second))[f"{application_id}_defaultEventing"] == "true"
+
+    async def test_is_empty_without_a_runtime_sharing_a_formation(self, operator: Operator) -> None:
+        await runtime(operator, url="https://lonely.example")
+        application_id = await application(operator, "shop", await formation(operator))
+
+        assert await default_url(operator, application_id) == ""
+
+    async def test_is_empty_when_the_default_runtime_has_no_url_label(self, operator: Operator) -> None:
+        shared = await formation(operator)
+        await runtime(operator, shared)
+        application_id = await application(operator, "shop", shared)
+
+        assert await default_url(operator, application_id) == ""
+
+    async def test_keeps_the_name_when_the_runtime_is_not_normalized(self, operator: Operator) -> None:
+        shared = await formation(operator)
+        await runtime(operator, shared, url="https://plain.example", normalized="false")
+        application_id = await application(operator, "My-Shop", shared)
+
+        assert await default_url(operator, application_id) == "https://plain.example/My-Shop/v1/events"
+
+    async def test_a_page_of_applications_costs_a_fixed_number_of_statements(
+        self, tenants: TenantFactory, database: Database
+    ) -> None:
+        operator = await tenants.operator()
+        shared = await formation(operator)
+        await runtime(operator, shared, url="https://gateway.example")
+        for index in range(3):
+            await application(operator, f"shop{index}", shared)
+        await operator.query(APPLICATIONS_EVENTING)  # labels the default runtime once
+
+        counts = []
+        for _ in range(2):
+            await application(operator, unique("more"), shared)
+            with count_statements(database) as statements:
+                answer = await operator.query(APPLICATIONS_EVENTING)
+            counts.append(len(statements))
+            urls = {item["eventingConfiguration"]["defaultURL"] for item in answer["result"]["data"]}
+            assert all(url.startswith("https://gateway.example/") for url in urls)
+        assert counts[0] == counts[1]
+
+
+class TestRuntimeDefaultURL:
+    async def test_is_the_runtimes_event_service_url_label(self, operator: Operator) -> None:
+        runtime_id = await runtime(operator, url="https://gateway.example/any/path")
+
+        answer = await operator.query(RUNTIME_EVENTING, {"id": runtime_id})
+
+        assert answer["result"]["eventingConfiguration"] == {"defaultURL": "https://gateway.example/any/path"}
+
+    async def test_is_empty_without_the_label(self, operator: Operator) -> None:
+        runtime_id = await runtime(operator)
+
+        answer = await operator.query(RUNTIME_EVENTING, {"id": runtime_id})
+
+        assert answer["result"]["eventingConfiguration"] == {"defaultURL": ""}
+
+
+class TestSetDefault:
+    async def test_makes_the_runtime_the_default_and_unlabels_the_previous_one(self, operator: Operator) -> None:
+        shared = await formation(operator)
+        first = await runtime(operator, shared, url="https://first.example")
+        second = await runtime(operator, shared, url="https://second.example")
+        application_id = await application(operator, "shop", shared)
+        assert await default_url(operator, application_id) == "https://first.example/mp-shop/v1/events"
+
+        answer = await operator.query(SET_DEFAULT, {"app": application_id, "runtime": second})
+
+        assert answer["result"] == {"defaultURL": "https://second.example/mp-shop/v1/events"}
+        assert await default_url(operator, application_id) == "https://second.example/mp-shop/v1/events"
+        assert f"{application_id}_defaultEventing" not in await runtime_labels(operator, first)
+
+    async def test_refuses_a_runtime_sharing_no_formation(self, operator: Operator) -> None:
+        application_id = await application(operator, "shop", await formation(operator))
+        outsider = await runtime(operator, await formation(operator), url="https://outsider.example")
+
+        codes = await operator.error_codes(SET_DEFAULT, {"app": application_id, "runtime": outsider})
+
+        assert codes == ["INVALID_INPUT"]
+        assert f"{application_id}_defaultEventing" not in await runtime_labels(operator, outsider)
+
+    async def test_needs_the_eventing_manage_scope(self, tenants: TenantFactory) -> None:
+        operator = await tenants.operator()
+        shared = await formation(operator)
+        runtime_id = await runtime(operator, shared)
+        application_id = await application(operator, "shop", shared)
+        reader = await tenants.operator(scopes=["application:read", "runtime:read"], tenant_id=operator.tenant_id)
+
+        assert await reader.error_codes(SET_DEFAULT, {"app": application_id, "runtime": runtime_id}) == ["FORBIDDEN"]
+        assert await reader.error_codes(DELETE_DEFAULT, {"app": application_id}) == ["FORBIDDEN"]
+
+
+class TestDeleteDefault:
+    async def test_removes_the_label_and_answers_what_it_was(self, operator: Operator) -> None:
+        shared = await formation(operator)
+        first = await runtime(operator, shared, url="https://first.example")
+        application_id = await application(operator, "shop", shared)
+        await operator.query(SET_DEFAULT, {"app": application_id, "runtime": first})
+
+        answer = await operator.query(DELETE_DEFAULT, {"app": application_id})
+
+        assert answer["result"] == {"defaultURL": "https://first.example/mp-shop/v1/events"}
+        assert f"{application_id}_defaultEventing" not in await runtime_labels(operator, first)
+
+    async def test_answers_empty_without_a_default(self, operator: Operator) -> None:
+        application_id = await application(operator, "shop")
+
+        assert (await operator.query(DELETE_DEFAULT, {"app": application_id}))["result"] == {"defaultURL": ""}
+
+
+class TestTenantIsolation:
+    async def test_an_application_of_another_tenant_is_not_found(self, tenants: TenantFactory) -> None:
+        owner, stranger = await tenants.operator(), await tenants.operator()
+        shared = await formation(owner)
+        runtime_id = await runtime(owner, shared)
+        application_id = await application(owner, "shop", shared)
+
+        assert await stranger.error_codes(DELETE_DEFAULT, {"app": application_id}) == ["NOT_FOUND"]
+        codes = await stranger.error_codes(SET_DEFAULT, {"app": application_id, "runtime": runtime_id})
+        assert codes == ["NOT_FOUND"]
+
+    async def test_a_runtime_of_another_tenant_is_not_found(self, tenants: TenantFactory) -> None:
+        owner, stranger = await tenants.operator(), await tenants.operator()
+        application_id = await application(owner, "shop", await formation(owner))
+        foreign = await runtime(stranger, await formation(stranger), url="https://foreign.example")
+
+        assert await owner.error_codes(SET_DEFAULT, {"app": application_id, "runtime": foreign}) == ["NOT_FOUND"]
+
+    async def test_runtimes_of_another_tenant_are_never_the_default(self, tenants: TenantFactory) -> None:
+        owner, stranger = await tenants.operator(), await tenants.operator()
+        await runtime(stranger, "DEFAULT", url="https://foreign.example")
+        application_id = await application(owner, "shop", "DEFAULT")
+
+        assert await default_url(owner, application_id) == ""
+
+
+# --- the application's own certificate ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def proxied_app(settings: Settings, database: Database) -> AsyncIterator[Starlette]:
+    """The app behind a trusted proxy on 127.0.0.1, so a test can present a certificate in a header."""
+    update = {"trusted_proxies": ["127.0.0.1"], "redemptions_per_second": 10_000}
+    app = create_app(settings.model_copy(update=update), database)
+    async with LifespanManager(app):
+        yield app
+
+
+@pytest.fixture
+async def proxied(proxied_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=proxied_app, client=("127.0.0.1", 4711))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def certificate_headers(client: httpx.AsyncClient, operator: Operator, application_id: str) -> dict[str, str]:
+    """The application's client certificate from the Connector, as a trusted proxy forwards it."""
+    token = (await operator.query(TOKEN, {"id": application_id}))["result"]["token"]
+    configuration = (
+        await client.post(CONNECTOR, json={"query": CONFIGURATION}, headers={"Connector-Token": token})
+    ).json()["data"]["result"]
+    subject = x509.Name.from_rfc4514_string(
+        ",".join(reversed(configuration["certificateSigningRequestInfo"]["subject"].split(",")))
+    )
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
+    encoded = base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
+    signed = await client.post(
+        CONNECTOR, json={"query": SIGN % encoded}, headers={"Connector-Token": configuration["token"]["token"]}
+    )
+    certificate = base64.b64decode(signed.json()["data"]["result"]["clientCertificate"]).decode()
+    return {"X-Forwarded-Client-Cert": f'Hash=x;Cert="{quote(certificate)}"'}
+
+
+class TestApplicationCertificate:
+    async def test_reads_its_own_eventing_configuration(self, tenants: TenantFactory, proxied: httpx.AsyncClient) -> None:
+        operator = await tenants.operator()
+        operator.client = proxied
+        shared = await formation(operator)
+        await runtime(operator, shared, url="https://gateway.example")
+        application_id = await application(operator, "shop", shared)
+        headers = await certificate_headers(proxied, operator, application_id)
+
+        response = await proxied.post(
+            DIRECTOR, json={"query": APPLICATION_EVENTING, "variables": {"id": application_id}}, headers=headers
+        )
+
+        assert response.json()["data"]["result"] == {
+            "eventingConfiguration": {"defaultURL": "https://gateway.example/mp-shop/v1/events"}
+        }
+
+    async def test_cannot_read_another_applications(self, tenants: TenantFactory, proxied: httpx.AsyncClient) -> None:
+        operator = await tenants.operator()
+        operator.client = proxied
+        shared = await formation(operator)
+        await runtime(operator, shared, url="https://gateway.example")
+        own = await application(operator, "shop", shared)
+        other = await application(operator, "other", shared)
+        headers = await certificate_headers(proxied, operator, own)
+
+        response = await proxied.post(
+            DIRECTOR, json={"query": APPLICATION_EVENTING, "variables": {"id": other}}, headers=headers
+        )
+
+        body = response.json()
+        assert body["data"] is None or body["data"]["result"] is None
+        assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
