@@ -365,7 +365,12 @@ async def certify(database: Any, fleet: Fleet, server: ServedCompass, count: int
     tokens = []
     lifetime = timedelta(hours=1)
     connector_url = f"{server.http_url}{CONNECTOR_PATH}"
-    policy = TokenPolicy(runtime_ttl=lifetime, application_ttl=lifetime, connector_url=connector_url)
+    policy = TokenPolicy(
+        runtime_ttl=lifetime,
+        application_ttl=lifetime,
+        connector_url=connector_url,
+        legacy_connector_url=f"{server.http_url}/v1/applications/signingRequests/info",
+    )
     async with unit_of_work(database, fleet.tenant_id) as session:
         for runtime_id in fleet.runtime_ids[first:count]:
             issued = await system_auth_service.request_runtime_token(

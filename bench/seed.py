@@ -48,6 +48,7 @@ TOKEN_POLICY = TokenPolicy(
     runtime_ttl=timedelta(minutes=5),
     application_ttl=timedelta(minutes=5),
     connector_url="http://127.0.0.1:3000/connector/graphql",
+    legacy_connector_url="http://127.0.0.1:3000/v1/applications/signingRequests/info",
 )
 
 _OPEN_API = json.dumps(

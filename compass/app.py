@@ -17,6 +17,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from compass.adapter.connector import PATHS as ADAPTER_CONNECTOR_PATHS
+from compass.adapter.connector import ConnectorEndpoints
 from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware
 from compass.migrate import current_revision, head_revision
@@ -169,6 +171,7 @@ def create_app(
             Route(DIRECTOR_PATH, director_endpoint),
             Route(CONNECTOR_PATH, connector_api),
             Route("/connector/crl", crl_endpoint(connector)),
+            *ConnectorEndpoints(connector, database, settings).routes(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
@@ -187,6 +190,7 @@ def create_app(
                 settings=settings,
                 director_path=DIRECTOR_PATH,
                 connector_path=CONNECTOR_PATH,
+                adapter_paths=ADAPTER_CONNECTOR_PATHS,
             ),
         ],
         lifespan=lifespan,

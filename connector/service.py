@@ -56,6 +56,8 @@ log = structlog.get_logger("connector.service")
 
 @dataclass(frozen=True)
 class ConnectionConfiguration:
+    tenant_id: str
+    client_id: str
     token: str
     subject: str
     key_algorithm: str
@@ -112,13 +114,16 @@ class ConnectorService:
 
     # --- configuration ------------------------------------------------------------------------------------
 
-    async def configuration_for_token(self, raw_token: str, *, remote_addr: str | None) -> ConnectionConfiguration:
-        """Redeems a one-time token from the Director and hands out the single-use token for the signing call."""
+    async def configuration_for_token(
+        self, raw_token: str, *, remote_addr: str | None, types: tuple[str, ...] = CONNECTION_TOKEN_TYPES
+    ) -> ConnectionConfiguration:
+        """Redeems a one-time token from the Director and hands out the single-use token for the signing call.
+        ``types`` narrows the tokens accepted (the REST API takes applications' only); another stays unspent."""
         now = self.clock()
         token_hash = hash_token(raw_token)
         try:
             async with self.database.transaction() as session:
-                record = await self._redeem(session, token_hash, CONNECTION_TOKEN_TYPES, now)
+                record = await self._redeem(session, token_hash, types, now)
                 signing_token = await self._signing_token(session, record.tenant_id, record.system_auth_id, now)
                 AuditRepository(session).record(
                     audit_event(
@@ -132,7 +137,7 @@ class ConnectorService:
         except CompassError as error:
             await self._audit_refusal("token_refused", error, remote_addr=remote_addr, token_hash=token_hash)
             raise
-        return self._configuration(record.system_auth_id, signing_token)
+        return self._configuration(record.tenant_id, record.system_auth_id, signing_token)
 
     async def configuration_for_certificate(
         self, identity: CertificateIdentity, *, remote_addr: str | None = None
@@ -146,7 +151,7 @@ class ConnectorService:
         now = self.clock()
         async with self.database.transaction() as session:
             signing_token = await self._signing_token(session, identity.tenant_id, identity.client_id, now)
-        return self._configuration(identity.client_id, signing_token)
+        return self._configuration(identity.tenant_id, identity.client_id, signing_token)
 
     async def refuse_revoked(self, identity: CertificateIdentity, *, remote_addr: str | None) -> NoReturn:
         """Audits the attempt of a revoked certificate to get another one, and refuses it."""
@@ -167,8 +172,10 @@ class ConnectorService:
                 "retry in a minute"
             )
 
-    def _configuration(self, client_id: str, signing_token: str) -> ConnectionConfiguration:
+    def _configuration(self, tenant_id: str, client_id: str, signing_token: str) -> ConnectionConfiguration:
         return ConnectionConfiguration(
+            tenant_id=tenant_id,
+            client_id=client_id,
             token=signing_token,
             subject=self.subject_for(client_id).to_compass_string(),
             key_algorithm=KEY_ALGORITHM,
@@ -193,6 +200,13 @@ class ConnectorService:
         )
         return token
 
+    @staticmethod
+    async def _require_kind(session: AsyncSession, record: OneTimeToken, kind: ClientKind) -> None:
+        """Raised inside the redeeming transaction, the refusal rolls the redemption back."""
+        auth = await SystemAuthRepository(session).get(record.tenant_id, record.system_auth_id)
+        if auth is None or _kind(auth) != kind:
+            raise InvalidTokenError(f"the token is not valid here: only tokens of {kind.value} clients are")
+
     async def _redeem(
         self, session: AsyncSession, token_hash: str, types: tuple[str, ...], now: datetime
     ) -> OneTimeToken:
@@ -209,12 +223,17 @@ class ConnectorService:
 
     # --- signing ------------------------------------------------------------------------------------------
 
-    async def sign_with_token(self, raw_token: str, csr_b64: str, *, remote_addr: str | None) -> CertificationResult:
+    async def sign_with_token(
+        self, raw_token: str, csr_b64: str, *, remote_addr: str | None, kind: ClientKind | None = None
+    ) -> CertificationResult:
+        """``kind``: only a signing token of that kind of client is accepted; another stays unspent."""
         now = self.clock()
         token_hash = hash_token(raw_token)
         try:
             async with self.database.transaction() as session:
                 record = await self._redeem(session, token_hash, (TokenType.CSR.value,), now)
+                if kind is not None:
+                    await self._require_kind(session, record, kind)
                 issued = await self._issue(
                     session, tenant_id=record.tenant_id, client_id=record.system_auth_id, csr_b64=csr_b64, now=now,
                     renewed_from=None, remote_addr=remote_addr,
@@ -403,13 +422,16 @@ class ConnectorService:
             )
 
 
+def _kind(auth: SystemAuth) -> ClientKind:
+    return ClientKind.RUNTIME if auth.runtime_id else ClientKind.APPLICATION
+
+
 def _identity(record: IssuedCertificate, auth: SystemAuth) -> CertificateIdentity:
-    kind = ClientKind.RUNTIME if auth.runtime_id else ClientKind.APPLICATION
     return CertificateIdentity(
         serial=record.serial,
         client_id=auth.id,
         tenant_id=record.tenant_id,
-        kind=kind,
+        kind=_kind(auth),
         object_id=auth.runtime_id or auth.application_id or "",
         not_after=record.not_after,
         revoked=record.revoked_at is not None,

@@ -158,6 +158,11 @@ class Settings(BaseSettings):
         return f"{self.effective_public_url}/connector/graphql"
 
     @property
+    def legacy_connector_url(self) -> str:
+        """The REST API's info URL (the Connectivity Adapter's) that application tokens point to, with ?token=."""
+        return f"{self.effective_public_url}/v1/applications/signingRequests/info"
+
+    @property
     def certificate_secured_connector_url(self) -> str:
         return f"{self.effective_public_mtls_url}/connector/graphql"
 

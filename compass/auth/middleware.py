@@ -1,7 +1,8 @@
 """The one place a request's identity is decided; resolvers only read ``scope["state"]["principal"]``.
 
-Director: an operator's JWT, or a runtime's or application's client certificate. Connector: a client
-certificate, or a one-time token (redeemed later, by the resolver, in the same transaction as what it buys).
+Director: an operator's JWT, or a runtime's or application's client certificate. Connector, and the REST API's
+connector endpoints (``compass.adapter``): a client certificate, or a one-time token (redeemed later, by the
+resolver or endpoint, in the same transaction as what it buys).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from compass.adapter.responses import refusal
 from compass.auth.certificates import client_certificate, client_id_of, serial_of
 from compass.auth.jwt import JWTVerifier
 from connector.errors import CertificateRevokedError, RateLimitedError
@@ -42,6 +44,7 @@ class AuthenticationMiddleware:
         settings: Settings,
         director_path: str,
         connector_path: str,
+        adapter_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.verifier = verifier
@@ -49,6 +52,7 @@ class AuthenticationMiddleware:
         self.connector = connector
         self.director_path = director_path
         self.connector_path = connector_path
+        self.adapter_paths = adapter_paths
         self.trusted_proxies = frozenset(settings.trusted_proxies)
         self.refuse_revoked = settings.revoked_certificates != "renewal-only"
         self.rate = RateLimitItemPerSecond(settings.redemptions_per_second)
@@ -58,6 +62,15 @@ class AuthenticationMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "").rstrip("/") if scope["type"] == "http" else ""
+        if path in self.adapter_paths:
+            try:
+                credential = await self._connector_credential(scope)
+            except CompassError as error:
+                await refusal(error, "Failed to authenticate")(scope, receive, send)
+                return
+            scope["state"] = {**scope.get("state", {}), "principal": credential}
+            await self.app(scope, receive, send)
+            return
         if path not in (self.director_path, self.connector_path) or self._is_ide(scope):
             await self.app(scope, receive, send)
             return

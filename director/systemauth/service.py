@@ -94,7 +94,8 @@ class SystemAuthService:
         await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
         return await self._issue(
             session, tenant_id, ClientKind.RUNTIME, runtime_id, auth_id,
-            ttl=policy.runtime_ttl, connector_url=policy.connector_url, now=now,
+            ttl=policy.runtime_ttl, connector_url=policy.connector_url, legacy_connector_url=policy.legacy_connector_url,
+            now=now,
         )
 
     async def request_application_token(
@@ -105,7 +106,8 @@ class SystemAuthService:
         await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         return await self._issue(
             session, tenant_id, ClientKind.APPLICATION, application_id, auth_id,
-            ttl=policy.application_ttl, connector_url=policy.connector_url, now=now,
+            ttl=policy.application_ttl, connector_url=policy.connector_url, legacy_connector_url=policy.legacy_connector_url,
+            now=now,
         )
 
     async def _issue(
@@ -118,6 +120,7 @@ class SystemAuthService:
         *,
         ttl: timedelta,
         connector_url: str,
+        legacy_connector_url: str,
         now: datetime,
     ) -> IssuedToken:
         auth = await self._system_auth(session, tenant_id, kind, object_id, auth_id)
@@ -142,8 +145,7 @@ class SystemAuthService:
             )
         )
         # Compass's legacy URL carries the token as a query parameter; clients hand it out as it is.
-        legacy_url = f"{connector_url.replace('/graphql', '/v1/applications/signingRequests/info')}?token={token}"
-        return IssuedToken(token, record, connector_url, legacy_url)
+        return IssuedToken(token, record, connector_url, f"{legacy_connector_url}?token={token}")
 
     async def invalidate_tokens(
         self, session: AsyncSession, tenant_id: str, auth_id: str, *, caller: Principal, now: datetime

@@ -23,7 +23,10 @@ from kernel.principal import OperatorPrincipal, Scope
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 POLICY = TokenPolicy(
-    runtime_ttl=timedelta(minutes=60), application_ttl=timedelta(minutes=5), connector_url="https://compass/connector/graphql"
+    runtime_ttl=timedelta(minutes=60),
+    application_ttl=timedelta(minutes=5),
+    connector_url="https://compass/connector/graphql",
+    legacy_connector_url="https://compass/v1/applications/signingRequests/info",
 )
 
 
@@ -72,7 +75,7 @@ async def test_an_application_token_lives_the_application_ttl_from_the_time_give
 
     # then
     assert (issued.record.created_at, issued.record.expires_at) == (NOW, NOW + timedelta(minutes=5))
-    assert issued.legacy_connector_url == f"https://compass/connector/v1/applications/signingRequests/info?token={issued.token}"
+    assert issued.legacy_connector_url == f"https://compass/v1/applications/signingRequests/info?token={issued.token}"
 
 
 async def test_spending_a_runtimes_tokens_needs_runtime_write_not_any_write_scope(database: Database) -> None:

@@ -27,6 +27,7 @@ async def _issue(
         runtime_ttl=timedelta(seconds=settings.runtime_token_ttl_seconds),
         application_ttl=timedelta(seconds=settings.application_token_ttl_seconds),
         connector_url=settings.connector_url,
+        legacy_connector_url=settings.legacy_connector_url,
     )
     return await info.context.write(request, object_id, auth_id, policy=policy, now=info.context.clock())
 

@@ -1,0 +1,289 @@
+"""The Connectivity Adapter's connector endpoints (DATAPLANE.md D.3.2) as the seed tutorial walks them, over real
+HTTP and TLS sockets, with an openssl-made key and CSR: token → info → certificate → management/info over mTLS →
+renewal → revocation. Runs on every backend the Connector tests run on."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from tests.connector.support import (
+    REGISTER_APPLICATION,
+    REGISTER_RUNTIME,
+    Credentials,
+    Harness,
+    HarnessFactory,
+    csr_b64,
+    rsa_key,
+    unb64,
+)
+from tests.connector.test_proxy_header import PROXY, xfcc
+from tests.support import Operator
+
+INFO = "/v1/applications/signingRequests/info"
+CERTIFICATES = "/v1/applications/certificates"
+MANAGEMENT_INFO = "/v1/applications/management/info"
+RENEWALS = "/v1/applications/certificates/renewals"
+REVOCATIONS = "/v1/applications/certificates/revocations"
+JSON_TYPE = "application/json;charset=UTF-8"
+SUBJECT = "O=Org,OU=OrgUnit,L=Locality,ST=State,C=PL,CN=%s"
+LEGACY_TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForApplication(id: $id) { token legacyConnectorURL } }"
+needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+
+
+async def register_application(operator: Operator, name: str, labels: dict[str, Any] | None = None) -> str:
+    data = await operator.query(REGISTER_APPLICATION, {"in": {"name": name, "labels": labels}})
+    return str(data["result"]["id"])
+
+
+async def legacy_token(operator: Operator, application_id: str) -> dict[str, str]:
+    return dict((await operator.query(LEGACY_TOKEN, {"id": application_id}))["result"])
+
+
+def openssl_csr(directory: Path, subject: str, name: str) -> str:
+    """``openssl req`` for the announced subject with the tutorial's key; base64 of the PEM, as the tutorial sends."""
+    key_file = directory / "app.key"
+    if not key_file.exists():
+        subprocess.run(["openssl", "genrsa", "-out", str(key_file), "2048"], check=True, capture_output=True)
+    slashed = "/" + subject.replace(",", "/")
+    csr_file = directory / f"{name}.csr"
+    subprocess.run(
+        ["openssl", "req", "-new", "-key", str(key_file), "-subj", slashed, "-out", str(csr_file)],
+        check=True, capture_output=True,
+    )
+    return subprocess.run(
+        ["openssl", "base64", "-A", "-in", str(csr_file)], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def credentials_of(directory: Path, crt: str) -> Credentials:
+    key = serialization.load_pem_private_key((directory / "app.key").read_bytes(), password=None)
+    return Credentials.write(directory, unb64(crt), key)  # type: ignore[arg-type]
+
+
+def assert_error(response: httpx.Response, status: int, message: str) -> None:
+    assert response.headers["content-type"] == JSON_TYPE
+    assert (response.status_code, response.json()) == (status, {"code": status, "error": message})
+
+
+@needs_openssl
+async def test_an_application_connects_renews_and_revokes_as_the_tutorial_does(
+    connector: Harness, tmp_path: Path
+) -> None:
+    # given: an application and its one-time token, whose legacyConnectorURL is the info endpoint
+    operator = await connector.operator()
+    name = f"Shop {uuid.uuid4().hex[:6]}"
+    application_id = await register_application(operator, name)
+    issued = await legacy_token(operator, application_id)
+    http, mtls = connector.server.http_url, connector.server.https_url
+    assert issued["legacyConnectorURL"] == f"{http}{INFO}?token={issued['token']}"
+
+    # when: the application GETs the legacyConnectorURL
+    info = await connector.http.get(issued["legacyConnectorURL"])
+
+    # then: where to send the CSR (with a new token), its subject, and the certificate-secured URLs
+    assert (info.status_code, info.headers["content-type"]) == (200, JSON_TYPE)
+    body = info.json()
+    client_id = body["certificate"]["subject"].rsplit("CN=", 1)[1]
+    new_token = body["csrUrl"].split("?token=", 1)[1]
+    normalized = "mp-" + name.lower().replace(" ", "-")
+    assert new_token not in ("", issued["token"])
+    assert info.text == (
+        f'{{"csrUrl":"{http}{CERTIFICATES}?token={new_token}",'
+        f'"api":{{"eventsInfoUrl":"","eventsUrl":"","metadataUrl":"{mtls}/{normalized}/v1/metadata/services",'
+        f'"infoUrl":"{mtls}{MANAGEMENT_INFO}","certificatesUrl":"{http}{CERTIFICATES}"}},'
+        f'"certificate":{{"subject":"{SUBJECT % client_id}","extensions":"","key-algorithm":"rsa2048"}}}}'
+    )
+
+    # when: it POSTs an openssl CSR for that subject to csrUrl
+    signed = await connector.http.post(body["csrUrl"], json={"csr": openssl_csr(tmp_path, body["certificate"]["subject"], "first")})
+
+    # then: 201 with the chain, the client certificate and the CA
+    assert (signed.status_code, signed.headers["content-type"]) == (201, JSON_TYPE)
+    assert list(signed.json()) == ["crt", "clientCrt", "caCrt"]
+    client_certificate, ca_certificate = x509.load_pem_x509_certificates(unb64(signed.json()["crt"]))
+    assert x509.load_pem_x509_certificates(unb64(signed.json()["clientCrt"])) == [client_certificate]
+    assert x509.load_pem_x509_certificates(unb64(signed.json()["caCrt"])) == [ca_certificate]
+    credentials = credentials_of(tmp_path, signed.json()["crt"])
+
+    # when: management/info over mTLS with that certificate
+    client = connector.mtls(credentials)
+    management = await client.get(body["api"]["infoUrl"])
+
+    # then
+    assert (management.status_code, management.headers["content-type"]) == (200, JSON_TYPE)
+    assert management.text == (
+        f'{{"clientIdentity":{{"application":"{normalized}"}},'
+        f'"urls":{{"eventsInfoUrl":"","eventsUrl":"","metadataUrl":"{mtls}/{normalized}/v1/metadata/services",'
+        f'"renewCertUrl":"{mtls}{RENEWALS}","revokeCertUrl":"{mtls}{REVOCATIONS}"}},'
+        f'"certificate":{{"subject":"{SUBJECT % client_id}","extensions":"","key-algorithm":"rsa2048"}}}}'
+    )
+
+    # when: it renews with a new CSR, then revokes the renewed certificate with it
+    renewal_csr = openssl_csr(tmp_path, body["certificate"]["subject"], "renewal")
+    renewed = await client.post(management.json()["urls"]["renewCertUrl"], json={"csr": renewal_csr})
+    assert renewed.status_code == 201
+    renewed_client = connector.mtls(credentials_of(tmp_path, renewed.json()["crt"]))
+    revoked = await renewed_client.post(management.json()["urls"]["revokeCertUrl"])
+
+    # then: a new serial; revocation is 201 with an empty JSON body; the revoked certificate is refused next time
+    [renewed_certificate, _] = x509.load_pem_x509_certificates(unb64(renewed.json()["crt"]))
+    assert renewed_certificate.serial_number != client_certificate.serial_number
+    assert (revoked.status_code, revoked.headers["content-type"], revoked.content) == (201, JSON_TYPE, b"")
+    assert_error(
+        await renewed_client.get(MANAGEMENT_INFO),
+        403,
+        "invalid token or certificate: the certificate is revoked and cannot be renewed",
+    )
+    assert (await client.get(MANAGEMENT_INFO)).status_code == 200
+
+
+async def test_the_token_may_come_in_the_connector_token_header(connector: Harness) -> None:
+    operator = await connector.operator()
+    token = await connector.application_token(operator, await connector.register_application(operator))
+
+    info = await connector.http.get(INFO, headers={"Connector-Token": token})
+
+    assert info.status_code == 200
+    signing_token = info.json()["csrUrl"].split("?token=", 1)[1]
+    csr = csr_b64(rsa_key(), info.json()["certificate"]["subject"])
+    signed = await connector.http.post(CERTIFICATES, json={"csr": csr}, headers={"Connector-Token": signing_token})
+    assert signed.status_code == 201
+
+
+async def test_a_used_token_is_refused_with_403(connector: Harness) -> None:
+    operator = await connector.operator()
+    token = await connector.application_token(operator, await connector.register_application(operator))
+    assert (await connector.http.get(INFO, params={"token": token})).status_code == 200
+
+    again = await connector.http.get(INFO, params={"token": token})
+
+    assert_error(again, 403, "invalid token or certificate: the token was already used: tokens are single use")
+
+
+async def test_an_expired_token_is_refused_with_403(connector: Harness) -> None:
+    operator = await connector.operator()
+    token = await connector.application_token(operator, await connector.register_application(operator))
+    connector.clock.advance(timedelta(seconds=connector.settings.application_token_ttl_seconds + 1))
+
+    late = await connector.http.get(INFO, params={"token": token})
+
+    assert_error(
+        late, 403, "invalid token or certificate: the token has expired: request a new one-time token from the Director"
+    )
+
+
+async def test_no_token_nor_certificate_is_refused_with_403(connector: Harness) -> None:
+    for response in (
+        await connector.http.get(INFO),
+        await connector.http.post(CERTIFICATES, json={"csr": "x"}),
+        await connector.mtls().get(MANAGEMENT_INFO),
+        await connector.mtls().post(RENEWALS, json={"csr": "x"}),
+        await connector.mtls().post(REVOCATIONS),
+    ):
+        assert_error(response, 403, "invalid token or certificate")
+
+
+async def test_a_runtimes_token_is_refused_and_stays_unspent(connector: Harness) -> None:
+    operator = await connector.operator()
+    token = await connector.runtime_token(operator, await connector.register_runtime(operator))
+
+    refused = await connector.http.get(INFO, params={"token": token})
+
+    assert_error(
+        refused, 403,
+        "invalid token or certificate: the token is not valid here: request a new one-time token from the Director",
+    )
+    assert "token" in await connector.configuration(token)
+
+
+async def test_a_runtimes_signing_token_is_refused_and_stays_unspent(connector: Harness) -> None:
+    operator = await connector.operator()
+    token = await connector.runtime_token(operator, await connector.register_runtime(operator))
+    announcement = await connector.announce(token)
+    csr = csr_b64(rsa_key(), announcement.subject)
+
+    refused = await connector.http.post(CERTIFICATES, params={"token": announcement.signing_token}, json={"csr": csr})
+
+    assert_error(
+        refused, 403, "invalid token or certificate: the token is not valid here: only tokens of APPLICATION clients are"
+    )
+    assert (await connector.sign(announcement, csr)).result["certificateChain"]
+
+
+async def test_a_runtimes_certificate_is_refused_on_every_certificate_endpoint(connector: Harness) -> None:
+    runtime = await connector.connect_runtime(await connector.operator())
+    client = connector.mtls(runtime.credentials)
+
+    for response in (
+        await client.get(MANAGEMENT_INFO),
+        await client.post(RENEWALS, json={"csr": csr_b64(rsa_key(), runtime.subject)}),
+        await client.post(REVOCATIONS),
+    ):
+        assert_error(response, 403, "invalid token or certificate")
+    assert (await client.post("/director/graphql", json={"query": "{ viewer { id } }"})).status_code == 200
+
+
+async def test_a_csr_for_another_subject_is_refused_with_400_and_the_token_stays_unspent(connector: Harness) -> None:
+    operator = await connector.operator()
+    token = await connector.application_token(operator, await connector.register_application(operator))
+    info = (await connector.http.get(INFO, params={"token": token})).json()
+    wrong = csr_b64(rsa_key(), SUBJECT % "someone-else")
+
+    refused = await connector.http.post(info["csrUrl"], json={"csr": wrong})
+
+    assert refused.status_code == 400
+    assert refused.json()["code"] == 400
+    assert refused.json()["error"].startswith("Failed to sign CSR: ")
+    good = csr_b64(rsa_key(), info["certificate"]["subject"])
+    assert (await connector.http.post(info["csrUrl"], json={"csr": good})).status_code == 201
+
+
+async def test_a_body_that_is_not_json_is_refused_with_400(connector: Harness) -> None:
+    operator = await connector.operator()
+    token = await connector.application_token(operator, await connector.register_application(operator))
+    info = (await connector.http.get(INFO, params={"token": token})).json()
+
+    refused = await connector.http.post(info["csrUrl"], content=b"{not json")
+
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith(
+        "Failed to read certificate request: error while unmarshalling request body: "
+    )
+
+
+async def test_the_events_urls_are_the_applications_default_eventing_url(connector: Harness) -> None:
+    # given: an application in a formation with a runtime whose agent announced its event ingress
+    operator = await connector.operator()
+    name = f"shop-{uuid.uuid4().hex[:6]}"
+    application_id = await register_application(operator, name, {"scenarios": ["DEFAULT"]})
+    labels = {"scenarios": ["DEFAULT"], "runtime_eventServiceUrl": "https://events.kyma.local", "isNormalized": "false"}
+    await operator.query(REGISTER_RUNTIME, {"in": {"name": f"rt-{uuid.uuid4().hex[:6]}", "labels": labels}})
+    token = await connector.application_token(operator, application_id)
+
+    # when
+    info = (await connector.http.get(INFO, params={"token": token})).json()
+
+    # then
+    assert info["api"]["eventsUrl"] == f"https://events.kyma.local/{name}/v1/events"
+    assert info["api"]["eventsInfoUrl"] == f"https://events.kyma.local/{name}/v1/events/subscribed"
+
+
+async def test_the_certificate_may_come_from_a_trusted_proxy(connector_with: HarnessFactory) -> None:
+    behind_proxy = await connector_with(trusted_proxies=[PROXY])
+    application = await behind_proxy.connect_application(await behind_proxy.operator())
+    header = {"X-Forwarded-Client-Cert": xfcc(application.credentials.certificate)}
+
+    management = await behind_proxy.http.get(MANAGEMENT_INFO, headers=header)
+
+    assert management.status_code == 200
+    assert management.json()["certificate"]["subject"] == application.subject
