@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from compass.adapter.connector import PATHS as ADAPTER_CONNECTOR_PATHS
 from compass.adapter.connector import ConnectorEndpoints
+from compass.adapter.health import route as adapter_health_route
 from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware
 from compass.migrate import current_revision, head_revision
@@ -172,6 +173,7 @@ def create_app(
             Route(CONNECTOR_PATH, connector_api),
             Route("/connector/crl", crl_endpoint(connector)),
             *ConnectorEndpoints(connector, database, settings).routes(),
+            adapter_health_route(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.fixtures.events",
     "tests.fixtures.events_served",
     "tests.fixtures.events_e2e",
+    "tests.fixtures.proxied",
 ]
 
 

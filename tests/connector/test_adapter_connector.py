@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from tests.connector.support import (
     REGISTER_APPLICATION,
     REGISTER_RUNTIME,
+    Connected,
     Credentials,
     Harness,
     HarnessFactory,
@@ -34,6 +35,7 @@ CERTIFICATES = "/v1/applications/certificates"
 MANAGEMENT_INFO = "/v1/applications/management/info"
 RENEWALS = "/v1/applications/certificates/renewals"
 REVOCATIONS = "/v1/applications/certificates/revocations"
+HEALTH = "/v1/health"
 JSON_TYPE = "application/json;charset=UTF-8"
 SUBJECT = "O=Org,OU=OrgUnit,L=Locality,ST=State,C=PL,CN=%s"
 LEGACY_TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForApplication(id: $id) { token legacyConnectorURL } }"
@@ -287,3 +289,107 @@ async def test_the_certificate_may_come_from_a_trusted_proxy(connector_with: Har
 
     assert management.status_code == 200
     assert management.json()["certificate"]["subject"] == application.subject
+
+
+async def test_health_answers_200_with_an_empty_body_on_both_listeners_without_credentials(
+    connector: Harness,
+) -> None:
+    for client in (connector.http, connector.mtls()):
+        health = await client.get(HEALTH)
+
+        assert (health.status_code, health.content) == (200, b"")
+
+
+async def connected_application(
+    connector: Harness, operator: Operator, name: str, labels: dict[str, Any] | None = None
+) -> Connected:
+    application_id = await register_application(operator, name, labels)
+    return await connector.connect(
+        application_id, await connector.application_token(operator, application_id)
+    )
+
+
+async def register_events_runtime(
+    operator: Operator, events_url: str, labels: dict[str, str] | None = None
+) -> None:
+    """A runtime in the DEFAULT formation whose agent announced ``events_url`` as its event ingress."""
+    announced = {"scenarios": ["DEFAULT"], "runtime_eventServiceUrl": events_url, "isNormalized": "false"}
+    name = f"rt-{uuid.uuid4().hex[:6]}"
+    await operator.query(REGISTER_RUNTIME, {"in": {"name": name, "labels": {**announced, **(labels or {})}}})
+
+
+async def test_management_info_names_the_callers_application_and_its_own_tenants_eventing_url(
+    connector: Harness,
+) -> None:
+    # given: two tenants, each with an application of the same name in a formation of the same name; tenant B's
+    # runtime is the older one and even claims to be A's default eventing runtime
+    tenant_a, tenant_b = await connector.operator(), await connector.operator()
+    name = f"shop-{uuid.uuid4().hex[:6]}"
+    application_a = await register_application(tenant_a, name, {"scenarios": ["DEFAULT"]})
+    application_b = await connected_application(connector, tenant_b, name, {"scenarios": ["DEFAULT"]})
+    await register_events_runtime(
+        tenant_b, "https://events.b.local", {f"{application_a}_defaultEventing": "true"}
+    )
+    await register_events_runtime(tenant_a, "https://events.a.local")
+    token_a = await connector.application_token(tenant_a, application_a)
+    application_a_connected = await connector.connect(application_a, token_a)
+
+    for application, events_host in (
+        (application_a_connected, "events.a.local"),
+        (application_b, "events.b.local"),
+    ):
+        # when
+        management = await connector.mtls(application.credentials).get(MANAGEMENT_INFO)
+
+        # then: its own name, subject and the event ingress of its own tenant's runtime
+        assert management.status_code == 200
+        assert management.json()["clientIdentity"] == {"application": f"mp-{name}"}
+        assert management.json()["certificate"]["subject"] == SUBJECT % application.client_id
+        assert management.json()["urls"]["eventsUrl"] == f"https://{events_host}/{name}/v1/events"
+
+
+async def test_a_token_yields_its_own_application_and_never_another_tenants_runtime(
+    connector: Harness,
+) -> None:
+    # given: tenant A's application has no runtime; tenant B's runtime shares a formation of the same name
+    tenant_a, tenant_b = await connector.operator(), await connector.operator()
+    name_a, name_b = f"shop-a-{uuid.uuid4().hex[:6]}", f"shop-b-{uuid.uuid4().hex[:6]}"
+    application_a = await register_application(tenant_a, name_a, {"scenarios": ["DEFAULT"]})
+    application_b = await connected_application(connector, tenant_b, name_b, {"scenarios": ["DEFAULT"]})
+    await register_events_runtime(
+        tenant_b, "https://events.b.local", {f"{application_a}_defaultEventing": "true"}
+    )
+    token = await connector.application_token(tenant_a, application_a)
+
+    # when
+    info = (await connector.http.get(INFO, params={"token": token})).json()
+
+    # then: A's name, a client id that is not B's, and no eventing URL at all
+    assert info["api"]["metadataUrl"] == f"{connector.server.https_url}/mp-{name_a}/v1/metadata/services"
+    assert info["certificate"]["subject"] != application_b.subject
+    assert (info["api"]["eventsUrl"], info["api"]["eventsInfoUrl"]) == ("", "")
+
+
+async def test_revoking_a_certificate_leaves_another_tenants_application_connected(
+    connector: Harness,
+) -> None:
+    application_a = await connector.connect_application(await connector.operator())
+    application_b = await connector.connect_application(await connector.operator())
+
+    revoked = await connector.mtls(application_a.credentials).post(REVOCATIONS)
+
+    assert revoked.status_code == 201
+    assert (await connector.mtls(application_a.credentials).get(MANAGEMENT_INFO)).status_code == 403
+    assert (await connector.mtls(application_b.credentials).get(MANAGEMENT_INFO)).status_code == 200
+
+
+async def test_a_certificate_is_not_renewed_for_another_applications_subject(connector: Harness) -> None:
+    application_a = await connector.connect_application(await connector.operator())
+    application_b = await connector.connect_application(await connector.operator())
+
+    refused = await connector.mtls(application_a.credentials).post(
+        RENEWALS, json={"csr": csr_b64(rsa_key(), application_b.subject)}
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("Failed to sign CSR: ")

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 import httpx
-import pytest
-from asgi_lifespan import LifespanManager
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from starlette.applications import Starlette
 
-from compass.app import create_app
 from kernel.db import Database
-from kernel.settings import Settings
+from testing.forwarded_certificates import forwarded_certificate_headers
 from testing.statements import count_statements
 from tests.support import (
     ASSIGN_FORMATION,
@@ -42,9 +32,6 @@ mutation ($app: String!, $runtime: String!) {
 """
 DELETE_DEFAULT = "mutation ($app: String!) { result: deleteDefaultEventingForApplication(appID: $app) { defaultURL } }"
 TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForApplication(id: $id) { token } }"
-CONNECTOR = "/connector/graphql"
-CONFIGURATION = "{ result: configuration { token { token } certificateSigningRequestInfo { subject } } }"
-SIGN = 'mutation { result: signCertificateSigningRequest(csr: "%s") { clientCertificate } }'
 
 
 def unique(prefix: str) -> str:
@@ -261,38 +248,10 @@ class TestTenantIsolation:
 # --- the application's own certificate ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-async def proxied_app(settings: Settings, database: Database) -> AsyncIterator[Starlette]:
-    """The app behind a trusted proxy on 127.0.0.1, so a test can present a certificate in a header."""
-    update = {"trusted_proxies": ["127.0.0.1"], "redemptions_per_second": 10_000}
-    app = create_app(settings.model_copy(update=update), database)
-    async with LifespanManager(app):
-        yield app
-
-
-@pytest.fixture
-async def proxied(proxied_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=proxied_app, client=("127.0.0.1", 4711))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
 async def certificate_headers(client: httpx.AsyncClient, operator: Operator, application_id: str) -> dict[str, str]:
     """The application's client certificate from the Connector, as a trusted proxy forwards it."""
     token = (await operator.query(TOKEN, {"id": application_id}))["result"]["token"]
-    configuration = (
-        await client.post(CONNECTOR, json={"query": CONFIGURATION}, headers={"Connector-Token": token})
-    ).json()["data"]["result"]
-    subject = x509.Name.from_rfc4514_string(
-        ",".join(reversed(configuration["certificateSigningRequestInfo"]["subject"].split(",")))
-    )
-    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(ec.generate_private_key(ec.SECP256R1()), hashes.SHA256())
-    encoded = base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
-    signed = await client.post(
-        CONNECTOR, json={"query": SIGN % encoded}, headers={"Connector-Token": configuration["token"]["token"]}
-    )
-    certificate = base64.b64decode(signed.json()["data"]["result"]["clientCertificate"]).decode()
-    return {"X-Forwarded-Client-Cert": f'Hash=x;Cert="{quote(certificate)}"'}
+    return await forwarded_certificate_headers(client, token)
 
 
 class TestApplicationCertificate:

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.applications import Starlette
 
-from compass.app import create_app
 from director.polling.middleware import _etag
 from kernel.db import Database
 from kernel.observability.metrics import REGISTRY
 from kernel.settings import Settings
+from testing.forwarded_certificates import forwarded_certificate_headers
 from testing.statements import count_statements
 from tests.support import DIRECTOR, Operator, TenantFactory
 
-CONNECTOR = "/connector/graphql"
 SYNC = '{ result: applicationsForRuntime(runtimeID: "%s") { data { id name } totalCount } }'
 REGISTER_RUNTIME = 'mutation { result: registerRuntime(in: {name: "%s"}) { id } }'
 REGISTER_APPLICATION = 'mutation { result: registerApplication(in: {name: "%s"}) { id } }'
@@ -34,33 +26,15 @@ ASSIGN = (
     'mutation { result: assignFormation(objectID: "%s", objectType: %s, formation: {name: "DEFAULT"}) { name } }'
 )
 TOKEN = 'mutation { result: requestOneTimeTokenForRuntime(id: "%s") { token } }'
-CONFIGURATION = "{ result: configuration { token { token } certificateSigningRequestInfo { subject } } }"
-SIGN = 'mutation { result: signCertificateSigningRequest(csr: "%s") { clientCertificate } }'
-
-
-@pytest.fixture(scope="module")
-async def proxied_app(settings: Settings, database: Database) -> AsyncIterator[Starlette]:
-    """The app behind a trusted proxy on 127.0.0.1, so a test can present a certificate in a header."""
-    update = {"trusted_proxies": ["127.0.0.1"], "redemptions_per_second": 10_000}
-    application = create_app(settings.model_copy(update=update), database)
-    async with LifespanManager(application):
-        yield application
-
-
-@pytest.fixture
-async def proxied(proxied_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=proxied_app, client=("127.0.0.1", 4711))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
 
 
 class Runtime:
     """A connected runtime: its certificate travels in X-Forwarded-Client-Cert, as a proxy would send it."""
 
-    def __init__(self, client: httpx.AsyncClient, runtime_id: str, certificate_pem: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, runtime_id: str, headers: dict[str, str]) -> None:
         self.client = client
         self.id = runtime_id
-        self.headers = {"X-Forwarded-Client-Cert": f'Hash=x;Cert="{quote(certificate_pem)}"'}
+        self.headers = headers
 
     async def poll(self, etag: str | None = None) -> httpx.Response:
         headers = {**self.headers, **({"If-None-Match": etag} if etag else {})}
@@ -69,25 +43,7 @@ class Runtime:
 
 async def _connect(client: httpx.AsyncClient, operator: Operator, runtime_id: str) -> Runtime:
     token = (await operator.query(TOKEN % runtime_id))["result"]["token"]
-    configuration = (
-        await client.post(CONNECTOR, json={"query": CONFIGURATION}, headers={"Connector-Token": token})
-    ).json()["data"]["result"]
-    subject = dict(part.split("=", 1) for part in configuration["certificateSigningRequestInfo"]["subject"].split(","))
-    oids = {"O": x509.NameOID.ORGANIZATION_NAME, "OU": x509.NameOID.ORGANIZATIONAL_UNIT_NAME,
-            "L": x509.NameOID.LOCALITY_NAME, "ST": x509.NameOID.STATE_OR_PROVINCE_NAME,
-            "C": x509.NameOID.COUNTRY_NAME, "CN": x509.NameOID.COMMON_NAME}
-    key = ec.generate_private_key(ec.SECP256R1())
-    csr = (
-        x509.CertificateSigningRequestBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(oids[name], value) for name, value in subject.items()]))
-        .sign(key, hashes.SHA256())
-    )
-    encoded = base64.b64encode(csr.public_bytes(serialization.Encoding.PEM)).decode()
-    signed = await client.post(
-        CONNECTOR, json={"query": SIGN % encoded}, headers={"Connector-Token": configuration["token"]["token"]}
-    )
-    certificate = base64.b64decode(signed.json()["data"]["result"]["clientCertificate"]).decode()
-    return Runtime(client, runtime_id, certificate)
+    return Runtime(client, runtime_id, await forwarded_certificate_headers(client, token))
 
 
 async def _runtime_in_default(operator: Operator, proxied: httpx.AsyncClient, name: str, labels: str = "") -> Runtime:
