@@ -9,6 +9,7 @@ Token-secured calls (``signingRequests/info``, ``certificates``) take the one-ti
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +61,22 @@ def _certificate_info(subject: str) -> dict[str, str]:
     return {"subject": subject, "extensions": "", "key-algorithm": KEY_ALGORITHM}
 
 
-def _signed(result: CertificationResult) -> AdapterResponse:
+async def _signed(request: Request, sign: Callable[[str], Awaitable[CertificationResult]]) -> Response:
+    """``POST /certificates`` and ``/certificates/renewals`` alike: the body's CSR, signed (201) or refused."""
+    try:
+        csr = await _csr(request)
+    except UnreadableRequestError as error:
+        return _unreadable(error)
+    try:
+        result = await sign(csr)
+    except Exception as error:  # noqa: BLE001 - every failure becomes the adapter's error body, none its traceback
+        return refusal(error, "Failed to sign CSR")
     return AdapterResponse(
-        {"crt": result.certificate_chain, "clientCrt": result.client_certificate, "caCrt": result.ca_certificate},
+        {
+            "crt": result.certificate_chain,
+            "clientCrt": result.client_certificate,
+            "caCrt": result.ca_certificate,
+        },
         status_code=201,
     )
 
@@ -107,13 +121,19 @@ class ConnectorEndpoints:
         async with self.database.read_sessions() as session:
             auth = await system_auth_service.find(session, tenant_id, client_id)
             application_id = auth.application_id if auth is not None else None
-            application = await application_service.find(session, tenant_id, application_id) if application_id else None
+            application = (
+                await application_service.find(session, tenant_id, application_id) if application_id else None
+            )
             if application is None:
                 raise NotFoundError(f"client {client_id} belongs to no application")
-            eventing = (await eventing_service.for_applications(session, tenant_id, [application.id]))[application.id]
+            eventing = (await eventing_service.for_applications(session, tenant_id, [application.id]))[
+                application.id
+            ]
         if eventing.pending:
             async with unit_of_work(self.database, tenant_id) as session:
-                eventing = (await eventing_service.settle(session, tenant_id, [application.id]))[application.id]
+                eventing = (await eventing_service.settle(session, tenant_id, [application.id]))[
+                    application.id
+                ]
         return ApplicationView(application.normalized_name, eventing.default_url)
 
     def _metadata_url(self, application: ApplicationView) -> str:
@@ -152,17 +172,12 @@ class ConnectorEndpoints:
         credential = request.scope["state"].get("principal")
         if not isinstance(credential, TokenCredential):
             return error_response(403, INVALID_CREDENTIAL)
-        try:
-            csr = await _csr(request)
-        except UnreadableRequestError as error:
-            return _unreadable(error)
-        try:
-            result = await self.connector.sign_with_token(
+        return await _signed(
+            request,
+            lambda csr: self.connector.sign_with_token(
                 credential.token, csr, remote_addr=_remote_addr(request), kind=ClientKind.APPLICATION
-            )
-        except Exception as error:  # noqa: BLE001 - as above
-            return refusal(error, "Failed to sign CSR")
-        return _signed(result)
+            ),
+        )
 
     async def management_info(self, request: Request) -> Response:
         identity = _application_certificate(request)
@@ -191,15 +206,12 @@ class ConnectorEndpoints:
         identity = _application_certificate(request)
         if identity is None:
             return error_response(403, INVALID_CREDENTIAL)
-        try:
-            csr = await _csr(request)
-        except UnreadableRequestError as error:
-            return _unreadable(error)
-        try:
-            result = await self.connector.sign_with_certificate(identity, csr, remote_addr=_remote_addr(request))
-        except Exception as error:  # noqa: BLE001 - as above
-            return refusal(error, "Failed to sign CSR")
-        return _signed(result)
+        return await _signed(
+            request,
+            lambda csr: self.connector.sign_with_certificate(
+                identity, csr, remote_addr=_remote_addr(request)
+            ),
+        )
 
     async def revocations(self, request: Request) -> Response:
         identity = _application_certificate(request)

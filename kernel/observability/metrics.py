@@ -116,7 +116,21 @@ _APIS: Final[frozenset[str]] = frozenset({"director", "connector"})
 
 #: Only these paths get their own label value; anything else (scanners, typos) collapses to "other".
 _KNOWN_PATHS: Final[frozenset[str]] = frozenset(
-    {"/director/graphql", "/connector/graphql", "/connector/crl", "/healthz", "/readyz", "/metrics"}
+    {
+        "/director/graphql",
+        "/connector/graphql",
+        "/connector/crl",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        # The REST API of the tutorials (compass/adapter/): fixed paths, no caller-chosen segment.
+        "/v1/health",
+        "/v1/applications/signingRequests/info",
+        "/v1/applications/certificates",
+        "/v1/applications/certificates/renewals",
+        "/v1/applications/certificates/revocations",
+        "/v1/applications/management/info",
+    }
 )
 _OTHER_PATH: Final = "other"
 

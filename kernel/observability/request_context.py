@@ -25,7 +25,7 @@ REQUEST_ID_HEADER: Final = "x-request-id"
 _SANE_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 #: Probe and scrape endpoints are hit every few seconds; logging them would drown real traffic.
-_QUIET_PATHS: Final[frozenset[str]] = frozenset({"/healthz", "/readyz", "/metrics"})
+_QUIET_PATHS: Final[frozenset[str]] = frozenset({"/healthz", "/readyz", "/metrics", "/v1/health"})
 
 _log = structlog.get_logger("compass.http")
 

@@ -43,6 +43,7 @@ def _app() -> Starlette:
             Route("/healthz", _ok),
             Route("/readyz", _ok),
             Route("/metrics", _ok),
+            Route("/v1/health", _ok),
         ],
         middleware=[Middleware(RequestContextMiddleware)],
     )
@@ -123,7 +124,7 @@ async def test_http_request_event_carries_request_id(client: httpx.AsyncClient) 
     assert event["request_id"] == "req-5"
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/v1/health"])
 async def test_probe_and_scrape_paths_are_not_logged(client: httpx.AsyncClient, path: str) -> None:
     with capture_logs() as logs:
         response = await client.get(path)
