@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import uvicorn
@@ -124,6 +125,27 @@ def csr_b64(key: PrivateKey, subject: str | x509.Name) -> str:
 
 def unb64(text: str) -> bytes:
     return base64.b64decode(text, validate=True)
+
+
+async def forwarded_certificate_headers(client: httpx.AsyncClient, token: str) -> dict[str, str]:
+    """Redeems the one-time ``token`` at the Connector and signs a CSR for the announced subject; answers the
+    header a trusted proxy would forward the issued certificate in, so an in-process test acts as a connected
+    runtime or application without a TLS socket."""
+    configuration = (
+        await client.post(
+            CONNECTOR,
+            json={"query": CONFIGURATION},
+            headers={"Connector-Token": token},
+        )
+    ).json()["data"]["result"]
+    csr = csr_b64(ec_key(), configuration["certificateSigningRequestInfo"]["subject"])
+    signed = await client.post(
+        CONNECTOR,
+        json={"query": sign_document(csr)},
+        headers={"Connector-Token": configuration["token"]["token"]},
+    )
+    certificate = unb64(signed.json()["data"]["result"]["clientCertificate"]).decode()
+    return {"X-Forwarded-Client-Cert": f'Hash=x;Cert="{quote(certificate)}"'}
 
 
 def key_pem(key: PrivateKey) -> bytes:

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 
 from kernel.db import Database
-from testing.forwarded_certificates import forwarded_certificate_headers
 from testing.statements import count_statements
+from tests.connector.support import forwarded_certificate_headers
 from tests.support import (
     ASSIGN_FORMATION,
     CREATE_FORMATION,

@@ -15,8 +15,8 @@ from director.polling.middleware import _etag
 from kernel.db import Database
 from kernel.observability.metrics import REGISTRY
 from kernel.settings import Settings
-from testing.forwarded_certificates import forwarded_certificate_headers
 from testing.statements import count_statements
+from tests.connector.support import forwarded_certificate_headers
 from tests.support import DIRECTOR, Operator, TenantFactory
 
 SYNC = '{ result: applicationsForRuntime(runtimeID: "%s") { data { id name } totalCount } }'
