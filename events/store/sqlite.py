@@ -37,6 +37,7 @@ from events.store.base import StoreUnavailable
 T = TypeVar("T")
 
 BUSY_SECONDS = 10.0  # how long a write waits for the other process's transaction before it fails
+_HEAD = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"  # the highest sequence ever stored
 ROWS_PER_INSERT = 300  # 900 parameters: below SQLite's lowest limit on them (999)
 
 _SCHEMA = """
@@ -145,8 +146,7 @@ class SqliteLog:
 
     async def head(self) -> int:
         """From the file: another process (serve's, when this is its delivery's) may have appended since."""
-        rows = await self._query("SELECT seq FROM sqlite_sequence WHERE name = 'events'", ())
-        return int(rows[0][0]) if rows else 0
+        return _head_of(await self._query(_HEAD, ()))
 
     async def refresh(self) -> None:
         """Another process appended: ``wait_for``'s waiters wake now rather than at their timeout. With none
@@ -320,8 +320,11 @@ def _open_writer(path: Path) -> sqlite3.Connection:
 
 
 def _stored_head(connection: sqlite3.Connection) -> int:
-    row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    return int(row[0]) if row is not None else 0
+    return _head_of(connection.execute(_HEAD).fetchall())
+
+
+def _head_of(rows: list[tuple[Any, ...]]) -> int:
+    return int(rows[0][0]) if rows else 0
 
 
 def _next_batch(queue: SimpleQueue[_Job | None]) -> list[_Job] | None:
