@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from compass.adapter.connector import PATHS as ADAPTER_CONNECTOR_PATHS
 from compass.adapter.connector import ConnectorEndpoints
 from compass.adapter.health import route as adapter_health_route
+from compass.adapter.paths import credential_for as adapter_credential
 from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware
 from compass.migrate import current_revision, head_revision
@@ -192,7 +192,7 @@ def create_app(
                 settings=settings,
                 director_path=DIRECTOR_PATH,
                 connector_path=CONNECTOR_PATH,
-                adapter_paths=ADAPTER_CONNECTOR_PATHS,
+                adapter_credential=adapter_credential,
             ),
         ],
         lifespan=lifespan,

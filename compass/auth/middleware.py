@@ -7,12 +7,15 @@ resolver or endpoint, in the same transaction as what it buys).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from compass.adapter.paths import Credential
 from compass.adapter.responses import refusal
 from compass.auth.certificates import client_certificate, client_id_of, serial_of
 from compass.auth.jwt import JWTVerifier
@@ -44,7 +47,7 @@ class AuthenticationMiddleware:
         settings: Settings,
         director_path: str,
         connector_path: str,
-        adapter_paths: frozenset[str] = frozenset(),
+        adapter_credential: Callable[[str], Credential | None] = lambda _path: None,
     ) -> None:
         self.app = app
         self.verifier = verifier
@@ -52,7 +55,7 @@ class AuthenticationMiddleware:
         self.connector = connector
         self.director_path = director_path
         self.connector_path = connector_path
-        self.adapter_paths = adapter_paths
+        self.adapter_credential = adapter_credential
         self.trusted_proxies = frozenset(settings.trusted_proxies)
         self.refuse_revoked = settings.revoked_certificates != "renewal-only"
         self.rate = RateLimitItemPerSecond(settings.redemptions_per_second)
@@ -62,9 +65,14 @@ class AuthenticationMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "").rstrip("/") if scope["type"] == "http" else ""
-        if path in self.adapter_paths:
+        adapter_credential = self.adapter_credential(path) if path else None
+        if adapter_credential is not None:
             try:
-                credential = await self._connector_credential(scope)
+                credential: object = (
+                    await self._connector_credential(scope)
+                    if adapter_credential is Credential.CONNECTOR
+                    else await self._operator(Headers(scope=scope))
+                )
             except CompassError as error:
                 await refusal(error, "Failed to authenticate")(scope, receive, send)
                 return

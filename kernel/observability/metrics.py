@@ -29,6 +29,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
@@ -114,7 +115,8 @@ def count_lifecycle_event(event: str) -> None:
 
 _APIS: Final[frozenset[str]] = frozenset({"director", "connector"})
 
-#: Only these paths get their own label value; anything else (scanners, typos) collapses to "other".
+#: Fixed paths keep their label when a middleware answers before routing (a refused credential); past routing,
+#: every request is labelled with its route's template.
 _KNOWN_PATHS: Final[frozenset[str]] = frozenset(
     {
         "/director/graphql",
@@ -123,7 +125,7 @@ _KNOWN_PATHS: Final[frozenset[str]] = frozenset(
         "/healthz",
         "/readyz",
         "/metrics",
-        # The REST API of the tutorials (compass/adapter/): fixed paths, no caller-chosen segment.
+        # The REST API of the tutorials (compass/adapter/).
         "/v1/health",
         "/v1/applications/signingRequests/info",
         "/v1/applications/certificates",
@@ -257,8 +259,13 @@ class GraphQLOperationMetrics(SchemaExtension):
                 GRAPHQL_ERRORS_TOTAL.labels(api=self.api, code=error_code(error)).inc()
 
 
-def _path_label(path: str) -> str:
-    """Collapse unknown paths so a path scan cannot explode the series count."""
+def _path_label(scope: Scope) -> str:
+    """The matched route's template (``/{app}/v1/metadata/services``), so caller-chosen segments and path
+    scans cannot explode the series count; anything no route matched is "other"."""
+    route = scope.get("route")
+    if isinstance(route, BaseRoute):
+        return str(getattr(route, "path", _OTHER_PATH))
+    path = scope.get("path", "")
     return path if path in _KNOWN_PATHS else _OTHER_PATH
 
 
@@ -277,7 +284,7 @@ class HttpMetricsMiddleware(HttpMiddleware):
         finally:
             HTTP_REQUESTS_TOTAL.labels(
                 method=_method_label(scope.get("method", "")),
-                path=_path_label(scope.get("path", "")),
+                path=_path_label(scope),
                 # A server error if the app raised before starting a response.
                 status=str(response.status or 500),
             ).inc()

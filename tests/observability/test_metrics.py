@@ -59,7 +59,7 @@ def _app(*extensions: type[SchemaExtension]) -> Starlette:
         routes=[
             Route("/director/graphql", GraphQL(schema)),
             Route("/metrics", metrics_endpoint),
-            Route("/somewhere/else", lambda request: PlainTextResponse("ok")),
+            Route("/{app}/v1/metadata/services", lambda request: PlainTextResponse("ok")),
         ],
         middleware=[Middleware(HttpMetricsMiddleware)],
     )
@@ -194,11 +194,23 @@ async def test_a_request_whose_app_raises_before_answering_is_counted_as_500() -
 
 
 async def test_http_requests_to_unknown_paths_collapse_to_other(client: httpx.AsyncClient) -> None:
-    before = _sample("compass_http_requests_total", method="GET", path="other", status="200")
+    before = _sample("compass_http_requests_total", method="GET", path="other", status="404")
 
     await client.get("/somewhere/else")
 
-    assert _sample("compass_http_requests_total", method="GET", path="other", status="200") == before + 1
+    assert _sample("compass_http_requests_total", method="GET", path="other", status="404") == before + 1
+
+
+async def test_http_requests_to_a_route_with_parameters_are_labelled_with_its_template(
+    client: httpx.AsyncClient,
+) -> None:
+    labels = {"method": "GET", "path": "/{app}/v1/metadata/services", "status": "200"}
+    before = _sample("compass_http_requests_total", **labels)
+
+    await client.get("/shop-1/v1/metadata/services")
+    await client.get("/shop-2/v1/metadata/services")
+
+    assert _sample("compass_http_requests_total", **labels) == before + 2
 
 
 async def test_apps_can_be_built_repeatedly_against_the_module_registry() -> None:
