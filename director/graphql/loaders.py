@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 
 from director.bundle.service import bundle as bundle_service
 from director.eventing.service import eventing as eventing_service
+from director.graphql.retry import run_again_on_conflict
 from director.instanceauth.service import bundle_instance_auth as instance_auth_service
 from director.label.service import label as label_service
 from director.models import (
@@ -62,7 +63,12 @@ def _eventing_urls(context: DirectorContext) -> DataLoader[str, str]:
     async def load(keys: Sequence[str]) -> list[str]:
         found = await context.read(eventing_service.for_applications, keys)
         if pending := [key for key in keys if found[key].pending]:
-            found = {**found, **await context.write(eventing_service.settle, pending)}
+            settled = await run_again_on_conflict(
+                lambda: context.write(eventing_service.settle, pending),
+                attempts=context.settings.transaction_attempts,
+                what="eventingConfiguration",
+            )
+            found = {**found, **settled}
         return [found[key].default_url for key in keys]
 
     return DataLoader(load_fn=load)

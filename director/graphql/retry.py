@@ -1,4 +1,5 @@
-"""A Director mutation that PostgreSQL aborted to break a deadlock or a serialization conflict runs again.
+"""A Director mutation (or the write a read triggers) that PostgreSQL aborted to break a deadlock or a
+serialization conflict runs again.
 
 The lock order of ``director.polling.revision`` keeps Director writes from deadlocking one another; this is the net
 under it, for what an order cannot rule out. A mutation is one transaction (``DirectorContext.writing``), and an
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Final
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar
 
 import structlog
 from sqlalchemy.exc import DBAPIError
@@ -24,6 +26,7 @@ from kernel.errors import CompassError
 from kernel.observability.metrics import TRANSACTION_RETRIES_TOTAL
 
 log = structlog.get_logger("compass.graphql")
+T = TypeVar("T")
 
 #: PostgreSQL's SQLSTATEs of an aborted transaction that may succeed when run again.
 _RETRYABLE: Final = {"40001": "serialization", "40P01": "deadlock"}
@@ -43,33 +46,50 @@ def conflict_reason(error: BaseException) -> str | None:
     return _RETRYABLE.get(str(getattr(error.orig, "sqlstate", None)))
 
 
+async def run_again_on_conflict(
+    run: Callable[[], Awaitable[T]],
+    *,
+    attempts: int,
+    what: str,
+    restart: Callable[[], Awaitable[None]] | None = None,
+) -> T:
+    """``run()``, one transaction, again from scratch (after ``restart()``) while PostgreSQL aborts it as a
+    deadlock victim or for a serialization failure: at most ``attempts`` runs, with a jittered exponential wait
+    between them; then ``TRANSACTION_CONFLICT``. ``what`` names the write in the logs."""
+    attempt = 1
+    while True:
+        try:
+            return await run()
+        except DBAPIError as error:
+            reason = conflict_reason(error)
+            if reason is None:
+                raise
+            if attempt >= attempts:
+                log.warning("transaction_conflict", field=what, reason=reason, attempts=attempts)
+                raise TransactionConflictError(
+                    f"the write was rolled back {attempts} time(s) to break a {reason} with concurrent writes; "
+                    "send it again"
+                ) from error
+            TRANSACTION_RETRIES_TOTAL.labels(reason=reason).inc()
+            log.info("transaction_retried", field=what, reason=reason, attempt=attempt)
+        if restart is not None:
+            await restart()
+        # Full jitter: writers that collided must not collide again in step.
+        await asyncio.sleep(random.uniform(0, min(MAX_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2**attempt)))  # noqa: S311
+        attempt += 1
+
+
 class RetryTransactionConflicts(FieldExtension):
-    """Runs a mutation resolver again, from scratch, when PostgreSQL aborted its transaction as a deadlock victim
-    or for a serialization failure: at most ``Settings.transaction_attempts`` runs, with a jittered exponential
-    wait between them."""
+    """Runs a mutation resolver again, from scratch, when PostgreSQL aborted its transaction
+    (``run_again_on_conflict``, ``Settings.transaction_attempts`` runs at most)."""
 
     async def resolve_async(self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any) -> Any:
-        attempts: int = info.context.settings.transaction_attempts
-        attempt = 1
-        while True:
-            try:
-                return await next_(source, info, **kwargs)
-            except DBAPIError as error:
-                reason = conflict_reason(error)
-                if reason is None:
-                    raise
-                if attempt >= attempts:
-                    log.warning("transaction_conflict", field=info.field_name, reason=reason, attempts=attempts)
-                    raise TransactionConflictError(
-                        f"the write was rolled back {attempts} time(s) to break a {reason} with concurrent writes; "
-                        "send it again"
-                    ) from error
-                TRANSACTION_RETRIES_TOTAL.labels(reason=reason).inc()
-                log.info("transaction_retried", field=info.field_name, reason=reason, attempt=attempt)
-            await info.context.restart()
-            # Full jitter: writers that collided must not collide again in step.
-            await asyncio.sleep(random.uniform(0, min(MAX_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2**attempt)))  # noqa: S311
-            attempt += 1
+        return await run_again_on_conflict(
+            lambda: next_(source, info, **kwargs),
+            attempts=info.context.settings.transaction_attempts,
+            what=info.field_name,
+            restart=info.context.restart,
+        )
 
 
 def retry_transaction_conflicts(mutation: type) -> type:

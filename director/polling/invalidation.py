@@ -37,12 +37,18 @@ class Changes:
         self._applications: dict[str, frozenset[str]] = {}
 
     async def runtime(self, runtime_id: str, *, formations: bool = False) -> None:
-        """A write to one runtime alone (its labels, status, webhooks, tokens, its deletion); ``formations`` when
-        it may move the runtime between formations. Bumps (and locks) that runtime's row now."""
+        """A write to one runtime alone (its labels, status, webhooks, tokens); ``formations`` when it may move
+        the runtime between formations or delete it. Bumps (and locks) that runtime's row now.
+
+        A runtime that is an application's default for eventing and leaves a formation changes what other
+        runtimes' views show as that application's ``eventingConfiguration``: then every view of the tenant is
+        bumped. Read under the runtime's lock, so a default chosen concurrently (which locks it too) is seen."""
         if formations:
             await self._lock_tenant()
         await self._revisions.bump_runtime(self.tenant_id, runtime_id)
         self._declared = self._runtime_locked = True
+        if formations and await self._revisions.is_default_for_eventing(self.tenant_id, runtime_id):
+            self._bump_tenant = True
 
     async def new_runtime(self) -> None:
         """A runtime being registered: no cached view holds it yet, but its formations must hold still."""

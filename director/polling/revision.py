@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from director.eventing.labels import DEFAULT_EVENTING_SUFFIX
 from director.label.filters import LabelCondition
 from director.label.repository import LabelledKind, LabelRepository
 from director.models import (
@@ -56,6 +57,7 @@ from director.models import (
     Document,
     EventDefinition,
     Formation,
+    Label,
     Runtime,
     SystemAuth,
     Tenant,
@@ -127,6 +129,15 @@ class RevisionRepository:
         else:
             raise TypeError(f"{part.__name__} is not a part of an application's tree")
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def is_default_for_eventing(self, tenant_id: str, runtime_id: str) -> bool:
+        """Whether the runtime is labelled some application's default for eventing (``<app>_defaultEventing``)."""
+        statement = select(Label.id).where(
+            Label.tenant_id == tenant_id,
+            Label.runtime_id == runtime_id,
+            Label.key.endswith(DEFAULT_EVENTING_SUFFIX, autoescape=True),
+        )
+        return (await self.session.execute(statement.limit(1))).first() is not None
 
     async def formations_of(self, tenant_id: str, application_id: str) -> tuple[str, ...]:
         label = await LabelRepository(self.session).get(tenant_id, LabelledKind.APPLICATION, application_id, SCENARIOS)

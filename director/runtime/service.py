@@ -100,7 +100,7 @@ class RuntimeService:
 
     async def unregister(self, session: AsyncSession, tenant_id: str, runtime_id: str, *, now: datetime) -> Runtime:
         """Deletes the runtime; its client certificates are revoked (at ``now``) in the same transaction."""
-        await changes(session).runtime(runtime_id)
+        await changes(session).runtime(runtime_id, formations=True)  # it leaves its formations
         runtime = await self.get(session, tenant_id, runtime_id)
         await revoke_for_object(session, tenant_id, ClientKind.RUNTIME, runtime_id, now=now)
         await RuntimeRepository(session).delete(runtime)

@@ -9,7 +9,7 @@ import httpx
 
 from kernel.db import Database
 from testing.statements import count_statements
-from tests.connector.support import forwarded_certificate_headers
+from tests.connector.support import REQUEST_RUNTIME_TOKEN, forwarded_certificate_headers
 from tests.support import (
     ASSIGN_FORMATION,
     CREATE_FORMATION,
@@ -32,6 +32,10 @@ mutation ($app: String!, $runtime: String!) {
 """
 DELETE_DEFAULT = "mutation ($app: String!) { result: deleteDefaultEventingForApplication(appID: $app) { defaultURL } }"
 TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForApplication(id: $id) { token } }"
+UNREGISTER_RUNTIME = "mutation ($id: ID!) { result: unregisterRuntime(id: $id) { id } }"
+RUNTIME_POLL = """
+query ($id: ID!) { result: applicationsForRuntime(runtimeID: $id) { data { id eventingConfiguration { defaultURL } } } }
+"""
 
 
 def unique(prefix: str) -> str:
@@ -287,3 +291,48 @@ class TestApplicationCertificate:
         body = response.json()
         assert body["data"] is None or body["data"]["result"] is None
         assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
+
+
+# --- a runtime's cached poll ---------------------------------------------------------------------------------
+
+
+class TestRuntimePoll:
+    """Another runtime's view shows the application's defaultURL: it must change when the default runtime goes."""
+
+    async def poll(self, client: httpx.AsyncClient, headers: dict[str, str], runtime_id: str) -> list[str]:
+        response = await client.post(DIRECTOR, json={"query": RUNTIME_POLL, "variables": {"id": runtime_id}}, headers=headers)
+        return [item["eventingConfiguration"]["defaultURL"] for item in response.json()["data"]["result"]["data"]]
+
+    async def two_runtimes(self, operator: Operator, client: httpx.AsyncClient) -> tuple[str, str, dict[str, str]]:
+        """The default runtime, and the other's certificate headers after a poll that cached its view."""
+        shared = await formation(operator)
+        first = await runtime(operator, shared, url="https://first.example")
+        second = await runtime(operator, shared, url="https://second.example")
+        await application(operator, "shop", shared)
+        token = (await operator.query(REQUEST_RUNTIME_TOKEN, {"id": second}))["result"]["token"]
+        headers = await forwarded_certificate_headers(client, token)
+        assert await self.poll(client, headers, second) == ["https://first.example/mp-shop/v1/events"]
+        return first, second, headers
+
+    async def test_shows_the_new_default_when_the_default_runtime_left_the_formation(
+        self, tenants: TenantFactory, proxied: httpx.AsyncClient
+    ) -> None:
+        operator = await tenants.operator()
+        operator.client = proxied
+        first, second, headers = await self.two_runtimes(operator, proxied)
+        shared = (await runtime_labels(operator, first))["scenarios"][0]
+
+        await operator.query(UNASSIGN_FORMATION, {"id": first, "type": "RUNTIME", "name": shared})
+
+        assert await self.poll(proxied, headers, second) == ["https://second.example/mp-shop/v1/events"]
+
+    async def test_shows_the_new_default_when_the_default_runtime_was_unregistered(
+        self, tenants: TenantFactory, proxied: httpx.AsyncClient
+    ) -> None:
+        operator = await tenants.operator()
+        operator.client = proxied
+        first, second, headers = await self.two_runtimes(operator, proxied)
+
+        await operator.query(UNREGISTER_RUNTIME, {"id": first})
+
+        assert await self.poll(proxied, headers, second) == ["https://second.example/mp-shop/v1/events"]

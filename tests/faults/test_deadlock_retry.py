@@ -10,6 +10,7 @@ is aborted.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,12 +26,14 @@ from kernel.observability.metrics import REGISTRY
 from kernel.settings import Settings
 from testing.waiting import wait_until
 from tests.director.test_applications_for_runtime import register_runtime
-from tests.support import Operator
+from tests.support import ASSIGN_FORMATION, Operator
 
 SET_RUNTIME_LABEL = """
 mutation ($id: ID!, $value: Any!) { result: setRuntimeLabel(runtimeID: $id, key: "zone", value: $value) { value } }
 """
 RUNTIME_LABELS = "query ($id: ID!) { result: runtime(id: $id) { labels } }"
+REGISTER_APPLICATION = "mutation ($name: String!) { result: registerApplication(in: {name: $name}) { id } }"
+APPLICATION_EVENTING = "query ($id: ID!) { result: application(id: $id) { eventingConfiguration { defaultURL } } }"
 # pg_locks, not pg_stat_activity: within a transaction the latter is a snapshot taken at its first use.
 WAITING_FOR_ME = "SELECT count(*) FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
 
@@ -61,6 +64,10 @@ async def one_attempt(settings: Settings, database: Database, operator: Operator
 
 def deadlock_retries() -> float:
     return REGISTRY.get_sample_value("compass_transaction_retries_total", {"reason": "deadlock"}) or 0.0
+
+
+async def register_application(operator: Operator, name: str) -> str:
+    return str((await operator.query(REGISTER_APPLICATION, {"name": name}))["result"]["id"])
 
 
 async def set_label_in_a_deadlock(operator: Operator, rival: asyncpg.Connection, runtime_id: str) -> dict[str, Any]:
@@ -111,3 +118,36 @@ async def test_a_deadlocked_mutation_out_of_attempts_answers_transaction_conflic
     assert "send it again" in answer["errors"][0]["message"]
     labels = (await one_attempt.query(RUNTIME_LABELS, {"id": runtime_id}))["result"]["labels"]
     assert labels["zone"] == "before"
+
+
+async def test_a_read_whose_eventing_write_is_deadlocked_writes_again_and_answers(
+    operator: Operator, rival: asyncpg.Connection
+) -> None:
+    """Reading ``eventingConfiguration`` first labels the default runtime (Compass does so too); that write runs
+    again like a mutation when PostgreSQL picks it as a deadlock victim."""
+    # given: the rival adds the same default label first, then wants the runtime row the read's write holds
+    runtime_id = await register_runtime(operator, labels={"runtime_eventServiceUrl": "https://gateway.example"})
+    await operator.query(ASSIGN_FORMATION, {"id": runtime_id, "type": "RUNTIME", "name": "DEFAULT"})
+    application_id = await register_application(operator, "shop")
+    await operator.query(ASSIGN_FORMATION, {"id": application_id, "type": "APPLICATION", "name": "DEFAULT"})
+    retries_before = deadlock_retries()
+
+    # when
+    async with rival.transaction():
+        await rival.execute(
+            "INSERT INTO labels (id, tenant_id, runtime_id, key, value) VALUES ($1, $2, $3, $4, 'true'::json)",
+            str(uuid.uuid4()), operator.tenant_id, runtime_id, f"{application_id}_defaultEventing",
+        )
+        pending = asyncio.ensure_future(operator.execute(APPLICATION_EVENTING, {"id": application_id}))
+
+        async def waiting_or_done() -> bool:
+            return pending.done() or await rival.fetchval(WAITING_FOR_ME) > 0
+
+        await wait_until(waiting_or_done, seconds=30, what="the read's write waiting for the rival's label", every=0.01)
+        await rival.execute("UPDATE runtimes SET name = name WHERE id = $1", runtime_id, timeout=30)
+    answer = await pending
+
+    # then
+    assert answer.get("errors") is None, answer
+    assert answer["data"]["result"]["eventingConfiguration"]["defaultURL"] == "https://gateway.example/mp-shop/v1/events"
+    assert deadlock_retries() - retries_before == 1
