@@ -20,6 +20,12 @@ assets: $(STAMP)
 run: install
 	$(BIN)/compass serve --demo
 
+# The seed tutorials' workflow on one machine: a server, a runtime (agent, gateway, event ingress) and a sample
+# application (demo/shop.py), each step printing what it proved; everything stopped at the end or on Ctrl-C.
+.PHONY: demo
+demo: install
+	$(BIN)/python -m demo
+
 # The architecture contracts (import-linter), then ruff and mypy: all configured in pyproject.toml.
 lint: $(STAMP)
 	$(BIN)/lint-imports

@@ -19,7 +19,9 @@ from starlette.types import Receive, Scope, Send
 
 from compass.adapter.connector import ConnectorEndpoints
 from compass.adapter.health import route as adapter_health_route
+from compass.adapter.metadata import MetadataEndpoints
 from compass.adapter.paths import credential_for as adapter_credential
+from compass.adapter.remote_environments import RemoteEnvironmentEndpoints
 from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware
 from compass.migrate import current_revision, head_revision
@@ -173,6 +175,8 @@ def create_app(
             Route(CONNECTOR_PATH, connector_api),
             Route("/connector/crl", crl_endpoint(connector)),
             *ConnectorEndpoints(connector, database, settings).routes(),
+            *RemoteEnvironmentEndpoints(connector, database, settings).routes(),
+            *MetadataEndpoints(database, settings).routes(),
             adapter_health_route(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -7,7 +7,7 @@ yet its audit event must still be written, in a transaction of its own.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn, Protocol
@@ -52,6 +52,9 @@ CONNECTION_TOKEN_TYPES = (TokenType.RUNTIME.value, TokenType.APPLICATION.value)
 PRUNE_BATCH = 1000
 
 log = structlog.get_logger("connector.service")
+
+OwnerCheck = Callable[[AsyncSession, SystemAuth], Awaitable[None]]
+"""Called in the redeeming transaction with the token's client; raising refuses the token, which stays unspent."""
 
 
 @dataclass(frozen=True)
@@ -115,15 +118,22 @@ class ConnectorService:
     # --- configuration ------------------------------------------------------------------------------------
 
     async def configuration_for_token(
-        self, raw_token: str, *, remote_addr: str | None, types: tuple[str, ...] = CONNECTION_TOKEN_TYPES
+        self,
+        raw_token: str,
+        *,
+        remote_addr: str | None,
+        types: tuple[str, ...] = CONNECTION_TOKEN_TYPES,
+        owner: OwnerCheck | None = None,
     ) -> ConnectionConfiguration:
         """Redeems a one-time token from the Director and hands out the single-use token for the signing call.
-        ``types`` narrows the tokens accepted (the REST API takes applications' only); another stays unspent."""
+        ``types`` narrows the tokens accepted (the REST API takes applications' only), ``owner`` their clients (a
+        Remote Environment's); another stays unspent."""
         now = self.clock()
         token_hash = hash_token(raw_token)
         try:
             async with self.database.transaction() as session:
                 record = await self._redeem(session, token_hash, types, now)
+                await self._require_client(session, record, None, owner)
                 signing_token = await self._signing_token(session, record.tenant_id, record.system_auth_id, now)
                 AuditRepository(session).record(
                     audit_event(
@@ -201,11 +211,19 @@ class ConnectorService:
         return token
 
     @staticmethod
-    async def _require_kind(session: AsyncSession, record: OneTimeToken, kind: ClientKind) -> None:
-        """Raised inside the redeeming transaction, the refusal rolls the redemption back."""
+    async def _require_client(
+        session: AsyncSession, record: OneTimeToken, kind: ClientKind | None, owner: OwnerCheck | None
+    ) -> None:
+        """Raised inside the redeeming transaction, a refusal rolls the redemption back."""
+        if kind is None and owner is None:
+            return
         auth = await SystemAuthRepository(session).get(record.tenant_id, record.system_auth_id)
-        if auth is None or _kind(auth) != kind:
+        if auth is None:
+            raise InvalidTokenError("the token is not valid here: its client is gone")
+        if kind is not None and _kind(auth) != kind:
             raise InvalidTokenError(f"the token is not valid here: only tokens of {kind.value} clients are")
+        if owner is not None:
+            await owner(session, auth)
 
     async def _redeem(
         self, session: AsyncSession, token_hash: str, types: tuple[str, ...], now: datetime
@@ -224,16 +242,22 @@ class ConnectorService:
     # --- signing ------------------------------------------------------------------------------------------
 
     async def sign_with_token(
-        self, raw_token: str, csr_b64: str, *, remote_addr: str | None, kind: ClientKind | None = None
+        self,
+        raw_token: str,
+        csr_b64: str,
+        *,
+        remote_addr: str | None,
+        kind: ClientKind | None = None,
+        owner: OwnerCheck | None = None,
     ) -> CertificationResult:
-        """``kind``: only a signing token of that kind of client is accepted; another stays unspent."""
+        """``kind``, ``owner``: only a signing token of that kind of client, of a client ``owner`` accepts, is
+        accepted; another stays unspent."""
         now = self.clock()
         token_hash = hash_token(raw_token)
         try:
             async with self.database.transaction() as session:
                 record = await self._redeem(session, token_hash, (TokenType.CSR.value,), now)
-                if kind is not None:
-                    await self._require_kind(session, record, kind)
+                await self._require_client(session, record, kind, owner)
                 issued = await self._issue(
                     session, tenant_id=record.tenant_id, client_id=record.system_auth_id, csr_b64=csr_b64, now=now,
                     renewed_from=None, remote_addr=remote_addr,

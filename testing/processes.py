@@ -29,6 +29,18 @@ def children_of(parent: int) -> set[int]:
     return {pid for pid in _pids() if (fields := stat_fields(pid)) is not None and int(fields[1]) == parent}
 
 
+def with_environment(name: str, value: str) -> set[int]:
+    """The running processes whose environment sets ``name`` to ``value`` (inherited from whoever started them,
+    so a command's every descendant carries it, also once it was orphaned)."""
+    wanted = f"{name}={value}".encode()
+    found = set()
+    for pid in _pids():
+        with contextlib.suppress(OSError):
+            if wanted in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.add(pid)
+    return found
+
+
 def cpu_by_process(pids: Iterable[int]) -> dict[int, float]:
     """User + system CPU seconds of each process (all its threads) that still runs."""
     ticks = os.sysconf("SC_CLK_TCK")

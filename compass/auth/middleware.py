@@ -16,7 +16,7 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compass.adapter.paths import Credential
-from compass.adapter.responses import refusal
+from compass.adapter.responses import operator_refusal, refusal
 from compass.auth.certificates import client_certificate, client_id_of, serial_of
 from compass.auth.jwt import JWTVerifier
 from connector.errors import CertificateRevokedError, RateLimitedError
@@ -74,7 +74,8 @@ class AuthenticationMiddleware:
                     else await self._operator(Headers(scope=scope))
                 )
             except CompassError as error:
-                await refusal(error, "Failed to authenticate")(scope, receive, send)
+                refuse = refusal if adapter_credential is Credential.CONNECTOR else operator_refusal
+                await refuse(error, "Failed to authenticate")(scope, receive, send)
                 return
             scope["state"] = {**scope.get("state", {}), "principal": credential}
             await self.app(scope, receive, send)

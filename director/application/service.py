@@ -33,6 +33,18 @@ class ApplicationService:
     async def find(self, session: AsyncSession, tenant_id: str, application_id: str) -> Application | None:
         return await ApplicationRepository(session).get(tenant_id, application_id)
 
+    async def find_by_normalized_name(
+        self, session: AsyncSession, tenant_id: str, normalized_name: str
+    ) -> Application | None:
+        """The application runtimes and the REST API know as ``normalized_name`` (Compass's ``name`` label)."""
+        return await ApplicationRepository(session).get_by_normalized_name(tenant_id, normalized_name)
+
+    async def changing(self, session: AsyncSession, tenant_id: str, application_id: str) -> Application:
+        """Declares a write within the application's tree before the caller reads what it will rewrite (a label
+        it changes by reading it first): the declaration takes the tenant's row lock, which every other writer of
+        the tree takes first too, so none changes it between that read and this transaction's commit."""
+        return await parts.changing(ApplicationRepository(session), tenant_id, application_id)
+
     async def page(
         self, session: AsyncSession, tenant_id: str, filters: Sequence[LabelFilter], request: PageRequest
     ) -> Page[Application]:

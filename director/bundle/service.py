@@ -82,6 +82,9 @@ def _document(tenant_id: str, bundle_id: str, data: DocumentInput) -> Document:
 
 
 class BundleService:
+    async def find(self, session: AsyncSession, tenant_id: str, bundle_id: str) -> Bundle | None:
+        return await BundleRepository(session).get(tenant_id, bundle_id)
+
     async def add(self, session: AsyncSession, tenant_id: str, application_id: str, data: BundleCreateInput) -> Bundle:
         await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         return await self.create_tree(session, tenant_id, application_id, data)

@@ -13,7 +13,6 @@ from strawberry.dataloader import DataLoader
 
 from director.bundle.service import bundle as bundle_service
 from director.eventing.service import eventing as eventing_service
-from director.graphql.retry import run_again_on_conflict
 from director.instanceauth.service import bundle_instance_auth as instance_auth_service
 from director.label.service import label as label_service
 from director.models import (
@@ -30,6 +29,7 @@ from director.models import (
 from director.runtime.service import runtime as runtime_service
 from director.systemauth.service import system_auth as system_auth_service
 from director.webhook.service import webhook as webhook_service
+from kernel.transactions import run_again_on_conflict
 
 if TYPE_CHECKING:
     from director.graphql.context import DirectorContext

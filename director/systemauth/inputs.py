@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from kernel.settings import Settings
+
 
 @dataclass(frozen=True)
 class TokenPolicy:
@@ -15,3 +17,14 @@ class TokenPolicy:
     application_ttl: timedelta
     connector_url: str
     legacy_connector_url: str
+
+    @classmethod
+    def of(cls, settings: Settings, *, legacy_connector_url: str | None = None) -> TokenPolicy:
+        """The settings' lifetimes and URLs; ``legacy_connector_url`` for another info URL than the adapter's
+        (a Remote Environment's)."""
+        return cls(
+            runtime_ttl=timedelta(seconds=settings.runtime_token_ttl_seconds),
+            application_ttl=timedelta(seconds=settings.application_token_ttl_seconds),
+            connector_url=settings.connector_url,
+            legacy_connector_url=legacy_connector_url or settings.legacy_connector_url,
+        )

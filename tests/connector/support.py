@@ -15,8 +15,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import shutil
 import socket
 import ssl
+import subprocess
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +29,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 import uvicorn
 import uvloop
 from cryptography import x509
@@ -183,6 +186,31 @@ class Credentials:
         return serial_hex(self.certificate)
 
 
+needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+
+
+def openssl_csr(directory: Path, subject: str, name: str) -> str:
+    """``openssl req`` for the announced subject with the tutorial's key; base64 of the PEM, as the tutorial sends."""
+    key_file = directory / "app.key"
+    if not key_file.exists():
+        subprocess.run(["openssl", "genrsa", "-out", str(key_file), "2048"], check=True, capture_output=True)
+    slashed = "/" + subject.replace(",", "/")
+    csr_file = directory / f"{name}.csr"
+    subprocess.run(
+        ["openssl", "req", "-new", "-key", str(key_file), "-subj", slashed, "-out", str(csr_file)],
+        check=True, capture_output=True,
+    )
+    return subprocess.run(
+        ["openssl", "base64", "-A", "-in", str(csr_file)], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def credentials_of(directory: Path, crt: str) -> Credentials:
+    """The tutorial's files: the key ``openssl_csr`` made in ``directory`` and the chain of a ``crt`` answer."""
+    key = serialization.load_pem_private_key((directory / "app.key").read_bytes(), password=None)
+    return Credentials.write(directory, unb64(crt), key)  # type: ignore[arg-type]
+
+
 def client_ssl_context(ca_pem: str, credentials: Credentials | None) -> ssl.SSLContext:
     context = ssl.create_default_context(cadata=ca_pem)
     if credentials is not None:
@@ -322,6 +350,32 @@ async def post_graphql(
     return Answer(response.status_code, response.json())
 
 
+# --- the REST API of the tutorials ------------------------------------------------------------------------
+
+JSON_TYPE = "application/json;charset=UTF-8"
+"""The Content-Type of every answer of the REST API, as Go's adapter writes it."""
+
+
+def assert_error(response: httpx.Response, status: int, message: str) -> None:
+    """The adapter's error body ``{"code": N, "error": "..."}``, as Compass's ``pkg/res`` writes it."""
+    assert response.headers["content-type"] == JSON_TYPE
+    assert (response.status_code, response.json()) == (status, {"code": status, "error": message})
+
+
+async def register_application(operator: Operator, name: str, labels: dict[str, Any] | None = None) -> str:
+    data = await operator.query(REGISTER_APPLICATION, {"in": {"name": name, "labels": labels}})
+    return str(data["result"]["id"])
+
+
+async def register_events_runtime(
+    operator: Operator, events_url: str, labels: dict[str, str] | None = None
+) -> None:
+    """A runtime in the DEFAULT formation whose agent announced ``events_url`` as its event ingress."""
+    announced = {"scenarios": ["DEFAULT"], "runtime_eventServiceUrl": events_url, "isNormalized": "false"}
+    name = f"rt-{uuid.uuid4().hex[:6]}"
+    await operator.query(REGISTER_RUNTIME, {"in": {"name": name, "labels": {**announced, **(labels or {})}}})
+
+
 @dataclass(frozen=True)
 class Announcement:
     """What ``configuration`` announces: the subject the CSR must carry, the token for the signing call."""
@@ -393,8 +447,11 @@ class Harness:
 
     # --- the Director, as an operator ----------------------------------------------------------------------
 
-    async def operator(self, tenant_id: str | None = None) -> Operator:
-        return await TenantFactory(self.settings, self.database, self.http).operator(tenant_id=tenant_id)
+    async def operator(self, tenant_id: str | None = None, *, scopes: list[str] | None = None) -> Operator:
+        """An operator of ``tenant_id`` (a new tenant if None) holding ``scopes`` (all if None)."""
+        return await TenantFactory(self.settings, self.database, self.http).operator(
+            tenant_id=tenant_id, scopes=scopes
+        )
 
     async def register_runtime(self, operator: Operator, *, scenarios: list[str] | None = None) -> str:
         labels = {"scenarios": scenarios} if scenarios else None

@@ -4,26 +4,26 @@ renewal → revocation. Runs on every backend the Connector tests run on."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from tests.connector.support import (
-    REGISTER_APPLICATION,
+    JSON_TYPE,
     REGISTER_RUNTIME,
     Connected,
-    Credentials,
     Harness,
     HarnessFactory,
+    assert_error,
+    credentials_of,
     csr_b64,
+    needs_openssl,
+    openssl_csr,
+    register_application,
+    register_events_runtime,
     rsa_key,
     unb64,
 )
@@ -36,45 +36,12 @@ MANAGEMENT_INFO = "/v1/applications/management/info"
 RENEWALS = "/v1/applications/certificates/renewals"
 REVOCATIONS = "/v1/applications/certificates/revocations"
 HEALTH = "/v1/health"
-JSON_TYPE = "application/json;charset=UTF-8"
 SUBJECT = "O=Org,OU=OrgUnit,L=Locality,ST=State,C=PL,CN=%s"
 LEGACY_TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForApplication(id: $id) { token legacyConnectorURL } }"
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
-
-
-async def register_application(operator: Operator, name: str, labels: dict[str, Any] | None = None) -> str:
-    data = await operator.query(REGISTER_APPLICATION, {"in": {"name": name, "labels": labels}})
-    return str(data["result"]["id"])
 
 
 async def legacy_token(operator: Operator, application_id: str) -> dict[str, str]:
     return dict((await operator.query(LEGACY_TOKEN, {"id": application_id}))["result"])
-
-
-def openssl_csr(directory: Path, subject: str, name: str) -> str:
-    """``openssl req`` for the announced subject with the tutorial's key; base64 of the PEM, as the tutorial sends."""
-    key_file = directory / "app.key"
-    if not key_file.exists():
-        subprocess.run(["openssl", "genrsa", "-out", str(key_file), "2048"], check=True, capture_output=True)
-    slashed = "/" + subject.replace(",", "/")
-    csr_file = directory / f"{name}.csr"
-    subprocess.run(
-        ["openssl", "req", "-new", "-key", str(key_file), "-subj", slashed, "-out", str(csr_file)],
-        check=True, capture_output=True,
-    )
-    return subprocess.run(
-        ["openssl", "base64", "-A", "-in", str(csr_file)], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def credentials_of(directory: Path, crt: str) -> Credentials:
-    key = serialization.load_pem_private_key((directory / "app.key").read_bytes(), password=None)
-    return Credentials.write(directory, unb64(crt), key)  # type: ignore[arg-type]
-
-
-def assert_error(response: httpx.Response, status: int, message: str) -> None:
-    assert response.headers["content-type"] == JSON_TYPE
-    assert (response.status_code, response.json()) == (status, {"code": status, "error": message})
 
 
 @needs_openssl
@@ -307,15 +274,6 @@ async def connected_application(
     return await connector.connect(
         application_id, await connector.application_token(operator, application_id)
     )
-
-
-async def register_events_runtime(
-    operator: Operator, events_url: str, labels: dict[str, str] | None = None
-) -> None:
-    """A runtime in the DEFAULT formation whose agent announced ``events_url`` as its event ingress."""
-    announced = {"scenarios": ["DEFAULT"], "runtime_eventServiceUrl": events_url, "isNormalized": "false"}
-    name = f"rt-{uuid.uuid4().hex[:6]}"
-    await operator.query(REGISTER_RUNTIME, {"in": {"name": name, "labels": {**announced, **(labels or {})}}})
 
 
 async def test_management_info_names_the_callers_application_and_its_own_tenants_eventing_url(

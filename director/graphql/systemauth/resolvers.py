@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Annotated
 
 import strawberry
@@ -22,13 +21,7 @@ async def _issue(
     info: Info, request: Callable[..., Awaitable[IssuedToken]], object_id: str, auth_id: str | None
 ) -> IssuedToken:
     """A token for a runtime or an application (``request``), under the lifetimes the settings give."""
-    settings = info.context.settings
-    policy = TokenPolicy(
-        runtime_ttl=timedelta(seconds=settings.runtime_token_ttl_seconds),
-        application_ttl=timedelta(seconds=settings.application_token_ttl_seconds),
-        connector_url=settings.connector_url,
-        legacy_connector_url=settings.legacy_connector_url,
-    )
+    policy = TokenPolicy.of(info.context.settings)
     return await info.context.write(request, object_id, auth_id, policy=policy, now=info.context.clock())
 
 
