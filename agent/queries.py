@@ -31,6 +31,7 @@ query ($runtimeID: ID!, $first: Int, $after: PageCursor) {{
             credential {{
               ... on BasicCredentialData {{ username password }}
               ... on OAuthCredentialData {{ clientId clientSecret url }}
+              ... on CertificateOAuthCredentialData {{ clientId certificate url }}
             }}
             additionalHeaders
             additionalQueryParams

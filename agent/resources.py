@@ -200,8 +200,18 @@ def _credentials(
 ) -> tuple[dict[str, Any] | None, Manifest | None]:
     credential = auth.get("credential") or {}
     secret_name = credentials_secret_name(application, bundle_id)
-    if "clientId" in credential:
+    if "certificate" in credential:
+        pair = _certificate_and_key(credential.get("certificate") or "")
+        if pair is None:
+            return None, None
         reference: dict[str, Any] = {
+            "type": "OAuthWithCert",
+            "secretName": secret_name,
+            "authenticationUrl": credential.get("url") or "",
+        }
+        data = {"clientId": credential.get("clientId") or "", "crt": pair[0], "key": pair[1]}
+    elif "clientId" in credential:
+        reference = {
             "type": "OAuth",
             "secretName": secret_name,
             "authenticationUrl": credential.get("url") or "",
@@ -219,6 +229,20 @@ def _credentials(
     if csrf:
         reference["csrfInfo"] = {"tokenEndpointURL": csrf}
     return reference, _secret(secret_name, namespace, application, bundle_id, data)
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----", re.DOTALL)
+
+
+def _certificate_and_key(pem: str) -> tuple[str, str] | None:
+    """A certificate OAuth credential's PEM split into the gateway's ``crt`` and ``key``; None without both, since
+    the client cannot authenticate by a certificate whose key it lacks (Compass's field may hold the chain only)."""
+    blocks = [(match.group(1), match.group(0)) for match in _PEM_BLOCK.finditer(pem)]
+    certificates = "\n".join(block for label, block in blocks if label == "CERTIFICATE")
+    keys = [block for label, block in blocks if label.endswith("PRIVATE KEY")]
+    if not certificates or len(keys) != 1:
+        return None
+    return certificates + "\n", keys[0] + "\n"
 
 
 def _request_parameters(

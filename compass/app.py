@@ -24,6 +24,7 @@ from compass.adapter.paths import credential_for as adapter_credential
 from compass.adapter.remote_environments import RemoteEnvironmentEndpoints
 from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware
+from compass.auth.oauth import TokenEndpoint
 from compass.migrate import current_revision, head_revision
 from connector.ca.authority import CertificateAuthority
 from connector.crl import crl_endpoint
@@ -177,6 +178,7 @@ def create_app(
             *ConnectorEndpoints(connector, database, settings).routes(),
             *RemoteEnvironmentEndpoints(connector, database, settings).routes(),
             *MetadataEndpoints(database, settings).routes(),
+            *TokenEndpoint(database, settings).routes(),
             adapter_health_route(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -27,7 +27,7 @@ from kernel.db import Database, is_database_unavailable
 from kernel.errors import CompassError, TenantNotFoundError
 from kernel.models import utcnow
 from kernel.observability.logging import configure_logging
-from kernel.principal import ALL_SCOPES, ClientKind, Scope
+from kernel.principal import ALL_SCOPES, PLATFORM_SCOPES, ClientKind, Scope
 from kernel.settings import Settings
 
 
@@ -229,7 +229,11 @@ def token(
     tenant: Annotated[str, typer.Option(help="Tenant name or id.")],
     scopes: Annotated[
         list[Scope] | None,
-        typer.Option(metavar="SCOPE", help=f"Scope to grant (repeat); default all: {', '.join(Scope)}."),
+        typer.Option(
+            metavar="SCOPE",
+            help=f"Scope to grant (repeat); default all but the platform scopes "
+            f"({', '.join(sorted(PLATFORM_SCOPES))}): {', '.join(sorted(ALL_SCOPES))}.",
+        ),
     ] = None,
     ttl: Annotated[int, typer.Option(min=1, help="Lifetime in seconds.")] = 3600,
     subject: Annotated[str, typer.Option(help="Who the token is for.")] = "operator",

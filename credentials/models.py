@@ -13,14 +13,27 @@ from kernel.models import Base, IdMixin, TenantOwned, utcnow
 
 
 class SystemAuth(IdMixin, TenantOwned, Base):
-    """An identity of an application or runtime; its id is the client id (CN) its certificate carries."""
+    """An identity of an application, runtime or integration system; its id is the client id (CN) its certificate
+    carries, or the OAuth client id of its client credentials."""
 
     __tablename__ = "system_auths"
 
+    # Null only for an integration system's: those are global, as the integration systems are.
+    tenant_id: Mapped[str | None] = mapped_column(  # type: ignore[assignment]
+        String(36), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
     application_id: Mapped[str | None] = mapped_column(
         ForeignKey("applications.id", ondelete="CASCADE"), index=True
     )
     runtime_id: Mapped[str | None] = mapped_column(ForeignKey("runtimes.id", ondelete="CASCADE"), index=True)
+    integration_system_id: Mapped[str | None] = mapped_column(
+        ForeignKey("integration_systems.id", ondelete="CASCADE"), index=True
+    )
+    # The OAuth client secret's SHA-256 (a random 256-bit secret needs no slow hash); null: no client credentials.
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    # The Auth shown as the system auth's ``auth`` (Compass's value): the client credentials' id and token URL, or
+    # what updateSystemAuth wrote.
+    value: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

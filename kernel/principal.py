@@ -37,16 +37,62 @@ class Scope(StrEnum):
     LABEL_DEFINITION_WRITE = "label_definition:write"
     FORMATION_READ = "formation:read"
     FORMATION_WRITE = "formation:write"
+    FORMATION_GLOBAL_READ = "formation:global_read"
+    FORMATION_GLOBAL_WRITE = "formation:global_write"
+    FORMATION_STATE_WRITE = "formation.state:write"
+    FORMATION_TEMPLATE_READ = "formation_template:read"
+    FORMATION_TEMPLATE_WRITE = "formation_template:write"
+    FORMATION_CONSTRAINT_READ = "formation_constraint:read"
+    FORMATION_CONSTRAINT_WRITE = "formation_constraint:write"
+    AUTOMATIC_SCENARIO_ASSIGNMENT_READ = "automatic_scenario_assignment:read"
     TENANT_READ = "tenant:read"
     EVENTING_MANAGE = "eventing:manage"
+    INTEGRATION_SYSTEM_READ = "integration_system:read"
+    INTEGRATION_SYSTEM_WRITE = "integration_system:write"
+    # Compass's scope of its internal callers (systemAuthByToken); here answered within the caller's tenant only.
+    ORY_INTERNAL = "ory_internal"
+    APPLICATION_TEMPLATE_READ = "application_template:read"
+    APPLICATION_TEMPLATE_WRITE = "application_template:write"
     # Compass's field scopes: without them the field answers null (its `@sanitize`), not an error.
     APPLICATION_WEBHOOKS_READ = "application.webhooks:read"
     RUNTIME_WEBHOOKS_READ = "runtime.webhooks:read"
     WEBHOOKS_AUTH_READ = "webhooks.auth:read"
     BUNDLE_INSTANCE_AUTHS_READ = "bundle.instance_auths:read"
+    API_SPEC_FETCH_REQUEST_READ = "api_spec.fetch_request:read"
+    EVENT_SPEC_FETCH_REQUEST_READ = "event_spec.fetch_request:read"
+    DOCUMENT_FETCH_REQUEST_READ = "document.fetch_request:read"
+    FETCH_REQUEST_AUTH_READ = "fetch-request.auth:read"
+    INTEGRATION_SYSTEM_AUTHS_READ = "integration_system.auths:read"
+    APPLICATION_TEMPLATE_WEBHOOKS_READ = "application_template.webhooks:read"
+    FORMATION_TEMPLATE_WEBHOOKS_READ = "formation_template.webhooks:read"
+    APPLICATION_APPLICATION_TEMPLATE_READ = "application.application_template:read"
+    # Compass's input scope: updateApplicationTemplate may change a template's labels only with it.
+    APPLICATION_TEMPLATE_LABELS_WRITE = "application_template.labels:write"
+    # Compass's @hasScopes on the localTenantID input field of an application.
+    APPLICATION_LOCAL_TENANT_ID_WRITE = "application.local_tenant_id:write"
+    BUNDLE_INSTANCE_AUTH_WRITE = "bundle_instance_auth:write"
+    HEALTH_CHECKS_READ = "health_checks:read"
+    OPERATION_READ = "operation:read"
+    OPERATION_SCHEDULE = "operation:schedule"
+    # Platform scopes (below): they act beyond the caller's tenant, so a token holds them only when asked for.
+    TENANT_WRITE = "tenant:write"
+    CERTIFICATE_SUBJECT_MAPPING_READ = "certificate_subject_mapping:read"
+    CERTIFICATE_SUBJECT_MAPPING_WRITE = "certificate_subject_mapping:write"
+    # Every tenant's applications at once (`applicationsGlobal`): Compass's super_admin scope.
+    APPLICATION_GLOBAL_READ = "application_global:read"
 
 
-ALL_SCOPES = frozenset(Scope)
+# Compass gives none of these to a tenant's operators (its super_admin holds the subject mappings' only; the
+# tenant fetcher holds tenant:write): writing tenants and mapping certificates to consumers reach other tenants.
+PLATFORM_SCOPES = frozenset({
+    Scope.TENANT_WRITE,
+    Scope.CERTIFICATE_SUBJECT_MAPPING_READ,
+    Scope.CERTIFICATE_SUBJECT_MAPPING_WRITE,
+    Scope.APPLICATION_GLOBAL_READ,
+    # Formation constraints are global: a GLOBAL one is enforced in every tenant.
+    Scope.FORMATION_CONSTRAINT_WRITE,
+})
+ALL_SCOPES = frozenset(Scope) - PLATFORM_SCOPES
 
 
 @dataclass(frozen=True)
@@ -65,6 +111,14 @@ class OperatorPrincipal:
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+@dataclass(frozen=True)
+class IntegrationSystemPrincipal(OperatorPrincipal):
+    """An integration system holding a client-credentials token: global, it acts in the tenant its request
+    names, with the scopes Compass gives its consumer type; ``subject`` is the integration system's id."""
+
+    viewer_type = "INTEGRATION_SYSTEM"
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
 
     runtime_token_ttl_seconds: int = Field(3600, description="Lifetime of one-time tokens for runtimes.")
     application_token_ttl_seconds: int = Field(300, description="Lifetime of one-time tokens for applications.")
+    oauth_token_ttl_seconds: int = Field(
+        3600, gt=0, le=86_400,
+        description="Lifetime of the JWTs the OAuth token endpoint issues for client credentials (Hydra's default).",
+    )
 
     ca_cert_file: Path | None = Field(None, description="Operator-supplied CA (or intermediate) certificate.")
     ca_key_file: Path | None = Field(None, description="Key of the operator-supplied CA.")
@@ -122,6 +126,22 @@ class Settings(BaseSettings):
         "plus 600 bytes a token).",
     )
 
+    spec_fetch_allowed_networks: list[str] = Field(
+        [],
+        description="Networks (CIDR) specs may be fetched from although they are loopback, private, link-local or "
+        "otherwise not global, e.g. 10.0.0.0/8 for an internal registry; every other such address is refused.",
+    )
+    spec_fetch_timeout_seconds: float = Field(
+        10.0, gt=0, description="A spec fetch (every redirect and an OAuth token included) must end within this time."
+    )
+    spec_fetch_max_bytes: int = Field(5_242_880, gt=0, description="Larger fetched specs are refused (FAILED).")
+    spec_fetch_max_redirects: int = Field(5, ge=0, description="Redirects a spec fetch follows, each checked anew.")
+    self_register_distinguish_label_key: str = Field(
+        "",
+        description="Compass's APP_SELF_REGISTER_DISTINGUISH_LABEL_KEY: applications of a template carrying this "
+        "label are not merged (mergeApplications); empty: no template is refused for a label.",
+    )
+
     auto_migrate: bool = Field(
         True, description="Migrate the embedded SQLite database on start (never a PostgreSQL one)."
     )
@@ -165,6 +185,11 @@ class Settings(BaseSettings):
     @property
     def certificate_secured_connector_url(self) -> str:
         return f"{self.effective_public_mtls_url}/connector/graphql"
+
+    @property
+    def oauth_token_url(self) -> str:
+        """The OAuth 2.0 token endpoint that client credentials name (Hydra's path)."""
+        return f"{self.effective_public_url}/oauth2/token"
 
     @property
     def mtls_director_url(self) -> str:

@@ -14,15 +14,37 @@ config = context.config
 target_metadata = metadata
 
 
+class ForeignKeyViolationError(RuntimeError):
+    """A migration left rows that reference missing ones; it is rolled back."""
+
+
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Set on the bare DBAPI connection: SQLite ignores the pragma inside a transaction."""
+    cursor = connection.connection.cursor()
+    cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    cursor.close()
+
+
 def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode changes a table by copying it, dropping the old one and renaming the copy; with foreign keys
+        # on, dropping a parent table (tenants) deletes every row that references it (ON DELETE CASCADE).
+        _sqlite_foreign_keys(connection, on=False)
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=sqlite,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                raise ForeignKeyViolationError(f"rows referencing missing rows after the migration: {broken[:10]}")
+    finally:
+        if sqlite:
+            _sqlite_foreign_keys(connection, on=True)
 
 
 async def _run_async(url: str) -> None:

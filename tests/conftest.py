@@ -69,6 +69,8 @@ def settings(data_dir: Path, database_url: str) -> Settings:
         log_json=False,
         maintenance_interval_seconds=3600,
         last_seen_flush_seconds=3600,
+        # Specs are fetched from loopback stand-ins (testing/upstream.py).
+        spec_fetch_allowed_networks=["127.0.0.0/8", "::1/128"],
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from compass import migrate
@@ -67,3 +67,41 @@ async def test_downgrade_to_base_removes_every_table(fresh_url: str, fresh_datab
         remaining = await connection.run_sync(_tables)
     assert remaining <= {"alembic_version"}
     assert await migrate.current_revision(fresh_database.engine) is None
+
+
+async def test_upgrading_a_database_keeps_every_row(fresh_url: str, fresh_database: Database) -> None:
+    """SQLite's batch mode rebuilds a table to change it; with foreign keys on, dropping a parent table (tenants)
+    would delete every row that references it."""
+    # given: a tenant with an application and a runtime, at the first revision
+    await asyncio.to_thread(migrate.upgrade, fresh_url, "0001")
+    async with fresh_database.engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO tenants (id, name, type, created_at) VALUES ('t1', 'acme', 'account', '2026-01-01')")
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO applications (id, tenant_id, name, status_condition, status_timestamp, created_at, "
+                "updated_at) VALUES ('a1', 't1', 'shop', 'INITIAL', '2026-01-01', '2026-01-01', '2026-01-01')"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO runtimes (id, tenant_id, name, status_condition, status_timestamp, created_at) "
+                "VALUES ('r1', 't1', 'kyma', 'INITIAL', '2026-01-01', '2026-01-01')"
+            )
+        )
+
+    # when
+    await asyncio.to_thread(migrate.upgrade, fresh_url)
+
+    # then
+    async with fresh_database.engine.connect() as connection:
+        counts = (
+            await connection.execute(
+                text(
+                    "SELECT (SELECT count(*) FROM tenants), (SELECT count(*) FROM applications), "
+                    "(SELECT count(*) FROM runtimes)"
+                )
+            )
+        ).one()
+    assert tuple(counts) == (1, 1, 1)

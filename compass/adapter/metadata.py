@@ -33,6 +33,7 @@ from compass.adapter.transactions import write
 from director.application.service import application as application_service
 from director.bundle.inputs import BundleCreateInput, BundleUpdateInput
 from director.bundle.service import bundle as bundle_service
+from director.fetchrequest.service import fetch_request as fetch_request_service
 from director.label.service import label as label_service
 from director.models import Bundle
 from kernel.db import Database
@@ -112,8 +113,17 @@ async def _details_of(session: AsyncSession, target: Target, bundle: Bundle) -> 
     events = await bundle_service.event_definitions_by_bundles(session, tenant_id, ids)
     documents = await bundle_service.documents_by_bundles(session, tenant_id, ids)
     entry = (await _references(session, target)).get(bundle.id, {})
+    fetch_requests = await fetch_request_service.by_api_definitions(
+        session, tenant_id, [api.id for api in apis.get(bundle.id, [])]
+    )
+    specification = next(iter(fetch_requests.values()), None)
     return service_details.details_of(
-        bundle, apis.get(bundle.id, []), events.get(bundle.id, []), documents.get(bundle.id, []), entry
+        bundle,
+        apis.get(bundle.id, []),
+        events.get(bundle.id, []),
+        documents.get(bundle.id, []),
+        entry,
+        specification=specification,
     )
 
 
@@ -194,7 +204,8 @@ class MetadataEndpoints:
     async def _create(self, request: Request, body: bytes) -> Response:
         target = await self._target(request)
         details = _details(body)
-        data = service_details.bundle_input(details)
+        # The specs are fetched before the unit of work opens (``director.fetchrequest.service``).
+        data = await fetch_request_service.prefetch(self.settings, service_details.bundle_input(details))
 
         async def create(session: AsyncSession) -> str:
             references = await _references_to_change(session, target)
@@ -202,7 +213,7 @@ class MetadataEndpoints:
             if identifier and any(entry.get("identifier") == identifier for entry in references.values()):
                 raise Refused(error_response(409, f"Service with Identifier {identifier} already exists"))
             bundle = await bundle_service.add(session, target.tenant_id, target.application_id, data)
-            references[bundle.id] = service_details.reference(bundle.id, identifier, details)
+            references[bundle.id] = service_details.reference(bundle.id, identifier)
             await _write(session, target, references)
             return bundle.id
 
@@ -227,7 +238,7 @@ class MetadataEndpoints:
         replaced; the identifier stays what it was."""
         target = await self._target(request)
         details = _details(body)
-        data = service_details.bundle_input(details)
+        data = await fetch_request_service.prefetch(self.settings, service_details.bundle_input(details))
         update = BundleUpdateInput(
             name=data.name, description=data.description, default_instance_auth=data.default_instance_auth
         )
@@ -238,7 +249,7 @@ class MetadataEndpoints:
             await bundle_service.update(session, target.tenant_id, bundle.id, update)
             await _replace_definitions(session, target.tenant_id, bundle.id, data)
             identifier = references.get(bundle.id, {}).get("identifier", "")
-            entry = service_details.reference(bundle.id, identifier, details)
+            entry = service_details.reference(bundle.id, identifier)
             if references.get(bundle.id) != entry:
                 references[bundle.id] = entry
                 await _write(session, target, references)

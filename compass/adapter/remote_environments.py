@@ -49,7 +49,7 @@ def _of_remote_environment(name: str) -> OwnerCheck:
     async def check(session: AsyncSession, auth: SystemAuth) -> None:
         application = (
             await application_service.find(session, auth.tenant_id, auth.application_id)
-            if auth.application_id
+            if auth.application_id and auth.tenant_id  # an application's system auth always has its tenant
             else None
         )
         if application is None or application.normalized_name != name:

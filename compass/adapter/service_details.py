@@ -2,11 +2,11 @@
 body as Go's decoder reads it, checked with the messages Compass's adapter answers, turned into the one bundle it
 becomes, and told back from that bundle.
 
-What the Director has no place for yet is kept in the service's entry of the application's label
-``legacy_servicesMetadata``, beside its ``identifier``: where its API specification is to be fetched from
-(``specificationUrl``). The Director fetches no specification before issue 14; until then such an API definition
-has a spec without data. ``specificationCredentials`` and ``specificationRequestParameters`` are checked and then
-forgotten: the label is read by every runtime of the application's formations, no place for secrets.
+The service's ``identifier`` is kept in its entry of the application's label ``legacy_servicesMetadata``. An API
+given by ``specificationUrl`` (or an OData API without a spec: its ``<targetUrl>/$metadata``) gets a spec with a
+fetch request, as Compass's adapter makes it: the Director fetches the spec (``director.fetchrequest``), with the
+``specificationCredentials`` and ``specificationRequestParameters`` as the fetch request's auth, and GET answers
+them and ``specificationUrl`` from the fetch request (runtimes, which read the label, cannot read its auth).
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ from director.bundle.inputs import (
     EventDefinitionInput,
     EventSpecInput,
     EventSpecType,
+    FetchRequestInput,
     OAuthCredentialDataInput,
     SpecFormat,
 )
-from director.models import APIDefinition, Bundle, Document, EventDefinition
+from director.models import APIDefinition, Bundle, Document, EventDefinition, FetchRequest
 from director.validation import optional_url
 from kernel.errors import CompassError, InvalidInputError
 
@@ -341,12 +342,40 @@ def _spec_data(spec: Any) -> str:
     return spec if isinstance(spec, str) else json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
 
 
+def _specification_auth(api: API) -> AuthInput | None:
+    """How the spec is fetched: the specification credentials and request parameters (Compass's converter)."""
+    credential = None
+    if (credentials := api.specification_credentials) is not None:
+        if (oauth := credentials.oauth) is not None:
+            data = OAuthCredentialDataInput(client_id=oauth.client_id, client_secret=oauth.client_secret, url=oauth.url)
+            credential = CredentialDataInput(oauth=data)
+        elif (basic := credentials.basic) is not None:
+            credential = CredentialDataInput(basic=BasicCredentialDataInput(basic.username, basic.password))
+    parameters = api.specification_request_parameters or RequestParameters()
+    if credential is None and parameters.headers is None and parameters.query_parameters is None:
+        return None
+    return AuthInput(
+        credential=credential,
+        additional_headers=parameters.headers,
+        additional_query_params=parameters.query_parameters,
+    )
+
+
+def _specification_url(api: API) -> str:
+    """The specification URL; for an OData API without one, where OData publishes its metadata document."""
+    if not api.specification_url and api.is_odata:
+        return api.target_url.rstrip("/") + ODATA_METADATA_PATH
+    return api.specification_url
+
+
 def _api_spec(api: API) -> APISpecInput | None:
     spec_type = APISpecType.ODATA if api.is_odata else APISpecType.OPEN_API
     if api.spec is not None:
         return APISpecInput(type=spec_type, format=_spec_format(api.spec), data=_spec_data(api.spec))
     if api.fetches_specification:
-        return APISpecInput(type=spec_type, format=SpecFormat.XML if api.is_odata else SpecFormat.JSON)
+        fetch_request = FetchRequestInput(url=_specification_url(api), auth=_specification_auth(api))
+        spec_format = SpecFormat.XML if api.is_odata else SpecFormat.JSON
+        return APISpecInput(type=spec_type, format=spec_format, fetch_request=fetch_request)
     return APISpecInput(type=spec_type, format=SpecFormat.YAML) if api.api_type else None
 
 
@@ -446,17 +475,9 @@ def encode_references(references: References) -> str:
     return json.dumps(dict(sorted(references.items())), ensure_ascii=False, separators=(",", ":"))
 
 
-def reference(service_id: str, identifier: str, details: ServiceDetails) -> dict[str, Any]:
-    """The service's entry: Compass's ``{id, identifier}``, and where its specification is to be fetched from."""
-    entry: dict[str, Any] = {"id": service_id, "identifier": identifier}
-    api = details.api
-    if api is None or not api.fetches_specification:
-        return entry
-    url = api.specification_url
-    if not url and api.is_odata:
-        url = api.target_url.rstrip("/") + ODATA_METADATA_PATH
-    entry["specificationUrl"] = url
-    return entry
+def reference(service_id: str, identifier: str) -> dict[str, Any]:
+    """The service's entry: Compass's ``{id, identifier}``."""
+    return {"id": service_id, "identifier": identifier}
 
 
 # --- back from the Director -------------------------------------------------------------------------------
@@ -492,22 +513,29 @@ def _credentials_of(auth: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _api_of(api: APIDefinition, auth: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
-    """``api`` in Go's field order; headers and query parameters both in ``requestParameters`` and, for the
-    oldest clients, beside it."""
+def _request_parameters(auth: dict[str, Any]) -> dict[str, Any] | None:
     headers, query_parameters = auth.get("additionalHeaders"), auth.get("additionalQueryParams")
     parameters = {
         key: value for key, value in (("headers", headers), ("queryParameters", query_parameters)) if value is not None
     }
+    return parameters or None
+
+
+def _api_of(api: APIDefinition, auth: dict[str, Any], specification: FetchRequest | None) -> dict[str, Any]:
+    """``api`` in Go's field order; headers and query parameters both in ``requestParameters`` and, for the
+    oldest clients, beside it; the specification's URL, credentials and parameters from its fetch request."""
+    specification_auth = (specification.auth if specification is not None else None) or {}
     fields: dict[str, Any] = {
         "targetUrl": api.target_url,
         "credentials": _credentials_of(auth),
         "spec": _spec_value(api.spec_data, api.spec_format) if api.spec_data is not None else None,
-        "specificationUrl": entry.get("specificationUrl") or None,
+        "specificationUrl": specification.url if specification is not None else None,
         "apiType": api.spec_type,
-        "requestParameters": parameters or None,
-        "headers": headers,
-        "queryParameters": query_parameters,
+        "requestParameters": _request_parameters(auth),
+        "specificationCredentials": _credentials_of(specification_auth),
+        "specificationRequestParameters": _request_parameters(specification_auth),
+        "headers": auth.get("additionalHeaders"),
+        "queryParameters": auth.get("additionalQueryParams"),
     }
     return {key: value for key, value in fields.items() if value is not None}
 
@@ -518,8 +546,11 @@ def details_of(
     events: Sequence[EventDefinition],
     documents: Sequence[Document],
     entry: dict[str, Any],
+    *,
+    specification: FetchRequest | None,
 ) -> dict[str, Any]:
-    """``GET /services/{id}``: the bundle as a ``ServiceDetails``, as Compass's adapter converts it back."""
+    """``GET /services/{id}``: the bundle as a ``ServiceDetails``, as Compass's adapter converts it back;
+    ``specification`` is the API's fetch request."""
     if len(apis) > 1:
         raise CompassError("found more API Definitions than one supported for legacy Service")
     if len(events) > 1:
@@ -529,7 +560,7 @@ def details_of(
         details["identifier"] = identifier
     details["labels"] = {}
     if apis:
-        details["api"] = _api_of(apis[0], bundle.default_instance_auth or {}, entry)
+        details["api"] = _api_of(apis[0], bundle.default_instance_auth or {}, specification)
     if events and events[0].spec_data is not None:
         details["events"] = {"spec": _spec_value(events[0].spec_data, events[0].spec_format)}
     if documents:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ from kernel.errors import UnauthenticatedError
 from kernel.settings import Settings
 
 _ALGORITHM = "ES256"
+# Compass's consumer types ("Runtime", "Application", "Integration System") and the consumer's id.
+CONSUMER_TYPE_CLAIM = "consumer_type"
+CONSUMER_ID_CLAIM = "consumer_id"
 _OIDC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 _JWKS_TTL_SECONDS = 300
 # Tokens naming an unknown key must not make every request an outbound call to the issuer.
@@ -43,18 +47,30 @@ def load_or_create_signing_key(path: Path) -> ec.EllipticCurvePrivateKey:
 
 
 def issue_token(
-    settings: Settings, *, tenant_id: str, scopes: list[str], ttl_seconds: int, subject: str = "operator"
+    settings: Settings,
+    *,
+    tenant_id: str | None,
+    scopes: Iterable[str],
+    ttl_seconds: int,
+    subject: str = "operator",
+    consumer: tuple[str, str] | None = None,
+    key: ec.EllipticCurvePrivateKey | None = None,
 ) -> str:
-    key = load_or_create_signing_key(settings.jwt_key_file)
+    """An operator's token (``compass token``), or with ``consumer`` (its type and id) one the OAuth token endpoint
+    issues for client credentials; ``tenant_id`` None for an integration system's, which acts in any tenant."""
+    key = key or load_or_create_signing_key(settings.jwt_key_file)
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "iss": settings.jwt_issuer,
         "sub": subject,
         "iat": now,
         "exp": now + ttl_seconds,
-        "tenant": tenant_id,
         "scopes": " ".join(scopes),
     }
+    if tenant_id is not None:
+        claims["tenant"] = tenant_id
+    if consumer is not None:
+        claims[CONSUMER_TYPE_CLAIM], claims[CONSUMER_ID_CLAIM] = consumer
     return jwt.encode(claims, key, algorithm=_ALGORITHM)
 
 
@@ -63,6 +79,10 @@ class VerifiedClaims:
     subject: str
     tenant_id: str | None
     scopes: frozenset[str]
+    # Only on this server's client-credentials tokens (an external issuer's claims never set them).
+    consumer_type: str | None = None
+    consumer_id: str | None = None
+    expires_at: int | None = None
 
 
 def _scopes_from(value: Any) -> frozenset[str]:
@@ -98,7 +118,14 @@ class JWTVerifier:
                     issuer=self._settings.jwt_issuer,
                     options={"require": ["exp", "iss", "sub"]},
                 )
-                return VerifiedClaims(claims["sub"], claims.get("tenant"), _scopes_from(claims.get("scopes")))
+                return VerifiedClaims(
+                    claims["sub"],
+                    claims.get("tenant"),
+                    _scopes_from(claims.get("scopes")),
+                    consumer_type=claims.get(CONSUMER_TYPE_CLAIM),
+                    consumer_id=claims.get(CONSUMER_ID_CLAIM),
+                    expires_at=claims["exp"],
+                )
             if self._settings.oidc_issuer and issuer == self._settings.oidc_issuer:
                 key = await self._oidc_key(header.get("kid"))
                 claims = jwt.decode(

@@ -1,8 +1,9 @@
 """The one place a request's identity is decided; resolvers only read ``scope["state"]["principal"]``.
 
-Director: an operator's JWT, or a runtime's or application's client certificate. Connector, and the REST API's
-connector endpoints (``compass.adapter``): a client certificate, or a one-time token (redeemed later, by the
-resolver or endpoint, in the same transaction as what it buys).
+Director: an operator's JWT, a JWT the OAuth token endpoint issued for client credentials, or a runtime's or
+application's client certificate. Connector, and the REST API's connector endpoints (``compass.adapter``): a
+client certificate, or a one-time token (redeemed later, by the resolver or endpoint, in the same transaction as
+what it buys).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from compass.adapter.paths import Credential
 from compass.adapter.responses import operator_refusal, refusal
 from compass.auth.certificates import client_certificate, client_id_of, serial_of
 from compass.auth.jwt import JWTVerifier
+from compass.auth.oauth import client_principal
 from connector.errors import CertificateRevokedError, RateLimitedError
 from connector.graphql.context import TokenCredential
 from connector.service import ConnectorService
@@ -122,7 +124,7 @@ class AuthenticationMiddleware:
     async def _director_principal(self, scope: Scope) -> OperatorPrincipal | ClientPrincipal:
         headers = Headers(scope=scope)
         if headers.get("authorization"):
-            return await self._operator(headers)
+            return await self._bearer(headers)
         identity = await self._certificate_identity(scope)
         if identity is None:
             raise UnauthenticatedError("send Authorization: Bearer <JWT> (see `compass token`) or a client certificate")
@@ -146,10 +148,21 @@ class AuthenticationMiddleware:
         return TokenCredential(token.strip())
 
     async def _operator(self, headers: Headers) -> OperatorPrincipal:
+        principal = await self._bearer(headers)
+        if not isinstance(principal, OperatorPrincipal):
+            raise ForbiddenError("a runtime's or an application's token cannot call this; an operator's can")
+        return principal
+
+    async def _bearer(self, headers: Headers) -> OperatorPrincipal | ClientPrincipal:
+        """An operator's JWT, or one the OAuth token endpoint issued for client credentials (``compass.auth.oauth``)."""
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthenticatedError("send Authorization: Bearer <JWT> (see `compass token`)")
         claims = await self.verifier.verify(token.strip())
+        if claims.consumer_type is not None:
+            principal = await client_principal(self.database, claims, headers.get(TENANT_HEADER))
+            await self._check_tenant(principal.tenant_id)
+            return principal
         if not claims.tenant_id:
             raise ForbiddenError("the bearer token names no tenant")
         requested = headers.get(TENANT_HEADER)

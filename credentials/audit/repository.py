@@ -22,6 +22,7 @@ class AuditEventName(StrEnum):
     CERTIFICATE_RENEWED = "certificate_renewed"
     CERTIFICATE_REVOKED = "certificate_revoked"
     CERTIFICATE_REFUSED = "certificate_refused"
+    CLIENT_CREDENTIALS_ISSUED = "client_credentials_issued"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 
 from director.label.filters import LabelCondition
 from director.label.repository import LabelledKind, LabelledRepository, LabelRepository
@@ -14,6 +14,26 @@ class ApplicationRepository(LabelledRepository[Application]):
     noun = "application"
     kind = LabelledKind.APPLICATION
     order_by = ("name", "id")
+
+    async def get_by_system_number(self, tenant_id: str, system_number: str) -> Application | None:
+        statement = self.select(tenant_id).where(Application.system_number == system_number)
+        return (await self.session.execute(self._ordered(statement))).scalars().first()
+
+    def of_every_tenant(self, conditions: Sequence[LabelCondition]) -> Select[Application]:
+        """Applications of all tenants matching every label condition (``applicationsGlobal``)."""
+        labels = LabelRepository(self.session)
+        statement = select(Application)
+        for condition in conditions:
+            statement = statement.where(Application.id.in_(labels.owners_matching(None, self.kind, condition)))
+        return statement
+
+    async def get_by_local_tenant_id_and_template(
+        self, tenant_id: str, local_tenant_id: str, template_id: str
+    ) -> Application | None:
+        statement = self.select(tenant_id).where(
+            Application.local_tenant_id == local_tenant_id, Application.application_template_id == template_id
+        )
+        return (await self.session.execute(self._ordered(statement))).scalars().first()
 
     async def get_by_normalized_name(self, tenant_id: str, normalized_name: str) -> Application | None:
         statement = self.select(tenant_id).where(Application.normalized_name == normalized_name)

@@ -11,9 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from credentials.revocation import revoke_for_object
 from director.application import parts
-from director.application.inputs import ApplicationRegisterInput, ApplicationUpdateInput
+from director.application.inputs import (
+    ApplicationRegisterInput,
+    ApplicationStatusCondition,
+    ApplicationUpdateInput,
+)
 from director.application.repository import ApplicationRepository
+from director.apptemplate.repository import ApplicationTemplateRepository
 from director.bundle.service import bundle as bundle_service
+from director.formation.service import formation as formation_service
+from director.integrationsystem.service import integration_system as integration_system_service
 from director.label.inputs import LabelFilter
 from director.label.repository import LabelledKind
 from director.label.service import filtered_page
@@ -22,6 +29,7 @@ from director.models import SCENARIOS, Application, Label, Runtime
 from director.normalization import normalize_name
 from director.pagination import Page, PageRequest
 from director.polling.invalidation import changes
+from director.runtime.repository import RuntimeRepository
 from director.validation import list_size, optional_text, optional_url, require_name
 from director.webhook.service import webhook as webhook_service
 from kernel.errors import ConflictError, NotFoundError
@@ -49,6 +57,23 @@ class ApplicationService:
         self, session: AsyncSession, tenant_id: str, filters: Sequence[LabelFilter], request: PageRequest
     ) -> Page[Application]:
         return await filtered_page(ApplicationRepository(session), tenant_id, filters, request)
+
+    async def find_by_system_number(
+        self, session: AsyncSession, tenant_id: str, system_number: str
+    ) -> Application | None:
+        return await ApplicationRepository(session).get_by_system_number(tenant_id, system_number)
+
+    async def page_by_local_tenant_id(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        local_tenant_id: str,
+        filters: Sequence[LabelFilter],
+        request: PageRequest,
+    ) -> Page[Application]:
+        repository = ApplicationRepository(session)
+        columns = {"local_tenant_id": local_tenant_id}
+        return await filtered_page(repository, tenant_id, filters, request, columns=columns)
 
     async def for_runtime(
         self,
@@ -80,6 +105,7 @@ class ApplicationService:
             raise _name_taken(name, normalized_name, existing.name)
         application = Application(tenant_id=tenant_id, name=name, normalized_name=normalized_name)
         self._apply(application, data)
+        await integration_system_service.require(session, application.integration_system_id)
         try:
             await repository.add(application)
         except IntegrityError:
@@ -104,12 +130,20 @@ class ApplicationService:
         if data.status_condition is not None and data.status_condition.value != application.status_condition:
             application.status_condition = data.status_condition.value
             application.status_timestamp = utcnow()
+        # An update without these keeps the stored values, as in Compass.
+        if data.application_namespace is not None:
+            application.application_namespace = optional_text(
+                data.application_namespace, "applicationNamespace", max_length=256
+            )
+        if data.local_tenant_id is not None:
+            application.local_tenant_id = optional_text(data.local_tenant_id, "localTenantID", max_length=256)
 
     async def update(
         self, session: AsyncSession, tenant_id: str, application_id: str, data: ApplicationUpdateInput
     ) -> Application:
         application = await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         self._apply(application, data)
+        await integration_system_service.require(session, application.integration_system_id)
         application.updated_at = utcnow()
         await session.flush()
         return application
@@ -123,6 +157,60 @@ class ApplicationService:
         await revoke_for_object(session, tenant_id, ClientKind.APPLICATION, application_id, now=now)
         await repository.delete(application)
         return application
+
+    async def unpair(self, session: AsyncSession, tenant_id: str, application_id: str, *, now: datetime) -> Application:
+        """Compass's synchronous unpair: refused while a runtime shares a formation with the application; its
+        status becomes INITIAL, so that it may pair again (and be merged)."""
+        application = await parts.changing(ApplicationRepository(session), tenant_id, application_id)
+        formations = await formation_service.scenarios_of(session, tenant_id, LabelledKind.APPLICATION, application_id)
+        runtimes = await RuntimeRepository(session).names_in_formations(tenant_id, formations) if formations else []
+        if runtimes:
+            raise ConflictError(
+                f"System {application.name} is still used and cannot be deleted. Unassign the system from the "
+                f"following formations first: {', '.join(formations)}. Then, unassign the system from the "
+                f"following runtimes, too: {', '.join(runtimes)}"
+            )
+        application.status_condition = ApplicationStatusCondition.INITIAL.value
+        application.status_timestamp = now
+        application.updated_at = now
+        await session.flush()
+        return application
+
+    async def merge(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        destination_id: str,
+        source_id: str,
+        *,
+        now: datetime,
+        distinguish_label_key: str = "",
+    ) -> Application:
+        """Compass's merge of two registrations of one system (one of the same template and base URL, the source
+        still INITIAL and in no formation): the destination takes every field it lacks and every label key it
+        lacks from the source (``managed`` is "true" if either's is, its formations stay its own), and the
+        source is unregistered, its client certificates revoked."""
+        repository = ApplicationRepository(session)
+        source = await parts.changing(repository, tenant_id, source_id)
+        source_formations = await formation_service.scenarios_of(session, tenant_id, LabelledKind.APPLICATION, source_id)
+        if source_formations:
+            raise ConflictError(f"System {source.name} is part of the following formations : {', '.join(source_formations)}")
+        destination = await parts.changing(repository, tenant_id, destination_id)
+        _refuse_merge(destination, source)
+        template = await ApplicationTemplateRepository(session).get(source.application_template_id or "")
+        if distinguish_label_key and template is not None and distinguish_label_key in template.labels:
+            raise ConflictError(f"app template: {template.id} has label {distinguish_label_key}")
+        for column in _MERGED_COLUMNS:
+            if not getattr(destination, column):
+                setattr(destination, column, getattr(source, column))
+        labels = await label_service.by_applications(session, tenant_id, [destination_id, source_id])
+        merged = _merged_labels(labels.get(destination_id, []), labels.get(source_id, []))
+        await revoke_for_object(session, tenant_id, ClientKind.APPLICATION, source_id, now=now)
+        await repository.delete(source)
+        destination.updated_at = now
+        await label_service.set_many(session, tenant_id, LabelledKind.APPLICATION, destination_id, merged)
+        await session.flush()
+        return destination
 
     async def revoke_certificates(
         self, session: AsyncSession, tenant_id: str, application_id: str, *, now: datetime
@@ -143,6 +231,54 @@ class ApplicationService:
     async def delete_label(self, session: AsyncSession, tenant_id: str, application_id: str, key: str) -> Label:
         await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         return await label_service.delete(session, tenant_id, LabelledKind.APPLICATION, application_id, key)
+
+
+# The fields a merge fills in (Compass's mergo.Merge: a destination's empty field takes the source's value).
+_MERGED_COLUMNS = (
+    "provider_name",
+    "description",
+    "healthcheck_url",
+    "integration_system_id",
+    "system_number",
+    "local_tenant_id",
+    "base_url",
+    "application_namespace",
+    "system_status",
+)
+MANAGED_LABEL = "managed"
+
+
+def _refuse_merge(destination: Application, source: Application) -> None:
+    """Compass's refusals, with its messages: only registrations of one system, not yet paired, are merged."""
+    source_url = (source.base_url or "").removesuffix("/")
+    destination_url = (destination.base_url or "").removesuffix("/")
+    if not source_url or not destination_url or source_url != destination_url:
+        raise ConflictError(
+            f"BaseURL for applications {destination.id} and {source.id} are not the same. Destination app BaseURL: "
+            f"{destination_url}. Source app BaseURL: {source_url}"
+        )
+    source_template = source.application_template_id or ""
+    destination_template = destination.application_template_id or ""
+    if not source_template or source_template != destination_template:
+        raise ConflictError(
+            f"Application templates are not the same. Destination app template: {destination_template}. "
+            f"Source app template: {source_template}"
+        )
+    if source.status_condition != ApplicationStatusCondition.INITIAL.value:
+        raise ConflictError(f"Cannot merge application with id {source.id}, because it is in a CONNECTED status")
+
+
+def _merged_labels(destination: Sequence[Label], source: Sequence[Label]) -> dict[str, Any]:
+    """The destination's labels, plus the source's keys it lacks; the destination keeps its own formations."""
+    sources = _values(source)
+    merged = {key: value for key, value in sources.items() if key != SCENARIOS} | _values(destination)
+    if any(str(labels.get(MANAGED_LABEL)).lower() == "true" for labels in (merged, sources)):
+        merged[MANAGED_LABEL] = "true"
+    return merged
+
+
+def _values(labels: Sequence[Label]) -> dict[str, Any]:
+    return {label.key: label.value for label in labels}
 
 
 def _name_taken(name: str, normalized_name: str, existing: str | None) -> ConflictError:

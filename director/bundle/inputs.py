@@ -4,6 +4,7 @@ converts its inputs into. Field names are the GraphQL inputs' in snake case."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import Any
 
@@ -27,6 +28,18 @@ class DocumentFormat(Enum):
     MARKDOWN = "MARKDOWN"
 
 
+class FetchMode(Enum):
+    SINGLE = "SINGLE"
+    BUNDLE = "BUNDLE"
+    INDEX = "INDEX"
+
+
+class FetchRequestStatusCondition(Enum):
+    INITIAL = "INITIAL"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
 @dataclass(frozen=True)
 class BasicCredentialDataInput:
     username: str
@@ -41,17 +54,31 @@ class OAuthCredentialDataInput:
 
 
 @dataclass(frozen=True)
+class CertificateOAuthCredentialDataInput:
+    """OAuth 2.0 client credentials where the client authenticates with a certificate (mTLS)."""
+
+    client_id: str
+    certificate: str
+    url: str
+
+
+@dataclass(frozen=True)
 class CredentialDataInput:
-    """Exactly one of ``basic`` and ``oauth`` (the service refuses both or neither)."""
+    """Exactly one of ``basic``, ``oauth`` and ``certificate_oauth`` (the service refuses more or none)."""
 
     basic: BasicCredentialDataInput | None = None
     oauth: OAuthCredentialDataInput | None = None
+    certificate_oauth: CertificateOAuthCredentialDataInput | None = None
 
 
 @dataclass(frozen=True)
 class CSRFTokenCredentialRequestAuthInput:
+    """Headers and query parameters come as objects or serialized (JSON text), not both."""
+
     token_endpoint_url: str
     credential: CredentialDataInput | None = None
+    additional_headers: Any = None
+    additional_query_params: Any = None
     additional_headers_serialized: str | None = None
     additional_query_params_serialized: str | None = None
 
@@ -71,6 +98,24 @@ class AuthInput:
     additional_headers_serialized: str | None = None
     additional_query_params_serialized: str | None = None
     request_auth: CredentialRequestAuthInput | None = None
+    access_strategy: str | None = None
+    cert_common_name: str | None = None
+    one_time_token: OneTimeTokenInput | None = None
+
+
+@dataclass(frozen=True)
+class OneTimeTokenInput:
+    """A token as another Compass exported it; accepted, but only a system auth would keep it (see auth_record)."""
+
+    token: str
+    used: bool
+    expires_at: datetime
+    created_at: datetime
+    used_at: datetime
+    connector_url: str | None = None
+    raw: str | None = None
+    raw_encoded: str | None = None
+    type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,10 +127,34 @@ class VersionInput:
 
 
 @dataclass(frozen=True)
+class FetchedSpec:
+    """What fetching a spec came to; attached to its ``FetchRequestInput`` before the unit of work opens
+    (``director.fetchrequest.service.prefetch``), so no transaction is held during the network I/O."""
+
+    condition: FetchRequestStatusCondition
+    timestamp: datetime
+    message: str | None = None
+    data: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchRequestInput:
+    """Where a spec or document is fetched from when it comes without data. ``fetched`` is not a GraphQL field:
+    it is the outcome of the fetch, made before the write; without it the request is stored as INITIAL."""
+
+    url: str
+    auth: AuthInput | None = None
+    mode: FetchMode | None = FetchMode.SINGLE
+    filter: str | None = None
+    fetched: FetchedSpec | None = None
+
+
+@dataclass(frozen=True)
 class APISpecInput:
     type: APISpecType
     format: SpecFormat
     data: str | None = None
+    fetch_request: FetchRequestInput | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +162,7 @@ class EventSpecInput:
     type: EventSpecType
     format: SpecFormat
     data: str | None = None
+    fetch_request: FetchRequestInput | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +192,7 @@ class DocumentInput:
     format: DocumentFormat
     kind: str | None = None
     data: str | None = None
+    fetch_request: FetchRequestInput | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +206,7 @@ class BundleCreateInput:
     api_definitions: tuple[APIDefinitionInput, ...] | None = None
     event_definitions: tuple[EventDefinitionInput, ...] | None = None
     documents: tuple[DocumentInput, ...] | None = None
+    correlation_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ class FormationObjectType(Enum):
 
     APPLICATION = "APPLICATION"
     RUNTIME = "RUNTIME"
+    RUNTIME_CONTEXT = "RUNTIME_CONTEXT"
     TENANT = "TENANT"
 
 
@@ -18,3 +19,5 @@ class FormationObjectType(Enum):
 class FormationInput:
     name: str
     template_name: str | None = None
+    # Compass's initial state (INITIAL or DRAFT), for callers holding formation.state:write.
+    state: str | None = None

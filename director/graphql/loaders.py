@@ -6,28 +6,45 @@ Each loader batches the keys of one event-loop tick into one call of a service's
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
+from director.apptemplate.service import application_template as application_template_service
 from director.bundle.service import bundle as bundle_service
 from director.eventing.service import eventing as eventing_service
+from director.fetchrequest.service import fetch_request as fetch_request_service
+from director.formationassignment.service import formation_assignment as formation_assignment_service
+from director.formationconstraint.service import formation_constraint as formation_constraint_service
 from director.instanceauth.service import bundle_instance_auth as instance_auth_service
+from director.integrationdependency.service import AspectTree
+from director.integrationdependency.service import integration_dependency as integration_dependency_service
+from director.integrationsystem.service import integration_system as integration_system_service
 from director.label.service import label as label_service
 from director.models import (
     APIDefinition,
+    Application,
+    ApplicationTemplate,
+    AssignmentOperation,
     Bundle,
     BundleInstanceAuth,
     Document,
     EventDefinition,
+    FetchRequest,
+    FormationAssignment,
+    FormationConstraint,
+    IntegrationDependency,
     Label,
     Runtime,
+    RuntimeContext,
     SystemAuth,
     Webhook,
 )
 from director.runtime.service import runtime as runtime_service
+from director.runtimecontext.service import runtime_context as runtime_context_service
 from director.systemauth.service import system_auth as system_auth_service
+from director.tenant.service import tenant as tenant_service
 from director.webhook.service import webhook as webhook_service
 from kernel.transactions import run_again_on_conflict
 
@@ -89,6 +106,15 @@ class Loaders:
             context, bundle_service.event_definitions_by_bundles
         )
         self.documents_by_bundle: DataLoader[str, list[Document]] = _children(context, bundle_service.documents_by_bundles)
+        self.fetch_request_by_api_definition: DataLoader[str, FetchRequest | None] = _loader(
+            context, fetch_request_service.by_api_definitions, _none
+        )
+        self.fetch_request_by_event_definition: DataLoader[str, FetchRequest | None] = _loader(
+            context, fetch_request_service.by_event_definitions, _none
+        )
+        self.fetch_request_by_document: DataLoader[str, FetchRequest | None] = _loader(
+            context, fetch_request_service.by_documents, _none
+        )
         self.instance_auths_by_bundle: DataLoader[str, list[BundleInstanceAuth]] = _children(
             context, instance_auth_service.by_bundles
         )
@@ -98,4 +124,49 @@ class Loaders:
             context, system_auth_service.by_applications
         )
         self.auths_by_runtime: DataLoader[str, list[SystemAuth]] = _children(context, system_auth_service.by_runtimes)
+        self.auths_by_integration_system: DataLoader[str, list[SystemAuth]] = _children(
+            context, integration_system_service.auths
+        )
+        self.contexts_by_runtime: DataLoader[str, list[RuntimeContext]] = _children(
+            context, runtime_context_service.by_runtimes
+        )
+        self.labels_by_runtime_context: DataLoader[str, list[Label]] = _children(
+            context, runtime_context_service.labels_by_contexts
+        )
         self.eventing_url_by_application: DataLoader[str, str] = _eventing_urls(context)
+        self.parents_by_tenant: DataLoader[str, list[str]] = _children(context, tenant_service.parents_of)
+        self.api_definition_by_id: DataLoader[str, APIDefinition | None] = _loader(
+            context, bundle_service.api_definitions_by_ids, _none
+        )
+        self.event_definition_by_id: DataLoader[str, EventDefinition | None] = _loader(
+            context, bundle_service.event_definitions_by_ids, _none
+        )
+        self.integration_dependencies_by_application: DataLoader[str, list[IntegrationDependency]] = _children(
+            context, integration_dependency_service.by_applications
+        )
+        self.aspects_by_integration_dependency: DataLoader[str, list[AspectTree]] = _children(
+            context, integration_dependency_service.aspects_by_dependencies
+        )
+        self.labels_by_tenant: DataLoader[str, dict[str, Any]] = _loader(context, tenant_service.labels_of, dict)
+        self.initialized_by_tenant: DataLoader[str, bool] = _loader(context, tenant_service.initialized, bool)
+        self.application_template_by_id: DataLoader[str, ApplicationTemplate | None] = _loader(
+            context, application_template_service.by_ids, _none
+        )
+        self.webhooks_by_application_template: DataLoader[str, list[Webhook]] = _children(
+            context, webhook_service.by_application_templates
+        )
+        self.assignments_by_formation: DataLoader[str, list[FormationAssignment]] = _children(
+            context, formation_assignment_service.by_formations
+        )
+        self.operations_by_assignment: DataLoader[str, list[AssignmentOperation]] = _children(
+            context, formation_assignment_service.operations_by_assignments
+        )
+        self.participant_by_id: DataLoader[str, Application | Runtime | RuntimeContext | None] = _loader(
+            context, formation_assignment_service.participants_by_ids, _none
+        )
+        self.constraints_by_formation_template: DataLoader[str, list[FormationConstraint]] = _children(
+            context, formation_constraint_service.for_templates
+        )
+        self.webhooks_by_formation_template: DataLoader[str, list[Webhook]] = _children(
+            context, webhook_service.by_formation_templates
+        )

@@ -29,8 +29,16 @@ class PageInfo:
         )
 
 
+@strawberry.interface(
+    description="A page of a list: ask for `first` items `after` a cursor (pageInfo.endCursor of the page before)."
+)
+class Pageable:
+    page_info: PageInfo
+    total_count: int
+
+
 @strawberry.type
-class Page(Generic[T]):
+class Page(Pageable, Generic[T]):
     """Subclass a specialization to name and describe it, as Compass's SDL does for each page:
 
     ``@strawberry.type(description="A page of runtimes.") class RuntimePage(Page[Runtime]): ...``
@@ -38,8 +46,6 @@ class Page(Generic[T]):
     """
 
     data: list[T]
-    page_info: PageInfo
-    total_count: int
 
     @classmethod
     def of(cls, page: pagination.Page[Row], convert: Callable[[Row], T]) -> Self:

@@ -19,17 +19,20 @@ from kernel.errors import ForbiddenError
 from kernel.principal import ClientKind, ClientPrincipal, Principal, Scope
 
 # Compass's scopes of its runtime and application consumers (hydrator `scopesPerConsumerType`), of those that
-# guard a field here: a runtime reads its own webhooks and bundles' instance auths, not applications' webhooks.
+# guard a field here: a runtime reads its own webhooks and bundles' instance auths, not applications' webhooks
+# nor their templates (so a template's change is in no runtime's cached view); an application reads its template.
 CLIENT_FIELD_SCOPES: dict[ClientKind, frozenset[str]] = {
     ClientKind.RUNTIME: frozenset({Scope.RUNTIME_WEBHOOKS_READ, Scope.BUNDLE_INSTANCE_AUTHS_READ}),
-    ClientKind.APPLICATION: frozenset({Scope.APPLICATION_WEBHOOKS_READ, Scope.BUNDLE_INSTANCE_AUTHS_READ}),
+    ClientKind.APPLICATION: frozenset(
+        {Scope.APPLICATION_WEBHOOKS_READ, Scope.BUNDLE_INSTANCE_AUTHS_READ, Scope.APPLICATION_APPLICATION_TEMPLATE_READ}
+    ),
 }
 
 
 class RequireScope(BasePermission):
     error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 - strawberry reads it as a class attribute
 
-    def __init__(self, scope: str, own: tuple[ClientKind, str] | None = None) -> None:
+    def __init__(self, scope: str, own: tuple[ClientKind, str | None] | None = None) -> None:
         self.scope = scope
         self.own = own
         self.message = f"missing scope {str(scope)!r}"
@@ -40,17 +43,20 @@ class RequireScope(BasePermission):
             if self.own is None:
                 return False
             kind, argument = self.own
+            if argument is None:  # the service checks that the object named is the client's own
+                return principal.identity.kind is kind
             return principal.identity.kind is kind and kwargs.get(argument) == principal.identity.object_id
         return bool(principal.has_scope(self.scope))
 
 
-def scoped(scope: str, *, own: tuple[ClientKind, str] | None = None) -> list[FieldExtension]:
+def scoped(scope: str, *, own: tuple[ClientKind, str | None] | None = None) -> list[FieldExtension]:
     """Field extensions: ``strawberry.field(extensions=scoped("runtime:read", own=(ClientKind.RUNTIME, "id")))``.
 
     Args:
         scope: what an operator's token must grant.
         own: which certificate clients may call the field too: their kind, and the argument (python name)
-            that must equal their own runtime or application id.
+            that must equal their own runtime or application id; None when the argument names a part of it
+            (a runtime context) and the service refuses another's.
     """
     return [PermissionExtension(permissions=[RequireScope(scope, own)], fail_silently=False, use_directives=False)]
 

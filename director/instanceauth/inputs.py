@@ -44,3 +44,23 @@ class BundleInstanceAuthSetInput:
 
     auth: AuthInput | None = None
     status: BundleInstanceAuthStatusInput | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleInstanceAuthCreateInput:
+    """Credentials the caller sets itself for one consumer: exactly one of ``runtime_id``, ``runtime_context_id``."""
+
+    auth: AuthInput
+    context: str | None = None
+    input_params: str | None = None
+    runtime_id: str | None = None
+    runtime_context_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BundleInstanceAuthUpdateInput:
+    """What is given replaces what is stored; the status stays."""
+
+    context: str | None = None
+    input_params: str | None = None
+    auth: AuthInput | None = None

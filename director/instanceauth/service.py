@@ -12,22 +12,36 @@ from director.application import parts
 from director.bundle.auth import auth_record
 from director.bundle.repository import BundleRepository
 from director.instanceauth.inputs import (
+    BundleInstanceAuthCreateInput,
     BundleInstanceAuthRequestInput,
     BundleInstanceAuthSetInput,
     BundleInstanceAuthSetStatusCondition,
+    BundleInstanceAuthUpdateInput,
 )
 from director.instanceauth.inputs import BundleInstanceAuthStatusCondition as Condition
 from director.instanceauth.repository import BundleInstanceAuthRepository
 from director.json_schema import violation
-from director.models import BundleInstanceAuth
+from director.models import Bundle, BundleInstanceAuth
 from director.runtime.repository import RuntimeRepository
-from kernel.errors import ConflictError, InvalidInputError
+from kernel.errors import ConflictError, InvalidInputError, NotFoundError
 from kernel.models import utcnow
 
 
 def _set_status(auth: BundleInstanceAuth, condition: Condition, reason: str, message: str) -> None:
     auth.status_condition, auth.status_reason, auth.status_message = condition.value, reason, message
     auth.status_timestamp = utcnow()
+
+
+async def _check_input_params(bundle: Bundle, input_params: str | None) -> None:
+    if bundle.instance_auth_request_input_schema is None:
+        return
+    schema = json.loads(bundle.instance_auth_request_input_schema)
+    params = json.loads(input_params) if input_params is not None else None
+    if params is None:
+        raise InvalidInputError("inputParams are required: the bundle defines instanceAuthRequestInputSchema")
+    problem = await violation(schema, params, "the bundle's instanceAuthRequestInputSchema")
+    if problem is not None:
+        raise InvalidInputError(f"inputParams do not match the bundle's instanceAuthRequestInputSchema: {problem}")
 
 
 class BundleInstanceAuthService:
@@ -50,14 +64,7 @@ class BundleInstanceAuthService:
         runtime_id: str | None = None,
     ) -> BundleInstanceAuth:
         bundle = await parts.changing(BundleRepository(session), tenant_id, bundle_id)
-        if bundle.instance_auth_request_input_schema is not None:
-            schema = json.loads(bundle.instance_auth_request_input_schema)
-            params = json.loads(data.input_params) if data.input_params is not None else None
-            if params is None:
-                raise InvalidInputError("inputParams are required: the bundle defines instanceAuthRequestInputSchema")
-            problem = await violation(schema, params, "the bundle's instanceAuthRequestInputSchema")
-            if problem is not None:
-                raise InvalidInputError(f"inputParams do not match the bundle's instanceAuthRequestInputSchema: {problem}")
+        await _check_input_params(bundle, data.input_params)
         repository = BundleInstanceAuthRepository(session)
         if data.id is not None and await repository.get(tenant_id, data.id) is not None:
             raise ConflictError(f"bundle instance auth {data.id} already exists")
@@ -78,6 +85,68 @@ class BundleInstanceAuthService:
         else:
             _set_status(auth, Condition.PENDING, "CredentialsNotProvided", "Credentials were not yet provided.")
         return await repository.add(auth)
+
+    async def create(
+        self, session: AsyncSession, tenant_id: str, bundle_id: str, data: BundleInstanceAuthCreateInput
+    ) -> BundleInstanceAuth:
+        """Compass's createBundleInstanceAuth: the caller brings the credentials, so they are SUCCEEDED at once."""
+        runtime_id = data.runtime_id
+        if (runtime_id is None) == (data.runtime_context_id is None):
+            raise InvalidInputError("give exactly one of runtimeID or runtimeContextID")
+        if runtime_id is None:
+            raise InvalidInputError("runtimeContextID: bundle instance auths are held by runtimes here; give runtimeID")
+        bundle = await parts.changing(BundleRepository(session), tenant_id, bundle_id)
+        await _check_input_params(bundle, data.input_params)
+        await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
+        auth = BundleInstanceAuth(
+            tenant_id=tenant_id,
+            bundle_id=bundle.id,
+            runtime_id=runtime_id,
+            context=data.context,
+            input_params=data.input_params,
+            auth=auth_record(data.auth, "auth"),
+        )
+        _set_status(auth, Condition.SUCCEEDED, "CredentialsProvided", "Credentials were provided.")
+        return await BundleInstanceAuthRepository(session).add(auth)
+
+    async def update(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        auth_id: str,
+        bundle_id: str,
+        data: BundleInstanceAuthUpdateInput,
+    ) -> BundleInstanceAuth:
+        """Compass's updateBundleInstanceAuth; unlike Compass, an auth of another bundle is NOT_FOUND."""
+        auth = await parts.changing(BundleInstanceAuthRepository(session), tenant_id, auth_id)
+        bundle = await BundleRepository(session).get_or_raise(tenant_id, bundle_id)
+        if auth.bundle_id != bundle.id:
+            raise NotFoundError(f"bundle instance auth {auth_id} does not exist in bundle {bundle_id}")
+        if data.input_params is not None:
+            await _check_input_params(bundle, data.input_params)
+            auth.input_params = data.input_params
+        if data.context is not None:
+            auth.context = data.context
+        if data.auth is not None:
+            auth.auth = auth_record(data.auth, "auth")
+        await session.flush()
+        return auth
+
+    async def delete(self, session: AsyncSession, tenant_id: str, auth_id: str) -> BundleInstanceAuth:
+        """Compass's deleteBundleInstanceAuth: gone at once, whatever its status."""
+        return await parts.delete(BundleInstanceAuthRepository(session), tenant_id, auth_id)
+
+    async def consumers_of(self, session: AsyncSession, tenant_id: str, auth_id: str) -> tuple[str | None, str | None]:
+        """The application whose bundle the auth is of, and the runtime it was requested for (None, None: missing)."""
+        auth = await BundleInstanceAuthRepository(session).get(tenant_id, auth_id)
+        if auth is None:
+            return None, None
+        bundle = await BundleRepository(session).get(tenant_id, auth.bundle_id)
+        return (bundle.application_id if bundle else None), auth.runtime_id
+
+    async def bundle_of(self, session: AsyncSession, tenant_id: str, auth_id: str) -> Bundle | None:
+        auth = await BundleInstanceAuthRepository(session).get(tenant_id, auth_id)
+        return None if auth is None else await BundleRepository(session).get(tenant_id, auth.bundle_id)
 
     async def set(
         self, session: AsyncSession, tenant_id: str, auth_id: str, data: BundleInstanceAuthSetInput

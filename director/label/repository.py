@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
@@ -38,10 +38,18 @@ M = TypeVar("M", bound=IdMixin)
 class LabelledKind(StrEnum):
     APPLICATION = "application"
     RUNTIME = "runtime"
+    RUNTIME_CONTEXT = "runtime context"
+
+
+_OWNER_COLUMNS: dict[LabelledKind, InstrumentedAttribute[str | None]] = {
+    LabelledKind.APPLICATION: Label.application_id,
+    LabelledKind.RUNTIME: Label.runtime_id,
+    LabelledKind.RUNTIME_CONTEXT: Label.runtime_context_id,
+}
 
 
 def _owner_column(kind: LabelledKind) -> InstrumentedAttribute[str | None]:
-    return Label.application_id if kind is LabelledKind.APPLICATION else Label.runtime_id
+    return _OWNER_COLUMNS[kind]
 
 
 def _sqlite_json_equals(sql_value: ColumnElement[Any], json_type: ColumnElement[Any], value: Any) -> ColumnElement[bool]:
@@ -165,10 +173,13 @@ class LabelRepository:
             return func.json(Label.value) == func.json(literal(json.dumps(value)))
         return _sqlite_json_equals(func.json_extract(Label.value, "$"), func.json_type(Label.value), value)
 
-    def owners_matching(self, tenant_id: str, kind: LabelledKind, condition: LabelCondition) -> Any:
-        """A subquery of owner ids whose label satisfies ``condition``."""
+    def owners_matching(self, tenant_id: str | None, kind: LabelledKind, condition: LabelCondition) -> Any:
+        """A subquery of owner ids whose label satisfies ``condition``; of every tenant when ``tenant_id`` is None
+        (``applicationsGlobal``)."""
         owner = _owner_column(kind)
-        statement = select(owner).where(Label.tenant_id == tenant_id, Label.key == condition.key, owner.is_not(None))
+        statement = select(owner).where(Label.key == condition.key, owner.is_not(None))
+        if tenant_id is not None:
+            statement = statement.where(Label.tenant_id == tenant_id)
         if condition.any_of is not None:
             statement = statement.where(self.array_contains_any(condition.any_of))
         elif condition.has_equals:
@@ -181,9 +192,13 @@ class LabelledRepository(TenantScopedRepository[M]):
 
     kind: ClassVar[LabelledKind]
 
-    def filtered(self, tenant_id: str, conditions: Sequence[LabelCondition]) -> Select[M]:
+    def filtered(
+        self, tenant_id: str, conditions: Sequence[LabelCondition], *, columns: Mapping[str, object] | None = None
+    ) -> Select[M]:
         labels = LabelRepository(self.session)
         statement = self.select(tenant_id)
+        for column, value in (columns or {}).items():
+            statement = statement.where(getattr(self.model, column) == value)
         for condition in conditions:
             statement = statement.where(self.model.id.in_(labels.owners_matching(tenant_id, self.kind, condition)))
         return statement

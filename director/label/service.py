@@ -7,7 +7,7 @@ service declares the change, not this one.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,12 +41,18 @@ async def check_against_definition(key: str, value: Any, schema: Any) -> None:
 
 
 async def filtered_page(
-    repository: LabelledRepository[M], tenant_id: str, filters: Sequence[LabelFilter], request: PageRequest
+    repository: LabelledRepository[M],
+    tenant_id: str,
+    filters: Sequence[LabelFilter],
+    request: PageRequest,
+    *,
+    columns: Mapping[str, object] | None = None,
 ) -> Page[M]:
-    """A page of labelled rows (applications, runtimes) matching every filter: their services' ``page``."""
+    """A page of labelled rows (applications, runtimes) matching every filter, and holding ``columns``' values
+    (column name to value) if given: their services' ``page``."""
     conditions = [parse_label_filter(item.key, item.query) for item in list_size(filters, "filter")]
     rows, total = await repository.page(
-        repository.filtered(tenant_id, conditions), limit=request.limit, offset=request.offset
+        repository.filtered(tenant_id, conditions, columns=columns), limit=request.limit, offset=request.offset
     )
     return Page(rows, total, request.offset)
 

@@ -2,28 +2,56 @@
 
 from credentials.models import OneTimeToken, SystemAuth
 from director.models.application import APIDefinition, Application, Bundle, Document, EventDefinition, Webhook
-from director.models.formation import Formation
+from director.models.application_template import ApplicationTemplate
+from director.models.certificate_subject_mapping import CertificateSubjectMapping
+from director.models.fetch_request import FetchRequest
+from director.models.formation import (
+    AssignmentOperation,
+    ConstraintReference,
+    Formation,
+    FormationAssignment,
+    FormationConstraint,
+    FormationTemplate,
+)
 from director.models.instance_auth import BundleInstanceAuth
+from director.models.integration_dependency import Aspect, AspectEventResource, IntegrationDependency
+from director.models.integration_system import IntegrationSystem
 from director.models.label import SCENARIOS, Label, LabelDefinition
 from director.models.runtime import Runtime
-from director.models.tenant import Tenant
+from director.models.runtime_context import RuntimeContext
+from director.models.tenant import Tenant, TenantLabel, TenantParent
 from kernel.models import Base
 
 __all__ = [
     "SCENARIOS",
     "APIDefinition",
     "Application",
+    "ApplicationTemplate",
+    "Aspect",
+    "AspectEventResource",
+    "AssignmentOperation",
     "Base",
     "Bundle",
     "BundleInstanceAuth",
+    "CertificateSubjectMapping",
+    "ConstraintReference",
     "Document",
     "EventDefinition",
+    "FetchRequest",
     "Formation",
+    "FormationAssignment",
+    "FormationConstraint",
+    "FormationTemplate",
+    "IntegrationDependency",
+    "IntegrationSystem",
     "Label",
     "LabelDefinition",
     "OneTimeToken",
     "Runtime",
+    "RuntimeContext",
     "SystemAuth",
     "Tenant",
+    "TenantLabel",
+    "TenantParent",
     "Webhook",
 ]

@@ -11,12 +11,13 @@ from kernel.models import Base, IdMixin, PortableJSON, TenantOwned
 SCENARIOS = "scenarios"
 
 class Label(IdMixin, TenantOwned, Base):
-    """A label on exactly one application or runtime; ``scenarios`` is the stored truth of formations."""
+    """A label on exactly one application, runtime or runtime context; ``scenarios`` is the stored truth of formations."""
 
     __tablename__ = "labels"
     __table_args__ = (
         UniqueConstraint("application_id", "key"),
         UniqueConstraint("runtime_id", "key"),
+        UniqueConstraint("runtime_context_id", "key"),
     )
 
     key: Mapped[str] = mapped_column(String(256), index=True)
@@ -25,6 +26,9 @@ class Label(IdMixin, TenantOwned, Base):
         ForeignKey("applications.id", ondelete="CASCADE"), index=True
     )
     runtime_id: Mapped[str | None] = mapped_column(ForeignKey("runtimes.id", ondelete="CASCADE"), index=True)
+    runtime_context_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runtime_contexts.id", ondelete="CASCADE"), index=True
+    )
 
 
 class LabelDefinition(IdMixin, TenantOwned, Base):

@@ -18,5 +18,6 @@ class Runtime(IdMixin, TenantOwned, Base):
     status_timestamp: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime | None]
+    application_namespace: Mapped[str | None] = mapped_column(String(256))
     # Bumped by writes to this runtime alone (its labels, formations, status): only its own view changes.
     revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

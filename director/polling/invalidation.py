@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.polling.revision import ApplicationPart, RevisionRepository
 from kernel.db import Database
+from kernel.errors import TenantNotFoundError
 
 _KEY = "director.changes"
 
@@ -37,8 +38,9 @@ class Changes:
         self._applications: dict[str, frozenset[str]] = {}
 
     async def runtime(self, runtime_id: str, *, formations: bool = False) -> None:
-        """A write to one runtime alone (its labels, status, webhooks, tokens); ``formations`` when it may move
-        the runtime between formations or delete it. Bumps (and locks) that runtime's row now.
+        """A write to one runtime alone (its labels, status, webhooks, tokens, runtime contexts); ``formations``
+        when it may move the runtime or one of its contexts between formations, or delete it. Bumps (and locks)
+        that runtime's row now.
 
         A runtime that is an application's default for eventing and leaves a formation changes what other
         runtimes' views show as that application's ``eventingConfiguration``: then every view of the tenant is
@@ -77,13 +79,18 @@ class Changes:
         await self._lock_tenant()
         self._declared = self._bump_tenant = True
 
+    def outside_views(self) -> None:
+        """A write no runtime's view shows (certificate subject mappings, tenants' own records): nothing to bump."""
+        self._declared = True
+
     async def _lock_tenant(self) -> None:
         if self._tenant_locked:
             return
         if self._runtime_locked:
             # The tenant row comes first in the lock order: taking it now could deadlock with an operator's write.
             raise RuntimeError("declare the tenant's or an application's change before a runtime's own")
-        await self._revisions.lock_tenant(self.tenant_id)
+        if not await self._revisions.lock_tenant(self.tenant_id):
+            raise TenantNotFoundError(f"tenant {self.tenant_id!r} does not exist")
         self._tenant_locked = True
 
     async def settle(self) -> None:

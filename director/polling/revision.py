@@ -57,6 +57,7 @@ from director.models import (
     Document,
     EventDefinition,
     Formation,
+    IntegrationDependency,
     Label,
     Runtime,
     SystemAuth,
@@ -64,9 +65,21 @@ from director.models import (
     Webhook,
 )
 
-_UNDER_BUNDLE = (APIDefinition, EventDefinition, Document, BundleInstanceAuth)
+_UNDER_BUNDLE = (Document, BundleInstanceAuth)
+# Rows that name their application themselves (definitions do whether in a bundle or not).
+_NAMING_APPLICATION = (APIDefinition, EventDefinition, IntegrationDependency, Webhook, SystemAuth)
 
-ApplicationPart = type[Application | Bundle | APIDefinition | EventDefinition | Document | BundleInstanceAuth | Webhook | SystemAuth]
+ApplicationPart = type[
+    Application
+    | Bundle
+    | APIDefinition
+    | EventDefinition
+    | Document
+    | BundleInstanceAuth
+    | Webhook
+    | SystemAuth
+    | IntegrationDependency
+]
 
 
 class RevisionRepository:
@@ -107,9 +120,10 @@ class RevisionRepository:
         tenant_revision = int(rows[0][0]) if rows else -1
         return tenant_revision, tuple(sorted((row[1], int(row[2])) for row in rows if row[1] is not None))
 
-    async def lock_tenant(self, tenant_id: str) -> None:
+    async def lock_tenant(self, tenant_id: str) -> bool:
+        """False when the tenant is gone (deleteTenants), though its operators' tokens are still valid."""
         statement = select(Tenant.id).where(Tenant.id == tenant_id)
-        await self.session.execute(statement.with_for_update(key_share=True))  # FOR NO KEY UPDATE
+        return (await self.session.execute(statement.with_for_update(key_share=True))).first() is not None  # FOR NO KEY UPDATE
 
     async def application_owning(self, tenant_id: str, part: ApplicationPart, part_id: str) -> str | None:
         """The application a row belongs to; None when it belongs to none (a runtime's webhook) or is missing."""
@@ -124,7 +138,7 @@ class RevisionRepository:
                 .join(part, part.bundle_id == Bundle.id)
                 .where(part.tenant_id == tenant_id, part.id == part_id)
             )
-        elif issubclass(part, Webhook | SystemAuth):
+        elif issubclass(part, _NAMING_APPLICATION):
             statement = select(part.application_id).where(part.tenant_id == tenant_id, part.id == part_id)
         else:
             raise TypeError(f"{part.__name__} is not a part of an application's tree")

@@ -25,13 +25,15 @@ class RuntimeRegisterInput:
     labels: dict[str, Any] | None = None
     webhooks: tuple[WebhookInput, ...] | None = None
     status_condition: RuntimeStatusCondition | None = None
+    application_namespace: str | None = None
 
 
 @dataclass(frozen=True)
 class RuntimeUpdateInput:
-    """New values of a runtime; given labels are set, others are kept."""
+    """New values of a runtime; given labels are set, others are kept, and so is a namespace not given."""
 
     name: str
     description: str | None = None
     labels: dict[str, Any] | None = None
     status_condition: RuntimeStatusCondition | None = None
+    application_namespace: str | None = None

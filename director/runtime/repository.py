@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from director.label.filters import LabelCondition
 from director.label.repository import LabelledKind, LabelledRepository
-from director.models import Runtime
+from director.models import SCENARIOS, Runtime
 
 
 class RuntimeRepository(LabelledRepository[Runtime]):
@@ -13,3 +16,9 @@ class RuntimeRepository(LabelledRepository[Runtime]):
     async def get_by_name(self, tenant_id: str, name: str) -> Runtime | None:
         statement = self.select(tenant_id).where(Runtime.name == name)
         return (await self.session.execute(statement)).scalars().first()
+
+    async def names_in_formations(self, tenant_id: str, formations: Sequence[str]) -> list[str]:
+        """The names of the runtimes in any of ``formations``, sorted."""
+        condition = LabelCondition(key=SCENARIOS, any_of=tuple(formations))
+        statement = self.filtered(tenant_id, [condition]).with_only_columns(Runtime.name).order_by(Runtime.name)
+        return list((await self.session.execute(statement)).scalars())

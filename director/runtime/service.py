@@ -21,6 +21,7 @@ from director.pagination import Page, PageRequest
 from director.polling.invalidation import changes
 from director.runtime.inputs import RuntimeRegisterInput, RuntimeUpdateInput
 from director.runtime.repository import RuntimeRepository
+from director.runtimecontext.service import runtime_context as runtime_context_service
 from director.validation import list_size, optional_text, require_name
 from director.webhook.service import webhook as webhook_service
 from kernel.errors import ConflictError, ForbiddenError
@@ -55,6 +56,10 @@ class RuntimeService:
     def _apply(self, runtime: Runtime, data: RuntimeRegisterInput | RuntimeUpdateInput) -> None:
         runtime.name = require_name(data.name, "name")
         runtime.description = optional_text(data.description, "description")
+        if data.application_namespace is not None:  # Compass keeps the stored one when an update gives none
+            runtime.application_namespace = optional_text(
+                data.application_namespace, "applicationNamespace", max_length=256
+            )
         if data.status_condition is not None and data.status_condition.value != runtime.status_condition:
             runtime.status_condition = data.status_condition.value
             runtime.status_timestamp = utcnow()
@@ -103,6 +108,7 @@ class RuntimeService:
         await changes(session).runtime(runtime_id, formations=True)  # it leaves its formations
         runtime = await self.get(session, tenant_id, runtime_id)
         await revoke_for_object(session, tenant_id, ClientKind.RUNTIME, runtime_id, now=now)
+        await runtime_context_service.remove_all(session, tenant_id, runtime_id)
         await RuntimeRepository(session).delete(runtime)
         return runtime
 

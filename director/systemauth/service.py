@@ -15,11 +15,16 @@ from credentials.systemauth.repository import OneTimeTokenRepository, SystemAuth
 from credentials.tokens import TokenType, hash_token, new_token
 from director.application import parts
 from director.application.repository import ApplicationRepository
+from director.bundle.auth import auth_record
+from director.bundle.inputs import AuthInput
+from director.integrationsystem.repository import IntegrationSystemRepository
 from director.models import OneTimeToken, SystemAuth
 from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository
 from director.systemauth.inputs import TokenPolicy
-from kernel.errors import ForbiddenError, InvalidInputError
+from director.validation import optional_text
+from kernel.errors import ForbiddenError, InvalidInputError, NotFoundError
+from kernel.models import new_id
 from kernel.principal import ClientKind, Principal, Scope
 
 _OWNER_COLUMN = {ClientKind.RUNTIME: "runtime_id", ClientKind.APPLICATION: "application_id"}
@@ -61,6 +66,11 @@ class SystemAuthService:
 
     async def find(self, session: AsyncSession, tenant_id: str, auth_id: str) -> SystemAuth | None:
         return await SystemAuthRepository(session).get(tenant_id, auth_id)
+
+    async def by_token(self, session: AsyncSession, tenant_id: str, token: str, *, now: datetime) -> SystemAuth | None:
+        """Compass's systemAuthByToken: the system auth a valid (unused, unexpired) one-time token was issued for.
+        Only the token's hash is stored, and that is what is matched."""
+        return await OneTimeTokenRepository(session).system_auth_of_valid(tenant_id, hash_token(token), now)
 
     # Batch reads for the DataLoaders: the system auths of many owners in one statement.
 
@@ -158,6 +168,98 @@ class SystemAuthService:
             raise ForbiddenError(f"missing scope {str(scope)!r}")
         await OneTimeTokenRepository(session).invalidate_unused(tenant_id, auth.id, now)
         return auth
+
+    # OAuth 2.0 client credentials (Compass's requestClientCredentialsFor*): a system auth whose id is the client id.
+
+    async def request_runtime_credentials(
+        self, session: AsyncSession, tenant_id: str, runtime_id: str, *, token_url: str
+    ) -> IssuedCredentials:
+        """Its new system auth shows only in the runtime's view."""
+        await changes(session).runtime(runtime_id)
+        await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
+        return await _credentials(session, SystemAuth(tenant_id=tenant_id, runtime_id=runtime_id), token_url)
+
+    async def request_application_credentials(
+        self, session: AsyncSession, tenant_id: str, application_id: str, *, token_url: str
+    ) -> IssuedCredentials:
+        """Its new system auth shows in the view of every runtime that sees the application."""
+        await parts.changing(ApplicationRepository(session), tenant_id, application_id)
+        return await _credentials(session, SystemAuth(tenant_id=tenant_id, application_id=application_id), token_url)
+
+    async def request_integration_system_credentials(
+        self, session: AsyncSession, _tenant_id: str, integration_system_id: str, *, token_url: str
+    ) -> IssuedCredentials:
+        """Global, as the integration system: the system auth belongs to no tenant."""
+        changes(session).outside_views()
+        if await IntegrationSystemRepository(session).get(integration_system_id) is None:
+            raise NotFoundError(f"integration system {integration_system_id} does not exist")
+        return await _credentials(session, SystemAuth(integration_system_id=integration_system_id), token_url)
+
+    async def delete_for(self, session: AsyncSession, tenant_id: str, auth_id: str, *, kind: ClientKind) -> SystemAuth:
+        """deleteSystemAuthFor{Runtime,Application}: the system auth of that kind goes, and with it its client
+        credentials (no new token; issued ones are refused) and what its certificates authenticate as (their
+        records stay, detached, and no longer authenticate)."""
+        auth = await parts.changing(SystemAuthRepository(session), tenant_id, auth_id)
+        if getattr(auth, _OWNER_COLUMN[kind]) is None:
+            raise NotFoundError(f"system auth {auth_id} of a {kind.lower()} does not exist")
+        await SystemAuthRepository(session).delete(auth)
+        return auth
+
+    async def delete_for_integration_system(self, session: AsyncSession, _tenant_id: str, auth_id: str) -> SystemAuth:
+        changes(session).outside_views()
+        repository = SystemAuthRepository(session)
+        auth = await repository.global_one(auth_id)
+        if auth is None:
+            raise NotFoundError(f"system auth {auth_id} of an integration system does not exist")
+        await repository.delete(auth)
+        return auth
+
+    async def update_auth(
+        self, session: AsyncSession, tenant_id: str, auth_id: str, data: AuthInput, *, caller: Principal
+    ) -> SystemAuth:
+        """Compass's updateSystemAuth: the stored Auth is replaced by ``data``, certCommonName included (a token in
+        it is not kept: only tokens' hashes are). The client secret the token endpoint checks is not part of it
+        and stays. The caller's tenant's system auths, or any integration system's (those are global); the caller
+        needs its owner's write scope (Compass's is internal, ory_internal)."""
+        record = auth_record(data, "in") or {}
+        if data.cert_common_name is not None:
+            record["certCommonName"] = optional_text(data.cert_common_name, "in.certCommonName", max_length=256)
+        repository = SystemAuthRepository(session)
+        found = await repository.global_one(auth_id)
+        if found is None:
+            found = await parts.changing(repository, tenant_id, auth_id)
+        else:
+            changes(session).outside_views()
+        scope = (
+            Scope.RUNTIME_WRITE if found.runtime_id
+            else Scope.APPLICATION_WRITE if found.application_id
+            else Scope.INTEGRATION_SYSTEM_WRITE
+        )
+        if not caller.has_scope(scope):
+            raise ForbiddenError(f"missing scope {str(scope)!r}")
+        found.value = record
+        await session.flush()
+        return found
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    """The only moment the client secret exists on the server: it is handed out and then only its hash remains."""
+
+    record: SystemAuth
+    client_secret: str
+
+
+async def _credentials(session: AsyncSession, auth: SystemAuth, token_url: str) -> IssuedCredentials:
+    secret = new_token()
+    auth.id = new_id()
+    auth.client_secret_hash = hash_token(secret)
+    auth.value = {"credential": {"oauth": {"clientId": auth.id, "clientSecret": "", "url": token_url}}}
+    await SystemAuthRepository(session).add(auth)
+    AuditRepository(session).record(
+        audit_event("client_credentials_issued", tenant_id=auth.tenant_id, client_id=auth.id, detail=None)
+    )
+    return IssuedCredentials(auth, secret)
 
 
 system_auth = SystemAuthService()

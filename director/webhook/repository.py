@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import delete, or_, select
+
 from director.models import Webhook
 from kernel.repository import TenantScopedRepository
 
@@ -7,3 +12,43 @@ from kernel.repository import TenantScopedRepository
 class WebhookRepository(TenantScopedRepository[Webhook]):
     model = Webhook
     noun = "webhook"
+
+    async def of_application_templates(self, template_ids: Sequence[str]) -> dict[str, list[Webhook]]:
+        """Templates' webhooks are global like them (no tenant)."""
+        statement = self._ordered(
+            select(Webhook).where(Webhook.tenant_id.is_(None), Webhook.application_template_id.in_(template_ids))
+        )
+        grouped: dict[str, list[Webhook]] = defaultdict(list)
+        for row in (await self.session.execute(statement)).scalars():
+            grouped[str(row.application_template_id)].append(row)
+        return grouped
+
+    async def of_formation_templates(self, tenant_id: str, template_ids: Sequence[str]) -> dict[str, list[Webhook]]:
+        """A formation template's webhooks carry its tenant (none for a global template)."""
+        statement = self._ordered(
+            select(Webhook).where(
+                or_(Webhook.tenant_id.is_(None), Webhook.tenant_id == tenant_id),
+                Webhook.formation_template_id.in_(template_ids),
+            )
+        )
+        grouped: dict[str, list[Webhook]] = defaultdict(list)
+        for row in (await self.session.execute(statement)).scalars():
+            grouped[str(row.formation_template_id)].append(row)
+        return grouped
+
+    async def delete_of_formation_template(self, tenant_id: str, template_id: str) -> None:
+        await self.session.execute(
+            delete(Webhook).where(Webhook.tenant_id == tenant_id, Webhook.formation_template_id == template_id)
+        )
+
+    async def of_an_application_template(self, webhook_id: str) -> Webhook | None:
+        """The webhook if it is an application template's (global, no tenant)."""
+        statement = select(Webhook).where(
+            Webhook.id == webhook_id, Webhook.tenant_id.is_(None), Webhook.application_template_id.is_not(None)
+        )
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def delete_of_application_template(self, template_id: str) -> None:
+        await self.session.execute(
+            delete(Webhook).where(Webhook.tenant_id.is_(None), Webhook.application_template_id == template_id)
+        )

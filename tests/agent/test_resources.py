@@ -225,6 +225,40 @@ def test_a_bundle_without_credentials_has_entries_without_a_credentials_referenc
     assert "credentials" not in entry and "requestParametersSecretName" not in entry
 
 
+CERTIFICATE_PEM = "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----"
+KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIIEkey\n-----END PRIVATE KEY-----"
+
+
+def _certificate_oauth_shop(pem: str) -> dict[str, Any]:
+    credential = {"clientId": "orders-client", "certificate": pem, "url": "https://auth.example.com/token"}
+    bundle = {**SHOP["bundles"]["data"][1], "defaultInstanceAuth": {"credential": credential}}
+    return {**SHOP, "bundles": _page([bundle])}
+
+
+def test_a_certificate_oauth_credential_with_its_key_becomes_an_oauth_with_cert_secret() -> None:
+    manifests = application_resources(_certificate_oauth_shop(f"{CERTIFICATE_PEM}\n{KEY_PEM}\n"))
+
+    application, secret_manifest = manifests
+    credentials = application["spec"]["services"][0]["entries"][0]["credentials"]
+    assert (credentials["type"], credentials["authenticationUrl"]) == (
+        "OAuthWithCert",
+        "https://auth.example.com/token",
+    )
+    assert credentials["secretName"] == secret_manifest["metadata"]["name"]
+    data = {key: base64.b64decode(value).decode() for key, value in secret_manifest["data"].items()}
+    assert data == {"clientId": "orders-client", "crt": CERTIFICATE_PEM + "\n", "key": KEY_PEM + "\n"}
+
+
+@pytest.mark.parametrize(
+    "pem", [pytest.param(CERTIFICATE_PEM, id="chain-without-key"), pytest.param("not a pem", id="no-pem")]
+)
+def test_a_certificate_oauth_credential_without_a_usable_key_pair_gives_no_credentials(pem: str) -> None:
+    manifests = application_resources(_certificate_oauth_shop(pem))
+
+    assert [manifest["kind"] for manifest in manifests] == ["Application"]
+    assert "credentials" not in manifests[0]["spec"]["services"][0]["entries"][0]
+
+
 def test_names_are_normalized_for_kubernetes() -> None:
     assert normalize("  Orders API (v2)__beta ") == "orders-api-v2-beta"
     assert service_name("İstanbul Shop", "id") == f"istanbul-shop-{sha1('id')[:5]}"

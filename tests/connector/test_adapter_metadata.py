@@ -18,6 +18,7 @@ import pytest
 
 from agent.queries import APPLICATIONS_FOR_RUNTIME
 from director.normalization import normalize_name
+from testing.upstream import Answer, UpstreamStandIn
 from tests.connector.support import (
     JSON_TYPE,
     Harness,
@@ -582,56 +583,92 @@ async def test_a_yaml_spec_is_kept_as_yaml(connector: Harness) -> None:
     assert (await target.client.get(target.of(service_id))).json()["api"]["spec"] == yaml
 
 
-async def test_an_odata_api_without_a_spec_keeps_where_its_metadata_is_until_specs_are_fetched(
-    connector: Harness,
+async def test_an_odata_api_without_a_spec_gets_its_metadata_document_fetched(
+    connector: Harness, upstream_stand_in: UpstreamStandIn
 ) -> None:
     # given: an OData API registered by URL only, as the seed's tip says OData APIs are
     operator = await connector.operator()
     target = await registry(connector, operator)
-    api = {"targetUrl": "https://shop.example.com/odata/", "apiType": "OData"}
+    edmx = '<?xml version="1.0"?><edmx:Edmx Version="1.0"></edmx:Edmx>'
+    upstream_stand_in.respond(Answer(body=edmx.encode()))
+    target_url = f"{upstream_stand_in.http_url}/echo/odata/"
+    api = {"targetUrl": target_url, "apiType": "OData"}
 
     # when
     service_id = await target.register(service((("api",), api), (("events",), _REMOVED)))
 
-    # then: a spec of type ODATA without data (the Director fetches none before issue 14), and GET says where
-    # its metadata document is
+    # then: the Director fetched the metadata document from Compass's default URL, and GET says where from
+    assert [request.path for request in upstream_stand_in.requests] == ["/echo/odata/$metadata"]
     [bundle] = (await bundles(operator, target.application_id))["bundles"]["data"]
-    assert bundle["apiDefinitions"]["data"][0]["spec"] == {"data": None, "type": "ODATA", "format": "XML"}
+    assert bundle["apiDefinitions"]["data"][0]["spec"] == {"data": edmx, "type": "ODATA", "format": "XML"}
     read = (await target.client.get(target.of(service_id))).json()
     assert read["api"] == {
-        "targetUrl": "https://shop.example.com/odata/",
-        "specificationUrl": "https://shop.example.com/odata/$metadata",
+        "targetUrl": target_url,
+        "spec": edmx,
+        "specificationUrl": f"{target_url}$metadata",
         "apiType": "ODATA",
     }
 
 
-async def test_a_specification_url_is_kept_and_answered(connector: Harness) -> None:
+async def test_a_specification_url_is_fetched_and_answered(
+    connector: Harness, upstream_stand_in: UpstreamStandIn
+) -> None:
     target = await registry(connector, await connector.operator())
-    api = {"targetUrl": "https://shop.example.com/orders", "specificationUrl": "https://shop.example.com/orders/openapi.json"}
+    upstream_stand_in.respond(Answer(body=json.dumps(OPENAPI).encode()))
+    api = {"targetUrl": "https://shop.example.com/orders", "specificationUrl": f"{upstream_stand_in.http_url}/echo/openapi.json"}
 
     service_id = await target.register(service((("api",), api)))
 
+    read = (await target.client.get(target.of(service_id))).json()
+    assert read["api"] == {**api, "spec": OPENAPI, "apiType": "OPEN_API"}
+
+
+async def test_a_specification_that_cannot_be_fetched_leaves_the_spec_without_data(
+    connector: Harness, upstream_stand_in: UpstreamStandIn
+) -> None:
+    # given
+    operator = await connector.operator()
+    target = await registry(connector, operator)
+    api = {"targetUrl": "https://shop.example.com/orders", "specificationUrl": f"{upstream_stand_in.http_url}/code/404"}
+
+    # when: as in Compass, a failed fetch does not refuse the service
+    service_id = await target.register(service((("api",), api)))
+
+    # then
+    [bundle] = (await bundles(operator, target.application_id))["bundles"]["data"]
+    assert bundle["apiDefinitions"]["data"][0]["spec"] == {"data": None, "type": "OPEN_API", "format": "JSON"}
     read = (await target.client.get(target.of(service_id))).json()
     assert read["api"] == {**api, "apiType": "OPEN_API"}
 
 
-async def test_specification_credentials_are_kept_nowhere_a_runtime_reads(connector: Harness) -> None:
-    """The service's entry is an application label, which runtimes of its formations read: until the Director
-    fetches specifications (issue 14), credentials for fetching one are accepted and forgotten."""
+async def test_specification_credentials_fetch_the_spec_and_are_kept_nowhere_a_runtime_reads(
+    connector: Harness, upstream_stand_in: UpstreamStandIn
+) -> None:
+    """The service's entry is an application label, which runtimes of its formations read: the credentials for
+    fetching the spec are the fetch request's auth, not in the label; GET answers them from the fetch request, as
+    Compass's adapter does."""
+    # given
     operator = await connector.operator()
     target = await registry(connector, operator)
+    upstream_stand_in.users = {BASIC["username"]: BASIC["password"]}
+    upstream_stand_in.respond(Answer(body=json.dumps(OPENAPI).encode()))
     api = {
         "targetUrl": "https://shop.example.com/orders",
-        "specificationUrl": "https://shop.example.com/orders/openapi.json",
+        "specificationUrl": f"{upstream_stand_in.http_url}/basic/orders/openapi.json",
         "specificationCredentials": {"basic": BASIC},
         "specificationRequestParameters": {"headers": {"X-Spec": ["secret"]}},
     }
 
+    # when
     service_id = await target.register(service((("api",), api)))
 
+    # then
+    [fetched] = upstream_stand_in.requests_to("/basic/orders/openapi.json")
+    assert fetched.header("x-spec") == "secret"
     read = (await target.client.get(target.of(service_id))).json()
-    assert "specificationCredentials" not in read["api"]
-    assert "specificationRequestParameters" not in read["api"]
+    assert read["api"]["spec"] == OPENAPI
+    assert read["api"]["specificationCredentials"] == {"basic": BASIC}
+    assert read["api"]["specificationRequestParameters"] == {"headers": {"X-Spec": ["secret"]}}
     labels = (await operator.query(APPLICATION_LABELS, {"id": target.application_id}))["result"]["labels"]
     assert BASIC["password"] not in json.dumps(labels)
     assert "secret" not in json.dumps(labels)

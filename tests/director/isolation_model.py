@@ -18,17 +18,23 @@ from hypothesis import strategies as st
 from tests.support import Operator, TenantFactory
 
 Actor = Literal["A", "B"]
-Kind = Literal["application", "runtime"]
+Kind = Literal["application", "runtime", "runtime_context"]
 Whose = Literal["own", "other", "nobody"]
 
 ACTORS: tuple[Actor, ...] = ("A", "B")
 KINDS: tuple[Kind, ...] = ("application", "runtime")
+# Runtime contexts are registered on runtimes and assigned to formations, not labelled or given tokens.
+ALL_KINDS: tuple[Kind, ...] = (*KINDS, "runtime_context")
+CONTEXT_KEYS = ("subscription", "tenant")
 SCENARIOS = "scenarios"
 
 # Small alphabets, so that names collide inside a tenant and across both.
 NAMES = ("alpha", "beta", "gamma")
 FORMATIONS = ("DEFAULT", "red", "blue")
 LABEL_KEYS = ("env", "team")
+# Templates a tenant creates are its own; the only global one is the default, from the migrations.
+FORMATION_TEMPLATES = ("red-type", "blue-type")
+DEFAULT_TEMPLATE = "Side-by-Side Extensibility with Kyma"
 LABEL_VALUES = ("dev", "prod")
 BUNDLE_NAMES = ("orders", "stock")
 
@@ -42,6 +48,19 @@ REGISTER: dict[Kind, str] = {
           result: registerRuntime(in: {name: $name, labels: $labels}) { id name labels }
         }""",
 }
+# Applications registered from one global template (created by World.start) with the operation's name and labels.
+CREATE_TEMPLATE = """
+    mutation ($name: String!) {
+      result: createApplicationTemplate(
+        in: {name: $name, accessLevel: GLOBAL, applicationInput: {name: "{{name}}"}, placeholders: [{name: "name"}]}
+      ) { name }
+    }"""
+REGISTER_FROM_TEMPLATE = """
+    mutation ($template: String!, $name: String!, $labels: Labels) {
+      result: registerApplicationFromTemplate(
+        in: {templateName: $template, values: [{placeholder: "name", value: $name}], labels: $labels}
+      ) { id name labels }
+    }"""
 SET_LABEL: dict[Kind, str] = {
     "application": """
         mutation ($id: ID!, $key: String!, $value: Any!) {
@@ -55,28 +74,49 @@ SET_LABEL: dict[Kind, str] = {
 UNREGISTER: dict[Kind, str] = {
     "application": "mutation ($id: ID!) { result: unregisterApplication(id: $id) { id name } }",
     "runtime": "mutation ($id: ID!) { result: unregisterRuntime(id: $id) { id name } }",
+    "runtime_context": "mutation ($id: ID!) { result: unregisterRuntimeContext(id: $id) { id name: key } }",
 }
+REGISTER_CONTEXT = """
+    mutation ($id: ID!, $key: String!) {
+      result: registerRuntimeContext(runtimeID: $id, in: {key: $key, value: "v"}) { id key labels }
+    }"""
 REQUEST_TOKEN: dict[Kind, str] = {
     "application": "mutation ($id: ID!) { result: requestOneTimeTokenForApplication(id: $id) { type used } }",
     "runtime": "mutation ($id: ID!) { result: requestOneTimeTokenForRuntime(id: $id) { type used } }",
+}
+REQUEST_CLIENT_CREDENTIALS: dict[Kind, str] = {
+    "application": "mutation ($id: ID!) { result: requestClientCredentialsForApplication(id: $id) { type tenantId } }",
+    "runtime": "mutation ($id: ID!) { result: requestClientCredentialsForRuntime(id: $id) { type tenantId } }",
 }
 ASSIGN_FORMATION = """
     mutation ($id: ID!, $type: FormationObjectType!, $name: String!) {
       result: assignFormation(objectID: $id, objectType: $type, formation: {name: $name}) { name }
     }"""
 CREATE_FORMATION = "mutation ($name: String!) { result: createFormation(formation: {name: $name}) { name } }"
+CREATE_FORMATION_TEMPLATE = """
+    mutation ($name: String!) { result: createFormationTemplate(in: {name: $name, applicationTypes: ["t"]}) { name } }"""
 CREATE_LABEL_DEFINITION = """
     mutation ($key: String!) { result: createLabelDefinition(in: {key: $key}) { key schema } }"""
 ADD_BUNDLE = """
     mutation ($id: ID!, $name: String!) {
       result: addBundle(applicationID: $id, in: {name: $name}) { name }
     }"""
+ADD_INTEGRATION_DEPENDENCY = """
+    mutation ($id: ID!, $name: String!) {
+      result: addIntegrationDependencyToApplication(
+        appID: $id, in: {name: $name, ordID: ":integrationDependency:needs:v1", aspects: [{name: "a"}]}
+      ) { name aspects { name } }
+    }"""
 
 SNAPSHOT = """
     query {
-      applications { totalCount data { id name labels bundles { totalCount data { name } } auths { id } } }
-      runtimes { totalCount data { id name labels auths { id } } }
+      applications {
+        totalCount
+        data { id name labels bundles { totalCount data { name } } auths { id } integrationDependencies { data { name } } }
+      }
+      runtimes { totalCount data { id name labels auths { id } runtimeContexts { data { id key labels } } } }
       formations { totalCount data { name } }
+      formationTemplates { totalCount data { name } }
       labelDefinitions { key schema }
       DEFAULT: formationByName(name: "DEFAULT") { name }
       red: formationByName(name: "red") { name }
@@ -136,10 +176,11 @@ LOOKUP_BATCH = 9
 def lookup_document(count: int) -> str:
     """application, runtime and formationsForObject of $id0 as a0, r0 and f0, and so on for ``count`` ids."""
     return (
-        f"query ({', '.join(f'$id{i}: ID!' for i in range(count))}) {{"
+        # formationsForObject takes a String! (Compass's type), the others an ID!: two variables of one value.
+        f"query ({', '.join(f'$id{i}: ID!, $object{i}: String!' for i in range(count))}) {{"
         + " ".join(
             f"a{i}: application(id: $id{i}) {{ id name }} r{i}: runtime(id: $id{i}) {{ id name }}"
-            f" f{i}: formationsForObject(objectID: $id{i}) {{ name }}"
+            f" f{i}: formationsForObject(objectID: $object{i}) {{ name }}"
             for i in range(count)
         )
         + " }"
@@ -182,18 +223,23 @@ class ObjectModel:
     name: str
     labels: dict[str, Any]
     bundles: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
     auths: int = 0
+    # A runtime context's runtime (its name is its key).
+    runtime_id: str = ""
 
 
 @dataclass
 class TenantModel:
     applications: dict[str, ObjectModel] = field(default_factory=dict)
     runtimes: dict[str, ObjectModel] = field(default_factory=dict)
+    contexts: dict[str, ObjectModel] = field(default_factory=dict)
     formations: set[str] = field(default_factory=lambda: {"DEFAULT"})
+    formation_templates: set[str] = field(default_factory=set)
     label_definitions: set[str] = field(default_factory=set)
 
     def objects(self, kind: Kind) -> dict[str, ObjectModel]:
-        return self.applications if kind == "application" else self.runtimes
+        return {"application": self.applications, "runtime": self.runtimes, "runtime_context": self.contexts}[kind]
 
     def snapshot(self) -> dict[str, Any]:
         """What SNAPSHOT must answer, in the shape of ``snapshot_of``."""
@@ -203,18 +249,29 @@ class TenantModel:
                     "name": app.name,
                     "labels": app.labels,
                     "bundles": sorted(app.bundles),
+                    "dependencies": sorted(app.dependencies),
                     "auths": app.auths,
                 }
                 for object_id, app in self.applications.items()
             },
             "applicationCount": len(self.applications),
             "runtimes": {
-                object_id: {"name": runtime.name, "labels": runtime.labels, "auths": runtime.auths}
+                object_id: {
+                    "name": runtime.name,
+                    "labels": runtime.labels,
+                    "auths": runtime.auths,
+                    "contexts": {
+                        context_id: {"key": context.name, "labels": context.labels}
+                        for context_id, context in self.contexts.items()
+                        if context.runtime_id == object_id
+                    },
+                }
                 for object_id, runtime in self.runtimes.items()
             },
             "runtimeCount": len(self.runtimes),
             "formations": sorted(self.formations),
             "formationCount": len(self.formations),
+            "formationTemplates": sorted({DEFAULT_TEMPLATE, *self.formation_templates}),
             "labelDefinitions": sorted({SCENARIOS, *self.label_definitions}),
             "scenarioNames": sorted(self.formations),
             "formationByName": {
@@ -229,7 +286,7 @@ class TenantModel:
         """What a lookup must answer: the application, the runtime and the formations of ``object_id``."""
         application = self.applications.get(object_id)
         runtime = self.runtimes.get(object_id)
-        found = application or runtime
+        found = application or runtime or self.contexts.get(object_id)
         formations = sorted(found.labels.get(SCENARIOS, [])) if found else []
         return {
             "application": {"id": object_id, "name": application.name} if application else None,
@@ -262,18 +319,28 @@ def snapshot_of(data: dict[str, Any]) -> dict[str, Any]:
                 "name": row["name"],
                 "labels": row["labels"],
                 "bundles": sorted(bundle["name"] for bundle in row["bundles"]["data"]),
+                "dependencies": sorted(dependency["name"] for dependency in row["integrationDependencies"]["data"]),
                 "auths": len(row["auths"]),
             }
             for row in data["applications"]["data"]
         },
         "applicationCount": data["applications"]["totalCount"],
         "runtimes": {
-            row["id"]: {"name": row["name"], "labels": row["labels"], "auths": len(row["auths"])}
+            row["id"]: {
+                "name": row["name"],
+                "labels": row["labels"],
+                "auths": len(row["auths"]),
+                "contexts": {
+                    context["id"]: {"key": context["key"], "labels": context["labels"]}
+                    for context in row["runtimeContexts"]["data"]
+                },
+            }
             for row in data["runtimes"]["data"]
         },
         "runtimeCount": data["runtimes"]["totalCount"],
         "formations": sorted(formation["name"] for formation in data["formations"]["data"]),
         "formationCount": data["formations"]["totalCount"],
+        "formationTemplates": sorted(template["name"] for template in data["formationTemplates"]["data"]),
         "labelDefinitions": sorted(definitions),
         "scenarioNames": sorted(scenarios_schema.get("items", {}).get("enum", [])),
         "formationByName": {name: data[name] for name in FORMATIONS},
@@ -306,6 +373,14 @@ class Register:
 
 
 @dataclass(frozen=True)
+class RegisterFromTemplate:
+    actor: Actor
+    kind: Kind
+    name: str
+    labels: tuple[tuple[str, LabelValue], ...]
+
+
+@dataclass(frozen=True)
 class SetLabel:
     actor: Actor
     target: Target
@@ -327,6 +402,12 @@ class CreateFormation:
 
 
 @dataclass(frozen=True)
+class CreateFormationTemplate:
+    actor: Actor
+    name: str
+
+
+@dataclass(frozen=True)
 class CreateLabelDefinition:
     actor: Actor
     key: str
@@ -334,6 +415,13 @@ class CreateLabelDefinition:
 
 @dataclass(frozen=True)
 class AddBundle:
+    actor: Actor
+    target: Target
+    name: str
+
+
+@dataclass(frozen=True)
+class AddIntegrationDependency:
     actor: Actor
     target: Target
     name: str
@@ -351,15 +439,33 @@ class RequestOneTimeToken:
     target: Target
 
 
+@dataclass(frozen=True)
+class RequestClientCredentials:
+    actor: Actor
+    target: Target
+
+
+@dataclass(frozen=True)
+class RegisterRuntimeContext:
+    actor: Actor
+    target: Target
+    key: str
+
+
 Operation = (
     Register
+    | RegisterFromTemplate
     | SetLabel
     | AssignFormation
     | CreateFormation
+    | CreateFormationTemplate
     | CreateLabelDefinition
     | AddBundle
+    | AddIntegrationDependency
     | Unregister
     | RequestOneTimeToken
+    | RequestClientCredentials
+    | RegisterRuntimeContext
 )
 
 
@@ -369,6 +475,7 @@ def _wire(value: LabelValue) -> str | list[str]:
 
 _actors = st.sampled_from(ACTORS)
 _kinds = st.sampled_from(KINDS)
+_contexts: st.SearchStrategy[Kind] = st.just("runtime_context")
 
 
 def _targets(kinds: st.SearchStrategy[Kind] = _kinds) -> st.SearchStrategy[Target]:
@@ -389,15 +496,35 @@ _register_labels = st.builds(
 )
 operations: st.SearchStrategy[Operation] = st.one_of(
     st.builds(Register, actor=_actors, kind=_kinds, name=st.sampled_from(NAMES), labels=_register_labels),
+    st.builds(
+        RegisterFromTemplate,
+        actor=_actors,
+        kind=st.just("application"),
+        name=st.sampled_from(NAMES),
+        labels=_register_labels,
+    ),
     st.builds(lambda actor, target, label: SetLabel(actor, target, *label), _actors, _targets(), _labels),
     st.builds(AssignFormation, actor=_actors, target=_targets(), formation=st.sampled_from(FORMATIONS)),
     st.builds(CreateFormation, actor=_actors, name=st.sampled_from(FORMATIONS)),
+    st.builds(CreateFormationTemplate, actor=_actors, name=st.sampled_from(FORMATION_TEMPLATES)),
     st.builds(CreateLabelDefinition, actor=_actors, key=st.sampled_from(LABEL_KEYS)),
     st.builds(
         AddBundle, actor=_actors, target=_targets(st.just("application")), name=st.sampled_from(BUNDLE_NAMES)
     ),
+    st.builds(
+        AddIntegrationDependency,
+        actor=_actors,
+        target=_targets(st.just("application")),
+        name=st.sampled_from(BUNDLE_NAMES),
+    ),
     st.builds(Unregister, actor=_actors, target=_targets()),
     st.builds(RequestOneTimeToken, actor=_actors, target=_targets()),
+    st.builds(RequestClientCredentials, actor=_actors, target=_targets()),
+    st.builds(
+        RegisterRuntimeContext, actor=_actors, target=_targets(st.just("runtime")), key=st.sampled_from(CONTEXT_KEYS)
+    ),
+    st.builds(AssignFormation, actor=_actors, target=_targets(_contexts), formation=st.sampled_from(FORMATIONS)),
+    st.builds(Unregister, actor=_actors, target=_targets(_contexts)),
 )
 # Each tenant first registers an application and a runtime, so that operations find objects of both to aim at.
 _prologue = st.tuples(
@@ -429,15 +556,20 @@ class World:
     )
     # Every id each tenant was ever given, deleted ones included.
     created: dict[Actor, dict[Kind, list[str]]] = field(
-        default_factory=lambda: {actor: {kind: [] for kind in KINDS} for actor in ACTORS}
+        default_factory=lambda: {actor: {kind: [] for kind in ALL_KINDS} for actor in ACTORS}
     )
     # System auth ids of each tenant: all ever seen, and those of its latest snapshot.
     auths_seen: dict[Actor, set[str]] = field(default_factory=lambda: {actor: set() for actor in ACTORS})
     auths_now: dict[Actor, set[str]] = field(default_factory=lambda: {actor: set() for actor in ACTORS})
+    # The global template both tenants register applications from.
+    template: str = ""
 
     @classmethod
     async def start(cls, tenants: TenantFactory) -> World:
-        return cls({actor: await tenants.operator() for actor in ACTORS})
+        world = cls({actor: await tenants.operator() for actor in ACTORS})
+        created = await world.operators["A"].query(CREATE_TEMPLATE, {"name": f"template-{uuid.uuid4().hex[:12]}"})
+        world.template = created["result"]["name"]
+        return world
 
     @staticmethod
     def other(actor: Actor) -> Actor:
@@ -451,7 +583,7 @@ class World:
     def _describe(self, actor: Actor, object_id: str) -> str:
         for owner in ACTORS:
             whose = "its own tenant's" if owner == actor else "the other tenant's"
-            for kind in KINDS:
+            for kind in ALL_KINDS:
                 if object_id in self.models[owner].objects(kind):
                     return f"{whose} {kind}"
                 if object_id in self.created[owner][kind]:
@@ -477,7 +609,7 @@ class World:
             return target_id, body
         assert error_codes(body) == ["NOT_FOUND"], body
         await assert_answers_like_a_missing_id(operator, document, variables, target_id, body)
-        if any(target_id in self.created[self.other(actor)][kind] for kind in KINDS):
+        if any(target_id in self.created[self.other(actor)][kind] for kind in ALL_KINDS):
             await self.check_snapshot(self.other(actor))
         return target_id, None
 
@@ -486,9 +618,15 @@ class World:
         model = self.models[operation.actor]
         operator = self.operators[operation.actor]
         match operation:
-            case Register(actor, kind, name, labels):
+            case Register(actor, kind, name, labels) | RegisterFromTemplate(actor, kind, name, labels):
                 wire_labels = {key: _wire(value) for key, value in labels}
-                body = await operator.execute(REGISTER[kind], {"name": name, "labels": wire_labels})
+                if isinstance(operation, RegisterFromTemplate):
+                    variables = {"template": self.template, "name": name, "labels": wire_labels}
+                    body = await operator.execute(REGISTER_FROM_TEMPLATE, variables)
+                    # What the template adds (Compass's applicationType and managed labels).
+                    wire_labels = {"applicationType": self.template, "managed": "false", **wire_labels}
+                else:
+                    body = await operator.execute(REGISTER[kind], {"name": name, "labels": wire_labels})
                 if any(found.name == name for found in model.objects(kind).values()):
                     assert error_codes(body) == ["CONFLICT"], body
                     return
@@ -537,6 +675,13 @@ class World:
                     return
                 assert body == {"data": {"result": {"name": name}}}
                 model.formations.add(name)
+            case CreateFormationTemplate(_, name):
+                body = await operator.execute(CREATE_FORMATION_TEMPLATE, {"name": name})
+                if name in model.formation_templates:
+                    assert error_codes(body) == ["CONFLICT"], body
+                    return
+                assert body == {"data": {"result": {"name": name}}}
+                model.formation_templates.add(name)
             case CreateLabelDefinition(_, key):
                 body = await operator.execute(CREATE_LABEL_DEFINITION, {"key": key})
                 if key in model.label_definitions:
@@ -552,6 +697,14 @@ class World:
                     return
                 assert answer == {"data": {"result": {"name": name}}}
                 model.applications[target_id].bundles.append(name)
+            case AddIntegrationDependency(_, target, name):
+                target_id, answer = await self._on_target(
+                    operation, target, ADD_INTEGRATION_DEPENDENCY, lambda object_id: {"id": object_id, "name": name}
+                )
+                if answer is None:
+                    return
+                assert answer == {"data": {"result": {"name": name, "aspects": [{"name": "a"}]}}}
+                model.applications[target_id].dependencies.append(name)
             case Unregister(_, target):
                 target_id, answer = await self._on_target(
                     operation, target, UNREGISTER[target.kind], lambda object_id: {"id": object_id}
@@ -560,6 +713,8 @@ class World:
                     return
                 removed = model.objects(target.kind).pop(target_id)
                 assert answer == {"data": {"result": {"id": target_id, "name": removed.name}}}
+                if target.kind == "runtime":  # its contexts go with it
+                    model.contexts = {key: c for key, c in model.contexts.items() if c.runtime_id != target_id}
             case RequestOneTimeToken(_, target):
                 target_id, answer = await self._on_target(
                     operation, target, REQUEST_TOKEN[target.kind], lambda object_id: {"id": object_id}
@@ -568,6 +723,25 @@ class World:
                     return
                 assert answer == {"data": {"result": {"type": target.kind.capitalize(), "used": False}}}
                 model.objects(target.kind)[target_id].auths += 1
+            case RequestClientCredentials(actor, target):
+                target_id, answer = await self._on_target(
+                    operation, target, REQUEST_CLIENT_CREDENTIALS[target.kind], lambda object_id: {"id": object_id}
+                )
+                if answer is None:
+                    return
+                tenant_id = self.operators[actor].tenant_id
+                assert answer == {"data": {"result": {"type": target.kind.upper(), "tenantId": tenant_id}}}
+                model.objects(target.kind)[target_id].auths += 1
+            case RegisterRuntimeContext(actor, target, key):
+                target_id, answer = await self._on_target(
+                    operation, target, REGISTER_CONTEXT, lambda object_id: {"id": object_id, "key": key}
+                )
+                if answer is None:
+                    return
+                result = answer["data"]["result"]
+                assert (result["key"], result["labels"]) == (key, {}), answer
+                self.created[actor]["runtime_context"].append(result["id"])
+                model.contexts[result["id"]] = ObjectModel(key, {}, runtime_id=target_id)
 
     async def check_snapshot(self, actor: Actor) -> None:
         """Lists, labels, nested bundles and auths, formations and label definitions: the tenant's model."""
@@ -584,12 +758,14 @@ class World:
         model = self.models[actor]
         operator = self.operators[actor]
         every_id = [
-            object_id for owner in ACTORS for kind in KINDS for object_id in self.created[owner][kind]
+            object_id for owner in ACTORS for kind in ALL_KINDS for object_id in self.created[owner][kind]
         ]
         every_id.append(str(uuid.uuid4()))
         for start in range(0, len(every_id), LOOKUP_BATCH):
             batch = every_id[start : start + LOOKUP_BATCH]
-            variables = {f"id{i}": object_id for i, object_id in enumerate(batch)}
+            variables = {
+                name: object_id for i, object_id in enumerate(batch) for name in (f"id{i}", f"object{i}")
+            }
             data = await operator.query(lookup_document(len(batch)), variables)
             for i, object_id in enumerate(batch):
                 found = {

@@ -36,6 +36,7 @@ fragment BundleFields on Bundle {
     credential {
       ... on BasicCredentialData { username password }
       ... on OAuthCredentialData { clientId clientSecret url }
+      ... on CertificateOAuthCredentialData { clientId certificate url }
     }
     additionalHeaders
     additionalQueryParams
@@ -47,6 +48,7 @@ fragment BundleFields on Bundle {
         credential {
           ... on BasicCredentialData { username password }
           ... on OAuthCredentialData { clientId clientSecret url }
+          ... on CertificateOAuthCredentialData { clientId certificate url }
         }
         additionalHeaders
         additionalQueryParams
@@ -814,7 +816,120 @@ class TestDocuments:
         assert await operator.error_codes(document_, variables) == ["NOT_FOUND"]
 
 
+CERTIFICATE_OAUTH = {
+    "clientId": "orders-client",
+    "certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    "url": "https://auth.example.com/oauth/token",
+}
+
+AUTH_EXTRAS = """
+query Bundle($applicationID: ID!, $id: ID!) {
+  result: application(id: $applicationID) {
+    bundle(id: $id) {
+      defaultInstanceAuth {
+        accessStrategy
+        certCommonName
+        oneTimeToken { token }
+        requestAuth { csrf { additionalHeadersSerialized additionalQueryParamsSerialized } }
+      }
+    }
+  }
+}
+"""
+
+
 class TestDefaultInstanceAuth:
+    async def test_certificate_oauth_credentials_come_back_as_certificate_oauth_credential_data(
+        self, operator: Operator
+    ) -> None:
+        tree = await register_tree(
+            operator, [{"name": "b", "defaultInstanceAuth": {"credential": {"certificateOAuth": CERTIFICATE_OAUTH}}}]
+        )
+
+        bundle = await read_bundle(operator, tree)
+
+        assert bundle is not None
+        assert bundle["defaultInstanceAuth"]["credential"] == CERTIFICATE_OAUTH
+
+    async def test_an_update_can_switch_to_certificate_oauth(self, operator: Operator) -> None:
+        # given
+        tree = await register_tree(operator)
+        changes = {"name": "b", "defaultInstanceAuth": {"credential": {"certificateOAuth": CERTIFICATE_OAUTH}}}
+
+        # when
+        data = await operator.query(UPDATE_BUNDLE, {"id": tree.bundle_id, "in": changes})
+
+        # then
+        assert data["result"]["defaultInstanceAuth"]["credential"] == CERTIFICATE_OAUTH
+
+    async def test_the_access_strategy_is_kept(self, operator: Operator) -> None:
+        auth = {"accessStrategy": "sap:cmp-mtls:v1"}
+        tree = await register_tree(operator, [{"name": "b", "defaultInstanceAuth": auth}])
+
+        data = await operator.query(AUTH_EXTRAS, {"applicationID": tree.application_id, "id": tree.bundle_id})
+
+        assert data["result"]["bundle"]["defaultInstanceAuth"]["accessStrategy"] == "sap:cmp-mtls:v1"
+
+    async def test_a_one_time_token_and_cert_common_name_are_not_kept_on_a_bundle_as_in_compass(
+        self, operator: Operator
+    ) -> None:
+        # given
+        auth = {
+            **basic_auth(),
+            "certCommonName": "orders",
+            "oneTimeToken": {
+                "token": "exported",
+                "used": False,
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "createdAt": "2029-12-31T00:00:00Z",
+                "usedAt": "2029-12-31T00:00:00Z",
+                "type": "Application",
+            },
+        }
+
+        # when
+        tree = await register_tree(operator, [{"name": "b", "defaultInstanceAuth": auth}])
+
+        # then
+        data = await operator.query(AUTH_EXTRAS, {"applicationID": tree.application_id, "id": tree.bundle_id})
+        read = data["result"]["bundle"]["defaultInstanceAuth"]
+        assert (read["certCommonName"], read["oneTimeToken"]) == ("", None)
+
+    async def test_csrf_parameters_given_as_objects_come_back_serialized_too(self, operator: Operator) -> None:
+        # given
+        csrf = {
+            "tokenEndpointURL": "https://shop.example.com/csrf",
+            "additionalHeaders": {"X-CSRF-Token": ["Fetch"]},
+            "additionalQueryParams": {"sap-client": ["100"]},
+        }
+
+        # when
+        tree = await register_tree(operator, [{"name": "b", "defaultInstanceAuth": {"requestAuth": {"csrf": csrf}}}])
+
+        # then
+        data = await operator.query(AUTH_EXTRAS, {"applicationID": tree.application_id, "id": tree.bundle_id})
+        assert data["result"]["bundle"]["defaultInstanceAuth"]["requestAuth"] == {
+            "csrf": {
+                "additionalHeadersSerialized": '{"X-CSRF-Token":["Fetch"]}',
+                "additionalQueryParamsSerialized": '{"sap-client":["100"]}',
+            }
+        }
+
+    async def test_a_caller_without_the_instance_auths_scope_reads_null_credentials(
+        self, operator: Operator, tenants: TenantFactory
+    ) -> None:
+        # given
+        tree = await register_tree(
+            operator, [{"name": "b", "defaultInstanceAuth": {"credential": {"certificateOAuth": CERTIFICATE_OAUTH}}}]
+        )
+        reader = await tenants.operator(scopes=["application:read"], tenant_id=operator.tenant_id)
+
+        # when
+        data = await reader.query(BUNDLE, {"applicationID": tree.application_id, "id": tree.bundle_id})
+
+        # then
+        assert data["result"]["bundle"]["defaultInstanceAuth"] is None
+
     async def test_basic_credentials_come_back_as_basic_credential_data(self, operator: Operator) -> None:
         tree = await register_tree(
             operator, [{"name": "b", "defaultInstanceAuth": basic_auth("user", "pass")}]
@@ -924,6 +1039,31 @@ class TestDefaultInstanceAuth:
             ("headers that are not lists", {"additionalHeadersSerialized": '{"a": "1"}'}),
             ("query params that are a list", {"additionalQueryParamsSerialized": '["a"]'}),
             ("a csrf endpoint that is no URL", {"requestAuth": {"csrf": {"tokenEndpointURL": "csrf"}}}),
+            (
+                "both basic and certificateOAuth",
+                {"credential": {"basic": {"username": "u", "password": "p"}, "certificateOAuth": CERTIFICATE_OAUTH}},
+            ),
+            (
+                "a certificateOAuth url that is no URL",
+                {"credential": {"certificateOAuth": {**CERTIFICATE_OAUTH, "url": "token"}}},
+            ),
+            (
+                "a certificateOAuth without a certificate",
+                {"credential": {"certificateOAuth": {**CERTIFICATE_OAUTH, "certificate": ""}}},
+            ),
+            ("an empty password", {"credential": {"basic": {"username": "u", "password": ""}}}),
+            (
+                "csrf headers both as object and serialized",
+                {
+                    "requestAuth": {
+                        "csrf": {
+                            "tokenEndpointURL": "https://shop.example.com/csrf",
+                            "additionalHeaders": {"a": ["1"]},
+                            "additionalHeadersSerialized": '{"a": ["1"]}',
+                        }
+                    }
+                },
+            ),
         ],
     )
     async def test_an_invalid_auth_is_invalid_input(

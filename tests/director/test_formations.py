@@ -19,7 +19,7 @@ query ($first: Int!, $after: PageCursor) {
 }
 """
 FORMATION_BY_NAME = "query ($name: String!) { result: formationByName(name: $name) { id name state } }"
-FORMATIONS_FOR_OBJECT = "query ($id: ID!) { result: formationsForObject(objectID: $id) { name } }"
+FORMATIONS_FOR_OBJECT = "query ($id: String!) { result: formationsForObject(objectID: $id) { name } }"
 CREATE_FORMATION = """
 mutation ($name: String!) { result: createFormation(formation: {name: $name}) { id name state } }
 """

@@ -39,6 +39,7 @@ INVALIDATE = """
 mutation ($id: ID!) { result: invalidateSystemAuthOneTimeToken(authID: $id) { __typename id type } }
 """
 SYSTEM_AUTH = "query ($id: ID!) { result: systemAuth(id: $id) { __typename id type } }"
+SYSTEM_AUTH_OWNER = "query ($id: ID!) { result: systemAuth(id: $id) { tenantId referenceObjectId } }"
 
 URL_SAFE_BASE64 = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -285,6 +286,46 @@ class TestSystemAuth:
         rows = await stored_tokens(database, operator.tenant_id)
         used = {(row.system_auth_id == auth_id, row.used_at is not None) for row in rows}
         assert used == {(True, True), (False, False)}
+
+
+    async def test_a_system_auth_names_its_tenant_and_the_object_it_belongs_to(
+        self, operator: Operator, kind: Kind
+    ) -> None:
+        # given
+        object_id = await register(operator, kind)
+        await request_token(operator, kind, object_id)
+        [auth_id] = await auth_ids(operator, kind, object_id)
+
+        # when
+        data = await operator.query(SYSTEM_AUTH_OWNER, {"id": auth_id})
+
+        # then
+        assert data["result"] == {"tenantId": operator.tenant_id, "referenceObjectId": object_id}
+
+    async def test_the_token_answers_through_the_one_time_token_interface(
+        self, operator: Operator, kind: Kind
+    ) -> None:
+        # given
+        object_id = await register(operator, kind)
+        document = kind.request_token.replace(TOKEN_FIELDS, "... on OneTimeToken { __typename used type }")
+
+        # when
+        data = await operator.query(document.replace(" legacyConnectorURL", ""), {"id": object_id})
+
+        # then
+        assert data["result"] == {"__typename": f"OneTimeTokenFor{kind.name}", "used": False, "type": kind.token_type}
+
+
+async def test_an_application_token_has_no_scenario_groups(operator: Operator) -> None:
+    """Compass fills them from its consumer's token claims; pycompass's callers carry none."""
+    application_id = await register(operator, APPLICATION)
+
+    data = await operator.query(
+        "mutation ($id: ID!) { result: requestOneTimeTokenForApplication(id: $id) { scenarioGroups } }",
+        {"id": application_id},
+    )
+
+    assert data["result"] == {"scenarioGroups": None}
 
 
 async def test_invalidating_an_auth_that_does_not_exist_is_not_found(operator: Operator) -> None:

@@ -239,7 +239,8 @@ query ($runtimeID: ID!) {
   result: applicationsForRuntime(runtimeID: $runtimeID) {
     totalCount
     data {
-      id description labels webhooks { id url } auths { id }
+      id description baseUrl labels webhooks { id url } auths { id }
+      integrationDependencies { data { id name aspects { name } } }
       bundles { data {
         id name
         apiDefinitions { data { id name targetURL } }
@@ -263,6 +264,8 @@ WRITES: list[tuple[str, str, dict[str, str], bool]] = [
     ("update a bundle", 'updateBundle(id: "{bundle}", in: {name: "b2"}) { id }', {}, True),
     ("add an API", 'addAPIDefinitionToBundle(bundleID: "{bundle}", in: {name: "api2", targetURL: "http://b"}) { id }', {"api2": "id"}, True),
     ("update an API", 'updateAPIDefinition(id: "{api}", in: {name: "api", targetURL: "http://c"}) { id }', {}, True),
+    ("give an API a spec to fetch", 'updateAPIDefinition(id: "{api}", in: {name: "api", targetURL: "http://c", spec: {type: OPEN_API, format: JSON, fetchRequest: {url: "http://127.0.0.1:9/spec"}}}) { id }', {}, True),
+    ("refetch an API's spec", 'refetchAPISpec(apiID: "{api}") { id }', {}, True),
     ("delete an API", 'deleteAPIDefinition(id: "{api2}") { id }', {}, True),
     ("add an event", 'addEventDefinitionToBundle(bundleID: "{bundle}", in: {name: "ev2"}) { id }', {"event2": "id"}, True),
     ("update an event", 'updateEventDefinition(id: "{event}", in: {name: "ev1"}) { id }', {}, True),
@@ -278,6 +281,19 @@ WRITES: list[tuple[str, str, dict[str, str], bool]] = [
     ("set instance credentials", 'setBundleInstanceAuth(authID: "{auth}", in: {status: {condition: FAILED, reason: "r", message: "m"}}) { id }', {}, True),
     ("delete instance credentials", 'requestBundleInstanceAuthDeletion(authID: "{auth}") { id }', {}, True),
     ("request an application token", 'requestOneTimeTokenForApplication(id: "{A}") { token }', {}, True),
+    ("request application client credentials", 'requestClientCredentialsForApplication(id: "{A}") { id }', {"client": "id"}, True),
+    ("update the application's system auth", 'updateSystemAuth(authID: "{client}", in: {certCommonName: "cn"}) { id }', {}, True),
+    ("delete the application's system auth", 'deleteSystemAuthForApplication(authID: "{client}") { id }', {}, True),
+    ("register an integration system", 'registerIntegrationSystem(in: {name: "polled"}) { id }', {"integration": "id"}, False),
+    ("request integration system client credentials", 'requestClientCredentialsForIntegrationSystem(id: "{integration}") { id }', {}, False),
+    ("unregister an integration system", 'unregisterIntegrationSystem(id: "{integration}") { id }', {}, False),
+    ("add an API to the application", 'addAPIDefinitionToApplication(appID: "{A}", in: {name: "own", targetURL: "http://own.example.com/a"}) { id }', {"own_api": "id"}, True),
+    ("update the application's API", 'updateAPIDefinitionForApplication(id: "{own_api}", in: {name: "own2", targetURL: "http://own"}) { id }', {}, True),
+    ("add an event to the application", 'addEventDefinitionToApplication(appID: "{A}", in: {name: "own-ev"}) { id }', {"own_event": "id"}, True),
+    ("update the application's event", 'updateEventDefinitionForApplication(id: "{own_event}", in: {name: "own-ev2"}) { id }', {}, True),
+    ("add an integration dependency", 'addIntegrationDependencyToApplication(appID: "{A}", in: {name: "dep", ordID: ":integrationDependency:dep:v1", aspects: [{name: "a"}]}) { id }', {"dependency": "id"}, True),
+    ("delete an integration dependency", 'deleteIntegrationDependency(id: "{dependency}") { id }', {}, True),
+    ("add an API to an application in another formation", 'addAPIDefinitionToApplication(appID: "{B}", in: {name: "b", targetURL: "http://b"}) { id }', {}, False),
     ("update an application in another formation", 'updateApplication(id: "{B}", in: {description: "b"}) { id }', {}, False),
     ("add a bundle to an application in another formation", 'addBundle(applicationID: "{B}", in: {name: "x"}) { id }', {}, False),
     ("assign an application to the runtime's formation", 'assignFormation(objectID: "{B}", objectType: APPLICATION, formation: {name: "DEFAULT"}) { name }', {}, True),
@@ -288,7 +304,17 @@ WRITES: list[tuple[str, str, dict[str, str], bool]] = [
     ("label another runtime", 'setRuntimeLabel(runtimeID: "{R2}", key: "k", value: "v") { key }', {}, False),
     ("move another runtime into the formation", 'assignFormation(objectID: "{R2}", objectType: RUNTIME, formation: {name: "DEFAULT"}) { name }', {}, False),
     ("move the runtime into another formation", 'assignFormation(objectID: "{R}", objectType: RUNTIME, formation: {name: "other"}) { name }', {}, True),
+    ("register a context of the runtime", 'registerRuntimeContext(runtimeID: "{R}", in: {key: "k", value: "v"}) { id }', {"context": "id"}, True),
+    ("assign the runtime's context to a formation", 'assignFormation(objectID: "{context}", objectType: RUNTIME_CONTEXT, formation: {name: "DEFAULT"}) { name }', {}, True),
+    ("register a context of another runtime", 'registerRuntimeContext(runtimeID: "{R2}", in: {key: "k", value: "v"}) { id }', {"context2": "id"}, False),
+    ("assign another runtime's context to the runtime's formation", 'assignFormation(objectID: "{context2}", objectType: RUNTIME_CONTEXT, formation: {name: "DEFAULT"}) { name }', {}, False),
+    ("unregister the runtime's context", 'unregisterRuntimeContext(id: "{context}") { id }', {}, True),
     ("create a formation", 'createFormation(formation: {name: "third"}) { name }', {}, True),
+    ("create an application template", 'createApplicationTemplate(in: {name: "polled-template", accessLevel: GLOBAL, applicationInput: {name: "from-template"}}) { id }', {"template": "id"}, False),
+    ("update an application template", 'updateApplicationTemplate(id: "{template}", in: {name: "polled-template", accessLevel: GLOBAL, applicationInput: {name: "from-template", labels: {scenarios: ["DEFAULT"]}}}) { id }', {}, False),
+    ("add a webhook to an application template", 'addWebhook(applicationTemplateID: "{template}", in: {type: CONFIGURATION_CHANGED, url: "http://t"}) { id }', {}, False),
+    ("register an application from a template into the formation", 'registerApplicationFromTemplate(in: {templateName: "polled-template", placeholdersPayload: "{}"}) { id }', {}, True),
+    ("delete an application template", 'deleteApplicationTemplate(id: "{template}") { id }', {}, False),
     ("delete a bundle", 'deleteBundle(id: "{bundle}") { id }', {}, True),
     ("unregister an application", 'unregisterApplication(id: "{A}") { id }', {}, True),
 ]

@@ -32,14 +32,17 @@ QUERY_SIGNATURES = [
     "viewer: Viewer!",
     "formations(first: Int = 200, after: PageCursor = null): FormationPage!",
     "formationByName(name: String!): Formation",
-    "formationsForObject(objectID: ID!): [Formation!]!",
+    "formationsForObject(objectID: String!): [Formation!]!",
     "tenants(first: Int = 200, after: PageCursor = null, searchTerm: String = null): TenantPage!",
     "systemAuth(id: ID!): SystemAuth",
+    "automaticScenarioAssignmentForScenario(scenarioName: String!): AutomaticScenarioAssignment",
+    "automaticScenarioAssignmentsForSelector(selector: LabelSelectorInput!): [AutomaticScenarioAssignment!]!",
+    "automaticScenarioAssignments(first: Int = 200, after: PageCursor = null): AutomaticScenarioAssignmentPage",
 ]
 MUTATION_SIGNATURES = [
-    "registerApplication(in: ApplicationRegisterInput!): Application!",
+    "registerApplication(in: ApplicationRegisterInput!, mode: OperationMode = SYNC): Application!",
     "updateApplication(id: ID!, in: ApplicationUpdateInput!): Application!",
-    "unregisterApplication(id: ID!): Application!",
+    "unregisterApplication(id: ID!, mode: OperationMode = SYNC): Application!",
     "registerRuntime(in: RuntimeRegisterInput!): Runtime!",
     "updateRuntime(id: ID!, in: RuntimeUpdateInput!): Runtime!",
     "unregisterRuntime(id: ID!): Runtime!",
@@ -61,7 +64,10 @@ MUTATION_SIGNATURES = [
     "deleteEventDefinition(id: ID!): EventDefinition!",
     "addDocumentToBundle(bundleID: ID!, in: DocumentInput!): Document!",
     "deleteDocument(id: ID!): Document!",
-    "addWebhook(in: WebhookInput!, applicationID: ID = null, runtimeID: ID = null): Webhook!",
+    (
+        "addWebhook(in: WebhookInput!, applicationID: ID = null, runtimeID: ID = null, applicationTemplateID: ID = null, "
+        "formationTemplateID: ID = null): Webhook!"
+    ),
     "updateWebhook(webhookID: ID!, in: WebhookInput!): Webhook!",
     "deleteWebhook(webhookID: ID!): Webhook!",
     "requestOneTimeTokenForRuntime(id: ID!, systemAuthID: ID = null): OneTimeTokenForRuntime!",
@@ -69,8 +75,14 @@ MUTATION_SIGNATURES = [
     "invalidateSystemAuthOneTimeToken(authID: ID!): SystemAuth!",
     "createFormation(formation: FormationInput!): Formation!",
     "deleteFormation(formation: FormationInput!): Formation!",
-    "assignFormation(objectID: ID!, objectType: FormationObjectType!, formation: FormationInput!): Formation!",
+    (
+        "assignFormation(objectID: ID!, objectType: FormationObjectType!, formation: FormationInput!, "
+        "initialConfigurations: [InitialConfiguration!] = null): Formation!"
+    ),
     "unassignFormation(objectID: ID!, objectType: FormationObjectType!, formation: FormationInput!): Formation!",
+    "registerRuntimeContext(runtimeID: ID!, in: RuntimeContextInput!): RuntimeContext!",
+    "updateRuntimeContext(id: ID!, in: RuntimeContextInput!): RuntimeContext!",
+    "unregisterRuntimeContext(id: ID!): RuntimeContext!",
 ]
 BUNDLE_INSTANCE_AUTH_FIELDS = [
     ("Query", "bundleInstanceAuth"),
@@ -91,20 +103,28 @@ TYPE_FIELDS = {
     "Version": "value deprecated deprecatedSince forRemoval",
     "EventDefinition": "id name description group spec version",
     "Document": "id title displayName description format kind data",
-    "Auth": "credential additionalHeaders additionalQueryParams additionalHeadersSerialized "
-    "additionalQueryParamsSerialized requestAuth",
+    "Auth": "credential accessStrategy additionalHeaders additionalQueryParams additionalHeadersSerialized "
+    "additionalQueryParamsSerialized requestAuth oneTimeToken certCommonName",
     "BasicCredentialData": "username password",
     "OAuthCredentialData": "clientId clientSecret url",
-    "CSRFTokenCredentialRequestAuth": "tokenEndpointURL",
-    "Runtime": "id name description labels status metadata auths",
+    "CertificateOAuthCredentialData": "clientId certificate url",
+    "CSRFTokenCredentialRequestAuth": "tokenEndpointURL credential additionalHeaders additionalHeadersSerialized "
+    "additionalQueryParams additionalQueryParamsSerialized",
+    "Webhook": "id applicationID applicationTemplateID runtimeID integrationSystemID formationTemplateID type mode "
+    "correlationIdKey retryInterval timeout url auth urlTemplate inputTemplate headerTemplate outputTemplate "
+    "statusTemplate createdAt",
+    "OneTimeToken": "token connectorURL used expiresAt createdAt usedAt raw rawEncoded type",
+    "SystemAuth": "id auth type tenantId referenceObjectId",
+    "Pageable": "pageInfo totalCount",
+    "Runtime": "id name description labels status metadata auths runtimeContexts runtimeContext",
     "RuntimeMetadata": "creationTimestamp",
     "OneTimeTokenForRuntime": "token connectorURL used expiresAt createdAt usedAt raw rawEncoded type",
     "OneTimeTokenForApplication": "token connectorURL legacyConnectorURL used expiresAt createdAt usedAt raw "
-    "rawEncoded type",
+    "rawEncoded type scenarioGroups",
     "Label": "key value",
     "LabelDefinition": "key schema",
     "Formation": "id name state",
-    "AppSystemAuth": "id auth type",
+    "AppSystemAuth": "id auth type tenantId referenceObjectId",
     "PageInfo": "startCursor endCursor hasNextPage",
     "ApplicationPage": "data pageInfo totalCount",
     "ApplicationRegisterInput": "name providerName description labels webhooks healthCheckURL baseUrl "
@@ -116,18 +136,41 @@ TYPE_FIELDS = {
     "APISpecInput": "data type format",
     "VersionInput": "value deprecated deprecatedSince forRemoval",
     "EventDefinitionInput": "name description spec group version",
-    "AuthInput": "credential additionalHeadersSerialized additionalQueryParamsSerialized requestAuth",
-    "CredentialDataInput": "basic oauth",
-    "CSRFTokenCredentialRequestAuthInput": "tokenEndpointURL credential",
+    "AuthInput": "credential accessStrategy additionalHeadersSerialized additionalQueryParamsSerialized "
+    "requestAuth certCommonName oneTimeToken",
+    "CredentialDataInput": "basic oauth certificateOAuth",
+    "CertificateOAuthCredentialDataInput": "clientId certificate url",
+    "CSRFTokenCredentialRequestAuthInput": "tokenEndpointURL credential additionalHeaders "
+    "additionalHeadersSerialized additionalQueryParams additionalQueryParamsSerialized",
+    "OneTimeTokenInput": "token connectorURL used expiresAt createdAt usedAt raw rawEncoded type",
+    "WebhookInput": "type url auth mode version correlationIdKey retryInterval timeout urlTemplate inputTemplate "
+    "headerTemplate outputTemplate statusTemplate",
     "FormationInput": "name templateName",
     "LabelFilter": "key query",
+    "RuntimeContext": "id key value labels",
+    "RuntimeContextPage": "data pageInfo totalCount",
+    "RuntimeContextInput": "key value",
+    "AutomaticScenarioAssignment": "scenarioName selector",
+    "AutomaticScenarioAssignmentPage": "data pageInfo totalCount",
+    "LabelSelectorInput": "key value",
 }
 ENUM_VALUES = {
-    "FormationObjectType": {"APPLICATION", "RUNTIME", "TENANT"},
+    "FormationObjectType": {"APPLICATION", "RUNTIME", "RUNTIME_CONTEXT", "TENANT"},
     "APISpecType": {"ODATA", "OPEN_API"},
     "SpecFormat": {"YAML", "JSON", "XML"},
     "EventSpecType": {"ASYNC_API"},
     "RuntimeStatusCondition": {"INITIAL", "PROVISIONING", "CONNECTED", "FAILED"},
+    "WebhookMode": {"SYNC", "ASYNC", "ASYNC_CALLBACK"},
+    "WebhookType": {
+        "CONFIGURATION_CHANGED",
+        "APPLICATION_TENANT_MAPPING",
+        "REGISTER_APPLICATION",
+        "UNREGISTER_APPLICATION",
+        "OPEN_RESOURCE_DISCOVERY",
+        "OPEN_RESOURCE_DISCOVERY_STATIC",
+        "FORMATION_LIFECYCLE",
+        "SYSTEM_FIELD_DISCOVERY",
+    },
 }
 SCALARS = [
     "Timestamp", "PageCursor", "Labels", "Any", "HttpHeaders", "QueryParams", "HttpHeadersSerialized",
@@ -196,11 +239,43 @@ def test_compass_scalar_is_declared(committed: GraphQLSchema, scalar: str) -> No
     assert scalar in committed.type_map
 
 
-def test_credential_data_is_the_union_of_basic_and_oauth(committed: GraphQLSchema) -> None:
+def test_credential_data_is_the_union_of_basic_oauth_and_certificate_oauth(committed: GraphQLSchema) -> None:
     union = committed.type_map["CredentialData"]
 
     assert isinstance(union, GraphQLUnionType)
-    assert {member.name for member in union.types} == {"BasicCredentialData", "OAuthCredentialData"}
+    assert {member.name for member in union.types} == {
+        "BasicCredentialData",
+        "OAuthCredentialData",
+        "CertificateOAuthCredentialData",
+    }
+
+
+@pytest.mark.parametrize(
+    ("interface", "implementations"),
+    [
+        ("OneTimeToken", {"OneTimeTokenForRuntime", "OneTimeTokenForApplication"}),
+        ("SystemAuth", {"AppSystemAuth", "RuntimeSystemAuth"}),
+    ],
+)
+def test_compass_interface_is_implemented_by_its_types(
+    committed: GraphQLSchema, interface: str, implementations: set[str]
+) -> None:
+    implementing = {
+        name
+        for name, named in committed.type_map.items()
+        if isinstance(named, GraphQLObjectType) and interface in {parent.name for parent in named.interfaces}
+    }
+
+    assert implementations <= implementing
+
+
+def test_every_page_implements_pageable(committed: GraphQLSchema) -> None:
+    pages = [
+        named for name, named in committed.type_map.items() if name.endswith("Page") and isinstance(named, GraphQLObjectType)
+    ]
+
+    assert pages
+    assert [page.name for page in pages if "Pageable" not in {parent.name for parent in page.interfaces}] == []
 
 
 @pytest.mark.parametrize(("type_name", "field_name"), BUNDLE_INSTANCE_AUTH_FIELDS)

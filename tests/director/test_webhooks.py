@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -44,7 +45,8 @@ mutation AddWebhook($applicationID: ID!, $in: WebhookInput!) {{
 ADD_WEBHOOK_TO = """
 mutation AddWebhook($applicationID: ID, $runtimeID: ID) {
   result: addWebhook(
-    applicationID: $applicationID, runtimeID: $runtimeID, in: {type: CONFIGURATION_CHANGED}
+    applicationID: $applicationID, runtimeID: $runtimeID,
+    in: {type: CONFIGURATION_CHANGED, url: "https://shop.example.com/hooks/config"}
   ) { id }
 }
 """
@@ -62,6 +64,13 @@ mutation DeleteWebhook($webhookID: ID!) { result: deleteWebhook(webhookID: $webh
 WEBHOOKS = f"""
 query Webhooks($id: ID!) {{ result: application(id: $id) {{ webhooks {{ {WEBHOOK_FIELDS} }} }} }}
 """
+
+# Compass's response reading: the status code that means success, and where the error is.
+OUTPUT_TEMPLATE = '{"location": "{{.Headers.Location}}", "success_status_code": 202, "error": "{{.Body.error}}"}'
+STATUS_TEMPLATE = (
+    '{"status": "{{.Body.status}}", "success_status_code": 200, "success_status_identifier": "SUCCEEDED", '
+    '"in_progress_status_identifier": "IN_PROGRESS", "failed_status_identifier": "FAILED", "error": "{{.Body.error}}"}'
+)
 
 OAUTH = {"clientId": "hook-client", "clientSecret": "hook-secret", "url": "https://auth.example.com/token"}
 
@@ -90,7 +99,7 @@ class TestAddWebhook:
         webhook = {
             "type": "CONFIGURATION_CHANGED",
             "url": "https://shop.example.com/hooks/config",
-            "mode": "ASYNC",
+            "mode": "ASYNC_CALLBACK",
             "auth": {"credential": {"oauth": OAUTH}, "additionalHeadersSerialized": '{"X-Hook": ["1"]}'},
         }
 
@@ -103,7 +112,7 @@ class TestAddWebhook:
             "applicationID": application_id,
             "runtimeID": None,
             "type": "CONFIGURATION_CHANGED",
-            "mode": "ASYNC",
+            "mode": "ASYNC_CALLBACK",
             "url": "https://shop.example.com/hooks/config",
             "auth": {"credential": OAUTH, "additionalHeaders": {"X-Hook": ["1"]}},
         }
@@ -117,6 +126,7 @@ class TestAddWebhook:
           result: addWebhook(applicationID: "{application_id}", in: {{
             type: REGISTER_APPLICATION
             url: "https://shop.example.com/hooks/register"
+            outputTemplate: "{{\\"success_status_code\\": 200, \\"error\\": \\"{{{{.Body.error}}}}\\"}}"
             auth: {{credential: {{basic: {{username: "hook", password: "pw"}}}}}}
           }}) {{ {WEBHOOK_FIELDS} }}
         }}
@@ -201,6 +211,227 @@ class TestAddWebhook:
         assert await webhooks_of(operator, application_id) == []
 
 
+TEMPLATE_FIELDS = """
+  id
+  applicationID
+  applicationTemplateID
+  runtimeID
+  integrationSystemID
+  formationTemplateID
+  type
+  mode
+  correlationIdKey
+  retryInterval
+  timeout
+  url
+  urlTemplate
+  inputTemplate
+  headerTemplate
+  outputTemplate
+  statusTemplate
+  createdAt
+"""
+
+ADD_TEMPLATED = f"""
+mutation AddWebhook($applicationID: ID, $runtimeID: ID, $in: WebhookInput!) {{
+  result: addWebhook(applicationID: $applicationID, runtimeID: $runtimeID, in: $in) {{ {TEMPLATE_FIELDS} }}
+}}
+"""
+
+TEMPLATED_WEBHOOKS = f"""
+query Webhooks($id: ID!) {{ result: application(id: $id) {{ webhooks {{ {TEMPLATE_FIELDS} }} }} }}
+"""
+
+# A formation notification as Compass's tenant-mapping configuration writes one.
+URL_TEMPLATE = '{"path": "https://shop.example.com/formations/{{.Formation.ID}}", "method": "PATCH"}'
+INPUT_TEMPLATE = (
+    '{"context": {"operation": "{{.Operation}}"}, '
+    '"items": [{{range $i, $label := .Application.Labels}}{{if $i}},{{end}}"{{$label}}"{{end}}]}'
+)
+HEADER_TEMPLATE = '{"Content-Type": ["application/json"]}'
+
+
+def formation_hook(**changes: Any) -> dict[str, Any]:
+    """A CONFIGURATION_CHANGED webhook with every template Compass allows for it."""
+    return {
+        "type": "CONFIGURATION_CHANGED",
+        "mode": "ASYNC_CALLBACK",
+        "urlTemplate": URL_TEMPLATE,
+        "inputTemplate": INPUT_TEMPLATE,
+        "headerTemplate": HEADER_TEMPLATE,
+        "outputTemplate": OUTPUT_TEMPLATE,
+        "correlationIdKey": "X-Correlation-ID",
+        "retryInterval": 60,
+        "timeout": 300,
+        **changes,
+    }
+
+
+class TestWebhookTemplates:
+    async def test_templates_and_call_settings_are_stored_and_returned(self, operator: Operator) -> None:
+        # given
+        application_id, _ = await register(operator)
+
+        # when
+        added = (await operator.query(ADD_TEMPLATED, {"applicationID": application_id, "in": formation_hook()}))
+
+        # then
+        webhook = added["result"]
+        assert datetime.fromisoformat(webhook.pop("createdAt")).tzinfo is not None
+        assert {key: value for key, value in webhook.items() if key != "id"} == {
+            "applicationID": application_id,
+            "applicationTemplateID": None,
+            "runtimeID": None,
+            "integrationSystemID": None,
+            "formationTemplateID": None,
+            "type": "CONFIGURATION_CHANGED",
+            "mode": "ASYNC_CALLBACK",
+            "correlationIdKey": "X-Correlation-ID",
+            "retryInterval": 60,
+            "timeout": 300,
+            "url": None,
+            "urlTemplate": URL_TEMPLATE,
+            "inputTemplate": INPUT_TEMPLATE,
+            "headerTemplate": HEADER_TEMPLATE,
+            "outputTemplate": OUTPUT_TEMPLATE,
+            "statusTemplate": None,
+        }
+        [listed] = (await operator.query(TEMPLATED_WEBHOOKS, {"id": application_id}))["result"]["webhooks"]
+        assert {key: value for key, value in listed.items() if key != "createdAt"} == webhook
+
+    async def test_an_async_webhook_keeps_its_status_template(self, operator: Operator) -> None:
+        # given
+        application_id, _ = await register(operator)
+        hook = {
+            "type": "UNREGISTER_APPLICATION",
+            "mode": "ASYNC",
+            "url": "https://shop.example.com/hooks/unregister",
+            "outputTemplate": OUTPUT_TEMPLATE,
+            "statusTemplate": STATUS_TEMPLATE,
+        }
+
+        # when
+        data = await operator.query(ADD_TEMPLATED, {"applicationID": application_id, "in": hook})
+
+        # then
+        assert (data["result"]["mode"], data["result"]["statusTemplate"]) == ("ASYNC", STATUS_TEMPLATE)
+
+    async def test_an_update_replaces_the_templates_and_clears_those_left_out(self, operator: Operator) -> None:
+        # given
+        application_id, _ = await register(operator)
+        added = await operator.query(ADD_TEMPLATED, {"applicationID": application_id, "in": formation_hook()})
+        replacement = {"type": "CONFIGURATION_CHANGED", "url": "https://shop.example.com/hooks/config"}
+        update = UPDATE_WEBHOOK.replace(WEBHOOK_FIELDS, TEMPLATE_FIELDS)
+
+        # when
+        data = await operator.query(update, {"webhookID": added["result"]["id"], "in": replacement})
+
+        # then
+        updated = data["result"]
+        assert [updated[key] for key in ("url", "urlTemplate", "inputTemplate", "outputTemplate", "timeout")] == [
+            "https://shop.example.com/hooks/config",
+            None,
+            None,
+            None,
+            None,
+        ]
+
+    async def test_a_runtime_webhook_takes_templates_too(self, operator: Operator) -> None:
+        # given
+        runtime = await operator.query(REGISTER_RUNTIME, {"name": f"rt-{uuid.uuid4().hex[:8]}"})
+        runtime_id = runtime["result"]["id"]
+
+        # when
+        data = await operator.query(ADD_TEMPLATED, {"runtimeID": runtime_id, "in": formation_hook()})
+
+        # then
+        assert (data["result"]["runtimeID"], data["result"]["urlTemplate"]) == (runtime_id, URL_TEMPLATE)
+
+    @pytest.mark.parametrize(
+        ("hook", "message"),
+        [
+            pytest.param(
+                formation_hook(urlTemplate=None), "webhook needs a url or a urlTemplate", id="neither-url-nor-template"
+            ),
+            pytest.param(
+                formation_hook(url="https://shop.example.com/hooks"),
+                "give either webhook.url or webhook.urlTemplate, not both",
+                id="url-and-template",
+            ),
+            pytest.param(
+                formation_hook(inputTemplate='{"id": {{.Application.ID'),
+                "webhook.inputTemplate does not parse as a Go template: line 1: unclosed action",
+                id="unclosed-action",
+            ),
+            pytest.param(
+                formation_hook(headerTemplate='{{if .Application}}{"a": ["b"]}'),
+                "webhook.headerTemplate does not parse as a Go template: line 1: unexpected EOF: {{if}} has no {{end}}",
+                id="if-without-end",
+            ),
+            pytest.param(
+                formation_hook(outputTemplate='{"error": "{{.Body.error}}"}{{end}}'),
+                "webhook.outputTemplate does not parse as a Go template: line 1: unexpected {{end}}",
+                id="end-without-block",
+            ),
+            pytest.param(
+                formation_hook(mode="ASYNC"),
+                "webhook.mode must be SYNC or ASYNC_CALLBACK for type CONFIGURATION_CHANGED",
+                id="async-formation-notification",
+            ),
+            pytest.param(
+                {**config_hook(), "type": "REGISTER_APPLICATION", "outputTemplate": OUTPUT_TEMPLATE,
+                 "mode": "ASYNC_CALLBACK"},
+                "webhook.mode ASYNC_CALLBACK is only for formation webhooks, not REGISTER_APPLICATION",
+                id="callback-for-an-application-webhook",
+            ),
+            pytest.param(
+                {**config_hook(), "type": "REGISTER_APPLICATION"},
+                "webhook.outputTemplate is required for type REGISTER_APPLICATION",
+                id="register-without-output-template",
+            ),
+            pytest.param(
+                {**config_hook(), "type": "UNREGISTER_APPLICATION", "mode": "ASYNC",
+                 "outputTemplate": OUTPUT_TEMPLATE},
+                "webhook.statusTemplate is required for mode ASYNC",
+                id="async-without-status-template",
+            ),
+            pytest.param(
+                {"type": "OPEN_RESOURCE_DISCOVERY", "urlTemplate": URL_TEMPLATE},
+                "webhook.urlTemplate: missing template input for type OPEN_RESOURCE_DISCOVERY",
+                id="template-for-a-type-without-request-object",
+            ),
+            pytest.param(formation_hook(retryInterval=-1), "webhook.retryInterval must be 0 or more", id="retry"),
+            pytest.param(formation_hook(timeout=-1), "webhook.timeout must be 0 or more", id="timeout"),
+            pytest.param(
+                config_hook("https://shop.example.com/" + "a" * 240),
+                "webhook.url must be at most 256 characters",
+                id="url-longer-than-256",
+            ),
+        ],
+    )
+    async def test_what_compass_refuses_is_invalid_input_and_adds_nothing(
+        self, operator: Operator, hook: dict[str, Any], message: str
+    ) -> None:
+        # given
+        application_id, _ = await register(operator)
+
+        # when
+        body = await operator.execute(ADD_TEMPLATED, {"applicationID": application_id, "in": hook})
+
+        # then
+        assert [(error["extensions"]["code"], error["message"]) for error in body["errors"]] == [
+            ("INVALID_INPUT", message)
+        ]
+        assert await webhooks_of(operator, application_id) == []
+
+    async def test_registration_refuses_a_webhook_compass_refuses(self, operator: Operator) -> None:
+        name = f"app-{uuid.uuid4().hex[:8]}"
+
+        codes = await operator.error_codes(REGISTER, {"in": {"name": name, "webhooks": [formation_hook(url="x")]}})
+
+        assert codes == ["INVALID_INPUT"]
+
+
 class TestUpdateWebhook:
     async def test_replaces_the_webhook_and_keeps_it_on_its_application(self, operator: Operator) -> None:
         # given
@@ -210,6 +441,7 @@ class TestUpdateWebhook:
         replacement = {
             "type": "UNREGISTER_APPLICATION",
             "url": "https://shop.example.com/hooks/unregister",
+            "outputTemplate": OUTPUT_TEMPLATE,
             "auth": {"credential": {"basic": {"username": "new", "password": "pw"}}},
         }
 

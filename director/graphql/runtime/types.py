@@ -8,12 +8,14 @@ from strawberry import Info
 
 from director import models
 from director.eventing.service import runtime_default_url
-from director.graphql.application.types import RuntimeSystemAuth, Webhook, labels_object
+from director.graphql.application.types import After, First, RuntimeSystemAuth, Webhook, labels_object
 from director.graphql.enums import RuntimeStatusCondition
 from director.graphql.eventing.types import RuntimeEventingConfiguration
 from director.graphql.pagination import Page
 from director.graphql.permissions import sanitized
+from director.graphql.runtimecontext.types import RuntimeContext, RuntimeContextPage
 from director.graphql.scalars import Labels, Timestamp
+from director.pagination import PageRequest
 from kernel.principal import Scope
 
 
@@ -48,6 +50,7 @@ class Runtime:
     last_seen: Timestamp | None = strawberry.field(
         description="pycompass: when the runtime's agent last polled (written every few seconds)."
     )
+    application_namespace: str | None
 
     @strawberry.field(description="pycompass: SILENT when the agent has not polled for five sync periods.")
     def agent_status(self, info: Info) -> AgentStatus:
@@ -68,6 +71,7 @@ class Runtime:
             ),
             metadata=RuntimeMetadata(creation_timestamp=Timestamp(model.created_at)),
             last_seen=Timestamp(model.last_seen_at) if model.last_seen_at is not None else None,
+            application_namespace=model.application_namespace,
         )
 
     @strawberry.field(description="The runtime's labels, or only the one with this key.")
@@ -81,6 +85,17 @@ class Runtime:
     @strawberry.field(description="The client ids the runtime's certificates carry.")
     async def auths(self, info: Info) -> list[RuntimeSystemAuth]:
         return [RuntimeSystemAuth.of(row) for row in await info.context.loaders.auths_by_runtime.load(self.id)]
+
+    @strawberry.field(description="The runtime's contexts, by id.")
+    async def runtime_contexts(self, info: Info, first: First = 200, after: After = None) -> RuntimeContextPage | None:
+        request = PageRequest.of(first, after)
+        rows = await info.context.loaders.contexts_by_runtime.load(self.id)
+        return RuntimeContextPage.slice(rows, request, RuntimeContext.of)
+
+    @strawberry.field(description="One context of the runtime, or null.")
+    async def runtime_context(self, info: Info, id: strawberry.ID) -> RuntimeContext | None:
+        rows = await info.context.loaders.contexts_by_runtime.load(self.id)
+        return next((RuntimeContext.of(row) for row in rows if row.id == id), None)
 
     @strawberry.field(description='Where the event ingress of the runtime listens; defaultURL is "" until its agent says.')
     async def eventing_configuration(self, info: Info) -> RuntimeEventingConfiguration | None:

@@ -28,27 +28,37 @@ def _fields(issued: IssuedToken) -> dict[str, object]:
     }
 
 
-@strawberry.type(description="A single-use token a runtime redeems at the Connector.")
-class OneTimeTokenForRuntime:
+@strawberry.interface(description="A single-use token redeemed at the Connector.")
+class OneTimeToken:
     token: str
     connector_url: str = strawberry.field(name="connectorURL")
     used: bool
     expires_at: Timestamp
-    created_at: Timestamp
+    created_at: Timestamp | None
     used_at: Timestamp | None
-    raw: str
-    raw_encoded: str
-    type: OneTimeTokenType
+    raw: str | None
+    raw_encoded: str | None
+    type: OneTimeTokenType | None
 
+
+@strawberry.type(description="A single-use token a runtime redeems at the Connector.")
+class OneTimeTokenForRuntime(OneTimeToken):
     @classmethod
     def of(cls, issued: IssuedToken) -> OneTimeTokenForRuntime:
         return cls(**_fields(issued))  # type: ignore[arg-type]
 
 
 @strawberry.type(description="A single-use token an application redeems at the Connector.")
-class OneTimeTokenForApplication(OneTimeTokenForRuntime):
+class OneTimeTokenForApplication(OneTimeToken):
     legacy_connector_url: str = strawberry.field(name="legacyConnectorURL")
+    scenario_groups: list[str | None] | None = strawberry.field(
+        description="Compass's scenario groups of the requesting consumer; pycompass has none, so null."
+    )
 
     @classmethod
     def of(cls, issued: IssuedToken) -> OneTimeTokenForApplication:
-        return cls(**_fields(issued), legacy_connector_url=issued.legacy_connector_url)  # type: ignore[arg-type]
+        return cls(
+            **_fields(issued),  # type: ignore[arg-type]
+            legacy_connector_url=issued.legacy_connector_url,
+            scenario_groups=None,
+        )

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from director.models import AssignmentOperation, FormationAssignment
+from kernel.repository import TenantScopedRepository
+
+
+class FormationAssignmentRepository(TenantScopedRepository[FormationAssignment]):
+    model = FormationAssignment
+    noun = "formation assignment"
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+
+    async def for_formations(self, tenant_id: str, formation_ids: Sequence[str]) -> list[FormationAssignment]:
+        statement = self._ordered(self.select(tenant_id).where(FormationAssignment.formation_id.in_(formation_ids)))
+        return list((await self.session.execute(statement)).scalars())
+
+    async def delete_for_object(self, tenant_id: str, formation_id: str, object_id: str) -> None:
+        await self.session.execute(
+            delete(FormationAssignment).where(
+                FormationAssignment.tenant_id == tenant_id,
+                FormationAssignment.formation_id == formation_id,
+                or_(FormationAssignment.source == object_id, FormationAssignment.target == object_id),
+            )
+        )
+
+    async def operations(self, tenant_id: str, assignment_ids: Sequence[str]) -> list[AssignmentOperation]:
+        statement = (
+            select(AssignmentOperation)
+            .where(AssignmentOperation.tenant_id == tenant_id, AssignmentOperation.assignment_id.in_(assignment_ids))
+            .order_by(AssignmentOperation.started_at, AssignmentOperation.id)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    async def add_all(self, rows: Sequence[FormationAssignment | AssignmentOperation]) -> None:
+        self.session.add_all(rows)
+        await self.session.flush()

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from director.models import RuntimeContext
+from kernel.repository import TenantScopedRepository
+
+
+class RuntimeContextRepository(TenantScopedRepository[RuntimeContext]):
+    model = RuntimeContext
+    noun = "runtime context"
+    # Compass pages a runtime's contexts by id.
+    order_by = ("id",)
+
+    async def by_runtimes(self, tenant_id: str, runtime_ids: Sequence[str]) -> dict[str, list[RuntimeContext]]:
+        return await self.grouped_by(tenant_id, "runtime_id", runtime_ids)
