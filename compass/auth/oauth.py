@@ -254,9 +254,9 @@ async def client_principal(
     """The principal of a token the endpoint issued, if its client credentials still exist."""
     async with database.read_sessions() as session:
         auth = await SystemAuthRepository(session).client(claims.subject)
-    if auth is None or consumer_type(auth) != (claims.consumer_type, claims.consumer_id):
+    if auth is None or (consumer := consumer_type(auth)) != (claims.consumer_type, claims.consumer_id):
         raise UnauthenticatedError("the client credentials of the bearer token were deleted")
-    kind, object_id = consumer_type(auth)
+    kind, object_id = consumer
     if kind == INTEGRATION_SYSTEM:
         if not tenant_header:
             raise ForbiddenError("an integration system's token acts in the tenant the Tenant header names: send it")

@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.models import AssignmentOperation, FormationAssignment
 from kernel.repository import TenantScopedRepository
@@ -12,9 +11,6 @@ from kernel.repository import TenantScopedRepository
 class FormationAssignmentRepository(TenantScopedRepository[FormationAssignment]):
     model = FormationAssignment
     noun = "formation assignment"
-
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(session)
 
     async def for_formations(self, tenant_id: str, formation_ids: Sequence[str]) -> list[FormationAssignment]:
         statement = self._ordered(self.select(tenant_id).where(FormationAssignment.formation_id.in_(formation_ids)))

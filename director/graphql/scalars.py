@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NewType
+from typing import Any, NewType, TypeVar
 
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
@@ -126,3 +126,12 @@ def scalar_map(settings: Settings) -> dict[object, ScalarDefinition]:
         JSONSchema: _json_string("JSONSchema", "A string holding a JSON schema."),
         CLOB: strawberry.scalar(name="CLOB", description="A large string.", serialize=str, parse_value=str),
     }
+
+
+Plain = TypeVar("Plain")
+Scalar = TypeVar("Scalar")
+
+
+def maybe(scalar: Callable[[Plain], Scalar], value: Plain | None) -> Scalar | None:
+    """A stored value, possibly null, as the scalar its field declares (the scalars are NewTypes of it)."""
+    return None if value is None else scalar(value)

@@ -89,6 +89,15 @@ def _normalized(data: BusinessTenantMappingInput, types: Mapping[str, str]) -> B
     )
 
 
+
+def _parent_ids(data: BusinessTenantMappingInput, known: Mapping[str, Tenant], *, strict: bool) -> list[str]:
+    """The internal ids of the parents ``data`` names, from ``known`` (external id → tenant); ``strict``: every
+    named parent must be known."""
+    named = [parent for parent in data.parents or () if parent]
+    if strict and (missing := [parent for parent in named if parent not in known]):
+        raise NotFoundError(f"parent tenants do not exist: {', '.join(missing)}")
+    return list(dict.fromkeys(known[parent].id for parent in named if parent in known))
+
 class TenantService:
     async def create(self, session: AsyncSession, name: str) -> Tenant:
         """No view of a new tenant exists yet: nothing to declare, and no unit of work needed."""
@@ -164,11 +173,13 @@ class TenantService:
         repository = TenantRepository(session)
         batch_types = {data.external_tenant: data.type for data in inputs}
         named = [parent for data in inputs for parent in data.parents or () if parent and parent not in batch_types]
-        stored = {external_id: t.type for external_id, t in (await repository.by_external_ids(named)).items()}
-        normalized = [_normalized(data, {**stored, **batch_types}) for data in inputs]
+        stored = await repository.by_external_ids(named)
+        normalized = [_normalized(data, {**{key: t.type for key, t in stored.items()}, **batch_types}) for data in inputs]
         written = {data.external_tenant: await self._upsert(session, data) for data in normalized}
+        # The parents outside the batch are what ``stored`` read: writing the batch changes none of them.
+        known = {**stored, **written}
         for data in normalized:
-            await repository.set_parents(written[data.external_tenant].id, await self._parent_ids(session, data, written, strict=True))
+            await repository.set_parents(written[data.external_tenant].id, _parent_ids(data, known, strict=True))
         return list(dict.fromkeys(tenant.id for tenant in written.values()))
 
     async def write_one(self, session: AsyncSession, tenant_id: str, data: BusinessTenantMappingInput) -> str:  # noqa: ARG002 - tenants are the platform's
@@ -177,7 +188,9 @@ class TenantService:
         stored = await TenantRepository(session).by_external_ids([parent for parent in data.parents or () if parent])
         data = _normalized(data, {external_id: t.type for external_id, t in stored.items()})
         tenant = await self._upsert(session, data)
-        await TenantRepository(session).set_parents(tenant.id, await self._parent_ids(session, data, {}, strict=False))
+        # A tenant naming itself as a parent finds itself, as written now.
+        known = {**stored, data.external_tenant: tenant}
+        await TenantRepository(session).set_parents(tenant.id, _parent_ids(data, known, strict=False))
         return tenant.id
 
     async def _upsert(self, session: AsyncSession, data: BusinessTenantMappingInput) -> Tenant:
@@ -204,17 +217,6 @@ class TenantService:
         if holder is not None and (tenant is None or holder.id != tenant.id):
             raise ConflictError(f"another tenant is named {name!r}")
 
-    @staticmethod
-    async def _parent_ids(
-        session: AsyncSession, data: BusinessTenantMappingInput, written: Mapping[str, Tenant], *, strict: bool
-    ) -> list[str]:
-        named = [parent for parent in data.parents or () if parent]
-        stored = await TenantRepository(session).by_external_ids([parent for parent in named if parent not in written])
-        known = {**{external_id: t.id for external_id, t in stored.items()}, **{k: t.id for k, t in written.items()}}
-        if strict and (missing := [parent for parent in named if parent not in known]):
-            raise NotFoundError(f"parent tenants do not exist: {', '.join(missing)}")
-        return list(dict.fromkeys(known[parent] for parent in named if parent in known))
-
     async def update(
         self, session: AsyncSession, tenant_id: str, internal_id: str, data: BusinessTenantMappingInput  # noqa: ARG002 - tenants are the platform's
     ) -> Tenant:
@@ -233,7 +235,9 @@ class TenantService:
         await self._check_name_free(repository, data.name, tenant)
         tenant.name, tenant.external_id = data.name, data.external_tenant
         tenant.type, tenant.provider = data.type, data.provider
-        await repository.set_parents(tenant.id, await self._parent_ids(session, data, {}, strict=False))
+        # The tenant is found under its new external id only, as a lookup after the change would find it.
+        known = {**{key: t for key, t in stored.items() if t.id != tenant.id}, tenant.external_id: tenant}
+        await repository.set_parents(tenant.id, _parent_ids(data, known, strict=False))
         return tenant
 
     async def delete(self, session: AsyncSession, tenant_id: str, external_ids: Sequence[str]) -> int:  # noqa: ARG002 - tenants are the platform's

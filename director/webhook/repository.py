@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from director.models import Webhook
 from kernel.repository import TenantScopedRepository
@@ -13,28 +14,24 @@ class WebhookRepository(TenantScopedRepository[Webhook]):
     model = Webhook
     noun = "webhook"
 
-    async def of_application_templates(self, template_ids: Sequence[str]) -> dict[str, list[Webhook]]:
-        """Templates' webhooks are global like them (no tenant)."""
-        statement = self._ordered(
-            select(Webhook).where(Webhook.tenant_id.is_(None), Webhook.application_template_id.in_(template_ids))
-        )
+    async def _grouped(
+        self, owner: InstrumentedAttribute[str | None], tenant: ColumnElement[bool], owner_ids: Sequence[str]
+    ) -> dict[str, list[Webhook]]:
+        """``grouped_by`` for templates' webhooks, whose tenant may be none (``tenant`` says which rows)."""
+        statement = self._ordered(select(Webhook).where(tenant, owner.in_(owner_ids)))
         grouped: dict[str, list[Webhook]] = defaultdict(list)
         for row in (await self.session.execute(statement)).scalars():
-            grouped[str(row.application_template_id)].append(row)
+            grouped[str(getattr(row, owner.key))].append(row)
         return grouped
+
+    async def of_application_templates(self, template_ids: Sequence[str]) -> dict[str, list[Webhook]]:
+        """Templates' webhooks are global like them (no tenant)."""
+        return await self._grouped(Webhook.application_template_id, Webhook.tenant_id.is_(None), template_ids)
 
     async def of_formation_templates(self, tenant_id: str, template_ids: Sequence[str]) -> dict[str, list[Webhook]]:
         """A formation template's webhooks carry its tenant (none for a global template)."""
-        statement = self._ordered(
-            select(Webhook).where(
-                or_(Webhook.tenant_id.is_(None), Webhook.tenant_id == tenant_id),
-                Webhook.formation_template_id.in_(template_ids),
-            )
-        )
-        grouped: dict[str, list[Webhook]] = defaultdict(list)
-        for row in (await self.session.execute(statement)).scalars():
-            grouped[str(row.formation_template_id)].append(row)
-        return grouped
+        tenant = or_(Webhook.tenant_id.is_(None), Webhook.tenant_id == tenant_id)
+        return await self._grouped(Webhook.formation_template_id, tenant, template_ids)
 
     async def delete_of_formation_template(self, tenant_id: str, template_id: str) -> None:
         await self.session.execute(

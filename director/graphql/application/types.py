@@ -38,6 +38,7 @@ from director.graphql.scalars import (
     QueryParams,
     QueryParamsSerialized,
     Timestamp,
+    maybe,
 )
 from director.graphql.systemauth.types import OneTimeToken
 from director.pagination import PageRequest
@@ -94,13 +95,6 @@ def _credential(record: dict[str, Any] | None) -> AnyCredentialData | None:
     )
 
 
-Plain = TypeVar("Plain")
-Scalar = TypeVar("Scalar")
-
-
-def _maybe(scalar: Callable[[Plain], Scalar], value: Plain | None) -> Scalar | None:
-    """A stored value, possibly null, as the scalar its field declares (the scalars are NewTypes of it)."""
-    return None if value is None else scalar(value)
 
 
 def _serialized(value: dict[str, list[str]] | None) -> str | None:
@@ -148,8 +142,8 @@ class Auth:
             access_strategy=record.get("accessStrategy"),
             additional_headers=record.get("additionalHeaders"),
             additional_query_params=record.get("additionalQueryParams"),
-            additional_headers_serialized=_maybe(HttpHeadersSerialized, _serialized(record.get("additionalHeaders"))),
-            additional_query_params_serialized=_maybe(
+            additional_headers_serialized=maybe(HttpHeadersSerialized, _serialized(record.get("additionalHeaders"))),
+            additional_query_params_serialized=maybe(
                 QueryParamsSerialized, _serialized(record.get("additionalQueryParams"))
             ),
             request_auth=CredentialRequestAuth(
@@ -157,11 +151,11 @@ class Auth:
                     token_endpoint_url=csrf["tokenEndpointURL"],
                     credential=_credential(csrf.get("credential")),
                     additional_headers=csrf.get("additionalHeaders"),
-                    additional_headers_serialized=_maybe(
+                    additional_headers_serialized=maybe(
                         HttpHeadersSerialized, _serialized(csrf.get("additionalHeaders"))
                     ),
                     additional_query_params=csrf.get("additionalQueryParams"),
-                    additional_query_params_serialized=_maybe(
+                    additional_query_params_serialized=maybe(
                         QueryParamsSerialized, _serialized(csrf.get("additionalQueryParams"))
                     ),
                 )
@@ -199,11 +193,11 @@ class Webhook:
     def of(cls, model: models.Webhook) -> Webhook:
         return cls(
             id=strawberry.ID(model.id),
-            application_id=_maybe(strawberry.ID, model.application_id),
-            application_template_id=_maybe(strawberry.ID, model.application_template_id),
-            runtime_id=_maybe(strawberry.ID, model.runtime_id),
-            integration_system_id=_maybe(strawberry.ID, model.integration_system_id),
-            formation_template_id=_maybe(strawberry.ID, model.formation_template_id),
+            application_id=maybe(strawberry.ID, model.application_id),
+            application_template_id=maybe(strawberry.ID, model.application_template_id),
+            runtime_id=maybe(strawberry.ID, model.runtime_id),
+            integration_system_id=maybe(strawberry.ID, model.integration_system_id),
+            formation_template_id=maybe(strawberry.ID, model.formation_template_id),
             type=WebhookType(model.type),
             mode=WebhookMode(model.mode) if model.mode else None,
             correlation_id_key=model.correlation_id_key,
@@ -216,7 +210,7 @@ class Webhook:
             header_template=model.header_template,
             output_template=model.output_template,
             status_template=model.status_template,
-            created_at=_maybe(Timestamp, model.created_at),
+            created_at=maybe(Timestamp, model.created_at),
         )
 
 
@@ -310,7 +304,7 @@ def spec_of(
         return None
     return spec(
         id=strawberry.ID(model.id),
-        data=_maybe(CLOB, model.spec_data),
+        data=maybe(CLOB, model.spec_data),
         type=spec_type(model.spec_type),
         format=SpecFormat(model.spec_format),
     )
@@ -342,8 +336,8 @@ class APIDefinition:
             group=model.group,
             version=Version.of(model),
             created_at=Timestamp(model.created_at),
-            updated_at=_maybe(Timestamp, model.updated_at),
-            deleted_at=_maybe(Timestamp, model.deleted_at),
+            updated_at=maybe(Timestamp, model.updated_at),
+            deleted_at=maybe(Timestamp, model.deleted_at),
             error=model.error,
         )
 
@@ -371,8 +365,8 @@ class EventDefinition:
             spec=spec_of(EventSpec, EventSpecType, model),
             version=Version.of(model),
             created_at=Timestamp(model.created_at),
-            updated_at=_maybe(Timestamp, model.updated_at),
-            deleted_at=_maybe(Timestamp, model.deleted_at),
+            updated_at=maybe(Timestamp, model.updated_at),
+            deleted_at=maybe(Timestamp, model.deleted_at),
             error=model.error,
         )
 
@@ -400,10 +394,10 @@ class Document:
             description=model.description,
             format=DocumentFormat(model.format),
             kind=model.kind,
-            data=_maybe(CLOB, model.data),
+            data=maybe(CLOB, model.data),
             created_at=Timestamp(model.created_at),
-            updated_at=_maybe(Timestamp, model.updated_at),
-            deleted_at=_maybe(Timestamp, model.deleted_at),
+            updated_at=maybe(Timestamp, model.updated_at),
+            deleted_at=maybe(Timestamp, model.deleted_at),
             error=model.error,
         )
 
@@ -451,8 +445,8 @@ class BundleInstanceAuth:
     def of(cls, model: models.BundleInstanceAuth) -> BundleInstanceAuth:
         return cls(
             id=strawberry.ID(model.id),
-            context=_maybe(JSONString, model.context),
-            input_params=_maybe(JSONString, model.input_params),
+            context=maybe(JSONString, model.context),
+            input_params=maybe(JSONString, model.input_params),
             auth=Auth.of(model.auth),
             status=BundleInstanceAuthStatus(
                 condition=BundleInstanceAuthStatusCondition(model.status_condition),
@@ -460,7 +454,7 @@ class BundleInstanceAuth:
                 message=model.status_message,
                 reason=model.status_reason,
             ),
-            runtime_id=_maybe(strawberry.ID, model.runtime_id),
+            runtime_id=maybe(strawberry.ID, model.runtime_id),
             runtime_context_id=None,
         )
 
@@ -501,12 +495,12 @@ class Bundle:
             id=strawberry.ID(model.id),
             name=model.name,
             description=model.description,
-            instance_auth_request_input_schema=_maybe(JSONSchema, model.instance_auth_request_input_schema),
+            instance_auth_request_input_schema=maybe(JSONSchema, model.instance_auth_request_input_schema),
             default_instance_auth=Auth.of(model.default_instance_auth),
             correlation_ids=model.correlation_ids,
             created_at=Timestamp(model.created_at),
-            updated_at=_maybe(Timestamp, model.updated_at),
-            deleted_at=_maybe(Timestamp, model.deleted_at),
+            updated_at=maybe(Timestamp, model.updated_at),
+            deleted_at=maybe(Timestamp, model.deleted_at),
             error=model.error,
         )
 
@@ -596,7 +590,7 @@ class SystemAuth:
             auth=Auth.of(value),
             type=_reference_type(model),
             tenant_id=model.tenant_id,
-            reference_object_id=_maybe(
+            reference_object_id=maybe(
                 strawberry.ID, model.runtime_id or model.application_id or model.integration_system_id
             ),
         )
@@ -665,8 +659,8 @@ class Application:
             base_url=model.base_url,
             provider_name=model.provider_name,
             description=model.description,
-            integration_system_id=_maybe(strawberry.ID, model.integration_system_id),
-            application_template_id=_maybe(strawberry.ID, model.application_template_id),
+            integration_system_id=maybe(strawberry.ID, model.integration_system_id),
+            application_template_id=maybe(strawberry.ID, model.application_template_id),
             health_check_url=model.healthcheck_url,
             status=ApplicationStatus(
                 condition=ApplicationStatusCondition(model.status_condition), timestamp=Timestamp(model.status_timestamp)
@@ -676,7 +670,7 @@ class Application:
             local_tenant_id=model.local_tenant_id,
             application_namespace=model.application_namespace,
             system_status=model.system_status,
-            deleted_at=_maybe(Timestamp, model.deleted_at),
+            deleted_at=maybe(Timestamp, model.deleted_at),
             error=model.error,
         )
 

@@ -17,7 +17,7 @@ from director.graphql.pagination import Page
 from director.graphql.permissions import require_scope
 from director.graphql.runtime.types import Runtime
 from director.graphql.runtimecontext.types import RuntimeContext
-from director.graphql.scalars import Timestamp
+from director.graphql.scalars import Timestamp, maybe
 from director.pagination import PageRequest
 from kernel.principal import Scope
 
@@ -28,10 +28,6 @@ FormationParticipant = Annotated[
 # Assignment states Compass counts as still under way (any other but READY and the error states).
 _IN_PROGRESS = frozenset({"INITIAL", "CONFIG_PENDING", "DELETING"})
 _ERROR = frozenset({"CREATE_ERROR", "DELETE_ERROR"})
-
-
-def _timestamp(value: object) -> Timestamp | None:
-    return Timestamp(value) if value is not None else None  # type: ignore[arg-type]
 
 
 @strawberry.type(description="A formation's error from its lifecycle notifications; empty when there is none.")
@@ -82,8 +78,8 @@ class AssignmentOperation:
             formation_assignment_id=strawberry.ID(model.assignment_id),
             formation_id=strawberry.ID(model.formation_id),
             triggered_by=OperationTrigger(model.triggered_by),
-            started_at_timestamp=_timestamp(model.started_at),
-            finished_at_timestamp=_timestamp(model.finished_at),
+            started_at_timestamp=maybe(Timestamp, model.started_at),
+            finished_at_timestamp=maybe(Timestamp, model.finished_at),
         )
 
 
@@ -118,8 +114,8 @@ class FormationAssignment:
             value=model.value,
             configuration=model.value,
             error=model.error,
-            last_state_change_timestamp=_timestamp(model.last_state_change_timestamp),
-            last_notification_sent_timestamp=_timestamp(model.last_notification_sent_timestamp),
+            last_state_change_timestamp=maybe(Timestamp, model.last_state_change_timestamp),
+            last_notification_sent_timestamp=maybe(Timestamp, model.last_notification_sent_timestamp),
         )
 
     @strawberry.field(description="The source application, runtime or runtime context.")
@@ -163,8 +159,8 @@ class Formation:
             formation_template_id=strawberry.ID(model.formation_template_id),
             state=model.state,
             error=FormationError(message=error.get("message", ""), error_code=error.get("errorCode", 0)),
-            last_state_change_timestamp=_timestamp(model.last_state_change_timestamp),
-            last_notification_sent_timestamp=_timestamp(model.last_notification_sent_timestamp),
+            last_state_change_timestamp=maybe(Timestamp, model.last_state_change_timestamp),
+            last_notification_sent_timestamp=maybe(Timestamp, model.last_notification_sent_timestamp),
             tenant=model.tenant_id,
         )
 

@@ -10,7 +10,7 @@ from director.graphql.formationconstraint.types import FormationConstraint
 from director.graphql.inputs import WebhookInput
 from director.graphql.pagination import Page
 from director.graphql.permissions import sanitized
-from director.graphql.scalars import AnyScalar, Labels, Timestamp
+from director.graphql.scalars import AnyScalar, Labels, Timestamp, maybe
 from kernel.principal import Scope
 
 
@@ -66,7 +66,7 @@ class FormationTemplate:
             supports_reset=model.supports_reset,
             discovery_consumers=model.discovery_consumers,
             created_at=Timestamp(model.created_at),
-            updated_at=Timestamp(model.updated_at) if model.updated_at is not None else None,
+            updated_at=maybe(Timestamp, model.updated_at),
             label_values=dict(model.labels),
         )
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 from strawberry import Info
 
 from director import models
 from director.graphql.application.types import Version
 from director.graphql.pagination import Page
-from director.graphql.scalars import Labels, Timestamp
+from director.graphql.scalars import Labels, Timestamp, maybe
 from director.integrationdependency.service import AspectTree, IntegrationDependencyTree
-
-
-def _timestamp(value: datetime | None) -> Timestamp | None:
-    return Timestamp(value) if value is not None else None
 
 
 @strawberry.type(description="An API resource an aspect needs.")
@@ -44,9 +38,9 @@ class AspectEventDefinition:
             subset=[AspectEventDefinitionSubset(event_type=item) for item in model.subset]
             if model.subset is not None
             else None,
-            created_at=_timestamp(model.created_at),
-            updated_at=_timestamp(model.updated_at),
-            deleted_at=_timestamp(model.deleted_at),
+            created_at=maybe(Timestamp, model.created_at),
+            updated_at=maybe(Timestamp, model.updated_at),
+            deleted_at=maybe(Timestamp, model.deleted_at),
             error=model.error,
         )
 
@@ -76,9 +70,9 @@ class Aspect:
             if model.api_resources is not None
             else None,
             event_resources=[AspectEventDefinition.of(resource) for resource in tree.event_resources],
-            created_at=_timestamp(model.created_at),
-            updated_at=_timestamp(model.updated_at),
-            deleted_at=_timestamp(model.deleted_at),
+            created_at=maybe(Timestamp, model.created_at),
+            updated_at=maybe(Timestamp, model.updated_at),
+            deleted_at=maybe(Timestamp, model.deleted_at),
             error=model.error,
         )
 
@@ -116,9 +110,9 @@ class IntegrationDependency:
             mandatory=model.mandatory,
             version=Version.of(model),
             labels=Labels(model.labels) if model.labels is not None else None,
-            created_at=_timestamp(model.created_at),
-            updated_at=_timestamp(model.updated_at),
-            deleted_at=_timestamp(model.deleted_at),
+            created_at=maybe(Timestamp, model.created_at),
+            updated_at=maybe(Timestamp, model.updated_at),
+            deleted_at=maybe(Timestamp, model.deleted_at),
             error=model.error,
         )
 
