@@ -23,7 +23,13 @@ clock ticks of 10 ms) around polls of three kinds:
   revision (the mutation outside the measured span): every page executed (GraphQL and SQL) and kept again.
 
 On PostgreSQL it also reads the CPU of the database's own backend processes (found by the database name in
-their command line), which the server's figure leaves out. Nothing asserts on time;
+their command line), which the server's figure leaves out.
+
+Last, issue 15's goals for the agent as ratios of this run: the unchanged sync's seconds ÷ the first sync's
+(≤ 5 %; the directory sink reads no manifest whose (inode, mtime, size) did not change: ``files read``), and
+the first sync's ÷ the seconds a bare httpx client with the agent's certificate took, just before the first
+sync, to fetch the same pages, executed by the server at a new revision as for the first sync and as warm
+(executed once before; two operator changes around it keep it and the first sync executed) (≤ 3 ×). Nothing asserts on time;
 tests/test_bench_agent_smoke.py keeps this code working.
 
     python bench/agent.py [--sizes 100,1000] [--backends sqlite,postgresql] [--polls 500] [--full-polls 50]
@@ -89,6 +95,9 @@ POLL_TITLES = {
 }
 
 MAX_RESYNCS = 3
+# Issue 15: an unchanged sync costs at most this share of the first; the first at most this many times the
+# plain fetch of its pages.
+UNCHANGED_GOAL, FIRST_GOAL = 0.05, 3.0
 
 
 # --- the server --------------------------------------------------------------------------------------------
@@ -140,7 +149,8 @@ class Operator:
 
 class CountingSink(DirectorySink):
     """The directory sink, counting the files it writes or deletes (an unchanged file is not written) and
-    timing ``list_owned`` (reading and parsing every manifest of a kind)."""
+    timing ``list_owned`` (listing the directory; reading and parsing only the manifests its index does not
+    hold unchanged: ``files_read``)."""
 
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
@@ -149,7 +159,7 @@ class CountingSink(DirectorySink):
         self.read_seconds = 0.0
 
     def reset(self) -> None:
-        self.resource_writes = self.record_writes = 0
+        self.resource_writes = self.record_writes = self.files_read = 0
         self.read_seconds = 0.0
 
     async def list_owned(self, kind: str) -> dict[str, Manifest]:
@@ -165,9 +175,9 @@ class CountingSink(DirectorySink):
         else:
             self.resource_writes += 1
 
-    def _write(self, path: Path, text: bytes, *, secret: bool) -> None:
+    def _write(self, path: Path, text: bytes, *, secret: bool) -> tuple[int, int, int]:
         self._count(path.name)
-        super()._write(path, text, secret=secret)
+        return super()._write(path, text, secret=secret)
 
     def _delete(self, kind: str, name: str) -> None:
         self._count(f"{kind.lower()}-")
@@ -205,7 +215,8 @@ class TimedDirector(DirectorClient):
 class SyncFigures:
     seconds: float
     fetch_seconds: float  # of which fetching all pages
-    read_seconds: float  # of which reading and parsing the manifests in the sink (list_owned)
+    read_seconds: float  # of which reading the sink's resources (list_owned)
+    files_read: int  # manifest files list_owned read and parsed (not unchanged since it last did)
     agent_cpu: float  # this process's CPU: the agent (JSON, YAML, files) and its HTTP client
     server_cpu: float
     resource_writes: int
@@ -237,6 +248,7 @@ class SizeReport:
     unchanged: SyncFigures
     files_untouched: bool  # no resource manifest's inode or mtime changed during the unchanged sync
     applications: int  # Application manifests after the first sync
+    bare_fetch_seconds: float  # every page fetched by a bare client just before the first sync (bare_fetch)
     resyncs: list[SyncFigures] = field(default_factory=list)  # syncs between the first and the 304 one
     polls: list[PollFigures] = field(default_factory=list)
     idle_server_cpu_per_second: float = 0.0
@@ -260,6 +272,7 @@ async def timed_sync(
         seconds=seconds,
         fetch_seconds=sum(item.seconds for item in directors) - fetch_before,
         read_seconds=sink.read_seconds,
+        files_read=sink.files_read,
         agent_cpu=agent_cpu,
         server_cpu=server_cpu,
         resource_writes=sink.resource_writes,
@@ -360,17 +373,39 @@ async def measure(
     return PollFigures(kind, polls, per_poll[0], meter.server, database, meter.wall, per_poll[1], statuses)
 
 
-async def measure_polls(
-    target: Target, operator: Operator, seeded: Seeded, connection: Connection, options: argparse.Namespace
-) -> list[PollFigures]:
+def bare_client(connection: Connection) -> DirectorClient:
+    """A Director client with the agent's certificate, whose own httpx client serves as the bare one."""
     store = connection.store
-    client = DirectorClient(
+    return DirectorClient(
         connection.director_url,
         timeout=300.0,
         cert_file=store.chain_file,
         key_file=store.key_file,
         ca_file=store.ca_file,
     )
+
+
+async def bare_fetch(operator: Operator, seeded: Seeded, connection: Connection) -> float:
+    """Seconds for a bare httpx client to fetch every page of the agent's document, executed by the server
+    as for the agent's first sync (a new revision) and as warm (the same pages were executed once before);
+    a new revision after it, so that the agent's first sync is executed too."""
+    client = bare_client(connection)
+    try:
+        await plain_poll(client._http, connection.director_url, seeded.runtime_id)
+        await operator.change(seeded.runtime_id)
+        started = time.perf_counter()
+        await plain_poll(client._http, connection.director_url, seeded.runtime_id)
+        seconds = time.perf_counter() - started
+        await operator.change(seeded.runtime_id)
+        return seconds
+    finally:
+        await client.aclose()
+
+
+async def measure_polls(
+    target: Target, operator: Operator, seeded: Seeded, connection: Connection, options: argparse.Namespace
+) -> list[PollFigures]:
+    client = bare_client(connection)
     runtime_id = seeded.runtime_id
     try:
         if await client.fetch_applications(runtime_id) is None:  # the first poll of a client is never a 304
@@ -430,6 +465,7 @@ async def measure_size(
         connect_seconds = time.perf_counter() - started
         if maintenance.connection is None:
             raise RuntimeError(f"the agent could not connect: {maintenance.record.connection_status.error}")
+        bare = await bare_fetch(operator, seeded, maintenance.connection)
         first = await timed_sync(agent, sink, directors, target)
         applications = len(list(sink.directory.glob("application-*.yaml")))
         # After its first sync a fresh agent marks its runtime CONNECTED (updateRuntime), which bumps the
@@ -444,7 +480,7 @@ async def measure_size(
             if len(resyncs) == MAX_RESYNCS:
                 raise RuntimeError(f"{MAX_RESYNCS} syncs after the first one and none got 304")
         untouched = sink.stats() == before
-    report = SizeReport(size, connect_seconds, first, sync, untouched, applications, resyncs)
+    report = SizeReport(size, connect_seconds, first, sync, untouched, applications, bare, resyncs)
     report.polls = await measure_polls(target, operator, seeded, maintenance.connection, options)
     report.idle_server_cpu_per_second = await idle_cpu(target, options.idle_seconds)
     report.load = os.getloadavg()
@@ -506,6 +542,8 @@ def check(report: SizeReport) -> None:
         problems.append("the unchanged sync did not get 304")
     if report.unchanged.resource_writes or not report.files_untouched:
         problems.append(f"the unchanged sync wrote {report.unchanged.resource_writes} resource files")
+    if report.unchanged.files_read:
+        problems.append(f"the unchanged sync read {report.unchanged.files_read} manifest files again")
     expected = {POLL_304: {304}, POLL_KEPT: {200}, POLL_EXECUTED: {200}}
     problems.extend(
         f"{POLL_TITLES[poll.kind]} answered {sorted(poll.statuses)}"
@@ -533,7 +571,7 @@ def format_report(report: SizeReport) -> str:
         ),
         f"  connect (token → certificate, EC P-256)       {report.connect_seconds:8.3f} s",
         (
-            "  sync                         seconds   fetch s  sink read s  agent CPU s  server CPU s"
+            "  sync                         seconds   fetch s  sink read s  files read  agent CPU s  server CPU s"
             "  resource writes  status writes"
         ),
     ]
@@ -543,7 +581,7 @@ def format_report(report: SizeReport) -> str:
     for title, sync in rows:
         lines.append(
             f"  {title:<26} {sync.seconds:9.3f} {sync.fetch_seconds:9.3f} {sync.read_seconds:12.3f}"
-            f" {sync.agent_cpu:12.3f}"
+            f" {sync.files_read:11d} {sync.agent_cpu:12.3f}"
             f" {sync.server_cpu:13.3f} {sync.resource_writes:16d} {sync.record_writes:14d}"
         )
     lines.append(
@@ -560,11 +598,34 @@ def format_report(report: SizeReport) -> str:
         f" {_ms(poll.per_poll(poll.wall), 13)} {poll.bytes_per_poll / 1024:9.1f}"
         for poll in report.polls
     )
+    lines.extend(goal_lines(report))
     lines.append(
         f"  server idle: {report.idle_server_cpu_per_second * 1000:.1f} ms CPU/s; "
         f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
     )
     return "\n".join(lines)
+
+
+def goal_lines(report: SizeReport) -> list[str]:
+    """Issue 15's goals for the agent, as ratios of figures of this run (meant for N = 1,000)."""
+    unchanged = report.unchanged.seconds / report.first.seconds
+    executed = next(poll for poll in report.polls if poll.kind == POLL_EXECUTED)
+    first = report.first.seconds / report.bare_fetch_seconds
+    return [
+        (
+            f"  unchanged sync ÷ first sync: {unchanged * 100:.2f} % (goal ≤ {UNCHANGED_GOAL * 100:.0f} %: "
+            f"{_met(unchanged <= UNCHANGED_GOAL)})"
+        ),
+        (
+            f"  first sync ÷ its {executed.requests_per_poll} pages fetched by a bare httpx client just before "
+            f"(executed, {report.bare_fetch_seconds:.3f} s): {first:.2f} × (goal ≤ {FIRST_GOAL:.0f} ×: "
+            f"{_met(first <= FIRST_GOAL)})"
+        ),
+    ]
+
+
+def _met(met: bool) -> str:
+    return "met" if met else "NOT met"
 
 
 # --- main ---------------------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ spread over F formations, and R runtimes spread over the same formations, so tha
 applications. Every runtime gets its own client certificate through the Connector (one-time token,
 ``configuration``, a CSR with an EC P-256 key, ``signCertificateSigningRequest``) and then polls
 ``applicationsForRuntime`` with the Compass Runtime Agent's document (bench/director.py) every P seconds
-(first poll at a random point of the first period, then P ± jitter) over mTLS, on a new TLS connection each
-time (an agent polling less often than uvicorn's 5 s keep-alive finds its connection closed), with
-``If-None-Match`` as our agent sends it (``--plain``: without, as Compass's agent polls). The first period is
-a warm-up (``--warmup``): every runtime fetches its first view, unmeasured. Then, for ``--duration`` seconds,
+(first poll at a random point of the warm-up, then P ± jitter) over mTLS, on one connection kept
+across polls as Go's HTTP client keeps it (``--new-connection-per-poll``: a TLS handshake every poll), with
+``If-None-Match`` as our agent sends it (``--plain``: without, as Compass's agent polls). The warm-up
+(``--warmup``, a period unless told) is unmeasured: every runtime connects and fetches its first view. Then, for ``--duration`` seconds,
 an operator changes one application every C seconds (its description carries a marker), and the bench
 records when each affected runtime (the runtimes of that application's formation) first fetched a view with
 the marker.
@@ -17,32 +17,38 @@ the marker.
 The load comes from ``--clients`` separate processes (asyncio on uvloop, a hand-written HTTP/1.1 client over
 ``asyncio.open_connection``: httpx would cost the clients more CPU than the server on 2 cores).
 
-It prints, per run: achieved polls/s, p50/p99 latency (connect, TLS handshake, request and answer), errors,
-answers 200/304 and the 200s whose view had not changed, CPU of the server processes (parent and workers,
-utime+stime from /proc over wall time), of PostgreSQL and of the clients, the clients' scheduling lag (if it
-grows, the clients are the bottleneck) and the change propagation (per change: the time from the operator's
-answer until every affected runtime had fetched it; p50 and max over changes).
+It prints, per run: achieved polls/s, p50/p99 latency, errors, answers 200/304 and the 200s whose view had not
+changed, the connections opened, CPU per poll and CPU % of the server processes (parent and workers,
+utime+stime from /proc), of PostgreSQL and of the clients, the clients' memory and scheduling lag (if it grows,
+the clients are the bottleneck) and the change propagation (per change and affected runtime, the time from the
+operator's answer until the runtime fetched it: p50, p99 and max).
 
 ``--find-max`` searches, for each ``--workers`` value, the largest R with p99 < 250 ms and zero errors: it
 starts at ``--runtimes``, doubles while runs pass and halves while they fail, then bisects, at most
 ``--search-runs`` runs per W. ``--profile`` then runs the largest W=1 fleet once more under pyinstrument.
 
+``--poll-cost`` measures one runtime instead (A applications, F = 1, one keep-alive connection, W = 1): the
+server's CPU per request of ``GET /healthz``, of an unchanged poll and of one with If-None-Match, as multiples
+of the first, beside issue 15's goals (bench/README.md).
+
     python bench/fleet.py [--runtimes 1000] [--workers 1] [--period 10] [--change-every 15] [--duration 60]
     python bench/fleet.py --find-max --workers 1,2 --duration 30
+    python bench/fleet.py --poll-cost [--duration 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import hashlib
 import json
 import os
 import random
 import re
+import resource
 import signal
 import ssl
-import statistics
 import sys
 import time
 import uuid
@@ -59,7 +65,7 @@ if __package__ in (None, ""):
 # The load client processes (`bench.load_client bench.fleet:load_process`) import this module too: they stay
 # free of the server's packages, so what needs those is imported where it is used.
 from bench import load_client
-from bench.common import CONNECTOR_PATH, DIRECTOR_PATH, JSON_CONTENT, ROOT, percentile
+from bench.common import CONNECTOR_PATH, DIRECTOR_PATH, JSON_CONTENT, ROOT, percentile, ratio, verdict
 from testing.processes import cpu_by_process, postgres_backends
 
 if TYPE_CHECKING:
@@ -92,65 +98,152 @@ class _Tally:
     errors: Counter[str] = field(default_factory=Counter)
     warmup_errors: Counter[str] = field(default_factory=Counter)
     unchanged_200: int = 0
+    connections: int = 0  # opened by measured polls
+    retried: int = 0
     sightings: list[tuple[int, int, float]] = field(default_factory=list)
 
 
-async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
+Answer = tuple[int, dict[str, str], bytes]
+
+
+class _NothingRead(ConnectionError):
+    """The connection ended before a byte of the answer came."""
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as error:
+        if error.partial:
+            raise
+        raise _NothingRead from None
+    except (ConnectionResetError, BrokenPipeError) as error:
+        raise _NothingRead from error
     lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
         if name:
             headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split(" ", 2)[1]), headers
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> Answer:
+    status, headers = await _read_head(reader)
     if status in (204, 304):
         return status, headers, b""
     if "content-length" in headers:
-        return status, headers, await reader.readexactly(int(headers["content-length"]))
-    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
         chunks = []
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            chunks.append(await reader.readexactly(size + 2))
-            if size == 0:
-                return status, headers, b"".join(chunk[:-2] for chunk in chunks)
-    return status, headers, await reader.read()
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            chunks.append((await reader.readexactly(size + 2))[:-2])
+        await reader.readuntil(b"\r\n")  # the empty trailer
+        body = b"".join(chunks)
+    else:
+        body = await reader.read()
+    if headers.get("content-encoding", "").lower() == "gzip":
+        body = gzip.decompress(body)
+    return status, headers, body
 
 
-class _Runtime:
-    """One runtime's agent: its certificate, its last ETag and view, what it has seen."""
+class Connection:
+    """A runtime's connection to the server as Go's ``http.Transport`` keeps it (the Compass agent's client).
 
-    def __init__(self, index: int, runtime_id: str, context: ssl.SSLContext, config: dict[str, Any]) -> None:
-        self.index = index
-        self.context = context
-        self.host, self.port = config["host"], config["https_port"]
-        self.plain = config["plain"]
-        body = json.dumps({"query": config["document"].replace("RUNTIME_ID", runtime_id), "variables": None})
-        self.body = body.encode()
-        self.head = (
-            f"POST {DIRECTOR_PATH} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json; charset=utf-8\r\nContent-Length: {len(self.body)}\r\n"
-            "Connection: close\r\nx-request-id: fleet\r\n"
+    With ``keep_alive`` one connection carries poll after poll. One the server has closed while it was idle
+    (its keep-alive timeout, its connection cap, a restart) is seen at the next poll by the end of its stream
+    and replaced; one that the server closes as the request goes out (no byte of an answer came back) is
+    replaced and the request sent again, once: the poll is a read, which HTTP lets a client repeat. Without
+    ``keep_alive`` every exchange opens a connection of its own and closes it.
+    """
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext, *, keep_alive: bool) -> None:
+        self.host, self.port, self.context, self.keep_alive = host, port, context, keep_alive
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.opened = 0  # connections opened, handshakes included
+        self.retried = 0  # requests sent again on a new connection
+
+    def _idle_and_open(self) -> bool:
+        return (
+            self.reader is not None
+            and self.writer is not None
+            and not self.writer.is_closing()
+            and not self.reader.at_eof()
         )
-        self.etag: str | None = None
-        self.view: bytes | None = None
-        self.seen: set[int] = set()
 
-    async def poll(self) -> tuple[int, dict[str, str], bytes]:
-        reader, writer = await asyncio.open_connection(
+    async def _connect(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(
             self.host,
             self.port,
             ssl=self.context,
             server_hostname=self.host,
             ssl_handshake_timeout=POLL_TIMEOUT,
         )
+        self.opened += 1
+
+    async def _send(self, request: bytes) -> Answer:
+        assert self.reader is not None
+        assert self.writer is not None
+        self.writer.write(request)
+        return await _read_answer(self.reader)
+
+    async def exchange(self, request: bytes) -> Answer:
+        """Sends ``request`` (whole, head and body) and reads its answer; a gzip body comes back decompressed."""
+        reused = self._idle_and_open()
         try:
-            conditional = f"If-None-Match: {self.etag}\r\n" if self.etag and not self.plain else ""
-            writer.write((self.head + conditional + "\r\n").encode("latin-1") + self.body)
-            return await _read_answer(reader)
-        finally:
-            writer.close()
+            if not reused:
+                self.close()
+                await self._connect()
+            try:
+                answer = await self._send(request)
+            except _NothingRead:
+                if not reused:
+                    raise
+                self.close()
+                self.retried += 1
+                await self._connect()
+                answer = await self._send(request)
+        except BaseException:
+            self.close()
+            raise
+        if not self.keep_alive or answer[1].get("connection", "").lower() == "close":
+            self.close()
+        return answer
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class _Runtime:
+    """One runtime's agent: its certificate and connection, its last ETag and view, what it has seen."""
+
+    def __init__(self, index: int, runtime_id: str, context: ssl.SSLContext, config: dict[str, Any]) -> None:
+        self.index = index
+        host, port = config["host"], config["https_port"]
+        self.connection = Connection(host, port, context, keep_alive=config["keep_alive"])
+        self.plain = config["plain"]
+        body = json.dumps({"query": config["document"].replace("RUNTIME_ID", runtime_id), "variables": None})
+        self.body = body.encode()
+        closing = "" if config["keep_alive"] else "Connection: close\r\n"
+        # Go's transport asks for gzip (and decompresses) unless told not to: the Compass agent's does.
+        self.head = (
+            f"POST {DIRECTOR_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Content-Type: application/json; charset=utf-8\r\nContent-Length: {len(self.body)}\r\n"
+            f"Accept-Encoding: gzip\r\n{closing}x-request-id: fleet\r\n"
+        )
+        self.etag: str | None = None
+        self.view: bytes | None = None
+        self.seen: set[int] = set()
+
+    def request(self, etag: str | None) -> bytes:
+        conditional = f"If-None-Match: {etag}\r\n" if etag else ""
+        return (self.head + conditional + "\r\n").encode("latin-1") + self.body
+
+    async def poll(self) -> Answer:
+        return await self.connection.exchange(self.request(None if self.plain else self.etag))
 
     def answered(
         self, tally: _Tally, status: int, headers: dict[str, str], body: bytes, at: float, *, measured: bool
@@ -179,12 +272,14 @@ async def _runtime_loop(
 ) -> None:
     """Polls every period (± jitter); a poll that overran its period is followed by the next one at once.
 
+    First polls are spread over the warm-up (at least a period): a longer ``--warmup`` ramps the fleet up, as
+    runtimes join a real one over time, instead of every runtime's handshake and first view in one period.
     The lag is how late the client's event loop woke for a poll it had to wait for: it grows when the client
     processes, not the server, are the bottleneck.
     """
     period, jitter = config["period"], config["jitter"]
     rng = random.Random(runtime.index)
-    scheduled = start + rng.uniform(0, period)
+    scheduled = start + rng.uniform(0, max(period, config["warmup"]))
     while scheduled < end:
         waited = scheduled > time.monotonic()
         await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
@@ -192,8 +287,11 @@ async def _runtime_loop(
         measured = began >= tally.measure_from
         if measured and waited:
             tally.lags.append(began - scheduled)
+        opened, retried = runtime.connection.opened, runtime.connection.retried
         try:
-            status, headers, body = await asyncio.wait_for(runtime.poll(), POLL_TIMEOUT)
+            # asyncio.timeout rather than wait_for: no task per poll, which the client feels at thousands of them.
+            async with asyncio.timeout(POLL_TIMEOUT):
+                status, headers, body = await runtime.poll()
         except Exception as error:  # noqa: BLE001 - every failure is a counted error of the fleet
             failure = f"{type(error).__name__}: {str(error)[:80]}"
             (tally.errors if measured else tally.warmup_errors)[failure] += 1
@@ -202,6 +300,9 @@ async def _runtime_loop(
             if measured:
                 tally.latencies.append(finished - began)
             runtime.answered(tally, status, headers, body, finished, measured=measured)
+        if measured:
+            tally.connections += runtime.connection.opened - opened
+            tally.retried += runtime.connection.retried - retried
         scheduled = max(scheduled + period * rng.uniform(1 - jitter, 1 + jitter), time.monotonic())
 
 
@@ -225,6 +326,9 @@ async def load_process(config: dict[str, Any]) -> dict[str, Any]:
     cpu_from, wall_from = time.process_time(), time.monotonic()
     await polls
     return {
+        "connections": tally.connections,
+        "retried": tally.retried,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "latencies": [round(value, 6) for value in tally.latencies],
         "lags": [round(value, 6) for value in tally.lags],
         "statuses": dict(tally.statuses),
@@ -409,11 +513,15 @@ class Run:
     error_samples: list[str]
     statuses: dict[str, int]
     unchanged_200: int
+    connections: int  # opened by the clients during the measured window
+    retried: int  # polls sent again on a new connection after the server closed the one they went out on
     server_cpu: float  # cores
     postgres_cpu: float
     client_cpu: float
     client_cpu_max: float  # the busiest client process, cores
+    client_mib: float  # the largest client process's peak resident memory
     lag_p99: float
+    # Per change and affected runtime: from the operator's answer until the runtime fetched the change.
     propagation: list[float]
     incomplete_changes: int
     changes: int
@@ -424,41 +532,56 @@ class Run:
     def passed(self) -> bool:
         return self.p99 < P99_LIMIT and self.errors == 0
 
-    def line(self) -> str:
-        propagation = (
-            f"{statistics.median(self.propagation):5.1f} s p50 {max(self.propagation):5.1f} s max"
-            if self.propagation
-            else "   (no complete change)   "
-        )
-        ok, not_modified = self.statuses.get("200", 0), self.statuses.get("304", 0)
-        statuses = f"{ok:>6} {not_modified:>6} {self.unchanged_200:>6}"
+    def per_poll(self, cores: float) -> float:
+        """CPU ms per poll of ``cores`` busy over the run."""
         polls = sum(self.statuses.values())
-        cpu_per_poll = self.server_cpu * self.duration / polls * 1000 if polls else float("nan")
+        return cores * self.duration / polls * 1000 if polls else float("nan")
+
+    def propagation_text(self) -> str:
+        if not self.propagation:
+            return "(none fetched)"
+        return " ".join(
+            f"{value:5.2f}"
+            for value in (
+                percentile(self.propagation, 0.50),
+                percentile(self.propagation, 0.99),
+                max(self.propagation),
+            )
+        )
+
+    def line(self) -> str:
+        ok, not_modified = self.statuses.get("200", 0), self.statuses.get("304", 0)
         return (
             f"{self.workers:>2} {self.runtimes:>6} | {self.polls_per_second:8.1f} {self.p50 * 1000:7.1f} "
-            f"{self.p99 * 1000:7.1f} {self.errors:>6} | {statuses} | {cpu_per_poll:7.1f} "
-            f"{self.server_cpu * 100:6.0f} "
-            f"{self.postgres_cpu * 100:5.0f} {self.client_cpu * 100:6.0f} {self.client_cpu_max * 100:4.0f} "
-            f"{self.lag_p99 * 1000:7.1f} | {propagation} "
+            f"{self.p99 * 1000:7.1f} {self.errors:>6} | {ok:>6} {not_modified:>6} {self.unchanged_200:>6} | "
+            f"{self.connections:>6} {self.retried:>5} | {self.per_poll(self.server_cpu):7.2f} "
+            f"{self.server_cpu * 100:6.0f} {self.postgres_cpu * 100:5.0f} | "
+            f"{self.per_poll(self.client_cpu):7.2f} {self.client_cpu * 100:6.0f} {self.client_cpu_max * 100:4.0f} "
+            f"{self.client_mib:5.0f} {self.lag_p99 * 1000:7.1f} | {self.propagation_text():>17} "
             f"({self.changes - self.incomplete_changes}/{self.changes}) | {self.load_average:4.1f} | "
             f"{'PASS' if self.passed else 'FAIL'}"
         )
 
 
 RUN_HEADER = (
-    " W      R |  polls/s  p50 ms  p99 ms errors |    200    304 unchg. | ms/poll server    PG client  max"
-    " lag99ms | change propagation             | load | p99<250ms & 0 errors"
+    " W      R |  polls/s  p50 ms  p99 ms errors |    200    304 unchg. |  conns retry | ms/poll server    PG |"
+    " ms/poll client  max   MiB lag99ms | propagation s p50 p99 max       | load | p99<250ms & 0 errors"
 )
 RUN_LEGEND = (
-    "  polls/s: answers per second over the run; p50/p99: connect + TLS handshake + request + answer;",
+    "  polls/s: answers per second over the run; p50/p99: request + answer, and connect + TLS handshake",
+    "  when the poll opened a connection;",
     "  errors: failed connections, timeouts (10 s), non-200/304 answers, GraphQL errors, failed operator",
     "  changes;",
     "  200/304: answers; unchg.: 200 answers (new ETag) with the same view as the runtime's last one;",
-    "  ms/poll: server CPU ms per poll (least sensitive to other work on the machine);",
+    "  conns: connections (TLS handshakes) the measured polls opened; retry: measured polls sent",
+    "  again on a new connection because the server had closed the kept one as the poll went out;",
+    "  ms/poll server/client: CPU ms per poll (least sensitive to other work on the machine);",
     "  server/PG/client: CPU % of one core (server = parent + workers; client = all client processes,",
-    "  max = the busiest one); lag99ms: p99 of how late the clients started a poll (a client bottleneck);",
-    "  change propagation: per operator change, the time until every runtime of the application's",
-    "  formation had fetched it (complete changes/changes); load: 1-minute load average after the run.",
+    "  max = the busiest one); MiB: the largest client process's peak resident memory;",
+    "  lag99ms: p99 of how late the clients started a poll (a client bottleneck);",
+    "  propagation: per operator change and runtime of the application's formation, the time from the",
+    "  operator's answer until that runtime fetched the change: p50, p99, max over all of them (changes",
+    "  every affected runtime fetched/changes); load: 1-minute load average after the run.",
 )
 
 
@@ -517,18 +640,17 @@ def _propagation(
     changes: list[tuple[int, int, float]],
     sightings: list[tuple[int, int, float]],
 ) -> tuple[list[float], int]:
+    """Each affected runtime's delay for each change it fetched, and the changes some runtime never fetched."""
     seen = {(runtime, change): at for runtime, change, at in sightings}
     formations = len(fleet.formations)
-    complete: list[float] = []
+    delays: list[float] = []
     incomplete = 0
     for number, application, committed in changes:
-        affected = [index for index in range(runtimes) if index % formations == application % formations]
-        times = [seen.get((index, number)) for index in affected]
-        if not affected or any(at is None for at in times):
-            incomplete += 1
-            continue
-        complete.append(max(at for at in times if at is not None) - committed)
-    return complete, incomplete
+        affected = range(application % formations, runtimes, formations)
+        times = [at for index in affected if (at := seen.get((index, number))) is not None]
+        delays.extend(at - committed for at in times)
+        incomplete += len(times) < len(affected) or not affected
+    return delays, incomplete
 
 
 async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: Fleet, runtimes: int) -> Run:
@@ -550,10 +672,14 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
             "jitter": options.jitter,
             "duration": options.duration,
             "plain": options.plain,
+            "keep_alive": options.keep_alive,
         }
         process = await asyncio.create_subprocess_exec(
-            *load_client.command("bench.fleet:load_process"), cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
+            *load_client.command("bench.fleet:load_process"),
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 28,
         )
         assert process.stdin is not None
         assert process.stdout is not None
@@ -610,10 +736,13 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
         + [f"{count} x {message} (warm-up, not counted)" for message, count in warmup_errors.most_common(2)],
         statuses=dict(statuses),
         unchanged_200=sum(result["unchanged_200"] for result in results),
+        connections=sum(result["connections"] for result in results),
+        retried=sum(result["retried"] for result in results),
         server_cpu=server_cpu / wall,
         postgres_cpu=pg_cpu / wall,
         client_cpu=sum(result["cpu"] / result["wall"] for result in results),
         client_cpu_max=max(result["cpu"] / result["wall"] for result in results),
+        client_mib=max(result["rss_mib"] for result in results),
         lag_p99=percentile([value for result in results for value in result["lags"]], 0.99),
         propagation=propagation,
         incomplete_changes=incomplete,
@@ -636,24 +765,36 @@ class Bench:
     fleet: Fleet | None = None
     runs: list[Run] = field(default_factory=list)
 
-    async def measure(self, workers: int, runtimes: int, *, profile_to: Path | None = None) -> Run:
+    def serve(self, workers: int, runtimes: int, *, profile_to: Path | None = None) -> ServedCompass:
+        """The server for R runtimes: with keep-alive each holds a connection, so the per-process cap on
+        connections (1000 by default) is raised to R, as an operator of such a fleet must."""
+        env = {**self.env, "COMPASS_MAX_CONNECTIONS": str(max(1000, runtimes))}
         log = self.workdir / f"serve-w{workers}.log"
-        server = fleet_server(self.data_dir, self.env, workers, log, profile_to=profile_to)
+        server = fleet_server(self.data_dir, env, workers, log, profile_to=profile_to)
         server.start()
         server.wait_ready()
+        return server
+
+    async def prepare(self, server: ServedCompass, runtimes: int) -> Fleet:
+        """The fleet seeded (once), with R runtimes registered and certified."""
+        if self.fleet is None:
+            options = self.options
+            _log(f"seeding {options.applications} applications in {options.formations} formations")
+            self.fleet = await seed(self.database, self.options)
+        if len(self.fleet.runtime_ids) < runtimes:
+            _log(f"registering runtimes up to {runtimes}")
+            await add_runtimes(self.database, self.fleet, runtimes)
+        if len(self.fleet.certificates) < runtimes:
+            took = await certify(self.database, self.fleet, server, runtimes, self.workdir / "runtimes")
+            _log(f"client certificates up to {runtimes} through the Connector in {took:.1f} s")
+        return self.fleet
+
+    async def measure(self, workers: int, runtimes: int, *, profile_to: Path | None = None) -> Run:
+        server = self.serve(workers, runtimes, profile_to=profile_to)
         try:
-            if self.fleet is None:
-                options = self.options
-                _log(f"seeding {options.applications} applications in {options.formations} formations")
-                self.fleet = await seed(self.database, self.options)
-            if len(self.fleet.runtime_ids) < runtimes:
-                _log(f"registering runtimes up to {runtimes}")
-                await add_runtimes(self.database, self.fleet, runtimes)
-            if len(self.fleet.certificates) < runtimes:
-                took = await certify(self.database, self.fleet, server, runtimes, self.workdir / "runtimes")
-                _log(f"client certificates up to {runtimes} through the Connector in {took:.1f} s")
+            fleet = await self.prepare(server, runtimes)
             _log(f"W = {workers}, R = {runtimes}: {self.options.duration:g} s of polling")
-            run = await run_fleet(self.options, server, self.fleet, runtimes)
+            run = await run_fleet(self.options, server, fleet, runtimes)
         finally:
             server.stop()
         self.runs.append(run)
@@ -687,6 +828,155 @@ class Bench:
         return best
 
 
+# --- the poll cost ------------------------------------------------------------------------------------------
+
+#: Issue 15's first goal: the server CPU per request of an unchanged poll, without and with If-None-Match, as a
+#: multiple of ``GET /healthz`` on the same listener; (name, title, status answered, goal).
+POLL_COST_CASES = (
+    ("healthz", "(a) GET /healthz", 200, None),
+    ("plain", "(b) unchanged poll, no If-None-Match", 200, 3.0),
+    ("etag", "(c) unchanged poll, If-None-Match (304)", 304, 2.0),
+)
+POLL_COST_ROUNDS = 5
+POLL_COST_HEADER = (
+    "case                                       requests   req/s  p50 ms  CPU ms/req  ÷ (a) PG ms/req | goal"
+)
+POLL_COST_WARMUP = 1.0
+
+
+@dataclass
+class PollCost:
+    """One case's requests, the CPU seconds of the server and of PostgreSQL meanwhile, each request's latency."""
+
+    requests: int = 0
+    cpu: float = 0.0
+    postgres_cpu: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    def per_request(self, seconds: float) -> float:
+        return seconds / self.requests if self.requests else float("nan")
+
+
+async def _repeat(
+    connection: Connection, request: bytes, status: int, seconds: float, cost: PollCost
+) -> None:
+    """Sends ``request`` one at a time for ``seconds``: every answer must be ``status`` without GraphQL errors."""
+    until = time.monotonic() + seconds
+    while (began := time.monotonic()) < until:
+        answered, _, body = await connection.exchange(request)
+        if answered != status or b'"errors":' in body:
+            raise RuntimeError(f"expected {status}, the server answered {answered}: {body[:200]!r}")
+        cost.latencies.append(time.monotonic() - began)
+        cost.requests += 1
+
+
+async def poll_cost(bench: Bench) -> tuple[dict[str, PollCost], int]:
+    """The cases in turn on one runtime's one keep-alive connection to `compass serve` (one process), each
+    ``--duration`` seconds in all, split over rounds so that the machine's other work falls on every case
+    alike; also the connections the runtime opened (1 when keep-alive held)."""
+    from sqlalchemy.engine import make_url
+
+    from bench.director import agent_ssl_context, sync_document
+
+    server = bench.serve(1, 1)
+    try:
+        fleet = await bench.prepare(server, 1)
+        config = {
+            "host": "127.0.0.1",
+            "https_port": server.https_port,
+            "document": sync_document("RUNTIME_ID"),
+            "plain": True,
+            "keep_alive": True,
+        }
+        context = agent_ssl_context(str(server.ca_file), *fleet.certificates[0])
+        runtime = _Runtime(0, fleet.runtime_ids[0], context, config)
+        connection = runtime.connection
+        status, headers, body = await connection.exchange(runtime.request(None))
+        if status != 200 or "etag" not in headers:
+            raise RuntimeError(f"the runtime's first poll answered {status}: {body[:200]!r}")
+        healthz = (
+            f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.https_port}\r\nAccept-Encoding: gzip\r\n\r\n"
+        )
+        requests = {
+            "healthz": healthz.encode(),
+            "plain": runtime.request(None),
+            "etag": runtime.request(headers["etag"]),
+        }
+        for name, _, status, _ in POLL_COST_CASES:
+            await _repeat(connection, requests[name], status, POLL_COST_WARMUP, PollCost())
+        costs = {name: PollCost() for name, *_ in POLL_COST_CASES}
+        pids = processes_of(server)
+        postgres = postgres_backends(make_url(server.env["COMPASS_DATABASE_URL"]).database or "")
+        for _ in range(POLL_COST_ROUNDS):
+            for name, _, status, _ in POLL_COST_CASES:
+                before, postgres_before = cpu_by_process(pids), cpu_by_process(postgres)
+                seconds = bench.options.duration / POLL_COST_ROUNDS
+                await _repeat(connection, requests[name], status, seconds, costs[name])
+                costs[name].cpu += cpu_used(before, cpu_by_process(pids))
+                costs[name].postgres_cpu += cpu_used(postgres_before, cpu_by_process(postgres))
+        connection.close()
+    finally:
+        server.stop()
+    return costs, connection.opened
+
+
+def _print_poll_cost(options: argparse.Namespace, costs: dict[str, PollCost], connections: int) -> None:
+    print(
+        f"\n=== poll cost: one runtime, A = {options.applications} applications ({options.bundles} bundles each), "
+        f"one keep-alive mTLS connection, `compass serve` (one process), PostgreSQL ===\n"
+        f"the server's CPU per request (/proc) over {POLL_COST_ROUNDS} rounds of "
+        f"{options.duration / POLL_COST_ROUNDS:g} s per case, the cases taking turns; one request at a time; "
+        f"connections the runtime opened: {connections}"
+    )
+    print(
+        "PG ms/req: the CPU of PostgreSQL's backends for the bench's database per request, the server's background\n"
+        "writes (last-seen flushes) included: near 0 when the requests ran no SQL (/proc counts 10 ms ticks)"
+    )
+    print(POLL_COST_HEADER)
+    floor = costs["healthz"].per_request(costs["healthz"].cpu)
+    for name, title, _, goal in POLL_COST_CASES:
+        cost = costs[name]
+        multiple = ratio(cost.per_request(cost.cpu), floor)
+        verdict_text = "" if goal is None else f"<= {goal:g} x: {verdict(multiple <= goal)}"
+        print(
+            f"{title:<42} {cost.requests:>8} {cost.requests / options.duration:7.0f} "
+            f"{percentile(cost.latencies, 0.5) * 1000:7.2f} {cost.per_request(cost.cpu) * 1000:11.3f} "
+            f"{multiple:6.2f} {cost.per_request(cost.postgres_cpu) * 1000:9.3f} | {verdict_text}"
+        )
+
+
+async def fleets(bench: Bench) -> None:
+    """The fleet runs (or the search) per W, the profile, and the report."""
+    options = bench.options
+    _print_setup(options)
+    print(RUN_HEADER, flush=True)
+    best: dict[int, Run | None] = {}
+    if options.find_max:
+        start = options.runtimes
+        for workers in options.workers:
+            found = best[workers] = await bench.find_max(workers, start)
+            # More workers hold at least as many runtimes: the next search starts from there.
+            start = found.runtimes if found is not None else start
+    else:
+        for workers in options.workers:
+            await bench.measure(workers, options.runtimes)
+    profile_text = None
+    if options.profile:
+        runtimes = (best.get(1) or bench.runs[0]).runtimes if bench.runs else options.runtimes
+        profile_file = bench.workdir / "profile.txt"
+        _log(f"profiling W = 1, R = {runtimes} under pyinstrument (it slows the server)")
+        profiled = await bench.measure(1, runtimes, profile_to=profile_file)
+        written = profile_file.exists()
+        profile_text = profile_file.read_text() if written else "(no profile written)"
+        bench.runs.remove(profiled)
+    _print_report(options, bench, best, profile_text)
+    for log in sorted(bench.workdir.glob("serve-w*.log")):
+        _print_log_findings(log)
+        if options.keep_logs:
+            options.keep_logs.mkdir(parents=True, exist_ok=True)
+            (options.keep_logs / log.name).write_bytes(log.read_bytes())
+
+
 async def main_async(options: argparse.Namespace) -> None:
     from kernel.db import Database
     from testing.databases import temporary_workspace
@@ -705,48 +995,33 @@ async def main_async(options: argparse.Namespace) -> None:
         }
         database = Database(url)
         bench = Bench(options, workdir, data_dir, database, env)
-        _print_setup(options)
-        print(RUN_HEADER, flush=True)
         try:
-            best: dict[int, Run | None] = {}
-            if options.find_max:
-                start = options.runtimes
-                for workers in options.workers:
-                    found = best[workers] = await bench.find_max(workers, start)
-                    # More workers hold at least as many runtimes: the next search starts from there.
-                    start = found.runtimes if found is not None else start
+            if options.poll_cost:
+                _print_poll_cost(options, *await poll_cost(bench))
             else:
-                for workers in options.workers:
-                    await bench.measure(workers, options.runtimes)
-            profile_text = None
-            if options.profile:
-                runtimes = (best.get(1) or bench.runs[0]).runtimes if bench.runs else options.runtimes
-                profile_file = workdir / "profile.txt"
-                _log(f"profiling W = 1, R = {runtimes} under pyinstrument (it slows the server)")
-                profiled = await bench.measure(1, runtimes, profile_to=profile_file)
-                written = profile_file.exists()
-                profile_text = profile_file.read_text() if written else "(no profile written)"
-                bench.runs.remove(profiled)
-            _print_report(options, bench, best, profile_text)
-            for log in sorted(workdir.glob("serve-w*.log")):
-                _print_log_findings(log)
-                if options.keep_logs:
-                    options.keep_logs.mkdir(parents=True, exist_ok=True)
-                    (options.keep_logs / log.name).write_bytes(log.read_bytes())
+                await fleets(bench)
         finally:
             await database.dispose()
     print(f"\nbench took {time.monotonic() - started:.0f} s on {os.cpu_count()} CPUs", flush=True)
 
 
 def _print_setup(options: argparse.Namespace) -> None:
+    from kernel.settings import Settings
+
     mode = "with If-None-Match (our agent)"
     if options.plain:
         mode = "without If-None-Match (--plain, as Compass's agent)"
+    connection = "a new mTLS connection per poll (--new-connection-per-poll)"
+    if options.keep_alive:
+        keep_alive = Settings.model_fields["keep_alive_timeout_seconds"].default
+        connection = (
+            f"one keep-alive mTLS connection per runtime (the server keeps an idle one {keep_alive:g} s)"
+        )
     print(
         f"\nfleet: A = {options.applications} applications ({options.bundles} bundles each) in F = "
         f"{options.formations} formations, so {options.applications // options.formations} per runtime; each "
-        f"runtime polls every P = {options.period:g} s (± {options.jitter:.0%})\n{mode}, a new mTLS "
-        f"connection per poll; an operator changes an application every C = {options.change_every:g} s;\n"
+        f"runtime polls every P = {options.period:g} s (± {options.jitter:.0%})\n{mode}, {connection};\n"
+        f"an operator changes an application every C = {options.change_every:g} s;\n"
         f"runs of {options.warmup:g} s warm-up + {options.duration:g} s measured; {options.clients} client "
         "processes; PostgreSQL",
         flush=True,
@@ -767,17 +1042,12 @@ def _print_report(
             if run is None:
                 print(f"  --workers {workers}: none of the runs passed")
                 continue
-            propagation = (
-                f"change propagation p50 {statistics.median(run.propagation):.1f} s, max "
-                f"{max(run.propagation):.1f} s"
-                if run.propagation
-                else "no change propagated completely"
-            )
             print(
                 f"  --workers {workers}: {run.runtimes} runtimes, {run.polls_per_second:.1f} polls/s, "
-                f"p50 {run.p50 * 1000:.1f} ms, p99 {run.p99 * 1000:.1f} ms, {propagation}, server CPU "
+                f"p50 {run.p50 * 1000:.1f} ms, p99 {run.p99 * 1000:.1f} ms, propagation p50/p99/max "
+                f"{run.propagation_text().strip()} s, server CPU {run.per_poll(run.server_cpu):.2f} ms a poll, "
                 f"{run.server_cpu * 100:.0f}% of a core (PostgreSQL {run.postgres_cpu * 100:.0f}%, clients "
-                f"{run.client_cpu * 100:.0f}%)"
+                f"{run.client_cpu * 100:.0f}%: {run.per_poll(run.client_cpu):.2f} ms a poll)"
             )
     if profile is not None:
         print("\n--- profile: compass serve (one process) under the fleet, pyinstrument ---")
@@ -811,12 +1081,36 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--formations", type=int, default=10, help="F: formations (runtimes and apps spread)")
     parser.add_argument("--bundles", type=int, default=3, help="bundles per application (2 APIs, 1 event)")
     parser.add_argument("--change-every", type=float, default=15.0, help="C: seconds between changes")
-    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds of polling per run")
     parser.add_argument(
-        "--warmup", type=float, help="unmeasured seconds first, for every runtime's first view (default P)"
+        "--duration",
+        type=float,
+        help="measured seconds of polling per run (60); with --poll-cost, per case (10)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        help="unmeasured seconds first, over which the runtimes' first polls are spread (default P)",
     )
     parser.add_argument("--clients", type=int, default=2, help="client processes")
     parser.add_argument("--plain", action="store_true", help="no If-None-Match (Compass's agent)")
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        default=True,
+        help="one connection per runtime, kept across polls as Go's HTTP client keeps it (the default)",
+    )
+    parser.add_argument(
+        "--new-connection-per-poll",
+        dest="keep_alive",
+        action="store_false",
+        help="a TLS handshake every poll",
+    )
+    parser.add_argument(
+        "--poll-cost",
+        action="store_true",
+        help="instead of a fleet: one runtime's server CPU per request for GET /healthz, an unchanged poll, "
+        "and one with If-None-Match (F = 1)",
+    )
     parser.add_argument("--find-max", action="store_true", help="search the largest passing R per W")
     parser.add_argument("--search-runs", type=int, default=4, help="runs per W in --find-max")
     parser.add_argument("--max-runtimes", type=int, default=8000, help="--find-max never goes above this")
@@ -828,6 +1122,11 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
     options.workers = [int(value) for value in options.workers.split(",") if value.strip()]
     if options.warmup is None:
         options.warmup = options.period
+    if options.poll_cost:
+        options.formations = 1
+        options.duration = options.duration or 10.0
+        return options
+    options.duration = options.duration or 60.0
     if options.formations < 1 or options.applications < options.formations:
         parser.error("--applications must be at least --formations, and --formations at least 1")
     if options.duration < options.period * (1 + options.jitter) + 4:
@@ -842,6 +1141,9 @@ def main(argv: list[str]) -> None:
     options = parse_options(argv)
     if not os.environ.get("COMPASS_TEST_POSTGRES_URL"):
         sys.exit("bench/fleet.py needs PostgreSQL: run `make bench-fleet` or set COMPASS_TEST_POSTGRES_URL")
+    # Every kept connection is a file descriptor in a client and in the server, which inherit this limit.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     asyncio.run(main_async(options))
 
 

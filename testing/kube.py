@@ -10,8 +10,10 @@ custom resources), Secrets and Subscriptions (namespaced):
   the real server serves them (nothing else there: 405);
 - WATCH (``?watch=true`` or ``watch=1``): newline-delimited JSON events ``{"type": "ADDED" | "MODIFIED" |
   "DELETED", "object": ...}`` of every change after ``resourceVersion`` (without one, or with "0": an ADDED per
-  existing object first), for as long as the client stays or ``timeoutSeconds``; a ``resourceVersion`` older
-  than the history kept (``compact()``) gets the server's answer, one ``ERROR`` event with a 410 Status;
+  existing object first), for as long as the client stays or ``timeoutSeconds``; with a ``labelSelector``, as
+  the real server's watch cache does, an object that starts matching is ADDED and one that stops matching is
+  DELETED (its last matching content, at the change's resourceVersion); a ``resourceVersion`` older than the
+  history kept (``compact()``) gets the server's answer, one ``ERROR`` event with a 410 Status;
 - POST create (409 when the name exists), PUT replace with ``metadata.resourceVersion`` (409 when it is
   stale);
 - PATCH with ``application/apply-patch+yaml`` (server-side apply as one field manager sees it: creates, or
@@ -97,6 +99,21 @@ class Change:
     key: Key
     type: str  # ADDED, MODIFIED, DELETED
     object: dict[str, Any]
+    previous: dict[str, Any] | None = None  # the object before a MODIFIED change
+
+    def seen_by(self, chosen: _Selection) -> tuple[str, dict[str, Any]] | None:
+        """The event a watch of ``chosen`` is sent for this change, if any."""
+        if self.type == "DELETED":
+            return ("DELETED", self.object) if chosen.includes(self.key, self.object) else None
+        previous = self.previous
+        before = previous is not None and chosen.includes(self.key, previous)
+        if chosen.includes(self.key, self.object):
+            return ("MODIFIED" if before else "ADDED"), self.object
+        if previous is None or not before:
+            return None
+        gone = copy.deepcopy(previous)
+        gone["metadata"]["resourceVersion"] = self.object["metadata"]["resourceVersion"]
+        return "DELETED", gone
 
 
 @dataclass
@@ -245,12 +262,13 @@ class FakeKubeApi:
         with self._lock:
             return len(self._watchers)
 
-    def lists(self, path_contains: str) -> int:
-        """LIST requests made so far of a collection whose path contains ``path_contains``."""
+    def lists(self, collection: str) -> int:
+        """LIST requests made so far of a collection whose path ends with ``collection`` (a GET of one object
+        in it is not one)."""
         return sum(
             1
             for item in self.requests
-            if item.method == "GET" and path_contains in item.path and not item.watching
+            if item.method == "GET" and item.path.endswith(collection) and not item.watching
         )
 
     def writes(self) -> list[Recorded]:
@@ -315,10 +333,10 @@ class FakeKubeApi:
 
     def _store(self, key: Key, manifest: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
         """Stamps and stores a new version of an object and records the change (the lock held)."""
+        before = self.objects.get(key)
         stored = self._stamp(manifest, previous)
-        change = "ADDED" if key not in self.objects else "MODIFIED"
         self.objects[key] = stored
-        self._record_change(key, change, stored)
+        self._record_change(key, "ADDED" if before is None else "MODIFIED", stored, before)
         return stored
 
     def _remove(self, key: Key) -> bool:
@@ -331,8 +349,13 @@ class FakeKubeApi:
         self._record_change(key, "DELETED", removed)
         return True
 
-    def _record_change(self, key: Key, change: str, manifest: dict[str, Any]) -> None:
-        self.history.append(Change(self._resource_version, key, change, copy.deepcopy(manifest)))
+    def _record_change(
+        self, key: Key, change: str, manifest: dict[str, Any], previous: dict[str, Any] | None = None
+    ) -> None:
+        recorded = Change(
+            self._resource_version, key, change, copy.deepcopy(manifest), copy.deepcopy(previous)
+        )
+        self.history.append(recorded)
         for watcher in self._watchers:
             watcher.notify()
 
@@ -467,8 +490,9 @@ class FakeKubeApi:
                     changes = self.history[bisect.bisect_right(self.history, position, key=_version) :]
                 for change in changes:
                     position = change.version
-                    if chosen.includes(change.key, change.object):
-                        yield _event(change.type, change.object)
+                    seen = change.seen_by(chosen)
+                    if seen is not None:
+                        yield _event(*seen)
                 remaining = None if deadline is None else deadline - loop.time()
                 try:
                     await asyncio.wait_for(watcher.wake.wait(), remaining)

@@ -84,6 +84,16 @@ async def test_the_unchanged_sync_got_304_and_wrote_no_resource(report: SizeRepo
     assert report.files_untouched
 
 
+async def test_the_unchanged_sync_reads_no_manifest_file_again(report: SizeReport) -> None:
+    assert report.unchanged.files_read == 0
+
+
+async def test_the_check_refuses_an_unchanged_sync_that_read_files(report: SizeReport) -> None:
+    read = dataclasses.replace(report, unchanged=dataclasses.replace(report.unchanged, files_read=2))
+    with pytest.raises(RuntimeError, match="read 2 manifest files again"):
+        check(read)
+
+
 async def test_the_syncs_between_the_first_and_the_304_write_no_resource(report: SizeReport) -> None:
     assert all(sync.resource_writes == 0 and not sync.not_modified for sync in report.resyncs)
 
@@ -98,8 +108,8 @@ async def test_polls_without_the_etag_and_after_a_change_get_the_whole_view(repo
     kept, executed = poll(report, POLL_KEPT), poll(report, POLL_EXECUTED)
     assert kept.statuses == executed.statuses == {200}
     assert kept.bytes_per_poll > 0
-    # the change is a runtime label: the executed answer is the kept one plus that label
-    assert executed.bytes_per_poll > kept.bytes_per_poll
+    # the change is a new value (as long) of a runtime label the bare fetch before the first sync set
+    assert executed.bytes_per_poll == kept.bytes_per_poll
 
 
 async def test_the_report_passes_its_own_check(report: SizeReport) -> None:
@@ -117,6 +127,7 @@ async def test_the_report_prints_every_sync_and_every_kind_of_poll(report: SizeR
     assert f"N = {SIZE} applications" in printed
     for title in ("first sync", "unchanged sync (304)", *POLL_TITLES.values()):
         assert title in printed
+    assert "unchanged sync ÷ first sync" in printed and "first sync ÷ its 1 pages fetched" in printed
 
 
 def test_the_command_measures_a_real_compass_serve(backend: str) -> None:

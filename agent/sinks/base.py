@@ -19,7 +19,7 @@ Manifest = dict[str, Any]
 class Sink(Protocol):
     async def list_owned(self, kind: str) -> dict[str, Manifest]:
         """name -> manifest of the resources of ``kind`` carrying the ownership label (Applications: and
-        ``spec.compassMetadata``)."""
+        ``spec.compassMetadata``). The manifests are the sink's cache: read them, never change them."""
         ...
 
     async def apply(self, manifest: Manifest) -> None:

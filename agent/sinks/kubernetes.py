@@ -8,13 +8,24 @@ an Application or Secret the sink reads the resource and refuses (``ResourceConf
 ownership label: what the agent did not create, it never touches. A Secret that names its Application in the
 ``app`` label gets an ownerReference to it, so that Kubernetes removes the Secret with the Application.
 
+``list_owned`` lists a kind by the ownership label once, then watches it from the list's resourceVersion and
+answers from what the list and the watch keep in memory, updated by the sink's own writes at once (their
+answers) and by everyone else's as their watch events arrive (milliseconds; a sync that reads just before
+still writes safely: every write reads the resource first). lightkube's watch reconnects from the last
+version it saw when the server closes the stream; a watch that fails (410 Gone once the history no longer
+reaches back that far, a broken connection, an error) leaves the kind to be listed again by the next
+``list_owned``, which then watches again: the agent's period paces the retries.
+
 Not run against a real cluster here: the tests use testing/kube.py.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,6 +69,29 @@ _RESOURCES: dict[str, Any] = {
 }
 # Set by the API server; an apply must not send them (managedFields there is an error).
 _SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation", "selfLink")
+_OWNED_SELECTOR: LabelSelector = {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]}
+
+
+@dataclass
+class _Watched:
+    """One kind's owned resources (name -> manifest) in the listed namespace (None: cluster-scoped), as the
+    last list, the watch since and the sink's own writes left them; no longer ``current`` once the watch
+    has ended."""
+
+    namespace: str | None
+    owned: dict[str, Manifest]
+    task: asyncio.Task[None] | None = None
+    current: bool = True
+
+    def record(self, manifest: Manifest, *, deleted: bool = False) -> None:
+        """A resource's new state: a watch event, or the answer to the sink's own write."""
+        metadata = manifest["metadata"]
+        if metadata.get("namespace") != self.namespace:
+            return  # a Secret kept elsewhere: read at each list_owned, not watched
+        if deleted or not is_owned(manifest):
+            self.owned.pop(str(metadata.get("name")), None)
+        else:
+            self.owned[str(metadata["name"])] = manifest
 
 
 class KubernetesSink:
@@ -74,6 +108,7 @@ class KubernetesSink:
         # istio-system): read, written, deleted and listed there.
         self.secrets_elsewhere = dict(secrets_elsewhere or {})
         self._uids: dict[str, str] = {}  # Application name -> uid, for the Secrets' ownerReferences
+        self._watched: dict[str, _Watched] = {}
 
     @classmethod
     def from_config(
@@ -93,21 +128,18 @@ class KubernetesSink:
         return cls(client, secret_namespace=secret_namespace, secrets_elsewhere=secrets_elsewhere)
 
     async def aclose(self) -> None:
+        for watched in self._watched.values():
+            await _stop(watched)
+        self._watched.clear()
         await self._client.close()
 
     # --- the Sink protocol ----------------------------------------------------------------------------------
 
     async def list_owned(self, kind: str) -> dict[str, Manifest]:
-        resource = _resource(kind)
-        owned: dict[str, Manifest] = {}
-        selector: LabelSelector = {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]}
-        try:
-            async for item in self._client.list(resource, namespace=self._namespace(kind), labels=selector):
-                manifest = _to_manifest(item, kind)
-                if is_owned(manifest):
-                    owned[manifest["metadata"]["name"]] = manifest
-        except (ApiError, httpx.HTTPError) as exc:
-            raise SinkError(f"cannot list {kind} resources: {_reason(exc)}") from exc
+        watched = self._watched.get(kind)
+        if watched is None or not watched.current:
+            watched = await self._list_and_watch(kind)
+        owned = dict(watched.owned)
         if kind == SECRET_KIND:
             for name, namespace in self.secrets_elsewhere.items():
                 found = await self.get(kind, name) if namespace != self.secret_namespace else None
@@ -185,6 +217,45 @@ class KubernetesSink:
             raise SinkError(f"cannot delete {kind}/{name}: {_reason(exc)}") from exc
         if kind == APPLICATION_KIND:
             self._uids.pop(name, None)
+        if kind in self._watched:
+            self._watched[kind].owned.pop(name, None)
+
+    # --- the cache of owned resources -----------------------------------------------------------------------
+
+    async def _list_and_watch(self, kind: str) -> _Watched:
+        resource, namespace = _resource(kind), self._namespace(kind)
+        previous = self._watched.pop(kind, None)
+        if previous is not None:
+            await _stop(previous)
+        listing = self._client.list(resource, namespace=namespace, labels=_OWNED_SELECTOR)
+        owned: dict[str, Manifest] = {}
+        try:
+            async for item in listing:
+                manifest = _to_manifest(item, kind)
+                if is_owned(manifest):
+                    owned[manifest["metadata"]["name"]] = manifest
+        except (ApiError, httpx.HTTPError) as exc:
+            raise SinkError(f"cannot list {kind} resources: {_reason(exc)}") from exc
+        watched = _Watched(namespace, owned)
+        watched.task = asyncio.create_task(
+            self._watch(kind, watched, listing.resourceVersion), name=f"sink-watch-{kind}"
+        )
+        self._watched[kind] = watched
+        return watched
+
+    async def _watch(self, kind: str, watched: _Watched, version: str) -> None:
+        changes = self._client.watch(
+            _resource(kind), namespace=watched.namespace, labels=_OWNED_SELECTOR, resource_version=version
+        )
+        try:
+            async for change, item in changes:
+                watched.record(_to_manifest(item, kind), deleted=change == "DELETED")
+        except (ApiError, httpx.HTTPError) as exc:
+            log.info("sink_watch_ended", kind=kind, reason=_reason(exc))
+        except Exception:  # whatever ended it, the next list_owned lists again
+            log.exception("sink_watch_failed", kind=kind)
+        finally:
+            watched.current = False
 
     # --- helpers --------------------------------------------------------------------------------------------
 
@@ -198,8 +269,11 @@ class KubernetesSink:
         return self.secrets_elsewhere.get(name or str(metadata.get("name")), self.secret_namespace)
 
     def _remember(self, kind: str, item: Any) -> None:
+        manifest = _to_manifest(item, kind)
+        if kind in self._watched:
+            self._watched[kind].record(manifest)
         if kind == APPLICATION_KIND:
-            metadata = _to_manifest(item, kind)["metadata"]
+            metadata = manifest["metadata"]
             if metadata.get("uid"):
                 self._uids[str(metadata["name"])] = str(metadata["uid"])
 
@@ -220,6 +294,13 @@ class KubernetesSink:
         body["metadata"]["ownerReferences"] = [
             {"apiVersion": APPLICATION_API_VERSION, "kind": APPLICATION_KIND, "name": application, "uid": uid}
         ]
+
+
+async def _stop(watched: _Watched) -> None:
+    if watched.task is not None:
+        watched.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watched.task
 
 
 def _resource(kind: str) -> Any:

@@ -202,3 +202,101 @@ def test_make_sink_builds_the_directory_sink_by_default(tmp_path: Path) -> None:
 
     assert isinstance(made, DirectorySink)
     assert made.directory == tmp_path / "out"
+
+
+# --- the index: an unchanged file is not read again, any change is seen -------------------------------------
+
+
+@pytest.fixture
+async def listed(sink: DirectorySink) -> DirectorySink:
+    """The shop's resources written by the sink and listed once: every file is indexed."""
+    await apply_all(sink, application_resources(SHOP))
+    await sink.list_owned("Application")
+    await sink.list_owned("Secret")
+    return sink
+
+
+def changed_application(description: str) -> dict[str, Any]:
+    application = application_resources(SHOP)[0]
+    return {**application, "spec": {**application["spec"], "description": description}}
+
+
+async def test_an_unchanged_file_is_not_read_again(listed: DirectorySink) -> None:
+    read = listed.files_read
+
+    applications = await listed.list_owned("Application")
+    secrets = await listed.list_owned("Secret")
+
+    assert listed.files_read == read
+    assert applications == {"mp-shop": application_resources(SHOP)[0]}
+    assert len(secrets) == 3
+
+
+async def test_a_file_written_by_the_sink_is_listed_as_written_without_reading_it(
+    sink: DirectorySink,
+) -> None:
+    await sink.apply(changed_application("written by the sink"))
+
+    applications = await sink.list_owned("Application")
+
+    assert applications == {"mp-shop": changed_application("written by the sink")}
+    assert sink.files_read == 0
+
+
+async def test_a_file_edited_in_place_is_read_again(listed: DirectorySink) -> None:
+    path = listed.directory / "application-mp-shop.yaml"
+    with path.open("w", encoding="utf-8") as handle:  # the same inode
+        handle.write(yaml.safe_dump(changed_application("edited by hand, a longer description")))
+
+    applications = await listed.list_owned("Application")
+
+    assert applications["mp-shop"]["spec"]["description"] == "edited by hand, a longer description"
+    assert listed.files_read == 1
+
+
+async def test_a_file_replaced_by_rename_is_read_again(listed: DirectorySink) -> None:
+    path = listed.directory / "application-mp-shop.yaml"
+    replacement = listed.directory / "elsewhere.tmp"
+    replacement.write_text(yaml.safe_dump(changed_application("renamed over")), encoding="utf-8")
+    os.replace(replacement, path)
+
+    applications = await listed.list_owned("Application")
+
+    assert applications["mp-shop"]["spec"]["description"] == "renamed over"
+    assert listed.files_read == 1
+
+
+async def test_a_same_size_rewrite_with_a_new_mtime_is_read_again(listed: DirectorySink) -> None:
+    # given the same number of bytes, in place, with a modification time of its own
+    path = listed.directory / "application-mp-shop.yaml"
+    before = path.stat()
+    text = path.read_text(encoding="utf-8")
+    rewritten = text.replace("The web shop", "THE WEB SHOP")
+    assert rewritten != text and len(rewritten) == len(text)
+    path.write_text(rewritten, encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    assert (path.stat().st_ino, path.stat().st_size) == (before.st_ino, before.st_size)
+
+    # when
+    applications = await listed.list_owned("Application")
+
+    # then
+    assert applications["mp-shop"]["spec"]["description"] == "THE WEB SHOP"
+    assert listed.files_read == 1
+
+
+async def test_a_file_deleted_by_hand_is_no_longer_listed(listed: DirectorySink) -> None:
+    (listed.directory / "application-mp-shop.yaml").unlink()
+
+    assert await listed.list_owned("Application") == {}
+    assert listed.files_read == 0
+
+
+async def test_a_file_that_loses_the_ownership_label_by_hand_is_no_longer_owned(
+    listed: DirectorySink,
+) -> None:
+    path = listed.directory / "application-mp-shop.yaml"
+    path.write_text(yaml.safe_dump(foreign_application("mp-shop")), encoding="utf-8")
+    os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))  # whatever the clock's granularity
+
+    assert await listed.list_owned("Application") == {}

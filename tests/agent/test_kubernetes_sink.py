@@ -21,7 +21,8 @@ from agent.sinks import make_sink
 from agent.sinks.kubernetes import _RESOURCES, KubernetesSink
 from agent.status import CompassConnection, ConnectionState
 from agent.sync import synchronize
-from testing.kube import FakeKubeApi
+from testing.kube import FakeKubeApi, Recorded
+from testing.waiting import wait_until
 from tests.agent.support import StaticDirector
 from tests.agent.test_resources import SHOP
 
@@ -259,6 +260,179 @@ async def test_an_unchanged_sync_performs_zero_writes(sink: KubernetesSink, kube
     assert len(kube_api.writes()) == writes
 
 
+# --- list once, then watch ----------------------------------------------------------------------------------
+
+
+def owned_shop(description: str = "The web shop") -> dict[str, Any]:
+    application = shop()[0]
+    application["spec"]["description"] = description
+    return application
+
+
+async def seen_with_description(sink: KubernetesSink, description: str) -> bool:
+    listed = await sink.list_owned("Application")
+    return "mp-shop" in listed and listed["mp-shop"]["spec"]["description"] == description
+
+
+async def test_list_owned_lists_once_and_then_answers_from_the_watch(
+    sink: KubernetesSink, kube_api: FakeKubeApi
+) -> None:
+    kube_api.put_object(owned_shop())
+
+    first = await sink.list_owned("Application")
+    second = await sink.list_owned("Application")
+
+    assert list(first) == list(second) == ["mp-shop"]
+    assert kube_api.lists(APPLICATIONS) == 1
+    await wait_until(lambda: kube_api.watch_count() == 1, what="the watch open")
+    watch = next(item for item in kube_api.requests if item.watching)
+    selector = "labelSelector=applicationconnector.kyma-project.io%2Fmanaged-by%3Dcompass-runtime-agent"
+    listed = kube_api.object("Application", "mp-shop")
+    assert listed is not None
+    assert selector in watch.query
+    assert f"resourceVersion={listed['metadata']['resourceVersion']}" in watch.query
+
+
+async def test_a_change_made_directly_in_the_api_is_seen_without_a_new_list(
+    sink: KubernetesSink, kube_api: FakeKubeApi
+) -> None:
+    # given
+    kube_api.put_object(owned_shop())
+    await sink.list_owned("Application")
+
+    # when someone else changes it
+    kube_api.put_object(owned_shop("changed by hand"))
+
+    # then
+    await wait_until(lambda: seen_with_description(sink, "changed by hand"), what="the change listed")
+    assert kube_api.lists(APPLICATIONS) == 1
+
+
+async def test_a_resource_deleted_directly_in_the_api_is_no_longer_listed(
+    sink: KubernetesSink, kube_api: FakeKubeApi
+) -> None:
+    kube_api.put_object(owned_shop())
+    await sink.list_owned("Application")
+
+    kube_api.remove_object("Application", "mp-shop")
+
+    await wait_until(lambda: no_applications(sink), what="the deletion listed")
+    assert kube_api.lists(APPLICATIONS) == 1
+
+
+async def test_a_resource_that_loses_the_ownership_label_is_no_longer_owned(
+    sink: KubernetesSink, kube_api: FakeKubeApi
+) -> None:
+    # given
+    kube_api.put_object(owned_shop())
+    await sink.list_owned("Application")
+
+    # when the label is removed by hand: the watch by label sends DELETED, as the real server does
+    relabelled = owned_shop()
+    relabelled["metadata"]["labels"] = {"someone": "else"}
+    kube_api.put_object(relabelled)
+
+    # then
+    await wait_until(lambda: no_applications(sink), what="the resource no longer owned")
+    assert kube_api.lists(APPLICATIONS) == 1
+
+
+async def no_applications(sink: KubernetesSink) -> bool:
+    return await sink.list_owned("Application") == {}
+
+
+async def test_the_sinks_own_writes_are_listed_at_once(sink: KubernetesSink, kube_api: FakeKubeApi) -> None:
+    # given
+    await sink.list_owned("Application")
+    await sink.list_owned("Secret")
+
+    # when
+    await apply_all(sink, shop())
+    await sink.delete("Secret", shop()[1]["metadata"]["name"])
+    listed = (await sink.list_owned("Application"), await sink.list_owned("Secret"))
+
+    # then
+    assert listed[0]["mp-shop"]["spec"] == shop()[0]["spec"]
+    assert sorted(listed[1]) == sorted(item["metadata"]["name"] for item in shop()[2:])
+    assert (kube_api.lists(APPLICATIONS), kube_api.lists(SECRETS)) == (1, 1)
+
+
+async def test_a_watch_the_server_closes_is_resumed_without_a_new_list(
+    sink: KubernetesSink, kube_api: FakeKubeApi
+) -> None:
+    # given
+    kube_api.put_object(owned_shop())
+    await sink.list_owned("Application")
+    await wait_until(lambda: kube_api.watch_count() == 1, what="the watch open")
+
+    # when its time is up (timeoutSeconds), lightkube watches again from the last version it saw
+    kube_api.end_watches()
+    await wait_until(lambda: watches(kube_api) == 2 and kube_api.watch_count() == 1, what="a second watch")
+    kube_api.put_object(owned_shop("changed after the reconnect"))
+
+    # then
+    await wait_until(lambda: seen_with_description(sink, "changed after the reconnect"), what="the change")
+    assert kube_api.lists(APPLICATIONS) == 1
+
+
+async def test_a_watch_answered_410_gone_is_listed_and_watched_again(
+    sink: KubernetesSink, kube_api: FakeKubeApi
+) -> None:
+    # given
+    kube_api.put_object(owned_shop())
+    await sink.list_owned("Application")
+    await wait_until(lambda: kube_api.watch_count() == 1, what="the watch open")
+
+    # when the history no longer reaches back to the version it watches from
+    kube_api.compact()
+    kube_api.end_watches()
+
+    # then the next list_owned lists again, and watches from there
+    await wait_until(lambda: listed_again(sink, kube_api), what="a fresh list")
+    kube_api.put_object(owned_shop("changed after the fresh list"))
+    await wait_until(lambda: seen_with_description(sink, "changed after the fresh list"), what="the change")
+    assert kube_api.lists(APPLICATIONS) == 2
+    assert kube_api.watch_count() == 1
+
+
+async def listed_again(sink: KubernetesSink, kube_api: FakeKubeApi) -> bool:
+    await sink.list_owned("Application")
+    return kube_api.lists(APPLICATIONS) == 2
+
+
+def watches(kube_api: FakeKubeApi) -> int:
+    return sum(1 for item in kube_api.requests if item.watching)
+
+
+async def test_a_list_that_fails_after_a_broken_watch_is_a_sink_error(
+    sink: KubernetesSink, kube_api: FakeKubeApi
+) -> None:
+    # given a watch that broke
+    kube_api.put_object(owned_shop())
+    await sink.list_owned("Application")
+    await wait_until(lambda: kube_api.watch_count() == 1, what="the watch open")
+    kube_api.compact()
+    kube_api.fail_next("GET", APPLICATIONS, 500, times=100)
+    kube_api.end_watches()
+
+    # when / then
+    with pytest.raises(SinkError, match="cannot list Application resources: 500"):
+        await wait_until(lambda: no_applications(sink), what="a failed list", seconds=5)
+
+
+async def test_closing_the_sink_ends_its_watches(kube_api: FakeKubeApi, tmp_path: Path) -> None:
+    made = KubernetesSink.from_config(
+        kubeconfig=kube_api.write_kubeconfig(tmp_path / "kubeconfig"), secret_namespace=NAMESPACE
+    )
+    await made.list_owned("Application")
+    await made.list_owned("Secret")
+    await wait_until(lambda: kube_api.watch_count() == 2, what="both watches open")
+
+    await made.aclose()
+
+    await wait_until(lambda: kube_api.watch_count() == 0, what="the watches closed")
+
+
 def test_a_missing_kubeconfig_is_a_sink_error(tmp_path: Path) -> None:
     with pytest.raises(SinkError, match="no usable Kubernetes configuration"):
         KubernetesSink.from_config(kubeconfig=tmp_path / "missing", secret_namespace=NAMESPACE)
@@ -337,14 +511,14 @@ def test_a_manifest_that_breaks_the_application_crd_is_refused() -> None:
         jsonschema.validate(broken, schema)
 
 
-def _resource_and_verb(method: str, path: str) -> tuple[str, str]:
+def _resource_and_verb(request: Recorded) -> tuple[str, str]:
     """``/apis/<group>/<version>/<plural>[/<name>]`` or ``/api/v1/namespaces/<ns>/<plural>[/<name>]``."""
-    parts = path.strip("/").split("/")
+    parts = request.path.strip("/").split("/")
     rest = parts[3:] if parts[0] == "apis" else parts[4:]
     plural, named = rest[0], len(rest) > 1
-    if method == "GET":
-        return plural, "get" if named else "list"
-    return plural, {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}[method]
+    if request.method == "GET":
+        return plural, "get" if named else "watch" if request.watching else "list"
+    return plural, {"POST": "create", "PATCH": "patch", "PUT": "update", "DELETE": "delete"}[request.method]
 
 
 async def test_the_rbac_grants_exactly_the_verbs_the_sink_uses(
@@ -360,11 +534,12 @@ async def test_the_rbac_grants_exactly_the_verbs_the_sink_uses(
         await sink.apply(changed)
     for kind in ("Application", "Secret", "CompassConnection"):
         await sink.list_owned(kind)
+    await wait_until(lambda: kube_api.watch_count() == 3, what="the three watches open")
     for manifest in [*shop(), connection]:
         await sink.delete(manifest["kind"], manifest["metadata"]["name"])
     used: dict[str, set[str]] = {}
     for request in kube_api.requests:
-        resource, verb = _resource_and_verb(request.method, request.path)
+        resource, verb = _resource_and_verb(request)
         used.setdefault(resource, set()).add(verb)
 
     # when
