@@ -18,6 +18,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from compass.adapter.connector import ConnectorEndpoints
+from compass.adapter.formation_mapping import FormationMappingEndpoints
 from compass.adapter.health import route as adapter_health_route
 from compass.adapter.metadata import MetadataEndpoints
 from compass.adapter.paths import credential_for as adapter_credential
@@ -31,6 +32,7 @@ from connector.crl import crl_endpoint
 from connector.graphql.schema import build_schema as build_connector_schema
 from connector.graphql.view import ConnectorGraphQL
 from connector.service import ConnectorService
+from director.formationassignment.notifier import FormationNotifier
 from director.graphql.schema import build_schema
 from director.graphql.view import DirectorGraphQL
 from director.polling.last_seen import LastSeenRecorder
@@ -130,6 +132,7 @@ def create_app(
     )
     connector_api = ConnectorGraphQL(build_connector_schema(settings), service=connector)
     recorder = LastSeenRecorder(database, clock)
+    notifier = FormationNotifier(database, settings)
     director_endpoint = RuntimePollCache(
         director,
         database=database,
@@ -156,6 +159,7 @@ def create_app(
         background = {
             asyncio.create_task(periodically(recorder.flush, settings.last_seen_flush_seconds, stop)),
             asyncio.create_task(periodically(connector.maintain, settings.maintenance_interval_seconds, stop)),
+            asyncio.create_task(notifier.run(stop)),
         }
         yield
         # Let finish (see ``periodically``), and only a run stuck past the grace cancelled: disposed under it,
@@ -178,6 +182,7 @@ def create_app(
             *ConnectorEndpoints(connector, database, settings).routes(),
             *RemoteEnvironmentEndpoints(connector, database, settings).routes(),
             *MetadataEndpoints(database, settings).routes(),
+            *FormationMappingEndpoints(database, settings).routes(),
             *TokenEndpoint(database, settings).routes(),
             adapter_health_route(),
             Route("/healthz", healthz),
@@ -205,4 +210,6 @@ def create_app(
     )
     # Tests and operators' tooling reach the recorder to flush last-seen times at once.
     application.state.last_seen = recorder
+    # Tests sweep the formation notifier at once rather than wait for it.
+    application.state.formation_notifier = notifier
     return application

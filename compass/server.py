@@ -66,8 +66,10 @@ def prepare_tls(settings: Settings, ca: CertificateAuthority) -> TLSFiles:
     """The operator's server certificate, or a fresh one from our CA for the configured host names."""
     directory = private_directory(settings.data_dir / "tls")
     client_ca = directory / "client-ca.pem"
-    # The whole chain up to the root: OpenSSL will not verify clients against an intermediate alone.
-    write_public_file(client_ca, ca.ca_chain_pem.encode())
+    # The whole chain up to the root: OpenSSL will not verify clients against an intermediate alone. The
+    # external CAs' certificates follow: the middleware tells the two kinds of client certificate apart.
+    external = settings.external_client_ca_file.read_bytes() if settings.external_client_ca_file else b""
+    write_public_file(client_ca, ca.ca_chain_pem.encode() + (b"\n" + external if external else b""))
     if settings.tls_cert_file and settings.tls_key_file:
         return TLSFiles(settings.tls_cert_file, settings.tls_key_file, client_ca)
     credentials = ca.issue_server_certificate(settings.tls_hostnames)

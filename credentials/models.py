@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kernel.models import Base, IdMixin, TenantOwned, utcnow
+from kernel.models import Base, IdMixin, PortableJSON, TenantOwned, utcnow
 
 
 class SystemAuth(IdMixin, TenantOwned, Base):
@@ -35,6 +35,10 @@ class SystemAuth(IdMixin, TenantOwned, Base):
     # what updateSystemAuth wrote.
     value: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The latest one-time token issued on it, as Compass keeps it in the system auth (and pruning keeps it here):
+    # when, and the scenario groups of its request (the ``scenario_groups`` header), which ContainsScenarioGroups reads.
+    token_created_at: Mapped[datetime | None]
+    token_scenario_groups: Mapped[list[str] | None] = mapped_column(PortableJSON)
 
 
 class OneTimeToken(IdMixin, TenantOwned, Base):

@@ -80,6 +80,11 @@ class Scope(StrEnum):
     CERTIFICATE_SUBJECT_MAPPING_WRITE = "certificate_subject_mapping:write"
     # Every tenant's applications at once (`applicationsGlobal`): Compass's super_admin scope.
     APPLICATION_GLOBAL_READ = "application_global:read"
+    # Sharing an object with another tenant (addTenantAccess): Compass gives it to its internal components only.
+    TENANT_ACCESS_WRITE = "tenant_access:write"
+    # subscribeTenant/unsubscribeTenant (Compass's tenant fetcher's scope): they write into the provider's and the
+    # consumer's tenants, whoever calls.
+    TENANT_SUBSCRIPTION_WRITE = "tenant_subscription:write"
 
 
 # Compass gives none of these to a tenant's operators (its super_admin holds the subject mappings' only; the
@@ -89,8 +94,11 @@ PLATFORM_SCOPES = frozenset({
     Scope.CERTIFICATE_SUBJECT_MAPPING_READ,
     Scope.CERTIFICATE_SUBJECT_MAPPING_WRITE,
     Scope.APPLICATION_GLOBAL_READ,
+    Scope.TENANT_SUBSCRIPTION_WRITE,
     # Formation constraints are global: a GLOBAL one is enforced in every tenant.
     Scope.FORMATION_CONSTRAINT_WRITE,
+    # A grant makes an object visible in, and changeable from, another tenant.
+    Scope.TENANT_ACCESS_WRITE,
 })
 ALL_SCOPES = frozenset(Scope) - PLATFORM_SCOPES
 

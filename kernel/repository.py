@@ -6,11 +6,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.errors import NotFoundError
 from kernel.models import IdMixin
+
+# Set on the session of a unit of work that writes: there a tenant sees only what it may change (an object another
+# tenant granted it to read is not among them; ``director.tenantaccess``).
+WRITING = "kernel.writing"
 
 # Bound by the id every repository looks rows up by (each of these models is also a mapped, TenantOwned class).
 M = TypeVar("M", bound=IdMixin)
@@ -25,8 +29,12 @@ class TenantScopedRepository(Generic[M]):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def visible_to(self, tenant_id: str) -> ColumnElement[bool]:
+        """The rows the tenant sees: its own; objects other tenants share add theirs (``director.tenantaccess``)."""
+        return self.model.tenant_id == tenant_id  # type: ignore[no-any-return]
+
     def select(self, tenant_id: str) -> Select[M]:
-        return select(self.model).where(self.model.tenant_id == tenant_id)
+        return select(self.model).where(self.visible_to(tenant_id))
 
     def _ordered(self, statement: Select[M]) -> Select[M]:
         return statement.order_by(*(getattr(self.model, column) for column in self.order_by))

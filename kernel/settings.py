@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(
         [], description="Addresses allowed to pass the client certificate in X-Forwarded-Client-Cert."
     )
+    external_client_ca_file: Path | None = Field(
+        None,
+        description="PEM bundle of CAs whose client certificates the Director also admits, as the certificate "
+        "subject mappings say (Compass's externally issued certificates); pycompass's own CA is trusted anyway.",
+    )
     max_certificates_per_client: int = Field(5, description="Unexpired certificates one client id may get per window.")
     certificate_issue_window_seconds: int = Field(86_400, description="The window of max_certificates_per_client.")
     redemptions_per_second: int = Field(5, description="Token-authenticated Connector calls per second and client address.")
@@ -100,7 +105,12 @@ class Settings(BaseSettings):
     request_body_timeout_seconds: float = Field(
         60.0, description="A request body must arrive whole within this time of its headers; otherwise the connection is closed."
     )
-    keep_alive_timeout_seconds: float = Field(5.0, description="An idle connection between requests is closed after this time.")
+    keep_alive_timeout_seconds: float = Field(
+        100.0,
+        description="An idle connection between requests is closed after this time. Longer than an agent's "
+        "period, so that a polling agent keeps its connection (no TLS handshake per poll), and than Go's idle "
+        "timeout (90 s), so that the agent, not the server, closes an idle one: never as a request is sent.",
+    )
     max_connections: int = Field(
         1000,
         gt=0,
@@ -136,10 +146,42 @@ class Settings(BaseSettings):
     )
     spec_fetch_max_bytes: int = Field(5_242_880, gt=0, description="Larger fetched specs are refused (FAILED).")
     spec_fetch_max_redirects: int = Field(5, ge=0, description="Redirects a spec fetch follows, each checked anew.")
+    notification_sweep_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often the formation notifier looks for notifications owed (besides right after each "
+        "write that owes some): what another server process recorded, or a claim whose holder died.",
+    )
+    notification_lease_seconds: float = Field(
+        120.0,
+        gt=0,
+        description="How long a notifier holds a formation notification it claimed; past it, another may send it "
+        "again. A webhook's timeout is capped to it.",
+    )
     self_register_distinguish_label_key: str = Field(
         "",
         description="Compass's APP_SELF_REGISTER_DISTINGUISH_LABEL_KEY: applications of a template carrying this "
         "label are not merged (mergeApplications); empty: no template is refused for a label.",
+    )
+    subscription_provider_label_key: str = Field(
+        "subscriptionProviderId",
+        description="Compass's APP_SUBSCRIPTION_PROVIDER_LABEL_KEY: the label (with `region`) of the runtime or "
+        "application template a subscribeTenant reaches.",
+    )
+    subscription_global_subaccount_id_label_key: str = Field(
+        "global_subaccount_id",
+        description="Compass's APP_GLOBAL_SUBACCOUNT_ID_LABEL_KEY: the label naming the consumer subaccount on what a "
+        "subscription makes (runtime context, application).",
+    )
+    subscription_label_key: str = Field(
+        "subscription",
+        description="Compass's APP_SUBSCRIPTION_LABEL_KEY: the key of the runtime context a subscription to a "
+        "runtime makes.",
+    )
+    subscription_runtime_type_label_key: str = Field(
+        "runtimeType",
+        description="Compass's APP_RUNTIME_TYPE_LABEL_KEY: the runtime label a subscription sets to the subscribed "
+        "application's name.",
     )
 
     auto_migrate: bool = Field(

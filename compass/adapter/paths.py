@@ -11,6 +11,7 @@ import re
 from enum import Enum
 
 from compass.adapter.connector import PATHS as CONNECTOR_PATHS
+from compass.adapter.formation_mapping import PATHS as FORMATION_MAPPING_PATHS
 
 # ``/<app>/v1/metadata/services[/<id>]``: the application's name is the first segment (DATAPLANE.md D.3.3).
 METADATA_SERVICES = re.compile(r"/[^/]+/v1/metadata/services(?:/[^/]+)?")
@@ -22,6 +23,7 @@ REMOTE_ENVIRONMENT_CONNECTOR = re.compile(rf"{REMOTE_ENVIRONMENT_PREFIX}/[^/]+/(
 class Credential(Enum):
     CONNECTOR = "connector"  # a client certificate or a one-time token
     OPERATOR = "operator"  # an operator's JWT
+    DIRECTOR = "director"  # whatever the Director takes: a JWT (operator's or client's) or a client certificate
 
 
 def credential_for(path: str) -> Credential | None:
@@ -30,4 +32,6 @@ def credential_for(path: str) -> Credential | None:
         return Credential.CONNECTOR
     if REMOTE_ENVIRONMENT_TOKENS.fullmatch(path):
         return Credential.OPERATOR
+    if FORMATION_MAPPING_PATHS.fullmatch(path):
+        return Credential.DIRECTOR
     return None

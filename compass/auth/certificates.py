@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import unquote
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
@@ -72,7 +74,30 @@ def proxy_element(header: str) -> dict[str, str]:
     return fields
 
 
-def _from_proxy_header(value: str, ca: CertificateAuthority, now: datetime) -> x509.Certificate:
+class ExternalCAs:
+    """The CAs of COMPASS_EXTERNAL_CLIENT_CA_FILE: a certificate one of them signed is an external one."""
+
+    def __init__(self, certificates: list[x509.Certificate]) -> None:
+        self.certificates = certificates
+
+    @classmethod
+    def load(cls, path: Path | None) -> ExternalCAs:
+        return cls(x509.load_pem_x509_certificates(path.read_bytes()) if path else [])
+
+    def issued(self, certificate: x509.Certificate) -> bool:
+        """True if one of the CAs signed ``certificate`` (issuer name and signature); validity is not checked."""
+        for issuer in self.certificates:
+            try:
+                certificate.verify_directly_issued_by(issuer)
+            except (ValueError, TypeError, InvalidSignature):
+                continue
+            return True
+        return False
+
+
+def _from_proxy_header(
+    value: str, ca: CertificateAuthority, now: datetime, external: ExternalCAs | None = None
+) -> x509.Certificate:
     """Envoy's format: ``Hash=...;Cert="<URL-encoded PEM>";Subject="..."``."""
     cert = proxy_element(value).get("cert")
     if not cert:
@@ -82,16 +107,24 @@ def _from_proxy_header(value: str, ca: CertificateAuthority, now: datetime) -> x
     except ValueError:
         raise UnauthenticatedError("X-Forwarded-Client-Cert does not hold a PEM certificate") from None
     # Nobody checked this certificate during a handshake: do what the handshake would have done.
-    if not ca.verify_issued(certificate):
-        raise UnauthenticatedError("the forwarded client certificate was not issued by this CA")
+    if not ca.verify_issued(certificate) and not (external and external.issued(certificate)):
+        trusted = "this CA nor an external one" if external else "this CA"
+        raise UnauthenticatedError(f"the forwarded client certificate was not issued by {trusted}")
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         raise UnauthenticatedError("the forwarded client certificate is not valid at this time")
     return certificate
 
 
 def client_certificate(
-    scope: Scope, *, ca: CertificateAuthority, trusted_proxies: frozenset[str], now: datetime
+    scope: Scope,
+    *,
+    ca: CertificateAuthority,
+    trusted_proxies: frozenset[str],
+    now: datetime,
+    external: ExternalCAs | None = None,
 ) -> x509.Certificate | None:
+    """The handshake's certificate (OpenSSL verified it against our CA or an external one), or the trusted
+    proxy's, verified here the same way."""
     certificate = client_certificate_from_scope(scope)
     if certificate is not None:
         return certificate
@@ -102,7 +135,7 @@ def client_certificate(
     if len(forwarded) > 1:
         # The proxy adds one line, or appends to the client's: which line is the proxy's is anyone's guess.
         raise UnauthenticatedError("more than one X-Forwarded-Client-Cert header line")
-    return _from_proxy_header(forwarded[0], ca, now)
+    return _from_proxy_header(forwarded[0], ca, now, external)
 
 
 def client_id_of(certificate: x509.Certificate) -> str:

@@ -1,7 +1,8 @@
 """The one place a request's identity is decided; resolvers only read ``scope["state"]["principal"]``.
 
-Director: an operator's JWT, a JWT the OAuth token endpoint issued for client credentials, or a runtime's or
-application's client certificate. Connector, and the REST API's connector endpoints (``compass.adapter``): a
+Director: an operator's JWT, a JWT the OAuth token endpoint issued for client credentials, a runtime's or
+application's client certificate, or a certificate of an external CA that a certificate subject mapping names
+(``compass.auth.external``). Connector, and the REST API's connector endpoints (``compass.adapter``): a
 client certificate, or a one-time token (redeemed later, by the resolver or endpoint, in the same transaction as
 what it buys).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cryptography import x509
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -18,7 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compass.adapter.paths import Credential
 from compass.adapter.responses import operator_refusal, refusal
-from compass.auth.certificates import client_certificate, client_id_of, serial_of
+from compass.auth.certificates import ExternalCAs, client_certificate, client_id_of, serial_of
+from compass.auth.external import external_principal
 from compass.auth.jwt import JWTVerifier
 from compass.auth.oauth import client_principal
 from connector.errors import CertificateRevokedError, RateLimitedError
@@ -59,6 +62,7 @@ class AuthenticationMiddleware:
         self.connector_path = connector_path
         self.adapter_credential = adapter_credential
         self.trusted_proxies = frozenset(settings.trusted_proxies)
+        self.external = ExternalCAs.load(settings.external_client_ca_file) if settings.external_client_ca_file else None
         self.refuse_revoked = settings.revoked_certificates != "renewal-only"
         self.rate = RateLimitItemPerSecond(settings.redemptions_per_second)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
@@ -70,11 +74,13 @@ class AuthenticationMiddleware:
         adapter_credential = self.adapter_credential(path) if path else None
         if adapter_credential is not None:
             try:
-                credential: object = (
-                    await self._connector_credential(scope)
-                    if adapter_credential is Credential.CONNECTOR
-                    else await self._operator(Headers(scope=scope))
-                )
+                credential: object
+                if adapter_credential is Credential.CONNECTOR:
+                    credential = await self._connector_credential(scope)
+                elif adapter_credential is Credential.DIRECTOR:
+                    credential = await self._director_principal(scope)
+                else:
+                    credential = await self._operator(Headers(scope=scope))
             except CompassError as error:
                 refuse = refusal if adapter_credential is Credential.CONNECTOR else operator_refusal
                 await refuse(error, "Failed to authenticate")(scope, receive, send)
@@ -104,12 +110,27 @@ class AuthenticationMiddleware:
             return False
         return "text/html" in Headers(scope=scope).get("accept", "")
 
-    async def _certificate_identity(self, scope: Scope, *, connector: bool = False) -> CertificateIdentity | None:
-        certificate = client_certificate(
-            scope, ca=self.connector.ca, trusted_proxies=self.trusted_proxies, now=utcnow()
+    def _certificate(self, scope: Scope) -> x509.Certificate | None:
+        return client_certificate(
+            scope, ca=self.connector.ca, trusted_proxies=self.trusted_proxies, now=utcnow(), external=self.external
         )
+
+    def _is_external(self, certificate: x509.Certificate) -> bool:
+        """Without external CAs every certificate that got here is our CA's, and needs no second look."""
+        return self.external is not None and not self.connector.ca.verify_issued(certificate)
+
+    async def _certificate_identity(self, scope: Scope, *, connector: bool = False) -> CertificateIdentity | None:
+        certificate = self._certificate(scope)
         if certificate is None:
             return None
+        if self._is_external(certificate):
+            # An external CA may put any serial and CN in a certificate: only ours name our clients.
+            raise UnauthenticatedError("only certificates of this CA are accepted here")
+        return await self._own_identity(scope, certificate, connector=connector)
+
+    async def _own_identity(
+        self, scope: Scope, certificate: x509.Certificate, *, connector: bool = False
+    ) -> CertificateIdentity:
         identity = await self.connector.identify(serial_of(certificate), client_id_of(certificate))
         if identity is None:
             raise UnauthenticatedError("the client certificate is not known here, or its runtime or application is gone")
@@ -125,10 +146,12 @@ class AuthenticationMiddleware:
         headers = Headers(scope=scope)
         if headers.get("authorization"):
             return await self._bearer(headers)
-        identity = await self._certificate_identity(scope)
-        if identity is None:
+        certificate = self._certificate(scope)
+        if certificate is None:
             raise UnauthenticatedError("send Authorization: Bearer <JWT> (see `compass token`) or a client certificate")
-        return ClientPrincipal(identity)
+        if self._is_external(certificate):
+            return await external_principal(self.database, certificate, headers.get(TENANT_HEADER))
+        return ClientPrincipal(await self._own_identity(scope, certificate))
 
     async def _connector_credential(self, scope: Scope) -> CertificateIdentity | TokenCredential | None:
         identity = await self._certificate_identity(scope, connector=True)

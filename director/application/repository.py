@@ -7,11 +7,13 @@ from sqlalchemy import Select, select
 from director.label.filters import LabelCondition
 from director.label.repository import LabelledKind, LabelledRepository, LabelRepository
 from director.models import Application
+from director.tenantaccess.repository import Shared
 
 
-class ApplicationRepository(LabelledRepository[Application]):
+class ApplicationRepository(Shared, LabelledRepository[Application]):
     model = Application
     noun = "application"
+    reached_through = (("id", "APPLICATION"),)
     kind = LabelledKind.APPLICATION
     order_by = ("name", "id")
 

@@ -154,7 +154,8 @@ class ApplicationService:
         """Its client certificates are revoked (at ``now``) with it: they would outlive it otherwise."""
         repository = ApplicationRepository(session)
         application = await parts.changing(repository, tenant_id, application_id)
-        await revoke_for_object(session, tenant_id, ClientKind.APPLICATION, application_id, now=now)
+        # Where its certificates were issued: a grantee may unregister it too (director.tenantaccess).
+        await revoke_for_object(session, application.tenant_id, ClientKind.APPLICATION, application_id, now=now)
         await repository.delete(application)
         return application
 

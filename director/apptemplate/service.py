@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -191,13 +191,18 @@ def _json_path_value(payload: Any, path: str) -> str:
     return current if isinstance(current, str) else json.dumps(current)
 
 
-def _values_from_payload(template: ApplicationTemplate, payload: str) -> list[TemplateValueInput]:
+def _values_from_payload(
+    template: ApplicationTemplate, payload: str, *, skip: Collection[str] = ()
+) -> list[TemplateValueInput]:
+    """``skip``: placeholders whose values come from elsewhere (a subscription's subdomain and region)."""
     try:
         document = json.loads(payload)
     except ValueError:
         raise InvalidInputError("placeholdersPayload must be JSON") from None
     values = []
     for placeholder in template.placeholders:
+        if placeholder["name"] in skip:
+            continue
         path = placeholder.get("jsonPath")
         if not path:
             raise InvalidInputError(f"placeholder {placeholder['name']!r} of the template has no jsonPath")
@@ -273,9 +278,14 @@ class ApplicationTemplateService:
     ) -> Page[ApplicationTemplate]:
         """Filtered in memory: templates are a global catalogue (tens, not millions) with their labels inline."""
         conditions = [parse_label_filter(item.key, item.query) for item in list_size(filters, "filter")]
+        return Page.slice(await self.matching(session, _tenant_id, conditions), request)
+
+    async def matching(
+        self, session: AsyncSession, _tenant_id: str, conditions: Sequence[LabelCondition]
+    ) -> list[ApplicationTemplate]:
+        """The templates whose labels satisfy every condition (a subscription's provider and region)."""
         rows = await ApplicationTemplateRepository(session).all()
-        matching = [row for row in rows if all(_matches(condition, row.labels) for condition in conditions)]
-        return Page.slice(matching, request)
+        return [row for row in rows if all(_matches(condition, row.labels) for condition in conditions)]
 
     async def application_by_local_tenant_id(
         self, session: AsyncSession, tenant_id: str, local_tenant_id: str, template_id: str
@@ -366,6 +376,41 @@ class ApplicationTemplateService:
         application_input = _application_input(template, given)
         labels = application_input.get("labels") if isinstance(application_input.get("labels"), dict) else {}
         application_input["labels"] = {MANAGED_LABEL: "false", **(labels or {}), **(data.labels or {})}
+        return await self._register(session, tenant_id, template, application_input, parse)
+
+    async def register_subscribed(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        template: ApplicationTemplate,
+        *,
+        payload: str,
+        known: Mapping[str, str],
+        labels: Mapping[str, Any],
+        local_tenant_id: str,
+        parse: ParseRegisterInput,
+    ) -> Application:
+        """Compass's subscription to an application template: each placeholder's value is read from ``payload`` at
+        its jsonPath, except the ``known`` ones (subdomain, region), which the subscription gives; ``labels``
+        override the template's; the input's localTenantID defaults to ``local_tenant_id``."""
+        defined = {placeholder["name"] for placeholder in template.placeholders}
+        given = _values_from_payload(template, payload, skip=known)
+        given += [TemplateValueInput(name, value) for name, value in known.items() if name in defined]
+        application_input = _application_input(template, given)
+        stored = application_input.get("labels") if isinstance(application_input.get("labels"), dict) else {}
+        application_input["labels"] = {**(stored or {}), **labels}
+        if application_input.get("localTenantID") is None:
+            application_input["localTenantID"] = local_tenant_id
+        return await self._register(session, tenant_id, template, application_input, parse)
+
+    async def _register(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        template: ApplicationTemplate,
+        application_input: dict[str, Any],
+        parse: ParseRegisterInput,
+    ) -> Application:
         application = await application_service.register(session, tenant_id, parse(application_input))
         application.application_template_id = template.id
         await session.flush()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +26,13 @@ class CertificateSubjectMappingRepository:
             .offset(offset)
         )
         return list((await self.session.execute(statement)).scalars()), total
+
+    async def every(self) -> Sequence[CertificateSubjectMapping]:
+        """All of them in creation order (a certificate takes the first that matches); they are few."""
+        statement = select(CertificateSubjectMapping).order_by(
+            CertificateSubjectMapping.created_at, CertificateSubjectMapping.id
+        )
+        return (await self.session.execute(statement)).scalars().all()
 
     async def add(self, mapping: CertificateSubjectMapping) -> CertificateSubjectMapping:
         self.session.add(mapping)

@@ -1,5 +1,6 @@
-"""Certificate subject mappings: stored and validated as Compass does; pycompass's certificate authentication
-does not consult them (its certificates come from its own CA, which names the runtime or application)."""
+"""Certificate subject mappings: stored and validated as Compass does, and matched as its hydrator matches them
+against the subject of a client certificate from an external CA (``compass.auth.external``); certificates of
+pycompass's own CA name their runtime or application and need no mapping."""
 
 from __future__ import annotations
 
@@ -29,6 +30,23 @@ _ATTRIBUTES = {
     "Locality": re.compile(r"L=([^(,|+)]+)"),
     "Common Name": re.compile(r"CN=([^,]+)"),
 }
+_SINGLE = ("Common Name", "Country", "Locality", "Organization")
+
+
+def _first(name: str, subject: str) -> str:
+    found = _ATTRIBUTES[name].search(subject)
+    return found.group(1) if found else ""
+
+
+def subjects_match(actual: str, expected: str) -> bool:
+    """Compass's ``SubjectsMatch``: the same CN, C, L and O (first values), and the same organizational units in
+    any order (compared trimmed, as many of them on each side); any other attribute is not compared."""
+    if any(_first(name, actual) != _first(name, expected) for name in _SINGLE):
+        return False
+    units = _ATTRIBUTES["Organization Unit"]
+    actual_units, expected_units = units.findall(actual), units.findall(expected)
+    wanted = {unit.strip() for unit in expected_units}
+    return len(actual_units) == len(expected_units) and all(unit.strip() in wanted for unit in actual_units)
 
 
 def _check_length(name: str, value: str) -> None:
@@ -107,6 +125,12 @@ class CertificateSubjectMappingService:
         mapping.updated_at = utcnow()
         await session.flush()
         return mapping
+
+    async def matching(self, session: AsyncSession, subject: str) -> CertificateSubjectMapping | None:
+        """The first mapping (oldest first) whose subject matches a certificate's, read afresh: a changed mapping
+        counts from the next request. No tenant yet: the mapping is what chooses one."""
+        mappings = await CertificateSubjectMappingRepository(session).every()
+        return next((mapping for mapping in mappings if subjects_match(subject, mapping.subject)), None)
 
     async def delete(self, session: AsyncSession, tenant_id: str, mapping_id: str) -> CertificateSubjectMapping:
         changes(session).outside_views()

@@ -106,15 +106,21 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port or DEFAULT_PORTS.get(url.scheme)
 
 
-class _Session:
-    """One fetch: its client and its policy."""
+class GuardedSession:
+    """One fetch (or one formation notification, director/formationassignment/notifier.py): its client and its
+    policy."""
 
     def __init__(self, client: httpx.AsyncClient, policy: FetchPolicy) -> None:
         self.client = client
         self.policy = policy
 
     async def send(
-        self, method: str, url: httpx.URL, headers: list[tuple[str, str]], data: dict[str, str] | None = None
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: list[tuple[str, str]],
+        data: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> httpx.Response:
         """``url`` requested at its checked address; the answer's body not read yet."""
         if url.scheme not in DEFAULT_PORTS or not url.host:
@@ -127,6 +133,7 @@ class _Session:
             url.copy_with(host=address),
             headers=[("Host", url.netloc.decode("ascii")), *headers],
             data=data,
+            content=content,
             extensions=extensions,
         )
         return await self.client.send(request, stream=True)
@@ -227,7 +234,7 @@ async def fetch_spec(policy: FetchPolicy, url: str, auth: dict[str, Any] | None)
     try:
         async with asyncio.timeout(policy.timeout):
             async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-                body = await _Session(client, policy).get(url, auth)
+                body = await GuardedSession(client, policy).get(url, auth)
     except (TimeoutError, httpx.TimeoutException):
         return _failed(f"{url} did not answer within {policy.timeout:g} seconds")
     except FetchRefused as refused:

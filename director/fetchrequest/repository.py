@@ -5,12 +5,18 @@ from collections.abc import Sequence
 from sqlalchemy import delete
 
 from director.models import FetchRequest
+from director.tenantaccess.repository import Shared
 from kernel.repository import TenantScopedRepository
 
 
-class FetchRequestRepository(TenantScopedRepository[FetchRequest]):
+class FetchRequestRepository(Shared, TenantScopedRepository[FetchRequest]):
     model = FetchRequest
     noun = "fetch request"
+    reached_through = (
+        ("api_definition_id", "API_DEFINITION"),
+        ("event_definition_id", "EVENT_DEFINITION"),
+        ("document_id", "DOCUMENT"),
+    )
 
     async def by_owners(
         self, tenant_id: str, owner: str, owner_ids: Sequence[str]
@@ -22,7 +28,5 @@ class FetchRequestRepository(TenantScopedRepository[FetchRequest]):
         return (await self.by_owners(tenant_id, owner, [owner_id])).get(owner_id)
 
     async def delete_of_owner(self, tenant_id: str, owner: str, owner_id: str) -> None:
-        statement = delete(FetchRequest).where(
-            FetchRequest.tenant_id == tenant_id, getattr(FetchRequest, owner) == owner_id
-        )
+        statement = delete(FetchRequest).where(self.visible_to(tenant_id), getattr(FetchRequest, owner) == owner_id)
         await self.session.execute(statement)

@@ -10,6 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.application.repository import ApplicationRepository
 from director.formation.inputs import FormationInput, FormationObjectType
+from director.formation.lifecycle import (
+    CREATE_FORMATION,
+    DELETE_FORMATION,
+    DELETING,
+    DRAFT,
+    INITIAL,
+    lifecycle_webhook,
+)
+from director.formation.lifecycle import owe as owe_lifecycle
 from director.formation.repository import FormationRepository
 from director.formation.rules import ObjectOperation, enforce_lifecycle
 from director.formationassignment.service import InitialConfiguration
@@ -82,16 +91,17 @@ class FormationService:
         template = await template_service.by_name(session, tenant_id, data.template_name or DEFAULT_TEMPLATE_NAME)
         operation = TargetOperation.CREATE_FORMATION
         await enforce_lifecycle(session, tenant_id, operation, ConstraintType.PRE, template, data.name)
-        created = await repository.add(
-            Formation(
-                tenant_id=tenant_id,
-                name=data.name,
-                template_name=data.template_name,
-                formation_template_id=template.id,
-                state=data.state or "READY",
-                last_state_change_timestamp=utcnow(),
-            )
+        formation = Formation(
+            tenant_id=tenant_id,
+            name=data.name,
+            template_name=data.template_name,
+            formation_template_id=template.id,
+            state=data.state or "READY",
+            last_state_change_timestamp=utcnow(),
         )
+        if data.state != DRAFT and await lifecycle_webhook(session, tenant_id, template.id) is not None:
+            owe_lifecycle(session, formation, CREATE_FORMATION, INITIAL)
+        created = await repository.add(formation)
         await enforce_lifecycle(session, tenant_id, operation, ConstraintType.POST, template, data.name)
         return created
 
@@ -108,6 +118,10 @@ class FormationService:
         template = await template_service.get(session, tenant_id, formation.formation_template_id)
         operation = TargetOperation.DELETE_FORMATION
         await enforce_lifecycle(session, tenant_id, operation, ConstraintType.PRE, template, name)
+        if formation.state != DRAFT and await lifecycle_webhook(session, tenant_id, template.id) is not None:
+            # Deleted once the template's webhook answers (director/formationassignment/notifier.py).
+            owe_lifecycle(session, formation, DELETE_FORMATION, DELETING)
+            return formation
         await FormationRepository(session).delete(formation)
         await enforce_lifecycle(session, tenant_id, operation, ConstraintType.POST, template, name)
         return formation

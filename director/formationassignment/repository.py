@@ -16,12 +16,30 @@ class FormationAssignmentRepository(TenantScopedRepository[FormationAssignment])
         statement = self._ordered(self.select(tenant_id).where(FormationAssignment.formation_id.in_(formation_ids)))
         return list((await self.session.execute(statement)).scalars())
 
-    async def delete_for_object(self, tenant_id: str, formation_id: str, object_id: str) -> None:
+    async def for_object(self, tenant_id: str, formation_id: str, object_id: str) -> list[FormationAssignment]:
+        statement = self.select(tenant_id).where(
+            FormationAssignment.formation_id == formation_id,
+            or_(FormationAssignment.source == object_id, FormationAssignment.target == object_id),
+        )
+        return list((await self.session.execute(self._ordered(statement))).scalars())
+
+    async def reverse_of(self, row: FormationAssignment) -> FormationAssignment | None:
+        statement = self.select(row.tenant_id).where(
+            FormationAssignment.formation_id == row.formation_id,
+            FormationAssignment.source == row.target,
+            FormationAssignment.target == row.source,
+        )
+        return (await self.session.execute(statement)).scalars().first()
+
+    async def delete_for_object(
+        self, tenant_id: str, formation_id: str, object_id: str, *, keep: Sequence[str] = ()
+    ) -> None:
         await self.session.execute(
             delete(FormationAssignment).where(
                 FormationAssignment.tenant_id == tenant_id,
                 FormationAssignment.formation_id == formation_id,
                 or_(FormationAssignment.source == object_id, FormationAssignment.target == object_id),
+                FormationAssignment.id.not_in(keep),
             )
         )
 

@@ -1,11 +1,13 @@
 """Formation assignments: one per direction between two participants of a formation, and one per participant to
 itself, generated as Compass generates them when an object is assigned.
 
-Compass moves an assignment from INITIAL to READY once its participants' notification webhooks answered; a pair
-without webhooks is READY at once. pycompass sends no formation notifications, so every assignment of a formation
-in the READY state is READY when it is made, and those made while the formation is DRAFT or INITIAL stay INITIAL
-until the formation is finalized or resynchronized. The ``scenarios`` labels remain the truth of who participates:
-assignments of an object that left a formation some other way (deleted, or its label rewritten) are not shown.
+An assignment whose target listens with a webhook (director/formationassignment/notifications.py says which) is
+INITIAL when made and DELETING when its object is unassigned, with a notification owed; the others are READY at
+once (deleted at once when unassigned). The write only records that (the row is the outbox); the notifier
+(director/formationassignment/notifier.py) sends after the commit and records the answer. Assignments made while
+the formation is DRAFT or INITIAL stay INITIAL until the formation is finalized or resynchronized. The
+``scenarios`` labels remain the truth of who participates: assignments of an object that left a formation some
+other way (deleted, or its label rewritten) are not shown, unless they are still being unassigned.
 """
 
 from __future__ import annotations
@@ -14,11 +16,29 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.application.repository import ApplicationRepository
 from director.formation.repository import FormationRepository
+from director.formationassignment import outbox
+from director.formationassignment.notifications import (
+    ASSIGN,
+    CLIENT_ERROR,
+    CONFIG_PENDING,
+    CREATE_ERROR,
+    CREATE_READY,
+    DELETE_ERROR,
+    DELETE_READY,
+    DELETING,
+    ERROR_STATES,
+    UNASSIGN,
+    InputBuilder,
+    Outcome,
+    error_value,
+    participants_of,
+)
 from director.formationassignment.repository import FormationAssignmentRepository
 from director.label.repository import LabelRepository
 from director.models import (
@@ -30,18 +50,39 @@ from director.models import (
     Label,
     Runtime,
     RuntimeContext,
+    Webhook,
 )
+from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository
 from director.runtimecontext.repository import RuntimeContextRepository
-from kernel.errors import InvalidInputError
+from kernel.errors import InvalidInputError, NotFoundError
 from kernel.models import new_id, utcnow
 
 READY = "READY"
 INITIAL = "INITIAL"
 # Compass's OperationTrigger values.
 ASSIGN_OBJECT = "ASSIGN_OBJECT"
+UNASSIGN_OBJECT = "UNASSIGN_OBJECT"
 RESET = "RESET"
 RESYNC = "RESYNC"
+# Compass's NotificationRecursionDepthLimit: configuration exchanges between the two sides of a pair.
+EXCHANGE_LIMIT = 10
+# What a participant may report on the status API, per operation (Compass's isStateSupportedForOperation).
+_REPORTABLE = {
+    ASSIGN: frozenset({CREATE_ERROR, READY, CREATE_READY, CONFIG_PENDING}),
+    UNASSIGN: frozenset({DELETE_ERROR, READY, DELETE_READY}),
+}
+# Compass's ResynchronizableFormationAssignmentStates, and the operation each is notified again with.
+RESYNCHRONIZABLE = {INITIAL: ASSIGN, CREATE_ERROR: ASSIGN, DELETING: UNASSIGN, DELETE_ERROR: UNASSIGN}
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """A status API body: ``configuration`` as JSON text (None when empty)."""
+
+    state: str | None
+    configuration: str | None
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -49,6 +90,12 @@ class InitialConfiguration:
     source_id: str
     target_id: str
     configuration: str
+
+
+def _owe(session: AsyncSession, row: FormationAssignment, operation: str, exchanges: int = 0) -> None:
+    """``row`` is to be notified of ``operation`` after the commit; a notifier holding an older one loses it."""
+    row.notification, row.claim, row.claimed_until, row.exchanges = operation, None, None, exchanges
+    outbox.owe(session)
 
 
 def _participant(label: Label) -> tuple[str, str] | None:
@@ -75,14 +122,15 @@ async def participants(session: AsyncSession, tenant_id: str, names: Sequence[st
 
 
 def _operation(
-    row: FormationAssignment, trigger: str, started: datetime, finished: datetime | None
+    row: FormationAssignment, trigger: str, started: datetime, finished: datetime | None, kind: str = "ASSIGN"
 ) -> AssignmentOperation:
-    """Compass records an ASSIGN operation per assignment and trigger, finished once the assignment is READY."""
+    """Compass records an operation (ASSIGN or UNASSIGN) per assignment and trigger, finished once the assignment
+    is READY (or gone)."""
     return AssignmentOperation(
         tenant_id=row.tenant_id,
         assignment_id=row.id,
         formation_id=row.formation_id,
-        type="ASSIGN",
+        type=kind,
         triggered_by=trigger,
         started_at=started,
         finished_at=finished,
@@ -112,7 +160,6 @@ class FormationAssignmentService:
             pairs += [(object_id, object_type, other_id, other_type), (other_id, other_type, object_id, object_type)]
         if unknown := [pair for pair in values if pair not in {(source, target) for source, _, target, _ in pairs}]:
             raise InvalidInputError(f"initialConfigurations name pairs that are not in the formation: {unknown}")
-        state = READY if formation.state == READY else INITIAL
         now = utcnow()
         repository = FormationAssignmentRepository(session)
         await repository.delete_for_object(tenant_id, formation.id, object_id)
@@ -125,19 +172,42 @@ class FormationAssignmentService:
                 source_type=source_type,
                 target=target,
                 target_type=target_type,
-                state=state,
+                state=INITIAL,
                 value=values.get((source, target)),
                 last_state_change_timestamp=now,
+                # Every row with the same columns set: the rows are inserted in one statement.
+                notification=None,
+                claim=None,
+                claimed_until=None,
+                exchanges=0,
             )
             for source, source_type, target, target_type in pairs
         ]
-        finished = now if state == READY else None
+        if formation.state == READY:
+            listening = await participants_of(session, tenant_id, rows)
+            for row in rows:
+                if listening.webhook_for(row) is None:
+                    row.state = READY
+                else:
+                    _owe(session, row, ASSIGN)
         await repository.add_all(rows)
-        await repository.add_all([_operation(row, ASSIGN_OBJECT, now, finished) for row in rows])
+        await repository.add_all(
+            [_operation(row, ASSIGN_OBJECT, now, now if row.state == READY else None) for row in rows]
+        )
 
     async def remove(self, session: AsyncSession, tenant_id: str, formation: Formation, object_id: str) -> None:
-        """Unassigning deletes the object's assignments at once: none has a notification to wait for."""
-        await FormationAssignmentRepository(session).delete_for_object(tenant_id, formation.id, object_id)
+        """Unassigning deletes the object's assignments at once, but those whose target listens: they are
+        DELETING until the notification's answer (Compass's CleanupFormationAssignment)."""
+        repository = FormationAssignmentRepository(session)
+        rows = await repository.for_object(tenant_id, formation.id, object_id)
+        listening = await participants_of(session, tenant_id, rows) if formation.state == READY else None
+        notified = [row for row in rows if listening is not None and listening.webhook_for(row) is not None]
+        await repository.delete_for_object(tenant_id, formation.id, object_id, keep=[row.id for row in notified])
+        now = utcnow()
+        for row in notified:
+            row.state, row.last_state_change_timestamp = DELETING, now
+            _owe(session, row, UNASSIGN)
+        await repository.add_all([_operation(row, UNASSIGN_OBJECT, now, None, "UNASSIGN") for row in notified])
 
     async def by_formations(
         self, session: AsyncSession, tenant_id: str, formation_ids: Sequence[str]
@@ -148,7 +218,7 @@ class FormationAssignmentService:
         grouped: dict[str, list[FormationAssignment]] = {formation_id: [] for formation_id in formation_ids}
         for row in await FormationAssignmentRepository(session).for_formations(tenant_id, list(formations)):
             current = members.get(formations[row.formation_id].name, {})
-            if row.source in current and row.target in current:
+            if (row.source in current and row.target in current) or row.state in {DELETING, DELETE_ERROR}:
                 grouped[row.formation_id].append(row)
         return grouped
 
@@ -163,11 +233,13 @@ class FormationAssignmentService:
         return found
 
     async def settle(self, session: AsyncSession, tenant_id: str, formation: Formation, *, reset: bool) -> None:
-        """What resynchronizing does when no participant has a webhook: every assignment not READY (all of them
-        on ``reset``, their values and errors cleared) becomes READY."""
+        """Resynchronizing (Compass's ResynchronizeFormationNotifications): every assignment in a resynchronizable
+        state (all of them on ``reset``, their values and errors cleared) is notified again if its target
+        listens; otherwise it becomes READY, or is deleted if it was being unassigned."""
         now = utcnow()
         repository = FormationAssignmentRepository(session)
         rows = (await self.by_formations(session, tenant_id, [formation.id]))[formation.id]
+        listening = await participants_of(session, tenant_id, rows)
         unfinished = {
             operation.assignment_id: operation
             for operation in await repository.operations(tenant_id, [row.id for row in rows])
@@ -175,17 +247,30 @@ class FormationAssignmentService:
         }
         added = []
         for row in rows:
+            operation = RESYNCHRONIZABLE.get(row.state, ASSIGN if reset else None)
+            if operation is None:
+                continue
+            webhook = listening.webhook_for(row)
+            if webhook is None and operation == UNASSIGN:
+                await repository.delete(row)
+                continue
             if reset:
                 row.value = row.error = None
-                added.append(_operation(row, RESET, now, now))
-            elif row.state != READY:
-                operation = unfinished.get(row.id) or _operation(row, RESYNC, now, None)
-                operation.triggered_by, operation.finished_at = RESYNC, now
-                if row.id not in unfinished:
-                    added.append(operation)
-            if reset or row.state != READY:
-                row.state = READY
-                row.last_state_change_timestamp = now
+            # A reset is a new operation (Compass's RESET); resynchronizing continues the unfinished one.
+            record = None if reset else unfinished.get(row.id)
+            if record is None:
+                kind = "ASSIGN" if operation == ASSIGN else "UNASSIGN"
+                record = _operation(row, RESET if reset else RESYNC, now, None, kind)
+                added.append(record)
+            record.triggered_by = RESET if reset else RESYNC
+            row.last_state_change_timestamp = now
+            if webhook is not None:
+                row.state = INITIAL if operation == ASSIGN else DELETING
+                _owe(session, row, operation)
+            else:
+                row.state, row.notification, record.finished_at = READY, None, now
+                if (earlier := unfinished.get(row.id)) is not None:
+                    earlier.finished_at = now
         await repository.add_all(added)
 
     async def operations_by_assignments(
@@ -196,6 +281,138 @@ class FormationAssignmentService:
         for operation in await FormationAssignmentRepository(session).operations(tenant_id, assignment_ids):
             grouped[operation.assignment_id].append(operation)
         return grouped
+
+    async def claim(
+        self, session: AsyncSession, now: datetime, until: datetime, claim: str, limit: int
+    ) -> list[FormationAssignment]:
+        """The notifier's claim on owed notifications of any tenant (not a Director write: no view changes)."""
+        return await outbox.OutboxRepository(session).claim(FormationAssignment, now, until, claim, limit)
+
+    async def notification_of(
+        self, session: AsyncSession, row: FormationAssignment
+    ) -> tuple[Webhook, dict[str, Any]] | None:
+        """The webhook a claimed assignment is notified with and its templates' input, read now (not when the
+        notification was owed, as Compass reads them when it sends); None when nobody listens any more."""
+        formation = await FormationRepository(session).get(row.tenant_id, row.formation_id)
+        listening = await participants_of(session, row.tenant_id, [row])
+        webhook = listening.webhook_for(row)
+        if formation is None or webhook is None:
+            return None
+        reverse = await FormationAssignmentRepository(session).reverse_of(row)
+        builder = InputBuilder(session, row.tenant_id, listening)
+        return webhook, await builder.build(row.notification or ASSIGN, formation, row, reverse)
+
+    async def record(
+        self, session: AsyncSession, tenant_id: str, assignment_id: str, claim: str, outcome: Outcome
+    ) -> None:
+        """A notification's outcome, unless the assignment was reassigned, reset or re-claimed meanwhile. A
+        successful unassignment deletes the assignment; READY finishes its operations."""
+        changes(session).outside_views()
+        repository = FormationAssignmentRepository(session)
+        row = await outbox.OutboxRepository(session).lock_claimed(FormationAssignment, tenant_id, assignment_id, claim)
+        if row is None:
+            return
+        operation = row.notification
+        now = utcnow()
+        row.notification = row.claim = row.claimed_until = None
+        row.last_notification_sent_timestamp = now
+        if outcome.state is None:
+            return
+        if operation == UNASSIGN and outcome.state == READY:
+            await repository.delete(row)
+            return
+        await self.report(session, row, outcome, now)
+        if operation == ASSIGN:
+            await self._exchange(session, row, outcome)
+
+    async def _exchange(self, session: AsyncSession, row: FormationAssignment, outcome: Outcome) -> None:
+        """A configuration a participant gave is news for the other side (Compass's reverse notification): the
+        reverse assignment is notified again, unless it is READY or failed, nobody listens for it, or the two
+        exchanged configurations ``EXCHANGE_LIMIT`` times already."""
+        if outcome.config is None or outcome.state in ERROR_STATES or row.source == row.target:
+            return
+        reverse = await FormationAssignmentRepository(session).reverse_of(row)
+        if reverse is None or reverse.state == READY or reverse.state in ERROR_STATES or row.exchanges >= EXCHANGE_LIMIT:
+            return
+        if (await participants_of(session, row.tenant_id, [reverse])).webhook_for(reverse) is not None:
+            _owe(session, reverse, ASSIGN, row.exchanges + 1)
+
+    async def report(self, session: AsyncSession, row: FormationAssignment, outcome: Outcome, now: datetime) -> None:
+        """A state reached (by a notification's answer or the participant's report): its configuration kept, its
+        error kept or cleared, its operations finished when READY."""
+        if outcome.state is None:
+            return
+        if outcome.state != row.state:
+            row.state, row.last_state_change_timestamp = outcome.state, now
+        if outcome.config is not None:
+            row.value = outcome.config
+        if outcome.state in ERROR_STATES:
+            row.error = outcome.error
+        elif outcome.state == READY:
+            row.error = None
+            for operation in await FormationAssignmentRepository(session).operations(row.tenant_id, [row.id]):
+                if operation.finished_at is None:
+                    operation.finished_at = now
+        await session.flush()
+
+    async def reporters(self, session: AsyncSession, tenant_id: str, assignment_id: str) -> set[str] | None:
+        """Who may report on an assignment besides an operator (Compass's formation mapping authenticator): its
+        target, a target runtime context's runtime, the integration system managing a target application; None
+        when the assignment does not exist in the tenant."""
+        row = await FormationAssignmentRepository(session).get(tenant_id, assignment_id)
+        if row is None:
+            return None
+        listening = await participants_of(session, tenant_id, [row])
+        allowed = {row.target}
+        if (runtime_id := listening.runtime_of(row.target)) is not None:
+            allowed.add(runtime_id)
+        application = listening.applications.get(row.target)
+        if application is not None and application.integration_system_id is not None:
+            allowed.add(application.integration_system_id)
+        return allowed
+
+    async def report_status(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        formation_id: str,
+        assignment_id: str,
+        report: StatusReport,
+    ) -> None:
+        """A participant's report on the status API (Compass's formation mapping handler): READY, CONFIG_PENDING
+        or CREATE_ERROR for an assignment being assigned, READY (it is deleted) or DELETE_ERROR for one being
+        unassigned. Refusals carry Compass's messages."""
+        changes(session).outside_views()
+        repository = FormationAssignmentRepository(session)
+        row = await repository.lock(tenant_id, assignment_id)
+        if row is None or row.formation_id != formation_id:
+            raise NotFoundError(f"Formation assignment with ID {assignment_id!r} was not found")
+        formation = await FormationRepository(session).get(tenant_id, formation_id)
+        if formation is None:
+            raise NotFoundError(f"Formation with ID {formation_id!r} was not found")
+        if report.state and formation.state != READY:
+            raise InvalidInputError(
+                f"Cannot update formation assignment for formation with ID {formation_id!r} as formation is not "
+                f"in {READY} state"
+            )
+        operations = await repository.operations(tenant_id, [row.id])
+        operation = UNASSIGN if operations and operations[-1].type == "UNASSIGN" else ASSIGN
+        state = report.state or row.state
+        if report.error and not report.state:
+            state = CREATE_ERROR if operation == ASSIGN else DELETE_ERROR
+        if state not in _REPORTABLE[operation]:
+            raise InvalidInputError(f"An invalid state: {state} is provided for {operation} operation")
+        now = utcnow()
+        if state in {CREATE_READY, DELETE_READY}:
+            state = READY
+        error = error_value(report.error, CLIENT_ERROR) if report.error else None
+        if operation == UNASSIGN and state == READY:
+            await repository.delete(row)
+            return
+        reached = Outcome(state, config=report.configuration, error=error)
+        await self.report(session, row, reached, now)
+        if operation == ASSIGN:
+            await self._exchange(session, row, reached)
 
 
 formation_assignment = FormationAssignmentService()

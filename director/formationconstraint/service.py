@@ -1,22 +1,23 @@
 """Formation constraints: stored and attached as in Compass, and enforced by the operators pycompass can run.
 
 Compass renders a constraint's ``inputTemplate`` (a Go template) with the operation's details and hands the JSON to
-the constraint's operator. pycompass renders the ``{{.Name}}`` fields of that template (what Compass's own
-constraints use) and runs ``IsNotAssignedToAnyFormationOfType`` and ``DoesNotContainResourceOfSubtype`` for
-applications. Compass's notification operators act on notifications pycompass never sends, so they hold vacuously;
-``ContainsScenarioGroups`` (scenario groups of one-time tokens) is stored but not enforced. Any other operator
-refuses the operation, as Compass does for an operator it does not know.
+the constraint's operator. pycompass renders it with the webhooks' Go template engine and runs
+``IsNotAssignedToAnyFormationOfType``, ``DoesNotContainResourceOfSubtype`` and ``ContainsScenarioGroups`` for
+applications. Compass's notification operators (join points SEND_NOTIFICATION and NOTIFICATION_STATUS_RETURNED) are
+not run: they hold vacuously, and notifications go out as if no such constraint were attached. Any other operator refuses the operation, as Compass does for an operator it does
+not know.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from credentials.systemauth.repository import SystemAuthRepository
+from director.application.repository import ApplicationRepository
 from director.formation.repository import FormationRepository
 from director.formationconstraint.inputs import (
     FormationConstraintInput,
@@ -29,6 +30,7 @@ from director.formationtemplate.repository import FormationTemplateRepository
 from director.label.repository import LabelledKind, LabelRepository
 from director.models import SCENARIOS, ConstraintReference, FormationConstraint
 from director.polling.invalidation import changes
+from director.webhook.templates import TemplateError, render_json
 from kernel.errors import ConflictError, InvalidInputError, NotFoundError
 
 # Compass's label keys for an object's subtype (its APP_APPLICATION_TYPE_LABEL_KEY / runtime type label key).
@@ -44,31 +46,18 @@ NOTIFICATION_OPERATORS = frozenset({
     "RedirectNotification",
     "AsynchronousFlowControl",
 })
-NOT_ENFORCED_OPERATORS = frozenset({"ContainsScenarioGroups"})
 
 NAME_LIMIT = 256
-_FIELD = re.compile(r"\{\{\s*\.([A-Za-z][A-Za-z0-9_.]*)\s*\}\}")
-_ANY_ACTION = re.compile(r"\{\{")
 
 Operator = Callable[[AsyncSession, str, dict[str, Any]], Awaitable[bool]]
 
 
 def render(template: str, details: dict[str, str]) -> dict[str, Any]:
-    """The operator input: ``{{.Name}}`` replaced by the detail of that name; any other template action, or a
-    result that is not a JSON object, fails as a parse failure does in Compass."""
-
-    def field(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in details:
-            raise ValueError(name)
-        return json.dumps(details[name])[1:-1]
-
-    text = _FIELD.sub(field, template)
-    if _ANY_ACTION.search(text):
-        raise ValueError("template action")
-    value = json.loads(text)
+    """The operator input: the template executed on the join point's details, as Compass's ParseTemplate does;
+    a result that is not a JSON object fails like a parse failure."""
+    value = render_json(template, details)
     if not isinstance(value, dict):
-        raise ValueError("not an object")  # noqa: TRY004 - every parse failure is a ValueError to the engine
+        raise TemplateError("the operator input is not a JSON object")
     return value
 
 
@@ -104,6 +93,50 @@ async def does_not_contain_resource_of_subtype(session: AsyncSession, tenant_id:
     )
 
 
+def _group_keys(groups: Sequence[str]) -> list[str] | None:
+    """The keys of scenario groups written as Compass's pairing ``{"key": …, "description": …}`` objects; None
+    when any is not one (Compass then compares the groups as they were sent)."""
+    keys = []
+    for group in groups:
+        try:
+            value = json.loads(group)
+        except ValueError:
+            return None
+        if value is None:  # Go decodes null into an empty group
+            value = {}
+        if not isinstance(value, dict) or not isinstance(value.get("key", ""), str):
+            return None
+        keys.append(value.get("key", ""))
+    return keys
+
+
+async def contains_scenario_groups(session: AsyncSession, tenant_id: str, data: dict[str, Any]) -> bool:
+    """Compass's ContainsScenarioGroups: a connected application whose latest one-time token was requested with
+    one of the required scenario groups. A token requested without groups (Compass's legacy tokens) admits any."""
+    if data.get("resource_type") != ResourceType.APPLICATION.value:
+        raise ValueError(f"Unsupported resource type {data.get('resource_type')!r}")
+    required = data.get("requiredScenarioGroups") or []
+    if not isinstance(required, list):
+        raise ValueError("requiredScenarioGroups must be a list")  # noqa: TRY004 - the engine's operator error
+    if not required:
+        return True
+    application_id = str(data.get("resource_id", ""))
+    application = await ApplicationRepository(session).get(tenant_id, application_id)
+    if application is None:
+        raise ValueError(f"while getting application with ID {application_id!r}: Object not found")
+    if application.status_condition != "CONNECTED":
+        raise ValueError(f"Application with ID {application_id!r} is not in status CONNECTED")
+    auths = (await SystemAuthRepository(session).grouped_by(tenant_id, "application_id", [application_id]))[application_id]
+    issued = [auth for auth in auths if auth.token_created_at is not None]
+    if not issued:
+        return False
+    groups = max(issued, key=lambda auth: auth.token_created_at or auth.created_at).token_scenario_groups or []
+    if not groups:
+        return True
+    keys = _group_keys(groups)
+    return any(group in required for group in (groups if keys is None else keys))
+
+
 async def _satisfied(session: AsyncSession, tenant_id: str, data: dict[str, Any]) -> bool:  # noqa: ARG001 - an Operator
     return True
 
@@ -111,7 +144,8 @@ async def _satisfied(session: AsyncSession, tenant_id: str, data: dict[str, Any]
 OPERATORS: dict[str, Operator] = {
     "IsNotAssignedToAnyFormationOfType": is_not_assigned_to_any_formation_of_type,
     "DoesNotContainResourceOfSubtype": does_not_contain_resource_of_subtype,
-    **dict.fromkeys(NOTIFICATION_OPERATORS | NOT_ENFORCED_OPERATORS, _satisfied),
+    "ContainsScenarioGroups": contains_scenario_groups,
+    **dict.fromkeys(NOTIFICATION_OPERATORS, _satisfied),
 }
 
 

@@ -49,6 +49,8 @@ from director.graphql.scenarioassignment.resolvers import ScenarioAssignmentQuer
 from director.graphql.systemauth.credentials import ClientCredentialsMutations, SystemAuthByTokenQueries
 from director.graphql.systemauth.resolvers import SystemAuthMutations, SystemAuthQueries
 from director.graphql.tenant.resolvers import TenantMutations, TenantQueries
+from director.graphql.tenantaccess.resolvers import TenantAccessMutations
+from director.graphql.tenantsubscription.resolvers import TenantSubscriptionMutations
 from director.polling.shared_views import SharingExecutionContext
 from kernel.graphql.limits import shared_extensions
 from kernel.settings import Settings
@@ -102,6 +104,8 @@ Mutation = retry_transaction_conflicts(
             FetchRequestMutations,
             CertificateSubjectMappingMutations,
             TenantMutations,
+            TenantSubscriptionMutations,
+            TenantAccessMutations,
             OperationMutations,
         ),
     )

@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from director.label.filters import LabelCondition
-from director.models import Label
+from director.models import SCENARIOS, Label
+from director.tenantaccess.repository import visible_ids
 from kernel.models import IdMixin
-from kernel.repository import TenantScopedRepository
+from kernel.repository import WRITING, TenantScopedRepository
 
 M = TypeVar("M", bound=IdMixin)
 
@@ -84,10 +85,18 @@ class LabelRepository:
         self.session = session
         self.dialect = session.get_bind().dialect.name
 
+    def visible_to(self, tenant_id: str, kind: LabelledKind) -> ColumnElement[bool]:
+        """The tenant's labels on objects of ``kind``, and those on the objects granted to it
+        (``director.tenantaccess``), except their formations: ``scenarios`` names formations of the tenant that set
+        it, so each tenant keeps its own."""
+        owner = bool(self.session.info.get(WRITING))
+        granted = _owner_column(kind).in_(visible_ids(kind.name, tenant_id, owner=owner))
+        return or_(Label.tenant_id == tenant_id, (Label.key != SCENARIOS) & granted)
+
     async def for_owners(self, tenant_id: str, kind: LabelledKind, owner_ids: Sequence[str]) -> dict[str, list[Label]]:
         owner = _owner_column(kind)
         rows = await self.session.execute(
-            select(Label).where(Label.tenant_id == tenant_id, owner.in_(owner_ids)).order_by(Label.key)
+            select(Label).where(self.visible_to(tenant_id, kind), owner.in_(owner_ids)).order_by(Label.key)
         )
         grouped: dict[str, list[Label]] = defaultdict(list)
         for label in rows.scalars():
@@ -95,9 +104,7 @@ class LabelRepository:
         return grouped
 
     async def get(self, tenant_id: str, kind: LabelledKind, owner_id: str, key: str) -> Label | None:
-        statement = select(Label).where(
-            Label.tenant_id == tenant_id, _owner_column(kind) == owner_id, Label.key == key
-        )
+        statement = select(Label).where(self.visible_to(tenant_id, kind), _owner_column(kind) == owner_id, Label.key == key)
         return (await self.session.execute(statement)).scalars().first()
 
     async def set(self, tenant_id: str, kind: LabelledKind, owner_id: str, key: str, value: Any) -> Label:
@@ -179,7 +186,7 @@ class LabelRepository:
         owner = _owner_column(kind)
         statement = select(owner).where(Label.key == condition.key, owner.is_not(None))
         if tenant_id is not None:
-            statement = statement.where(Label.tenant_id == tenant_id)
+            statement = statement.where(self.visible_to(tenant_id, kind))
         if condition.any_of is not None:
             statement = statement.where(self.array_contains_any(condition.any_of))
         elif condition.has_equals:

@@ -20,6 +20,7 @@ from director.models.label import SCENARIOS, Label, LabelDefinition
 from director.models.runtime import Runtime
 from director.models.runtime_context import RuntimeContext
 from director.models.tenant import Tenant, TenantLabel, TenantParent
+from director.models.tenant_access import TenantAccess
 from kernel.models import Base
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "RuntimeContext",
     "SystemAuth",
     "Tenant",
+    "TenantAccess",
     "TenantLabel",
     "TenantParent",
     "Webhook",

@@ -32,6 +32,11 @@ class Formation(IdMixin, TenantOwned, Base):
     # Bumped with the runtimes sharing it when an application in it changes: views shared between runtimes
     # (director/polling/shared_views.py) are keyed by it.
     revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The outbox of its template's FORMATION_LIFECYCLE webhook ("createFormation" or "deleteFormation" owed), as
+    # FormationAssignment's.
+    notification: Mapped[str | None] = mapped_column(String(16), index=True)
+    claim: Mapped[str | None] = mapped_column(String(36))
+    claimed_until: Mapped[datetime | None]
 
 
 class FormationTemplate(IdMixin, Base):
@@ -101,6 +106,14 @@ class FormationAssignment(IdMixin, TenantOwned, Base):
     last_state_change_timestamp: Mapped[datetime | None]
     last_notification_sent_timestamp: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The outbox (director/formationassignment/notifier.py): what the target's webhook is still to be told
+    # ("assign" or "unassign", Compass's operation names), and which notifier holds it until when.
+    notification: Mapped[str | None] = mapped_column(String(16), index=True)
+    claim: Mapped[str | None] = mapped_column(String(36))
+    claimed_until: Mapped[datetime | None]
+    # Configuration exchanges so far: a configuration answered notifies the reverse assignment, up to Compass's
+    # NotificationRecursionDepthLimit.
+    exchanges: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AssignmentOperation(IdMixin, TenantOwned, Base):

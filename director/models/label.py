@@ -14,10 +14,11 @@ class Label(IdMixin, TenantOwned, Base):
     """A label on exactly one application, runtime or runtime context; ``scenarios`` is the stored truth of formations."""
 
     __tablename__ = "labels"
+    # Per tenant: a tenant granted an object (director.tenantaccess) keeps its own ``scenarios`` on it.
     __table_args__ = (
-        UniqueConstraint("application_id", "key"),
-        UniqueConstraint("runtime_id", "key"),
-        UniqueConstraint("runtime_context_id", "key"),
+        UniqueConstraint("tenant_id", "application_id", "key"),
+        UniqueConstraint("tenant_id", "runtime_id", "key"),
+        UniqueConstraint("tenant_id", "runtime_context_id", "key"),
     )
 
     key: Mapped[str] = mapped_column(String(256), index=True)

@@ -13,16 +13,18 @@ invalidates.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.polling.revision import ApplicationPart, RevisionRepository
 from kernel.db import Database
 from kernel.errors import TenantNotFoundError
+from kernel.repository import WRITING
 
 _KEY = "director.changes"
+_ROOT = "director.changes.root"
 
 
 class Changes:
@@ -30,12 +32,15 @@ class Changes:
 
     def __init__(self, session: AsyncSession, tenant_id: str) -> None:
         self.tenant_id = tenant_id
+        self._session = session
         self._revisions = RevisionRepository(session)
         self._declared = False
         self._tenant_locked = False
         self._runtime_locked = False
         self._bump_tenant = False
         self._applications: dict[str, frozenset[str]] = {}
+        self._other_tenants: set[str] = set()
+        self._elsewhere: dict[str, Changes] = {}
 
     async def runtime(self, runtime_id: str, *, formations: bool = False) -> None:
         """A write to one runtime alone (its labels, status, webhooks, tokens, runtime contexts); ``formations``
@@ -47,7 +52,7 @@ class Changes:
         bumped. Read under the runtime's lock, so a default chosen concurrently (which locks it too) is seen."""
         if formations:
             await self._lock_tenant()
-        await self._revisions.bump_runtime(self.tenant_id, runtime_id)
+        await self._revisions.bump_runtime(runtime_id)
         self._declared = self._runtime_locked = True
         if formations and await self._revisions.is_default_for_eventing(self.tenant_id, runtime_id):
             self._bump_tenant = True
@@ -64,10 +69,12 @@ class Changes:
         tenant's."""
         await self._lock_tenant()
         self._declared = True
-        application_id = await self._revisions.application_owning(self.tenant_id, part, part_id)
+        application_id = await self._revisions.application_owning(part, part_id)
         if application_id is None:
             self._bump_tenant = True
             return
+        # The other tenants that see the application (director.tenantaccess): every view of theirs.
+        self.other_tenants(await self._revisions.sharing(application_id))
         bumped = self._applications.get(application_id, frozenset())
         formations = await self._revisions.formations_of(self.tenant_id, application_id)
         names = frozenset((*formations, *joining)) - bumped
@@ -78,6 +85,11 @@ class Changes:
         """Anything else (formations, label definitions, a new application): every view of the tenant."""
         await self._lock_tenant()
         self._declared = self._bump_tenant = True
+
+    def other_tenants(self, tenant_ids: Sequence[str]) -> None:
+        """A write other tenants see (a grant given or taken back): every view of theirs, bumped at the commit."""
+        self._declared = True
+        self._other_tenants.update(tenant_id for tenant_id in tenant_ids if tenant_id != self.tenant_id)
 
     def outside_views(self) -> None:
         """A write no runtime's view shows (certificate subject mappings, tenants' own records): nothing to bump."""
@@ -93,8 +105,20 @@ class Changes:
             raise TenantNotFoundError(f"tenant {self.tenant_id!r} does not exist")
         self._tenant_locked = True
 
+    def elsewhere(self, tenant_id: str) -> Changes:
+        """This unit of work's declarations in another tenant (``acting_in``), settled with its own."""
+        if tenant_id == self.tenant_id:
+            return self
+        if tenant_id not in self._elsewhere:
+            self._elsewhere[tenant_id] = Changes(self._session, tenant_id)
+        return self._elsewhere[tenant_id]
+
     async def settle(self) -> None:
         """Just before the commit: the bumps the write owes beyond those its declarations took."""
+        for other in self._elsewhere.values():
+            await other.settle()
+        for tenant_id in sorted(self._other_tenants):
+            await self._revisions.bump_tenant(tenant_id)
         if not self._declared or self._bump_tenant:
             await self._revisions.bump_tenant(self.tenant_id)
             return
@@ -113,14 +137,32 @@ def changes(session: AsyncSession) -> Changes:
     return found
 
 
+@contextmanager
+def acting_in(session: AsyncSession, tenant_id: str) -> Iterator[None]:
+    """Within the block, what the services declare (``changes(session)``) is ``tenant_id``'s, and is settled with
+    the unit of work: for the one write that acts in tenants other than its caller's (a subscription registers an
+    application in the consumer's tenant, labels the provider's runtime). Each tenant's row is locked when the
+    write first declares a change there, so two such writes may meet in opposite orders; PostgreSQL then aborts
+    one and the Director runs it again (``director.graphql.retry``)."""
+    current = changes(session)
+    session.info[_KEY] = session.info[_ROOT].elsewhere(tenant_id)
+    try:
+        yield
+    finally:
+        session.info[_KEY] = current
+
+
 @asynccontextmanager
 async def unit_of_work(database: Database, tenant_id: str) -> AsyncIterator[AsyncSession]:
     """One transaction of one tenant whose declared changes bump the revisions of the views they invalidate."""
     async with database.transaction() as session:
         work = Changes(session, tenant_id)
-        session.info[_KEY] = work
+        session.info[_KEY] = session.info[_ROOT] = work
+        session.info[WRITING] = True
         try:
             yield session
             await work.settle()
         finally:
             session.info.pop(_KEY, None)
+            session.info.pop(_ROOT, None)
+            session.info.pop(WRITING, None)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.eventing.labels import DEFAULT_EVENTING_SUFFIX
@@ -62,6 +62,7 @@ from director.models import (
     Runtime,
     SystemAuth,
     Tenant,
+    TenantAccess,
     Webhook,
 )
 
@@ -86,12 +87,12 @@ class RevisionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def bump_runtime(self, tenant_id: str, runtime_id: str) -> None:
-        """One runtime's view; the UPDATE also takes its row lock, before the write touches the runtime's rows."""
+    async def bump_runtime(self, runtime_id: str) -> None:
+        """One runtime's view; the UPDATE also takes its row lock, before the write touches the runtime's rows. By
+        id alone: a tenant granted the runtime as an owner writes to it too (``director.tenantaccess``); a runtime
+        the writer may not see is refused by the write itself, which rolls the bump back."""
         await self.session.execute(
-            update(Runtime)
-            .where(Runtime.tenant_id == tenant_id, Runtime.id == runtime_id)
-            .values(revision=Runtime.revision + 1)
+            update(Runtime).where(Runtime.id == runtime_id).values(revision=Runtime.revision + 1)
         )
 
     async def bump_tenant(self, tenant_id: str) -> None:
@@ -125,24 +126,32 @@ class RevisionRepository:
         statement = select(Tenant.id).where(Tenant.id == tenant_id)
         return (await self.session.execute(statement.with_for_update(key_share=True))).first() is not None  # FOR NO KEY UPDATE
 
-    async def application_owning(self, tenant_id: str, part: ApplicationPart, part_id: str) -> str | None:
-        """The application a row belongs to; None when it belongs to none (a runtime's webhook) or is missing."""
+    async def application_owning(self, part: ApplicationPart, part_id: str) -> str | None:
+        """The application a row belongs to, in whichever tenant (a tenant granted an application writes rows of
+        another's: ``director.tenantaccess``); None when it belongs to none (a runtime's webhook) or is missing.
+        A row the writer may not see is refused by the write itself, which rolls the bumps back."""
         statement: Select[str | None]
         if part is Application:
-            statement = select(Application.id).where(Application.tenant_id == tenant_id, Application.id == part_id)
+            statement = select(Application.id).where(Application.id == part_id)
         elif part is Bundle:
-            statement = select(Bundle.application_id).where(Bundle.tenant_id == tenant_id, Bundle.id == part_id)
+            statement = select(Bundle.application_id).where(Bundle.id == part_id)
         elif issubclass(part, _UNDER_BUNDLE):
-            statement = (
-                select(Bundle.application_id)
-                .join(part, part.bundle_id == Bundle.id)
-                .where(part.tenant_id == tenant_id, part.id == part_id)
-            )
+            statement = select(Bundle.application_id).join(part, part.bundle_id == Bundle.id).where(part.id == part_id)
         elif issubclass(part, _NAMING_APPLICATION):
-            statement = select(part.application_id).where(part.tenant_id == tenant_id, part.id == part_id)
+            statement = select(part.application_id).where(part.id == part_id)
         else:
             raise TypeError(f"{part.__name__} is not a part of an application's tree")
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def sharing(self, application_id: str) -> list[str]:
+        """The tenants that see the application: the one it was made in and those granted it, in one statement."""
+        statement = union(
+            select(Application.tenant_id).where(Application.id == application_id),
+            select(TenantAccess.tenant_id).where(
+                TenantAccess.resource_type == "APPLICATION", TenantAccess.resource_id == application_id
+            ),
+        )
+        return list((await self.session.execute(statement)).scalars())
 
     async def is_default_for_eventing(self, tenant_id: str, runtime_id: str) -> bool:
         """Whether the runtime is labelled some application's default for eventing (``<app>_defaultEventing``)."""

@@ -5,11 +5,13 @@ from collections.abc import Sequence
 from director.label.filters import LabelCondition
 from director.label.repository import LabelledKind, LabelledRepository
 from director.models import SCENARIOS, Runtime
+from director.tenantaccess.repository import Shared
 
 
-class RuntimeRepository(LabelledRepository[Runtime]):
+class RuntimeRepository(Shared, LabelledRepository[Runtime]):
     model = Runtime
     noun = "runtime"
+    reached_through = (("id", "RUNTIME"),)
     kind = LabelledKind.RUNTIME
     order_by = ("name", "id")
 

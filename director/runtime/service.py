@@ -107,7 +107,8 @@ class RuntimeService:
         """Deletes the runtime; its client certificates are revoked (at ``now``) in the same transaction."""
         await changes(session).runtime(runtime_id, formations=True)  # it leaves its formations
         runtime = await self.get(session, tenant_id, runtime_id)
-        await revoke_for_object(session, tenant_id, ClientKind.RUNTIME, runtime_id, now=now)
+        # Where its certificates were issued: a grantee may unregister it too (director.tenantaccess).
+        await revoke_for_object(session, runtime.tenant_id, ClientKind.RUNTIME, runtime_id, now=now)
         await runtime_context_service.remove_all(session, tenant_id, runtime_id)
         await RuntimeRepository(session).delete(runtime)
         return runtime

@@ -3,12 +3,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from director.models import RuntimeContext
+from director.tenantaccess.repository import Shared
 from kernel.repository import TenantScopedRepository
 
 
-class RuntimeContextRepository(TenantScopedRepository[RuntimeContext]):
+class RuntimeContextRepository(Shared, TenantScopedRepository[RuntimeContext]):
     model = RuntimeContext
     noun = "runtime context"
+    reached_through = (("id", "RUNTIME_CONTEXT"),)
     # Compass pages a runtime's contexts by id.
     order_by = ("id",)
 

@@ -65,6 +65,13 @@ class RuntimeContextService:
     ) -> RuntimeContext:
         await changes(session).runtime(runtime_id)
         await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
+        return await self.add(session, tenant_id, runtime_id, data)
+
+    async def add(
+        self, session: AsyncSession, tenant_id: str, runtime_id: str, data: RuntimeContextInput
+    ) -> RuntimeContext:
+        """A context of ``tenant_id`` on a runtime the caller found and declared the change of: a subscription's
+        context is the consumer's, on the provider's runtime (which the consumer may read, not change)."""
         context = RuntimeContext(tenant_id=tenant_id, runtime_id=runtime_id)
         _apply(context, data)
         return await RuntimeContextRepository(session).add(context)

@@ -39,6 +39,7 @@ class IssuedToken:
     record: OneTimeToken
     connector_url: str
     legacy_connector_url: str
+    scenario_groups: tuple[str, ...] = ()
 
     @property
     def raw(self) -> str:
@@ -51,6 +52,7 @@ class IssuedToken:
                 "createdAt": self.record.created_at.isoformat().replace("+00:00", "Z"),
                 "usedAt": None,
                 "type": self.record.type,
+                "scenario_groups": list(self.scenario_groups),
             },
             separators=(",", ":"),
         )
@@ -97,27 +99,45 @@ class SystemAuthService:
         return auth
 
     async def request_runtime_token(
-        self, session: AsyncSession, tenant_id: str, runtime_id: str, auth_id: str | None, *, policy: TokenPolicy, now: datetime
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        runtime_id: str,
+        auth_id: str | None,
+        *,
+        policy: TokenPolicy,
+        now: datetime,
+        scenario_groups: Sequence[str] = (),
     ) -> IssuedToken:
-        """A one-time token living ``policy.runtime_ttl``; its new system auth shows only in the runtime's view."""
+        """A one-time token living ``policy.runtime_ttl``; its new system auth shows only in the runtime's view.
+        Compass records the requester's scenario groups on every token (a runtime's show only in ``raw``)."""
         await changes(session).runtime(runtime_id)
         await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
         return await self._issue(
             session, tenant_id, ClientKind.RUNTIME, runtime_id, auth_id,
             ttl=policy.runtime_ttl, connector_url=policy.connector_url, legacy_connector_url=policy.legacy_connector_url,
-            now=now,
+            now=now, scenario_groups=tuple(scenario_groups),
         )
 
     async def request_application_token(
-        self, session: AsyncSession, tenant_id: str, application_id: str, auth_id: str | None, *, policy: TokenPolicy, now: datetime
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        application_id: str,
+        auth_id: str | None,
+        *,
+        policy: TokenPolicy,
+        now: datetime,
+        scenario_groups: Sequence[str] = (),
     ) -> IssuedToken:
         """A one-time token living ``policy.application_ttl``; its new system auth shows in the view of every
-        runtime that sees the application."""
+        runtime that sees the application. ``scenario_groups`` (the requester's, as Compass takes them from the
+        ``scenario_groups`` header) are recorded for the ContainsScenarioGroups constraint."""
         await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         return await self._issue(
             session, tenant_id, ClientKind.APPLICATION, application_id, auth_id,
             ttl=policy.application_ttl, connector_url=policy.connector_url, legacy_connector_url=policy.legacy_connector_url,
-            now=now,
+            now=now, scenario_groups=tuple(scenario_groups),
         )
 
     async def _issue(
@@ -132,8 +152,12 @@ class SystemAuthService:
         connector_url: str,
         legacy_connector_url: str,
         now: datetime,
+        scenario_groups: tuple[str, ...] = (),
     ) -> IssuedToken:
         auth = await self._system_auth(session, tenant_id, kind, object_id, auth_id)
+        # Compass keeps a system auth's latest token (and its scenario groups) in the system auth itself.
+        auth.token_created_at = now
+        auth.token_scenario_groups = list(scenario_groups)
         token_type = _TOKEN_TYPE[kind]
         token = new_token()
         record = await OneTimeTokenRepository(session).add(
@@ -155,7 +179,7 @@ class SystemAuthService:
             )
         )
         # Compass's legacy URL carries the token as a query parameter; clients hand it out as it is.
-        return IssuedToken(token, record, connector_url, f"{legacy_connector_url}?token={token}")
+        return IssuedToken(token, record, connector_url, f"{legacy_connector_url}?token={token}", scenario_groups)
 
     async def invalidate_tokens(
         self, session: AsyncSession, tenant_id: str, auth_id: str, *, caller: Principal, now: datetime

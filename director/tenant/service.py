@@ -2,9 +2,8 @@
 id, parents, labels); each one starts with its DEFAULT formation.
 
 What an operator sees of tenants: its own, and the tenants above it (its parents, theirs...); the holder of the
-platform scope tenant:write sees every tenant. Every other object stays in exactly one tenant: Compass's tenant
-access grants (a resource shared with another tenant) are not offered, since pycompass's isolation scopes every
-row by that one tenant.
+platform scope tenant:write sees every tenant. Every other object is made in one tenant, which owns it; other
+tenants see it only when granted it (``director.tenantaccess``).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository
 from director.tenant.inputs import TENANT_TYPES, UNKNOWN_TYPE, BusinessTenantMappingInput
 from director.tenant.repository import TenantRepository
+from director.tenantaccess.repository import TenantAccessRepository
 from kernel.errors import ConflictError, InvalidInputError, NotFoundError, TenantNotFoundError
 from kernel.repository import TenantScopedRepository
 
@@ -112,7 +112,7 @@ class TenantService:
         await formation_service.ensure_default(session, tenant.id)
         return tenant
 
-    async def _ancestors(self, session: AsyncSession, tenant_id: str) -> list[str]:
+    async def ancestors(self, session: AsyncSession, tenant_id: str) -> list[str]:
         """The tenants above ``tenant_id``, nearest first: one statement per level."""
         repository, found, level = TenantRepository(session), [tenant_id], [tenant_id]
         while level:
@@ -124,7 +124,7 @@ class TenantService:
     async def _visible(self, session: AsyncSession, tenant_id: str, found: Tenant | None, everywhere: bool) -> Tenant | None:
         if found is None or everywhere or found.id == tenant_id:
             return found
-        return found if found.id in await self._ancestors(session, tenant_id) else None
+        return found if found.id in await self.ancestors(session, tenant_id) else None
 
     async def by_external_id(
         self, session: AsyncSession, tenant_id: str, external_id: str, *, everywhere: bool
@@ -156,12 +156,15 @@ class TenantService:
         return [root for root in found if root.type != "cost-object" or depth_of[root.id] == min(cost_objects)]
 
     async def lowest_owner(self, session: AsyncSession, tenant_id: str, object_id: str, resource: str) -> str:
-        """Compass's tenantByLowestOwnerForResource: here every object has exactly one owner, its tenant."""
+        """Compass's tenantByLowestOwnerForResource: the caller's tenant when it may change the object (it made it,
+        or was granted it as an owner); otherwise the tenant the object was made in."""
         repository = _OWNED.get(resource)
         if repository is None:
             raise InvalidInputError(f"resource must be one of {', '.join(_OWNED)}, got {resource!r}")
-        await repository(session).get_or_raise(tenant_id, object_id)
-        return tenant_id
+        found = await repository(session).get_or_raise(tenant_id, object_id)
+        if found.tenant_id == tenant_id or await TenantAccessRepository(session).owns(tenant_id, resource.upper(), object_id):
+            return tenant_id
+        return str(found.tenant_id)
 
     async def write(
         self, session: AsyncSession, tenant_id: str, inputs: Sequence[BusinessTenantMappingInput]  # noqa: ARG002 - tenants are the platform's

@@ -7,12 +7,14 @@ from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from director.models import Webhook
+from director.tenantaccess.repository import Shared
 from kernel.repository import TenantScopedRepository
 
 
-class WebhookRepository(TenantScopedRepository[Webhook]):
+class WebhookRepository(Shared, TenantScopedRepository[Webhook]):
     model = Webhook
     noun = "webhook"
+    reached_through = (("application_id", "APPLICATION"), ("runtime_id", "RUNTIME"))
 
     async def _grouped(
         self, owner: InstrumentedAttribute[str | None], tenant: ColumnElement[bool], owner_ids: Sequence[str]

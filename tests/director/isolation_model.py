@@ -1,7 +1,9 @@
 """Two tenants, random operations in both, and a model of what each one should see.
 
 The property: nothing one tenant does reads or changes the other's objects, and an id of the other tenant
-answers exactly like an id that never existed (same data, same error code, same message but for the id).
+answers exactly like an id that never existed (same data, same error code, same message but for the id). A grant
+(addTenantAccess, read only here) makes exactly the granted object visible to exactly the other tenant, with its
+tree and labels but not its formations (each tenant's own) nor its system auths; removing it hides it again.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from hypothesis import currently_in_test_context, event
 from hypothesis import strategies as st
 
+from kernel.principal import ALL_SCOPES, Scope
 from tests.support import Operator, TenantFactory
 
 Actor = Literal["A", "B"]
@@ -106,6 +109,19 @@ ADD_INTEGRATION_DEPENDENCY = """
       result: addIntegrationDependencyToApplication(
         appID: $id, in: {name: $name, ordID: ":integrationDependency:needs:v1", aspects: [{name: "a"}]}
       ) { name aspects { name } }
+    }"""
+
+GRANT = """
+    mutation ($tenant: ID!, $id: ID!, $type: TenantAccessObjectType!) {
+      result: addTenantAccess(in: {tenantID: $tenant, resourceType: $type, resourceID: $id, owner: false}) {
+        tenantID resourceType resourceID owner
+      }
+    }"""
+REVOKE = """
+    mutation ($tenant: ID!, $id: ID!, $type: TenantAccessObjectType!) {
+      result: removeTenantAccess(tenantID: $tenant, resourceID: $id, resourceType: $type) {
+        tenantID resourceType resourceID owner
+      }
     }"""
 
 SNAPSHOT = """
@@ -452,6 +468,20 @@ class RegisterRuntimeContext:
     key: str
 
 
+@dataclass(frozen=True)
+class Grant:
+    """The actor gives the other tenant read access to the target."""
+
+    actor: Actor
+    target: Target
+
+
+@dataclass(frozen=True)
+class Revoke:
+    actor: Actor
+    target: Target
+
+
 Operation = (
     Register
     | RegisterFromTemplate
@@ -466,6 +496,8 @@ Operation = (
     | RequestOneTimeToken
     | RequestClientCredentials
     | RegisterRuntimeContext
+    | Grant
+    | Revoke
 )
 
 
@@ -518,6 +550,8 @@ operations: st.SearchStrategy[Operation] = st.one_of(
         name=st.sampled_from(BUNDLE_NAMES),
     ),
     st.builds(Unregister, actor=_actors, target=_targets()),
+    st.builds(Grant, actor=_actors, target=_targets()),
+    st.builds(Revoke, actor=_actors, target=_targets()),
     st.builds(RequestOneTimeToken, actor=_actors, target=_targets()),
     st.builds(RequestClientCredentials, actor=_actors, target=_targets()),
     st.builds(
@@ -540,8 +574,13 @@ _prologue = st.tuples(
         for kind in KINDS
     )
 )
+# Then one tenant shares one of its objects with the other, so that every history has a grant to check.
+_first_grant = st.builds(Grant, actor=_actors, target=st.builds(Target, kind=_kinds, whose=st.just("own"), index=st.just(0)))
 histories: st.SearchStrategy[list[Operation]] = st.builds(
-    lambda first, then: [*first, *then], _prologue, st.lists(operations, min_size=6, max_size=15)
+    lambda first, grant, then: [*first, grant, *then],
+    _prologue,
+    _first_grant,
+    st.lists(operations, min_size=6, max_size=15),
 )
 
 
@@ -563,10 +602,13 @@ class World:
     auths_now: dict[Actor, set[str]] = field(default_factory=lambda: {actor: set() for actor in ACTORS})
     # The global template both tenants register applications from.
     template: str = ""
+    # Ids of the other tenant's objects granted to each tenant (read only), deleted ones included.
+    granted: dict[Actor, set[str]] = field(default_factory=lambda: {actor: set() for actor in ACTORS})
 
     @classmethod
     async def start(cls, tenants: TenantFactory) -> World:
-        world = cls({actor: await tenants.operator() for actor in ACTORS})
+        scopes = sorted(str(scope) for scope in ALL_SCOPES | {Scope.TENANT_ACCESS_WRITE})
+        world = cls({actor: await tenants.operator(scopes=scopes) for actor in ACTORS})
         created = await world.operators["A"].query(CREATE_TEMPLATE, {"name": f"template-{uuid.uuid4().hex[:12]}"})
         world.template = created["result"]["name"]
         return world
@@ -742,11 +784,43 @@ class World:
                 assert (result["key"], result["labels"]) == (key, {}), answer
                 self.created[actor]["runtime_context"].append(result["id"])
                 model.contexts[result["id"]] = ObjectModel(key, {}, runtime_id=target_id)
+            case Grant(actor, target) | Revoke(actor, target):
+                grantee = self.other(actor)
+                tenant_id = self.operators[grantee].tenant_id
+                target_id, answer = await self._on_target(
+                    operation,
+                    target,
+                    GRANT if isinstance(operation, Grant) else REVOKE,
+                    lambda object_id: {"tenant": tenant_id, "id": object_id, "type": target.kind.upper()},
+                )
+                if answer is None:
+                    return
+                if isinstance(operation, Revoke) and target_id not in self.granted[grantee]:
+                    assert error_codes(answer) == ["NOT_FOUND"], answer
+                    return
+                access = {"tenantID": tenant_id, "resourceType": target.kind.upper(), "resourceID": target_id, "owner": False}
+                assert answer == {"data": {"result": access}}
+                if isinstance(operation, Grant):
+                    self.granted[grantee].add(target_id)
+                else:
+                    self.granted[grantee].discard(target_id)
+
+    def seen_by(self, actor: Actor) -> TenantModel:
+        """The actor's model and the live objects the other tenant granted it: each with its tree and labels, but
+        neither its formations (scenarios are each tenant's own) nor its system auths."""
+        own, other = self.models[actor], self.models[self.other(actor)]
+        view = replace(own, applications=dict(own.applications), runtimes=dict(own.runtimes))
+        for kind in KINDS:
+            for object_id, found in other.objects(kind).items():
+                if object_id in self.granted[actor]:
+                    labels = {key: value for key, value in found.labels.items() if key != SCENARIOS}
+                    view.objects(kind)[object_id] = replace(found, labels=labels, auths=0)
+        return view
 
     async def check_snapshot(self, actor: Actor) -> None:
         """Lists, labels, nested bundles and auths, formations and label definitions: the tenant's model."""
         data = await self.operators[actor].query(SNAPSHOT)
-        assert snapshot_of(data) == self.models[actor].snapshot(), f"tenant {actor}"
+        assert snapshot_of(data) == self.seen_by(actor).snapshot(), f"tenant {actor}"
         rows = [*data["applications"]["data"], *data["runtimes"]["data"]]
         self.auths_now[actor] = {auth["id"] for row in rows for auth in row["auths"]}
         self.auths_seen[actor] |= self.auths_now[actor]
@@ -755,7 +829,7 @@ class World:
         """By id, by runtime, by label filter and by system auth the tenant finds exactly its live objects.
 
         Reads the system auths of the latest snapshots: check both tenants' snapshots first."""
-        model = self.models[actor]
+        model = self.seen_by(actor)
         operator = self.operators[actor]
         every_id = [
             object_id for owner in ACTORS for kind in ALL_KINDS for object_id in self.created[owner][kind]

@@ -13,6 +13,7 @@ from director.application.inputs import ApplicationRegisterInput
 from director.application.service import application as application_service
 from director.polling.invalidation import unit_of_work
 from director.tenant.service import tenant as tenant_service
+from director.tenantaccess.service import TenantAccessService
 from kernel.db import Database
 from kernel.errors import NotFoundError
 
@@ -62,6 +63,23 @@ async def test_unregistering_an_application_revokes_its_certificates_at_the_give
         await application_service.unregister(session, tenant_id, application_id, now=REVOKED_AT)
 
     # then
+    assert await _revoked_at(database, serial) == REVOKED_AT
+
+
+async def test_an_owner_grantee_unregistering_an_application_revokes_its_certificates(database: Database) -> None:
+    # given an application shared with another tenant as an owner
+    tenant_id, grantee = await _tenant(database), await _tenant(database)
+    application_id, serial = await _application_with_certificate(database, tenant_id)
+    async with unit_of_work(database, tenant_id) as session:
+        await TenantAccessService().grant(
+            session, tenant_id=grantee, resource_type="APPLICATION", resource_id=application_id, owner=True
+        )
+
+    # when the grantee unregisters it
+    async with unit_of_work(database, grantee) as session:
+        await application_service.unregister(session, grantee, application_id, now=REVOKED_AT)
+
+    # then the certificates issued in the tenant that made it are revoked
     assert await _revoked_at(database, serial) == REVOKED_AT
 
 

@@ -316,8 +316,8 @@ class TestSystemAuth:
         assert data["result"] == {"__typename": f"OneTimeTokenFor{kind.name}", "used": False, "type": kind.token_type}
 
 
-async def test_an_application_token_has_no_scenario_groups(operator: Operator) -> None:
-    """Compass fills them from its consumer's token claims; pycompass's callers carry none."""
+async def test_an_application_token_requested_without_scenario_groups_has_none(operator: Operator) -> None:
+    """Compass fills them from the request's scenario_groups header; without it the list is empty."""
     application_id = await register(operator, APPLICATION)
 
     data = await operator.query(
@@ -325,7 +325,7 @@ async def test_an_application_token_has_no_scenario_groups(operator: Operator) -
         {"id": application_id},
     )
 
-    assert data["result"] == {"scenarioGroups": None}
+    assert data["result"] == {"scenarioGroups": []}
 
 
 async def test_invalidating_an_auth_that_does_not_exist_is_not_found(operator: Operator) -> None:

@@ -102,6 +102,7 @@ ID_ARGUMENTS = {
     "appID": "application",
     "formationID": "formation_id",
     "formationTemplateID": "formation_template",
+    "resourceID": "application",
     "constraintID": "formation_constraint",
 }
 # The kind of an `id` (or `authID`) argument, from the field's name; the first match wins.
@@ -517,6 +518,7 @@ PLATFORM_OPERATIONS = frozenset({
     "mutation deleteCertificateSubjectMapping", "query applicationsGlobal", "mutation createFormationConstraint",
     "mutation updateFormationConstraint", "mutation deleteFormationConstraint",
     "mutation attachConstraintToFormationTemplate", "mutation detachConstraintFromFormationTemplate",
+    "mutation addTenantAccess", "mutation removeTenantAccess", "mutation subscribeTenant", "mutation unsubscribeTenant",
 })  # fmt: skip
 
 

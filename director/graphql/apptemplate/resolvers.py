@@ -61,7 +61,7 @@ def _template_input(
     return dataclasses.replace(converted, application_input=_json(in_.application_input, info))
 
 
-def _register_input_parser(info: Info) -> ParseRegisterInput:
+def register_input_parser(info: Info) -> ParseRegisterInput:
     """Checks a filled-in template as the ApplicationRegisterInput it now is, as a variable of that type would
     be checked, and converts it as ``registerApplication`` converts its argument."""
     schema = info.schema
@@ -172,7 +172,7 @@ class ApplicationTemplateMutations:
         data = dataclasses.replace(
             data, values=tuple(value for value in data.values or () if value is not None) or None
         )
-        parse = _register_input_parser(info)
+        parse = register_input_parser(info)
         return Application.of(
             await info.context.write(template_service.register_application, data, parse=parse)
         )

@@ -15,14 +15,21 @@ from director.systemauth.service import system_auth as system_auth_service
 from kernel.principal import Scope
 
 SystemAuthID = Annotated[strawberry.ID | None, strawberry.argument(name="systemAuthID")]
+# Compass's auth middleware reads the requester's scenario groups from this header, separated by ", ".
+SCENARIO_GROUPS_HEADER = "scenario_groups"
 
 
 async def _issue(
     info: Info, request: Callable[..., Awaitable[IssuedToken]], object_id: str, auth_id: str | None
 ) -> IssuedToken:
-    """A token for a runtime or an application (``request``), under the lifetimes the settings give."""
+    """A token for a runtime or an application (``request``), under the lifetimes the settings give, recording
+    the request's scenario groups."""
     policy = TokenPolicy.of(info.context.settings)
-    return await info.context.write(request, object_id, auth_id, policy=policy, now=info.context.clock())
+    value = info.context.request.headers.get(SCENARIO_GROUPS_HEADER, "")
+    groups = value.split(", ") if value else []
+    return await info.context.write(
+        request, object_id, auth_id, policy=policy, now=info.context.clock(), scenario_groups=groups
+    )
 
 
 @strawberry.type

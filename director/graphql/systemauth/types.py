@@ -52,7 +52,8 @@ class OneTimeTokenForRuntime(OneTimeToken):
 class OneTimeTokenForApplication(OneTimeToken):
     legacy_connector_url: str = strawberry.field(name="legacyConnectorURL")
     scenario_groups: list[str | None] | None = strawberry.field(
-        description="Compass's scenario groups of the requesting consumer; pycompass has none, so null."
+        description='The scenario groups of the request (its scenario_groups header, separated by ", "), which '
+        "the ContainsScenarioGroups formation constraint checks."
     )
 
     @classmethod
@@ -60,5 +61,5 @@ class OneTimeTokenForApplication(OneTimeToken):
         return cls(
             **_fields(issued),  # type: ignore[arg-type]
             legacy_connector_url=issued.legacy_connector_url,
-            scenario_groups=None,
+            scenario_groups=list(issued.scenario_groups),
         )

@@ -245,7 +245,7 @@ async def test_request_one_time_token_for_application_as_a_one_time_token(operat
         False,
         None,
     )
-    assert token["scenarioGroups"] is None
+    assert token["scenarioGroups"] == []
     assert json.loads(token["raw"])["token"] == token["token"]
 
 
