@@ -59,24 +59,30 @@ log = structlog.get_logger("compass.server")
 class TLSFiles:
     certificate: Path
     key: Path
+    #: pycompass's own CA chain (``client-ca.pem``): what clients verify the server certificate against.
     client_ca: Path
+    #: What the listener verifies client certificates against: the own chain and the external CAs, if any.
+    accepted_client_cas: Path
 
 
 def prepare_tls(settings: Settings, ca: CertificateAuthority) -> TLSFiles:
     """The operator's server certificate, or a fresh one from our CA for the configured host names."""
     directory = private_directory(settings.data_dir / "tls")
-    client_ca = directory / "client-ca.pem"
-    # The whole chain up to the root: OpenSSL will not verify clients against an intermediate alone. The
-    # external CAs' certificates follow: the middleware tells the two kinds of client certificate apart.
+    client_ca, accepted = directory / "client-ca.pem", directory / "accepted-client-cas.pem"
+    # The whole chain up to the root: OpenSSL will not verify clients against an intermediate alone.
+    chain = ca.ca_chain_pem.encode()
+    write_public_file(client_ca, chain)
+    # The external CAs only in the listener's file: in client-ca.pem they could vouch for a server certificate.
+    # The middleware tells the two kinds of client certificate apart.
     external = settings.external_client_ca_file.read_bytes() if settings.external_client_ca_file else b""
-    write_public_file(client_ca, ca.ca_chain_pem.encode() + (b"\n" + external if external else b""))
+    write_public_file(accepted, chain + (b"\n" + external if external else b""))
     if settings.tls_cert_file and settings.tls_key_file:
-        return TLSFiles(settings.tls_cert_file, settings.tls_key_file, client_ca)
+        return TLSFiles(settings.tls_cert_file, settings.tls_key_file, client_ca, accepted)
     credentials = ca.issue_server_certificate(settings.tls_hostnames)
     certificate, key = directory / "server.pem", directory / "server-key.pem"
     write_public_file(certificate, credentials.certificate_pem.encode())
     write_private_file(key, credentials.key_pem.encode())
-    return TLSFiles(certificate, key, client_ca)
+    return TLSFiles(certificate, key, client_ca, accepted)
 
 
 def _redact_token(parameter: re.Match[str]) -> str:
@@ -131,7 +137,7 @@ def server_configs(settings: Settings, app: Starlette, tls: TLSFiles) -> list[uv
             lifespan="off",
             ssl_certfile=str(tls.certificate),
             ssl_keyfile=str(tls.key),
-            ssl_ca_certs=str(tls.client_ca),
+            ssl_ca_certs=str(tls.accepted_client_cas),
             ssl_cert_reqs=ssl.CERT_OPTIONAL,
         ),
     ]

@@ -7,7 +7,8 @@ template, which is whom Compass lets call it).
 ``PATCH /v1/businessIntegrations/{ucl-formation-id}/assignments/{ucl-assignment-id}/status`` with a JSON body
 ``{"state", "configuration", "error"}``: 200 with no body, or Compass's ``{"error": "..."}`` with 400 (bad body,
 a state the assignment's operation does not allow, a formation not READY), 401 (a caller who is not the
-assignment's participant), 404 (no such assignment or formation in the caller's tenant), 415 (not JSON).
+assignment's participant), 404 (no such assignment or formation in the caller's tenant), 415 (not JSON). The
+caller is authorized before the body is looked at, so a stranger learns nothing from a 400.
 
 Who may call it, as Compass's authenticator decides: the assignment's target by its client certificate (a runtime
 also for its runtime contexts), the integration system managing a target application by its client-credentials
@@ -28,6 +29,7 @@ from starlette.routing import Route
 
 from compass.adapter.transactions import write
 from director.formation.lifecycle import formation_lifecycle
+from director.formationassignment.notifications import ERROR_STATES, READY, REPORTABLE
 from director.formationassignment.service import StatusReport
 from director.formationassignment.service import formation_assignment as assignment_service
 from kernel.db import Database
@@ -39,9 +41,8 @@ ASSIGNMENT_STATUS_PATH = "/v1/businessIntegrations/{formation_id}/assignments/{a
 FORMATION_STATUS_PATH = "/v1/businessIntegrations/{formation_id}/status"
 PATHS = re.compile(r"/v1/businessIntegrations/[^/]+(?:/assignments/[^/]+)?/status")
 # What a body may say (Compass's FormationAssignmentRequestBody.Validate).
-STATES = frozenset({"READY", "CREATE_ERROR", "DELETE_ERROR", "CONFIG_PENDING", "CREATE_READY", "DELETE_READY"})
-ERROR_STATES = frozenset({"CREATE_ERROR", "DELETE_ERROR"})
-CONFIGURED_STATES = frozenset({"READY", "CONFIG_PENDING", "CREATE_READY", "DELETE_READY"})
+STATES = frozenset().union(*REPORTABLE.values())
+CONFIGURED_STATES = STATES - ERROR_STATES
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -94,7 +95,7 @@ def _formation_report(body: bytes) -> tuple[str, str | None]:
     if not isinstance(parsed, dict) or set(parsed) - {"state", "error"}:
         raise Refused(_error(400, "Request body contains unknown fields or is not a JSON object"))
     state, error = parsed.get("state"), parsed.get("error") or None
-    allowed = ERROR_STATES if error is not None else {"READY", *ERROR_STATES}
+    allowed = ERROR_STATES if error is not None else {READY, *ERROR_STATES}
     if not isinstance(state, str) or state not in allowed or not isinstance(error, str | None):
         raise Refused(_error(400, "Request Body contains invalid input: 'state: must be a valid value.'"))
     return state, error
@@ -124,11 +125,11 @@ class FormationMappingEndpoints:
             return refused.response
 
     async def _formation_status(self, request: Request) -> Response:
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            return _error(415, "Content-Type header is not application/json")
         principal = request.scope["state"].get("principal")
         if not isinstance(principal, OperatorPrincipal) or not principal.has_scope(Scope.FORMATION_WRITE):
             return _error(401, "Unauthorized")
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return _error(415, "Content-Type header is not application/json")
         state, error = _formation_report(await request.body())
         formation_id = request.path_params["formation_id"]
 
@@ -142,13 +143,14 @@ class FormationMappingEndpoints:
         return Response(status_code=200)
 
     async def _assignment_status(self, request: Request) -> Response:
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            return _error(415, "Content-Type header is not application/json")
+        # The caller is authorized first, as Compass's authenticator runs before the handler reads the body.
         principal = request.scope["state"].get("principal")
-        by_operator = isinstance(principal, OperatorPrincipal) and not isinstance(principal, IntegrationSystemPrincipal)
-        report = _report(await request.body(), by_operator=by_operator)
         formation_id, assignment_id = request.path_params["formation_id"], request.path_params["assignment_id"]
         tenant_id = await self._authorized(principal, assignment_id)
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return _error(415, "Content-Type header is not application/json")
+        by_operator = isinstance(principal, OperatorPrincipal) and not isinstance(principal, IntegrationSystemPrincipal)
+        report = _report(await request.body(), by_operator=by_operator)
 
         async def reporting(session: AsyncSession) -> None:
             await assignment_service.report_status(session, tenant_id, formation_id, assignment_id, report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
@@ -84,9 +85,12 @@ class ExternalCAs:
     def load(cls, path: Path | None) -> ExternalCAs:
         return cls(x509.load_pem_x509_certificates(path.read_bytes()) if path else [])
 
-    def issued(self, certificate: x509.Certificate) -> bool:
-        """True if one of the CAs signed ``certificate`` (issuer name and signature); validity is not checked."""
+    def issued(self, certificate: x509.Certificate, now: datetime) -> bool:
+        """True if one of the CAs signed ``certificate`` (issuer name and signature) and, as a handshake
+        requires, is valid at ``now`` and a CA (BasicConstraints ca=True); the leaf's own validity is not checked."""
         for issuer in self.certificates:
+            if not (_is_ca(issuer) and issuer.not_valid_before_utc <= now <= issuer.not_valid_after_utc):
+                continue
             try:
                 certificate.verify_directly_issued_by(issuer)
             except (ValueError, TypeError, InvalidSignature):
@@ -95,9 +99,24 @@ class ExternalCAs:
         return False
 
 
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    """A verified client certificate, and whether an external CA issued it (else pycompass's own CA did)."""
+
+    certificate: x509.Certificate
+    external: bool
+
+
 def _from_proxy_header(
     value: str, ca: CertificateAuthority, now: datetime, external: ExternalCAs | None = None
-) -> x509.Certificate:
+) -> ClientCertificate:
     """Envoy's format: ``Hash=...;Cert="<URL-encoded PEM>";Subject="..."``."""
     cert = proxy_element(value).get("cert")
     if not cert:
@@ -107,12 +126,13 @@ def _from_proxy_header(
     except ValueError:
         raise UnauthenticatedError("X-Forwarded-Client-Cert does not hold a PEM certificate") from None
     # Nobody checked this certificate during a handshake: do what the handshake would have done.
-    if not ca.verify_issued(certificate) and not (external and external.issued(certificate)):
+    own = ca.verify_issued(certificate)
+    if not own and not (external and external.issued(certificate, now)):
         trusted = "this CA nor an external one" if external else "this CA"
         raise UnauthenticatedError(f"the forwarded client certificate was not issued by {trusted}")
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         raise UnauthenticatedError("the forwarded client certificate is not valid at this time")
-    return certificate
+    return ClientCertificate(certificate, external=not own)
 
 
 def client_certificate(
@@ -122,12 +142,13 @@ def client_certificate(
     trusted_proxies: frozenset[str],
     now: datetime,
     external: ExternalCAs | None = None,
-) -> x509.Certificate | None:
+) -> ClientCertificate | None:
     """The handshake's certificate (OpenSSL verified it against our CA or an external one), or the trusted
-    proxy's, verified here the same way."""
+    proxy's, verified here the same way; either way checked once for which CA issued it."""
     certificate = client_certificate_from_scope(scope)
     if certificate is not None:
-        return certificate
+        # Without external CAs the handshake admitted only our CA's certificates.
+        return ClientCertificate(certificate, external=external is not None and not ca.verify_issued(certificate))
     client = scope.get("client")
     forwarded = Headers(scope=scope).getlist(XFCC_HEADER)
     if not forwarded or client is None or client[0] not in trusted_proxies:

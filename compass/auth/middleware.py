@@ -20,7 +20,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compass.adapter.paths import Credential
 from compass.adapter.responses import operator_refusal, refusal
-from compass.auth.certificates import ExternalCAs, client_certificate, client_id_of, serial_of
+from compass.auth.certificates import (
+    ClientCertificate,
+    ExternalCAs,
+    client_certificate,
+    client_id_of,
+    serial_of,
+)
 from compass.auth.external import external_principal
 from compass.auth.jwt import JWTVerifier
 from compass.auth.oauth import client_principal
@@ -110,23 +116,19 @@ class AuthenticationMiddleware:
             return False
         return "text/html" in Headers(scope=scope).get("accept", "")
 
-    def _certificate(self, scope: Scope) -> x509.Certificate | None:
+    def _certificate(self, scope: Scope) -> ClientCertificate | None:
         return client_certificate(
             scope, ca=self.connector.ca, trusted_proxies=self.trusted_proxies, now=utcnow(), external=self.external
         )
 
-    def _is_external(self, certificate: x509.Certificate) -> bool:
-        """Without external CAs every certificate that got here is our CA's, and needs no second look."""
-        return self.external is not None and not self.connector.ca.verify_issued(certificate)
-
     async def _certificate_identity(self, scope: Scope, *, connector: bool = False) -> CertificateIdentity | None:
-        certificate = self._certificate(scope)
-        if certificate is None:
+        presented = self._certificate(scope)
+        if presented is None:
             return None
-        if self._is_external(certificate):
+        if presented.external:
             # An external CA may put any serial and CN in a certificate: only ours name our clients.
             raise UnauthenticatedError("only certificates of this CA are accepted here")
-        return await self._own_identity(scope, certificate, connector=connector)
+        return await self._own_identity(scope, presented.certificate, connector=connector)
 
     async def _own_identity(
         self, scope: Scope, certificate: x509.Certificate, *, connector: bool = False
@@ -146,12 +148,12 @@ class AuthenticationMiddleware:
         headers = Headers(scope=scope)
         if headers.get("authorization"):
             return await self._bearer(headers)
-        certificate = self._certificate(scope)
-        if certificate is None:
+        presented = self._certificate(scope)
+        if presented is None:
             raise UnauthenticatedError("send Authorization: Bearer <JWT> (see `compass token`) or a client certificate")
-        if self._is_external(certificate):
-            return await external_principal(self.database, certificate, headers.get(TENANT_HEADER))
-        return ClientPrincipal(await self._own_identity(scope, certificate))
+        if presented.external:
+            return await external_principal(self.database, presented.certificate, headers.get(TENANT_HEADER))
+        return ClientPrincipal(await self._own_identity(scope, presented.certificate))
 
     async def _connector_credential(self, scope: Scope) -> CertificateIdentity | TokenCredential | None:
         identity = await self._certificate_identity(scope, connector=True)

@@ -30,6 +30,7 @@ from director.normalization import normalize_name
 from director.pagination import Page, PageRequest
 from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository
+from director.tenantaccess.repository import TenantAccessRepository
 from director.validation import list_size, optional_text, optional_url, require_name
 from director.webhook.service import webhook as webhook_service
 from kernel.errors import ConflictError, NotFoundError
@@ -154,8 +155,10 @@ class ApplicationService:
         """Its client certificates are revoked (at ``now``) with it: they would outlive it otherwise."""
         repository = ApplicationRepository(session)
         application = await parts.changing(repository, tenant_id, application_id)
-        # Where its certificates were issued: a grantee may unregister it too (director.tenantaccess).
+        # In its home tenant, where its certificates are issued whoever asked for the token
+        # (director.systemauth); a tenant granted it as an owner may unregister it too (director.tenantaccess).
         await revoke_for_object(session, application.tenant_id, ClientKind.APPLICATION, application_id, now=now)
+        await TenantAccessRepository(session).delete_of("APPLICATION", application_id)
         await repository.delete(application)
         return application
 
@@ -206,7 +209,8 @@ class ApplicationService:
                 setattr(destination, column, getattr(source, column))
         labels = await label_service.by_applications(session, tenant_id, [destination_id, source_id])
         merged = _merged_labels(labels.get(destination_id, []), labels.get(source_id, []))
-        await revoke_for_object(session, tenant_id, ClientKind.APPLICATION, source_id, now=now)
+        await revoke_for_object(session, source.tenant_id, ClientKind.APPLICATION, source_id, now=now)
+        await TenantAccessRepository(session).delete_of("APPLICATION", source_id)
         await repository.delete(source)
         destination.updated_at = now
         await label_service.set_many(session, tenant_id, LabelledKind.APPLICATION, destination_id, merged)

@@ -39,8 +39,10 @@ def _first(name: str, subject: str) -> str:
 
 
 def subjects_match(actual: str, expected: str) -> bool:
-    """Compass's ``SubjectsMatch``: the same CN, C, L and O (first values), and the same organizational units in
-    any order (compared trimmed, as many of them on each side); any other attribute is not compared."""
+    """Compass's ``SubjectsMatch``: the same CN, C, L and O (first values), and as many organizational units on
+    each side, every one of the certificate's among the mapping's (compared trimmed, in any order); any other
+    attribute is not compared. As in Compass's ``matchOrganizationalUnits`` this is a count and a one-way
+    membership, not a multiset: units ``[A, A]`` match a mapping's ``[A, B]``."""
     if any(_first(name, actual) != _first(name, expected) for name in _SINGLE):
         return False
     units = _ATTRIBUTES["Organization Unit"]

@@ -1,9 +1,11 @@
 """A formation's own state (Compass's formation lifecycle), reached by id.
 
-Compass moves a formation from INITIAL or DRAFT to READY through its template's FORMATION_LIFECYCLE webhooks; with
-none, finalizing makes it READY and resynchronizing has no notification to resend. pycompass calls no
-FORMATION_LIFECYCLE webhook, so those are the states it reaches: finalizing a DRAFT formation and resynchronizing an
-INITIAL one make it READY, and then its assignments are notified again or READY
+A formation whose template has a FORMATION_LIFECYCLE webhook is INITIAL when created (DELETING when deleted) and
+owes the webhook a createFormation (deleteFormation) notification, which the notifier
+(director/formationassignment/notifier.py) sends after the commit; the answer, or the template's report on the
+formation status API, makes it READY (deletes it) or CREATE_ERROR (DELETE_ERROR). Finalizing a DRAFT formation and
+resynchronizing one that is not READY owe that notification again, as Compass sends it again; without a webhook the
+formation becomes READY (is deleted) at once. Once READY, its assignments are notified again or made READY
 (director/formationassignment/service.py ``settle``). Assignments are not in any runtime's view, nor is a
 formation's state, so these writes invalidate no view.
 """
@@ -18,7 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.formation.repository import FormationRepository
 from director.formationassignment import outbox
-from director.formationassignment.notifications import Outcome, formation_data, tenant_context
+from director.formationassignment.notifications import (
+    CREATE_ERROR,
+    DELETE_ERROR,
+    DELETING,
+    INITIAL,
+    READY,
+    Outcome,
+    formation_data,
+    tenant_context,
+)
 from director.formationassignment.service import formation_assignment as assignment_service
 from director.formationtemplate.service import formation_template as template_service
 from director.models import Formation, Webhook
@@ -27,12 +38,7 @@ from director.webhook.repository import WebhookRepository
 from kernel.errors import ConflictError, InvalidInputError, NotFoundError
 from kernel.models import utcnow
 
-READY = "READY"
 DRAFT = "DRAFT"
-INITIAL = "INITIAL"
-DELETING = "DELETING"
-CREATE_ERROR = "CREATE_ERROR"
-DELETE_ERROR = "DELETE_ERROR"
 # Compass's model.FormationOperation values of a formation's own lifecycle.
 CREATE_FORMATION = "createFormation"
 DELETE_FORMATION = "deleteFormation"
@@ -53,9 +59,6 @@ def owe(session: AsyncSession, formation: Formation, operation: str, state: str)
 
 
 class FormationLifecycleService:
-    async def get(self, session: AsyncSession, tenant_id: str, formation_id: str) -> Formation:
-        return await FormationRepository(session).get_or_raise(tenant_id, formation_id)
-
     async def find(self, session: AsyncSession, tenant_id: str, formation_id: str) -> Formation | None:
         return await FormationRepository(session).get(tenant_id, formation_id)
 
@@ -88,11 +91,19 @@ class FormationLifecycleService:
     async def _resynchronized(
         self, session: AsyncSession, tenant_id: str, formation: Formation, *, reset: bool
     ) -> Formation:
+        """Compass's resynchronizeFormation: a formation that is not READY is notified of its creation or
+        deletion again (its assignments wait until it is READY); a READY one has its assignments notified again."""
         if formation.state != READY:
-            formation.state = READY
-            formation.error = None
-            formation.last_state_change_timestamp = utcnow()
-            # A lifecycle notification still owed is dropped: the operator settled the formation.
+            deleting = formation.state in {DELETING, DELETE_ERROR}
+            if await lifecycle_webhook(session, tenant_id, formation.formation_template_id) is not None:
+                owe(session, formation, DELETE_FORMATION if deleting else CREATE_FORMATION, DELETING if deleting else INITIAL)
+                formation.error = None
+                return formation
+            if deleting:
+                # As the notifier does when nobody listens any more: the deletion is done.
+                await self._reached(session, formation, True, Outcome(READY))
+                return formation
+            formation.state, formation.error, formation.last_state_change_timestamp = READY, None, utcnow()
             formation.notification = formation.claim = formation.claimed_until = None
         await assignment_service.settle(session, tenant_id, formation, reset=reset)
         return formation
@@ -157,6 +168,12 @@ class FormationLifecycleService:
         operation = DELETE_FORMATION if deleting else CREATE_FORMATION
         if state not in ({READY, DELETE_ERROR} if deleting else {READY, CREATE_ERROR}):
             raise InvalidInputError(f"An invalid state: {state!r} is provided for {operation!r} operation")
+        if state == READY == formation.state:
+            # Already created: settling again would notify its assignments again.
+            changes(session).outside_views()
+            return
+        # The report answers the lifecycle notification: one still owed (or in flight) is not sent, or not recorded.
+        formation.notification = formation.claim = formation.claimed_until = None
         message = json.dumps({"error": {"message": error, "errorCode": 2}}) if error else None
         await self._reached(session, formation, deleting, Outcome(state, error=message))
 

@@ -62,6 +62,11 @@ DELETE_ERROR = "DELETE_ERROR"
 CREATE_READY = "CREATE_READY"
 DELETE_READY = "DELETE_READY"
 ERROR_STATES = frozenset({CREATE_ERROR, DELETE_ERROR})
+# What a participant may report on the status API, per operation (Compass's isStateSupportedForOperation).
+REPORTABLE = {
+    ASSIGN: frozenset({CREATE_ERROR, READY, CREATE_READY, CONFIG_PENDING}),
+    UNASSIGN: frozenset({DELETE_ERROR, READY, DELETE_READY}),
+}
 
 # Compass's AssignmentErrorCode.
 TECHNICAL_ERROR = 1
@@ -550,15 +555,8 @@ def outcome(answer: Answer, operation: str, mode: str | None, previous: str) -> 
     the participant reports, a client error; else the state it reports (validated against the operation and the
     previous state) or the one its status code means."""
     failed = CREATE_ERROR if operation == ASSIGN else DELETE_ERROR
-    if answer.error is None and answer.status not in {answer.success, answer.incomplete}:
-        incomplete = (
-            f" or incomplete status code '{answer.incomplete}'" if answer.incomplete is not None else ""
-        )
-        message = (
-            "response success status code was not met - expected success status code "
-            f"'{answer.success}'{incomplete}, got '{answer.status}'"
-        )
-        return Outcome(failed, error=error_value(message, TECHNICAL_ERROR))
+    if (unexpected := _unexpected_status(answer)) is not None:
+        return Outcome(failed, error=error_value(unexpected, TECHNICAL_ERROR))
     if (problem := _invalid(answer, operation, previous)) is not None:
         return Outcome(failed, error=error_value(problem, CLIENT_ERROR))
     if answer.error is not None:
@@ -585,16 +583,8 @@ _TRANSITIONS = {
     INITIAL: {CREATE_ERROR, CONFIG_PENDING, READY, CREATE_READY},
     DELETE_ERROR: {DELETE_ERROR, READY, DELETING, DELETE_READY},
 }
-_REPORTABLE = {
-    READY,
-    CREATE_READY,
-    DELETE_READY,
-    CREATE_ERROR,
-    DELETE_ERROR,
-    CONFIG_PENDING,
-    INITIAL,
-    DELETING,
-}
+# The states a webhook's answer may carry.
+_ANSWERABLE = frozenset({READY, CREATE_READY, DELETE_READY, CREATE_ERROR, DELETE_ERROR, CONFIG_PENDING, INITIAL, DELETING})
 
 
 def _invalid(answer: Answer, operation: str, previous: str) -> str | None:
@@ -604,7 +594,7 @@ def _invalid(answer: Answer, operation: str, previous: str) -> str | None:
         return None
     allowed = _TRANSITIONS.get(previous)
     problems = [
-        (state not in _REPORTABLE, f"state: must be a valid value, got {state!r}"),
+        (state not in _ANSWERABLE, f"state: must be a valid value, got {state!r}"),
         (answer.error is not None and state not in ERROR_STATES, f"state: {state} cannot come with an error"),
         (
             answer.config is not None and state not in {READY, CREATE_READY, CONFIG_PENDING},

@@ -6,8 +6,11 @@ A sweep claims owed notifications (``FormationAssignment.notification``) for a l
 reads what to send, sends it and reads the answer; then records the outcome in one more transaction, unless the
 assignment changed hands meanwhile. A notifier that dies between commit and send loses nothing: the row still
 owes its notification, and the next sweep (at startup, every ``notification_sweep_seconds``, or past a dead
-notifier's lease) sends it. A notification can therefore be sent twice (a kill after sending, before recording),
-never lost, as Compass's resynchronization also resends.
+notifier's lease) sends it. Reading and sending together are abandoned (nothing recorded) at half the lease, so
+a notification is not sent after its claim may have passed to another notifier. Delivery is at least once: a
+notification is sent again when the notifier is killed after sending and before recording, or when the recording
+transaction fails (it is logged; the row stays claimed and is sent again once the lease ends), never lost, as
+Compass's resynchronization also resends.
 
 Failures are not retried automatically, as in Compass: the assignment goes to CREATE_ERROR or DELETE_ERROR with
 the error, and ``resynchronizeFormationNotifications`` sends again.
@@ -63,12 +66,11 @@ class FormationNotifier:
         self.database = database
         self.sweep_seconds = settings.notification_sweep_seconds
         self.lease = timedelta(seconds=settings.notification_lease_seconds)
-        # Spec fetching's guards; its timeout is for webhooks without their own. The policy's timeout caps every
-        # request well within the lease, or another notifier could send it again meanwhile.
+        # Spec fetching's guards; its timeout is for webhooks without their own. Reading and sending (and so every
+        # request) end well within the lease, or another notifier could send it again meanwhile.
         self.default_timeout = settings.spec_fetch_timeout_seconds
-        self.policy = dataclasses.replace(
-            FetchPolicy.of(settings), timeout=settings.notification_lease_seconds / 2
-        )
+        self.within = settings.notification_lease_seconds / 2
+        self.policy = dataclasses.replace(FetchPolicy.of(settings), timeout=self.within)
         self.wake = asyncio.Event()
         outbox.listen(self.wake)
 
@@ -110,23 +112,23 @@ class FormationNotifier:
         if claim is None:
             return
         failed = DELETE_ERROR if formation.notification == DELETE_FORMATION else CREATE_ERROR
-        try:
+
+        async def notified() -> Outcome:
             async with self.database.read_sessions() as session:
                 found = await formation_lifecycle.notification_of(session, formation)
             if found is None:
-                result = Outcome(READY)
-            else:
-                webhook, data = found
-                result = await self._sent(
-                    webhook, data, failed, lambda answer: formation_outcome(answer, failed, webhook.mode)
-                )
-        except (
-            Exception
-        ):  # one formation's failure must not stop the others'; the lease lets it be sent again
+                return Outcome(READY)
+            webhook, data = found
+            return await self._sent(webhook, data, failed, lambda answer: formation_outcome(answer, failed, webhook.mode))
+
+        try:
+            async with asyncio.timeout(self.within):
+                result = await notified()
+            async with unit_of_work(self.database, formation.tenant_id) as session:
+                await formation_lifecycle.record(session, formation.tenant_id, formation.id, claim, result)
+        except Exception:  # one formation's failure must not stop the others'; the lease lets it be sent again
             log.exception("formation_lifecycle_notification_failed", formation=formation.id)
             return
-        async with unit_of_work(self.database, formation.tenant_id) as session:
-            await formation_lifecycle.record(session, formation.tenant_id, formation.id, claim, result)
         log.info("formation_lifecycle_notification_sent", formation=formation.id, state=result.state)
 
     async def _sent(
@@ -144,14 +146,13 @@ class FormationNotifier:
         if claim is None:
             return
         try:
-            result = await self._outcome(row)
-        except (
-            Exception
-        ):  # one participant's failure must not stop the others'; the lease lets it be sent again
+            async with asyncio.timeout(self.within):
+                result = await self._outcome(row)
+            async with unit_of_work(self.database, row.tenant_id) as session:
+                await assignment_service.record(session, row.tenant_id, row.id, claim, result)
+        except Exception:  # one participant's failure must not stop the others'; the lease lets it be sent again
             log.exception("formation_notification_failed", assignment=row.id)
             return
-        async with unit_of_work(self.database, row.tenant_id) as session:
-            await assignment_service.record(session, row.tenant_id, row.id, claim, result)
         log.info("formation_notification_sent", assignment=row.id, state=result.state)
 
     async def _outcome(self, row: FormationAssignment) -> Outcome:

@@ -26,13 +26,15 @@ from director.formationassignment import outbox
 from director.formationassignment.notifications import (
     ASSIGN,
     CLIENT_ERROR,
-    CONFIG_PENDING,
     CREATE_ERROR,
     CREATE_READY,
     DELETE_ERROR,
     DELETE_READY,
     DELETING,
     ERROR_STATES,
+    INITIAL,
+    READY,
+    REPORTABLE,
     UNASSIGN,
     InputBuilder,
     Outcome,
@@ -58,8 +60,6 @@ from director.runtimecontext.repository import RuntimeContextRepository
 from kernel.errors import InvalidInputError, NotFoundError
 from kernel.models import new_id, utcnow
 
-READY = "READY"
-INITIAL = "INITIAL"
 # Compass's OperationTrigger values.
 ASSIGN_OBJECT = "ASSIGN_OBJECT"
 UNASSIGN_OBJECT = "UNASSIGN_OBJECT"
@@ -67,11 +67,6 @@ RESET = "RESET"
 RESYNC = "RESYNC"
 # Compass's NotificationRecursionDepthLimit: configuration exchanges between the two sides of a pair.
 EXCHANGE_LIMIT = 10
-# What a participant may report on the status API, per operation (Compass's isStateSupportedForOperation).
-_REPORTABLE = {
-    ASSIGN: frozenset({CREATE_ERROR, READY, CREATE_READY, CONFIG_PENDING}),
-    UNASSIGN: frozenset({DELETE_ERROR, READY, DELETE_READY}),
-}
 # Compass's ResynchronizableFormationAssignmentStates, and the operation each is notified again with.
 RESYNCHRONIZABLE = {INITIAL: ASSIGN, CREATE_ERROR: ASSIGN, DELETING: UNASSIGN, DELETE_ERROR: UNASSIGN}
 
@@ -400,7 +395,7 @@ class FormationAssignmentService:
         state = report.state or row.state
         if report.error and not report.state:
             state = CREATE_ERROR if operation == ASSIGN else DELETE_ERROR
-        if state not in _REPORTABLE[operation]:
+        if state not in REPORTABLE[operation]:
             raise InvalidInputError(f"An invalid state: {state} is provided for {operation} operation")
         now = utcnow()
         if state in {CREATE_READY, DELETE_READY}:
@@ -409,6 +404,8 @@ class FormationAssignmentService:
         if operation == UNASSIGN and state == READY:
             await repository.delete(row)
             return
+        # The report answers the notification: one still owed is not sent, one in flight is not recorded.
+        row.notification = row.claim = row.claimed_until = None
         reached = Outcome(state, config=report.configuration, error=error)
         await self.report(session, row, reached, now)
         if operation == ASSIGN:

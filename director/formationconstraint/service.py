@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -127,10 +128,11 @@ async def contains_scenario_groups(session: AsyncSession, tenant_id: str, data: 
     if application.status_condition != "CONNECTED":
         raise ValueError(f"Application with ID {application_id!r} is not in status CONNECTED")
     auths = (await SystemAuthRepository(session).grouped_by(tenant_id, "application_id", [application_id]))[application_id]
-    issued = [auth for auth in auths if auth.token_created_at is not None]
-    if not issued:
+    issued = (auth for auth in auths if auth.token_created_at is not None)
+    latest = max(issued, key=attrgetter("token_created_at"), default=None)
+    if latest is None:
         return False
-    groups = max(issued, key=lambda auth: auth.token_created_at or auth.created_at).token_scenario_groups or []
+    groups = latest.token_scenario_groups or []
     if not groups:
         return True
     keys = _group_keys(groups)

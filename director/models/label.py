@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.models import Base, IdMixin, PortableJSON, TenantOwned
@@ -10,15 +10,31 @@ from kernel.models import Base, IdMixin, PortableJSON, TenantOwned
 # The label whose value lists an object's formations (Compass keeps formations as this label).
 SCENARIOS = "scenarios"
 
+def _label_unique(owner: str) -> tuple[Index, Index]:
+    """A key once per object, except ``scenarios``: once per tenant and object, since a tenant granted the object
+    (``director.tenantaccess``) keeps its own formations on it. Partial unique indexes, on SQLite and PostgreSQL."""
+    is_scenarios = text(f"key = '{SCENARIOS}'")
+    not_scenarios = text(f"key != '{SCENARIOS}'")
+    return (
+        Index(
+            f"uq_labels_{owner}_key", owner, "key", unique=True,
+            sqlite_where=not_scenarios, postgresql_where=not_scenarios,
+        ),
+        Index(
+            f"uq_labels_tenant_id_{owner}_scenarios", "tenant_id", owner, unique=True,
+            sqlite_where=is_scenarios, postgresql_where=is_scenarios,
+        ),
+    )
+
+
 class Label(IdMixin, TenantOwned, Base):
     """A label on exactly one application, runtime or runtime context; ``scenarios`` is the stored truth of formations."""
 
     __tablename__ = "labels"
-    # Per tenant: a tenant granted an object (director.tenantaccess) keeps its own ``scenarios`` on it.
     __table_args__ = (
-        UniqueConstraint("tenant_id", "application_id", "key"),
-        UniqueConstraint("tenant_id", "runtime_id", "key"),
-        UniqueConstraint("tenant_id", "runtime_context_id", "key"),
+        *_label_unique("application_id"),
+        *_label_unique("runtime_id"),
+        *_label_unique("runtime_context_id"),
     )
 
     key: Mapped[str] = mapped_column(String(256), index=True)

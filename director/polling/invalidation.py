@@ -91,6 +91,15 @@ class Changes:
         self._declared = True
         self._other_tenants.update(tenant_id for tenant_id in tenant_ids if tenant_id != self.tenant_id)
 
+    async def grants_of(self, home_tenant_id: str) -> None:
+        """Grants of an application of ``home_tenant_id`` about to be read and changed: that tenant's row is locked
+        (bumping nothing there), the lock every writer of the application in its home tenant holds while it reads
+        the tenants sharing it (``application``) until its commit. So such a writer either saw the grant, or the
+        grant waits for its commit, and the grantee's bump comes after the write."""
+        home = self.elsewhere(home_tenant_id)
+        await home._lock_tenant()
+        home._declared = True
+
     def outside_views(self) -> None:
         """A write no runtime's view shows (certificate subject mappings, tenants' own records): nothing to bump."""
         self._declared = True

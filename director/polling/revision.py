@@ -29,13 +29,31 @@ every writer takes its row locks in one order, and none waits for a lock while i
    statement, so the service names the formations the write may add (``joining``); the last-seen
    flush (``last_seen``) updates runtime rows one at a time in id order;
 3. formation rows (revision bumps, FOR SHARE by an assignment): only under the tenant lock, so one at a time;
-4. everything else: the runtime's or the application's own rows (labels, bundles, auths...), the Connector's.
+4. everything else: the runtime's or the application's own rows (labels, bundles, auths...), the Connector's;
+5. at the commit, other tenants' rows, in id order, by UPDATE (``bump_tenant``, ``Changes.settle``): the tenants
+   that share an application the write changed (``sharing``: the one it was made in and its grantees,
+   ``director.tenantaccess``) and those given or losing a grant. (A write acting in several tenants, ``acting_in``,
+   locks each one's row when it first declares a change there: ``director.polling.invalidation``.) These are
+   taken last, holding everything above, so they may close a cycle: two writes bumping each other's tenant, or an
+   application's home-tenant writer bumping its owner grantee's tenant while that grantee's write to the same
+   application holds its own tenant row and waits for a row of the application. PostgreSQL aborts one and the
+   Director runs it again.
 
 So a runtime's own write, holding its runtime row, waits only for that runtime's other rows; the flush waits for
 a runtime row holding only rows with smaller ids; an application write waits for runtime rows holding only the
 tenant row and rows with smaller ids. What the order leaves open, the Director retries (``director.graphql.retry``):
 a runtime's DELETE, which waits for inserts referencing its row to end; formations an application joins without
-its service naming them (their runtimes are locked after the write); PostgreSQL's serialization failures.
+its service naming them (their runtimes are locked after the write); the other tenants' rows bumped at the commit
+(5), which break the rule; PostgreSQL's serialization failures.
+
+Grants and the writers of an application meet on its home tenant's row: ``addTenantAccess`` and
+``removeTenantAccess`` of an application lock it before they read or change its grants (``Changes.grants_of``),
+and a writer of the application in its home tenant holds it from before it reads the tenants sharing the
+application (``sharing``) to its commit, when it bumps them. So a grant committed while such a write runs is
+seen by it, or waits for its commit and bumps the grantee after it. What stays racy: an owner grantee's write to
+the application locks the grantee's own tenant row, not the home tenant's; a grant to a third tenant committed
+between that write's ``sharing`` read and its commit is not bumped by it, and the third tenant may cache a view
+without the write until the application's next change (a grant's own bump comes before that write commits).
 """
 
 from __future__ import annotations
@@ -88,9 +106,13 @@ class RevisionRepository:
         self.session = session
 
     async def bump_runtime(self, runtime_id: str) -> None:
-        """One runtime's view; the UPDATE also takes its row lock, before the write touches the runtime's rows. By
-        id alone: a tenant granted the runtime as an owner writes to it too (``director.tenantaccess``); a runtime
-        the writer may not see is refused by the write itself, which rolls the bump back."""
+        """One runtime's view; the UPDATE also takes its row lock, before the write touches the runtime's rows.
+
+        By id alone, whichever tenant the runtime is in: a tenant granted the runtime as an owner writes to it, a
+        tenant granted one of its contexts writes that context, a subscription's consumer unregisters its own
+        context on the provider's runtime (``director.tenantaccess``). So the bump comes before the service checks
+        that the writer may change the runtime: a write it refuses has held that runtime's row (possibly another
+        tenant's) until its rollback, which undoes the bump."""
         await self.session.execute(
             update(Runtime).where(Runtime.id == runtime_id).values(revision=Runtime.revision + 1)
         )
@@ -129,7 +151,11 @@ class RevisionRepository:
     async def application_owning(self, part: ApplicationPart, part_id: str) -> str | None:
         """The application a row belongs to, in whichever tenant (a tenant granted an application writes rows of
         another's: ``director.tenantaccess``); None when it belongs to none (a runtime's webhook) or is missing.
-        A row the writer may not see is refused by the write itself, which rolls the bumps back."""
+
+        A read, before the service checks that the writer may change the row: for one it may not, the declaration
+        still locks and bumps the runtimes of the writer's own tenant in the formations the writer named or put
+        the application in (none, for an application it never saw), and the other tenants' bumps wait for a
+        commit that never comes; the refused write rolls it all back."""
         statement: Select[str | None]
         if part is Application:
             statement = select(Application.id).where(Application.id == part_id)

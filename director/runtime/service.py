@@ -22,6 +22,7 @@ from director.polling.invalidation import changes
 from director.runtime.inputs import RuntimeRegisterInput, RuntimeUpdateInput
 from director.runtime.repository import RuntimeRepository
 from director.runtimecontext.service import runtime_context as runtime_context_service
+from director.tenantaccess.repository import TenantAccessRepository
 from director.validation import list_size, optional_text, require_name
 from director.webhook.service import webhook as webhook_service
 from kernel.errors import ConflictError, ForbiddenError
@@ -107,8 +108,10 @@ class RuntimeService:
         """Deletes the runtime; its client certificates are revoked (at ``now``) in the same transaction."""
         await changes(session).runtime(runtime_id, formations=True)  # it leaves its formations
         runtime = await self.get(session, tenant_id, runtime_id)
-        # Where its certificates were issued: a grantee may unregister it too (director.tenantaccess).
+        # In its home tenant, where its certificates are issued whoever asked for the token
+        # (director.systemauth); a tenant granted it as an owner may unregister it too (director.tenantaccess).
         await revoke_for_object(session, runtime.tenant_id, ClientKind.RUNTIME, runtime_id, now=now)
+        await TenantAccessRepository(session).delete_of("RUNTIME", runtime_id)
         await runtime_context_service.remove_all(session, tenant_id, runtime_id)
         await RuntimeRepository(session).delete(runtime)
         return runtime
@@ -118,8 +121,8 @@ class RuntimeService:
     ) -> list[str]:
         """Revokes every client certificate of the runtime; answers the revoked serials."""
         await changes(session).runtime(runtime_id)
-        await self.get(session, tenant_id, runtime_id)
-        return await revoke_for_object(session, tenant_id, ClientKind.RUNTIME, runtime_id, now=now)
+        runtime = await self.get(session, tenant_id, runtime_id)
+        return await revoke_for_object(session, runtime.tenant_id, ClientKind.RUNTIME, runtime_id, now=now)
 
     async def _changing_label(
         self, session: AsyncSession, tenant_id: str, runtime_id: str, key: str, caller: Principal

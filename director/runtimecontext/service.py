@@ -21,6 +21,7 @@ from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository
 from director.runtimecontext.inputs import RuntimeContextInput
 from director.runtimecontext.repository import RuntimeContextRepository
+from director.tenantaccess.repository import TenantAccessRepository
 from director.validation import optional_text
 from kernel.errors import ForbiddenError, InvalidInputError
 from kernel.principal import ClientPrincipal, Principal
@@ -91,6 +92,7 @@ class RuntimeContextService:
         """Unassigns the context from each of its formations, as Compass does, then deletes it."""
         context = await self._own(session, tenant_id, context_id, caller)
         await changes(session).runtime(context.runtime_id, formations=True)
+        await TenantAccessRepository(session).delete_of("RUNTIME_CONTEXT", context.id)
         await self._remove(session, tenant_id, context)
         return context
 

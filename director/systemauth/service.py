@@ -112,9 +112,9 @@ class SystemAuthService:
         """A one-time token living ``policy.runtime_ttl``; its new system auth shows only in the runtime's view.
         Compass records the requester's scenario groups on every token (a runtime's show only in ``raw``)."""
         await changes(session).runtime(runtime_id)
-        await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
+        runtime = await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
         return await self._issue(
-            session, tenant_id, ClientKind.RUNTIME, runtime_id, auth_id,
+            session, runtime.tenant_id, ClientKind.RUNTIME, runtime_id, auth_id,
             ttl=policy.runtime_ttl, connector_url=policy.connector_url, legacy_connector_url=policy.legacy_connector_url,
             now=now, scenario_groups=tuple(scenario_groups),
         )
@@ -133,9 +133,9 @@ class SystemAuthService:
         """A one-time token living ``policy.application_ttl``; its new system auth shows in the view of every
         runtime that sees the application. ``scenario_groups`` (the requester's, as Compass takes them from the
         ``scenario_groups`` header) are recorded for the ContainsScenarioGroups constraint."""
-        await parts.changing(ApplicationRepository(session), tenant_id, application_id)
+        application = await parts.changing(ApplicationRepository(session), tenant_id, application_id)
         return await self._issue(
-            session, tenant_id, ClientKind.APPLICATION, application_id, auth_id,
+            session, application.tenant_id, ClientKind.APPLICATION, application_id, auth_id,
             ttl=policy.application_ttl, connector_url=policy.connector_url, legacy_connector_url=policy.legacy_connector_url,
             now=now, scenario_groups=tuple(scenario_groups),
         )
@@ -154,6 +154,8 @@ class SystemAuthService:
         now: datetime,
         scenario_groups: tuple[str, ...] = (),
     ) -> IssuedToken:
+        """``tenant_id`` is the object's home tenant whoever asks (a tenant granted it as an owner may): its
+        certificates authenticate there, where its view's revisions are and where unregistering revokes them."""
         auth = await self._system_auth(session, tenant_id, kind, object_id, auth_id)
         # Compass keeps a system auth's latest token (and its scenario groups) in the system auth itself.
         auth.token_created_at = now
@@ -200,15 +202,17 @@ class SystemAuthService:
     ) -> IssuedCredentials:
         """Its new system auth shows only in the runtime's view."""
         await changes(session).runtime(runtime_id)
-        await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
-        return await _credentials(session, SystemAuth(tenant_id=tenant_id, runtime_id=runtime_id), token_url)
+        runtime = await RuntimeRepository(session).get_or_raise(tenant_id, runtime_id)
+        return await _credentials(session, SystemAuth(tenant_id=runtime.tenant_id, runtime_id=runtime_id), token_url)
 
     async def request_application_credentials(
         self, session: AsyncSession, tenant_id: str, application_id: str, *, token_url: str
     ) -> IssuedCredentials:
         """Its new system auth shows in the view of every runtime that sees the application."""
-        await parts.changing(ApplicationRepository(session), tenant_id, application_id)
-        return await _credentials(session, SystemAuth(tenant_id=tenant_id, application_id=application_id), token_url)
+        application = await parts.changing(ApplicationRepository(session), tenant_id, application_id)
+        return await _credentials(
+            session, SystemAuth(tenant_id=application.tenant_id, application_id=application_id), token_url
+        )
 
     async def request_integration_system_credentials(
         self, session: AsyncSession, _tenant_id: str, integration_system_id: str, *, token_url: str

@@ -118,11 +118,14 @@ class TenantAccessRepository:
             )
         )
 
-    async def grantees(self, resource_type: str, resource_ids: Sequence[str]) -> list[str]:
-        """Every tenant with access to any of the objects, besides the ones they were made in."""
-        statement = (
-            select(TenantAccess.tenant_id)
-            .where(TenantAccess.resource_type == resource_type, TenantAccess.resource_id.in_(resource_ids))
-            .distinct()
-        )
-        return list((await self.session.execute(statement)).scalars())
+    async def delete_of(self, resource_type: str, resource_id: str) -> None:
+        """Every grant of an object being deleted and, for a runtime, of its contexts (which go with it), in one
+        statement: run before the object's rows go."""
+        of_object = and_(TenantAccess.resource_type == resource_type, TenantAccess.resource_id == resource_id)
+        if resource_type == "RUNTIME":
+            contexts = select(RuntimeContext.id).where(RuntimeContext.runtime_id == resource_id)
+            of_object = or_(
+                of_object,
+                and_(TenantAccess.resource_type == "RUNTIME_CONTEXT", TenantAccess.resource_id.in_(contexts)),
+            )
+        await self.session.execute(delete(TenantAccess).where(of_object))

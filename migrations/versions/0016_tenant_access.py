@@ -16,6 +16,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _LABEL_OWNERS = ('application_id', 'runtime_id', 'runtime_context_id')
+_SCENARIOS = sa.text("key = 'scenarios'")
+_NOT_SCENARIOS = sa.text("key != 'scenarios'")
 
 
 def upgrade() -> None:
@@ -32,24 +34,41 @@ def upgrade() -> None:
     with op.batch_alter_table('tenant_access', schema=None) as batch_op:
         batch_op.create_index('ix_tenant_access_resource', ['resource_type', 'resource_id'], unique=False)
 
-    # A label is unique per tenant: a tenant granted an object keeps its own scenarios on it. Batch: SQLite
-    # changes a unique constraint only by rebuilding the table (nothing refers to labels).
+    # A label key is unique per object, but ``scenarios`` per tenant and object: a tenant granted an object keeps
+    # its own formations on it. Partial unique indexes (SQLite and PostgreSQL); batch: SQLite drops a unique
+    # constraint only by rebuilding the table (nothing refers to labels).
     with op.batch_alter_table('labels', schema=None) as batch_op:
         for owner in _LABEL_OWNERS:
             batch_op.drop_constraint(f'uq_labels_{owner}_key', type_='unique')
-            batch_op.create_unique_constraint(f'uq_labels_tenant_id_{owner}_key', ['tenant_id', owner, 'key'])
+    for owner in _LABEL_OWNERS:
+        op.create_index(
+            f'uq_labels_{owner}_key', 'labels', [owner, 'key'], unique=True,
+            sqlite_where=_NOT_SCENARIOS, postgresql_where=_NOT_SCENARIOS,
+        )
+        op.create_index(
+            f'uq_labels_tenant_id_{owner}_scenarios', 'labels', ['tenant_id', owner], unique=True,
+            sqlite_where=_SCENARIOS, postgresql_where=_SCENARIOS,
+        )
 
 
 def downgrade() -> None:
-    # Labels a tenant set on another tenant's object (through a grant) would break the per-object constraints.
-    labels = sa.table('labels', sa.column('tenant_id', sa.String), *(sa.column(owner, sa.String) for owner in _LABEL_OWNERS))
+    # Each label goes back to the tenant the object was made in (the only one that sees it without grants), but
+    # the formations other tenants set on it, which the per-object constraints would refuse.
+    for owner in _LABEL_OWNERS:
+        op.drop_index(f'uq_labels_tenant_id_{owner}_scenarios', table_name='labels')
+        op.drop_index(f'uq_labels_{owner}_key', table_name='labels')
+    labels = sa.table(
+        'labels', sa.column('key', sa.String), sa.column('tenant_id', sa.String),
+        *(sa.column(owner, sa.String) for owner in _LABEL_OWNERS),
+    )
     for owner, table in zip(_LABEL_OWNERS, ('applications', 'runtimes', 'runtime_contexts'), strict=True):
         objects = sa.table(table, sa.column('id', sa.String), sa.column('tenant_id', sa.String))
         home = sa.select(objects.c.tenant_id).where(objects.c.id == labels.c[owner]).scalar_subquery()
-        op.execute(labels.delete().where(labels.c[owner].is_not(None), labels.c.tenant_id != home))
+        elsewhere = sa.and_(labels.c[owner].is_not(None), labels.c.tenant_id != home)
+        op.execute(labels.delete().where(elsewhere, labels.c.key == 'scenarios'))
+        op.execute(labels.update().where(elsewhere).values(tenant_id=home))
     with op.batch_alter_table('labels', schema=None) as batch_op:
         for owner in _LABEL_OWNERS:
-            batch_op.drop_constraint(f'uq_labels_tenant_id_{owner}_key', type_='unique')
             batch_op.create_unique_constraint(f'uq_labels_{owner}_key', [owner, 'key'])
     with op.batch_alter_table('tenant_access', schema=None) as batch_op:
         batch_op.drop_index('ix_tenant_access_resource')

@@ -21,9 +21,10 @@ from compass.app import create_app
 from compass.auth.jwt import issue_token
 from director.formation.inputs import FormationObjectType
 from director.formation.service import formation as formation_service
+from director.formationassignment.notifications import Outcome
 from director.formationassignment.notifier import FormationNotifier
 from director.formationassignment.service import formation_assignment as assignment_service
-from director.models import FormationAssignment
+from director.models import Formation, FormationAssignment
 from director.polling.invalidation import unit_of_work
 from director.webhook.service import webhook as webhook_service
 from kernel.db import Database
@@ -300,6 +301,29 @@ class TestDurability:
         assert len(upstream_stand_in.requests_to(f"/echo/notify/{row['id']}")) == 2
 
 
+    async def test_a_notification_whose_reads_outlast_half_the_lease_is_not_sent(
+        self,
+        operator: Operator,
+        upstream_stand_in: UpstreamStandIn,
+        settings: Settings,
+        database: Database,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        pair = await _listening_pair(operator, upstream_stand_in)
+        row = await _settled(operator, pair, "READY")
+        await _owe_again(database, row["id"])
+        reading = assignment_service.notification_of
+
+        async def slow(*arguments: Any) -> Any:
+            await asyncio.sleep(1)
+            return await reading(*arguments)
+
+        monkeypatch.setattr(assignment_service, "notification_of", slow)
+        short = settings.model_copy(update={"notification_lease_seconds": 0.4})
+        await FormationNotifier(database, short).sweep()
+        assert len(upstream_stand_in.requests_to(f"/echo/notify/{row['id']}")) == 1
+
+
 STATUS = "/v1/businessIntegrations/{formation}/assignments/{assignment}/status"
 
 
@@ -385,6 +409,46 @@ class TestStatusAPI:
     async def test_a_call_without_credentials_is_refused(self, client: httpx.AsyncClient) -> None:
         response = await client.patch(STATUS.format(formation="f", assignment="a"), json={"state": "READY"})
         assert response.status_code == 401
+
+    async def test_a_caller_who_may_not_report_is_unauthorized_before_its_body_is_read(
+        self,
+        operator: Operator,
+        upstream_stand_in: UpstreamStandIn,
+        client: httpx.AsyncClient,
+        tenants: TenantFactory,
+    ) -> None:
+        formation_id, assignment_id, _pair = await _waiting_for_callback(operator, upstream_stand_in)
+        reader = await tenants.operator(scopes=["formation:read"], tenant_id=operator.tenant_id)
+        response = await client.patch(
+            STATUS.format(formation=formation_id, assignment=assignment_id),
+            content=b"not json",
+            headers={**reader.headers, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 401
+
+    async def test_a_report_cancels_the_notification_still_owed(
+        self, operator: Operator, upstream_stand_in: UpstreamStandIn, client: httpx.AsyncClient, database: Database
+    ) -> None:
+        formation_id, assignment_id, _pair = await _waiting_for_callback(operator, upstream_stand_in)
+        await _owe_again(database, assignment_id, claimed_until=utcnow() + timedelta(minutes=5))
+        response = await _status(client, operator, formation_id, assignment_id, {"state": "READY"})
+        assert response.status_code == 200
+        async with database.read_sessions() as session:
+            row = await session.get(FormationAssignment, assignment_id)
+        assert row is not None
+        assert (row.state, row.notification, row.claim) == ("READY", None, None)
+
+    async def test_an_answer_recorded_after_the_participants_report_does_not_overwrite_it(
+        self, operator: Operator, upstream_stand_in: UpstreamStandIn, client: httpx.AsyncClient, database: Database
+    ) -> None:
+        formation_id, assignment_id, pair = await _waiting_for_callback(operator, upstream_stand_in)
+        await _owe_again(database, assignment_id, claimed_until=utcnow() + timedelta(minutes=5))
+        assert (await _status(client, operator, formation_id, assignment_id, {"state": "READY"})).status_code == 200
+        async with unit_of_work(database, operator.tenant_id) as session:
+            await assignment_service.record(
+                session, operator.tenant_id, assignment_id, "dead-notifier", Outcome("CREATE_ERROR", error="late")
+            )
+        assert (await _assignments(operator))[pair]["state"] == "READY"
 
     @pytest.mark.parametrize("content", [b"", b"not json", b'{"state": "READY", "extra": 1}'])
     async def test_a_malformed_body_is_bad_request(
@@ -590,6 +654,95 @@ class TestFormationLifecycle:
         response = await client.patch(path, json={"state": "READY"}, headers=operator.headers)
         assert response.status_code == 200
         await _formation_state(operator, name, "READY")
+
+
+    async def test_resynchronizing_a_formation_that_failed_to_be_deleted_deletes_it(
+        self, operator: Operator, upstream_stand_in: UpstreamStandIn
+    ) -> None:
+        name = await _lifecycle_formation(operator, upstream_stand_in)
+        formation = await _formation_state(operator, name, "READY")
+        upstream_stand_in.respond(Answer(500, b"{}"))
+        await operator.query(f'mutation {{ deleteFormation(formation: {{name: "{name}"}}) {{ state }} }}')
+        await _formation_state(operator, name, "DELETE_ERROR")
+        await operator.query(f'mutation {{ resynchronizeFormationNotifications(formationID: "{formation["id"]}") {{ id }} }}')
+        await _formation_state(operator, name, "gone")
+        told = upstream_stand_in.requests_to(f"/echo/lifecycle/{formation['id']}")
+        assert [json.loads(r.body)["operation"] for r in told] == ["createFormation", "deleteFormation", "deleteFormation"]
+
+    async def test_resynchronizing_a_formation_that_failed_to_be_created_notifies_its_creation_again(
+        self, operator: Operator, upstream_stand_in: UpstreamStandIn
+    ) -> None:
+        upstream_stand_in.respond(Answer(500, b"{}"))
+        name = await _lifecycle_formation(operator, upstream_stand_in)
+        formation = await _formation_state(operator, name, "CREATE_ERROR")
+        data = await operator.query(
+            f'mutation {{ resynchronizeFormationNotifications(formationID: "{formation["id"]}") {{ state }} }}'
+        )
+        assert data["resynchronizeFormationNotifications"]["state"] == "INITIAL"
+        await _formation_state(operator, name, "READY")
+        assert len(upstream_stand_in.requests_to(f"/echo/lifecycle/{formation['id']}")) == 2
+
+    async def test_ready_reported_for_a_ready_formation_changes_nothing(
+        self,
+        operator: Operator,
+        upstream_stand_in: UpstreamStandIn,
+        client: httpx.AsyncClient,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        name = await _lifecycle_formation(operator, upstream_stand_in)
+        formation = await _formation_state(operator, name, "READY")
+        settled: list[object] = []
+
+        async def settle(*arguments: object, **options: object) -> None:
+            settled.append(arguments)
+
+        monkeypatch.setattr(assignment_service, "settle", settle)
+        path = f"/v1/businessIntegrations/{formation['id']}/status"
+        response = await client.patch(path, json={"state": "READY"}, headers=operator.headers)
+        assert response.status_code == 200
+        assert settled == []
+
+    async def test_a_formation_report_cancels_the_lifecycle_notification_still_owed(
+        self, operator: Operator, upstream_stand_in: UpstreamStandIn, client: httpx.AsyncClient, database: Database
+    ) -> None:
+        upstream_stand_in.respond(Answer(202, b"{}"))
+        name = await _lifecycle_formation(operator, upstream_stand_in, mode="ASYNC_CALLBACK")
+        await wait_until(lambda: any(r.path.startswith("/echo/lifecycle/") for r in upstream_stand_in.requests), seconds=10)
+        formation = await _formation_state(operator, name, "INITIAL")
+        async with database.transaction() as session:
+            await session.execute(
+                update(Formation)
+                .where(Formation.id == formation["id"])
+                .values(notification="createFormation", claim="dead-notifier", claimed_until=utcnow() + timedelta(minutes=5))
+            )
+        path = f"/v1/businessIntegrations/{formation['id']}/status"
+        assert (await client.patch(path, json={"state": "READY"}, headers=operator.headers)).status_code == 200
+        async with database.read_sessions() as session:
+            row = await session.get(Formation, formation["id"])
+        assert row is not None
+        assert (row.state, row.notification, row.claim) == ("READY", None, None)
+
+    async def test_finalizing_a_draft_formation_notifies_its_templates_webhook(
+        self, operator: Operator, upstream_stand_in: UpstreamStandIn
+    ) -> None:
+        name = await _lifecycle_formation(operator, upstream_stand_in)
+        await _formation_state(operator, name, "READY")
+        template = (await operator.query(f'query {{ formationByName(name: "{name}") {{ formationTemplateId }} }}'))[
+            "formationByName"
+        ]["formationTemplateId"]
+        template_name = (await operator.query(f'query {{ formationTemplate(id: "{template}") {{ name }} }}'))[
+            "formationTemplate"
+        ]["name"]
+        draft = f"draft-{uuid.uuid4().hex[:6]}"
+        data = await operator.query(
+            f'mutation {{ createFormation(formation: {{name: "{draft}", templateName: "{template_name}", state: "DRAFT"}}) {{ id }} }}'
+        )
+        formation_id = data["createFormation"]["id"]
+        data = await operator.query(f'mutation {{ finalizeDraftFormation(formationID: "{formation_id}") {{ state }} }}')
+        assert data["finalizeDraftFormation"]["state"] == "INITIAL"
+        await _formation_state(operator, draft, "READY")
+        [request] = upstream_stand_in.requests_to(f"/echo/lifecycle/{formation_id}")
+        assert json.loads(request.body)["operation"] == "createFormation"
 
 
 async def test_a_configuration_reported_notifies_the_reverse_assignment_again(

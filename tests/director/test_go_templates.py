@@ -297,6 +297,51 @@ def test_execution_is_bounded_in_steps() -> None:
         render("{{range 100001}}{{end}}", {})
 
 
+def test_repeat_past_the_output_limit_is_refused_before_it_is_made() -> None:
+    with pytest.raises(TemplateError, match=r"error calling repeat: result longer than 4194304 characters"):
+        render('{{repeat 100000000000 "x"}}', {})
+
+
+def test_indent_past_the_output_limit_is_refused_before_it_is_made() -> None:
+    with pytest.raises(TemplateError, match=r"error calling indent: result longer than 4194304 characters"):
+        render('{{indent 100000000000 "x"}}', {})
+
+
+def test_replace_past_the_output_limit_is_refused_before_it_is_made() -> None:
+    with pytest.raises(TemplateError, match=r"error calling replace: result longer than 4194304 characters"):
+        render('{{replace "" (repeat 4000 "y") (repeat 4000 "x")}}', {})
+
+
+def test_a_doubling_loop_fails_once_a_functions_result_passes_the_output_limit() -> None:
+    with pytest.raises(TemplateError, match=r"error calling print: result longer than 4194304 characters"):
+        render('{{$s := "xx"}}{{range 40}}{{$s = print $s $s}}{{end}}', {})
+
+
+def test_printing_a_list_nested_in_itself_is_refused_before_it_is_written() -> None:
+    with pytest.raises(TemplateError, match=r"error calling toJson: result longer than 4194304 characters"):
+        render('{{$l := list "x"}}{{range 80}}{{$l = list $l $l}}{{end}}{{toJson $l}}', {})
+
+
+def test_a_printf_width_past_the_output_limit_is_refused() -> None:
+    with pytest.raises(TemplateError, match=r"error calling printf: result longer than 4194304 characters"):
+        render('{{printf "%10000000d" 1}}', {})
+
+
+@pytest.mark.parametrize(
+    ("template", "rendered"),
+    [
+        pytest.param('{{printf "%100000000d|%d" 1 2}}', "%!(NOVERB)%!(EXTRA int=1, int=2)", id="literal-width-overflows"),
+        pytest.param('{{printf "%.100000000f|" 1.5}}', "%!(NOVERB)%!(EXTRA float64=1.5)", id="literal-precision-overflows"),
+        pytest.param('{{printf "%*d" 2000000 1}}', "%!(BADWIDTH)1", id="argument-width-too-large"),
+        pytest.param('{{printf "%.*f" 2000000 1.5}}', "%!(BADPREC)1.500000", id="argument-precision-too-large"),
+        pytest.param('{{printf "%*d|" 3 1}}', "  1|", id="argument-width"),
+        pytest.param('{{printf "%-*d|" -3 1}}', "1  |", id="negative-argument-width-pads-right"),
+    ],
+)
+def test_printf_widths_and_precisions_as_go_bounds_them(template: str, rendered: str) -> None:
+    assert render(template, {}) == rendered
+
+
 # --- render_json: Compass's ParseTemplate -----------------------------------------------------------------------
 
 

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from director.models import Runtime, Tenant
+from director.models import SCENARIOS, Label, Runtime, Tenant, TenantAccess
+from director.polling.revision import RevisionRepository
 from director.tenant.repository import TenantRepository
 from kernel.db import Database
 from kernel.principal import ALL_SCOPES, PLATFORM_SCOPES, Scope
@@ -413,3 +415,144 @@ async def test_an_owner_grantees_write_to_a_granted_runtime_bumps_that_runtimes_
 
     async with database.read_sessions() as session:
         assert (await session.execute(revision)).scalar_one() == before + 1
+
+
+BUNDLE_IDS = "query ($id: ID!) { result: application(id: $id) { bundles { data { id } } } }"
+REQUEST_INSTANCE_AUTH = (
+    "mutation ($b: ID!) { result: requestBundleInstanceAuthCreation(bundleID: $b, in: {}) { id } }"
+)
+INSTANCE_AUTH = "query ($id: ID!) { result: bundleInstanceAuth(id: $id) { id } }"
+REQUEST_RUNTIME_TOKEN = "mutation ($id: ID!) { result: requestOneTimeTokenForRuntime(id: $id) { token } }"
+RUNTIME_AUTHS = "query ($id: ID!) { result: runtime(id: $id) { auths { id } } }"
+REGISTER_CONTEXT = """
+mutation ($id: ID!) { result: registerRuntimeContext(runtimeID: $id, in: {key: "subscription", value: "s1"}) { id } }
+"""
+
+
+async def _grants_of(database: Database, *resource_ids: str) -> int:
+    async with database.read_sessions() as session:
+        statement = select(TenantAccess).where(TenantAccess.resource_id.in_(resource_ids))
+        return len((await session.execute(statement)).scalars().all())
+
+
+async def test_the_tenant_that_requested_a_bundle_instance_auth_still_sees_it_once_its_grant_is_removed(
+    home: Operator, grantee: Operator
+) -> None:
+    application_id = await register_application(home, bundles=[{"name": "orders"}])
+    await home.query(add(grantee.tenant_id, application_id, owner=True))
+    bundle_id = (await grantee.query(BUNDLE_IDS, {"id": application_id}))["result"]["bundles"]["data"][0]["id"]
+    auth_id = (await grantee.query(REQUEST_INSTANCE_AUTH, {"b": bundle_id}))["result"]["id"]
+
+    await home.query(remove(grantee.tenant_id, application_id))
+
+    assert (await grantee.query(INSTANCE_AUTH, {"id": auth_id}))["result"] == {"id": auth_id}
+
+
+async def test_a_token_an_owner_grantee_requests_for_a_runtime_is_issued_in_the_runtimes_tenant(
+    home: Operator, grantee: Operator
+) -> None:
+    runtime_id = await register_runtime(home)
+    await home.query(add(grantee.tenant_id, runtime_id, owner=True, kind="RUNTIME"))
+
+    await grantee.query(REQUEST_RUNTIME_TOKEN, {"id": runtime_id})
+
+    assert len((await home.query(RUNTIME_AUTHS, {"id": runtime_id}))["result"]["auths"]) == 1
+
+
+async def test_one_object_holds_a_label_key_once_whichever_tenants_set_it(
+    home: Operator, grantee: Operator, database: Database
+) -> None:
+    application_id = await shared_application(home)
+
+    with pytest.raises(IntegrityError):
+        async with database.transaction() as session:
+            for tenant_id in (home.tenant_id, grantee.tenant_id):
+                session.add(Label(tenant_id=tenant_id, application_id=application_id, key="env", value="prod"))
+                await session.flush()
+
+
+async def test_one_tenant_holds_the_formations_of_an_object_once(home: Operator, database: Database) -> None:
+    application_id = await shared_application(home)
+
+    with pytest.raises(IntegrityError):
+        async with database.transaction() as session:
+            for value in (["a"], ["b"]):
+                session.add(Label(tenant_id=home.tenant_id, application_id=application_id, key=SCENARIOS, value=value))
+                await session.flush()
+
+
+async def test_unregistering_a_granted_application_deletes_its_grants(
+    home: Operator, grantee: Operator, database: Database
+) -> None:
+    application_id = await shared_application(home)
+    await home.query(add(grantee.tenant_id, application_id))
+
+    await home.query("mutation ($id: ID!) { result: unregisterApplication(id: $id) { id } }", {"id": application_id})
+
+    assert await _grants_of(database, application_id) == 0
+
+
+async def test_unregistering_a_granted_runtime_deletes_its_grants_and_its_contexts_grants(
+    home: Operator, grantee: Operator, database: Database
+) -> None:
+    runtime_id = await register_runtime(home)
+    context_id = (await home.query(REGISTER_CONTEXT, {"id": runtime_id}))["result"]["id"]
+    await home.query(add(grantee.tenant_id, runtime_id, kind="RUNTIME"))
+    await home.query(add(grantee.tenant_id, context_id, kind="RUNTIME_CONTEXT"))
+
+    await home.query("mutation ($id: ID!) { result: unregisterRuntime(id: $id) { id } }", {"id": runtime_id})
+
+    assert await _grants_of(database, runtime_id, context_id) == 0
+
+
+async def test_unregistering_a_granted_runtime_context_deletes_its_grants(
+    home: Operator, grantee: Operator, database: Database
+) -> None:
+    runtime_id = await register_runtime(home)
+    context_id = (await home.query(REGISTER_CONTEXT, {"id": runtime_id}))["result"]["id"]
+    await home.query(add(grantee.tenant_id, context_id, kind="RUNTIME_CONTEXT"))
+
+    await home.query("mutation ($id: ID!) { result: unregisterRuntimeContext(id: $id) { id } }", {"id": context_id})
+
+    assert await _grants_of(database, context_id) == 0
+
+
+@pytest.fixture
+def locked_tenants(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tenant rows the Director's writes lock, in order."""
+    locked: list[str] = []
+    lock_tenant = RevisionRepository.lock_tenant
+
+    async def recording(self: RevisionRepository, tenant_id: str) -> bool:
+        locked.append(tenant_id)
+        return await lock_tenant(self, tenant_id)
+
+    monkeypatch.setattr(RevisionRepository, "lock_tenant", recording)
+    return locked
+
+
+async def test_an_owner_grantee_sharing_an_application_further_locks_its_home_tenant(
+    home: Operator, grantee: Operator, tenants: TenantFactory, locked_tenants: list[str]
+) -> None:
+    application_id = await shared_application(home)
+    await home.query(add(grantee.tenant_id, application_id, owner=True))
+    sharer = await tenants.operator(scopes=sorted(ALL_SCOPES | {Scope.TENANT_ACCESS_WRITE}), tenant_id=grantee.tenant_id)
+    third = await tenants.operator()
+    locked_tenants.clear()
+
+    await sharer.query(add(third.tenant_id, application_id))
+
+    assert locked_tenants == [home.tenant_id]
+
+
+async def test_removing_access_to_an_application_locks_its_home_tenant(
+    home: Operator, grantee: Operator, tenants: TenantFactory, locked_tenants: list[str]
+) -> None:
+    application_id = await shared_application(home)
+    await home.query(add(grantee.tenant_id, application_id, owner=True))
+    sharer = await tenants.operator(scopes=sorted(ALL_SCOPES | {Scope.TENANT_ACCESS_WRITE}), tenant_id=grantee.tenant_id)
+    locked_tenants.clear()
+
+    await sharer.query(remove(grantee.tenant_id, application_id))
+
+    assert locked_tenants == [home.tenant_id]

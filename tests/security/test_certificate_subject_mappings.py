@@ -4,6 +4,7 @@ the server is the security suite's, trusting it besides its own CA."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import uuid
@@ -20,14 +21,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from compass.app import load_certificate_authority
+from compass.auth.certificates import ClientCertificate, ExternalCAs, client_certificate
+from compass.server import prepare_tls
+from connector.ca.authority import CertificateAuthority
 from director.certsubjectmapping.service import certificate_subject_mapping, subjects_match
 from director.models import CertificateSubjectMapping
 from kernel.db import Database
+from kernel.errors import UnauthenticatedError
+from kernel.settings import Settings
 from testing.statements import count_statements
 from tests.connector.support import CONNECTOR, DIRECTOR, Answer, Harness, harness, post_graphql
 from tests.fixtures.servers import StartServer
 from tests.security import envoy_xfcc
-from tests.security.support import SERVER_SETTINGS
+from tests.security.support import SERVER_SETTINGS, TRUSTED_PROXY
 from tests.support import Operator
 
 VIEWER = "query { result: viewer { id type } }"
@@ -271,6 +278,100 @@ class TestRefusals:
         assert answer.result == {"id": runtime.object_id, "type": "RUNTIME"}
 
 
+class TestTLSFiles:
+    async def test_an_external_ca_cannot_vouch_for_the_server_certificate(
+        self, settings: Settings, tmp_path: Path, external_ca: ExternalCA
+    ) -> None:
+        """Clients verify the server against client-ca.pem: only pycompass's own chain may be in it."""
+        configured = settings.model_copy(update={"data_dir": tmp_path, "external_client_ca_file": external_ca.ca_file})
+        tls = prepare_tls(configured, load_certificate_authority(configured))
+        impostor = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        external_ca.ca.issue_cert("localhost").configure_cert(impostor)
+        listener = await asyncio.start_server(lambda _reader, writer: writer.close(), "127.0.0.1", 0, ssl=impostor)
+        port = listener.sockets[0].getsockname()[1]
+        async with listener:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await asyncio.open_connection(
+                    "localhost", port, ssl=ssl.create_default_context(cafile=tls.client_ca), server_hostname="localhost"
+                )
+
+
+def _signed(
+    subject: str, signer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None, *, ca: bool, not_after: datetime
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A certificate for ``subject`` (self-signed without ``signer``), a CA or not, valid from a day ago."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    issuer_name, issuer_key = (signer[0].subject, signer[1]) if signer else (name, key)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime.now(UTC) - timedelta(days=1))
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .sign(issuer_key, hashes.SHA256())
+    )
+    return certificate, key
+
+
+def _forwarded(
+    certificate: x509.Certificate, ca: CertificateAuthority, external: list[x509.Certificate]
+) -> ClientCertificate | None:
+    """What client_certificate makes of ``certificate`` forwarded by the trusted proxy."""
+    xfcc = envoy_xfcc.element(envoy_xfcc.certificate_pairs(certificate))
+    scope = {"type": "http", "client": (TRUSTED_PROXY, 40000), "headers": [(b"x-forwarded-client-cert", xfcc.encode())]}
+    return client_certificate(
+        scope, ca=ca, trusted_proxies=frozenset({TRUSTED_PROXY}), now=datetime.now(UTC), external=ExternalCAs(external)
+    )
+
+
+@pytest.fixture(scope="module")
+def own_ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
+    return CertificateAuthority.load_or_create(tmp_path_factory.mktemp("own-ca"))
+
+
+class TestForwardedExternalCertificates:
+    """Nobody verified a forwarded certificate in a handshake: its external issuer must pass what one checks."""
+
+    def test_a_certificate_of_an_expired_external_ca_is_refused(self, own_ca: CertificateAuthority) -> None:
+        issuer = _signed("expired CA", None, ca=True, not_after=datetime.now(UTC) - timedelta(minutes=1))
+        leaf, _ = _signed("client", issuer, ca=False, not_after=datetime.now(UTC) + timedelta(days=1))
+        with pytest.raises(UnauthenticatedError, match="not issued by"):
+            _forwarded(leaf, own_ca, [issuer[0]])
+
+    def test_a_certificate_signed_by_a_non_ca_certificate_is_refused(self, own_ca: CertificateAuthority) -> None:
+        issuer = _signed("not a CA", None, ca=False, not_after=datetime.now(UTC) + timedelta(days=1))
+        leaf, _ = _signed("client", issuer, ca=False, not_after=datetime.now(UTC) + timedelta(days=1))
+        with pytest.raises(UnauthenticatedError, match="not issued by"):
+            _forwarded(leaf, own_ca, [issuer[0]])
+
+    def test_a_certificate_of_a_valid_external_ca_is_said_to_be_external(self, own_ca: CertificateAuthority) -> None:
+        issuer = _signed("external CA", None, ca=True, not_after=datetime.now(UTC) + timedelta(days=1))
+        leaf, _ = _signed("client", issuer, ca=False, not_after=datetime.now(UTC) + timedelta(days=1))
+        assert _forwarded(leaf, own_ca, [issuer[0]]) == ClientCertificate(leaf, external=True)
+
+    async def test_the_issuer_of_a_forwarded_certificate_is_checked_once(
+        self, server: Harness, mapped_runtime: Mapped, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Which CA issued it is decided with the certificate; the middleware does not ask our CA again."""
+        checks: list[x509.Certificate] = []
+        verify_issued = CertificateAuthority.verify_issued
+
+        def counted(ca: CertificateAuthority, certificate: x509.Certificate) -> bool:
+            checks.append(certificate)
+            return verify_issued(ca, certificate)
+
+        monkeypatch.setattr(CertificateAuthority, "verify_issued", counted)
+        xfcc = envoy_xfcc.element(envoy_xfcc.certificate_pairs(mapped_runtime.holder.certificate))
+        headers = {"X-Forwarded-Client-Cert": xfcc, "Tenant": mapped_runtime.operator.tenant_id}
+        answer = await post_graphql(server.http, DIRECTOR, VIEWER, headers=headers)
+        assert answer.result == {"id": mapped_runtime.runtime_id, "type": "RUNTIME"}
+        assert checks == [mapped_runtime.holder.certificate]
+
+
 class TestMappingChanges:
     async def test_a_new_mapping_admits_the_next_request(self, server: Harness, external_ca: ExternalCA) -> None:
         operator = await server.operator()
@@ -323,3 +424,7 @@ class TestSubjectMatching:
 
     def test_organizational_units_are_compared_trimmed(self) -> None:
         assert subjects_match("C=DE,O=Org,OU=u ,L=L,CN=a", "C=DE,O=Org,OU= u,L=L,CN=a")
+
+    def test_a_repeated_organizational_unit_matches_by_count_as_in_compass(self) -> None:
+        """Compass's matchOrganizationalUnits counts and checks membership one way, not as multisets."""
+        assert subjects_match("C=DE,O=Org,OU=u,OU=u,L=L,CN=a", "C=DE,O=Org,OU=u,OU=v,L=L,CN=a")

@@ -1,7 +1,9 @@
 """Executes a parsed template against plain data with Go's semantics under ``missingkey=zero`` (as Compass runs it).
 
 Execution is bounded: a template may not call templates more than ``MAX_DEPTH`` deep, take more than ``MAX_STEPS``
-steps (nodes run and loop iterations), or write more than ``MAX_OUTPUT`` characters; Go bounds only the depth.
+steps (nodes run and loop iterations), write more than ``MAX_OUTPUT`` characters, or have a function make a string
+longer than that (refused before it is made where the size is known from the arguments: repeat, indent, replace,
+join, printf widths, printing nested lists); Go bounds only the depth.
 """
 
 from __future__ import annotations
@@ -30,11 +32,19 @@ from director.webhook.gotemplate.parse import (
     Tree,
     Variable,
 )
-from director.webhook.gotemplate.values import MISSING, StringMap, go_string, is_list, truth, type_name
+from director.webhook.gotemplate.values import (
+    MAX_OUTPUT,
+    MISSING,
+    OutputTooLarge,
+    StringMap,
+    go_string,
+    is_list,
+    truth,
+    type_name,
+)
 
 MAX_DEPTH = 100
 MAX_STEPS = 100_000
-MAX_OUTPUT = 4 * 1024 * 1024
 
 _NO_FINAL = object()  # Go's missingVal: no value piped in from the previous command
 # Go's builtins that take reflect.Value parameters, to which an explicit nil cannot be passed.
@@ -89,6 +99,12 @@ class _State:
             raise _Failure(f"template writes more than {MAX_OUTPUT} characters")
         self.output.append(text)
 
+    def printed(self, value: object) -> str:
+        try:
+            return go_string(value)
+        except OutputTooLarge:
+            raise _Failure(f"template writes more than {MAX_OUTPUT} characters") from None
+
     # nodes
     def walk(self, dot: object, nodes: list[Node]) -> None:
         for node in nodes:
@@ -99,7 +115,7 @@ class _State:
                 with _at(node.pipeline):
                     value = self.pipeline(dot, node.pipeline)
                 if not node.pipeline.declarations:
-                    self.write("<no value>" if value is MISSING else go_string(value))
+                    self.write("<no value>" if value is MISSING else self.printed(value))
             elif isinstance(node, Branch):
                 self.branch(dot, node)
             elif isinstance(node, LoopControl):
@@ -256,9 +272,12 @@ class _State:
         if final is not _NO_FINAL:
             values.append(final)
         try:
-            return function.call(*values)
-        except FunctionError as error:
+            result = function.call(*values)
+        except (FunctionError, OutputTooLarge) as error:
             raise _Failure(f"error calling {name}: {error}") from None
+        if isinstance(result, str) and len(result) > MAX_OUTPUT:
+            raise _Failure(f"error calling {name}: {OutputTooLarge()}")
+        return result
 
 
 @contextmanager

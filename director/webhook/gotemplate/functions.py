@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from director.webhook.gotemplate.values import (
     MISSING,
     StringMap,
+    bounded,
     go_json,
     go_quote,
     go_string,
@@ -520,6 +521,11 @@ def _from_json(text: object) -> object:
         return MISSING
 
 
+def _replace(old: str, new: str, text: str) -> str:
+    bounded(len(text) + (text.count(old) if old else len(text) + 1) * (len(new) - len(old)))
+    return text.replace(old, new)
+
+
 def _string_function(call: Callable[..., object]) -> Callable[..., object]:
     """A sprig function over strings: its arguments converted as Go converts them to ``string``."""
 
@@ -538,7 +544,7 @@ _STRING_FUNCTIONS: dict[str, Callable[..., object]] = {
     "trimAll": lambda cutset, s: s.strip(cutset),
     "hasPrefix": lambda prefix, s: s.startswith(prefix),
     "hasSuffix": lambda suffix, s: s.endswith(suffix),
-    "replace": lambda old, new, s: s.replace(old, new),
+    "replace": _replace,
     "nospace": lambda s: re.sub(r"\s", "", s),
     "splitList": lambda separator, s: s.split(separator) if separator else list(s),
     "b64enc": lambda s: base64.b64encode(s.encode()).decode(),
@@ -558,7 +564,9 @@ def _b64dec(text: object) -> str:
 
 @_register("repeat")
 def _repeat(count: object, text: object) -> str:
-    return _string(text) * max(_integer(count), 0)
+    times, value = max(_integer(count), 0), _string(text)
+    bounded(times * len(value))
+    return value * times
 
 
 @_register("substr")
@@ -578,8 +586,10 @@ def _cat(*values: object) -> str:
 
 @_register("indent")
 def _indent(spaces: object, text: object) -> str:
-    pad = " " * _integer(spaces)
-    return pad + _string(text).replace("\n", "\n" + pad)
+    width, value = max(_integer(spaces), 0), _string(text)
+    bounded(len(value) + width * (value.count("\n") + 1))
+    pad = " " * width
+    return pad + value.replace("\n", "\n" + pad)
 
 
 @_register("nindent")
@@ -598,7 +608,9 @@ def _strings(value: object) -> list[str]:
 
 @_register("join")
 def _join(separator: object, values: object) -> str:
-    return _string(separator).join(_strings(values))
+    between, items = _string(separator), _strings(values)
+    bounded(sum(map(len, items)) + max(len(items) - 1, 0) * len(between))
+    return between.join(items)
 
 
 @_register("list")

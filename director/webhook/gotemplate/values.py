@@ -133,8 +133,56 @@ def json_float(number: float) -> str:
 # --- printing ---------------------------------------------------------------------------------------------------
 
 
-def go_string(value: object) -> str:  # noqa: PLR0911 - one form per kind of value
+# Execution writes at most this many characters (execute.py), and no function makes a longer string.
+MAX_OUTPUT = 4 * 1024 * 1024
+# Go's fmt refuses widths and precisions larger than this (tooLarge).
+_MAX_WIDTH = 1_000_000
+
+
+class OutputTooLarge(Exception):
+    """A string longer than ``MAX_OUTPUT`` would be made: refused before it is."""
+
+    def __init__(self) -> None:
+        super().__init__(f"result longer than {MAX_OUTPUT} characters")
+
+
+def bounded(length: int) -> int:
+    """``length``, or OutputTooLarge past ``MAX_OUTPUT``."""
+    if length > MAX_OUTPUT:
+        raise OutputTooLarge
+    return length
+
+
+def _least_length(value: object, seen: dict[int, int]) -> int:
+    """A lower bound of the length %v or JSON writes ``value`` in, shared containers counted once per use but
+    measured once (a list of itself doubled 40 times is refused at once, not written)."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, Mapping) and not is_list(value):
+        return 1
+    if (known := seen.get(id(value))) is not None:
+        return known
+    items = [item for pair in value.items() for item in pair] if isinstance(value, Mapping) else list(value)
+    total = 2
+    for item in items:
+        total = bounded(total + 1 + _least_length(item, seen))
+    seen[id(value)] = total
+    return total
+
+
+def check_length(value: object) -> None:
+    """OutputTooLarge if printing ``value`` would write more than ``MAX_OUTPUT`` characters."""
+    if isinstance(value, Mapping) or is_list(value):
+        _least_length(value, {})
+
+
+def go_string(value: object) -> str:
     """fmt's %v (Sprint) of a value: maps as ``map[k:v]`` sorted by key, slices as ``[a b]``, nil as ``<nil>``."""
+    check_length(value)
+    return _go_string(value)
+
+
+def _go_string(value: object) -> str:  # noqa: PLR0911 - one form per kind of value
     if value is None or value is MISSING:
         return "<nil>"
     if isinstance(value, bool):
@@ -145,9 +193,9 @@ def go_string(value: object) -> str:  # noqa: PLR0911 - one form per kind of val
         return str(value)
     if isinstance(value, Mapping):
         pairs = sorted(value.items(), key=lambda item: _sort_key(item[0]))
-        return "map[" + " ".join(f"{go_string(k)}:{go_string(v)}" for k, v in pairs) + "]"
+        return "map[" + " ".join(f"{_go_string(k)}:{_go_string(v)}" for k, v in pairs) + "]"
     if is_list(value):
-        return "[" + " ".join(go_string(item) for item in value) + "]"
+        return "[" + " ".join(_go_string(item) for item in value) + "]"
     return str(value)
 
 
@@ -160,10 +208,12 @@ def _sort_key(key: object) -> tuple[int, Any]:
 def sprint(arguments: Sequence[object]) -> str:
     """fmt.Sprint: a space between operands when neither side is a string."""
     out: list[str] = []
+    written = 0
     for index, argument in enumerate(arguments):
         if index and not isinstance(argument, str) and not isinstance(arguments[index - 1], str):
             out.append(" ")
         out.append(go_string(argument))
+        written = bounded(written + len(out[-1]) + 1)
     return "".join(out)
 
 
@@ -194,6 +244,8 @@ _CONTROL_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\
 def go_json(value: object, *, escape_html: bool, indent: str = "", depth: int = 0) -> str:  # noqa: PLR0911 - one per JSON kind
     """encoding/json's Marshal (MarshalIndent with ``indent``): keys sorted, floats as Go writes them, <>& escaped
     unless told not to; ValueError for what JSON cannot hold."""
+    if depth == 0:
+        check_length(value)
     if value is None or value is MISSING:
         return "null"
     if isinstance(value, bool):
@@ -230,7 +282,7 @@ def _key_text(value: object) -> str:
 
 # --- printf -----------------------------------------------------------------------------------------------------
 
-_DIRECTIVE = re.compile(r"%([-+# 0]*)(?:\[(\d+)\])?(\d+)?(?:\.(\d*))?(?:\[(\d+)\])?(.?)", re.DOTALL)
+_DIRECTIVE = re.compile(r"%([-+# 0]*)(?:\[(\d+)\])?(\d+|\*)?(?:\.(\*|\d*))?(?:\[(\d+)\])?(.?)", re.DOTALL)
 
 
 def _bad(verb: str, value: object) -> str:
@@ -242,6 +294,7 @@ def _bad(verb: str, value: object) -> str:
 def _pad(text: str, flags: str, width: int | None, *, numeric: bool) -> str:
     if width is None or len(text) >= width:
         return text
+    bounded(width)
     if "-" in flags:
         return text.ljust(width)
     if "0" in flags and numeric:
@@ -319,6 +372,7 @@ def sprintf(template: str, arguments: Sequence[object]) -> str:
     out: list[str] = []
     position = 0
     used = 0
+    written = 0
     reordered = False
     while (percent := template.find("%", position)) != -1:
         out.append(template[position:percent])
@@ -326,6 +380,11 @@ def sprintf(template: str, arguments: Sequence[object]) -> str:
         assert directive is not None  # noqa: S101 - every group is optional
         flags, early_index, width, precision, index, verb = directive.groups()
         position = directive.end()
+        if _overflows(width) or _overflows(precision):
+            # Go's parsenum gives up on the rest of the format at a number this long.
+            out.append("%!(NOVERB)")
+            position = len(template)
+            break
         chosen = index or early_index
         if chosen is not None:
             reordered, used = True, int(chosen) - 1
@@ -334,6 +393,7 @@ def sprintf(template: str, arguments: Sequence[object]) -> str:
                 continue
         text, used = _directive(verb, flags, width, precision, arguments=arguments, used=used)
         out.append(text)
+        written = bounded(written + len(text))
     out.append(template[position:])
     if not reordered and used < len(arguments):
         extra = ", ".join(
@@ -348,13 +408,50 @@ def _directive(
     verb: str, flags: str, width: str | None, precision: str | None, *, arguments: Sequence[object], used: int
 ) -> tuple[str, int]:
     """One directive's text, and the index of the argument the next one takes."""
+    refused = ""
+    size: int | None = int(width) if width and width != "*" else None
+    if width == "*":
+        size, used = _from_argument(arguments, used)
+        if size is None:
+            refused += "%!(BADWIDTH)"
+        elif size < 0:
+            size, flags = -size, flags.replace("0", "") + "-"
+    places: int | None = int(precision or 0) if precision is not None and precision != "*" else None
+    if precision == "*":
+        places, used = _from_argument(arguments, used)
+        if places is None or places < 0:
+            places = None
+            refused += "%!(BADPREC)"
     if verb == "%":
-        return "%", used
+        return refused + "%", used
     if not verb:
-        return "%!(NOVERB)", used
+        return refused + "%!(NOVERB)", used
     if used >= len(arguments):
-        return f"%!{verb}(MISSING)", used
+        return f"{refused}%!{verb}(MISSING)", used
     value = arguments[used]
-    text = _format_one(verb, value, flags, None if precision is None else int(precision or 0))
+    text = _format_one(verb, value, flags, places)
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    return _pad(text, flags, int(width) if width else None, numeric=numeric), used + 1
+    return refused + _pad(text, flags, size, numeric=numeric), used + 1
+
+
+def _overflows(number: str | None) -> bool:
+    """Go's parsenum: a literal width or precision overflows once it passes ``_MAX_WIDTH`` with digits left."""
+    if number is None or number == "*":
+        return False
+    value = 0
+    for digit in number:
+        if value > _MAX_WIDTH:
+            return True
+        value = value * 10 + int(digit)
+    return False
+
+
+def _from_argument(arguments: Sequence[object], used: int) -> tuple[int | None, int]:
+    """Go's intFromArg: a ``*`` width or precision from the next argument; None if it is not an int or is too
+    large."""
+    if used >= len(arguments):
+        return None, used
+    value = arguments[used]
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) > _MAX_WIDTH:
+        return None, used + 1
+    return value, used + 1

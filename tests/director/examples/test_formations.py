@@ -98,7 +98,10 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-async def create_template(operator: Operator, name: str, *, supports_reset: bool = False) -> dict[str, Any]:
+async def create_template(
+    operator: Operator, name: str, *, supports_reset: bool = False, lifecycle_webhook: bool = True
+) -> dict[str, Any]:
+    webhooks = '[{ type: FORMATION_LIFECYCLE, url: "http://localhost:6439/", mode: SYNC }]' if lifecycle_webhook else "[]"
     data = await operator.query(f"""
 mutation {{
   result: createFormationTemplate(
@@ -112,7 +115,7 @@ mutation {{
       supportsReset: {"true" if supports_reset else "false"}
       discoveryConsumers: ["async-app-type-1"]
       labels: {{ region: "eu-1" }}
-      webhooks: [{{ type: FORMATION_LIFECYCLE, url: "http://localhost:6439/", mode: SYNC }}]
+      webhooks: {webhooks}
     }}
   ) {{ {TEMPLATE} }}
 }}
@@ -327,7 +330,9 @@ mutation {{ result: resynchronizeFormationNotifications(formationID: "{formation
 
 async def test_resynchronize_formation_notifications_with_reset(operator: Operator) -> None:
     # given
-    template = await create_template(operator, unique("resettable"), supports_reset=True)
+    # No lifecycle webhook: the formation is READY at once. With one (unanswered here) it would wait in INITIAL, and
+    # resynchronizing would send createFormation again before touching its assignments, as Compass does.
+    template = await create_template(operator, unique("resettable"), supports_reset=True, lifecycle_webhook=False)
     formation = await create_formation(operator, "reset", f'templateName: "{template["name"]}"')
     application_id = await register_application(operator)
     await assign(operator, "APPLICATION", application_id, "reset")
