@@ -71,6 +71,13 @@ class AgentSettings(BaseSettings):
     )
     kubeconfig: Path | None = _setting(None, "AGENT_KUBECONFIG", "Kubernetes sink: default in-cluster.")
     kube_context: str | None = _setting(None, "AGENT_KUBE_CONTEXT", "Kubernetes sink: kubeconfig context.")
+    kube_watch_timeout: int = _setting(
+        300,
+        "AGENT_KUBE_WATCH_TIMEOUT",
+        "Kubernetes sink: seconds after which the API server ends each watch (timeoutSeconds); a kind not heard "
+        "from for twice as long is listed again.",
+        gt=0,
+    )
     secret_namespace: str = _setting(
         "kyma-system", "AGENT_SECRET_NAMESPACE", "Namespace of the Applications' credential Secrets."
     )

@@ -25,7 +25,8 @@ custom resources), Secrets and Subscriptions (namespaced):
 
 Every request is recorded (``requests``), so a test can count writes; ``fail_next`` makes the next matching
 request answer with an error, ``before_next`` runs an action (another writer) just before it is handled;
-``end_watches`` closes the open watches as the server does when their time is up. No real cluster is used
+``end_watches`` closes the open watches as the server does when their time is up, ``stall_watches`` makes them
+fall silent as a dead connection does (no event, no end, not even at ``timeoutSeconds``). No real cluster is used
 anywhere in these tests (none can run here).
 """
 
@@ -123,6 +124,7 @@ class _Watcher:
     loop: asyncio.AbstractEventLoop
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False
+    stalled: bool = False
 
     def notify(self) -> None:
         self.loop.call_soon_threadsafe(self.wake.set)
@@ -184,6 +186,7 @@ class FakeKubeApi:
         self.history: list[Change] = []
         self._resource_version = 0
         self._compacted = 0  # a watch from an older resourceVersion is answered 410
+        self._stalling = False  # new watches start stalled (stall_watches)
         self._watchers: list[_Watcher] = []
         self._lock = threading.Lock()
         self._served: ThreadedServer | None = None
@@ -238,6 +241,7 @@ class FakeKubeApi:
             self.requests.clear()
             self.failures.clear()
             self.hooks.clear()
+            self._stalling = False
         self.compact()
         self.end_watches()
 
@@ -255,6 +259,16 @@ class FakeKubeApi:
         with self._lock:
             for watcher in self._watchers:
                 watcher.ended = True
+                watcher.notify()
+
+    def stall_watches(self) -> None:
+        """Open watches, and those opened from now on, send nothing more and never end by themselves (not at
+        ``timeoutSeconds`` either): a connection that died without a word. ``end_watches`` (or ``stop``)
+        still closes them; ``reset`` ends the stall for new watches."""
+        with self._lock:
+            self._stalling = True
+            for watcher in self._watchers:
+                watcher.stalled = True
                 watcher.notify()
 
     def watch_count(self) -> int:
@@ -468,7 +482,7 @@ class FakeKubeApi:
     async def _events(self, chosen: _Selection, since: int, seconds: float | None) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         deadline = None if seconds is None else loop.time() + seconds
-        watcher = _Watcher(loop)
+        watcher = _Watcher(loop, stalled=self._stalling)
         expired: str | None = None
         with self._lock:
             if 0 < since < self._compacted:
@@ -476,7 +490,7 @@ class FakeKubeApi:
             else:
                 self._watchers.append(watcher)
             # Without a resourceVersion (or "0"): the current state first, as ADDED events.
-            initial = [] if since else self._current(chosen)
+            initial = [] if since or watcher.stalled else self._current(chosen)
             position = since or self._resource_version
         if expired is not None:
             yield _event("ERROR", status_body(410, "Expired", expired))
@@ -486,6 +500,9 @@ class FakeKubeApi:
                 yield _event("ADDED", item)
             while not watcher.ended:
                 watcher.wake.clear()  # before looking, so that a change made meanwhile wakes the wait below
+                if watcher.stalled:
+                    await watcher.wake.wait()  # only end_watches makes it do anything again: end
+                    continue
                 with self._lock:
                     changes = self.history[bisect.bisect_right(self.history, position, key=_version) :]
                 for change in changes:

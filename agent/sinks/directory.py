@@ -7,21 +7,26 @@ half of one; temporary files start with a dot and end in ``.tmp``, which ``kubec
 written with mode 0600. A file of an Application or Secret that lacks the ownership label was not written by
 the agent and is never overwritten or deleted.
 
-``list_owned`` keeps what it parsed per file name, with the file's identity (inode, mtime in ns, size): a file
-whose identity is unchanged is neither read nor parsed again, so an unchanged sync of N resources costs one
-directory listing and N ``stat`` calls. Any change made behind the agent's back moves the identity (an edit
-changes the mtime, a replace by rename the inode, a removal drops the name); the sink's own writes index the
-file they wrote by the identity of the descriptor they wrote it through. ``files_read`` counts the files read
-and parsed, for tests and benchmarks.
+``list_owned`` keeps what it parsed per file name, with the file's identity (device, inode, mtime and ctime in
+ns, size): a file whose identity is unchanged is neither read nor parsed again, so an unchanged sync of N
+resources costs one directory listing and N ``stat`` calls. Any change made behind the agent's back moves the
+identity: an edit changes the ctime even when it keeps the mtime and the size (``touch -r``, ``cp -p``,
+``rsync -t``), a replace by rename the inode, a removal drops the name. A change within the same timestamp tick
+as the version indexed would keep even the ctime (git's "racily clean" files), so an entry whose mtime or ctime
+was less than a second old when it was indexed is not trusted: the file is read again at the next listing. The
+sink's own writes index what they wrote (parsed back from the bytes, as a restart would read them) by the
+identity the file has after the rename, provided it is still the file written. ``files_read`` counts the files
+read and parsed, for tests and benchmarks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,21 +51,28 @@ def dump(manifest: Manifest) -> str:
     return str(text)
 
 
-_Identity = tuple[int, int, int]
+_Identity = tuple[int, int, int, int, int]  # device, inode, mtime ns, ctime ns, size
+# An entry indexed less than this after its file's last mtime or ctime may miss a change in the same tick.
+_RACY_NS = 1_000_000_000
 
 
 @dataclass(frozen=True)
 class _Indexed:
-    """What one version of a file said: the owned manifest it holds, or None (not ours, or not valid YAML)."""
+    """What one version of a file said: the owned manifest it holds, or None (not ours, or not valid YAML);
+    ``settled`` when the file's timestamps were old enough, when it was indexed, for its identity to be
+    trusted."""
 
     identity: _Identity
     owned: Manifest | None
+    settled: bool
 
 
 class DirectorySink:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, clock: Callable[[], int] = time.time_ns) -> None:
+        """``clock``: the wall clock in ns, as file timestamps are."""
         self.directory = Path(directory)
         self.files_read = 0
+        self._clock = clock
         # File name -> what list_owned found in it; only names seen in the last listing (or written since).
         self._index: dict[str, _Indexed] = {}
 
@@ -117,11 +129,11 @@ class DirectorySink:
         except OSError:
             return None
         indexed = self._index.get(entry.name)
-        if indexed is not None and indexed.identity == identity:
+        if indexed is not None and indexed.settled and indexed.identity == identity:
             return indexed
         try:
             with open(entry.path, "rb") as handle:
-                identity = _identity(os.fstat(handle.fileno()))  # the identity of exactly what is read
+                status = os.fstat(handle.fileno())  # the identity of exactly what is read
                 content = handle.read()
         except OSError:
             self._index.pop(entry.name, None)
@@ -131,9 +143,13 @@ class DirectorySink:
             manifest = _parse(content, entry.path)
         except SinkError:
             manifest = None
-        indexed = _Indexed(identity, self._owned_in(entry.name, kind, manifest))
+        indexed = self._entry(status, self._owned_in(entry.name, kind, manifest))
         self._index[entry.name] = indexed
         return indexed
+
+    def _entry(self, status: os.stat_result, owned: Manifest | None) -> _Indexed:
+        newest = max(status.st_mtime_ns, status.st_ctime_ns)
+        return _Indexed(_identity(status), owned, settled=newest < self._clock() - _RACY_NS)
 
     def _owned_in(self, file_name: str, kind: str, manifest: Manifest | None) -> Manifest | None:
         """``manifest`` if it is an owned resource of ``kind`` whose name is the one ``file_name`` is for."""
@@ -168,9 +184,14 @@ class DirectorySink:
                 return
             if kind in MANAGED_KINDS and not _owned_bytes(current):
                 raise ResourceConflict(f"{describe(manifest)} exists in {path}, not managed by the agent")
-        identity = self._write(path, text, secret=kind == SECRET_KIND)
-        # A copy: the caller's manifest may change after this; what was written does not.
-        self._index[path.name] = _Indexed(identity, self._owned_in(path.name, kind, copy.deepcopy(manifest)))
+        written = self._write(path, text, secret=kind == SECRET_KIND)
+        if written is None:
+            self._index.pop(path.name, None)  # replaced by someone else at once: read at the next listing
+            return
+        # What was written, as a restart reads it (not the caller's manifest, which may differ or change).
+        self._index[path.name] = self._entry(
+            written, self._owned_in(path.name, kind, _parse(text, str(path)))
+        )
 
     def _delete(self, kind: str, name: str) -> None:
         path = self.path_for(kind, name)
@@ -191,8 +212,9 @@ class DirectorySink:
         except OSError as exc:
             raise SinkError(f"cannot delete {path}: {exc}") from exc
 
-    def _write(self, path: Path, text: bytes, *, secret: bool) -> _Identity:
-        """Returns the identity of the file written (that of its descriptor: no one else's change in it)."""
+    def _write(self, path: Path, text: bytes, *, secret: bool) -> os.stat_result | None:
+        """Returns the status of the file written, taken after the rename (which moves its ctime); None when
+        ``path`` is another file by then (someone else's rename)."""
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             prefix = f".{path.name}."
@@ -205,7 +227,7 @@ class DirectorySink:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-                identity = _identity(os.fstat(handle.fileno()))
+                descriptor_status = os.fstat(handle.fileno())
             os.replace(temporary, path)
             _fsync_directory(self.directory)
         except OSError as exc:
@@ -216,11 +238,16 @@ class DirectorySink:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
-        return identity
+        try:
+            written = os.stat(path)
+        except OSError:
+            return None  # removed at once by someone else
+        same = (written.st_dev, written.st_ino) == (descriptor_status.st_dev, descriptor_status.st_ino)
+        return written if same else None
 
 
 def _identity(status: os.stat_result) -> _Identity:
-    return (status.st_ino, status.st_mtime_ns, status.st_size)
+    return (status.st_dev, status.st_ino, status.st_mtime_ns, status.st_ctime_ns, status.st_size)
 
 
 def _load(path: Path) -> Manifest | None:

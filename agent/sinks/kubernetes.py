@@ -14,7 +14,14 @@ answers) and by everyone else's as their watch events arrive (milliseconds; a sy
 still writes safely: every write reads the resource first). lightkube's watch reconnects from the last
 version it saw when the server closes the stream; a watch that fails (410 Gone once the history no longer
 reaches back that far, a broken connection, an error) leaves the kind to be listed again by the next
-``list_owned``, which then watches again: the agent's period paces the retries.
+``list_owned``, which then watches again: the agent's period paces the retries. A connection that dies
+silently raises nothing (lightkube's watch has no read timeout), so each watch asks the server to end it after
+``watch_timeout`` seconds (``timeoutSeconds``; lightkube then watches again), and a kind that neither was listed
+nor sent an event for twice that long is listed again, as client-go's reflector bounds a watch.
+
+A write's answer or a watch event never replaces what the cache holds at a newer resourceVersion (compared as
+integers when both are, as etcd's are), and a delete by the sink removes only the version it deleted: another
+writer's newer change, or a re-creation, that the watch delivered meanwhile stays.
 
 Not run against a real cluster here: the tests use testing/kube.py.
 """
@@ -24,8 +31,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,28 +78,56 @@ _RESOURCES: dict[str, Any] = {
 # Set by the API server; an apply must not send them (managedFields there is an error).
 _SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation", "selfLink")
 _OWNED_SELECTOR: LabelSelector = {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]}
+DEFAULT_WATCH_TIMEOUT = 300  # seconds; client-go's reflector asks for 5 to 10 minutes
 
 
 @dataclass
 class _Watched:
     """One kind's owned resources (name -> manifest) in the listed namespace (None: cluster-scoped), as the
     last list, the watch since and the sink's own writes left them; no longer ``current`` once the watch
-    has ended."""
+    has ended. ``heard`` is when the list or the last watch event arrived (the sink's clock); ``versions``
+    the newest resourceVersion seen per name, deletions included."""
 
     namespace: str | None
     owned: dict[str, Manifest]
+    heard: float
+    versions: dict[str, str] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
     current: bool = True
 
     def record(self, manifest: Manifest, *, deleted: bool = False) -> None:
-        """A resource's new state: a watch event, or the answer to the sink's own write."""
+        """A resource's new state: a watch event, or the answer to the sink's own write; ignored when the
+        cache already holds that version or a newer one."""
         metadata = manifest["metadata"]
         if metadata.get("namespace") != self.namespace:
             return  # a Secret kept elsewhere: read at each list_owned, not watched
+        name, version = str(metadata.get("name")), metadata.get("resourceVersion")
+        known = self.versions.get(name)
+        if version is not None and known is not None and _at_most(str(version), known):
+            return
+        if version is not None:
+            self.versions[name] = str(version)
         if deleted or not is_owned(manifest):
-            self.owned.pop(str(metadata.get("name")), None)
+            self.owned.pop(name, None)
         else:
-            self.owned[str(metadata["name"])] = manifest
+            self.owned[name] = manifest
+
+    def forget(self, deleted: Manifest) -> None:
+        """The sink deleted ``deleted`` (as it read it just before): dropped unless the cache holds a newer
+        version (re-created or changed since, as the watch told)."""
+        metadata = deleted["metadata"]
+        if metadata.get("namespace") != self.namespace:
+            return  # a Secret of the same name kept elsewhere: not this one
+        name, version = str(metadata.get("name")), metadata.get("resourceVersion")
+        if version is None:
+            return
+        cached = self.owned.get(name)
+        if cached is not None and not _at_most(str(cached["metadata"].get("resourceVersion")), str(version)):
+            return
+        self.owned.pop(name, None)
+        known = self.versions.get(name)
+        if known is None or not _at_most(str(version), known):
+            self.versions[name] = str(version)  # a late event of the deleted version is not taken back
 
 
 class KubernetesSink:
@@ -101,8 +137,12 @@ class KubernetesSink:
         *,
         secret_namespace: str,
         secrets_elsewhere: Mapping[str, str] | None = None,
+        watch_timeout: int = DEFAULT_WATCH_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        self._watch_timeout = watch_timeout
+        self._clock = clock
         self.secret_namespace = secret_namespace
         # Secrets the agent keeps outside secret_namespace, name -> namespace (the CA Secret, by default in
         # istio-system): read, written, deleted and listed there.
@@ -118,6 +158,7 @@ class KubernetesSink:
         context: str | None = None,
         secret_namespace: str,
         secrets_elsewhere: Mapping[str, str] | None = None,
+        watch_timeout: int = DEFAULT_WATCH_TIMEOUT,
     ) -> KubernetesSink:
         """The configuration ``kube_config`` finds."""
         try:
@@ -125,7 +166,12 @@ class KubernetesSink:
         except ConfigError as exc:
             raise SinkError(f"no usable Kubernetes configuration: {exc}") from exc
         client = AsyncClient(config=single, field_manager=FIELD_MANAGER)
-        return cls(client, secret_namespace=secret_namespace, secrets_elsewhere=secrets_elsewhere)
+        return cls(
+            client,
+            secret_namespace=secret_namespace,
+            secrets_elsewhere=secrets_elsewhere,
+            watch_timeout=watch_timeout,
+        )
 
     async def aclose(self) -> None:
         for watched in self._watched.values():
@@ -137,7 +183,7 @@ class KubernetesSink:
 
     async def list_owned(self, kind: str) -> dict[str, Manifest]:
         watched = self._watched.get(kind)
-        if watched is None or not watched.current:
+        if watched is None or not watched.current or self._silent(watched):
             watched = await self._list_and_watch(kind)
         owned = dict(watched.owned)
         if kind == SECRET_KIND:
@@ -218,7 +264,7 @@ class KubernetesSink:
         if kind == APPLICATION_KIND:
             self._uids.pop(name, None)
         if kind in self._watched:
-            self._watched[kind].owned.pop(name, None)
+            self._watched[kind].forget(existing)
 
     # --- the cache of owned resources -----------------------------------------------------------------------
 
@@ -236,7 +282,8 @@ class KubernetesSink:
                     owned[manifest["metadata"]["name"]] = manifest
         except (ApiError, httpx.HTTPError) as exc:
             raise SinkError(f"cannot list {kind} resources: {_reason(exc)}") from exc
-        watched = _Watched(namespace, owned)
+        versions = {name: str(item["metadata"].get("resourceVersion")) for name, item in owned.items()}
+        watched = _Watched(namespace, owned, heard=self._clock(), versions=versions)
         watched.task = asyncio.create_task(
             self._watch(kind, watched, listing.resourceVersion), name=f"sink-watch-{kind}"
         )
@@ -245,10 +292,15 @@ class KubernetesSink:
 
     async def _watch(self, kind: str, watched: _Watched, version: str) -> None:
         changes = self._client.watch(
-            _resource(kind), namespace=watched.namespace, labels=_OWNED_SELECTOR, resource_version=version
+            _resource(kind),
+            namespace=watched.namespace,
+            labels=_OWNED_SELECTOR,
+            resource_version=version,
+            server_timeout=self._watch_timeout,
         )
         try:
             async for change, item in changes:
+                watched.heard = self._clock()
                 watched.record(_to_manifest(item, kind), deleted=change == "DELETED")
         except (ApiError, httpx.HTTPError) as exc:
             log.info("sink_watch_ended", kind=kind, reason=_reason(exc))
@@ -256,6 +308,11 @@ class KubernetesSink:
             log.exception("sink_watch_failed", kind=kind)
         finally:
             watched.current = False
+
+    def _silent(self, watched: _Watched) -> bool:
+        """Nothing heard for two watch timeouts: the server would have ended the watch, so its connection may
+        be dead without an error (lightkube reconnects after a clean end, which sends no event)."""
+        return self._clock() - watched.heard > 2 * self._watch_timeout
 
     # --- helpers --------------------------------------------------------------------------------------------
 
@@ -301,6 +358,17 @@ async def _stop(watched: _Watched) -> None:
         watched.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watched.task
+
+
+def _at_most(version: str, bound: str) -> bool:
+    """``version`` is ``bound`` or, both being integers, older. resourceVersions are opaque in the API's
+    contract, but etcd's are increasing integers; other ones compare only as equal or not."""
+    if version == bound:
+        return True
+    try:
+        return int(version) < int(bound)
+    except ValueError:
+        return False
 
 
 def _resource(kind: str) -> Any:

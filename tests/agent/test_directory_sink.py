@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -207,13 +208,34 @@ def test_make_sink_builds_the_directory_sink_by_default(tmp_path: Path) -> None:
 # --- the index: an unchanged file is not read again, any change is seen -------------------------------------
 
 
+def a_minute_later() -> int:
+    """The clock of a sink that indexes each file a minute after its last change, as a sync some periods
+    later does: every identity indexed is trusted (none is "racily clean")."""
+    return time.time_ns() + 60_000_000_000
+
+
 @pytest.fixture
-async def listed(sink: DirectorySink) -> DirectorySink:
+def settled(tmp_path: Path) -> DirectorySink:
+    return DirectorySink(tmp_path / "manifests", clock=a_minute_later)
+
+
+@pytest.fixture
+async def listed(settled: DirectorySink) -> DirectorySink:
     """The shop's resources written by the sink and listed once: every file is indexed."""
-    await apply_all(sink, application_resources(SHOP))
-    await sink.list_owned("Application")
-    await sink.list_owned("Secret")
-    return sink
+    await apply_all(settled, application_resources(SHOP))
+    await settled.list_owned("Application")
+    await settled.list_owned("Secret")
+    return settled
+
+
+def after_the_next_tick(path: Path) -> None:
+    """Waits until the file system's clock, which moves in ticks, has passed ``path``'s ctime."""
+    probe = path.with_name(".probe")
+    while True:
+        probe.touch()
+        if probe.stat().st_ctime_ns > path.stat().st_ctime_ns:
+            probe.unlink()
+            return
 
 
 def changed_application(description: str) -> dict[str, Any]:
@@ -233,14 +255,52 @@ async def test_an_unchanged_file_is_not_read_again(listed: DirectorySink) -> Non
 
 
 async def test_a_file_written_by_the_sink_is_listed_as_written_without_reading_it(
-    sink: DirectorySink,
+    settled: DirectorySink,
 ) -> None:
-    await sink.apply(changed_application("written by the sink"))
+    await settled.apply(changed_application("written by the sink"))
 
-    applications = await sink.list_owned("Application")
+    applications = await settled.list_owned("Application")
 
     assert applications == {"mp-shop": changed_application("written by the sink")}
-    assert sink.files_read == 0
+    assert settled.files_read == 0
+
+
+async def test_the_sinks_write_is_indexed_as_a_restart_reads_it(settled: DirectorySink) -> None:
+    # given a manifest whose YAML reads back otherwise (a tuple is written as a list)
+    application = changed_application("written by the sink")
+    application["spec"]["labels"] = ("one", "two")
+
+    # when
+    await settled.apply(application)
+
+    # then
+    assert await settled.list_owned("Application") == await DirectorySink(settled.directory).list_owned(
+        "Application"
+    )
+
+
+async def test_a_file_replaced_right_after_the_sinks_rename_is_read_again(
+    settled: DirectorySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given someone renames another file over the sink's between its rename and its stat
+    replace = os.replace
+    replacement = settled.directory / "elsewhere.tmp"
+
+    def replaced_then_replaced_again(source: str, target: str) -> None:
+        replace(source, target)
+        replacement.write_text(yaml.safe_dump(changed_application("renamed over")), encoding="utf-8")
+        replace(replacement, target)
+
+    settled.directory.mkdir(parents=True)
+    monkeypatch.setattr(os, "replace", replaced_then_replaced_again)
+    await settled.apply(changed_application("written by the sink"))
+    monkeypatch.undo()
+
+    # when
+    applications = await settled.list_owned("Application")
+
+    # then
+    assert applications["mp-shop"]["spec"]["description"] == "renamed over"
 
 
 async def test_a_file_edited_in_place_is_read_again(listed: DirectorySink) -> None:
@@ -283,6 +343,50 @@ async def test_a_same_size_rewrite_with_a_new_mtime_is_read_again(listed: Direct
     # then
     assert applications["mp-shop"]["spec"]["description"] == "THE WEB SHOP"
     assert listed.files_read == 1
+
+
+async def test_an_edit_that_keeps_the_size_and_the_mtime_is_read_again(listed: DirectorySink) -> None:
+    # given the same number of bytes, in place, and the old modification time put back (touch -r, cp -p)
+    path = listed.directory / "application-mp-shop.yaml"
+    before = path.stat()
+    text = path.read_text(encoding="utf-8")
+    rewritten = text.replace("The web shop", "THE WEB SHOP")
+    after_the_next_tick(path)
+    path.write_text(rewritten, encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == (
+        before.st_ino,
+        before.st_mtime_ns,
+        before.st_size,
+    )
+
+    # when
+    applications = await listed.list_owned("Application")
+
+    # then
+    assert applications["mp-shop"]["spec"]["description"] == "THE WEB SHOP"
+    assert listed.files_read == 1
+
+
+async def test_a_file_indexed_within_a_second_of_its_last_change_is_read_again(tmp_path: Path) -> None:
+    # given a file listed half a second after it changed (it could change again within the same tick)
+    path = tmp_path / "application-mp-shop.yaml"
+    path.write_text(yaml.safe_dump(application_resources(SHOP)[0]), encoding="utf-8")
+
+    def half_a_second_after_the_change() -> int:
+        status = path.stat()
+        return max(status.st_mtime_ns, status.st_ctime_ns) + 500_000_000
+
+    sink = DirectorySink(tmp_path, clock=half_a_second_after_the_change)
+    await sink.list_owned("Application")
+
+    # when
+    applications = await sink.list_owned("Application")
+
+    # then
+    assert list(applications) == ["mp-shop"]
+    assert sink.files_read == 2
 
 
 async def test_a_file_deleted_by_hand_is_no_longer_listed(listed: DirectorySink) -> None:

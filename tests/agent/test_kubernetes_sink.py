@@ -14,13 +14,16 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from lightkube import AsyncClient
 
 from agent.errors import ResourceConflict, SinkError
 from agent.resources import application_resources
+from agent.settings import AgentSettings
 from agent.sinks import make_sink
 from agent.sinks.kubernetes import _RESOURCES, KubernetesSink
 from agent.status import CompassConnection, ConnectionState
 from agent.sync import synchronize
+from dataplane.catalog.kubernetes import kube_config
 from testing.kube import FakeKubeApi, Recorded
 from testing.waiting import wait_until
 from tests.agent.support import StaticDirector
@@ -431,6 +434,168 @@ async def test_closing_the_sink_ends_its_watches(kube_api: FakeKubeApi, tmp_path
     await made.aclose()
 
     await wait_until(lambda: kube_api.watch_count() == 0, what="the watches closed")
+
+
+class StepClock:
+    """The sink's monotonic clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_watch_asks_the_server_to_end_it_after_the_watch_timeout(
+    sink: KubernetesSink, kube_api: FakeKubeApi
+) -> None:
+    await sink.list_owned("Application")
+
+    await wait_until(lambda: kube_api.watch_count() == 1, what="the watch open")
+    watch = next(item for item in kube_api.requests if item.watching)
+    assert "timeoutSeconds=300" in watch.query.split("&")
+
+
+async def test_the_watch_timeout_is_the_agents_setting(kube_api: FakeKubeApi, tmp_path: Path) -> None:
+    settings = AgentSettings(
+        sink="kubernetes",
+        manifest_dir=tmp_path,
+        kubeconfig=kube_api.write_kubeconfig(tmp_path / "kubeconfig"),
+        secret_namespace=NAMESPACE,
+        kube_watch_timeout=42,
+    )
+    made = make_sink(settings)
+    assert isinstance(made, KubernetesSink)
+    try:
+        await made.list_owned("Application")
+
+        await wait_until(lambda: kube_api.watch_count() == 1, what="the watch open")
+        watch = next(item for item in kube_api.requests if item.watching)
+        assert "timeoutSeconds=42" in watch.query.split("&")
+    finally:
+        await made.aclose()
+
+
+async def test_a_kind_not_heard_from_for_twice_the_watch_timeout_is_listed_again(
+    kube_api: FakeKubeApi, tmp_path: Path
+) -> None:
+    # given a watch whose connection died without a word (nothing sent, no end, no error)
+    clock = StepClock()
+    config = kube_config(kube_api.write_kubeconfig(tmp_path / "kubeconfig"), None)
+    made = KubernetesSink(
+        AsyncClient(config=config), secret_namespace=NAMESPACE, watch_timeout=300, clock=clock
+    )
+    try:
+        kube_api.put_object(owned_shop())
+        await made.list_owned("Application")
+        await wait_until(lambda: kube_api.watch_count() == 1, what="the watch open")
+        kube_api.stall_watches()
+        kube_api.put_object(owned_shop("changed while the watch was dead"))
+
+        # when nothing was heard for more than twice the watch timeout
+        clock.now += 601
+        listed = await made.list_owned("Application")
+
+        # then
+        assert listed["mp-shop"]["spec"]["description"] == "changed while the watch was dead"
+        assert kube_api.lists(APPLICATIONS) == 2
+    finally:
+        await made.aclose()
+
+
+async def test_a_kind_heard_from_within_twice_the_watch_timeout_is_not_listed_again(
+    kube_api: FakeKubeApi, tmp_path: Path
+) -> None:
+    clock = StepClock()
+    config = kube_config(kube_api.write_kubeconfig(tmp_path / "kubeconfig"), None)
+    made = KubernetesSink(
+        AsyncClient(config=config), secret_namespace=NAMESPACE, watch_timeout=300, clock=clock
+    )
+    try:
+        await made.list_owned("Application")
+        clock.now += 599
+
+        await made.list_owned("Application")
+
+        assert kube_api.lists(APPLICATIONS) == 1
+    finally:
+        await made.aclose()
+
+
+async def test_the_sinks_own_write_does_not_replace_a_newer_change_the_watch_delivered(
+    sink: KubernetesSink, kube_api: FakeKubeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given someone else changes the Application after the sink's patch, and the watch delivers that change
+    # before the sink has the patch's answer
+    await sink.apply(owned_shop())
+    await sink.list_owned("Application")
+    patch = sink._client.patch
+
+    async def patched_then_changed(*args: Any, **kwargs: Any) -> Any:
+        answer = await patch(*args, **kwargs)
+        kube_api.put_object(owned_shop("changed by someone else"))
+        await wait_until(lambda: seen_with_description(sink, "changed by someone else"), what="the change")
+        return answer
+
+    monkeypatch.setattr(sink._client, "patch", patched_then_changed)
+
+    # when
+    await sink.apply(owned_shop("written by the sink"))
+
+    # then
+    assert await seen_with_description(sink, "changed by someone else")
+
+
+async def test_a_delete_by_the_sink_keeps_a_resource_recreated_meanwhile(
+    sink: KubernetesSink, kube_api: FakeKubeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given someone re-creates the Application after the sink's delete, and the watch delivers it before the
+    # sink has the delete's answer
+    await sink.apply(owned_shop())
+    await sink.list_owned("Application")
+    delete = sink._client.delete
+
+    async def deleted_then_recreated(*args: Any, **kwargs: Any) -> None:
+        await delete(*args, **kwargs)
+        kube_api.put_object(owned_shop("re-created"))
+        await wait_until(lambda: seen_with_description(sink, "re-created"), what="the re-creation")
+
+    monkeypatch.setattr(sink._client, "delete", deleted_then_recreated)
+
+    # when
+    await sink.delete("Application", "mp-shop")
+
+    # then
+    assert await seen_with_description(sink, "re-created")
+
+
+async def test_deleting_a_secret_kept_elsewhere_keeps_the_same_name_in_the_secret_namespace(
+    kube_api: FakeKubeApi, tmp_path: Path
+) -> None:
+    # given an owned Secret of one name both in the Secrets' namespace and where the sink keeps that name
+    here = shop()[1]
+    name = here["metadata"]["name"]
+    elsewhere = copy.deepcopy(here)
+    elsewhere["metadata"]["namespace"] = "istio-system"
+    kube_api.put_object(here)
+    kube_api.put_object(elsewhere)
+    made = KubernetesSink.from_config(
+        kubeconfig=kube_api.write_kubeconfig(tmp_path / "kubeconfig"),
+        secret_namespace=NAMESPACE,
+        secrets_elsewhere={name: "istio-system"},
+    )
+    try:
+        await made.list_owned("Secret")
+
+        # when
+        await made.delete("Secret", name)
+
+        # then
+        assert kube_api.object("Secret", name, "istio-system") is None
+        listed = await made.list_owned("Secret")
+        assert listed[name]["metadata"]["namespace"] == NAMESPACE
+    finally:
+        await made.aclose()
 
 
 def test_a_missing_kubeconfig_is_a_sink_error(tmp_path: Path) -> None:
