@@ -6,15 +6,22 @@ since the last complete fetch), the desired state is rebuilt from that fetch and
 so a resource removed by hand comes back; an unchanged sink then costs two reads and no write.
 
 Writes go in ``diff.KIND_ORDER``: Applications, then Secrets (a Secret's ownerReference needs the
-Application's uid); deletes too, so that no live Application points at a deleted Secret. A write that fails
-stops the sync (``ApplyFailed`` says what was already applied); a resource of the wanted name that is not the
-agent's is skipped, the rest applied, and the sync then fails with ``ApplyFailed`` naming it. Applications the
+Application's uid); deletes too, so that no live Application points at a deleted Secret. Each kind's creates and
+updates, then each kind's deletes, are one batch of the sink (``Sink.batch``): its writes run side by side, up to
+the sink's ``concurrency``, and the next batch starts only once the sink has made this one durable (the directory
+sink fsyncs the directory once per batch), so that nothing written later, down to the CompassConnection's status
+that the agent saves after the sync, gets ahead of what it follows. A write that fails stops the sync: no further
+write starts, those under way finish, the batch is made durable, and ``ApplyFailed`` says what was applied; a
+resource of the wanted name that is not the agent's is skipped, the rest applied, and the sync then fails with
+``ApplyFailed`` naming it. Applications the
 Director gives one resource name (``resources.NameConflict``) fail the sync the same way, after the rest is
 applied: the one whose resource exists keeps it untouched, with its Secrets; none is created if none exists.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,7 +32,7 @@ from agent.diff import KIND_ORDER, SyncPlan, plan
 from agent.director_client import FetchResult
 from agent.errors import AgentError, ApplyFailed, ResourceConflict, SyncFailed
 from agent.resources import DEFAULT_GATEWAY_URL, DEFAULT_SECRET_NAMESPACE, NameConflict, desired_resources
-from agent.sinks.base import APPLICATION_KIND, Manifest, Sink
+from agent.sinks.base import APPLICATION_KIND, Batch, Manifest, Sink
 
 __all__ = ["NameConflict", "SyncPlan", "SyncResult", "synchronize"]
 
@@ -108,32 +115,86 @@ async def synchronize(
 
 async def _apply(sync_plan: SyncPlan, sink: Sink, applied: list[str]) -> list[str]:
     """Writes the plan; returns why resources that are not the agent's were left as they are."""
+    writes = _Writes(applied, total=len(sync_plan.creates) + len(sync_plan.updates) + len(sync_plan.deletes))
+    for batch in _batches(sync_plan):
+        await writes.run(sink, batch)
+    return writes.conflicts
+
+
+@dataclass(frozen=True)
+class _Write:
+    verb: str  # create, update or delete
+    kind: str
+    name: str
+    manifest: Manifest | None = None  # None: a delete
+
+    @property
+    def step(self) -> str:
+        return f"{self.verb} {self.kind}/{self.name}"
+
+    def into(self, batch: Batch) -> Awaitable[None]:
+        return batch.delete(self.kind, self.name) if self.manifest is None else batch.apply(self.manifest)
+
+
+def _batches(sync_plan: SyncPlan) -> list[list[_Write]]:
+    """Creates and updates, one batch per kind in KIND_ORDER (creates first within it), then deletes alike."""
     rank = {kind: index for index, kind in enumerate(KIND_ORDER)}
-    writes: list[tuple[str, Manifest]] = [("create", item) for item in sync_plan.creates]
-    writes += [("update", item) for item in sync_plan.updates]
-    # Stable: within a kind, creates stay before updates.
-    writes.sort(key=lambda write: rank.get(write[1]["kind"], len(KIND_ORDER)))
-    total = len(writes) + len(sync_plan.deletes)
-    conflicts: list[str] = []
 
-    async def attempt(step: str, action: Awaitable[None]) -> None:
+    def order(write: _Write) -> tuple[bool, int]:
+        return write.verb == "delete", rank.get(write.kind, len(KIND_ORDER))
+
+    writes = [
+        _Write(verb, item["kind"], item["metadata"]["name"], item)
+        for verb, items in (("create", sync_plan.creates), ("update", sync_plan.updates))
+        for item in items
+    ]
+    writes += [_Write("delete", kind, name) for kind, name in sync_plan.deletes]
+    return [list(group) for _, group in itertools.groupby(sorted(writes, key=order), key=order)]
+
+
+class _Writes:
+    """The writes of one sync so far: ``applied`` (shared with the caller), the reasons of resources that are
+    not the agent's, and the first write that failed."""
+
+    def __init__(self, applied: list[str], *, total: int) -> None:
+        self.applied = applied
+        self.total = total
+        self.conflicts: list[str] = []
+        self.failed: tuple[str, Exception] | None = None
+
+    async def run(self, sink: Sink, writes: list[_Write]) -> None:
+        """One batch: ``concurrency`` writers take the writes in turn until none is left or one failed."""
+        pending = iter(writes)
+        async with sink.batch() as batch:
+
+            async def writer() -> None:
+                for write in pending:  # one iterator for all writers: each write is taken once
+                    if self.failed is not None:
+                        return
+                    await self._attempt(write, batch)
+
+            async with asyncio.TaskGroup() as group:
+                for _ in range(max(1, batch.concurrency)):
+                    group.create_task(writer())
+        if self.failed is not None:
+            step, exc = self.failed
+            if isinstance(exc, AgentError):
+                raise ApplyFailed(exc.reason, applied=self.applied, failed=step, code=exc.code) from exc
+            raise ApplyFailed(f"{step}: {exc!r}", applied=self.applied, failed=step) from exc
+
+    async def _attempt(self, write: _Write, batch: Batch) -> None:
         try:
-            await action
+            await write.into(batch)
         except ResourceConflict as exc:
-            log.warning("resource_not_ours", step=step, reason=exc.reason)
-            conflicts.append(exc.reason)
+            log.warning("resource_not_ours", step=write.step, reason=exc.reason)
+            self.conflicts.append(exc.reason)
             return
-        except AgentError as exc:
-            raise ApplyFailed(exc.reason, applied=applied, failed=step, code=exc.code) from exc
-        except Exception as exc:  # a sink's unexpected error must not look like success, nor end the agent
-            raise ApplyFailed(f"{step}: {exc!r}", applied=applied, failed=step) from exc
-        applied.append(step)
-        done = len(applied) + len(conflicts)
+        # A sink's unexpected error must not look like success, nor end the agent: ApplyFailed, once the batch ends.
+        except Exception as exc:  # noqa: BLE001
+            if self.failed is None:
+                self.failed = (write.step, exc)
+            return
+        self.applied.append(write.step)
+        done = len(self.applied) + len(self.conflicts)
         if done % PROGRESS_EVERY == 0:
-            log.info("sync_progress", done=done, total=total)
-
-    for verb, manifest in writes:
-        await attempt(f"{verb} {manifest['kind']}/{manifest['metadata']['name']}", sink.apply(manifest))
-    for kind, name in sync_plan.deletes:
-        await attempt(f"delete {kind}/{name}", sink.delete(kind, name))
-    return conflicts
+            log.info("sync_progress", done=done, total=self.total)

@@ -157,7 +157,8 @@ class Operator:
 class CountingSink(DirectorySink):
     """The directory sink, counting the files it writes or deletes (an unchanged file is not written) and
     timing ``list_owned`` (listing the directory; reading and parsing only the manifests its index does not
-    hold unchanged: ``files_read``)."""
+    hold unchanged: ``files_read``); ``directory_syncs``: the fsyncs of the directory (one per batch of a sync,
+    one per single write such as the status record's)."""
 
     def __init__(self, directory: Path) -> None:
         super().__init__(directory)
@@ -166,7 +167,7 @@ class CountingSink(DirectorySink):
         self.read_seconds = 0.0
 
     def reset(self) -> None:
-        self.resource_writes = self.record_writes = self.files_read = 0
+        self.resource_writes = self.record_writes = self.files_read = self.directory_syncs = 0
         self.read_seconds = 0.0
 
     async def list_owned(self, kind: str) -> dict[str, Manifest]:
@@ -182,13 +183,13 @@ class CountingSink(DirectorySink):
         else:
             self.resource_writes += 1
 
-    def _write(self, path: Path, text: bytes, *, secret: bool) -> os.stat_result | None:
+    def _write(self, path: Path, text: bytes, *, secret: bool, sync_directory: bool) -> os.stat_result | None:
         self._count(path.name)
-        return super()._write(path, text, secret=secret)
+        return super()._write(path, text, secret=secret, sync_directory=sync_directory)
 
-    def _delete(self, kind: str, name: str) -> None:
+    def _delete(self, kind: str, name: str, *, sync_directory: bool = True) -> bool:
         self._count(f"{kind.lower()}-")
-        super()._delete(kind, name)
+        return super()._delete(kind, name, sync_directory=sync_directory)
 
     def stats(self) -> dict[str, tuple[int, int]]:
         """File name → (inode, mtime ns) of each resource manifest (the status record left out)."""
@@ -228,6 +229,7 @@ class SyncFigures:
     server_cpu: float
     resource_writes: int
     record_writes: int
+    directory_syncs: int
     not_modified: bool
     outcome: Outcome
 
@@ -286,6 +288,7 @@ async def timed_sync(
         server_cpu=server_cpu,
         resource_writes=sink.resource_writes,
         record_writes=sink.record_writes,
+        directory_syncs=sink.directory_syncs,
         not_modified=sum(item.not_modified for item in directors) > not_modified_before,
         outcome=outcome,
     )
@@ -586,7 +589,7 @@ def format_report(report: SizeReport) -> str:
         f"  connect (token → certificate, EC P-256)       {report.connect_seconds:8.3f} s",
         (
             "  sync                         seconds   fetch s  sink read s  files read  agent CPU s  server CPU s"
-            "  resource writes  status writes"
+            "  resource writes  status writes  dir fsyncs"
         ),
     ]
     rows = [("first sync", first)]
@@ -598,6 +601,7 @@ def format_report(report: SizeReport) -> str:
             f"  {title:<26} {sync.seconds:9.3f} {sync.fetch_seconds:9.3f} {sync.read_seconds:12.3f}"
             f" {sync.files_read:11d} {sync.agent_cpu:12.3f}"
             f" {sync.server_cpu:13.3f} {sync.resource_writes:16d} {sync.record_writes:14d}"
+            f" {sync.directory_syncs:11d}"
         )
     lines.append(
         f"  unchanged sync: 304 = {unchanged.not_modified}, resource files untouched (inode, mtime) = "

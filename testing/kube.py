@@ -23,7 +23,8 @@ custom resources), Secrets and Subscriptions (namespaced):
 - ``metadata.uid``, ``creationTimestamp`` and a ``resourceVersion`` bumped on every change (and only then),
   one counter for all kinds as in etcd; ``stringData`` folded into ``data`` as the real server does.
 
-Every request is recorded (``requests``), so a test can count writes; ``fail_next`` makes the next matching
+Every request is recorded (``requests``), so a test can count writes, and ``most_in_flight`` is the most requests
+(watches aside) handled at once, each taking at least ``latency`` seconds as across a network; ``fail_next`` makes the next matching
 request answer with an error, ``before_next`` runs an action (another writer) just before it is handled;
 ``end_watches`` closes the open watches as the server does when their time is up, ``stall_watches`` makes them
 fall silent as a dead connection does (no event, no end, not even at ``timeoutSeconds``). No real cluster is used
@@ -50,6 +51,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from testing.threaded import ThreadedServer
 
@@ -89,7 +91,11 @@ class Recorded:
 
     @property
     def watching(self) -> bool:
-        return any(part in {"watch=true", "watch=1"} for part in self.query.split("&"))
+        return watching(self.query)
+
+
+def watching(query: str) -> bool:
+    return any(part in {"watch=true", "watch=1"} for part in query.split("&"))
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,9 @@ class FakeKubeApi:
         self._compacted = 0  # a watch from an older resourceVersion is answered 410
         self._stalling = False  # new watches start stalled (stall_watches)
         self._watchers: list[_Watcher] = []
+        self.latency = 0.0
+        self.most_in_flight = 0
+        self._in_flight = 0
         self._lock = threading.Lock()
         self._served: ThreadedServer | None = None
         many, one = ["GET", "POST"], ["GET", "PUT", "PATCH", "DELETE"]
@@ -200,7 +209,23 @@ class FakeKubeApi:
             Route("/api/{version}/namespaces/{namespace}/{plural}", self._collection, methods=many),
             Route("/api/{version}/namespaces/{namespace}/{plural}/{name}", self._item, methods=one),
         ]
-        self.app = Starlette(routes=routes)
+        self._routes = Starlette(routes=routes)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The API, counting the requests under way (a watch stays open: not counted)."""
+        counted = scope["type"] == "http" and not watching(scope["query_string"].decode())
+        if counted:
+            with self._lock:
+                self._in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self._in_flight)
+        try:
+            if counted and self.latency:
+                await asyncio.sleep(self.latency)
+            await self._routes(scope, receive, send)
+        finally:
+            if counted:
+                with self._lock:
+                    self._in_flight -= 1
 
     # --- running it -----------------------------------------------------------------------------------------
 
@@ -210,7 +235,7 @@ class FakeKubeApi:
         return f"http://127.0.0.1:{self._served.port}"
 
     def start(self) -> FakeKubeApi:
-        self._served = ThreadedServer(self.app).start()
+        self._served = ThreadedServer(self.app, interface="asgi3").start()  # a bound method: say so
         return self
 
     def stop(self) -> None:
@@ -242,6 +267,8 @@ class FakeKubeApi:
             self.failures.clear()
             self.hooks.clear()
             self._stalling = False
+            self.latency = 0.0
+            self.most_in_flight = 0
         self.compact()
         self.end_watches()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 OWNERSHIP_LABEL = ("applicationconnector.kyma-project.io/managed-by", "compass-runtime-agent")
@@ -16,7 +17,28 @@ MANAGED_KINDS = frozenset({APPLICATION_KIND, SECRET_KIND})
 Manifest = dict[str, Any]
 
 
+class Batch(Protocol):
+    """Writes of one batch: they may run at the same time, up to ``concurrency`` of them, so none of them may
+    depend on another (a Secret's ownerReference on its Application: the Application goes in an earlier
+    batch)."""
+
+    @property
+    def concurrency(self) -> int:
+        """How many of the batch's writes the sink does well with at once."""
+        ...
+
+    async def apply(self, manifest: Manifest) -> None: ...
+
+    async def delete(self, kind: str, name: str) -> None: ...
+
+
 class Sink(Protocol):
+    def batch(self) -> AbstractAsyncContextManager[Batch]:
+        """Writes acknowledged together: each is as durable as the sink's single ``apply``/``delete`` once the
+        block has exited (the exit waits for that, also when the block raises), not when it returns; only
+        then may a write that describes them (the CompassConnection's status) follow."""
+        ...
+
     async def list_owned(self, kind: str) -> dict[str, Manifest]:
         """name -> manifest of the resources of ``kind`` carrying the ownership label (Applications: and
         ``spec.compassMetadata``). The manifests are the sink's cache: read them, never change them."""

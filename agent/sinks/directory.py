@@ -17,6 +17,15 @@ was less than a second old when it was indexed is not trusted: the file is read 
 sink's own writes index what they wrote (parsed back from the bytes, as a restart would read them) by the
 identity the file has after the rename, provided it is still the file written. ``files_read`` counts the files
 read and parsed, for tests and benchmarks.
+
+A single ``apply`` or ``delete`` fsyncs the directory before it returns, so that the rename (or the unlink) is
+durable. In a ``batch()`` each file is still fsynced before its rename (a reader and a crash still see a whole
+file or none), but the directory is fsynced once, when the batch ends: the batch's writes are acknowledged
+together, by the end of the block. ``directory_syncs`` counts those fsyncs. A sync runs a batch's writes
+``WRITE_THREADS`` at once, in asyncio's default thread pool (min(32, CPUs + 4) threads: 6 on 2 CPUs): the
+files' fsyncs then wait side by side (ext4 commits them together). Measured on this machine's disk, 1,000
+Applications in one batch: 1.64 s one at a time, 1.32 s four at once, 1.08 s with 8 (the pool's 6 threads),
+1.19 s with 16; 2.78 s one by one with a directory fsync each.
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +44,7 @@ from typing import Any
 import yaml
 
 from agent.errors import ResourceConflict, SinkError
-from agent.sinks.base import MANAGED_KINDS, SECRET_KIND, Manifest, describe, is_owned
+from agent.sinks.base import MANAGED_KINDS, SECRET_KIND, Batch, Manifest, describe, is_owned
 from dataplane.names import is_resource_name
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -54,6 +64,7 @@ def dump(manifest: Manifest) -> str:
 _Identity = tuple[int, int, int, int, int]  # device, inode, mtime ns, ctime ns, size
 # An entry indexed less than this after its file's last mtime or ctime may miss a change in the same tick.
 _RACY_NS = 1_000_000_000
+WRITE_THREADS = 8  # a batch's file writes under way at once (see the module's docstring)
 
 
 @dataclass(frozen=True)
@@ -67,12 +78,25 @@ class _Indexed:
     settled: bool
 
 
+@dataclass
+class _Batch:
+    """An open batch: ``changed`` once one of its writes renamed or removed a file."""
+
+    changed: bool = False
+
+
 class DirectorySink:
-    def __init__(self, directory: Path, *, clock: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self, directory: Path, *, clock: Callable[[], int] = time.time_ns, write_threads: int = WRITE_THREADS
+    ) -> None:
         """``clock``: the wall clock in ns, as file timestamps are."""
         self.directory = Path(directory)
         self.files_read = 0
+        self.directory_syncs = 0
+        self.concurrency = write_threads
         self._clock = clock
+        # The batch the current task writes in: the tasks a batch's block starts inherit it, others do not.
+        self._batch: ContextVar[_Batch | None] = ContextVar(f"directory-batch-{id(self)}", default=None)
         # File name -> what list_owned found in it; only names seen in the last listing (or written since).
         self._index: dict[str, _Indexed] = {}
 
@@ -88,13 +112,30 @@ class DirectorySink:
         return await asyncio.to_thread(self._list_owned, kind)
 
     async def apply(self, manifest: Manifest) -> None:
-        await asyncio.to_thread(self._apply, manifest)
+        batch = self._batch.get()
+        changed = await asyncio.to_thread(self._apply, manifest, sync_directory=batch is None)
+        if batch is not None and changed:
+            batch.changed = True
 
     async def delete(self, kind: str, name: str) -> None:
-        await asyncio.to_thread(self._delete, kind, name)
+        batch = self._batch.get()
+        changed = await asyncio.to_thread(self._delete, kind, name, sync_directory=batch is None)
+        if batch is not None and changed:
+            batch.changed = True
 
     async def get(self, kind: str, name: str) -> Manifest | None:
         return await asyncio.to_thread(self._get, kind, name)
+
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[Batch]:
+        batch = _Batch()
+        token = self._batch.set(batch)
+        try:
+            yield self
+        finally:
+            self._batch.reset(token)
+            if batch.changed:
+                await asyncio.to_thread(self._sync_directory)
 
     # --- blocking work, run in a thread ---------------------------------------------------------------------
 
@@ -169,7 +210,8 @@ class DirectorySink:
         except OSError as exc:
             raise SinkError(f"cannot read {path}: {exc}") from exc
 
-    def _apply(self, manifest: Manifest) -> None:
+    def _apply(self, manifest: Manifest, *, sync_directory: bool = True) -> bool:
+        """Whether a file was renamed into place."""
         kind = str(manifest.get("kind"))
         path = self.path_for(kind, str((manifest.get("metadata") or {}).get("name")))
         text = dump(manifest).encode("utf-8")
@@ -181,24 +223,26 @@ class DirectorySink:
             raise SinkError(f"cannot read {path}: {exc}") from exc
         if current is not None:
             if current == text:
-                return
+                return False
             if kind in MANAGED_KINDS and not _owned_bytes(current):
                 raise ResourceConflict(f"{describe(manifest)} exists in {path}, not managed by the agent")
-        written = self._write(path, text, secret=kind == SECRET_KIND)
+        written = self._write(path, text, secret=kind == SECRET_KIND, sync_directory=sync_directory)
         if written is None:
             self._index.pop(path.name, None)  # replaced by someone else at once: read at the next listing
-            return
+            return True
         # What was written, as a restart reads it (not the caller's manifest, which may differ or change).
         self._index[path.name] = self._entry(
             written, self._owned_in(path.name, kind, _parse(text, str(path)))
         )
+        return True
 
-    def _delete(self, kind: str, name: str) -> None:
+    def _delete(self, kind: str, name: str, *, sync_directory: bool = True) -> bool:
+        """Whether a file was removed."""
         path = self.path_for(kind, name)
         try:
             current = path.read_bytes()
         except FileNotFoundError:
-            return
+            return False
         except OSError as exc:
             raise SinkError(f"cannot read {path}: {exc}") from exc
         if kind in MANAGED_KINDS and not _owned_bytes(current):
@@ -206,13 +250,29 @@ class DirectorySink:
         self._index.pop(path.name, None)
         try:
             path.unlink()
-            _fsync_directory(self.directory)
         except FileNotFoundError:
-            return
+            return False
         except OSError as exc:
             raise SinkError(f"cannot delete {path}: {exc}") from exc
+        if sync_directory:
+            self._sync_directory()
+        return True
 
-    def _write(self, path: Path, text: bytes, *, secret: bool) -> os.stat_result | None:
+    def _sync_directory(self) -> None:
+        """Makes the directory's renames and removals so far durable."""
+        try:
+            descriptor = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        except OSError as exc:
+            raise SinkError(f"cannot sync {self.directory}: {exc}") from exc
+        self.directory_syncs += 1
+
+    def _write(
+        self, path: Path, text: bytes, *, secret: bool, sync_directory: bool
+    ) -> os.stat_result | None:
         """Returns the status of the file written, taken after the rename (which moves its ctime); None when
         ``path`` is another file by then (someone else's rename)."""
         try:
@@ -229,7 +289,6 @@ class DirectorySink:
                 os.fsync(handle.fileno())
                 descriptor_status = os.fstat(handle.fileno())
             os.replace(temporary, path)
-            _fsync_directory(self.directory)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
@@ -238,6 +297,8 @@ class DirectorySink:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
+        if sync_directory:
+            self._sync_directory()
         try:
             written = os.stat(path)
         except OSError:
@@ -269,10 +330,3 @@ def _owned_bytes(content: bytes) -> bool:
         return False
     return manifest is not None and is_owned(manifest)
 
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -23,6 +23,11 @@ A write's answer or a watch event never replaces what the cache holds at a newer
 integers when both are, as etcd's are), and a delete by the sink removes only the version it deleted: another
 writer's newer change, or a re-creation, that the watch delivered meanwhile stays.
 
+Each write is one or two HTTP calls and durable once the API server has answered, so a ``batch()`` is the
+sink itself, with ``apply_concurrency`` (default ``APPLY_CONCURRENCY``) of its writes under way at once: the
+sync then waits on round trips side by side, while the API server's own limits (its max-mutating-requests-inflight
+defaults to 200, shared by every client) see a handful of requests from the agent.
+
 Not run against a real cluster here: the tests use testing/kube.py.
 """
 
@@ -53,6 +58,7 @@ from agent.sinks.base import (
     MANAGED_KINDS,
     OWNERSHIP_LABEL,
     SECRET_KIND,
+    Batch,
     Manifest,
     describe,
     is_owned,
@@ -79,6 +85,7 @@ _RESOURCES: dict[str, Any] = {
 _SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation", "selfLink")
 _OWNED_SELECTOR: LabelSelector = {OWNERSHIP_LABEL[0]: OWNERSHIP_LABEL[1]}
 DEFAULT_WATCH_TIMEOUT = 300  # seconds; client-go's reflector asks for 5 to 10 minutes
+APPLY_CONCURRENCY = 8  # a batch's requests in flight at once (see the module's docstring)
 
 
 @dataclass
@@ -138,10 +145,12 @@ class KubernetesSink:
         secret_namespace: str,
         secrets_elsewhere: Mapping[str, str] | None = None,
         watch_timeout: int = DEFAULT_WATCH_TIMEOUT,
+        apply_concurrency: int = APPLY_CONCURRENCY,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._watch_timeout = watch_timeout
+        self.concurrency = apply_concurrency
         self._clock = clock
         self.secret_namespace = secret_namespace
         # Secrets the agent keeps outside secret_namespace, name -> namespace (the CA Secret, by default in
@@ -265,6 +274,9 @@ class KubernetesSink:
             self._uids.pop(name, None)
         if kind in self._watched:
             self._watched[kind].forget(existing)
+
+    def batch(self) -> contextlib.AbstractAsyncContextManager[Batch]:
+        return contextlib.nullcontext(self)
 
     # --- the cache of owned resources -----------------------------------------------------------------------
 

@@ -73,6 +73,12 @@ RUNTIME_POLLS_TOTAL: Final = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+RUNTIME_ANSWER_ENCODINGS_TOTAL: Final = Counter(
+    "compass_runtime_answer_encodings_total",
+    "Representations of kept runtime answers made, once each: gzip (compressed) or identity (decompressed).",
+    ["encoding"],
+    registry=REGISTRY,
+)
 TRANSACTION_RETRIES_TOTAL: Final = Counter(
     "compass_transaction_retries",
     "Director mutations run again because PostgreSQL aborted their transaction, by reason: deadlock, serialization.",

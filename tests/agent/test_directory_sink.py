@@ -6,6 +6,7 @@ documents with apiVersion, kind and metadata.name (and a namespace for Secrets),
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import time
@@ -404,3 +405,83 @@ async def test_a_file_that_loses_the_ownership_label_by_hand_is_no_longer_owned(
     os.utime(path, ns=(0, path.stat().st_mtime_ns + 1_000_000))  # whatever the clock's granularity
 
     assert await listed.list_owned("Application") == {}
+
+
+# --- batches ------------------------------------------------------------------------------------------------
+
+
+def owned_application(name: str) -> dict[str, Any]:
+    application = application_resources(SHOP)[0]
+    application["metadata"]["name"] = name
+    return application
+
+
+async def test_single_writes_each_fsync_the_directory(sink: DirectorySink) -> None:
+    await apply_all(sink, [owned_application(f"app-{index}") for index in range(3)])
+    await sink.delete("Application", "app-0")
+
+    assert sink.directory_syncs == 4
+
+
+async def test_a_batch_fsyncs_the_directory_once_for_all_its_writes(sink: DirectorySink) -> None:
+    # given
+    await apply_all(sink, [owned_application("old-1"), owned_application("old-2")])
+    before = sink.directory_syncs
+
+    # when
+    async with sink.batch() as batch, asyncio.TaskGroup() as group:
+        for index in range(10):
+            group.create_task(batch.apply(owned_application(f"app-{index}")))
+        group.create_task(batch.delete("Application", "old-1"))
+        group.create_task(batch.delete("Application", "old-2"))
+
+    # then
+    assert sink.directory_syncs - before == 1
+    assert sorted(await sink.list_owned("Application")) == [f"app-{index}" for index in range(10)]
+
+
+async def test_a_batch_that_changes_no_file_does_not_fsync_the_directory(sink: DirectorySink) -> None:
+    # given
+    application = owned_application("app")
+    await sink.apply(application)
+    before = sink.directory_syncs
+
+    # when: the same content again, and a delete of nothing
+    async with sink.batch() as batch:
+        await batch.apply(application)
+        await batch.delete("Application", "gone")
+
+    # then
+    assert sink.directory_syncs == before
+
+
+async def test_a_batch_is_fsynced_when_its_block_fails(sink: DirectorySink) -> None:
+    with pytest.raises(SinkError, match="disk full"):
+        async with sink.batch() as batch:
+            await batch.apply(owned_application("app"))
+            raise SinkError("disk full")
+
+    assert sink.directory_syncs == 1
+
+
+async def test_a_write_outside_an_open_batch_is_durable_when_it_returns(sink: DirectorySink) -> None:
+    # given a batch that is still open in another task
+    opened, finish = asyncio.Event(), asyncio.Event()
+
+    async def batch_in_progress() -> None:
+        async with sink.batch() as batch:
+            await batch.apply(owned_application("in-batch"))
+            opened.set()
+            await finish.wait()
+
+    task = asyncio.create_task(batch_in_progress())
+    await opened.wait()
+
+    # when
+    await sink.apply(owned_application("alone"))
+
+    # then: its own fsync, not the batch's at the end
+    assert sink.directory_syncs == 1
+    finish.set()
+    await task
+    assert sink.directory_syncs == 2

@@ -20,7 +20,7 @@ from agent.errors import ResourceConflict, SinkError
 from agent.resources import application_resources
 from agent.settings import AgentSettings
 from agent.sinks import make_sink
-from agent.sinks.kubernetes import _RESOURCES, KubernetesSink
+from agent.sinks.kubernetes import _RESOURCES, APPLY_CONCURRENCY, KubernetesSink
 from agent.status import CompassConnection, ConnectionState
 from agent.sync import synchronize
 from dataplane.catalog.kubernetes import kube_config
@@ -261,6 +261,28 @@ async def test_an_unchanged_sync_performs_zero_writes(sink: KubernetesSink, kube
     # then
     assert second.plan.empty
     assert len(kube_api.writes()) == writes
+
+
+async def test_a_sync_applies_each_batch_with_at_most_the_sinks_concurrency_in_flight(
+    sink: KubernetesSink, kube_api: FakeKubeApi
+) -> None:
+    # given an API server some milliseconds away, and more writes than the bound
+    kube_api.latency = 0.02
+    shops = [{**SHOP, "id": f"shop-{index}", "name": f"mp-shop-{index}"} for index in range(12)]
+
+    # when
+    result = await synchronize(StaticDirector(shops), sink, runtime_id="runtime", secret_namespace=NAMESPACE)
+
+    # then
+    assert len(result.applied) == 4 * len(shops)
+    assert kube_api.most_in_flight == APPLY_CONCURRENCY
+    # and each Secret still names its Application, written in the batch before
+    uids = {name: kube_api.object("Application", name)["metadata"]["uid"] for name in kube_api.names("Application")}  # type: ignore[index]
+    secrets = [item for key, item in kube_api.objects.items() if key[0] == "Secret"]
+    assert len(secrets) == 3 * len(shops)
+    for secret in secrets:
+        (owner,) = secret["metadata"]["ownerReferences"]
+        assert owner["uid"] == uids[owner["name"]]
 
 
 # --- list once, then watch ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from agent.errors import ApplyFailed, SinkError, SyncFailed
 from agent.resources import application_resources
 from agent.sinks.base import Manifest
 from agent.sinks.directory import DirectorySink
+from agent.status import CompassConnection, ConnectionState
 from agent.sync import synchronize
 from dataplane.names import PROXY_TIMEOUT_ANNOTATION
 from testing.ports import free_port
@@ -270,6 +271,74 @@ async def test_a_sink_failure_midway_reports_what_was_applied(tmp_path: Path) ->
     assert failure.value.applied == ["create Application/mp-shop"]
     assert failure.value.failed == f"create Secret/{secret}"
     assert "disk full" in failure.value.reason
+
+
+async def test_a_failed_write_starts_no_other_but_the_writes_under_way_finish_and_are_made_durable(
+    tmp_path: Path,
+) -> None:
+    # given a sink whose third write fails, while the second is under way
+    sink = RecordingSink(tmp_path / "manifests", fail_at=3)
+    secrets = [item["metadata"]["name"] for item in application_resources(SHOP)[1:]]
+
+    # when
+    with pytest.raises(ApplyFailed, match="disk full") as failure:
+        await synchronize(StaticDirector([SHOP]), sink, runtime_id="runtime")
+
+    # then
+    assert failure.value.applied == ["create Application/mp-shop", f"create Secret/{secrets[0]}"]
+    assert failure.value.failed == f"create Secret/{secrets[1]}"
+    assert len(sink.writes) == 3  # the last Secret was never started
+    assert sink.directory_syncs == 2  # one per batch, the failed one included
+    assert (sink.directory / f"secret-{secrets[0]}.yaml").exists()
+
+
+class OrderRecordingSink(DirectorySink):
+    """The directory sink, noting each write as it returns and each fsync of the directory."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.events: list[str] = []
+
+    async def apply(self, manifest: Manifest) -> None:
+        await super().apply(manifest)
+        self.events.append(f"wrote {manifest['kind']}")
+
+    def _sync_directory(self) -> None:
+        super()._sync_directory()
+        self.events.append("synced")
+
+
+async def test_a_sync_returns_once_its_writes_are_durable_one_directory_fsync_per_batch(tmp_path: Path) -> None:
+    # given
+    sink = OrderRecordingSink(tmp_path / "manifests")
+
+    # when: a sync, then the status the agent saves after it
+    await synchronize(StaticDirector([SHOP]), sink, runtime_id="runtime")
+    await sink.apply(CompassConnection(state=ConnectionState.SYNCHRONIZED).to_manifest())
+
+    # then: the Applications, then the Secrets, each batch durable before anything written after it
+    assert sink.events == [
+        "wrote Application", "synced",
+        "wrote Secret", "wrote Secret", "wrote Secret", "synced",
+        "synced", "wrote CompassConnection",
+    ]
+
+
+async def test_deletes_are_batches_of_their_own_after_the_writes(tmp_path: Path) -> None:
+    # given
+    sink = OrderRecordingSink(tmp_path / "manifests")
+    other = {**SHOP, "id": "other", "name": "mp-other"}
+    await synchronize(StaticDirector([SHOP, other]), sink, runtime_id="runtime")
+    sink.events.clear()
+
+    # when the second application is unassigned
+    await synchronize(StaticDirector([SHOP]), sink, runtime_id="runtime")
+
+    # then: its Application, then its Secrets, are deleted, each batch fsynced once
+    assert sink.events == ["synced", "synced"]
+    assert sorted(path.name for path in sink.directory.iterdir()) == sorted(
+        f"{item['kind'].lower()}-{item['metadata']['name']}.yaml" for item in application_resources(SHOP)
+    )
 
 
 async def test_an_unreadable_sink_fails_before_any_write(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from datetime import timedelta
@@ -11,7 +12,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from director.polling.middleware import _etag
+from director.polling.middleware import KeptAnswer, _admits_gzip, _etag
+from kernel.cache import MemoryCache
 from kernel.db import Database
 from kernel.observability.metrics import REGISTRY
 from kernel.settings import Settings
@@ -39,6 +41,21 @@ class Runtime:
     async def poll(self, etag: str | None = None) -> httpx.Response:
         headers = {**self.headers, **({"If-None-Match": etag} if etag else {})}
         return await self.client.post(DIRECTOR, json={"query": SYNC % self.id, "variables": None}, headers=headers)
+
+    async def poll_encoded(
+        self, accept_encoding: str | None, etag: str | None = None
+    ) -> tuple[httpx.Response, bytes]:
+        """A poll with exactly this Accept-Encoding (None: without one, which httpx would add), and the body as
+        the server sent it."""
+        headers = {**self.headers, **({"If-None-Match": etag} if etag else {})}
+        request = self.client.build_request("POST", DIRECTOR, json={"query": SYNC % self.id}, headers=headers)
+        del request.headers["accept-encoding"]
+        if accept_encoding is not None:
+            request.headers["accept-encoding"] = accept_encoding
+        response = await self.client.send(request, stream=True)
+        sent = b"".join([chunk async for chunk in response.aiter_raw()])
+        await response.aclose()
+        return response, sent
 
 
 async def _connect(client: httpx.AsyncClient, operator: Operator, runtime_id: str) -> Runtime:
@@ -437,3 +454,152 @@ async def test_runtimes_that_ask_for_normalized_names_and_those_that_do_not_get_
     names = [(await runtime.poll()).json()["data"]["result"]["data"][0]["name"] for runtime in (normalized, plain)]
 
     assert names == ["mp-shop", "shop"]
+
+
+# --- kept answers in the representation the runtime accepts -------------------------------------------------
+
+
+def _encodings_made(encoding: str) -> float:
+    return REGISTRY.get_sample_value("compass_runtime_answer_encodings_total", {"encoding": encoding}) or 0.0
+
+
+async def test_a_gzip_accepting_runtime_gets_gzip_that_decompresses_to_exactly_the_identity_answer(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    _, runtime = operator_and_runtime
+
+    compressed, compressed_bytes = await runtime.poll_encoded("gzip")
+    plain, plain_bytes = await runtime.poll_encoded(None)
+
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert compressed.headers["content-length"] == str(len(compressed_bytes))
+    assert "content-encoding" not in plain.headers
+    assert plain.headers["content-length"] == str(len(plain_bytes))
+    assert gzip.decompress(compressed_bytes) == plain_bytes
+    assert json.loads(plain_bytes)["data"]["result"]["totalCount"] == 1
+
+
+async def test_a_kept_identity_answer_is_served_as_gzip_to_a_runtime_that_accepts_it(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    _, runtime = operator_and_runtime
+
+    _, plain_bytes = await runtime.poll_encoded("identity")
+    compressed, compressed_bytes = await runtime.poll_encoded("gzip")
+
+    assert compressed.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(compressed_bytes) == plain_bytes
+
+
+@pytest.mark.parametrize("accept_encoding", [None, "gzip;q=0", "identity", "br, deflate", "*;q=0", "gzip;q=0, *"])
+async def test_a_runtime_that_does_not_accept_gzip_gets_the_identity_answer(
+    operator_and_runtime: tuple[Operator, Runtime], accept_encoding: str | None
+) -> None:
+    _, runtime = operator_and_runtime
+
+    for _ in range(2):  # executed, then kept
+        response, sent = await runtime.poll_encoded(accept_encoding)
+
+        assert "content-encoding" not in response.headers
+        assert json.loads(sent)["data"]["result"]["totalCount"] == 1
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "admitted"),
+    [
+        (b"gzip", True),
+        (b"GZIP ; Q=0.5", True),
+        (b"x-gzip", True),
+        (b"*", True),
+        (b"deflate, *;q=0.1", True),
+        (b"br;q=1.0, gzip;q=0.001", True),
+        (b"gzip;q=0", False),
+        (b"gzip;q=0.000", False),
+        (b"*;q=0", False),
+        (b"gzip;q=0, *", False),
+        (b"gzip;q=2", False),
+        (b"gzip;q=nan", False),
+        (b"identity, deflate", False),
+        (b"", False),
+    ],
+)
+def test_accept_encoding_admits_gzip_by_its_q_value_or_the_wildcard(accept_encoding: bytes, admitted: bool) -> None:
+    assert _admits_gzip(accept_encoding) is admitted
+
+
+async def test_a_kept_answer_is_compressed_once_however_often_it_is_served(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    _, runtime = operator_and_runtime
+    before = _encodings_made("gzip")
+
+    for _ in range(4):
+        await runtime.poll_encoded("gzip")
+
+    assert _encodings_made("gzip") - before == 1
+
+
+async def test_a_kept_gzip_answer_is_decompressed_once_for_identity_runtimes(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    _, runtime = operator_and_runtime
+    await runtime.poll_encoded("gzip")
+    before = {encoding: _encodings_made(encoding) for encoding in ("gzip", "identity")}
+
+    for accept_encoding in (None, "gzip", None, "gzip"):
+        await runtime.poll_encoded(accept_encoding)
+
+    assert {encoding: _encodings_made(encoding) - before[encoding] for encoding in before} == {
+        "gzip": 0,
+        "identity": 1,
+    }
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip", None])
+async def test_each_representation_answers_304_to_its_own_etag(
+    operator_and_runtime: tuple[Operator, Runtime], accept_encoding: str | None
+) -> None:
+    _, runtime = operator_and_runtime
+    etag = (await runtime.poll_encoded(accept_encoding))[0].headers["etag"]
+
+    response, sent = await runtime.poll_encoded(accept_encoding, etag)
+    weakened, _ = await runtime.poll_encoded(accept_encoding, f"W/{etag}")
+
+    assert (response.status_code, sent, response.headers["etag"]) == (304, b"", etag)
+    assert weakened.status_code == 304
+
+
+async def test_the_representations_have_distinct_etags_and_the_other_ones_etag_gets_a_full_answer(
+    operator_and_runtime: tuple[Operator, Runtime],
+) -> None:
+    _, runtime = operator_and_runtime
+    compressed_etag = (await runtime.poll_encoded("gzip"))[0].headers["etag"]
+    plain_etag = (await runtime.poll_encoded(None))[0].headers["etag"]
+
+    response, sent = await runtime.poll_encoded(None, compressed_etag)
+
+    assert compressed_etag != plain_etag
+    assert (response.status_code, response.headers["etag"]) == (200, plain_etag)
+    assert json.loads(sent)["data"]["result"]["totalCount"] == 1
+
+
+@pytest.mark.parametrize("accept_encoding", ["gzip", None])
+async def test_every_runtime_answer_varies_by_accept_encoding(
+    operator_and_runtime: tuple[Operator, Runtime], accept_encoding: str | None
+) -> None:
+    _, runtime = operator_and_runtime
+
+    executed = (await runtime.poll_encoded(accept_encoding))[0]
+    kept = (await runtime.poll_encoded(accept_encoding))[0]
+    not_modified = (await runtime.poll_encoded(accept_encoding, kept.headers["etag"]))[0]
+
+    assert [response.headers["vary"] for response in (executed, kept, not_modified)] == ["Accept-Encoding"] * 3
+
+
+def test_the_cache_counts_the_bytes_a_kept_answer_actually_holds() -> None:
+    cache: MemoryCache[str, KeptAnswer] = MemoryCache(max_entries=10, max_bytes=100, size_of=len)
+
+    cache.put("compressed", KeptAnswer(None, b"z" * 10))
+    cache.put("both", KeptAnswer(b"j" * 50, b"z" * 20))
+
+    assert cache.bytes == 80

@@ -1,7 +1,8 @@
 """kill -9 of a process writing the agent's directory sink: no manifest is ever half-written.
 
 A writer process applies large Applications and Secrets through ``agent.sinks.directory.DirectorySink`` in a
-loop, each generation over the files of the one before. Each round waits a random number of writes and then
+loop, each generation over the files of the one before: one by one, or each generation as one batch of
+concurrent writes (``DirectorySink.batch``, as a sync writes). Each round waits a random number of writes and then
 until a temporary file exists (a write is under way), and kills the writer with SIGKILL. Afterwards every
 manifest file must be a whole document: it parses, has apiVersion, kind and metadata, and ends with the marker
 written last (a YAML cut short can still parse, so parsing alone proves nothing). The temporary files a
@@ -38,7 +39,7 @@ from pathlib import Path
 from agent.sinks.directory import DirectorySink
 
 OWNED = {"applicationconnector.kyma-project.io/managed-by": "compass-runtime-agent"}
-NAMES, ITEMS = int(sys.argv[2]), int(sys.argv[3])
+NAMES, ITEMS, BATCHED = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "batches"
 
 
 def application(index: int, generation: int) -> dict:
@@ -66,13 +67,22 @@ def secret(index: int, generation: int) -> dict:
     }
 
 
+async def write(sink, manifest: dict) -> None:
+    await sink.apply(manifest)
+    print(manifest["kind"], manifest["metadata"]["name"], flush=True)
+
+
 async def main() -> None:
     sink = DirectorySink(Path(sys.argv[1]))
     for generation in itertools.count():
-        for index in range(NAMES):
-            await sink.apply(application(index, generation))
-            await sink.apply(secret(index, generation))
-            print(generation, index, flush=True)
+        manifests = [make(index, generation) for index in range(NAMES) for make in (application, secret)]
+        if not BATCHED:
+            for manifest in manifests:
+                await write(sink, manifest)
+            continue
+        async with sink.batch() as batch, asyncio.TaskGroup() as group:
+            for manifest in manifests:
+                group.create_task(write(batch, manifest))
 
 
 asyncio.run(main())
@@ -106,12 +116,15 @@ def incomplete(path: Path) -> str | None:
     return None
 
 
-async def kill_mid_write(directory: Path, rng: random.Random, *, at_least: int = 1) -> bool:
-    """Kills the writer mid-write after ``at_least`` or more applies; whether it left a temporary file."""
+async def kill_mid_write(
+    directory: Path, rng: random.Random, *, at_least: int = 1, writes: str = "one by one"
+) -> bool:
+    """Kills the writer (``writes`` "one by one" or in "batches") mid-write after ``at_least`` or more applies;
+    whether it left a temporary file."""
     before = set(temporary_files(directory))
     writer = await asyncio.to_thread(
         subprocess.Popen,
-        [sys.executable, "-c", WRITER, str(directory), str(NAMES), str(ITEMS)],
+        [sys.executable, "-c", WRITER, str(directory), str(NAMES), str(ITEMS), writes],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -135,14 +148,17 @@ async def kill_mid_write(directory: Path, rng: random.Random, *, at_least: int =
     return bool(set(temporary_files(directory)) - before)
 
 
+@pytest.mark.parametrize("writes", ["one by one", "batches"])
 @pytest.mark.parametrize("seed", [SEED], ids="seed={}".format)
-async def test_a_writer_killed_mid_write_leaves_only_whole_manifests(tmp_path: Path, seed: int) -> None:
+async def test_a_writer_killed_mid_write_leaves_only_whole_manifests(
+    tmp_path: Path, seed: int, writes: str
+) -> None:
     # given
     directory = tmp_path / "manifests"
     rng = random.Random(seed)
 
     # when: the writer is killed in the middle of writes, round after round
-    cut = [await kill_mid_write(directory, rng) for _ in range(ROUNDS)]
+    cut = [await kill_mid_write(directory, rng, writes=writes) for _ in range(ROUNDS)]
 
     # then: every manifest is whole
     manifests = manifest_files(directory)
@@ -164,7 +180,7 @@ async def test_a_temporary_file_left_by_a_kill_does_not_stop_the_next_write(tmp_
     rng = random.Random(seed)
     # The writer may finish its rename between being seen mid-write and the kill: kill again until one is cut.
     for _ in range(10):
-        if await kill_mid_write(directory, rng, at_least=NAMES + 1):
+        if await kill_mid_write(directory, rng, at_least=2 * NAMES + 1):  # after a whole generation
             break
     else:
         pytest.fail("no kill in ten left a temporary file")
