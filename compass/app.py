@@ -21,6 +21,7 @@ from compass.adapter.connector import ConnectorEndpoints
 from compass.adapter.formation_mapping import FormationMappingEndpoints
 from compass.adapter.health import route as adapter_health_route
 from compass.adapter.metadata import MetadataEndpoints
+from compass.adapter.paths import Credential
 from compass.adapter.paths import credential_for as adapter_credential
 from compass.adapter.remote_environments import RemoteEnvironmentEndpoints
 from compass.auth.jwt import JWTVerifier
@@ -35,21 +36,26 @@ from connector.service import ConnectorService
 from director.formationassignment.notifier import FormationNotifier
 from director.graphql.schema import build_schema
 from director.graphql.view import DirectorGraphQL
+from director.polling.kept_revisions import KeptRevisions
 from director.polling.last_seen import LastSeenRecorder
 from director.polling.middleware import RuntimePollCache
+from director.polling.push import ChangeStream
 from kernel.asgi import HttpMiddleware, ResponseStatus
 from kernel.cache import MemoryCache
+from kernel.changes import Watchers
 from kernel.db import Database, DatabaseUnavailableError, is_database_unavailable
 from kernel.graphiql.page import static_mount
 from kernel.http import BodySizeLimitMiddleware, send_graphql_error
 from kernel.models import utcnow
 from kernel.observability.metrics import HttpMetricsMiddleware, metrics_endpoint
 from kernel.observability.request_context import RequestContextMiddleware
+from kernel.principal import CertificateIdentity
 from kernel.settings import Settings
 
 log = structlog.get_logger("compass.app")
 
 DIRECTOR_PATH = "/director/graphql"
+CHANGES_PATH = "/director/changes"
 CONNECTOR_PATH = "/connector/graphql"
 
 
@@ -114,6 +120,11 @@ def load_certificate_authority(settings: Settings) -> CertificateAuthority:
     )
 
 
+def credential_for(path: str) -> Credential | None:
+    """The REST API's paths, and a runtime's change stream (a Director caller: its certificate)."""
+    return Credential.DIRECTOR if path == CHANGES_PATH else adapter_credential(path)
+
+
 def create_app(
     settings: Settings,
     database: Database | None = None,
@@ -133,9 +144,22 @@ def create_app(
     connector_api = ConnectorGraphQL(build_connector_schema(settings), service=connector)
     recorder = LastSeenRecorder(database, clock)
     notifier = FormationNotifier(database, settings)
+    revisions = KeptRevisions(database, max_entries=settings.kept_revisions)
+    draining = asyncio.Event()
+
+    async def still_valid(identity: CertificateIdentity) -> bool:
+        found = await connector.identify(identity.serial, identity.client_id)
+        return found is not None and not (found.revoked and settings.revoked_certificates != "renewal-only")
+
+    change_stream = ChangeStream(
+        Watchers(database.changes),
+        still_valid=still_valid,
+        draining=draining,
+        heartbeat=settings.change_stream_heartbeat_seconds,
+    )
     director_endpoint = RuntimePollCache(
         director,
-        database=database,
+        revisions=revisions,
         cache=MemoryCache(max_entries=settings.poll_cache_entries, max_bytes=settings.poll_cache_bytes, size_of=len),
         recorder=recorder,
         max_query_tokens=settings.max_query_tokens,
@@ -152,6 +176,11 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": type(error).__name__}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    async def revalidate_kept() -> None:
+        """What a lost change notification left stale is dropped within one period (``kernel.changes``)."""
+        await connector.revalidate()
+        await revisions.revalidate()
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await check_migrations(database)
@@ -160,6 +189,8 @@ def create_app(
             asyncio.create_task(periodically(recorder.flush, settings.last_seen_flush_seconds, stop)),
             asyncio.create_task(periodically(connector.maintain, settings.maintenance_interval_seconds, stop)),
             asyncio.create_task(notifier.run(stop)),
+            asyncio.create_task(database.changes.listen(database.url, stop, settings.kept_revalidate_seconds)),
+            asyncio.create_task(periodically(revalidate_kept, settings.kept_revalidate_seconds, stop)),
         }
         yield
         # Let finish (see ``periodically``), and only a run stuck past the grace cancelled: disposed under it,
@@ -177,6 +208,7 @@ def create_app(
         routes=[
             # Every method reaches the views: they refuse all but GET and POST as a GraphQL error (kernel.http).
             Route(DIRECTOR_PATH, director_endpoint),
+            Route(CHANGES_PATH, change_stream),
             Route(CONNECTOR_PATH, connector_api),
             Route("/connector/crl", crl_endpoint(connector)),
             *ConnectorEndpoints(connector, database, settings).routes(),
@@ -203,7 +235,7 @@ def create_app(
                 settings=settings,
                 director_path=DIRECTOR_PATH,
                 connector_path=CONNECTOR_PATH,
-                adapter_credential=adapter_credential,
+                adapter_credential=credential_for,
             ),
         ],
         lifespan=lifespan,
@@ -212,4 +244,8 @@ def create_app(
     application.state.last_seen = recorder
     # Tests sweep the formation notifier at once rather than wait for it.
     application.state.formation_notifier = notifier
+    # And re-read what is kept in memory at once (a lost notification), rather than wait for the period.
+    application.state.revalidate_kept = revalidate_kept
+    # The server sets it when it stops: long-lived answers (runtimes' change streams) end, and it drains.
+    application.state.draining = draining
     return application

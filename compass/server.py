@@ -185,7 +185,7 @@ def run(settings: Settings, workers: int = 1) -> int:
         ca = load_certificate_authority(settings)
         tls = prepare_tls(settings, ca)
         app = create_app(settings, ca=ca)
-        servers = [uvicorn.Server(config) for config in server_configs(settings, app, tls)]
+        servers: list[uvicorn.Server] = [_DrainingServer(config, app.state.draining) for config in server_configs(settings, app, tls)]
         _tune_gc()
         return uvloop.run(serve_all(servers, sockets))
     finally:
@@ -265,7 +265,20 @@ def _stop_signals_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-class _WorkerServer(uvicorn.Server):
+class _DrainingServer(uvicorn.Server):
+    """Tells long-lived answers (runtimes' change streams) to end when it stops, before it waits for the open
+    requests: otherwise a stream would hold the shutdown for ever."""
+
+    def __init__(self, config: uvicorn.Config, draining: asyncio.Event) -> None:
+        super().__init__(config)
+        self.draining = draining
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.draining.set()
+        await super().shutdown(sockets)
+
+
+class _WorkerServer(_DrainingServer):
     """A uvicorn server that leaves signals to its worker: one handler stops both listeners of the process."""
 
     @contextlib.contextmanager
@@ -322,7 +335,7 @@ def _worker_main(settings: Settings, tls: TLSFiles, sockets: list[socket.socket]
     try:
         # The CA and the signing key exist by now (the parent made them): loading them races with nobody.
         app = create_app(settings, ca=load_certificate_authority(settings))
-        servers = [_WorkerServer(config) for config in server_configs(settings, app, tls)]
+        servers = [_WorkerServer(config, app.state.draining) for config in server_configs(settings, app, tls)]
         stop.attach(servers)
         _tune_gc()
         status = uvloop.run(serve_all(servers, sockets))

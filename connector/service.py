@@ -37,6 +37,7 @@ from credentials.models import IssuedCertificate, OneTimeToken, SystemAuth
 from credentials.systemauth.repository import OneTimeTokenRepository, SystemAuthRepository
 from credentials.token.repository import TokenRedemptionRepository
 from credentials.tokens import TokenType, hash_token, new_token
+from kernel.changes import KeptValues, certificate_revoked, client_gone, credential_gone, tenant_gone
 from kernel.db import Database
 from kernel.errors import CompassError
 from kernel.models import utcnow
@@ -111,6 +112,9 @@ class ConnectorService:
         # Per process, as the token-call limit: with N workers a client gets N times the rate.
         self.certificate_rate = RateLimitItemPerMinute(settings.certificate_calls_per_minute)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.identities: KeptValues[str, CertificateIdentity] = KeptValues(
+            database.changes, max_entries=settings.kept_identities
+        )
 
     def subject_for(self, client_id: str) -> CertificateSubject:
         return self.subject_template.with_common_name(client_id)
@@ -417,15 +421,34 @@ class ConnectorService:
     # --- identity -----------------------------------------------------------------------------------------
 
     async def identify(self, serial: str, client_id: str) -> CertificateIdentity | None:
-        """The caller behind a verified certificate, or None when it was never issued here or its client is gone."""
+        """The caller behind a verified certificate, or None when it was never issued here or its client is gone.
+        Kept in memory until a change names it (``kernel.changes``): a poll reads none of it."""
+        identity = await self.identities.read(serial, lambda: self._identity_of(serial))
+        return identity if identity is not None and identity.client_id == client_id else None
+
+    async def _identity_of(self, serial: str) -> tuple[CertificateIdentity, list[str]] | None:
         async with self.database.read_sessions() as session:
-            record = await CertificateRepository(session).get(serial)
-            if record is None or record.system_auth_id != client_id:
-                return None
-            auth = await SystemAuthRepository(session).get(record.tenant_id, client_id)
-        if auth is None:
+            found = await CertificateRepository(session).with_system_auths([serial])
+        if not found:
             return None
-        return _identity(record, auth)
+        identity = _identity(*found[0])
+        tags = [
+            certificate_revoked(serial),
+            credential_gone(identity.client_id),
+            client_gone(identity.object_id),
+            tenant_gone(identity.tenant_id),
+        ]
+        return identity, tags
+
+    async def revalidate(self) -> int:
+        """Every kept identity read again (the bound on staleness when a change notification was missed)."""
+
+        async def current(serials: list[str]) -> dict[str, CertificateIdentity]:
+            async with self.database.read_sessions() as session:
+                found = await CertificateRepository(session).with_system_auths(serials)
+            return {record.serial: _identity(record, auth) for record, auth in found}
+
+        return await self.identities.revalidate(current)
 
     async def _audit_refusal(
         self,

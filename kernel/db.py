@@ -17,6 +17,7 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util.concurrency import await_
 
+from kernel.changes import ChangeFeed, send_notifications, take_noted
 from kernel.errors import CompassError
 
 # Bounds on waiting for PostgreSQL, so that a database that stops answering (a partition, a frozen host)
@@ -93,6 +94,17 @@ def _keep_sqlite_files_private(url: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             if os.stat(path).st_mode & 0o077:
                 os.chmod(path, _PRIVATE_FILE_MODE)
+
+
+def _change_feed(url: str) -> ChangeFeed:
+    if not url.startswith("sqlite"):
+        return ChangeFeed(listens=True)
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return ChangeFeed()  # this process's alone
+    if database.startswith("file:"):
+        return ChangeFeed(keeps=False)
+    return ChangeFeed(sqlite_file=database)
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
@@ -180,6 +192,7 @@ class Database:
         # made concurrent writers slower than one. PostgreSQL needs no such line.
         self._write_turn: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
+        self.changes = _change_feed(url)
 
     @property
     def engines(self) -> list[AsyncEngine]:
@@ -191,10 +204,14 @@ class Database:
         async with self._turn(), self.write_sessions() as session:
             try:
                 yield session
+                tags = take_noted(session)
+                if tags and not self.is_sqlite:
+                    await send_notifications(session, tags)
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
+            self.changes.committed(tags)
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:

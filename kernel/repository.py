@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel.changes import note
 from kernel.errors import NotFoundError
 from kernel.models import IdMixin
 
@@ -25,6 +26,8 @@ class TenantScopedRepository(Generic[M]):
     # How a refusal names a missing row: "<noun> <id> does not exist".
     noun: ClassVar[str]
     order_by: ClassVar[tuple[str, ...]] = ("created_at", "id")
+    # What a deleted row's id tells the processes that keep something of it in memory (``kernel.changes``).
+    deletion_tags: ClassVar[tuple[Callable[[str], str], ...]] = ()
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -84,3 +87,4 @@ class TenantScopedRepository(Generic[M]):
     async def delete(self, obj: M) -> None:
         await self.session.delete(obj)
         await self.session.flush()
+        note(self.session, *(tag(obj.id) for tag in self.deletion_tags))

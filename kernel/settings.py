@@ -81,6 +81,20 @@ class Settings(BaseSettings):
         256, description="applicationsForRuntime results kept for every runtime in the same formations (0: none)."
     )
     last_seen_flush_seconds: float = Field(5.0, description="How often runtimes' last poll times are written.")
+    kept_identities: int = Field(
+        50_000, ge=0, description="Client certificates whose client (runtime, application, tenant, revocation) is "
+        "kept in memory, so that a poll reads none of it from the database (0: none)."
+    )
+    kept_revisions: int = Field(
+        50_000, ge=0, description="Runtimes whose view revisions are kept in memory (0: none)."
+    )
+    change_stream_heartbeat_seconds: float = Field(
+        20.0, gt=0, description="How often a runtime's change stream (push) sends a heartbeat comment."
+    )
+    kept_revalidate_seconds: float = Field(
+        5.0, gt=0, description="How often what is kept in memory is read again from the database, and the "
+        "PostgreSQL listener that keeps it current pinged: the bound on staleness if a change notification is lost."
+    )
     agent_sync_period_seconds: int = Field(
         15, description="The agents' sync period: a runtime silent for five periods is shown as SILENT."
     )

@@ -33,6 +33,7 @@ from testing.served import ServedCompass
 from testing.waiting import wait_until
 from tests.connector.support import (
     CONFIGURATION,
+    REVOKE,
     Credentials,
     client_ssl_context,
     csr_b64,
@@ -263,41 +264,42 @@ async def test_a_runtime_token_is_redeemed_once_across_processes(
     assert sorted(codes for codes, _ in results) == [()] + [("TOKEN_ALREADY_USED",)] * (calls - 1)
 
 
+async def polls(
+    served: ServedCompass, runtime: ConnectedRuntime, etag: str | None = None
+) -> list[tuple[httpx.Response, int | None]]:
+    """CONNECTIONS polls of ``runtime`` at once over mTLS, each on a new connection; each answer with its worker."""
+    verify = client_ssl_context(served.ca_file.read_text(), runtime.credentials)
+    headers = {"If-None-Match": etag} if etag else {}
+    body = {"query": SYNC % runtime.runtime_id, "variables": None}
+    async with AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(httpx.AsyncClient(base_url=served.https_url, verify=verify, timeout=30))
+            for _ in range(CONNECTIONS)
+        ]
+        polled = (client.post(DIRECTOR, json=body, headers=headers) for client in clients)
+        answers = await asyncio.gather(*polled)
+        answered_by = owners(served.children(), served.https_port, [client_port(answer) for answer in answers])
+    return list(zip(answers, answered_by, strict=True))
+
+
 async def test_a_change_made_through_one_process_is_never_answered_304_by_another(
     served: ServedCompass, operator: Operator, tmp_path: Path
 ) -> None:
     # given: a runtime whose view both processes have answered (and kept), with its ETag
     runtime = await connected_runtime(served, operator, tmp_path)
-    verify = client_ssl_context(served.ca_file.read_text(), runtime.credentials)
     workers = served.children()
 
-    async def polls(etag: str | None) -> list[tuple[httpx.Response, int | None]]:
-        """CONNECTIONS polls at once over mTLS, each on a new connection; each answer with its worker."""
-        headers = {"If-None-Match": etag} if etag else {}
-        body = {"query": SYNC % runtime.runtime_id, "variables": None}
-        async with AsyncExitStack() as stack:
-            clients = [
-                await stack.enter_async_context(
-                    httpx.AsyncClient(base_url=served.https_url, verify=verify, timeout=30)
-                )
-                for _ in range(CONNECTIONS)
-            ]
-            polled = (client.post(DIRECTOR, json=body, headers=headers) for client in clients)
-            answers = await asyncio.gather(*polled)
-            answered_by = owners(workers, served.https_port, [client_port(answer) for answer in answers])
-        return list(zip(answers, answered_by, strict=True))
-
-    before = await polls(None)
+    before = await polls(served, runtime)
     old_etags = {answer.headers["etag"] for answer, _ in before}
     assert {worker for _, worker in before} == workers
     assert [answer.status_code for answer, _ in before] == [200] * CONNECTIONS
     assert len(old_etags) == 1
     old_etag = old_etags.pop()
-    assert {answer.status_code for answer, _ in await polls(old_etag)} == {304}
+    assert {answer.status_code for answer, _ in await polls(served, runtime, old_etag)} == {304}
 
     # when: an operator changes the application through another connection
     await operator.query(UPDATE_APPLICATION % (runtime.application_id, "second"))
-    after = await polls(old_etag)
+    after = await polls(served, runtime, old_etag)
 
     # then: whichever process answers, the new view with a new ETag
     assert {worker for _, worker in after} == workers
@@ -305,6 +307,29 @@ async def test_a_change_made_through_one_process_is_never_answered_304_by_anothe
     assert {answer.headers["etag"] for answer, _ in after} != {old_etag}
     assert len({answer.headers["etag"] for answer, _ in after}) == 1
     assert {answer.json()["data"]["result"]["data"][0]["description"] for answer, _ in after} == {"second"}
+
+
+async def test_a_certificate_revoked_through_one_process_is_refused_by_every_process_at_the_next_call(
+    served: ServedCompass, operator: Operator, tmp_path: Path
+) -> None:
+    # given: a runtime whose identity both processes have looked up (and kept)
+    runtime = await connected_runtime(served, operator, tmp_path)
+    workers = served.children()
+    before = await polls(served, runtime)
+    assert {worker for _, worker in before} == workers
+    assert [answer.status_code for answer, _ in before] == [200] * CONNECTIONS
+
+    # when: the runtime revokes its certificate at the Connector, through one of them
+    verify = client_ssl_context(served.ca_file.read_text(), runtime.credentials)
+    async with httpx.AsyncClient(base_url=served.https_url, verify=verify, timeout=30) as client:
+        revoked = (await post_graphql(client, CONNECTOR, REVOKE)).result
+    after = await polls(served, runtime)
+
+    # then: whichever process answers the next calls refuses them
+    assert revoked is True
+    assert {worker for _, worker in after} == workers
+    codes = {answer.json()["errors"][0]["extensions"]["code"] for answer, _ in after}
+    assert codes == {"CERTIFICATE_REVOKED"}
 
 
 async def test_a_worker_that_dies_is_replaced_and_the_server_keeps_serving(own_server: ServedCompass) -> None:

@@ -34,6 +34,7 @@ from connector.errors import CertificateRevokedError, RateLimitedError
 from connector.graphql.context import TokenCredential
 from connector.service import ConnectorService
 from director.tenant.repository import TenantRepository
+from kernel.changes import KeptValues, tenant_gone
 from kernel.db import Database
 from kernel.errors import CompassError, ForbiddenError, TenantNotFoundError, UnauthenticatedError
 from kernel.http import send_graphql_error
@@ -42,6 +43,7 @@ from kernel.principal import CertificateIdentity, ClientPrincipal, OperatorPrinc
 from kernel.settings import Settings
 
 TENANT_HEADER = "tenant"
+KNOWN_TENANTS = 100_000
 CONNECTOR_TOKEN_HEADER = "connector-token"
 
 
@@ -72,8 +74,8 @@ class AuthenticationMiddleware:
         self.refuse_revoked = settings.revoked_certificates != "renewal-only"
         self.rate = RateLimitItemPerSecond(settings.redemptions_per_second)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        # Tenants are never deleted through the API, so a tenant once seen stays valid.
-        self._known_tenants: set[str] = set()
+        # A tenant once seen stays valid until deleteTenants removes it (``kernel.changes``).
+        self._known_tenants: KeptValues[str, bool] = KeptValues(database.changes, max_entries=KNOWN_TENANTS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "").rstrip("/") if scope["type"] == "http" else ""
@@ -197,10 +199,10 @@ class AuthenticationMiddleware:
         return OperatorPrincipal(subject=claims.subject, tenant_id=claims.tenant_id, scopes=claims.scopes)
 
     async def _check_tenant(self, tenant_id: str) -> None:
-        if tenant_id in self._known_tenants:
-            return
-        async with self.database.read_sessions() as session:
-            tenant = await TenantRepository(session).get(tenant_id)
-        if tenant is None:
+        async def load() -> tuple[bool, list[str]] | None:
+            async with self.database.read_sessions() as session:
+                tenant = await TenantRepository(session).get(tenant_id)
+            return None if tenant is None else (True, [tenant_gone(tenant_id)])
+
+        if await self._known_tenants.read(tenant_id, load) is None:
             raise TenantNotFoundError(f"tenant {tenant_id!r} does not exist")
-        self._known_tenants.add(tenant_id)

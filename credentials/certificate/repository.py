@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from credentials.models import IssuedCertificate, SystemAuth
+from kernel.changes import certificate_revoked, note
 
 
 class CertificateRepository:
@@ -19,6 +21,18 @@ class CertificateRepository:
 
     async def get(self, serial: str) -> IssuedCertificate | None:
         return await self.session.get(IssuedCertificate, serial)
+
+    async def with_system_auths(self, serials: Sequence[str]) -> list[tuple[IssuedCertificate, SystemAuth]]:
+        """The certificates among ``serials`` whose system auth (of the same tenant) still exists, with it."""
+        statement = (
+            select(IssuedCertificate, SystemAuth)
+            .join(
+                SystemAuth,
+                (SystemAuth.id == IssuedCertificate.system_auth_id) & (SystemAuth.tenant_id == IssuedCertificate.tenant_id),
+            )
+            .where(IssuedCertificate.serial.in_(serials))
+        )
+        return [(record, auth) for record, auth in (await self.session.execute(statement)).all()]
 
     async def count_valid_issued_since(self, system_auth_id: str, since: datetime, now: datetime) -> int:
         statement = select(func.count()).where(
@@ -35,6 +49,7 @@ class CertificateRepository:
             .where(IssuedCertificate.serial == serial, IssuedCertificate.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        note(self.session, certificate_revoked(serial))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def revoke_for_owner(self, tenant_id: str, owner_column: str, owner_id: str, now: datetime) -> list[str]:
@@ -53,6 +68,7 @@ class CertificateRepository:
             await self.session.execute(
                 update(IssuedCertificate).where(IssuedCertificate.serial.in_(serials)).values(revoked_at=now)
             )
+            note(self.session, *map(certificate_revoked, serials))
         return serials
 
     async def revoked_unexpired(self, now: datetime) -> list[IssuedCertificate]:

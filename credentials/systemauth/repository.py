@@ -7,12 +7,14 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from credentials.models import OneTimeToken, SystemAuth
+from kernel.changes import credential_gone
 from kernel.repository import TenantScopedRepository
 
 
 class SystemAuthRepository(TenantScopedRepository[SystemAuth]):
     model = SystemAuth
     noun = "system auth"
+    deletion_tags = (credential_gone,)
 
     async def client(self, client_id: str) -> SystemAuth | None:
         """The system auth holding the OAuth client ``client_id``, of whichever tenant (or none): the token

@@ -8,6 +8,7 @@ from director.label.filters import LabelCondition
 from director.label.repository import LabelledKind, LabelledRepository, LabelRepository
 from director.models import Application
 from director.tenantaccess.repository import Shared
+from kernel.changes import client_gone
 
 
 class ApplicationRepository(Shared, LabelledRepository[Application]):
@@ -16,6 +17,7 @@ class ApplicationRepository(Shared, LabelledRepository[Application]):
     reached_through = (("id", "APPLICATION"),)
     kind = LabelledKind.APPLICATION
     order_by = ("name", "id")
+    deletion_tags = (client_gone,)
 
     async def get_by_system_number(self, tenant_id: str, system_number: str) -> Application | None:
         statement = self.select(tenant_id).where(Application.system_number == system_number)

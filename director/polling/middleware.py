@@ -1,9 +1,10 @@
 """Change-aware polling for runtimes: ETag / If-None-Match, and serialized answers kept per revision.
 
-A runtime's agent sends the same document every period. When nothing in its tenant changed since the answer was
-built, the answer comes from memory (or as 304 Not Modified when the agent sent the ETag back): one small SQL
-statement instead of a GraphQL execution. Requests of operators, and of plain agents that send no ETag, still get
-full answers, only cheaper when repeated.
+A runtime's agent sends the same document every period. When nothing in its view changed since the answer was
+built, the answer comes from memory (or as 304 Not Modified when the agent sent the ETag back) without a SQL
+statement: the runtime's identity (``ConnectorService.identify``) and its view's revision (``kept_revisions``)
+are kept in memory until a committed change names them (``kernel.changes``). Requests of operators, and of plain
+agents that send no ETag, still get full answers, only cheaper when repeated.
 
 A kept answer is sent as gzip to a client whose Accept-Encoding admits it (Go's transport asks for gzip, so the
 Compass agent does) and as is to others. Each representation is made once, when first asked for, and kept in its
@@ -25,10 +26,9 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from director.polling.kept_revisions import KeptRevisions
 from director.polling.last_seen import LastSeenRecorder
-from director.polling.revision import RevisionRepository
 from kernel.cache import MemoryCache
-from kernel.db import Database
 from kernel.graphql.documents import document_key, parse_bounded
 from kernel.observability.metrics import RUNTIME_ANSWER_ENCODINGS_TOTAL, RUNTIME_POLLS_TOTAL
 from kernel.principal import ClientKind, ClientPrincipal
@@ -173,13 +173,13 @@ class RuntimePollCache:
         self,
         app: ASGIApp,
         *,
-        database: Database,
+        revisions: KeptRevisions,
         cache: MemoryCache[str, KeptAnswer],
         recorder: LastSeenRecorder,
         max_query_tokens: int,
     ) -> None:
         self.app = app
-        self.database = database
+        self.revisions = revisions
         self.cache = cache
         self.recorder = recorder
         self.max_query_tokens = max_query_tokens
@@ -201,8 +201,7 @@ class RuntimePollCache:
         if not await self._is_query(body):
             await self.app(scope, _replay(body, receive), send)
             return
-        async with self.database.read_sessions() as session:
-            revision = await RevisionRepository(session).current(principal.identity.tenant_id, runtime_id)
+        revision = await self.revisions.current(principal.identity.tenant_id, runtime_id)
         key = _etag(runtime_id, revision or (0, 0), body)
         gzipped = _accepts_gzip(scope)
         etag = _representation_etag(key, gzipped=gzipped)

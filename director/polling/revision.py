@@ -83,6 +83,7 @@ from director.models import (
     TenantAccess,
     Webhook,
 )
+from kernel.changes import note, runtime_view, tenant_views
 
 _UNDER_BUNDLE = (Document, BundleInstanceAuth)
 # Rows that name their application themselves (definitions do whether in a bundle or not).
@@ -116,10 +117,12 @@ class RevisionRepository:
         await self.session.execute(
             update(Runtime).where(Runtime.id == runtime_id).values(revision=Runtime.revision + 1)
         )
+        note(self.session, runtime_view(runtime_id))
 
     async def bump_tenant(self, tenant_id: str) -> None:
         """Every view of the tenant: what a writer outside the GraphQL mutations (seeding, imports) must call."""
         await self.session.execute(update(Tenant).where(Tenant.id == tenant_id).values(revision=Tenant.revision + 1))
+        note(self.session, tenant_views(tenant_id))
 
     async def current(self, tenant_id: str, runtime_id: str) -> tuple[int, int] | None:
         """The tenant's and the runtime's revision, in one statement."""
@@ -130,6 +133,16 @@ class RevisionRepository:
         )
         row = (await self.session.execute(statement)).first()
         return (int(row[0]), int(row[1])) if row is not None else None
+
+    async def current_of(self, runtime_ids: Sequence[str]) -> dict[tuple[str, str], tuple[int, int]]:
+        """``current`` of many runtimes in one statement, keyed by (tenant, runtime)."""
+        statement = (
+            select(Tenant.id, Runtime.id, Tenant.revision, Runtime.revision)
+            .join(Runtime, Runtime.tenant_id == Tenant.id)
+            .where(Runtime.id.in_(runtime_ids))
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {(tenant_id, runtime_id): (int(tenant), int(own)) for tenant_id, runtime_id, tenant, own in rows}
 
     async def formation_revisions(self, tenant_id: str, names: Sequence[str]) -> tuple[int, tuple[tuple[str, int], ...]]:
         """The tenant's revision and those of the named formations, in one statement: a shared view's key."""
@@ -201,11 +214,13 @@ class RevisionRepository:
         sharing = labels.owners_matching(tenant_id, LabelledKind.RUNTIME, LabelCondition(key=SCENARIOS, any_of=tuple(names)))
         locked = select(Runtime.id).where(Runtime.tenant_id == tenant_id, Runtime.id.in_(sharing))
         await self.session.execute(locked.order_by(Runtime.id).with_for_update(key_share=True))
-        await self.session.execute(
+        bumped = await self.session.execute(
             update(Runtime)
             .where(Runtime.tenant_id == tenant_id, Runtime.id.in_(sharing))
             .values(revision=Runtime.revision + 1)
+            .returning(Runtime.id)
         )
+        note(self.session, *map(runtime_view, bumped.scalars()))
         await self.session.execute(
             update(Formation)
             .where(Formation.tenant_id == tenant_id, Formation.name.in_(names))

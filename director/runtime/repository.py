@@ -6,6 +6,7 @@ from director.label.filters import LabelCondition
 from director.label.repository import LabelledKind, LabelledRepository
 from director.models import SCENARIOS, Runtime
 from director.tenantaccess.repository import Shared
+from kernel.changes import client_gone
 
 
 class RuntimeRepository(Shared, LabelledRepository[Runtime]):
@@ -14,6 +15,7 @@ class RuntimeRepository(Shared, LabelledRepository[Runtime]):
     reached_through = (("id", "RUNTIME"),)
     kind = LabelledKind.RUNTIME
     order_by = ("name", "id")
+    deletion_tags = (client_gone,)
 
     async def get_by_name(self, tenant_id: str, name: str) -> Runtime | None:
         statement = self.select(tenant_id).where(Runtime.name == name)

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.models import LabelDefinition, Tenant, TenantLabel, TenantParent
+from kernel.changes import note, tenant_gone
 
 
 class TenantRepository:
@@ -102,3 +103,4 @@ class TenantRepository:
         """Every row of the tenant goes with it (their foreign keys cascade)."""
         await self.session.delete(tenant)
         await self.session.flush()
+        note(self.session, tenant_gone(tenant.id))

@@ -100,6 +100,12 @@ CONNECTIONS_CLOSED_TOTAL: Final = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+RUNTIME_CHANGE_STREAMS: Final = Gauge(
+    "compass_runtime_change_streams",
+    "Runtimes' open change streams (push, GET /director/changes).",
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
 CERTIFICATES_EXPIRING_SOON: Final = Gauge(
     "compass_certificates_expiring_soon",
     "Unrevoked client certificates with less than 30% of their validity left (their agents should renew).",

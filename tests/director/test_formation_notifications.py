@@ -297,9 +297,11 @@ class TestDurability:
             )
         finally:
             await other.dispose()
-        assert sorted(sent) == [0, 1]
+        # The server's own notifier competes too: its sweep that sent the first notification may still be looking
+        # for more when the row owes again. Whoever wins, the notification is sent once.
+        assert sum(sent) <= 1
+        await _settled(operator, pair, "READY")
         assert len(upstream_stand_in.requests_to(f"/echo/notify/{row['id']}")) == 2
-
 
     async def test_a_notification_whose_reads_outlast_half_the_lease_is_not_sent(
         self,

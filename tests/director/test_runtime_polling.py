@@ -117,7 +117,7 @@ async def test_a_change_in_the_tenant_gives_a_new_etag_and_the_new_view(
     assert response.json()["data"]["result"]["totalCount"] == 2
 
 
-async def test_a_repeated_poll_is_answered_from_memory_without_building_the_view(
+async def test_a_repeated_poll_is_answered_from_memory_without_a_statement(
     operator_and_runtime: tuple[Operator, Runtime], database: Database
 ) -> None:
     _, runtime = operator_and_runtime
@@ -127,8 +127,7 @@ async def test_a_repeated_poll_is_answered_from_memory_without_building_the_view
         again = await runtime.poll()
 
     assert again.content == first.content
-    assert not any("applications" in statement for statement in statements), statements
-    assert sum("tenants" in statement for statement in statements) == 1
+    assert statements == []
 
 
 async def test_an_operator_answer_is_never_served_from_the_runtime_cache(
