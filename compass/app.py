@@ -25,7 +25,7 @@ from compass.adapter.paths import Credential
 from compass.adapter.paths import credential_for as adapter_credential
 from compass.adapter.remote_environments import RemoteEnvironmentEndpoints
 from compass.auth.jwt import JWTVerifier
-from compass.auth.middleware import AuthenticationMiddleware
+from compass.auth.middleware import AuthenticationMiddleware, KnownTenants
 from compass.auth.oauth import TokenEndpoint
 from compass.migrate import current_revision, head_revision
 from connector.ca.authority import CertificateAuthority
@@ -145,16 +145,22 @@ def create_app(
     recorder = LastSeenRecorder(database, clock)
     notifier = FormationNotifier(database, settings)
     revisions = KeptRevisions(database, max_entries=settings.kept_revisions)
+    known_tenants = KnownTenants(database)
     draining = asyncio.Event()
 
     async def still_valid(identity: CertificateIdentity) -> bool:
-        found = await connector.identify(identity.serial, identity.client_id)
-        return found is not None and not (found.revoked and settings.revoked_certificates != "renewal-only")
+        """Of this CA (not an OAuth client's token or an external certificate), unexpired, its client still there,
+        unrevoked where revoked certificates are refused."""
+        found = await connector.identify(identity.serial, identity.client_id) if identity.serial else None
+        if found is None or found.not_after <= clock():
+            return False
+        return not (found.revoked and settings.revoked_certificates != "renewal-only")
 
     change_stream = ChangeStream(
         Watchers(database.changes),
         still_valid=still_valid,
         draining=draining,
+        max_streams=settings.max_change_streams or max(1, settings.max_connections // 2),
         heartbeat=settings.change_stream_heartbeat_seconds,
     )
     director_endpoint = RuntimePollCache(
@@ -180,6 +186,7 @@ def create_app(
         """What a lost change notification left stale is dropped within one period (``kernel.changes``)."""
         await connector.revalidate()
         await revisions.revalidate()
+        await known_tenants.revalidate()
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -236,6 +243,7 @@ def create_app(
                 director_path=DIRECTOR_PATH,
                 connector_path=CONNECTOR_PATH,
                 adapter_credential=credential_for,
+                known_tenants=known_tenants,
             ),
         ],
         lifespan=lifespan,

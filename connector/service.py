@@ -157,7 +157,7 @@ class ConnectorService:
         self, identity: CertificateIdentity, *, remote_addr: str | None = None
     ) -> ConnectionConfiguration:
         """Renewal starts like a first connection, authenticated by the certificate instead of a token."""
-        if identity.revoked:
+        if identity.revoked or not await self._unrevoked(identity):
             # Even where revoked certificates may still call the Director ("renewal-only"): the signing token
             # handed out here would buy a new certificate over plain HTTP.
             await self.refuse_revoked(identity, remote_addr=remote_addr)
@@ -166,6 +166,12 @@ class ConnectorService:
         async with self.database.transaction() as session:
             signing_token = await self._signing_token(session, identity.tenant_id, identity.client_id, now)
         return self._configuration(identity.tenant_id, identity.client_id, signing_token)
+
+    async def _unrevoked(self, identity: CertificateIdentity) -> bool:
+        """Read again, not kept: a kept identity may be a moment behind a revocation another process made."""
+        async with self.database.read_sessions() as session:
+            found = await CertificateRepository(session).with_system_auths([identity.serial])
+        return bool(found) and found[0][0].revoked_at is None
 
     async def refuse_revoked(self, identity: CertificateIdentity, *, remote_addr: str | None) -> NoReturn:
         """Audits the attempt of a revoked certificate to get another one, and refuses it."""

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     kept_revisions: int = Field(
         50_000, ge=0, description="Runtimes whose view revisions are kept in memory (0: none)."
     )
+    max_change_streams: int = Field(
+        0, ge=0, description="Runtimes' change streams (push) one process holds at most; past it a runtime is "
+        "refused (503 TOO_MANY_CHANGE_STREAMS) and polls. 0: half of COMPASS_MAX_CONNECTIONS, so that polls always "
+        "find connections."
+    )
     change_stream_heartbeat_seconds: float = Field(
         20.0, gt=0, description="How often a runtime's change stream (push) sends a heartbeat comment."
     )

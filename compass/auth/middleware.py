@@ -61,6 +61,7 @@ class AuthenticationMiddleware:
         director_path: str,
         connector_path: str,
         adapter_credential: Callable[[str], Credential | None] = lambda _path: None,
+        known_tenants: KnownTenants | None = None,
     ) -> None:
         self.app = app
         self.verifier = verifier
@@ -74,8 +75,7 @@ class AuthenticationMiddleware:
         self.refuse_revoked = settings.revoked_certificates != "renewal-only"
         self.rate = RateLimitItemPerSecond(settings.redemptions_per_second)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        # A tenant once seen stays valid until deleteTenants removes it (``kernel.changes``).
-        self._known_tenants: KeptValues[str, bool] = KeptValues(database.changes, max_entries=KNOWN_TENANTS)
+        self.known_tenants = known_tenants or KnownTenants(database)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "").rstrip("/") if scope["type"] == "http" else ""
@@ -199,10 +199,29 @@ class AuthenticationMiddleware:
         return OperatorPrincipal(subject=claims.subject, tenant_id=claims.tenant_id, scopes=claims.scopes)
 
     async def _check_tenant(self, tenant_id: str) -> None:
+        if not await self.known_tenants.exists(tenant_id):
+            raise TenantNotFoundError(f"tenant {tenant_id!r} does not exist")
+
+
+class KnownTenants:
+    """Tenants seen to exist, kept until deleteTenants removes one (``kernel.changes``), and read again with
+    everything kept (``revalidate``)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.kept: KeptValues[str, bool] = KeptValues(database.changes, max_entries=KNOWN_TENANTS)
+
+    async def exists(self, tenant_id: str) -> bool:
         async def load() -> tuple[bool, list[str]] | None:
             async with self.database.read_sessions() as session:
                 tenant = await TenantRepository(session).get(tenant_id)
             return None if tenant is None else (True, [tenant_gone(tenant_id)])
 
-        if await self._known_tenants.read(tenant_id, load) is None:
-            raise TenantNotFoundError(f"tenant {tenant_id!r} does not exist")
+        return await self.kept.read(tenant_id, load) is not None
+
+    async def revalidate(self) -> int:
+        async def current(tenant_ids: list[str]) -> dict[str, bool]:
+            async with self.database.read_sessions() as session:
+                return {tenant.id: True for tenant in await TenantRepository(session).by_ids(tenant_ids)}
+
+        return await self.kept.revalidate(current)

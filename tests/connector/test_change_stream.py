@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from tests.connector.support import REVOKE, Connected, Harness, post_graphql
+from tests.connector.support import REVOKE, Connected, Harness, HarnessFactory, post_graphql
 from tests.support import Operator
 
 CHANGES = "/director/changes"
@@ -103,3 +103,31 @@ async def test_a_change_stream_is_read_with_get_only(connector: Harness) -> None
 
     assert response.status_code == 405
     assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_a_runtimes_new_stream_ends_its_old_one(connector: Harness) -> None:
+    runtime = await connector.connect_runtime(await connector.operator())
+
+    async with change_stream(connector.mtls(runtime.credentials)) as old:
+        await old.next_event()
+        async with change_stream(connector.mtls(runtime.credentials)) as new:
+            subscribed = await new.next_event()
+
+            ended = await asyncio.wait_for(old.next_event(), 20)
+
+    assert (subscribed, ended) == ("subscribed", None)
+
+
+async def test_streams_past_the_limit_are_refused_so_that_polls_keep_their_connections(
+    connector_with: HarnessFactory,
+) -> None:
+    limited = await connector_with(max_change_streams=1)
+    operator = await limited.operator()
+    first, second = await limited.connect_runtime(operator), await limited.connect_runtime(operator)
+
+    async with change_stream(limited.mtls(first.credentials)) as held:
+        await held.next_event()
+        refused = await limited.mtls(second.credentials).get(CHANGES)
+
+    assert refused.status_code == 503
+    assert refused.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_CHANGE_STREAMS"

@@ -4,7 +4,11 @@ are in test_kept_state.py and test_change_stream.py."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from kernel.changes import (
     EVERYTHING,
@@ -101,36 +105,81 @@ async def test_revalidation_drops_the_values_that_differ_and_those_gone() -> Non
     assert kept.items() == [("same", 1)]
 
 
-def _commit_elsewhere(database: Path) -> None:
-    """What another process's commit does to the write-ahead log."""
-    with Path(f"{database}-wal").open("ab") as log:
-        log.write(b"a frame")
+class SQLiteFile:
+    """A database in WAL mode with two connections: "ours" (this process's writes) and "theirs" (another's)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.ours = sqlite3.connect(path, isolation_level=None)
+        self.ours.execute("PRAGMA journal_mode=WAL")
+        self.ours.execute("CREATE TABLE t (x)")
+        self.theirs = sqlite3.connect(path, isolation_level=None)
+
+    def commit(self, connection: sqlite3.Connection) -> None:
+        connection.execute("INSERT INTO t VALUES (1)")
+
+    def close(self) -> None:
+        self.ours.close()
+        self.theirs.close()
 
 
-async def test_a_commit_of_another_process_drops_everything_on_sqlite(tmp_path: Path) -> None:
-    database = tmp_path / "compass.db"
-    database.write_bytes(b"")
-    feed = ChangeFeed(sqlite_file=str(database))
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> Iterator[SQLiteFile]:
+    database = SQLiteFile(tmp_path / "compass.db")
+    yield database
+    database.close()
+
+
+async def _kept_on(database: SQLiteFile) -> tuple[ChangeFeed, KeptValues[str, int]]:
+    feed = ChangeFeed(sqlite_file=str(database.path))
     kept: KeptValues[str, int] = KeptValues(feed, max_entries=10)
-    feed.committed(frozenset())
-    await _keep(kept, "a", 1)
+    await _keep(kept, "a", 1, "t:one")
+    return feed, kept
 
-    _commit_elsewhere(database)
+
+async def test_a_commit_of_another_process_drops_everything_on_sqlite(sqlite_file: SQLiteFile) -> None:
+    _feed, kept = await _kept_on(sqlite_file)
+
+    sqlite_file.commit(sqlite_file.theirs)
 
     assert kept.get("a") is None
 
 
-async def test_a_commit_of_this_process_keeps_what_it_does_not_name_on_sqlite(tmp_path: Path) -> None:
-    database = tmp_path / "compass.db"
-    database.write_bytes(b"")
-    feed = ChangeFeed(sqlite_file=str(database))
-    kept: KeptValues[str, int] = KeptValues(feed, max_entries=10)
-    await _keep(kept, "a", 1, "t:one")
+async def test_a_commit_of_this_process_keeps_what_it_does_not_name_on_sqlite(sqlite_file: SQLiteFile) -> None:
+    feed, kept = await _kept_on(sqlite_file)
 
-    _commit_elsewhere(database)
+    feed.writing()
+    sqlite_file.commit(sqlite_file.ours)
     feed.committed(frozenset({"t:two"}))
 
     assert kept.get("a") == 1
+
+
+async def test_a_commit_of_another_process_just_after_this_ones_drops_everything_on_sqlite(
+    sqlite_file: SQLiteFile,
+) -> None:
+    feed, kept = await _kept_on(sqlite_file)
+
+    feed.writing()
+    sqlite_file.commit(sqlite_file.ours)
+    sqlite_file.commit(sqlite_file.theirs)
+    feed.committed(frozenset())
+
+    assert kept.get("a") is None
+
+
+async def test_a_commit_of_another_process_before_this_ones_drops_everything_on_sqlite(
+    sqlite_file: SQLiteFile,
+) -> None:
+    feed, kept = await _kept_on(sqlite_file)
+
+    sqlite_file.commit(sqlite_file.theirs)
+    feed.writing()
+    survived = len(kept)
+    sqlite_file.commit(sqlite_file.ours)
+    feed.committed(frozenset())
+
+    assert (survived, kept.get("a")) == (0, None)
 
 
 def test_a_watch_is_woken_by_its_tags_only() -> None:
@@ -177,3 +226,18 @@ def test_a_write_naming_very_many_tags_says_everything() -> None:
 
     assert sent == [EVERYTHING]
     assert parse(sent[0]) is None
+
+
+async def test_a_value_found_stale_by_the_revalidation_wakes_its_watchers() -> None:
+    feed = ChangeFeed()
+    kept: KeptValues[str, int] = KeptValues(feed, max_entries=10)
+    watchers = Watchers(feed)
+    await _keep(kept, "a", 1, runtime_view("a"))
+
+    async def current(keys: list[str]) -> dict[str, int]:
+        return dict.fromkeys(keys, 2)
+
+    with watchers.watching([runtime_view("a")]) as watch:
+        await kept.revalidate(current)
+
+        assert watch.changed.is_set()

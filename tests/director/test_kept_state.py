@@ -13,12 +13,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 from starlette.applications import Starlette
 
 from compass.app import create_app
 from credentials.models import IssuedCertificate, SystemAuth
-from director.models import Runtime
+from director.models import Runtime, Tenant
 from kernel.changes import note
 from kernel.db import Database
 from kernel.models import utcnow
@@ -316,3 +316,51 @@ async def test_a_listener_that_lost_its_connection_forgets_what_it_kept(
     heard = await poller.poll(runtime)
 
     assert heard.headers["etag"] != kept.headers["etag"]
+
+
+async def test_a_revocation_by_another_worker_is_seen_though_this_one_wrote_since(
+    runtime: ConnectedRuntime, writer: httpx.AsyncClient, poller: Poller
+) -> None:
+    await poller.kept_poll(runtime)
+
+    await writer.post(CONNECTOR, json={"query": REVOKE}, headers=runtime.headers)
+    await poller.heard_everything()
+    await poller.application.state.last_seen.flush()  # a write of the poller's own, after the revocation
+    refused = await poller.poll(runtime)
+
+    assert _code(refused) == "CERTIFICATE_REVOKED"
+
+
+async def test_a_revoked_certificate_kept_as_valid_gets_no_signing_token(
+    runtime: ConnectedRuntime, poller: Poller
+) -> None:
+    await poller.kept_poll(runtime)
+    async with poller.database.transaction() as session:  # unheard: no tag
+        await session.execute(
+            update(IssuedCertificate)
+            .where(
+                IssuedCertificate.system_auth_id.in_(
+                    select(SystemAuth.id).where(SystemAuth.runtime_id == runtime.id)
+                )
+            )
+            .values(revoked_at=utcnow())
+        )
+
+    configuration = await poller.client.post(
+        CONNECTOR, json={"query": CONFIGURATION}, headers=runtime.headers
+    )
+
+    assert _code(configuration) == "CERTIFICATE_REVOKED"
+
+
+async def test_a_tenant_deleted_unheard_is_refused_after_the_revalidation(
+    operator: Operator, poller: Poller
+) -> None:
+    at_poller = Operator(poller.client, operator.tenant_id, operator.token)
+    await at_poller.query("query { result: runtimes { totalCount } }")
+    async with poller.database.transaction() as session:  # unheard: no tag
+        await session.execute(delete(Tenant).where(Tenant.id == operator.tenant_id))
+
+    await poller.revalidate()
+
+    assert await at_poller.error_codes("query { result: runtimes { totalCount } }") == ["TENANT_NOT_FOUND"]
