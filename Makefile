@@ -52,6 +52,15 @@ bench: install
 bench-fleet: install
 	scripts/with-postgres.sh $(BIN)/python bench/fleet.py --find-max --workers 1,2 --runtimes 200 --period 20 --warmup 60 --duration 40 --max-runtimes 20000 --profile $(FLEET_ARGS)
 
+# 5,000 runtimes on `compass serve --workers 2`, each also holding its change stream (GET /director/changes) and
+# polling when told: an operator's change reaching every affected runtime (issue 15's goal: p99 < 2 s), and what
+# the open streams cost the server. F = 100 formations of 50 runtimes and one application (a change every 5 s
+# reaches 50 runtimes): a formation's assignments pair every two participants, so registering 5,000 runtimes in
+# the default 10 formations of 500 would take most of the bench's time.
+.PHONY: bench-push
+bench-push: install
+	scripts/with-postgres.sh $(BIN)/python bench/fleet.py --push --runtimes 5000 --workers 2 --period 20 --formations 100 --change-every 5 --warmup 120 --duration 40 $(FLEET_ARGS)
+
 # Calls through one compass-gateway process against direct calls and a bare forwarder (bench/README.md).
 .PHONY: bench-gateway
 bench-gateway: install

@@ -46,6 +46,14 @@ class FetchResult:
     etag: str | None
 
 
+def mtls_context(cert_file: Path, key_file: Path, ca_file: Path) -> ssl.SSLContext:
+    """The runtime's side of the mTLS connection to the Director: its certificate and key as the files hold them
+    now, and only the Connector's CA trusted for the server."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context
+
+
 class DirectorClient:
     """Args:
     director_url: the Director's mTLS URL (``managementPlaneInfo.directorURL``).
@@ -83,10 +91,7 @@ class DirectorClient:
     def _client(self) -> httpx.AsyncClient:
         if self._transport is not None:
             return httpx.AsyncClient(transport=self._transport, timeout=self._timeout)
-        cert_file, key_file, ca_file = self._files
-        context = ssl.create_default_context(cafile=str(ca_file))
-        context.load_cert_chain(str(cert_file), str(key_file))
-        return httpx.AsyncClient(verify=context, timeout=self._timeout, trust_env=False)
+        return httpx.AsyncClient(verify=mtls_context(*self._files), timeout=self._timeout, trust_env=False)
 
     @property
     def last_result(self) -> FetchResult | None:

@@ -1,7 +1,9 @@
 """The agent's loop: ensure connected (renew when due) → sync once → runtime labels → status → sleep.
 
 One iteration is ``Agent.run_once``; ``Agent.run`` repeats it every ``AGENT_SYNC_PERIOD`` seconds ±20 % until
-stopped, waiting a capped exponential backoff instead while no connection can be made. An iteration does
+stopped, waiting a capped exponential backoff instead while no connection can be made. With ``AGENT_PUSH`` it also
+keeps the Director's change stream open (``agent.push``) while it has a certificate: a change cuts the wait short
+(a change told during an iteration: one more iteration right after it; iterations never overlap). An iteration does
 not raise for what the Director, the Connector or the network do: each outcome is a CompassConnection state:
 
 - ``Connected``: a certificate was just acquired or renewed (the sync of the same iteration sets the next);
@@ -36,6 +38,7 @@ import structlog
 from agent.connection import Backoff, Clock, Connection, ConnectionManager, Maintenance, system_clock
 from agent.director_client import DirectorClient
 from agent.errors import AgentError, ApplyFailed, DirectorError
+from agent.push import ChangeSubscription
 from agent.resources import ca_secret
 from agent.settings import AgentSettings
 from agent.sinks import make_sink
@@ -122,8 +125,11 @@ class Agent:
         self._known_labels: dict[str, Any] | None = None
         self._marked_connected = False
         self._synced_once = False
+        self._nudged = asyncio.Event()
+        self._push: ChangeSubscription | None = None
 
     async def aclose(self) -> None:
+        await self._stop_push()
         await self._close_director()
         if self._owns_sink:
             await close_sink(self.sink)
@@ -273,6 +279,12 @@ class Agent:
         return None
 
     async def _director_for(self, connection: Connection) -> DirectorClient:
+        director = await self._client_for(connection)
+        if self._push is not None:
+            await self._push.follow(director.director_url, connection)  # a new certificate: a new stream
+        return director
+
+    async def _client_for(self, connection: Connection) -> DirectorClient:
         key = (connection.director_url, connection.credentials.serial)
         if self._director is not None and self._director_for_serial is not None:
             if self._director_for_serial == key:
@@ -287,6 +299,8 @@ class Agent:
         return self._director
 
     async def _close_director(self) -> None:
+        if self._push is not None:
+            await self._push.follow(None, None)  # no connection, no stream
         if self._director is not None:
             director, self._director, self._director_for_serial = self._director, None, None
             self._known_labels = None
@@ -314,8 +328,25 @@ class Agent:
         """Iterates until ``stop`` is set; an iteration still running then is cancelled (every write of the
         sinks and of the credential store is atomic, and the next start picks up where this one stopped)."""
         stop = stop or asyncio.Event()
-        log.info("agent_started", runtime_id=self.runtime_id, period_seconds=self.settings.sync_period)
+        log.info(
+            "agent_started",
+            runtime_id=self.runtime_id,
+            period_seconds=self.settings.sync_period,
+            push=self.settings.push,
+        )
+        if self.settings.push:
+            self._push = ChangeSubscription(
+                self._nudged.set, runtime_id=self.runtime_id, timeout=self.settings.http_timeout, rng=self.rng
+            )
+        try:
+            await self._iterate(stop)
+        finally:
+            await self._stop_push()
+        log.info("agent_stopped", runtime_id=self.runtime_id)
+
+    async def _iterate(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._nudged.clear()  # a nudge from now on, even during this iteration, means one more sync
             iteration = asyncio.ensure_future(self.run_once())
             stopping = asyncio.ensure_future(stop.wait())
             try:
@@ -333,9 +364,21 @@ class Agent:
             except Exception:  # the agent keeps going whatever one iteration hit
                 log.exception("iteration_failed", runtime_id=self.runtime_id)
                 delay = self.backoff.next_delay(self.rng)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-        log.info("agent_stopped", runtime_id=self.runtime_id)
+            await self._pause(stop, delay)
+
+    async def _pause(self, stop: asyncio.Event, delay: float) -> None:
+        """``delay`` seconds, cut short by the stop or by a nudge of the change stream."""
+        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._nudged.wait())}
+        try:
+            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _stop_push(self) -> None:
+        push, self._push = self._push, None
+        if push is not None:
+            await push.aclose()
 
     def next_delay(self, outcome: Outcome) -> float:
         """The sync period ±20 %, or the backoff while there is no connection."""

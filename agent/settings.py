@@ -47,6 +47,12 @@ class AgentSettings(BaseSettings):
     token: SecretStr | None = _setting(None, "TOKEN", "One-time token of the runtime.")
 
     sync_period: float = _setting(15.0, "AGENT_SYNC_PERIOD", "Seconds between syncs (±20 %).", gt=0)
+    push: bool = _setting(
+        True,
+        "AGENT_PUSH",
+        "Keep the Director's change stream open and sync as soon as it tells of a change (the period stays as "
+        "the periodic resync).",
+    )
     renewal_threshold: float = _setting(
         0.3, "AGENT_RENEWAL_THRESHOLD", "Renew when less than this share of the validity is left.", gt=0, lt=1
     )

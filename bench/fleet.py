@@ -23,6 +23,13 @@ utime+stime from /proc), of PostgreSQL and of the clients, the clients' memory a
 the clients are the bottleneck) and the change propagation (per change and affected runtime, the time from the
 operator's answer until the runtime fetched it: p50, p99 and max).
 
+``--push``: every runtime also holds its change stream (``GET /director/changes``, server-sent events, on a
+connection of its own as an agent does), opened at a random point of the warm-up; ``subscribed`` and every
+``changed`` make it poll at once (with If-None-Match), the period staying as the resync. The propagation figures
+then measure push, and a second table says how many streams were open, how many changes were pushed, which
+affected runtimes fetched a change after a push (or only at their period), and the server's CPU per poll and,
+for ``--idle`` seconds before the clients start and after the polls stop (the streams still open), per second.
+
 ``--find-max`` searches, for each ``--workers`` value, the largest R with p99 < 250 ms and zero errors: it
 starts at ``--runtimes``, doubles while runs pass and halves while they fail, then bisects, at most
 ``--search-runs`` runs per W. ``--profile`` then runs the largest W=1 fleet once more under pyinstrument.
@@ -34,6 +41,7 @@ of the first, beside issue 15's goals (bench/README.md).
     python bench/fleet.py [--runtimes 1000] [--workers 1] [--period 10] [--change-every 15] [--duration 60]
     python bench/fleet.py --find-max --workers 1,2 --duration 30
     python bench/fleet.py --poll-cost [--duration 10]
+    python bench/fleet.py --push --runtimes 5000 --workers 2 --period 20 --formations 100 --warmup 120
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -72,6 +81,12 @@ if TYPE_CHECKING:
     from testing.served import ServedCompass
 
 P99_LIMIT = 0.250
+PUSH_P99_LIMIT = 2.0
+CHANGES_PATH = "/director/changes"
+# The first and the longest wait before a stream is opened again (doubling, ± 50 %).
+STREAM_RETRY = (1.0, 30.0)
+REGISTER_BATCH = 250
+IDLE_MARGIN = 1.0  # with --push: seconds between the last polls and the idle reading, and after it
 MARKER = re.compile(rb"fleet-change-(\d+)")
 POLL_TIMEOUT = 10.0
 UPDATE_APPLICATION = (
@@ -100,7 +115,14 @@ class _Tally:
     unchanged_200: int = 0
     connections: int = 0  # opened by measured polls
     retried: int = 0
-    sightings: list[tuple[int, int, float]] = field(default_factory=list)
+    # (runtime, change, when fetched, whether a push made that poll)
+    sightings: list[tuple[int, int, float, bool]] = field(default_factory=list)
+    streams: int = 0  # change streams open (subscribed) now
+    pushes: int = 0  # `changed` events received in the measured window
+    pushed_polls: int = 0  # measured polls a push made
+
+    def failed(self, at: float, failure: str) -> None:
+        (self.errors if at >= self.measure_from else self.warmup_errors)[failure] += 1
 
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -237,6 +259,28 @@ class _Runtime:
         self.etag: str | None = None
         self.view: bytes | None = None
         self.seen: set[int] = set()
+        self.context = context
+        self.wake = asyncio.Event()
+        self.pushed = False
+        self.subscription: asyncio.Task[None] | None = None
+
+    def nudge(self) -> None:
+        """A push: the runtime polls at once (once more after the poll under way, if one is)."""
+        self.pushed = True
+        self.wake.set()
+
+    async def wait_until(self, at: float) -> bool:
+        """Until ``at`` or a push, whichever comes first: True when a push woke it. A timer and an event rather
+        than a task per wait: the client holds thousands of runtimes."""
+        if not self.wake.is_set():
+            timer = asyncio.get_running_loop().call_later(max(0.0, at - time.monotonic()), self.wake.set)
+            try:
+                await self.wake.wait()
+            finally:
+                timer.cancel()
+        self.wake.clear()
+        pushed, self.pushed = self.pushed, False
+        return pushed
 
     def request(self, etag: str | None) -> bytes:
         conditional = f"If-None-Match: {etag}\r\n" if etag else ""
@@ -246,7 +290,15 @@ class _Runtime:
         return await self.connection.exchange(self.request(None if self.plain else self.etag))
 
     def answered(
-        self, tally: _Tally, status: int, headers: dict[str, str], body: bytes, at: float, *, measured: bool
+        self,
+        tally: _Tally,
+        status: int,
+        headers: dict[str, str],
+        body: bytes,
+        at: float,
+        *,
+        measured: bool,
+        pushed: bool = False,
     ) -> None:
         if measured:
             tally.statuses[str(status)] += 1
@@ -264,7 +316,73 @@ class _Runtime:
             change = int(match.group(1))
             if change not in self.seen:
                 self.seen.add(change)
-                tally.sightings.append((self.index, change, at))
+                tally.sightings.append((self.index, change, at, pushed))
+
+
+async def _events(reader: asyncio.StreamReader, headers: dict[str, str]) -> AsyncIterator[bytes]:
+    """The names of the events of a server-sent event stream, as they come (comments, the heartbeats, skipped)."""
+    chunked = headers.get("transfer-encoding", "").lower() == "chunked"
+    buffer = b""
+    while True:
+        if chunked:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if not size:
+                return
+            buffer += (await reader.readexactly(size + 2))[:-2]
+        else:
+            data = await reader.read(1 << 16)
+            if not data:
+                return
+            buffer += data
+        *blocks, buffer = buffer.split(b"\n\n")
+        for block in blocks:
+            for line in block.split(b"\n"):
+                if line.startswith(b"event:"):
+                    yield line[6:].strip()
+
+
+async def _follow_changes(runtime: _Runtime, tally: _Tally, config: dict[str, Any]) -> None:
+    """A runtime's change stream, as an agent keeps it: its own mTLS connection, ``GET /director/changes``;
+    ``subscribed`` and every ``changed`` nudge the runtime. A stream that cannot be opened or that ends is an
+    error (of the run, once measuring) and is opened again with backoff and jitter as an agent does (at a fixed
+    second, an overloaded server's failed handshakes came back as a storm), until the task is cancelled."""
+    host, port = config["host"], config["https_port"]
+    request = (
+        f"GET {CHANGES_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n"
+        "x-request-id: fleet\r\n\r\n"
+    ).encode()
+    rng = random.Random(runtime.index)
+    wait = STREAM_RETRY[0]
+    while True:
+        subscribed = False
+        try:
+            reader, writer = await asyncio.open_connection(
+                host, port, ssl=runtime.context, server_hostname=host, ssl_handshake_timeout=POLL_TIMEOUT
+            )
+            try:
+                writer.write(request)
+                async with asyncio.timeout(POLL_TIMEOUT):
+                    status, headers = await _read_head(reader)
+                if status != 200:
+                    raise ConnectionError(f"the change stream answered HTTP {status}")
+                async for event in _events(reader, headers):
+                    if event == b"subscribed":
+                        subscribed = True
+                        tally.streams += 1
+                        wait = STREAM_RETRY[0]
+                    elif event == b"changed":
+                        tally.pushes += time.monotonic() >= tally.measure_from
+                    else:
+                        continue
+                    runtime.nudge()
+                raise ConnectionError("the server ended the change stream")
+            finally:
+                writer.close()
+                tally.streams -= subscribed
+        except Exception as error:  # noqa: BLE001 - every failure is a counted error of the fleet
+            tally.failed(time.monotonic(), f"stream: {type(error).__name__}: {str(error)[:80]}")
+        await asyncio.sleep(wait * rng.uniform(0.5, 1.5))
+        wait = min(wait * 2, STREAM_RETRY[1])
 
 
 async def _runtime_loop(
@@ -274,36 +392,45 @@ async def _runtime_loop(
 
     First polls are spread over the warm-up (at least a period): a longer ``--warmup`` ramps the fleet up, as
     runtimes join a real one over time, instead of every runtime's handshake and first view in one period.
+    With push, the runtime opens its change stream there instead (over the warm-up alone): its first poll
+    follows ``subscribed``, every ``changed`` makes one at once, and the period is the resync after the first.
     The lag is how late the client's event loop woke for a poll it had to wait for: it grows when the client
     processes, not the server, are the bottleneck.
     """
     period, jitter = config["period"], config["jitter"]
     rng = random.Random(runtime.index)
-    scheduled = start + rng.uniform(0, max(period, config["warmup"]))
-    while scheduled < end:
-        waited = scheduled > time.monotonic()
+    scheduled = start + rng.uniform(0, config["warmup"] if config["push"] else max(period, config["warmup"]))
+    if config["push"]:
         await asyncio.sleep(max(0.0, scheduled - time.monotonic()))
+        runtime.subscription = asyncio.create_task(_follow_changes(runtime, tally, config))
+        scheduled += period * rng.uniform(1 - jitter, 1 + jitter)
+    while True:
+        waited = scheduled > time.monotonic()
+        pushed = await runtime.wait_until(min(scheduled, end))
         began = time.monotonic()
+        if began >= end:
+            break
         measured = began >= tally.measure_from
-        if measured and waited:
+        if measured and waited and not pushed:
             tally.lags.append(began - scheduled)
+        tally.pushed_polls += measured and pushed
         opened, retried = runtime.connection.opened, runtime.connection.retried
         try:
             # asyncio.timeout rather than wait_for: no task per poll, which the client feels at thousands of them.
             async with asyncio.timeout(POLL_TIMEOUT):
                 status, headers, body = await runtime.poll()
         except Exception as error:  # noqa: BLE001 - every failure is a counted error of the fleet
-            failure = f"{type(error).__name__}: {str(error)[:80]}"
-            (tally.errors if measured else tally.warmup_errors)[failure] += 1
+            tally.failed(began, f"{type(error).__name__}: {str(error)[:80]}")
         else:
             finished = time.monotonic()
             if measured:
                 tally.latencies.append(finished - began)
-            runtime.answered(tally, status, headers, body, finished, measured=measured)
+            runtime.answered(tally, status, headers, body, finished, measured=measured, pushed=pushed)
         if measured:
             tally.connections += runtime.connection.opened - opened
             tally.retried += runtime.connection.retried - retried
-        scheduled = max(scheduled + period * rng.uniform(1 - jitter, 1 + jitter), time.monotonic())
+        if scheduled <= time.monotonic():  # a pushed poll leaves the period's schedule as it was
+            scheduled = max(scheduled + period * rng.uniform(1 - jitter, 1 + jitter), time.monotonic())
 
 
 async def load_process(config: dict[str, Any]) -> dict[str, Any]:
@@ -325,6 +452,14 @@ async def load_process(config: dict[str, Any]) -> dict[str, Any]:
     await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
     cpu_from, wall_from = time.process_time(), time.monotonic()
     await polls
+    cpu, wall, streams = time.process_time() - cpu_from, time.monotonic() - wall_from, tally.streams
+    subscriptions = [runtime.subscription for runtime in runtimes if runtime.subscription is not None]
+    if subscriptions:
+        # The streams stay open, without polls, while the bench measures what they cost the idle server.
+        await asyncio.sleep(max(0.0, end + config["idle"] - time.monotonic()))
+        for subscription in subscriptions:
+            subscription.cancel()
+        await asyncio.gather(*subscriptions, return_exceptions=True)
     return {
         "connections": tally.connections,
         "retried": tally.retried,
@@ -336,8 +471,11 @@ async def load_process(config: dict[str, Any]) -> dict[str, Any]:
         "warmup_errors": dict(tally.warmup_errors),
         "unchanged_200": tally.unchanged_200,
         "sightings": tally.sightings,
-        "cpu": time.process_time() - cpu_from,
-        "wall": time.monotonic() - wall_from,
+        "cpu": cpu,
+        "wall": wall,
+        "streams": streams,
+        "pushes": tally.pushes,
+        "pushed_polls": tally.pushed_polls,
     }
 
 
@@ -437,18 +575,24 @@ async def add_runtimes(database: Any, fleet: Fleet, count: int) -> None:
     from director.runtime.inputs import RuntimeRegisterInput
     from director.runtime.service import runtime as runtime_service
 
-    if len(fleet.runtime_ids) >= count:
-        return
-    async with unit_of_work(database, fleet.tenant_id) as session:
-        for index in range(len(fleet.runtime_ids), count):
-            runtime = await runtime_service.register(
-                session, fleet.tenant_id, RuntimeRegisterInput(name=f"fleet-runtime-{index:05d}")
-            )
-            formation = fleet.formations[index % len(fleet.formations)]
-            await formation_service.assign(
-                session, fleet.tenant_id, FormationObjectType.RUNTIME, runtime.id, formation
-            )
-            fleet.runtime_ids.append(runtime.id)
+    # Batches, each its own unit of work, as an operator registers them: one session holding thousands of
+    # runtimes and their assignments grew slower with every one.
+    while (first := len(fleet.runtime_ids)) < count:
+        began, batch = time.monotonic(), []
+        async with unit_of_work(database, fleet.tenant_id) as session:
+            for index in range(first, min(first + REGISTER_BATCH, count)):
+                runtime = await runtime_service.register(
+                    session, fleet.tenant_id, RuntimeRegisterInput(name=f"fleet-runtime-{index:05d}")
+                )
+                formation = fleet.formations[index % len(fleet.formations)]
+                await formation_service.assign(
+                    session, fleet.tenant_id, FormationObjectType.RUNTIME, runtime.id, formation
+                )
+                batch.append(runtime.id)
+        fleet.runtime_ids.extend(batch)
+        _log(
+            f"  {len(fleet.runtime_ids)} runtimes registered ({time.monotonic() - began:.1f} s for {len(batch)})"
+        )
 
 
 async def certify(database: Any, fleet: Fleet, server: ServedCompass, count: int, directory: Path) -> float:
@@ -527,6 +671,7 @@ class Run:
     changes: int
     load_average: float
     duration: float
+    push: Push | None = None
 
     @property
     def passed(self) -> bool:
@@ -549,6 +694,21 @@ class Run:
             )
         )
 
+    def push_line(self) -> str:
+        assert self.push is not None
+        push = self.push
+        passed = (
+            bool(self.propagation)
+            and percentile(self.propagation, 0.99) < PUSH_P99_LIMIT
+            and push.by_push == push.affected
+        )
+        return (
+            f"{self.workers:>2} {self.runtimes:>6} | {push.streams:>7} {push.pushes:>7} {push.pushed_polls:>6} | "
+            f"{push.by_push:>7} {len(self.propagation) - push.by_push:>6} {push.affected:>8} | "
+            f"{self.per_poll(self.server_cpu):7.2f} | {push.idle_without * 1000:9.1f} {push.idle_with * 1000:7.1f} "
+            f"{push.per_stream() * 1e6:9.2f} | {self.propagation_text():>25} | {'PASS' if passed else 'FAIL'}"
+        )
+
     def line(self) -> str:
         ok, not_modified = self.statuses.get("200", 0), self.statuses.get("304", 0)
         return (
@@ -561,6 +721,23 @@ class Run:
             f"({self.changes - self.incomplete_changes}/{self.changes}) | {self.load_average:4.1f} | "
             f"{'PASS' if self.passed else 'FAIL'}"
         )
+
+
+@dataclass
+class Push:
+    """What a run with ``--push`` adds: the streams, the pushes, and what the open streams cost the idle server."""
+
+    streams: int  # open when the polls stopped
+    pushes: int  # `changed` events the runtimes received in the measured window
+    pushed_polls: int  # measured polls a push made
+    by_push: int  # (change, affected runtime) fetched by a poll a push made
+    affected: int  # (change, affected runtime) in all
+    idle_without: float  # the server's CPU, cores, idle before the clients started
+    idle_with: float  # ... idle with the streams open, after the polls stopped
+
+    def per_stream(self) -> float:
+        """Cores per open stream: its heartbeats and the watcher it keeps."""
+        return (self.idle_with - self.idle_without) / self.streams if self.streams else float("nan")
 
 
 RUN_HEADER = (
@@ -582,6 +759,20 @@ RUN_LEGEND = (
     "  propagation: per operator change and runtime of the application's formation, the time from the",
     "  operator's answer until that runtime fetched the change: p50, p99, max over all of them (changes",
     "  every affected runtime fetched/changes); load: 1-minute load average after the run.",
+)
+PUSH_HEADER = (
+    " W      R | streams changed  polls | by push period affected | ms/poll | idle ms/s    with µs/stream |"
+    " propagation s p50 p99 max | p99<2s & all by push"
+)
+PUSH_LEGEND = (
+    "  streams: change streams open when the polls stopped; changed: `changed` events the runtimes received;",
+    "  polls: the polls those events made (measured window);",
+    "  by push/period: (change, affected runtime) fetched by a poll a push made / by a periodic poll;",
+    "  affected: (change, affected runtime) in all: by push = affected when push reached every one;",
+    "  ms/poll: the server's CPU ms per poll, the streams' work included;",
+    "  idle ms/s: the server's CPU ms per second without a poll, before the clients connected; with: the",
+    "  same with every stream open; µs/stream: the difference per open stream, µs of CPU per second;",
+    "  propagation: as above, from the operator's answer until the runtime fetched the change.",
 )
 
 
@@ -607,8 +798,9 @@ async def operate(
     headers = {**JSON_CONTENT, **server.operator_headers(fleet.tenant_id)}
     changes: list[tuple[int, int, float]] = []
     at = start
-    # Each change gets its longest period (P + jitter) and 3 s to reach every runtime before the run ends.
-    last = end - options.period * (1 + options.jitter) - 3
+    # Each change gets its longest period (P + jitter) and 3 s to reach every runtime before the run ends;
+    # with push, 3 s: what the period brings later does not count.
+    last = end - 3 - (0 if options.push else options.period * (1 + options.jitter))
     async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as client:
         while at <= last:
             await asyncio.sleep(max(0.0, at - time.monotonic()))
@@ -634,28 +826,40 @@ async def operate(
     return changes
 
 
+@dataclass
+class Reach:
+    """Where the changes reached: each affected runtime's delay for each change it fetched, the changes some
+    affected runtime never fetched, the fetches a push made, and the (change, affected runtime) pairs."""
+
+    delays: list[float] = field(default_factory=list)
+    incomplete: int = 0
+    by_push: int = 0
+    affected: int = 0
+
+
 def _propagation(
     fleet: Fleet,
     runtimes: int,
     changes: list[tuple[int, int, float]],
-    sightings: list[tuple[int, int, float]],
-) -> tuple[list[float], int]:
-    """Each affected runtime's delay for each change it fetched, and the changes some runtime never fetched."""
-    seen = {(runtime, change): at for runtime, change, at in sightings}
+    sightings: list[tuple[int, int, float, bool]],
+) -> Reach:
+    seen = {(runtime, change): (at, pushed) for runtime, change, at, pushed in sightings}
     formations = len(fleet.formations)
-    delays: list[float] = []
-    incomplete = 0
+    reach = Reach()
     for number, application, committed in changes:
         affected = range(application % formations, runtimes, formations)
-        times = [at for index in affected if (at := seen.get((index, number))) is not None]
-        delays.extend(at - committed for at in times)
-        incomplete += len(times) < len(affected) or not affected
-    return delays, incomplete
+        fetched = [sighting for index in affected if (sighting := seen.get((index, number))) is not None]
+        reach.delays.extend(at - committed for at, _ in fetched)
+        reach.by_push += sum(pushed for _, pushed in fetched)
+        reach.affected += len(affected)
+        reach.incomplete += len(fetched) < len(affected) or not affected
+    return reach
 
 
-async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: Fleet, runtimes: int) -> Run:
-    from sqlalchemy.engine import make_url
-
+async def _start_clients(
+    options: argparse.Namespace, server: ServedCompass, fleet: Fleet, runtimes: int
+) -> list[asyncio.subprocess.Process]:
+    """The client processes, each with its share of the runtimes, ready once they return."""
     from bench.director import sync_document
 
     shares = [list(range(client, runtimes, options.clients)) for client in range(options.clients)]
@@ -673,6 +877,9 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
             "duration": options.duration,
             "plain": options.plain,
             "keep_alive": options.keep_alive,
+            "push": options.push,
+            # The clients keep the streams open while the server's idle CPU is measured (idle_with).
+            "idle": options.idle + 2 * IDLE_MARGIN,
         }
         process = await asyncio.create_subprocess_exec(
             *load_client.command("bench.fleet:load_process"),
@@ -690,6 +897,16 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
         assert process.stdout is not None
         if (await process.stdout.readline()).strip() != b"ready":
             raise RuntimeError("a fleet client failed to start")
+    return processes
+
+
+async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: Fleet, runtimes: int) -> Run:
+    from sqlalchemy.engine import make_url
+
+    database = make_url(server.env["COMPASS_DATABASE_URL"]).database or ""
+    server_pids, pg_pids = processes_of(server), postgres_backends(database)
+    idle_without = await _idle_cpu(server_pids, options.idle) if options.push else 0.0
+    processes = await _start_clients(options, server, fleet, runtimes)
     start = time.monotonic() + 0.5
     for process in processes:
         assert process.stdin is not None
@@ -699,8 +916,6 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
     measure_from = start + options.warmup
     end = measure_from + options.duration
     await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
-    database = make_url(server.env["COMPASS_DATABASE_URL"]).database or ""
-    server_pids, pg_pids = processes_of(server), postgres_backends(database)
     server_from, pg_from, wall_from = cpu_by_process(server_pids), cpu_by_process(pg_pids), time.monotonic()
     errors: Counter[str] = Counter()
     changes = await operate(options, server, fleet, start=measure_from + 0.5, end=end, failures=errors)
@@ -708,6 +923,10 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
     server_cpu = cpu_used(server_from, cpu_by_process(server_pids))
     pg_cpu = cpu_used(pg_from, cpu_by_process(pg_pids))
     wall = time.monotonic() - wall_from
+    idle_with = 0.0
+    if options.push:
+        await asyncio.sleep(IDLE_MARGIN)  # the last polls answered
+        idle_with = await _idle_cpu(server_pids, options.idle)
     results = []
     for process in processes:
         assert process.stdout is not None
@@ -723,8 +942,19 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
         errors.update(result["errors"])
         warmup_errors.update(result["warmup_errors"])
         statuses.update(result["statuses"])
-    sightings = [tuple(item) for result in results for item in result["sightings"]]
-    propagation, incomplete = _propagation(fleet, runtimes, changes, sightings)
+    sightings = [tuple(sighting) for result in results for sighting in result["sightings"]]
+    reach = _propagation(fleet, runtimes, changes, sightings)
+    push = None
+    if options.push:
+        push = Push(
+            streams=sum(result["streams"] for result in results),
+            pushes=sum(result["pushes"] for result in results),
+            pushed_polls=sum(result["pushed_polls"] for result in results),
+            by_push=reach.by_push,
+            affected=reach.affected,
+            idle_without=idle_without,
+            idle_with=idle_with,
+        )
     return Run(
         workers=server.workers,
         runtimes=runtimes,
@@ -744,12 +974,20 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
         client_cpu_max=max(result["cpu"] / result["wall"] for result in results),
         client_mib=max(result["rss_mib"] for result in results),
         lag_p99=percentile([value for result in results for value in result["lags"]], 0.99),
-        propagation=propagation,
-        incomplete_changes=incomplete,
+        propagation=reach.delays,
+        incomplete_changes=reach.incomplete,
         changes=len(changes),
         load_average=os.getloadavg()[0],
         duration=options.duration,
+        push=push,
     )
+
+
+async def _idle_cpu(pids: list[int], seconds: float) -> float:
+    """The CPU (cores) ``pids`` used over the next ``seconds``."""
+    before, began = cpu_by_process(pids), time.monotonic()
+    await asyncio.sleep(seconds)
+    return cpu_used(before, cpu_by_process(pids)) / (time.monotonic() - began)
 
 
 # --- the bench ----------------------------------------------------------------------------------------------
@@ -766,9 +1004,11 @@ class Bench:
     runs: list[Run] = field(default_factory=list)
 
     def serve(self, workers: int, runtimes: int, *, profile_to: Path | None = None) -> ServedCompass:
-        """The server for R runtimes: with keep-alive each holds a connection, so the per-process cap on
-        connections (1000 by default) is raised to R, as an operator of such a fleet must."""
-        env = {**self.env, "COMPASS_MAX_CONNECTIONS": str(max(1000, runtimes))}
+        """The server for R runtimes: with keep-alive each holds a connection (two with push: its change
+        stream), so the per-process cap on connections (1000 by default) is raised to that, as an operator of
+        such a fleet must."""
+        connections = runtimes * (2 if self.options.push else 1)
+        env = {**self.env, "COMPASS_MAX_CONNECTIONS": str(max(1000, connections))}
         log = self.workdir / f"serve-w{workers}.log"
         server = fleet_server(self.data_dir, env, workers, log, profile_to=profile_to)
         server.start()
@@ -799,6 +1039,8 @@ class Bench:
             server.stop()
         self.runs.append(run)
         print(run.line(), flush=True)
+        if run.push is not None:
+            print(f"   push: {run.push_line()}", flush=True)
         for sample in run.error_samples:
             print(f"          error: {sample}", flush=True)
         return run
@@ -1017,6 +1259,11 @@ def _print_setup(options: argparse.Namespace) -> None:
         connection = (
             f"one keep-alive mTLS connection per runtime (the server keeps an idle one {keep_alive:g} s)"
         )
+    if options.push:
+        connection += (
+            ";\nand its change stream (GET /director/changes, a connection of its own), opened during the warm-up: "
+            "it polls when told"
+        )
     print(
         f"\nfleet: A = {options.applications} applications ({options.bundles} bundles each) in F = "
         f"{options.formations} formations, so {options.applications // options.formations} per runtime; each "
@@ -1036,6 +1283,12 @@ def _print_report(
     print(RUN_HEADER)
     for measured in bench.runs:
         print(measured.line())
+    if options.push:
+        print("\n=== push: every runtime holds a change stream and polls when told ===")
+        print("\n".join(PUSH_LEGEND))
+        print(PUSH_HEADER)
+        for measured in bench.runs:
+            print(measured.push_line())
     if options.find_max:
         print("\nlargest fleet with p99 < 250 ms and zero errors:")
         for workers, run in best.items():
@@ -1111,6 +1364,17 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
         help="instead of a fleet: one runtime's server CPU per request for GET /healthz, an unchanged poll, "
         "and one with If-None-Match (F = 1)",
     )
+    parser.add_argument(
+        "--push",
+        action="store_true",
+        help="every runtime also holds its change stream and polls when told: propagation measures push",
+    )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=10.0,
+        help="with --push: seconds of the server's idle CPU measured without and with the streams open",
+    )
     parser.add_argument("--find-max", action="store_true", help="search the largest passing R per W")
     parser.add_argument("--search-runs", type=int, default=4, help="runs per W in --find-max")
     parser.add_argument("--max-runtimes", type=int, default=8000, help="--find-max never goes above this")
@@ -1129,7 +1393,9 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
     options.duration = options.duration or 60.0
     if options.formations < 1 or options.applications < options.formations:
         parser.error("--applications must be at least --formations, and --formations at least 1")
-    if options.duration < options.period * (1 + options.jitter) + 4:
+    if options.push and options.duration < 4:
+        parser.error("--duration must be at least 4 s: changes need that to be pushed")
+    if not options.push and options.duration < options.period * (1 + options.jitter) + 4:
         parser.error("--duration must be longer than a period and 4 s: changes need that to propagate")
     return options
 

@@ -185,7 +185,7 @@ def run(settings: Settings, workers: int = 1) -> int:
         ca = load_certificate_authority(settings)
         tls = prepare_tls(settings, ca)
         app = create_app(settings, ca=ca)
-        servers: list[uvicorn.Server] = [_DrainingServer(config, app.state.draining) for config in server_configs(settings, app, tls)]
+        servers: list[uvicorn.Server] = [DrainingServer(config, app.state.draining) for config in server_configs(settings, app, tls)]
         _tune_gc()
         return uvloop.run(serve_all(servers, sockets))
     finally:
@@ -265,7 +265,7 @@ def _stop_signals_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-class _DrainingServer(uvicorn.Server):
+class DrainingServer(uvicorn.Server):
     """Tells long-lived answers (runtimes' change streams) to end when it stops, before it waits for the open
     requests: otherwise a stream would hold the shutdown for ever."""
 
@@ -278,7 +278,7 @@ class _DrainingServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-class _WorkerServer(_DrainingServer):
+class _WorkerServer(DrainingServer):
     """A uvicorn server that leaves signals to its worker: one handler stops both listeners of the process."""
 
     @contextlib.contextmanager

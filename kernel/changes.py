@@ -4,10 +4,10 @@ A write names what it changes with tags (``note``, and the tag makers below). It
 this process right after its commit and, on PostgreSQL, every other process on the database through ``NOTIFY``,
 sent inside the transaction: PostgreSQL delivers it only if the transaction commits, and only then. A process
 keeps nothing while its ``LISTEN`` connection is down, and forgets everything when it comes back
-(``listen``). On SQLite, whose other processes (``compass revoke``, another worker) cannot notify, a commit
-this process did not make shows in the write-ahead log's index (``-shm``): its header counts the commits, and a
-count this process cannot account for drops every kept value (``ChangeFeed.check``, looked at before every use of
-a kept value and twice a second).
+(``listen``). On SQLite, whose other processes (``compass revoke``, another worker) cannot notify, any commit
+shows as a change of the write-ahead log's (or the database file's) size or time, and drops every kept value
+(``ChangeFeed.check``, looked at before every use of a kept value and twice a second): this process's own
+commits too, since nothing tells them apart from another's that came just after.
 
 What a notification missed anyway (a connection that dies silently) is caught by each keeper's own periodic
 re-read (``revalidate``). Readers guard against the one race left (a value read before a commit, kept after its
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
+import os
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Hashable, Iterable, Iterator
@@ -43,10 +43,6 @@ LISTEN_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 PING_TIMEOUT_SECONDS = 2.0
 PRUNE_SUBSCRIBERS_ABOVE = 8
 SQLITE_CHECK_SECONDS = 0.5
-# SQLite's WAL index (https://www.sqlite.org/walformat.html): two copies of a 48-byte header, written one after the
-# other on every commit; bytes 8-11 of each count the commits (iChange, native byte order).
-_WAL_INDEX_HEADER = 96
-_COMMITS = struct.Struct("=I")
 
 Tags = frozenset[str] | None
 """What changed; None: anything may have (a listener that was away, another process's write on SQLite)."""
@@ -127,9 +123,8 @@ class ChangeFeed:
         self._listens = listens
         self._keeps = keeps and not listens
         self._listeners = 0
-        self._index = f"{sqlite_file}-shm" if sqlite_file else None
-        self._last_seen: bytes | None = None
-        self._before_write: bytes | None = None
+        self._log_files = (f"{sqlite_file}-wal", sqlite_file) if sqlite_file else ()
+        self._last_seen: tuple[tuple[int, int, int], ...] | None = None
         self.epoch = 0
 
     @property
@@ -154,40 +149,43 @@ class ChangeFeed:
             self._subscribers = [reference for reference in self._subscribers if reference() is not None]
 
     def writing(self) -> None:
-        """On SQLite, inside a write transaction that holds the write lock (no other process can commit until it
-        ends): what others committed before it is noticed now, and the commit count it starts from noted."""
-        if self._index is not None:
-            self.check()
-            self._before_write = self._last_seen
+        """On SQLite, inside a write transaction that holds the write lock: what others committed before it is
+        noticed now (after its commit, the log's change is taken as anybody's: the next ``check`` drops all)."""
+        self.check()
 
     def committed(self, tags: frozenset[str]) -> None:
-        """After a commit of this process: its tags. On SQLite the commit count is taken as this process's only
-        if it is exactly one more than when the write began; otherwise another process committed right after it,
-        and everything kept is dropped."""
+        """After a commit of this process: its tags."""
         if tags:
             self.publish(tags)
-        if self._index is None:
-            return
-        state = _wal_index_header(self._index)
-        if not _one_commit_apart(self._before_write, state):
-            self.publish(None)
-        self._last_seen, self._before_write = state, None
 
     def check(self) -> None:
-        """On SQLite, before a kept value is used: a commit this process did not make drops everything kept."""
-        if self._index is None:
+        """On SQLite, before a kept value is used: a commit since the last look drops everything kept."""
+        if not self._log_files:
             return
-        state = _wal_index_header(self._index)
+        state = self._log_state()
         if state != self._last_seen:
             if self._last_seen is not None:
                 self.publish(None)
             self._last_seen = state
 
+    def _log_state(self) -> tuple[tuple[int, int, int], ...]:
+        """Sizes and times only, by ``stat``: opening and closing a file of the database (its ``-shm`` index above
+        all) would drop every POSIX lock SQLite holds on it in this process."""
+        states = []
+        for path in self._log_files:
+            try:
+                found = os.stat(path)
+            except FileNotFoundError:
+                states.append((0, 0, 0))
+                continue
+            states.append((found.st_ino, found.st_size, found.st_mtime_ns))
+        return tuple(states)
+
     async def listen(self, url: str, stop: asyncio.Event, ping_seconds: float) -> None:
         """PostgreSQL: keeps a ``LISTEN`` connection until ``stop``, pinging it every ``ping_seconds``; reconnects
         with backoff when it is lost. While it is down nothing is kept; when it is back everything kept before is
         forgotten (what changed meanwhile was not heard)."""
-        if self._index is not None:
+        if self._log_files:
             # Streams (push) wait on no lookup: another process's commit must reach them too.
             while not stop.is_set():
                 self.check()
@@ -242,26 +240,6 @@ class ChangeFeed:
                 self.publish(None)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.close(), PING_TIMEOUT_SECONDS)
-
-
-def _wal_index_header(path: str) -> bytes | None:
-    """Both copies of the header; None while no connection has the database open (no index file)."""
-    try:
-        with open(path, "rb", buffering=0) as index:
-            return index.read(_WAL_INDEX_HEADER)
-    except FileNotFoundError:
-        return None
-
-
-def _one_commit_apart(before: bytes | None, after: bytes | None) -> bool:
-    """Exactly one commit between the two headers (each read whole: both copies alike)."""
-    if before is None or after is None or len(before) < _WAL_INDEX_HEADER or len(after) < _WAL_INDEX_HEADER:
-        return False
-    half = _WAL_INDEX_HEADER // 2
-    if before[:half] != before[half:] or after[:half] != after[half:]:
-        return False
-    commits: int = (_COMMITS.unpack_from(after, 8)[0] - _COMMITS.unpack_from(before, 8)[0]) % 2**32
-    return commits == 1
 
 
 K = TypeVar("K", bound=Hashable)

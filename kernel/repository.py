@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.changes import note
@@ -72,6 +72,20 @@ class TenantScopedRepository(Generic[M]):
         rows = await self.session.execute(self._ordered(self.select(tenant_id).where(parent.in_(parent_ids))))
         grouped: dict[str, list[M]] = defaultdict(list)
         for row in rows.scalars():
+            grouped[getattr(row, column)].append(row)
+        return grouped
+
+    async def read_grouped_by(self, tenant_id: str, column: str, parent_ids: Sequence[str]) -> dict[str, list[M]]:
+        """``grouped_by`` for rows that are only read: each row has the entity's attribute names and values, but
+        none of an ORM entity's cost (identity map, state, instrumented attributes), which a runtime's view of
+        hundreds of definitions pays thousands of times. Never change them: they are no entities."""
+        attributes = inspect(self.model).column_attrs
+        statement = self._ordered(self.select(tenant_id).where(getattr(self.model, column).in_(parent_ids)))
+        rows = await self.session.execute(
+            statement.with_only_columns(*(attribute.expression.label(attribute.key) for attribute in attributes))
+        )
+        grouped: dict[str, list[Any]] = defaultdict(list)  # rows that read as M
+        for row in rows:
             grouped[getattr(row, column)].append(row)
         return grouped
 

@@ -71,6 +71,7 @@ def settings(data_dir: Path, database_url: str) -> Settings:
         maintenance_interval_seconds=3600,
         last_seen_flush_seconds=3600,
         notification_sweep_seconds=3600,
+        kept_revalidate_seconds=3600,
         # Specs are fetched from loopback stand-ins (testing/upstream.py).
         spec_fetch_allowed_networks=["127.0.0.0/8", "::1/128"],
     )

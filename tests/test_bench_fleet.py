@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 import trustme
 
-from bench.fleet import POLL_COST_CASES, POLL_COST_HEADER, RUN_HEADER, Connection
+from bench.fleet import POLL_COST_CASES, POLL_COST_HEADER, PUSH_HEADER, RUN_HEADER, Connection
 from testing.databases import POSTGRES_URL
 from tests.bench_support import bench_output, section
 
@@ -207,6 +207,28 @@ def test_runtimes_without_keep_alive_open_a_connection_per_poll() -> None:
     answers = int(row["200"]) + int(row["304"])
     assert row["errors"] == "0"
     assert int(row["conns"]) == answers > 0
+
+
+@needs_postgres
+def test_pushed_changes_reach_every_affected_runtime_before_its_period() -> None:
+    # given: a period longer than the run (the last --period wins), so only a push makes a runtime poll again
+    push = [
+        "--push", "--period", "60", "--warmup", "1", "--duration", "4", "--change-every", "0.5", "--idle", "0.5",
+    ]  # fmt: skip
+
+    # when
+    output = bench_output("bench/fleet.py", *TINY_FLEET, *push)
+
+    # then: counts, never times
+    assert fleet_row(output)["errors"] == "0"
+    [row] = section(output, PUSH_HEADER)
+    cells = row.replace("|", " ").split()
+    streams, pushes, polls, by_push, by_period, affected = map(int, cells[2:8])
+    assert (cells[1], streams) == ("4", 4)  # R, and every runtime's stream open
+    assert by_push == affected > 0
+    assert by_period == 0
+    assert pushes >= affected
+    assert polls >= affected
 
 
 @needs_postgres

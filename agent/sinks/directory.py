@@ -7,6 +7,12 @@ half of one; temporary files start with a dot and end in ``.tmp``, which ``kubec
 written with mode 0600. A file of an Application or Secret that lacks the ownership label was not written by
 the agent and is never overwritten or deleted.
 
+A manifest is written as indented JSON, which is YAML (``kubectl`` reads either), whenever a YAML reader reads
+it back exactly as it was (``encode``: JSON's types with string keys, no float, since YAML 1.1 reads ``1e-05``
+as a string; characters YAML does not take raw escaped); any other is written as YAML. Writing JSON and reading
+it back costs a tenth of YAML's (a 3 KB Application: 0.14 ms instead of 1.1 ms), and the sink parses the JSON it
+finds with the JSON parser when YAML would read it alike (no float, NaN or raw character YAML treats otherwise).
+
 ``list_owned`` keeps what it parsed per file name, with the file's identity (device, inode, mtime and ctime in
 ns, size): a file whose identity is unchanged is neither read nor parsed again, so an unchanged sync of N
 resources costs one directory listing and N ``stat`` calls. Any change made behind the agent's back moves the
@@ -32,7 +38,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -59,6 +67,53 @@ class _Dumper(_BaseDumper):
 def dump(manifest: Manifest) -> str:
     text = yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
     return str(text)
+
+
+# What YAML 1.1 does not allow raw in a stream (PyYAML's Reader.NON_PRINTABLE), and what the JSON written escapes
+# beyond JSON's own escapes: those characters (JSON leaves DEL, C1 controls, U+FFFE and U+FFFF raw) and the line
+# breaks YAML has beside \n and \r (NEL, LS, PS), which a quoted scalar would fold. A lone surrogate is left to
+# YAML's dumper.
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ESCAPED = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+
+
+class _NotAsYaml(ValueError):
+    """A JSON text YAML 1.1 may read otherwise: it holds a float (YAML reads ``1e5`` as a string), NaN, or a
+    character YAML refuses raw or reads as a line break."""
+
+
+def _refuse(token: str) -> Any:
+    raise _NotAsYaml(token)
+
+
+def _json_as_yaml(text: str) -> Any:
+    """What a YAML reader parses from the JSON ``text``, at a twentieth of the YAML parser's cost; _NotAsYaml or
+    another ValueError when that is not sure (a float, a constant, a character YAML refuses raw)."""
+    if _NOT_PRINTABLE.search(text) or _ESCAPED.search(text):
+        raise _NotAsYaml("a character YAML does not allow raw, or reads as a line break")
+    return json.loads(text, parse_float=_refuse, parse_constant=_refuse)
+
+
+def encode(manifest: Manifest) -> tuple[bytes, Manifest | None]:
+    """The file's bytes for ``manifest``, and what a reader parses from them (a copy).
+
+    JSON, indented, which is YAML (``kubectl`` and every YAML reader read it), when the manifest reads back
+    from it exactly: JSON's types with string keys, no tuple, no float. Serializing and reading back JSON costs
+    a tenth of YAML's; any other manifest is written as YAML (block style) and parsed back.
+    """
+    try:
+        text = _ESCAPED.sub(
+            lambda match: f"\\u{ord(match.group()):04x}",
+            json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False),
+        )
+        copied = _json_as_yaml(text)
+    except (TypeError, ValueError):
+        copied = None
+    else:
+        if isinstance(copied, dict) and copied == manifest:
+            return f"{text}\n".encode(), copied
+    written = dump(manifest).encode("utf-8")
+    return written, _parse(written, "the YAML written")
 
 
 _Identity = tuple[int, int, int, int, int]  # device, inode, mtime ns, ctime ns, size
@@ -214,7 +269,7 @@ class DirectorySink:
         """Whether a file was renamed into place."""
         kind = str(manifest.get("kind"))
         path = self.path_for(kind, str((manifest.get("metadata") or {}).get("name")))
-        text = dump(manifest).encode("utf-8")
+        text, written_manifest = encode(manifest)
         try:
             current = path.read_bytes()
         except FileNotFoundError:
@@ -231,9 +286,7 @@ class DirectorySink:
             self._index.pop(path.name, None)  # replaced by someone else at once: read at the next listing
             return True
         # What was written, as a restart reads it (not the caller's manifest, which may differ or change).
-        self._index[path.name] = self._entry(
-            written, self._owned_in(path.name, kind, _parse(text, str(path)))
-        )
+        self._index[path.name] = self._entry(written, self._owned_in(path.name, kind, written_manifest))
         return True
 
     def _delete(self, kind: str, name: str, *, sync_directory: bool = True) -> bool:
@@ -270,9 +323,7 @@ class DirectorySink:
             raise SinkError(f"cannot sync {self.directory}: {exc}") from exc
         self.directory_syncs += 1
 
-    def _write(
-        self, path: Path, text: bytes, *, secret: bool, sync_directory: bool
-    ) -> os.stat_result | None:
+    def _write(self, path: Path, text: bytes, *, secret: bool, sync_directory: bool) -> os.stat_result | None:
         """Returns the status of the file written, taken after the rename (which moves its ctime); None when
         ``path`` is another file by then (someone else's rename)."""
         try:
@@ -316,6 +367,13 @@ def _load(path: Path) -> Manifest | None:
 
 
 def _parse(content: bytes, where: str) -> Manifest | None:
+    if content[:1] == b"{":  # the JSON the sink writes: read as YAML reads it, faster, if that is sure
+        try:
+            document = _json_as_yaml(content.decode("utf-8"))
+        except ValueError:
+            pass
+        else:
+            return document if isinstance(document, dict) else None
     try:
         document = yaml.load(content, Loader=_Loader)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
@@ -329,4 +387,3 @@ def _owned_bytes(content: bytes) -> bool:
     except SinkError:
         return False
     return manifest is not None and is_owned(manifest)
-

@@ -355,17 +355,17 @@ class BundleService:
     async def by_applications(
         self, session: AsyncSession, tenant_id: str, application_ids: Sequence[str]
     ) -> dict[str, list[Bundle]]:
-        return await BundleRepository(session).grouped_by(tenant_id, "application_id", application_ids)
+        return await BundleRepository(session).read_grouped_by(tenant_id, "application_id", application_ids)
 
     async def api_definitions_by_bundles(
         self, session: AsyncSession, tenant_id: str, bundle_ids: Sequence[str]
     ) -> dict[str, list[APIDefinition]]:
-        return await APIDefinitionRepository(session).grouped_by(tenant_id, "bundle_id", bundle_ids)
+        return await APIDefinitionRepository(session).read_grouped_by(tenant_id, "bundle_id", bundle_ids)
 
     async def event_definitions_by_bundles(
         self, session: AsyncSession, tenant_id: str, bundle_ids: Sequence[str]
     ) -> dict[str, list[EventDefinition]]:
-        return await EventDefinitionRepository(session).grouped_by(tenant_id, "bundle_id", bundle_ids)
+        return await EventDefinitionRepository(session).read_grouped_by(tenant_id, "bundle_id", bundle_ids)
 
     async def documents_by_bundles(
         self, session: AsyncSession, tenant_id: str, bundle_ids: Sequence[str]

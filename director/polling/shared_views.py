@@ -18,12 +18,12 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLObjectType, print_ast
 from graphql.execution.values import get_argument_values
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from director.models import SCENARIOS
 from director.normalization import IS_NORMALIZED_LABEL
 from director.polling.revision import RevisionRepository
 from kernel.cache import MemoryCache
+from kernel.graphql.execution import PlainFieldsExecutionContext
 from kernel.principal import ClientKind, ClientPrincipal
 
 SHARED_FIELD = "applicationsForRuntime"
@@ -33,10 +33,10 @@ _PER_RUNTIME_FIELDS = re.compile(r"\binstanceAuths?\b")
 SharedViews = MemoryCache[Hashable, Any]
 
 
-class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class SharingExecutionContext(PlainFieldsExecutionContext):
     """Answers a runtime's ``applicationsForRuntime`` from ``SharedViews`` when another runtime built the same."""
 
-    def execute_field(
+    def execute_other_field(
         self,
         parent_type: GraphQLObjectType,
         source: Any,
@@ -44,7 +44,7 @@ class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
-        # Called for every field of every answer: the field's name decides first, in one comparison.
+        # Called for every field but the plain ones: the field's name decides first, in one comparison.
         if field_details_list[0].node.name.value == SHARED_FIELD and parent_type is self.schema.query_type:
             views: SharedViews | None = self.context_value.shared_views
             principal = self.context_value.principal
@@ -54,10 +54,10 @@ class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 and principal.identity.kind is ClientKind.RUNTIME
             ):
                 execute = partial(
-                    super().execute_field, parent_type, source, field_details_list, path, position_context
+                    super().execute_other_field, parent_type, source, field_details_list, path, position_context
                 )
                 return self._shared(views, principal, parent_type, field_details_list, execute)
-        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        return super().execute_other_field(parent_type, source, field_details_list, path, position_context)
 
     async def _shared(
         self,

@@ -1,9 +1,10 @@
 """What the agent tests hold: a ``Landscape`` (an operator's tenant with a runtime in a formation, a
 configuration directory laid out as Kyma mounts the agent's Secret, one file per value, and agents for that
 runtime with their own injectable clock), a ``Scenario`` (a runtime connected through the real Connector and
-a DirectorClient acting as it), and ``StaticDirector``, a stand-in for DirectorClient.
+a DirectorClient acting as it), ``StaticDirector``, a stand-in for DirectorClient, and ``StandInDirector``, a
+scripted Director over real HTTP.
 
-Their fixtures (``landscape``, ``scenario``) are in tests/fixtures/agent.py. The server runs in a thread
+Their fixtures (``landscape``, ``scenario``, ``stand_in_director``) are in tests/fixtures/agent.py. The server runs in a thread
 (``tests.connector.support.RunningServer``); the agent talks to it over real HTTP and TLS only. Agent keys are
 EC P-256 here (RSA 4096 takes about half a second each).
 """
@@ -16,12 +17,20 @@ import random
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from agent.connection import Connection
 from agent.director_client import DirectorClient, FetchResult
-from agent.loop import Agent
+from agent.loop import Agent, DirectorFactory
+from agent.queries import APPLICATIONS_FOR_RUNTIME, RUNTIME_STATUS
 from agent.settings import AgentSettings
 from agent.sinks.directory import DirectorySink
 from agent.state import CredentialStore
@@ -282,6 +291,67 @@ class StaticDirector:
         if self.answer is not None:
             self.last_result = self.answer
         return self.answer
+
+
+Pages = Callable[[int], dict[str, Any]]
+
+
+def last_page(applications: list[dict[str, Any]]) -> dict[str, Any]:
+    info = {"startCursor": "", "endCursor": "", "hasNextPage": False}
+    return {"data": applications, "pageInfo": info, "totalCount": len(applications)}
+
+
+class StandInDirector:
+    """Answers the sync query with ``pages(n)`` for its n-th page (from 1), the runtime's status query with a
+    CONNECTED runtime, and refuses anything else; ``GET /director/changes`` with ``changes_status`` (404: a
+    Director without push, as Compass's). Counts the pages it served and the change streams asked for."""
+
+    def __init__(self) -> None:
+        self.pages: Pages = lambda number: last_page([])
+        self.pages_served = 0
+        self.changes_status = 404
+        self.changes_requests = 0
+        self.url = ""
+        self.app = Starlette(
+            routes=[
+                Route("/director/graphql", self._graphql, methods=["POST"]),
+                Route("/director/changes", self._changes, methods=["GET"]),
+            ]
+        )
+
+    def answer(self, applications: list[dict[str, Any]]) -> None:
+        self.pages = lambda number: last_page(applications)
+
+    async def _graphql(self, request: Request) -> JSONResponse:
+        document = (await request.json())["query"]
+        if document == APPLICATIONS_FOR_RUNTIME:
+            self.pages_served += 1
+            page = self.pages(self.pages_served)
+            return JSONResponse({"data": {"runtime": {"labels": {}}, "result": page}})
+        if document == RUNTIME_STATUS:
+            runtime = {"name": "runtime", "description": None, "status": {"condition": "CONNECTED"}}
+            return JSONResponse({"data": {"result": runtime}})
+        refusal = {"message": "not scripted", "extensions": {"code": "INVALID_INPUT"}}
+        return JSONResponse({"data": None, "errors": [refusal]})
+
+    async def _changes(self, _: Request) -> PlainTextResponse:
+        self.changes_requests += 1
+        return PlainTextResponse("no change stream here", status_code=self.changes_status)
+
+    def factory(self) -> DirectorFactory:
+        """The agent's DirectorClient aimed at this stand-in, with the runtime's real credentials."""
+
+        def build(connection: Connection, settings: AgentSettings) -> DirectorClient:
+            store = connection.store
+            return DirectorClient(
+                self.url,
+                cert_file=store.chain_file,
+                key_file=store.key_file,
+                ca_file=store.ca_file,
+                timeout=settings.http_timeout,
+            )
+
+        return build
 
 
 def compass_agent(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

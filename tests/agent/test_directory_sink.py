@@ -7,6 +7,7 @@ documents with apiVersion, kind and metadata.name (and a namespace for Secrets),
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 import time
@@ -15,11 +16,13 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.errors import ResourceConflict, SinkError
 from agent.resources import application_resources
 from agent.sinks import make_sink
-from agent.sinks.directory import DirectorySink
+from agent.sinks.directory import DirectorySink, encode
 from tests.agent.test_resources import SHOP
 
 OWNED = {"applicationconnector.kyma-project.io/managed-by": "compass-runtime-agent"}
@@ -204,6 +207,62 @@ def test_make_sink_builds_the_directory_sink_by_default(tmp_path: Path) -> None:
 
     assert isinstance(made, DirectorySink)
     assert made.directory == tmp_path / "out"
+
+
+# --- the bytes: JSON where YAML reads it as written, YAML otherwise -------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), JSON_VALUES, max_size=4))
+def test_a_manifest_reads_back_from_its_file_as_written(manifest: dict[str, Any]) -> None:
+    text, read = encode(manifest)
+
+    assert yaml.safe_load(text) == read == manifest
+
+
+def test_a_manifest_of_jsons_types_is_written_as_indented_json() -> None:
+    application = application_resources(SHOP)[0]
+    application["spec"]["description"] = "DEL \x7f, NEL \x85, C1 \x9f and \U0001f600"
+
+    text, _ = encode(application)
+
+    assert text.startswith(b'{\n  "apiVersion": ')
+    assert b"\\u007f" in text
+    assert b"\\u009f" in text
+    assert yaml.safe_load(text) == application
+
+
+def test_a_manifest_with_a_float_is_written_as_yaml() -> None:
+    # given a float JSON would write as 1e-05, which YAML 1.1 reads as a string
+    application = application_resources(SHOP)[0]
+    application["spec"]["services"][0]["authCreateParameterSchema"] = {"minimum": 1e-05}
+
+    text, _ = encode(application)
+
+    assert not text.startswith(b"{")
+    assert yaml.safe_load(text) == application
+
+
+async def test_a_json_file_is_listed_as_yaml_reads_it(sink: DirectorySink) -> None:
+    # given a file written by hand as JSON, with a number YAML 1.1 reads as a string
+    application = owned_application("by-hand")
+    application["spec"]["limit"] = "LIMIT"
+    sink.directory.mkdir(parents=True)
+    path = sink.directory / "application-by-hand.yaml"
+    path.write_text(json.dumps(application).replace('"LIMIT"', "1e5"), encoding="utf-8")
+
+    # when
+    listed = await sink.list_owned("Application")
+
+    # then
+    assert listed["by-hand"] == yaml.safe_load(path.read_bytes())
+    assert listed["by-hand"]["spec"]["limit"] == "1e5"
 
 
 # --- the index: an unchanged file is not read again, any change is seen -------------------------------------

@@ -25,6 +25,7 @@ VARIABLES = (
     "AGENT_MANIFEST_DIR",
     "AGENT_HTTP_TIMEOUT",
     "AGENT_KEY_TYPE",
+    "AGENT_PUSH",
 )
 
 
@@ -82,6 +83,13 @@ def test_defaults_are_compass_agents() -> None:
     assert settings.sink == "directory"
     assert settings.key_type == "rsa4096"
     assert settings.gateway_url == "http://central-application-gateway.kyma-system.svc.cluster.local:8082"
+    assert settings.push is True
+
+
+def test_agent_push_false_turns_the_change_stream_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENT_PUSH", "false")
+
+    assert AgentSettings.load().push is False
 
 
 def test_manifest_dir_defaults_to_manifests_in_the_state_dir(tmp_path: Path) -> None:

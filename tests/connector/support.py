@@ -39,7 +39,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import func, select
 
 from compass.app import create_app
-from compass.server import TLSFiles, prepare_tls, serve_all, server_configs
+from compass.server import DrainingServer, TLSFiles, prepare_tls, serve_all, server_configs
 from connector.ca import CertificateAuthority
 from credentials.models import AuditEvent, IssuedCertificate
 from kernel.db import Database
@@ -290,10 +290,12 @@ class RunningServer:
         return self
 
     async def _serve(self) -> None:
-        # The uvicorn.Server objects are kept so that stop() can end them.
+        # The uvicorn.Server objects are kept so that stop() can end them; as `compass serve`'s, they end the
+        # runtimes' change streams first (a stream would otherwise hold the shutdown for ever).
         database = Database(self.settings.effective_database_url)
         app = create_app(self.settings, database, ca=self.ca, clock=self.clock)
-        servers = [uvicorn.Server(config) for config in server_configs(self.settings, app, self.tls)]
+        configs = server_configs(self.settings, app, self.tls)
+        servers: list[uvicorn.Server] = [DrainingServer(config, app.state.draining) for config in configs]
         self.servers.extend(servers)
         await serve_all(servers, self.sockets)
 

@@ -12,38 +12,17 @@ what a pycompass Director no longer gives:
 
 from __future__ import annotations
 
-import asyncio
 import copy
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
-from agent.connection import Connection
-from agent.director_client import PAGE_SIZE, DirectorClient
-from agent.loop import DirectorFactory
-from agent.queries import APPLICATIONS_FOR_RUNTIME, RUNTIME_STATUS
-from agent.settings import AgentSettings
+from agent.director_client import PAGE_SIZE
 from agent.status import ConnectionState
-from testing.ports import loopback_socket
-from testing.waiting import wait_until
-from tests.agent.support import Landscape
+from tests.agent.support import Landscape, Pages, StandInDirector, last_page
 from tests.agent.test_resources import APPLICATION_ID, SHOP
 
 TWIN_ID = "5e6f7a8b-0000-4000-8000-00000000beef"
 # A client without a page limit stops when the stand-in finally ends the sequence: the count shows it.
 STAND_IN_GIVES_UP_AFTER = 40
-Pages = Callable[[int], dict[str, Any]]
-
-
-def last_page(applications: list[dict[str, Any]]) -> dict[str, Any]:
-    info = {"startCursor": "", "endCursor": "", "hasNextPage": False}
-    return {"data": applications, "pageInfo": info, "totalCount": len(applications)}
 
 
 def twin_of(application: dict[str, Any], identifier: str) -> dict[str, Any]:
@@ -68,67 +47,6 @@ def application(number: int) -> dict[str, Any]:
     }
 
 
-class StandInDirector:
-    """Answers the sync query with ``pages(n)`` for its n-th page (from 1), the runtime's status query with a
-    CONNECTED runtime, and refuses anything else. Counts the pages it served."""
-
-    def __init__(self) -> None:
-        self.pages: Pages = lambda number: last_page([])
-        self.pages_served = 0
-        self.url = ""
-        self.app = Starlette(routes=[Route("/director/graphql", self._graphql, methods=["POST"])])
-
-    def answer(self, applications: list[dict[str, Any]]) -> None:
-        self.pages = lambda number: last_page(applications)
-
-    async def _graphql(self, request: Request) -> JSONResponse:
-        document = (await request.json())["query"]
-        if document == APPLICATIONS_FOR_RUNTIME:
-            self.pages_served += 1
-            page = self.pages(self.pages_served)
-            return JSONResponse({"data": {"runtime": {"labels": {}}, "result": page}})
-        if document == RUNTIME_STATUS:
-            runtime = {"name": "runtime", "description": None, "status": {"condition": "CONNECTED"}}
-            return JSONResponse({"data": {"result": runtime}})
-        refusal = {"message": "not scripted", "extensions": {"code": "INVALID_INPUT"}}
-        return JSONResponse({"data": None, "errors": [refusal]})
-
-    def factory(self) -> DirectorFactory:
-        """The agent's DirectorClient aimed at this stand-in, with the runtime's real credentials."""
-
-        def build(connection: Connection, settings: AgentSettings) -> DirectorClient:
-            store = connection.store
-            return DirectorClient(
-                self.url,
-                cert_file=store.chain_file,
-                key_file=store.key_file,
-                ca_file=store.ca_file,
-                timeout=settings.http_timeout,
-            )
-
-        return build
-
-
-@pytest.fixture
-async def director() -> AsyncIterator[StandInDirector]:
-    stand_in = StandInDirector()
-    sock = loopback_socket()
-    config = uvicorn.Config(stand_in.app, log_config=None, lifespan="off", access_log=False)
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-
-    def started() -> bool:
-        assert not serving.done(), "the stand-in Director exited during start-up"
-        return server.started
-
-    await wait_until(started, seconds=10, what="the stand-in Director starting", every=0.01)
-    stand_in.url = f"http://127.0.0.1:{sock.getsockname()[1]}/director/graphql"
-    yield stand_in
-    server.should_exit = True
-    await serving
-    sock.close()
-
-
 async def sync(landscape: Landscape, director: StandInDirector) -> Any:
     async with landscape.agent(director_factory=director.factory()) as agent:
         return await agent.run_once()
@@ -138,18 +56,18 @@ async def sync(landscape: Landscape, director: StandInDirector) -> Any:
 
 
 async def test_a_colliding_application_does_not_replace_the_existing_resource_nor_delete_its_secret(
-    landscape: Landscape, director: StandInDirector
+    landscape: Landscape, stand_in_director: StandInDirector
 ) -> None:
     # given "shop" synced into the runtime
-    director.answer([SHOP])
-    assert (await sync(landscape, director)).state is ConnectionState.SYNCHRONIZED
+    stand_in_director.answer([SHOP])
+    assert (await sync(landscape, stand_in_director)).state is ConnectionState.SYNCHRONIZED
     applications, secrets = landscape.manifests("application"), landscape.manifests("secret")
     assert list(applications) == ["application-mp-shop.yaml"]
     assert secrets
 
     # when the Director shows "SHOP" too, first (as its name order puts it), and an unrelated application
-    director.answer([twin_of(SHOP, TWIN_ID), SHOP, application(1)])
-    outcome = await sync(landscape, director)
+    stand_in_director.answer([twin_of(SHOP, TWIN_ID), SHOP, application(1)])
+    outcome = await sync(landscape, stand_in_director)
 
     # then "shop" keeps its resource and Secrets as they were, the rest is applied, the conflict reported
     after = landscape.manifests("application")
@@ -165,13 +83,13 @@ async def test_a_colliding_application_does_not_replace_the_existing_resource_no
 
 
 async def test_colliding_applications_none_of_which_exists_are_none_of_them_created(
-    landscape: Landscape, director: StandInDirector
+    landscape: Landscape, stand_in_director: StandInDirector
 ) -> None:
     # given
-    director.answer([twin_of(SHOP, TWIN_ID), SHOP])
+    stand_in_director.answer([twin_of(SHOP, TWIN_ID), SHOP])
 
     # when
-    outcome = await sync(landscape, director)
+    outcome = await sync(landscape, stand_in_director)
 
     # then
     assert landscape.manifests("application") == {}
@@ -181,17 +99,17 @@ async def test_colliding_applications_none_of_which_exists_are_none_of_them_crea
 
 
 async def test_the_conflict_is_reported_again_by_a_sync_with_nothing_to_write(
-    landscape: Landscape, director: StandInDirector
+    landscape: Landscape, stand_in_director: StandInDirector
 ) -> None:
     # given
-    director.answer([SHOP])
-    await sync(landscape, director)
-    director.answer([SHOP, twin_of(SHOP, TWIN_ID)])
-    await sync(landscape, director)
+    stand_in_director.answer([SHOP])
+    await sync(landscape, stand_in_director)
+    stand_in_director.answer([SHOP, twin_of(SHOP, TWIN_ID)])
+    await sync(landscape, stand_in_director)
     before = landscape.stats()
 
     # when
-    outcome = await sync(landscape, director)
+    outcome = await sync(landscape, stand_in_director)
 
     # then
     assert landscape.stats() == before
@@ -215,16 +133,16 @@ def endless(total: int, per_page: int) -> Pages:
 
 
 async def test_a_director_that_always_has_a_next_page_is_given_total_count_over_page_size_plus_one_pages(
-    landscape: Landscape, director: StandInDirector
+    landscape: Landscape, stand_in_director: StandInDirector
 ) -> None:
     # given 450 applications counted, in full pages of 200 that never end
-    director.pages = endless(450, PAGE_SIZE)
+    stand_in_director.pages = endless(450, PAGE_SIZE)
 
     # when
-    outcome = await sync(landscape, director)
+    outcome = await sync(landscape, stand_in_director)
 
     # then
-    assert director.pages_served == 450 // PAGE_SIZE + 1
+    assert stand_in_director.pages_served == 450 // PAGE_SIZE + 1
     assert outcome.state is ConnectionState.SYNCHRONIZATION_FAILED
     assert "still says more pages follow after 3 pages" in (outcome.error or "")
     record = await landscape.record()
@@ -233,15 +151,15 @@ async def test_a_director_that_always_has_a_next_page_is_given_total_count_over_
 
 
 async def test_endless_empty_pages_are_given_up_at_the_first_even_with_a_huge_total_count(
-    landscape: Landscape, director: StandInDirector
+    landscape: Landscape, stand_in_director: StandInDirector
 ) -> None:
     # given a count that would allow ten million pages
-    director.pages = endless(2_000_000_000, 0)
+    stand_in_director.pages = endless(2_000_000_000, 0)
 
     # when
-    outcome = await sync(landscape, director)
+    outcome = await sync(landscape, stand_in_director)
 
     # then
-    assert director.pages_served == 1
+    assert stand_in_director.pages_served == 1
     assert outcome.state is ConnectionState.SYNCHRONIZATION_FAILED
     assert "holds no application" in (outcome.error or "")

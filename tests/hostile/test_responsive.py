@@ -26,7 +26,9 @@ from testing.waiting import wait_until
 from tests.connector.support import Harness
 from tests.hostile.support import CONNECTOR, DIRECTOR, JSON_CONTENT, assert_well_formed
 
-PROBE_BOUND_SECONDS = 2.0
+# Well under the seconds a document held the loop for, and above what a second test process (make test runs two)
+# costs a probe on two cores: 2 s was passed by 2.6 s under that load.
+PROBE_BOUND_SECONDS = 4.0
 PROBE_INTERVAL_SECONDS = 0.05
 AT_ONCE = 2
 
