@@ -250,9 +250,12 @@ class KeptValues(Generic[K, V]):
     """Values read from the database, kept until a committed change names one of their tags (bounded, least
     recently used first out)."""
 
-    def __init__(self, feed: ChangeFeed, *, max_entries: int) -> None:
+    def __init__(self, feed: ChangeFeed, *, max_entries: int, only_when_named: bool = False) -> None:
+        """``only_when_named``: values dropped only by their own tags and the re-read, not when anything may have
+        changed (any commit, on SQLite): for what changes rarely and is re-read cheaply within seconds."""
         self.feed = feed
         self.max_entries = max_entries
+        self.only_when_named = only_when_named
         self._entries: OrderedDict[K, tuple[V, frozenset[str]]] = OrderedDict()
         self._tagged: dict[str, set[K]] = {}
         feed.subscribe(self.invalidate)
@@ -302,6 +305,8 @@ class KeptValues(Generic[K, V]):
                     del self._tagged[tag]
 
     def invalidate(self, tags: Tags) -> None:
+        if tags is None and self.only_when_named:
+            return
         if tags is None:
             self._entries.clear()
             self._tagged.clear()

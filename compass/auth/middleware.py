@@ -209,7 +209,11 @@ class KnownTenants:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        self.kept: KeptValues[str, bool] = KeptValues(database.changes, max_entries=KNOWN_TENANTS)
+        # A tenant is deleted rarely, by deleteTenants, which names it: on SQLite, where every commit says that
+        # anything may have changed, operators' calls would otherwise read their tenant after every write.
+        self.kept: KeptValues[str, bool] = KeptValues(
+            database.changes, max_entries=KNOWN_TENANTS, only_when_named=True
+        )
 
     async def exists(self, tenant_id: str) -> bool:
         async def load() -> tuple[bool, list[str]] | None:

@@ -225,3 +225,15 @@ async def test_a_value_found_stale_by_the_revalidation_wakes_its_watchers() -> N
         await kept.revalidate(current)
 
         assert watch.changed.is_set()
+
+
+async def test_a_value_dropped_only_when_named_survives_anything_may_have_changed() -> None:
+    feed = ChangeFeed()
+    kept: KeptValues[str, int] = KeptValues(feed, max_entries=10, only_when_named=True)
+    await _keep(kept, "a", 1, "d:one")
+
+    feed.publish(None)
+    survived = kept.get("a")
+    feed.publish(frozenset({"d:one"}))
+
+    assert (survived, kept.get("a")) == (1, None)
