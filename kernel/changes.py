@@ -148,11 +148,6 @@ class ChangeFeed:
         if not alive or len(self._subscribers) > PRUNE_SUBSCRIBERS_ABOVE:
             self._subscribers = [reference for reference in self._subscribers if reference() is not None]
 
-    def writing(self) -> None:
-        """On SQLite, inside a write transaction that holds the write lock: what others committed before it is
-        noticed now (after its commit, the log's change is taken as anybody's: the next ``check`` drops all)."""
-        self.check()
-
     def committed(self, tags: frozenset[str]) -> None:
         """After a commit of this process: its tags."""
         if tags:

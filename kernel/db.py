@@ -203,9 +203,6 @@ class Database:
         """One unit of work: commit when the block succeeds, roll back on any exception."""
         async with self._turn(), self.write_sessions() as session:
             try:
-                if self.is_sqlite:
-                    await session.connection()  # BEGIN IMMEDIATE: no other process commits until this one ends
-                    self.changes.writing()
                 yield session
                 tags = take_noted(session)
                 if tags and not self.is_sqlite:

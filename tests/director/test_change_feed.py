@@ -148,22 +148,10 @@ async def test_a_commit_of_another_process_drops_everything_on_sqlite(sqlite_fil
 async def test_a_commit_of_this_process_drops_everything_on_sqlite_too(sqlite_file: SQLiteFile) -> None:
     feed, kept = await _kept_on(sqlite_file)
 
-    feed.writing()
     sqlite_file.commit(sqlite_file.ours)
     feed.committed(frozenset({"t:two"}))
 
     assert kept.get("a") is None
-
-
-async def test_a_commit_of_another_process_before_this_ones_drops_everything_on_sqlite(
-    sqlite_file: SQLiteFile,
-) -> None:
-    feed, kept = await _kept_on(sqlite_file)
-
-    sqlite_file.commit(sqlite_file.theirs)
-    feed.writing()
-
-    assert len(kept) == 0
 
 
 def test_a_watch_is_woken_by_its_tags_only() -> None:
