@@ -241,6 +241,31 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+class TagIndex(Generic[K]):
+    """Which items each tag names: what a change's tags drop (kept values) or wake (watches)."""
+
+    def __init__(self) -> None:
+        self._by_tag: dict[str, set[K]] = {}
+
+    def add(self, item: K, tags: Iterable[str]) -> None:
+        for tag in tags:
+            self._by_tag.setdefault(tag, set()).add(item)
+
+    def remove(self, item: K, tags: Iterable[str]) -> None:
+        for tag in tags:
+            items = self._by_tag.get(tag)
+            if items is not None:
+                items.discard(item)
+                if not items:
+                    del self._by_tag[tag]
+
+    def named(self, tags: Iterable[str]) -> set[K]:
+        return {item for tag in tags for item in self._by_tag.get(tag, ())}
+
+    def clear(self) -> None:
+        self._by_tag.clear()
+
+
 class KeptValues(Generic[K, V]):
     """Values read from the database, kept until a committed change names one of their tags (bounded, least
     recently used first out)."""
@@ -252,7 +277,7 @@ class KeptValues(Generic[K, V]):
         self.max_entries = max_entries
         self.only_when_named = only_when_named
         self._entries: OrderedDict[K, tuple[V, frozenset[str]]] = OrderedDict()
-        self._tagged: dict[str, set[K]] = {}
+        self._tagged: TagIndex[K] = TagIndex()
         feed.subscribe(self.invalidate)
 
     def get(self, key: K) -> V | None:
@@ -283,21 +308,14 @@ class KeptValues(Generic[K, V]):
     def _put(self, key: K, value: V, tags: frozenset[str]) -> None:
         self.drop(key)
         self._entries[key] = (value, tags)
-        for tag in tags:
-            self._tagged.setdefault(tag, set()).add(key)
+        self._tagged.add(key, tags)
         while len(self._entries) > self.max_entries:
             self.drop(next(iter(self._entries)))
 
     def drop(self, key: K) -> None:
         found = self._entries.pop(key, None)
-        if found is None:
-            return
-        for tag in found[1]:
-            keys = self._tagged.get(tag)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self._tagged[tag]
+        if found is not None:
+            self._tagged.remove(key, found[1])
 
     def invalidate(self, tags: Tags) -> None:
         if tags is None and self.only_when_named:
@@ -306,9 +324,8 @@ class KeptValues(Generic[K, V]):
             self._entries.clear()
             self._tagged.clear()
             return
-        for tag in tags:
-            for key in list(self._tagged.get(tag, ())):
-                self.drop(key)
+        for key in self._tagged.named(tags):
+            self.drop(key)
 
     def items(self) -> list[tuple[K, V]]:
         return [(key, value) for key, (value, _tags) in self._entries.items()]
@@ -350,8 +367,7 @@ class Watchers:
     """Those waiting to be told of a change (a runtime's push subscription), woken by the feed's tags."""
 
     def __init__(self, feed: ChangeFeed) -> None:
-        self.feed = feed
-        self._by_tag: dict[str, set[Watch]] = {}
+        self._by_tag: TagIndex[Watch] = TagIndex()
         self._all: set[Watch] = set()
         feed.subscribe(self.invalidate)
 
@@ -359,21 +375,15 @@ class Watchers:
     def watching(self, tags: Iterable[str]) -> Iterator[Watch]:
         watch = Watch(frozenset(tags))
         self._all.add(watch)
-        for tag in watch.tags:
-            self._by_tag.setdefault(tag, set()).add(watch)
+        self._by_tag.add(watch, watch.tags)
         try:
             yield watch
         finally:
             self._all.discard(watch)
-            for tag in watch.tags:
-                watching = self._by_tag.get(tag)
-                if watching is not None:
-                    watching.discard(watch)
-                    if not watching:
-                        del self._by_tag[tag]
+            self._by_tag.remove(watch, watch.tags)
 
     def invalidate(self, tags: Tags) -> None:
-        woken = self._all if tags is None else {watch for tag in tags for watch in self._by_tag.get(tag, ())}
+        woken = self._all if tags is None else self._by_tag.named(tags)
         for watch in woken:
             watch.everything = watch.everything or tags is None
             watch.changed.set()
