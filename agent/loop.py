@@ -63,14 +63,22 @@ async def close_sink(sink: Sink) -> None:
         await close()
 
 
-def default_director(connection: Connection, settings: AgentSettings) -> DirectorClient:
+def default_director(
+    connection: Connection,
+    settings: AgentSettings,
+    *,
+    url: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> DirectorClient:
+    """The Director the connection names (or ``url``), with the runtime's credentials."""
     store = connection.store
     return DirectorClient(
-        connection.director_url,
+        url or connection.director_url,
         cert_file=store.chain_file,
         key_file=store.key_file,
         ca_file=store.ca_file,
         timeout=settings.http_timeout,
+        transport=transport,
     )
 
 

@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from agent.connection import Connection
 from agent.director_client import DirectorClient, FetchResult
-from agent.loop import Agent, DirectorFactory
+from agent.loop import Agent, DirectorFactory, default_director
 from agent.queries import APPLICATIONS_FOR_RUNTIME, RUNTIME_STATUS
 from agent.settings import AgentSettings
 from agent.sinks.directory import DirectorySink
@@ -342,14 +342,7 @@ class StandInDirector:
         """The agent's DirectorClient aimed at this stand-in, with the runtime's real credentials."""
 
         def build(connection: Connection, settings: AgentSettings) -> DirectorClient:
-            store = connection.store
-            return DirectorClient(
-                self.url,
-                cert_file=store.chain_file,
-                key_file=store.key_file,
-                ca_file=store.ca_file,
-                timeout=settings.http_timeout,
-            )
+            return default_director(connection, settings, url=self.url)
 
         return build
 

@@ -18,7 +18,7 @@ import structlog
 import agent.push
 from agent.connection import Connection
 from agent.director_client import DirectorClient, mtls_context
-from agent.loop import Agent
+from agent.loop import Agent, default_director
 from agent.settings import AgentSettings
 from connector.ca import CertificateAuthority
 from kernel.db import Database
@@ -46,14 +46,7 @@ def without_keep_alive(connection: Connection, settings: AgentSettings) -> Direc
     store = connection.store
     context = mtls_context(store.chain_file, store.key_file, store.ca_file)
     transport = httpx.AsyncHTTPTransport(verify=context, limits=httpx.Limits(max_keepalive_connections=0))
-    return DirectorClient(
-        connection.director_url,
-        cert_file=store.chain_file,
-        key_file=store.key_file,
-        ca_file=store.ca_file,
-        timeout=settings.http_timeout,
-        transport=transport,
-    )
+    return default_director(connection, settings, transport=transport)
 
 
 @asynccontextmanager
