@@ -154,7 +154,7 @@ def create_app(
         found = await connector.identify(identity.serial, identity.client_id) if identity.serial else None
         if found is None or found.not_after <= clock():
             return False
-        return not (found.revoked and settings.revoked_certificates != "renewal-only")
+        return not (found.revoked and settings.refuses_revoked)
 
     change_stream = ChangeStream(
         Watchers(database.changes),

@@ -222,6 +222,11 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{(self.data_dir / 'compass.db').resolve()}"
 
     @property
+    def refuses_revoked(self) -> bool:
+        """Whether a revoked certificate authenticates nothing (else it may still call all but renewal)."""
+        return self.revoked_certificates != "renewal-only"
+
+    @property
     def is_embedded_database(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
 

@@ -72,7 +72,7 @@ class AuthenticationMiddleware:
         self.adapter_credential = adapter_credential
         self.trusted_proxies = frozenset(settings.trusted_proxies)
         self.external = ExternalCAs.load(settings.external_client_ca_file) if settings.external_client_ca_file else None
-        self.refuse_revoked = settings.revoked_certificates != "renewal-only"
+        self.refuse_revoked = settings.refuses_revoked
         self.rate = RateLimitItemPerSecond(settings.redemptions_per_second)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self.known_tenants = known_tenants or KnownTenants(database)
