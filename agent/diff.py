@@ -13,12 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.sinks.base import APPLICATION_KIND, SECRET_KIND, Manifest, labels_of
+from agent.sinks.base import APPLICATION_KIND, SECRET_KIND, WEBHOOK_CONFIGURATION_KIND, Manifest, labels_of
 from dataplane.names import PROXY_TIMEOUT_ANNOTATION
 
 # Writes go Applications first (a Secret's ownerReference needs its Application's uid), deletes too (no live
-# Application is ever left pointing at a deleted Secret).
-KIND_ORDER = (APPLICATION_KIND, SECRET_KIND)
+# Application is ever left pointing at a deleted Secret); the watcher's webhook configuration last, once what
+# it watches is in place.
+KIND_ORDER = (APPLICATION_KIND, SECRET_KIND, WEBHOOK_CONFIGURATION_KIND)
 _METADATA_KEYS = ("apiVersion", "kind", "metadata", "status")
 # Annotations the agent writes from the Director's labels: a removed label must remove the annotation too.
 OWNED_ANNOTATIONS = (PROXY_TIMEOUT_ANNOTATION,)

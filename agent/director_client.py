@@ -15,7 +15,9 @@ Director that sends no ETag is simply asked in full every time.
 from __future__ import annotations
 
 import json
+import re
 import ssl
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +33,17 @@ from agent.queries import (
     RUNTIME_LABELS,
     RUNTIME_STATUS,
     SET_RUNTIME_LABEL,
+    WATCHERS,
 )
+from agent.watchers import Watcher, parse_watchers
 
 log = structlog.get_logger("agent.director")
 
 PAGE_SIZE = 200
+# What a GraphQL server says of a field its schema lacks (gqlgen quotes it with ", graphql-core with ').
+_NO_WATCHERS_FIELD = re.compile(r"""Cannot query field ["']watchers["'] on type ["']Query["']""")
+WATCHERS_UNSUPPORTED_SECONDS = 3600.0
+"""How long a Director without the watchers field (Compass's) is not asked again: an upgrade shows within it."""
 _JSON = "application/json; charset=utf-8"
 
 
@@ -87,6 +95,9 @@ class DirectorClient:
         self._etag: str | None = None
         self._last: FetchResult | None = None
         self._last_runtime: str | None = None
+        # The last watchers answer and its ETag (a 304 stands for it); when the field was last found missing.
+        self._watchers: tuple[str | None, list[Watcher]] = (None, [])
+        self._watchers_missing_at: float | None = None
 
     def _client(self) -> httpx.AsyncClient:
         if self._transport is not None:
@@ -194,10 +205,46 @@ class DirectorClient:
         self._data(await self._post(MARK_CONNECTED, variables, {}, DirectorError), DirectorError)
         return True
 
+    async def watchers(self) -> list[Watcher] | None:
+        """The watchers whose webhooks this runtime keeps; None from a Director without the field (Compass's).
+
+        Asked with the last ETag, so that an unchanged list costs the Director no statement (a 304); a Director
+        without the field is asked again only after ``WATCHERS_UNSUPPORTED_SECONDS``."""
+        missing_at = self._watchers_missing_at
+        if missing_at is not None and time.monotonic() - missing_at < WATCHERS_UNSUPPORTED_SECONDS:
+            return None
+        etag, last = self._watchers
+        headers = {"If-None-Match": etag} if etag is not None else {}
+        # Compass's Director answers 422 (a validation error): not worth a warning.
+        response = await self._post(WATCHERS, {}, headers, DirectorError, quiet=(httpx.codes.UNPROCESSABLE_ENTITY,))
+        if response.status_code == httpx.codes.NOT_MODIFIED and etag is not None:
+            return last
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if errors and any(isinstance(item, dict) and _NO_WATCHERS_FIELD.search(str(item.get("message"))) for item in errors):
+            self._watchers_missing_at = time.monotonic()
+            return None
+        self._watchers_missing_at = None
+        result = self._data(response, DirectorError).get("result")
+        if not isinstance(result, list):
+            raise DirectorError("the Director's watchers are not a list")
+        watchers = parse_watchers(result)
+        self._watchers = (response.headers.get("ETag"), watchers)
+        return watchers
+
     # --- HTTP and GraphQL -----------------------------------------------------------------------------------
 
     async def _post(
-        self, document: str, variables: dict[str, Any], headers: dict[str, str], error: type[DirectorError]
+        self,
+        document: str,
+        variables: dict[str, Any],
+        headers: dict[str, str],
+        error: type[DirectorError],
+        *,
+        quiet: tuple[int, ...] = (),
     ) -> httpx.Response:
         request_id = f"{self._prefix}-{uuid.uuid4()}"
         body = json.dumps({"query": document, "variables": variables}).encode("utf-8")
@@ -213,7 +260,7 @@ class DirectorClient:
         except httpx.HTTPError as exc:
             log.warning("director_unreachable", request_id=request_id, error=repr(exc))
             raise error(f"the Director is unreachable: {exc!r}") from exc
-        if response.status_code not in (httpx.codes.OK, httpx.codes.NOT_MODIFIED):
+        if response.status_code not in (httpx.codes.OK, httpx.codes.NOT_MODIFIED, *quiet):
             log.warning("director_http_error", request_id=request_id, status=response.status_code)
         return response
 

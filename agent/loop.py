@@ -30,22 +30,25 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Self
 
 import httpx
 import structlog
 
 from agent.connection import Backoff, Clock, Connection, ConnectionManager, Maintenance, system_clock
+from agent.diff import KIND_ORDER
 from agent.director_client import DirectorClient
 from agent.errors import AgentError, ApplyFailed, DirectorError
 from agent.push import ChangeSubscription
 from agent.resources import ca_secret
 from agent.settings import AgentSettings
 from agent.sinks import make_sink
-from agent.sinks.base import Sink
+from agent.sinks.base import WEBHOOK_CONFIGURATION_KIND, Manifest, Sink
 from agent.state import CredentialStore
 from agent.status import CompassConnection, ConnectionRecord, ConnectionState
 from agent.sync import SyncResult, synchronize
+from agent.watchers import webhook_configuration
 
 log = structlog.get_logger(__name__)
 
@@ -135,6 +138,7 @@ class Agent:
         self._synced_once = False
         self._nudged = asyncio.Event()
         self._push: ChangeSubscription | None = None
+        self._watchers_note: str | None = None  # why no webhook configuration is kept, as last logged
 
     async def aclose(self) -> None:
         await self._stop_push()
@@ -160,6 +164,7 @@ class Agent:
             await self._save_if_changed(record, before)
             return self._outcome(maintenance, error=record.connection_status.error)
         director = await self._director_for(connection)
+        self._publish_management_plane(connection)
         if dry_run:
             # Nothing but the connection (if one had to be made) is written.
             await self._save_if_changed(record, before)
@@ -247,6 +252,13 @@ class Agent:
     ) -> SyncResult:
         # In a directory the CA is the state directory's ca.crt, where the event ingress reads it by default.
         ca = self.settings.ca_secret_ref if self.settings.sink == "kubernetes" else None
+        also = [ca_secret(*ca, connection.credentials.ca_pem)] if ca else []
+        kinds: tuple[str, ...] = KIND_ORDER
+        if self.settings.watchers:
+            configuration = await self._webhook_configuration(director)
+            also += [configuration] if configuration is not None else []
+        else:
+            kinds = tuple(kind for kind in KIND_ORDER if kind != WEBHOOK_CONFIGURATION_KIND)
         return await synchronize(
             director,
             self.sink,
@@ -254,8 +266,48 @@ class Agent:
             dry_run=dry_run,
             gateway_url=self.settings.gateway_url,
             secret_namespace=self.settings.secret_namespace,
-            also=[ca_secret(*ca, connection.credentials.ca_pem)] if ca else [],
+            also=also,
+            kinds=kinds,
         )
+
+    async def _webhook_configuration(self, director: DirectorClient) -> Manifest | None:
+        """The Runtime Watcher's ValidatingWebhookConfiguration as the Director's watchers and the watcher's CA
+        file are now; None (the agent then deletes the one it kept) without either. Why there is none is logged
+        when that changes, not at every sync."""
+        watchers = await director.watchers()
+        if watchers is None:
+            self._note_watchers("watchers_unsupported", "the Director has no watchers field (Compass's)")
+            return None
+        if not watchers:
+            self._note_watchers("watchers_none", "the Director lists no watcher for this runtime")
+            return None
+        settings = self.settings
+        ca_file = Path(str(settings.watcher_tls_dir)) / "ca.crt"
+        try:
+            bundle = ca_file.read_bytes()
+        except OSError as error:
+            self._note_watchers("watcher_ca_missing", f"cannot read {ca_file}: {error.strerror}")
+            return None
+        self._note_watchers("watchers_registered", f"{len(watchers)} webhook(s) for {ca_file}")
+        return webhook_configuration(
+            watchers,
+            bundle,
+            service_name=settings.watcher_service_name,
+            service_namespace=settings.watcher_service_namespace,
+        )
+
+    def _note_watchers(self, event: str, detail: str) -> None:
+        note = f"{event}: {detail}"
+        if note != self._watchers_note:
+            self._watchers_note = note
+            log.info(event, runtime_id=self.runtime_id, detail=detail)
+
+    def _publish_management_plane(self, connection: Connection) -> None:
+        """``management-plane.json`` beside the credentials, for the Runtime Watcher; written when it changes."""
+        if connection.store.save_management_plane(
+            connection.runtime_id, connection.director_url, connection.connector_url
+        ):
+            log.info("management_plane_written", runtime_id=self.runtime_id, director_url=connection.director_url)
 
     async def _update_labels(self, director: DirectorClient, result: SyncResult) -> str | None:
         """Sets runtime_eventServiceUrl / runtime_consoleUrl where they differ from the runtime's labels."""

@@ -72,10 +72,18 @@ mutation ($runtimeID: ID!, $name: String!, $description: String) {
 }
 """
 
+# The watchers whose webhooks the agent registers (part of the Runtime Watcher; Compass's Director has no such field).
+WATCHERS = """
+query {
+  result: watchers { id name module resourceToWatch { group version resource } labelsToWatch field }
+}
+"""
+
 ALL_DOCUMENTS: dict[str, str] = {
     "APPLICATIONS_FOR_RUNTIME": APPLICATIONS_FOR_RUNTIME,
     "RUNTIME_LABELS": RUNTIME_LABELS,
     "SET_RUNTIME_LABEL": SET_RUNTIME_LABEL,
     "RUNTIME_STATUS": RUNTIME_STATUS,
     "MARK_CONNECTED": MARK_CONNECTED,
+    "WATCHERS": WATCHERS,
 }

@@ -13,6 +13,7 @@ Only this module reads ``os.environ``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -25,6 +26,7 @@ from dataplane.names import is_resource_name
 CONFIG_DIR_VARIABLE = "AGENT_CONFIG_DIR"
 
 KeyType = Literal["rsa4096", "ec-p256"]
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 SinkKind = Literal["directory", "kubernetes"]
 
 
@@ -69,7 +71,7 @@ class AgentSettings(BaseSettings):
         Path(".compass-agent"), "AGENT_STATE_DIR", "Key and certificates (files 0600, directory 0700)."
     )
     sink: SinkKind = _setting("directory", "AGENT_SINK", "Where resources go: directory or kubernetes.")
-    # None is resolved to <state_dir>/manifests by _default_manifest_dir: never None after validation.
+    # None is resolved to <state_dir>/manifests by _default_directories: never None after validation.
     manifest_dir: Path | None = _setting(None, "AGENT_MANIFEST_DIR", "Directory sink: one file per resource.")
     http_timeout: float = _setting(30.0, "AGENT_HTTP_TIMEOUT", "Seconds per HTTP request.", gt=0)
     key_type: KeyType = _setting(
@@ -93,14 +95,42 @@ class AgentSettings(BaseSettings):
         "namespace/name of the Secret the Connector's CA is written to (key cacert), where an ingress that "
         "verifies the applications' client certificates reads it; empty: none.",
     )
+    watchers: bool = _setting(
+        True,
+        "AGENT_WATCHERS",
+        "Keep the Runtime Watcher's ValidatingWebhookConfiguration for the Director's watchers (false: the agent "
+        "neither reads nor writes that kind).",
+    )
+    # None is resolved to <state_dir>/watcher-tls by _default_directories: never None after validation.
+    watcher_tls_dir: Path | None = _setting(
+        None,
+        "AGENT_WATCHER_TLS_DIR",
+        "The watcher's TLS directory; its ca.crt becomes the webhooks' caBundle (no file: no configuration).",
+    )
+    watcher_service_name: str = _setting(
+        "compass-watcher", "AGENT_WATCHER_SERVICE_NAME", "The watcher's Service, which the webhooks call."
+    )
+    watcher_service_namespace: str = _setting(
+        "kyma-system", "AGENT_WATCHER_SERVICE_NAMESPACE", "The namespace of the watcher's Service."
+    )
     log_level: str = _setting("info", "AGENT_LOG_LEVEL", "debug, info, warning or error.")
     log_json: bool = _setting(True, "AGENT_LOG_JSON", "JSON lines (false: console format).")
 
     @model_validator(mode="after")
-    def _default_manifest_dir(self) -> Self:
+    def _default_directories(self) -> Self:
         if self.manifest_dir is None:
             self.manifest_dir = self.state_dir / "manifests"
+        if self.watcher_tls_dir is None:
+            self.watcher_tls_dir = self.state_dir / "watcher-tls"
         return self
+
+    @field_validator("watcher_service_name", "watcher_service_namespace")
+    @classmethod
+    def _dns_label(cls, value: str) -> str:
+        # A Service's name and namespace are DNS labels: the webhook's host is <name>.<namespace>.svc.
+        if _DNS_LABEL.fullmatch(value.strip()) is None:
+            raise ValueError("must be a DNS label: lower-case letters, digits and '-', at most 63")
+        return value.strip()
 
     @field_validator("ca_secret")
     @classmethod

@@ -1,4 +1,6 @@
-"""The credential store: the agent's private key, its certificate chain and the CA certificate, as files.
+"""The credential store: the agent's private key, its certificate chain and the CA certificate, as files, and
+``management-plane.json`` (the runtime's id and its Director's and Connector's URLs), which the Runtime Watcher
+reads beside them to send its events to the control plane as this runtime.
 
 The directory is mode 0700 and each file 0600, written atomically (temporary file, fsync, rename, fsync of the
 directory). The three files of one set are all written to temporary files first and then renamed one after the
@@ -11,6 +13,7 @@ The private key is made here and never leaves this directory.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,6 +101,8 @@ class CredentialStore:
     KEY = "client.key"
     CHAIN = "client.crt"
     CA = "ca.crt"
+    # Where the Runtime Watcher (beside the agent, sharing this directory) sends its events, and as whom.
+    MANAGEMENT_PLANE = "management-plane.json"
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -146,6 +151,26 @@ class CredentialStore:
         for temporary, final in staged:
             os.replace(temporary, final)
         self._fsync_directory()
+
+    @property
+    def management_plane_file(self) -> Path:
+        return self.directory / self.MANAGEMENT_PLANE
+
+    def save_management_plane(self, runtime_id: str, director_url: str, connector_url: str) -> bool:
+        """Writes ``management-plane.json`` (atomically) unless it already says this; whether it was written."""
+        content = json.dumps(
+            {"runtimeId": runtime_id, "directorUrl": director_url, "connectorUrl": connector_url},
+            sort_keys=True,
+        ).encode("utf-8")
+        try:
+            if self.management_plane_file.read_bytes() == content:
+                return False
+        except FileNotFoundError:
+            pass
+        self._ensure_directory()
+        os.replace(stage_private_file(self.management_plane_file, content), self.management_plane_file)
+        self._fsync_directory()
+        return True
 
     def discard(self) -> None:
         """Stops using the stored certificate for good: the key and certificate files are removed."""

@@ -6,9 +6,9 @@ since the last complete fetch), the desired state is rebuilt from that fetch and
 so a resource removed by hand comes back; an unchanged sink then costs two reads and no write.
 
 Writes go in ``diff.KIND_ORDER``: Applications, then Secrets (a Secret's ownerReference needs the
-Application's uid); deletes too, so that no live Application points at a deleted Secret. Each kind's creates and
-updates, then each kind's deletes, are one batch of the sink (``Sink.batch``): its writes run side by side, up to
-the sink's ``concurrency``, and the next batch starts only once the sink has made this one durable (the directory
+Application's uid), then the watcher's ValidatingWebhookConfiguration (``agent.watchers``); deletes too, so
+that no live Application points at a deleted Secret. Each kind's creates and updates, then each kind's
+deletes, are one batch of the sink (``Sink.batch``): its writes run side by side, up to the sink's ``concurrency``, and the next batch starts only once the sink has made this one durable (the directory
 sink fsyncs the directory once per batch), so that nothing written later, down to the CompassConnection's status
 that the agent saves after the sync, gets ahead of what it follows. A write that fails stops the sync: no further
 write starts, those under way finish, the batch is made durable, and ``ApplyFailed`` says what was applied; a
@@ -69,8 +69,11 @@ async def synchronize(
     gateway_url: str = DEFAULT_GATEWAY_URL,
     secret_namespace: str = DEFAULT_SECRET_NAMESPACE,
     also: Sequence[Manifest] = (),
+    kinds: Sequence[str] = KIND_ORDER,
 ) -> SyncResult:
-    """``also``: resources the agent keeps beside the applications' (the CA Secret), planned with them."""
+    """``also``: resources the agent keeps beside the applications' (the CA Secret, the watcher's webhook
+    configuration), planned with them; ``kinds``: the kinds of the agent's resources read and kept (those of
+    ``KIND_ORDER`` the agent is set to keep: the webhook configuration only with watchers on)."""
     fetched = await director.fetch_applications(runtime_id)
     unchanged = fetched is None
     if fetched is None:
@@ -78,7 +81,7 @@ async def synchronize(
         if fetched is None:
             raise SyncFailed("the Director answered 304 Not Modified to a client that has fetched nothing")
     try:
-        existing = {kind: await sink.list_owned(kind) for kind in KIND_ORDER}
+        existing = {kind: await sink.list_owned(kind) for kind in kinds}
     except AgentError as exc:
         raise ApplyFailed(f"cannot read the current resources: {exc.reason}") from exc
     desired, conflicts = desired_resources(

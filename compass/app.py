@@ -28,6 +28,7 @@ from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware, KnownTenants
 from compass.auth.oauth import TokenEndpoint
 from compass.migrate import current_revision, head_revision
+from compass.watch_listener import WatchListener, is_listener_path
 from connector.ca.authority import CertificateAuthority
 from connector.crl import crl_endpoint
 from connector.graphql.schema import build_schema as build_connector_schema
@@ -40,6 +41,7 @@ from director.polling.kept_revisions import KeptRevisions
 from director.polling.last_seen import LastSeenRecorder
 from director.polling.middleware import RuntimePollCache
 from director.polling.push import ChangeStream
+from director.watcher.consumers import built_in_consumers
 from kernel.asgi import HttpMiddleware, ResponseStatus
 from kernel.cache import MemoryCache
 from kernel.changes import Watchers
@@ -121,8 +123,13 @@ def load_certificate_authority(settings: Settings) -> CertificateAuthority:
 
 
 def credential_for(path: str) -> Credential | None:
-    """The REST API's paths, and a runtime's change stream (a Director caller: its certificate)."""
-    return Credential.DIRECTOR if path == CHANGES_PATH else adapter_credential(path)
+    """The REST API's paths, a runtime's change stream (a Director caller: its certificate), and the Runtime
+    Watcher's listener (a client certificate only)."""
+    if path == CHANGES_PATH:
+        return Credential.DIRECTOR
+    if is_listener_path(path):
+        return Credential.CERTIFICATE
+    return adapter_credential(path)
 
 
 def create_app(
@@ -223,6 +230,7 @@ def create_app(
             *MetadataEndpoints(database, settings).routes(),
             *FormationMappingEndpoints(database, settings).routes(),
             *TokenEndpoint(database, settings).routes(),
+            *WatchListener(database, settings, built_in_consumers()).routes(),
             adapter_health_route(),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

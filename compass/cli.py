@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -22,7 +23,12 @@ from connector.ca.files import private_directory
 from credentials.audit.repository import AuditEventName, AuditRepository
 from credentials.revocation import revoke_for_object
 from director.models import Tenant
+from director.polling.invalidation import unit_of_work
 from director.tenant.service import tenant as tenant_service
+from director.watcher.inputs import WatchedField, WatcherInput
+from director.watcher.models import Watcher
+from director.watcher.service import MAX_WATCH_EVENTS_PAGE
+from director.watcher.service import watcher as watcher_service
 from kernel.db import Database, is_database_unavailable
 from kernel.errors import CompassError, TenantNotFoundError
 from kernel.models import utcnow
@@ -52,6 +58,12 @@ class _Compass(typer.Typer):
 app = _Compass(help="pycompass: a Compass-compatible control plane.", no_args_is_help=True, rich_markup_mode=None)
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(tenant_app, name="tenant")
+watchers_app = typer.Typer(
+    help="The global watchers (the Runtime Watcher's): every tenant's runtimes report what they name.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(watchers_app, name="watchers")
 
 DEMO_TENANT = "demo"
 T = TypeVar("T")
@@ -122,13 +134,21 @@ async def _ensure_tenant(session: AsyncSession, name: str) -> Tenant:
         return await tenant_service.create(session, name)
 
 
-def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run one unit of work against the configured database from the synchronous CLI."""
+# The platform's own unit of work (global watchers): no tenant of its own, every tenant's views bumped.
+_NO_TENANT = ""
+
+
+def _in_transaction(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, changes_views: bool = False
+) -> T:
+    """Run one unit of work against the configured database from the synchronous CLI; ``changes_views``: work
+    that changes what runtimes read (global watchers), so that the views it names are bumped at the commit."""
 
     async def run() -> T:
         database = Database(settings.effective_database_url)
         try:
-            async with database.transaction() as session:
+            transaction = unit_of_work(database, _NO_TENANT) if changes_views else database.transaction()
+            async with transaction as session:
                 return await work(session)
         finally:
             await database.dispose()
@@ -295,3 +315,115 @@ def audit(
         }
         details = " ".join(f"{key}={value}" for key, value in fields.items() if value)
         typer.echo(f"{row.at.isoformat()}  {row.event:<22} {details}")
+
+
+@app.command("watch-events")
+def watch_events(
+    runtime: Annotated[str, typer.Option(help="The runtime id.")],
+    tenant: Annotated[str | None, typer.Option(help="Only if the runtime is this tenant's (name or id).")] = None,
+    first: Annotated[int, typer.Option(min=1, max=MAX_WATCH_EVENTS_PAGE, help="How many of the newest.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="As JSON, shaped as Runtime.watchEvents.")] = False,
+) -> None:
+    """List the newest watch events a runtime's watcher delivered, newest first."""
+    settings = _servers_settings("watch-events")
+    _migrated(settings)
+
+    async def work(session: AsyncSession) -> list[Any]:
+        tenant_id = (await tenant_service.resolve(session, tenant)).id if tenant else None
+        return (await watcher_service.events(session, tenant_id, [runtime], first)).get(runtime, [])
+
+    try:
+        events = _in_transaction(settings, work)
+    except CompassError as error:
+        _refuse_error("watch-events", settings, error)
+    if as_json:
+        shaped = [
+            {
+                "module": event.module,
+                "watched": {"namespace": event.namespace, "name": event.name},
+                "watchedGvk": {"group": event.group, "version": event.version, "kind": event.kind},
+                "receivedAt": event.received_at.isoformat(),
+            }
+            for event in events
+        ]
+        typer.echo(json.dumps(shaped, indent=2))
+        return
+    for event in events:
+        gvk = f"{event.group}/{event.version}" if event.group else event.version
+        where = f"{event.namespace}/{event.name}" if event.namespace else event.name
+        typer.echo(f"{event.received_at.isoformat()}  {event.module}  {gvk} {event.kind}  {where}")
+
+
+def _watcher_line(found: Watcher) -> str:
+    labels = ",".join(f"{key}={value}" for key, value in (found.labels or {}).items()) or "-"
+    gvr = f"{found.group}/{found.version}/{found.resource}" if found.group else f"{found.version}/{found.resource}"
+    return f"{found.id}\t{found.name}\t{found.module}\t{gvr}\t{found.field}\t{labels}"
+
+
+def _labels(pairs: list[str]) -> dict[str, str] | None:
+    labels: dict[str, str] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator:
+            _refuse("watchers create", f"--label takes key=value, not {pair!r}", 2)
+        labels[key] = value
+    return labels or None
+
+
+@watchers_app.command("create")
+def watchers_create(
+    *,
+    name: Annotated[str, typer.Option(help="A DNS label, unique among the global watchers.")],
+    module: Annotated[str, typer.Option(help="A DNS label: the module whose consumers get the events.")],
+    version: Annotated[str, typer.Option(help="The API version of the watched resource.")],
+    resource: Annotated[str, typer.Option(help="The plural resource name.")],
+    is_global: Annotated[
+        bool,
+        typer.Option(
+            "--global", help="Required: this makes global watchers; a tenant's are made with createWatcher."
+        ),
+    ] = False,
+    group: Annotated[str, typer.Option(help='The API group ("" for the core group).')] = "",
+    label: Annotated[list[str] | None, typer.Option(help="Only objects with this label, key=value (repeat).")] = None,
+    field: Annotated[WatchedField, typer.Option(help="What of an update is reported.")] = WatchedField.SPEC,
+) -> None:
+    """Create a global watcher (every tenant's runtimes report it) and print it."""
+    if not is_global:
+        _refuse("watchers create", "give --global: a tenant's watchers are made with the createWatcher mutation", 2)
+    settings = _servers_settings("watchers create")
+    _migrated(settings)
+    data = WatcherInput(
+        name=name, module=module, group=group, version=version, resource=resource, labels=_labels(label or []),
+        field=field,
+    )  # fmt: skip
+    try:
+        created = _in_transaction(
+            settings, lambda session: watcher_service.create(session, None, data), changes_views=True
+        )
+    except CompassError as error:
+        _refuse_error("watchers create", settings, error)
+    typer.echo(_watcher_line(created))
+
+
+@watchers_app.command("list")
+def watchers_list() -> None:
+    """List the global watchers (built in, and created here): id, name, module, group/version/resource, field,
+    labels."""
+    settings = _servers_settings("watchers list")
+    _migrated(settings)
+    for found in _in_transaction(settings, lambda session: watcher_service.visible(session, None)):
+        typer.echo(_watcher_line(found))
+
+
+@watchers_app.command("delete")
+def watchers_delete(watcher_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Delete a global watcher created here (the built-in ones stay)."""
+    settings = _servers_settings("watchers delete")
+    _migrated(settings)
+    try:
+        deleted = _in_transaction(
+            settings, lambda session: watcher_service.delete(session, None, watcher_id), changes_views=True
+        )
+    except CompassError as error:
+        _refuse_error("watchers delete", settings, error)
+    typer.echo(_watcher_line(deleted))

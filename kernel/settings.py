@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         90, ge=0, description="Audit events are deleted when older than this many days (0: kept forever)."
     )
 
+    watch_events_kept: int = Field(
+        1000, ge=1, description="Watch events kept per runtime (the Runtime Watcher's): older ones are deleted when "
+        "a new one is stored."
+    )
+
     max_body_bytes: int = Field(1_048_576, description="Larger request bodies are refused with 413.")
     request_header_timeout_seconds: float = Field(
         20.0,

@@ -2,7 +2,7 @@
 data plane's Kubernetes catalog and the event ingress's Kubernetes Subscriptions.
 
 It implements the few REST semantics those rely on, for Applications and CompassConnections (cluster-scoped
-custom resources), Secrets and Subscriptions (namespaced):
+custom resources), ValidatingWebhookConfigurations (cluster-scoped), Secrets and Subscriptions (namespaced):
 
 - GET one (404 when missing), LIST with ``labelSelector`` (``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``) and the
   collection's ``metadata.resourceVersion``; LIST and WATCH of a namespaced kind across all namespaces at
@@ -20,6 +20,13 @@ custom resources), Secrets and Subscriptions (namespaced):
   replaces the content and merges labels and annotations; ``fieldManager`` required) or
   ``application/merge-patch+json``;
 - DELETE (404 when missing);
+- the ``/status`` subresource of a kind that has one (Subscriptions, as their CRD): GET, and PUT or PATCH that
+  change the ``status`` and nothing else;
+- validating admission webhooks, as the API server calls them (testing/kube_admission.py): every write of an
+  object, or of its status, that a stored ValidatingWebhookConfiguration's rules and object selector match is
+  first POSTed as an AdmissionReview to the webhook's service over verified HTTPS, the write refused or let
+  through as the webhook and its ``failurePolicy`` say; ``services`` says where each service listens, and
+  ``admission_calls()`` what was called; ``?dryRun=All`` is admitted, then answered without being stored;
 - ``metadata.uid``, ``creationTimestamp`` and a ``resourceVersion`` bumped on every change (and only then),
   one counter for all kinds as in etcd; ``stringData`` folded into ``data`` as the real server does.
 
@@ -53,6 +60,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from testing.kube_admission import WEBHOOK_CONFIGURATION, Admission, AdmissionCall, Target
 from testing.threaded import ThreadedServer
 
 
@@ -61,6 +69,7 @@ class Kind:
     kind: str
     api_version: str
     namespaced: bool
+    status: bool = False  # has the /status subresource (as its CRD in deploy/crds/ says)
 
 
 KINDS: dict[tuple[str, str, str], Kind] = {
@@ -72,7 +81,10 @@ KINDS: dict[tuple[str, str, str], Kind] = {
     ),
     ("", "v1", "secrets"): Kind("Secret", "v1", True),
     ("eventing.kyma-project.io", "v1alpha2", "subscriptions"): Kind(
-        "Subscription", "eventing.kyma-project.io/v1alpha2", True
+        "Subscription", "eventing.kyma-project.io/v1alpha2", True, status=True
+    ),
+    ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"): Kind(
+        WEBHOOK_CONFIGURATION, "admissionregistration.k8s.io/v1", False
     ),
 }
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -199,8 +211,15 @@ class FakeKubeApi:
         self._in_flight = 0
         self._lock = threading.Lock()
         self._served: ThreadedServer | None = None
-        many, one = ["GET", "POST"], ["GET", "PUT", "PATCH", "DELETE"]
+        self.admission = Admission()
+        many, one, sub = ["GET", "POST"], ["GET", "PUT", "PATCH", "DELETE"], ["GET", "PUT", "PATCH"]
+        status_routes = [
+            Route("/apis/{group}/{version}/{plural}/{name}/status", self._status_item, methods=sub),
+            Route("/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}/status", self._status_item, methods=sub),
+            Route("/api/{version}/namespaces/{namespace}/{plural}/{name}/status", self._status_item, methods=sub),
+        ]
         routes = [
+            *status_routes,
             Route("/apis/{group}/{version}/{plural}", self._collection, methods=many),
             Route("/apis/{group}/{version}/{plural}/{name}", self._item, methods=one),
             Route("/apis/{group}/{version}/namespaces/{namespace}/{plural}", self._collection, methods=many),
@@ -269,6 +288,7 @@ class FakeKubeApi:
             self._stalling = False
             self.latency = 0.0
             self.most_in_flight = 0
+        self.admission.reset()
         self.compact()
         self.end_watches()
 
@@ -311,6 +331,15 @@ class FakeKubeApi:
             for item in self.requests
             if item.method == "GET" and item.path.endswith(collection) and not item.watching
         )
+
+    @property
+    def services(self) -> dict[tuple[str, str], tuple[str, int]]:
+        """(namespace, name) of a Service → (host, port) where its webhook server listens (the cluster's DNS)."""
+        return self.admission.services
+
+    def admission_calls(self) -> list[AdmissionCall]:
+        """The admission webhooks called so far, in order."""
+        return self.admission.recorded()
 
     def writes(self) -> list[Recorded]:
         return [item for item in self.requests if item.method in WRITE_METHODS]
@@ -444,13 +473,14 @@ class FakeKubeApi:
         name = body["metadata"]["name"]
         if kind.namespaced:
             body["metadata"]["namespace"] = namespace
+        body.setdefault("apiVersion", kind.api_version)
+        body.setdefault("kind", kind.kind)
+        key = (kind.kind, namespace, name)
+        exists = status(409, "AlreadyExists", f'{kind.kind.lower()}s "{name}" already exists')
         with self._lock:
-            key = (kind.kind, namespace, name)
             if key in self.objects:
-                return status(409, "AlreadyExists", f'{kind.kind.lower()}s "{name}" already exists')
-            body.setdefault("apiVersion", kind.api_version)
-            body.setdefault("kind", kind.kind)
-            return JSONResponse(copy.deepcopy(self._store(key, body, None)), status_code=201)
+                return exists
+        return await self._commit(request, key, body, None, exists=exists)
 
     async def _item(self, request: Request) -> JSONResponse:  # noqa: PLR0911 - one return per HTTP case
         kind = self._kind(request)
@@ -466,15 +496,116 @@ class FakeKubeApi:
                 return not_found if current is None else JSONResponse(copy.deepcopy(current))
         if request.method == "DELETE":
             with self._lock:
-                if not self._remove(key):
-                    return not_found
-            return status(200, "", "deleted")
+                current = copy.deepcopy(self.objects.get(key))
+            if current is None:
+                return not_found
+            return await self._commit(request, key, None, current)
         body = await self._body(request)
         if body is None:
             return status(400, "BadRequest", "the body must be an object")
-        if request.method == "PUT":
-            return self._replace(kind, key, body, not_found)
-        return self._patch(request, kind, key, body, not_found)
+        with self._lock:
+            current = copy.deepcopy(self.objects.get(key))
+        changed = self._replaced(kind, key, body, current) if request.method == "PUT" else None
+        if changed is None:
+            changed = self._patched(request, kind, key, body, current)
+        if isinstance(changed, JSONResponse):
+            return changed
+        return await self._commit(request, key, changed, current)
+
+    async def _status_item(self, request: Request) -> JSONResponse:
+        """The ``/status`` subresource: GET the object; PUT or PATCH change its ``status`` and nothing else."""
+        kind = self._kind(request)
+        if isinstance(kind, JSONResponse):
+            return kind
+        key = (kind.kind, request.path_params.get("namespace"), request.path_params["name"])
+        with self._lock:
+            current = copy.deepcopy(self.objects.get(key))
+        if not kind.status or current is None:
+            return status(404, "NotFound", f'{kind.kind.lower()}s "{key[2]}" not found')
+        if request.method == "GET":
+            return JSONResponse(current)
+        body = await self._body(request)
+        if body is None:
+            return status(400, "BadRequest", "the body must be an object")
+        changed = self._replaced(kind, key, body, current) if request.method == "PUT" else None
+        if changed is None:
+            changed = self._patched(request, kind, key, body, current)
+        if isinstance(changed, JSONResponse):
+            return changed
+        updated = copy.deepcopy(current)
+        updated.pop("status", None)
+        if changed.get("status") is not None:
+            updated["status"] = changed["status"]
+        return await self._commit(request, key, updated, current, subresource="status")
+
+    async def _commit(  # noqa: PLR0911 - one answer per outcome
+        self,
+        request: Request,
+        key: Key,
+        new: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+        *,
+        subresource: str = "",
+        exists: JSONResponse | None = None,
+    ) -> JSONResponse:
+        """Admission (the webhooks), then the write: ``new`` replaces ``current`` (None: created; ``new`` None:
+        deleted), unless the object changed meanwhile (409, as the API server's optimistic concurrency), or
+        the request is a dry run (answered, not stored)."""
+        operation = "DELETE" if new is None else "UPDATE" if current is not None else "CREATE"
+        refused = await self._admit(request, key, operation, new, current, subresource=subresource)
+        if refused is not None:
+            return refused
+        dry_run = request.query_params.get("dryRun") == "All"
+        with self._lock:
+            now = self.objects.get(key)
+            if now is not None and current is None:
+                return exists or status(409, "AlreadyExists", f'"{key[2]}" already exists')
+            if _version_of(now) != _version_of(current):
+                return status(409, "Conflict", "the object has been modified; please apply your changes again")
+            if new is None:
+                if not dry_run:
+                    self._remove(key)
+                return status(200, "", "deleted")
+            if current is not None and _content(new) == _content(current):
+                return JSONResponse(copy.deepcopy(current))  # a no-op keeps the resourceVersion
+            if dry_run:
+                return JSONResponse(new, status_code=200 if current else 201)
+            stored = self._store(key, new, current)
+            return JSONResponse(copy.deepcopy(stored), status_code=200 if current else 201)
+
+    async def _admit(
+        self,
+        request: Request,
+        key: Key,
+        operation: str,
+        new: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+        *,
+        subresource: str,
+    ) -> JSONResponse | None:
+        """The refusal of a webhook, as the API server answers it; None when the write may go on."""
+        with self._lock:
+            configurations = [
+                copy.deepcopy(item)
+                for (kind, _, _), item in sorted(self.objects.items(), key=lambda pair: pair[0][2])
+                if kind == WEBHOOK_CONFIGURATION
+            ]
+        if not configurations:
+            return None
+        params = request.path_params
+        target = Target(
+            params.get("group", ""), params["version"], key[0], params["plural"], key[2], key[1], subresource
+        )
+        refusal = await self.admission.review(
+            configurations,
+            target,
+            operation,
+            new,
+            old,
+            dry_run=request.query_params.get("dryRun") == "All",
+            field_manager=request.query_params.get("fieldManager"),
+        )
+        return None if refusal is None else status(refusal.code, refusal.reason, refusal.message)
 
     def _list(self, kind: Kind, chosen: _Selection) -> JSONResponse:
         with self._lock:
@@ -546,51 +677,41 @@ class FakeKubeApi:
             with self._lock:
                 self._watchers.remove(watcher)
 
-    def _replace(
-        self, kind: Kind, key: tuple[str, str | None, str], body: dict[str, Any], not_found: JSONResponse
-    ) -> JSONResponse:
-        with self._lock:
-            current = self.objects.get(key)
-            if current is None:
-                return not_found
-            given = (body.get("metadata") or {}).get("resourceVersion")
-            if given != current["metadata"]["resourceVersion"]:
-                message = "the object has been modified; please apply your changes again"
-                return status(409, "Conflict", message)
-            body.setdefault("apiVersion", kind.api_version)
-            body.setdefault("kind", kind.kind)
-            body["metadata"]["name"], body["metadata"]["namespace"] = key[2], key[1]
-            if key[1] is None:
-                body["metadata"].pop("namespace")
-            return JSONResponse(copy.deepcopy(self._store(key, body, current)))
+    @staticmethod
+    def _replaced(
+        kind: Kind, key: Key, body: dict[str, Any], current: dict[str, Any] | None
+    ) -> dict[str, Any] | JSONResponse:
+        """The object a PUT makes of ``current``, or the refusal."""
+        if current is None:
+            return status(404, "NotFound", f'{kind.kind.lower()}s "{key[2]}" not found')
+        given = (body.get("metadata") or {}).get("resourceVersion")
+        if given != current["metadata"]["resourceVersion"]:
+            message = "the object has been modified; please apply your changes again"
+            return status(409, "Conflict", message)
+        body.setdefault("apiVersion", kind.api_version)
+        body.setdefault("kind", kind.kind)
+        metadata = body.setdefault("metadata", {})
+        metadata["name"], metadata["namespace"] = key[2], key[1]
+        if key[1] is None:
+            metadata.pop("namespace")
+        return body
 
-    def _patch(
-        self,
-        request: Request,
-        kind: Kind,
-        key: tuple[str, str | None, str],
-        body: dict[str, Any],
-        not_found: JSONResponse,
-    ) -> JSONResponse:
+    def _patched(
+        self, request: Request, kind: Kind, key: Key, body: dict[str, Any], current: dict[str, Any] | None
+    ) -> dict[str, Any] | JSONResponse:
+        """The object a PATCH makes of ``current`` (None: an apply that creates), or the refusal."""
         content_type = request.headers.get("content-type", "")
-        with self._lock:
-            current = self.objects.get(key)
-            if content_type == APPLY_PATCH:
-                if not request.query_params.get("fieldManager"):
-                    return status(400, "BadRequest", "fieldManager is required for apply patch")
-                if body.get("kind") != kind.kind or not body.get("apiVersion"):
-                    return status(400, "BadRequest", "apply patch needs apiVersion and kind")
-                merged = self._applied(body, current, key)
-            elif content_type == MERGE_PATCH:
-                if current is None:
-                    return not_found
-                merged = merge_patch(current, body)
-            else:
-                return status(415, "UnsupportedMediaType", f"patch type {content_type} is not supported")
-            if current is not None and _content(merged) == _content(current):
-                return JSONResponse(copy.deepcopy(current))  # a no-op keeps the resourceVersion
-            stored = self._store(key, merged, current)
-            return JSONResponse(copy.deepcopy(stored), status_code=200 if current else 201)
+        if content_type == APPLY_PATCH:
+            if not request.query_params.get("fieldManager"):
+                return status(400, "BadRequest", "fieldManager is required for apply patch")
+            if body.get("kind") != kind.kind or not body.get("apiVersion"):
+                return status(400, "BadRequest", "apply patch needs apiVersion and kind")
+            return self._applied(body, current, key)
+        if content_type == MERGE_PATCH:
+            if current is None:
+                return status(404, "NotFound", f'{kind.kind.lower()}s "{key[2]}" not found')
+            return merge_patch(current, body)
+        return status(415, "UnsupportedMediaType", f"patch type {content_type} is not supported")
 
     @staticmethod
     def _applied(
@@ -634,6 +755,10 @@ def _event(change: str, manifest: dict[str, Any]) -> bytes:
 
 def _version(change: Change) -> int:
     return change.version
+
+
+def _version_of(manifest: dict[str, Any] | None) -> str | None:
+    return None if manifest is None else manifest["metadata"].get("resourceVersion")
 
 
 def _content(manifest: dict[str, Any]) -> dict[str, Any]:

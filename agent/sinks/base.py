@@ -11,8 +11,10 @@ APPLICATION_KIND = "Application"
 APPLICATION_API_VERSION = "applicationconnector.kyma-project.io/v1alpha1"
 SECRET_KIND = "Secret"
 COMPASS_CONNECTION_KIND = "CompassConnection"
+WEBHOOK_CONFIGURATION_KIND = "ValidatingWebhookConfiguration"
+WEBHOOK_CONFIGURATION_API_VERSION = "admissionregistration.k8s.io/v1"
 # The kinds whose resources carry the ownership label; a resource of these kinds without it is never touched.
-MANAGED_KINDS = frozenset({APPLICATION_KIND, SECRET_KIND})
+MANAGED_KINDS = frozenset({APPLICATION_KIND, SECRET_KIND, WEBHOOK_CONFIGURATION_KIND})
 
 Manifest = dict[str, Any]
 

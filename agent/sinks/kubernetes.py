@@ -1,11 +1,12 @@
 """The Kubernetes sink: the real API through lightkube's AsyncClient (httpx underneath, as everywhere here).
 
-``Application`` and ``CompassConnection`` are cluster-scoped custom resources (CRDs in deploy/crds/), Secrets
-live in one namespace (but the few named in ``secrets_elsewhere``: the CA Secret). A new resource is created with POST (a 409 means someone created it meanwhile: it is
-then treated as existing); an existing one is updated with server-side apply under the field manager
-``compass-runtime-agent``, forced, since the agent alone owns what it writes. Before an update or a delete of
-an Application or Secret the sink reads the resource and refuses (``ResourceConflict``) if it lacks the
-ownership label: what the agent did not create, it never touches. A Secret that names its Application in the
+``Application`` and ``CompassConnection`` are cluster-scoped custom resources (CRDs in deploy/crds/), so is the
+watcher's ``ValidatingWebhookConfiguration`` (``agent.watchers``); Secrets live in one namespace (but the few
+named in ``secrets_elsewhere``: the CA Secret). A new resource is created with POST (a 409 means someone
+created it meanwhile: it is then treated as existing); an existing one is updated with server-side apply under
+the field manager ``compass-runtime-agent``, forced, since the agent alone owns what it writes. Before an update
+or a delete of an Application, a Secret or the webhook configuration the sink reads the resource and refuses
+(``ResourceConflict``) if it lacks the ownership label: what the agent did not create, it never touches. A Secret that names its Application in the
 ``app`` label gets an ownerReference to it, so that Kubernetes removes the Secret with the Application.
 
 ``list_owned`` lists a kind by the ownership label once, then watches it from the list's resourceVersion and
@@ -47,6 +48,7 @@ import structlog
 from lightkube import ApiError, AsyncClient, ConfigError
 from lightkube.core.client import LabelSelector
 from lightkube.generic_resource import create_global_resource
+from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
 from lightkube.resources.core_v1 import Secret
 from lightkube.types import PatchType
 
@@ -58,6 +60,7 @@ from agent.sinks.base import (
     MANAGED_KINDS,
     OWNERSHIP_LABEL,
     SECRET_KIND,
+    WEBHOOK_CONFIGURATION_KIND,
     Batch,
     Manifest,
     describe,
@@ -80,6 +83,7 @@ _RESOURCES: dict[str, Any] = {
     APPLICATION_KIND: Application,
     COMPASS_CONNECTION_KIND: CompassConnection,
     SECRET_KIND: Secret,
+    WEBHOOK_CONFIGURATION_KIND: ValidatingWebhookConfiguration,
 }
 # Set by the API server; an apply must not send them (managedFields there is an error).
 _SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation", "selfLink")

@@ -24,6 +24,9 @@ class Credential(Enum):
     CONNECTOR = "connector"  # a client certificate or a one-time token
     OPERATOR = "operator"  # an operator's JWT
     DIRECTOR = "director"  # whatever the Director takes: a JWT (operator's or client's) or a client certificate
+    # A client certificate of this CA only (the Runtime Watcher's listener): the endpoint answers a missing or
+    # refused one itself, after the checks that come first on its path.
+    CERTIFICATE = "certificate"
 
 
 def credential_for(path: str) -> Credential | None:

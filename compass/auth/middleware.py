@@ -4,7 +4,8 @@ Director: an operator's JWT, a JWT the OAuth token endpoint issued for client cr
 application's client certificate, or a certificate of an external CA that a certificate subject mapping names
 (``compass.auth.external``). Connector, and the REST API's connector endpoints (``compass.adapter``): a
 client certificate, or a one-time token (redeemed later, by the resolver or endpoint, in the same transaction as
-what it buys).
+what it buys). The Runtime Watcher's listener (``compass.watch_listener``): a client certificate of this CA, its
+refusal left in ``scope["state"]["refusal"]`` for the endpoint to answer in its own order and format.
 """
 
 from __future__ import annotations
@@ -80,6 +81,14 @@ class AuthenticationMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "").rstrip("/") if scope["type"] == "http" else ""
         adapter_credential = self.adapter_credential(path) if path else None
+        if adapter_credential is Credential.CERTIFICATE:
+            try:
+                found: dict[str, object] = {"principal": await self._certificate_principal(scope)}
+            except CompassError as error:
+                found = {"refusal": error}
+            scope["state"] = {**scope.get("state", {}), **found}
+            await self.app(scope, receive, send)
+            return
         if adapter_credential is not None:
             try:
                 credential: object
@@ -145,6 +154,11 @@ class AuthenticationMiddleware:
                 await self.connector.refuse_revoked(identity, remote_addr=client[0] if client else None)
             raise CertificateRevokedError("the client certificate is revoked")
         return identity
+
+    async def _certificate_principal(self, scope: Scope) -> ClientPrincipal | None:
+        """The client of a certificate of this CA (directly or from a trusted proxy), or None without one."""
+        identity = await self._certificate_identity(scope)
+        return None if identity is None else ClientPrincipal(identity)
 
     async def _director_principal(self, scope: Scope) -> OperatorPrincipal | ClientPrincipal:
         headers = Headers(scope=scope)

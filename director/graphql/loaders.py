@@ -45,6 +45,8 @@ from director.runtime.service import runtime as runtime_service
 from director.runtimecontext.service import runtime_context as runtime_context_service
 from director.systemauth.service import system_auth as system_auth_service
 from director.tenant.service import tenant as tenant_service
+from director.watcher.models import WatchEvent
+from director.watcher.service import watcher as watcher_service
 from director.webhook.service import webhook as webhook_service
 from kernel.transactions import run_again_on_conflict
 
@@ -91,6 +93,20 @@ def _eventing_urls(context: DirectorContext) -> DataLoader[str, str]:
     return DataLoader(load_fn=load)
 
 
+def _watch_events(context: DirectorContext) -> DataLoader[tuple[str, int], list[WatchEvent]]:
+    """Runtimes' newest watch events, keyed by runtime and how many: one read per distinct count in the batch."""
+
+    async def load(keys: Sequence[tuple[str, int]]) -> list[list[WatchEvent]]:
+        found: dict[tuple[str, int], list[WatchEvent]] = {}
+        for first in sorted({first for _, first in keys}):
+            runtime_ids = [runtime_id for runtime_id, wanted in keys if wanted == first]
+            events = await context.read(watcher_service.events, runtime_ids, first)
+            found.update({(runtime_id, first): events.get(runtime_id, []) for runtime_id in runtime_ids})
+        return [found[key] for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """Named ``XByYLoader`` in spirit: ``bundles_by_application`` loads bundles keyed by application id."""
 
@@ -130,6 +146,7 @@ class Loaders:
         self.contexts_by_runtime: DataLoader[str, list[RuntimeContext]] = _children(
             context, runtime_context_service.by_runtimes
         )
+        self.watch_events_by_runtime: DataLoader[tuple[str, int], list[WatchEvent]] = _watch_events(context)
         self.labels_by_runtime_context: DataLoader[str, list[Label]] = _children(
             context, runtime_context_service.labels_by_contexts
         )

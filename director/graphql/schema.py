@@ -51,6 +51,7 @@ from director.graphql.systemauth.resolvers import SystemAuthMutations, SystemAut
 from director.graphql.tenant.resolvers import TenantMutations, TenantQueries
 from director.graphql.tenantaccess.resolvers import TenantAccessMutations
 from director.graphql.tenantsubscription.resolvers import TenantSubscriptionMutations
+from director.graphql.watcher.resolvers import WatcherMutations, WatcherQueries
 from director.polling.shared_views import SharingExecutionContext
 from kernel.graphql.limits import shared_extensions
 from kernel.settings import Settings
@@ -79,6 +80,7 @@ Query = merge_types(
         HealthCheckQueries,
         CertificateSubjectMappingQueries,
         OperationQueries,
+        WatcherQueries,
     ),
 )
 Mutation = retry_transaction_conflicts(
@@ -107,6 +109,7 @@ Mutation = retry_transaction_conflicts(
             TenantSubscriptionMutations,
             TenantAccessMutations,
             OperationMutations,
+            WatcherMutations,
         ),
     )
 )

@@ -106,6 +106,13 @@ RUNTIME_CHANGE_STREAMS: Final = Gauge(
     registry=REGISTRY,
     multiprocess_mode="livesum",
 )
+WATCH_EVENTS_TOTAL: Final = Counter(
+    "compass_watch_events_total",
+    'Watch events runtimes posted (POST /v2/<module>/event), by module ("other" for a module no consumer '
+    "registered, so that callers cannot grow the series) and outcome: stored, or why it was refused.",
+    ["module", "outcome"],
+    registry=REGISTRY,
+)
 CERTIFICATES_EXPIRING_SOON: Final = Gauge(
     "compass_certificates_expiring_soon",
     "Unrevoked client certificates with less than 30% of their validity left (their agents should renew).",

@@ -12,6 +12,8 @@ EC P-256 here (RSA 4096 takes about half a second each).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import random
 import subprocess
@@ -24,13 +26,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from agent.connection import Connection
 from agent.director_client import DirectorClient, FetchResult
 from agent.loop import Agent, DirectorFactory, default_director
-from agent.queries import APPLICATIONS_FOR_RUNTIME, RUNTIME_STATUS
+from agent.queries import APPLICATIONS_FOR_RUNTIME, RUNTIME_STATUS, WATCHERS
 from agent.settings import AgentSettings
 from agent.sinks.directory import DirectorySink
 from agent.state import CredentialStore
@@ -303,12 +305,17 @@ def last_page(applications: list[dict[str, Any]]) -> dict[str, Any]:
 
 class StandInDirector:
     """Answers the sync query with ``pages(n)`` for its n-th page (from 1), the runtime's status query with a
-    CONNECTED runtime, and refuses anything else; ``GET /director/changes`` with ``changes_status`` (404: a
-    Director without push, as Compass's). Counts the pages it served and the change streams asked for."""
+    CONNECTED runtime, ``watchers`` with ``watchers`` (None: as Compass's Director, which has no such field)
+    and an ETag of their content (304 to a matching ``If-None-Match``, counted in ``watchers_not_modified``),
+    and refuses anything else; ``GET /director/changes`` with ``changes_status`` (404: a Director without push,
+    as Compass's). Counts the pages it served and the change streams asked for."""
 
     def __init__(self) -> None:
         self.pages: Pages = lambda number: last_page([])
         self.pages_served = 0
+        self.watchers: list[dict[str, Any]] | None = None
+        self.watchers_served = 0
+        self.watchers_not_modified = 0
         self.changes_status = 404
         self.changes_requests = 0
         self.url = ""
@@ -322,12 +329,26 @@ class StandInDirector:
     def answer(self, applications: list[dict[str, Any]]) -> None:
         self.pages = lambda number: last_page(applications)
 
-    async def _graphql(self, request: Request) -> JSONResponse:
+    async def _graphql(self, request: Request) -> Response:
         document = (await request.json())["query"]
         if document == APPLICATIONS_FOR_RUNTIME:
             self.pages_served += 1
             page = self.pages(self.pages_served)
             return JSONResponse({"data": {"runtime": {"labels": {}}, "result": page}})
+        if document == WATCHERS:
+            self.watchers_served += 1
+            if self.watchers is None:  # gqlgen's validation error, as Compass's Director answers
+                missing = {
+                    "message": 'Cannot query field "watchers" on type "Query".',
+                    "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+                }
+                return JSONResponse({"errors": [missing], "data": None}, status_code=422)
+            answer = json.dumps({"data": {"result": self.watchers}}).encode()
+            etag = f'"{hashlib.sha256(answer).hexdigest()}"'
+            if request.headers.get("if-none-match") == etag:
+                self.watchers_not_modified += 1
+                return Response(status_code=304, headers={"ETag": etag})
+            return Response(answer, media_type="application/json", headers={"ETag": etag})
         if document == RUNTIME_STATUS:
             runtime = {"name": "runtime", "description": None, "status": {"condition": "CONNECTED"}}
             return JSONResponse({"data": {"result": runtime}})

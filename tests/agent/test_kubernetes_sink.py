@@ -19,7 +19,7 @@ from lightkube import AsyncClient
 from agent.errors import ResourceConflict, SinkError
 from agent.resources import application_resources
 from agent.settings import AgentSettings
-from agent.sinks import make_sink
+from agent.sinks import OWNERSHIP_LABEL, make_sink
 from agent.sinks.kubernetes import _RESOURCES, APPLY_CONCURRENCY, KubernetesSink
 from agent.status import CompassConnection, ConnectionState
 from agent.sync import synchronize
@@ -714,15 +714,17 @@ async def test_the_rbac_grants_exactly_the_verbs_the_sink_uses(
     # given every operation of the sink on every kind it handles
     connection = {"apiVersion": "compass.kyma-project.io/v1alpha1", "kind": "CompassConnection",
                   "metadata": {"name": "compass-connection"}, "spec": {}}
-    for manifest in [*shop(), connection]:
+    webhooks = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+                "metadata": {"name": "compass-watcher", "labels": dict([OWNERSHIP_LABEL])}, "webhooks": []}
+    for manifest in [*shop(), connection, webhooks]:
         await sink.apply(manifest)
         changed = copy.deepcopy(manifest)
         changed["metadata"].setdefault("labels", {})["changed"] = "yes"
         await sink.apply(changed)
-    for kind in ("Application", "Secret", "CompassConnection"):
+    for kind in ("Application", "Secret", "CompassConnection", "ValidatingWebhookConfiguration"):
         await sink.list_owned(kind)
-    await wait_until(lambda: kube_api.watch_count() == 3, what="the three watches open")
-    for manifest in [*shop(), connection]:
+    await wait_until(lambda: kube_api.watch_count() == 4, what="the four watches open")
+    for manifest in [*shop(), connection, webhooks]:
         await sink.delete(manifest["kind"], manifest["metadata"]["name"])
     used: dict[str, set[str]] = {}
     for request in kube_api.requests:

@@ -137,6 +137,7 @@ FIELD_KINDS = [
     ("FormationConstraint", "formation_constraint"),
     ("formationConstraint", "formation_constraint"),
     ("ormation", "formation_id"),
+    ("Watcher", "watcher"),
 ]
 # Strings that name a tenant's objects: (input type or field, argument or input field) -> kind.
 NAMED_STRINGS = {
@@ -171,7 +172,7 @@ SCALAR_PLACEHOLDERS: dict[str, Any] = {
 ID_KINDS = ("application", "bundle", "api_definition", "event_definition", "document", "webhook", "runtime",
             "instance_auth", "system_auth", "runtime_context", "tenant", "certificate_subject_mapping",
             "integration_system", "integration_dependency", "operation", "formation_id", "formation_template",
-            "formation_constraint")  # fmt: skip
+            "formation_constraint", "watcher")  # fmt: skip
 
 
 def id_kind(field_name: str, argument: str) -> str:
@@ -338,6 +339,10 @@ REQUEST_INSTANCE_AUTH = (
     "mutation ($bundle: ID!) { result: requestBundleInstanceAuthCreation(bundleID: $bundle, in: {}) { id } }"
 )
 REVOKE_RUNTIME_CERTIFICATES = "mutation ($id: ID!) { result: revokeRuntimeCertificates(id: $id) }"
+CREATE_WATCHER = """
+    mutation {
+      result: createWatcher(in: {name: "victims", module: "victim", resourceToWatch: {group: "", version: "v1", resource: "secrets"}}) { id }
+    }"""
 SNAPSHOT = """
     query ($application: ID!, $holder: ID!, $other: ID!) {
       application(id: $application) {
@@ -349,6 +354,7 @@ SNAPSHOT = """
       other: runtime(id: $other) { name labels auths { id } runtimeContexts { data { id key value labels } } }
       formations { data { name } }
       labelDefinitions { key schema }
+      watchers { id name }
     }"""
 VIEWER = "query { result: viewer { id type } }"
 
@@ -414,6 +420,7 @@ async def build_world(server: Harness) -> World:
     other_id = (await operator.query(REGISTER_RUNTIME, {"in": other_in}))["result"]["id"]
     other = await server.connect(other_id, await server.runtime_token(operator, other_id))
     context = (await operator.query(REGISTER_RUNTIME_CONTEXT, {"runtime": other_id}))["result"]
+    watcher = (await operator.query(CREATE_WATCHER))["result"]
     references = References(
         {
             **names,
@@ -438,6 +445,7 @@ async def build_world(server: Harness) -> World:
             "formation_template": template["id"],
             # Formation constraints are global too (and written only with a platform scope).
             "formation_constraint": str(uuid.uuid4()),
+            "watcher": watcher["id"],
         }
     )
     return World(server, operator, references, holder, other)
@@ -496,8 +504,9 @@ def own_only(response: Response, world: World) -> Cell:
     cell = refusal(response)
     if cell.refused or isinstance(response, httpx.TransportError):
         return cell
-    # A certificate client may see its tenant's id (SystemAuth.tenantId): the tenant is not another's object.
-    others = [value for kind, value in world.references.values.items() if kind not in {"csr", "tenant"}]
+    # A certificate client may see its tenant's id (SystemAuth.tenantId): the tenant is not another's object; nor
+    # are the tenant's watchers, which every runtime of it renders into its webhook configuration.
+    others = [value for kind, value in world.references.values.items() if kind not in {"csr", "tenant", "watcher"}]
     if response.status_code == 200 and not codes_of(response.json()) and not any(value in response.text for value in others):
         return Cell(True, "own only")
     return Cell(False, f"{response.status_code} ANSWERED {response.text[:40]}")

@@ -15,7 +15,9 @@ from director.graphql.pagination import Page
 from director.graphql.permissions import sanitized
 from director.graphql.runtimecontext.types import RuntimeContext, RuntimeContextPage
 from director.graphql.scalars import Labels, Timestamp
+from director.graphql.watcher.types import WatchEvent
 from director.pagination import PageRequest
+from director.watcher.service import watch_events_page
 from kernel.principal import Scope
 
 
@@ -38,6 +40,7 @@ class AgentStatus(Enum):
 
 
 SILENT_AFTER_PERIODS = 5
+WATCH_EVENTS_DEFAULT = 50
 
 
 @strawberry.type(description="A Kubernetes cluster registered in a tenant.")
@@ -102,6 +105,15 @@ class Runtime:
         labels = await info.context.loaders.labels_by_runtime.load(self.id)
         url = runtime_default_url(self.id, labels_object(labels, None))
         return RuntimeEventingConfiguration(default_url=url)
+
+    @strawberry.field(
+        description="pycompass: the newest changes its watcher reported, newest first; first: 1 to 200 (each runtime "
+        "keeps COMPASS_WATCH_EVENTS_KEPT)."
+    )
+    async def watch_events(self, info: Info, first: int | None = WATCH_EVENTS_DEFAULT) -> list[WatchEvent]:
+        wanted = watch_events_page(WATCH_EVENTS_DEFAULT if first is None else first)
+        rows = await info.context.loaders.watch_events_by_runtime.load((self.id, wanted))
+        return [WatchEvent.of(row) for row in rows]
 
 
 @strawberry.type(description="A page of runtimes.")

@@ -1,0 +1,146 @@
+"""Where and as whom the watcher posts events: the agent's credentials and the control plane's URL, read from the
+agent's state directory (``AGENT_STATE_DIR``) and read again whenever the files change (the agent renews its
+certificate, or connects anew).
+
+The files are the agent's: ``client.crt`` (the runtime's certificate chain), ``client.key``, ``ca.crt`` (the only CA
+trusted for the control plane's server certificate) and ``management-plane.json`` (``directorUrl``: its
+scheme://host:port is the base URL, unless ``WATCHER_CONTROL_PLANE_URL`` names one; then the file is not needed).
+The watcher shares no code with the agent: the file names and format are the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+CHAIN_FILE = "client.crt"
+KEY_FILE = "client.key"
+CA_FILE = "ca.crt"
+MANAGEMENT_PLANE_FILE = "management-plane.json"
+
+# What a file looked like when read: a rename (the agent's atomic write) changes the inode, a rewrite the rest.
+Signature = tuple[tuple[int, int, int] | None, ...]
+
+
+class NotReady(Exception):
+    """The credentials or the control plane's address cannot be used (yet); the message says why."""
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    """One consistent reading of the files: a new object after every change."""
+
+    base_url: str
+    runtime_id: str | None
+    context: ssl.SSLContext
+
+    def event_url(self, module: str) -> str:
+        return f"{self.base_url}/v2/{module}/event"
+
+
+def base_url(url: str) -> str:
+    """scheme://host:port of an https URL; checked here, because an unparsable host or port would otherwise raise
+    out of the delivery loop (it is no connection error) and end the delivery for good."""
+    refused = NotReady(f"the control plane URL {url!r} is not an https URL")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port that is not a number from 0 to 65535
+    except ValueError:
+        raise refused from None
+    if parts.scheme != "https" or not parts.hostname or port == 0:
+        raise refused
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class ControlPlaneCredentials:
+    def __init__(self, state_dir: Path, control_plane_url: str | None = None) -> None:
+        """``control_plane_url``: the base URL to post to, in place of the one the agent's Director URL gives
+        (``ValueError`` unless it is https: the certificate is the runtime's identity)."""
+        if control_plane_url is not None:
+            try:
+                base_url(control_plane_url)
+            except NotReady as error:
+                raise ValueError(str(error)) from None
+        self.state_dir = state_dir
+        self._override = control_plane_url.rstrip("/") if control_plane_url else None
+        self._files = [state_dir / name for name in (CHAIN_FILE, KEY_FILE, CA_FILE)]
+        if self._override is None:
+            self._files.append(state_dir / MANAGEMENT_PLANE_FILE)
+        self._signature: Signature | None = None
+        self._current: ControlPlane | None = None
+        self.problem: str | None = "not read yet"
+
+    def current(self) -> ControlPlane | None:
+        """The control plane as the files say now (read again only when they changed), or None, with
+        ``problem`` saying why, when they cannot be used."""
+        signature = self._stat()
+        if signature != self._signature or self._current is None:
+            self._read(signature)
+        return self._current
+
+    def reload(self) -> ControlPlane | None:
+        """Reads the files again even if they look unchanged (the control plane refused the certificate)."""
+        self._read(self._stat())
+        return self._current
+
+    def _read(self, signature: Signature) -> None:
+        try:
+            plane = self._load()
+        except NotReady as error:
+            if str(error) != self.problem:
+                log.warning("control_plane_not_ready", reason=str(error), state_dir=str(self.state_dir))
+            self._current, self._signature, self.problem = None, None, str(error)
+            return
+        if self._current is None or plane.base_url != self._current.base_url:
+            log.info("control_plane_credentials_read", base_url=plane.base_url, runtime_id=plane.runtime_id)
+        self._current, self._signature, self.problem = plane, signature, None
+
+    def _load(self) -> ControlPlane:
+        chain, key, ca = self._files[:3]
+        try:
+            context = ssl.create_default_context(cadata=ca.read_text())
+            context.load_cert_chain(chain, key)
+        except FileNotFoundError as error:
+            missing = Path(str(error.filename)).name
+            raise NotReady(f"no {missing} in {self.state_dir}: the agent has not connected") from None
+        except (ssl.SSLError, ValueError, OSError) as error:
+            # Also what a read between the agent's renames of a new key and its certificate gives: the next
+            # attempt finds them matching again.
+            raise NotReady(f"the agent's credentials in {self.state_dir} cannot be used: {error}") from None
+        if self._override is not None:
+            return ControlPlane(self._override, None, context)
+        url, runtime_id = self._management_plane()
+        return ControlPlane(base_url(url), runtime_id, context)
+
+    def _management_plane(self) -> tuple[str, str | None]:
+        path = self.state_dir / MANAGEMENT_PLANE_FILE
+        try:
+            info = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            raise NotReady(f"no {MANAGEMENT_PLANE_FILE} in {self.state_dir}: the agent has not connected") from None
+        except (OSError, ValueError) as error:
+            raise NotReady(f"{path} cannot be read: {error}") from None
+        url = info.get("directorUrl") if isinstance(info, dict) else None
+        if not isinstance(url, str):
+            raise NotReady(f"{path} has no directorUrl")
+        runtime_id = info.get("runtimeId")
+        return url, runtime_id if isinstance(runtime_id, str) else None
+
+    def _stat(self) -> Signature:
+        signature: list[tuple[int, int, int] | None] = []
+        for path in self._files:
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:
+                signature.append(None)
+            else:
+                signature.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+        return tuple(signature)
