@@ -72,5 +72,11 @@ bench-gateway: install
 bench-events: install
 	$(BIN)/python bench/events.py --repeat 3
 
+# The Runtime Watcher's spool through an outage: N = 500 admission reviews to one `compass-watcher serve` with the
+# control plane (a real `compass serve`) up, down, back, then with WATCHER_SPOOL_MAX_EVENTS = 100 (bench/watcher.py).
+.PHONY: bench-watcher
+bench-watcher: install
+	$(BIN)/python bench/watcher.py --events 500 --spool-max 100 $(WATCHER_ARGS)
+
 clean:
 	rm -rf $(VENV) .compass .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

@@ -5,8 +5,9 @@ certificates, in one process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,6 +28,7 @@ log = structlog.get_logger(__name__)
 # What keeps ``serve`` from starting: the spool's or the certificates' directory cannot be written or read.
 START_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError)
 STOP_GRACE_SECONDS = 5.0
+RESTART_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,13 @@ class Watcher:
         deliverer = Deliverer(
             spool, ControlPlaneCredentials(settings.state_dir, settings.control_plane_url), settings
         )
+
+        def rotation() -> Awaitable[None]:
+            return self.tls.keep_rotated(self.tls.current or certificates, context, self._stopping)
+
         tasks = (
-            asyncio.create_task(deliverer.run(self._stopping), name="delivery"),
-            asyncio.create_task(
-                self.tls.keep_rotated(certificates, context, self._stopping), name="certificate rotation"
-            ),
+            asyncio.create_task(self._supervised("delivery", lambda: deliverer.run(self._stopping)), name="delivery"),
+            asyncio.create_task(self._supervised("certificate rotation", rotation), name="certificate rotation"),
         )
         self._running = _Running(context, spool, deliverer, tasks)
         log.info("watcher_started", tls_dir=str(settings.tls_dir), spool_dir=str(settings.spool_dir))
@@ -89,9 +93,21 @@ class Watcher:
         _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE_SECONDS)
         for task in pending:
             task.cancel()
-        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(outcome, Exception):
-                log.error("watcher_task_failed", error=repr(outcome))
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _supervised(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Runs ``run`` until the watcher stops, starting it again ``RESTART_SECONDS`` after an unexpected
+        failure: a delivery that died would leave events piling up in the spool behind a webhook that still
+        answers, and a rotation that died would let the certificate expire."""
+        while not self._stopping.is_set():
+            try:
+                await run()
+            except Exception:  # logged, and the task started again
+                log.exception("watcher_task_failed", task=name, restart_in=RESTART_SECONDS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), RESTART_SECONDS)
+            else:
+                return
 
     def ready(self) -> bool:
         """Serving: the certificate in force has not expired (its rotation may have failed on a full disk)."""
