@@ -2,7 +2,8 @@
 data plane's Kubernetes catalog and the event ingress's Kubernetes Subscriptions.
 
 It implements the few REST semantics those rely on, for Applications and CompassConnections (cluster-scoped
-custom resources), ValidatingWebhookConfigurations (cluster-scoped), Secrets and Subscriptions (namespaced):
+custom resources), ValidatingWebhookConfigurations (cluster-scoped), Secrets, Subscriptions and
+ApplicationMappings (namespaced):
 
 - GET one (404 when missing), LIST with ``labelSelector`` (``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``) and the
   collection's ``metadata.resourceVersion``; LIST and WATCH of a namespaced kind across all namespaces at
@@ -75,6 +76,9 @@ class Kind:
 KINDS: dict[tuple[str, str, str], Kind] = {
     ("applicationconnector.kyma-project.io", "v1alpha1", "applications"): Kind(
         "Application", "applicationconnector.kyma-project.io/v1alpha1", False
+    ),
+    ("applicationconnector.kyma-project.io", "v1alpha1", "applicationmappings"): Kind(
+        "ApplicationMapping", "applicationconnector.kyma-project.io/v1alpha1", True
     ),
     ("compass.kyma-project.io", "v1alpha1", "compassconnections"): Kind(
         "CompassConnection", "compass.kyma-project.io/v1alpha1", False

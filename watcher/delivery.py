@@ -30,7 +30,7 @@ import httpx
 import structlog
 from prometheus_client import Counter
 
-from watcher.credentials import ControlPlane, ControlPlaneCredentials
+from dataplane.control_plane import ControlPlane, ControlPlaneClient, ControlPlaneCredentials
 from watcher.events import WatchEvent
 from watcher.settings import WatcherSettings
 from watcher.spool import Spool
@@ -94,8 +94,7 @@ class Deliverer:
         self._backoff = Backoff(settings.retry_seconds, settings.retry_cap_seconds)
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self._wakeup = asyncio.Event()
-        self._plane: ControlPlane | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._connection = ControlPlaneClient(credentials, REQUEST_TIMEOUT_SECONDS)
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -118,9 +117,7 @@ class Deliverer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
         finally:
-            if self._http is not None:
-                await self._http.aclose()
-            self._plane = self._http = None
+            await self._connection.aclose()
 
     async def _step(self, stop: asyncio.Event) -> Failure | None:
         """Delivers the oldest event, or waits for one (or for ``stop``) when the spool is empty."""
@@ -137,7 +134,7 @@ class Deliverer:
         if ready is None:
             return Failure.NOT_READY
         plane, http = ready
-        url = plane.event_url(event.module)
+        url = f"{plane.base_url}/v2/{event.module}/event"
         try:
             response = await http.post(url, content=event.body(), headers={"Content-Type": "application/json"})
         except (httpx.HTTPError, OSError) as error:  # ssl.SSLError is an OSError
@@ -165,20 +162,9 @@ class Deliverer:
         return Failure.UNAVAILABLE
 
     async def _client(self) -> tuple[ControlPlane, httpx.AsyncClient] | None:
-        """The control plane and an HTTP client for the credentials as they are now (a new client after they
-        changed), or None when they cannot be used."""
-        plane = self.credentials.current()
-        if plane is not self._plane:
-            if self._http is not None:
-                await self._http.aclose()
-            self._plane, self._http = plane, None
-            if plane is not None:
-                self._http = httpx.AsyncClient(
-                    verify=plane.context, timeout=REQUEST_TIMEOUT_SECONDS, trust_env=False
-                )
-        if plane is None or self._http is None:
-            return None
-        return plane, self._http
+        """The control plane and an HTTP client for the credentials as they are now, or None when they cannot be
+        used."""
+        return await self._connection.current()
 
 
 async def _first(*waits: Coroutine[Any, Any, object]) -> None:

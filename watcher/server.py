@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 import structlog
 
+from dataplane.control_plane import ControlPlaneCredentials
 from dataplane.health import HealthApp
 from dataplane.serving import Listener
 from watcher.admission import AdmissionApp
-from watcher.credentials import ControlPlaneCredentials
 from watcher.delivery import Deliverer
 from watcher.events import WatchEvent
 from watcher.settings import WatcherSettings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from dataplane.catalog.model import Application, SecretData
+from dataplane.catalog.model import Application, ApplicationMapping, SecretData
 
 
 class CatalogError(Exception):
@@ -34,3 +34,18 @@ class Catalog(Protocol):
         ...
 
     def secret(self, name: str) -> SecretData | None: ...
+
+
+class ApplicationMappings(Protocol):
+    """The ApplicationMappings of every namespace: which Applications are offered where (the broker's catalog)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    def in_namespace(self, namespace: str) -> tuple[ApplicationMapping, ...]:
+        """The namespace's mappings by name; ``CatalogError`` when the source cannot tell."""
+        ...

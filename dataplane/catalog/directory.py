@@ -18,8 +18,13 @@ from typing import Any, Generic, TypeVar
 import yaml
 
 from dataplane.catalog.base import CatalogError
-from dataplane.catalog.model import Application, SecretData
-from dataplane.catalog.parse import application_from_manifest, secret_data_from_manifest
+from dataplane.catalog.model import Application, ApplicationMapping, SecretData
+from dataplane.catalog.parse import (
+    UnusableManifest,
+    application_from_manifest,
+    application_mapping_from_manifest,
+    secret_data_from_manifest,
+)
 from dataplane.names import is_resource_name
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -130,6 +135,100 @@ class DirectoryCatalog:
 
     def secret(self, name: str) -> SecretData | None:
         return self._secrets.get(name)
+
+
+MAPPING_PREFIX = "applicationmapping-"
+_MAPPING_SUFFIXES = (".yaml", ".yml")
+
+
+class DirectoryMappings:
+    """ApplicationMappings from the manifest directory: every file ``applicationmapping-*.yaml`` (or ``.yml``),
+    each holding one or more ApplicationMapping documents, whose metadata says the namespace (users write them
+    beside the agent's files, so the files of the agent's kinds are never parsed here). Each lookup lists the
+    directory and re-reads only a file whose identity changed; an unreadable or unusable file is a
+    ``CatalogError`` (the mappings cannot be told), as in the Application catalog."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._files: dict[str, tuple[_Identity, tuple[ApplicationMapping, ...]]] = {}
+
+    async def start(self) -> None:
+        """Nothing to start: every lookup reads what changed."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    def in_namespace(self, namespace: str) -> tuple[ApplicationMapping, ...]:
+        """The namespace's mappings, by name; one name twice (in two files) is a ``CatalogError``."""
+        found: dict[str, ApplicationMapping] = {}
+        for mapping in self._all():
+            if mapping.namespace != namespace:
+                continue
+            if mapping.name in found:
+                raise CatalogError(f"ApplicationMapping {namespace}/{mapping.name} is written twice")
+            found[mapping.name] = mapping
+        return tuple(found[name] for name in sorted(found))
+
+    def _all(self) -> list[ApplicationMapping]:
+        try:
+            names = sorted(
+                name
+                for name in os.listdir(self.directory)
+                if name.startswith(MAPPING_PREFIX) and name.endswith(_MAPPING_SUFFIXES)
+            )
+        except FileNotFoundError:
+            names = []
+        except OSError as exc:
+            raise CatalogError(f"cannot list {self.directory}: {exc.strerror}") from None
+        for gone in set(self._files) - set(names):
+            del self._files[gone]
+        found: list[ApplicationMapping] = []
+        for name in names:
+            found.extend(self._file(name))
+        return found
+
+    def _file(self, name: str) -> tuple[ApplicationMapping, ...]:
+        path = self.directory / name
+        try:
+            # Non-blocking, and only a regular file: a FIFO in the file's place must not hang the lookup.
+            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except FileNotFoundError:
+            self._files.pop(name, None)
+            return ()
+        except OSError as exc:
+            raise CatalogError(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode):
+                raise CatalogError(f"{path} is not a regular file")
+            known = self._files.get(name)
+            if known is not None and known[0] == _identity(status):
+                return known[1]
+            with os.fdopen(descriptor, "rb", closefd=False) as handle:
+                content = handle.read()
+        except OSError as exc:
+            raise CatalogError(f"cannot read {path}: {exc.strerror}") from None
+        finally:
+            os.close(descriptor)
+        identity = _identity(status)
+        try:
+            documents = list(yaml.load_all(content, Loader=_Loader))
+        except yaml.YAMLError as exc:
+            raise CatalogError(f"{path} is not valid YAML{_position(exc)}") from None
+        try:
+            mappings = tuple(
+                application_mapping_from_manifest(document)
+                for document in documents
+                if isinstance(document, dict) and document.get("kind") == "ApplicationMapping"
+            )
+        except UnusableManifest as exc:
+            raise CatalogError(f"{path} is not a usable ApplicationMapping: {exc}") from None
+        self._files[name] = (identity, mappings)
+        return mappings
 
 
 def _identity(status: os.stat_result) -> _Identity:

@@ -19,20 +19,27 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 import structlog
-from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
+from lightkube import ALL_NS, ApiError, AsyncClient, ConfigError, KubeConfig
 from lightkube.config.kubeconfig import SingleConfig
-from lightkube.generic_resource import create_global_resource
+from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 from lightkube.resources.core_v1 import Secret
 
 from dataplane.catalog.base import CatalogError
-from dataplane.catalog.model import Application, SecretData
-from dataplane.catalog.parse import application_from_manifest, secret_data_from_manifest
+from dataplane.catalog.model import Application, ApplicationMapping, SecretData
+from dataplane.catalog.parse import (
+    application_from_manifest,
+    application_mapping_from_manifest,
+    secret_data_from_manifest,
+)
 from dataplane.names import is_resource_name
 
 log = structlog.get_logger("dataplane.catalog.kubernetes")
 
 ApplicationResource = create_global_resource(
     "applicationconnector.kyma-project.io", "v1alpha1", "Application", "applications"
+)
+ApplicationMappingResource = create_namespaced_resource(
+    "applicationconnector.kyma-project.io", "v1alpha1", "ApplicationMapping", "applicationmappings"
 )
 GONE = 410
 # Seconds between attempts after a failure: doubling from the first, up to the last.
@@ -61,6 +68,11 @@ class Unusable:
 
 def object_name(manifest: Mapping[str, Any]) -> str:
     return str(manifest["metadata"]["name"])
+
+
+def namespaced_name(manifest: Mapping[str, Any]) -> str:
+    """``namespace/name``: the key of an informer across namespaces."""
+    return f"{manifest['metadata'].get('namespace', '')}/{manifest['metadata']['name']}"
 
 
 class Informer(Generic[T]):
@@ -92,6 +104,20 @@ class Informer(Generic[T]):
         found = self.items.get(name)
         if isinstance(found, Unusable):
             raise CatalogError(found.reason)
+        return found
+
+    def in_namespace(self, namespace: str) -> list[T]:
+        """The objects of one namespace (keys ``namespace/name``), by name; an unusable one among them is a
+        ``CatalogError``, as a lookup of it is."""
+        if not self.listed:
+            raise CatalogError(f"the {self.kind} resources have not been listed yet")
+        prefix = f"{namespace}/"
+        found: list[T] = []
+        for key in sorted(key for key in self.items if key.startswith(prefix)):
+            item = self.items[key]
+            if isinstance(item, Unusable):
+                raise CatalogError(item.reason)
+            found.append(item)
         return found
 
     async def run(self) -> None:
@@ -194,3 +220,44 @@ class KubernetesCatalog:
 
     def secret(self, name: str) -> SecretData | None:
         return self._secrets.get(name)
+
+
+class KubernetesMappings:
+    """ApplicationMappings of every namespace, kept by an informer (list + watch across namespaces)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+        self._mappings = Informer(
+            client,
+            ApplicationMappingResource,
+            namespace=ALL_NS,
+            convert=application_mapping_from_manifest,
+            key=namespaced_name,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_config(cls, *, kubeconfig: Path | None = None, context: str | None = None) -> KubernetesMappings:
+        try:
+            config = kube_config(kubeconfig, context)
+        except ConfigError as exc:
+            raise CatalogError(f"no usable Kubernetes configuration: {exc}") from exc
+        return cls(AsyncClient(config=config))
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._mappings.run(), name="catalog-ApplicationMapping")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._client.close()
+
+    @property
+    def ready(self) -> bool:
+        return self._mappings.listed
+
+    def in_namespace(self, namespace: str) -> tuple[ApplicationMapping, ...]:
+        return tuple(self._mappings.in_namespace(namespace))

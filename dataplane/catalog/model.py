@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # A Secret's data, base64-decoded (``stringData`` folded in, as the API server does).
 SecretData = Mapping[str, bytes]
@@ -40,6 +41,10 @@ class Service:
     name: str
     display_name: str
     entries: tuple[Entry, ...] = ()
+    description: str = ""
+    # authCreateParameterSchema (the bundle's instanceAuthRequestInputSchema), decoded from the JSON text the
+    # agent writes; None when the bundle has none. The broker offers it as a plan's provisioning parameters.
+    auth_create_parameter_schema: Any = None
 
 
 @dataclass(frozen=True)
@@ -53,3 +58,25 @@ class Application:
     application_id: str = ""
     annotations: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    # What the broker's catalog shows (Kyma's Application spec): the agent writes the description and
+    # ``spec.labels``; the display names and tags only hand-written resources have.
+    description: str = ""
+    display_name: str = ""
+    provider_display_name: str = ""
+    long_description: str = ""
+    tags: tuple[str, ...] = ()
+    spec_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApplicationMapping:
+    """An ApplicationMapping (namespaced, named after the Application): the Application is offered in the
+    namespace. ``service_ids`` (``spec.services[].id``) are the services (bundles) offered there; None, when
+    the list is absent, offers all of them (Kyma's rule)."""
+
+    namespace: str
+    name: str
+    service_ids: frozenset[str] | None = None
+
+    def offers(self, service_id: str) -> bool:
+        return self.service_ids is None or service_id in self.service_ids

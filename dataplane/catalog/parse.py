@@ -8,11 +8,12 @@ there but unusable (a list that is not one, a string that is a mapping): an ``Un
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from dataplane.catalog.model import Application, Credentials, Entry, SecretData, Service
+from dataplane.catalog.model import Application, ApplicationMapping, Credentials, Entry, SecretData, Service
 
 
 class UnusableManifest(ValueError):
@@ -43,6 +44,33 @@ def application_from_manifest(manifest: Mapping[str, Any]) -> Application:
         application_id=_text(compass, "applicationId", "spec.compassMetadata"),
         annotations=_strings(metadata.get("annotations"), "metadata.annotations"),
         labels=_strings(metadata.get("labels"), "metadata.labels"),
+        description=_text(spec, "description", "spec"),
+        display_name=_text(spec, "displayName", "spec"),
+        provider_display_name=_text(spec, "providerDisplayName", "spec"),
+        long_description=_text(spec, "longDescription", "spec"),
+        tags=tuple(
+            _scalar(item, f"spec.tags[{index}]") for index, item in enumerate(_list(spec.get("tags"), "spec.tags"))
+        ),
+        spec_labels=_strings(spec.get("labels"), "spec.labels"),
+    )
+
+
+def application_mapping_from_manifest(manifest: Mapping[str, Any]) -> ApplicationMapping:
+    metadata = _mapping(manifest.get("metadata"), "metadata")
+    name, namespace = _text(metadata, "name", "metadata"), _text(metadata, "namespace", "metadata")
+    if not name or not namespace:
+        raise UnusableManifest("metadata.name or metadata.namespace is missing")
+    spec = _mapping(manifest.get("spec"), "spec")
+    services = spec.get("services")
+    if services is None:
+        return ApplicationMapping(namespace, name)
+    return ApplicationMapping(
+        namespace,
+        name,
+        frozenset(
+            _text(_mapping(item, f"spec.services[{index}]"), "id", f"spec.services[{index}]")
+            for index, item in enumerate(_list(services, "spec.services"))
+        ),
     )
 
 
@@ -67,6 +95,8 @@ def _service(service: Mapping[str, Any], where: str) -> Service:
         id=_text(service, "id", where),
         name=_text(service, "name", where),
         display_name=_text(service, "displayName", where),
+        description=_text(service, "description", where),
+        auth_create_parameter_schema=_json(service.get("authCreateParameterSchema"), f"{where}.authCreateParameterSchema"),
         entries=tuple(
             _entry(_mapping(item, f"{where}.entries[{index}]"), f"{where}.entries[{index}]")
             for index, item in enumerate(_list(service.get("entries"), f"{where}.entries"))
@@ -97,6 +127,17 @@ def _credentials(value: object, where: str) -> Credentials | None:
     )
     # Kyma's entry holds the struct, not a pointer: all fields empty is how "no credentials" is written there.
     return None if found == Credentials(type="", secret_name="") else found
+
+
+def _json(value: object, where: str) -> Any:
+    """Kyma's field is JSON text (the agent writes the Director's string as it is); YAML written by hand may
+    hold the schema itself."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise UnusableManifest(f"{where} is not valid JSON") from None
 
 
 def _mapping(value: object, where: str) -> Mapping[str, Any]:

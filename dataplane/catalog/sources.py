@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol
 
-from dataplane.catalog.base import Catalog
-from dataplane.catalog.directory import DirectoryCatalog
-from dataplane.catalog.kubernetes import KubernetesCatalog
+from dataplane.catalog.base import ApplicationMappings, Catalog
+from dataplane.catalog.directory import DirectoryCatalog, DirectoryMappings
+from dataplane.catalog.kubernetes import KubernetesCatalog, KubernetesMappings
 
 CatalogSource = Literal["directory", "kubernetes"]
 
@@ -61,3 +61,14 @@ def open_catalog_for(settings: CatalogSettings) -> Catalog:
         kubeconfig=settings.kubeconfig,
         kube_context=settings.kube_context,
     )
+
+
+def open_mappings_for(settings: CatalogSettings) -> ApplicationMappings:
+    """The ApplicationMappings from the settings' source, not started yet (``CatalogError`` as ``open_catalog``)."""
+    match settings.source:
+        case "directory":
+            return DirectoryMappings(settings.manifest_dir)
+        case "kubernetes":
+            return KubernetesMappings.from_config(kubeconfig=settings.kubeconfig, context=settings.kube_context)
+        case _:
+            raise ValueError(f"unknown catalog source {settings.source!r}: directory or kubernetes")

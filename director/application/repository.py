@@ -6,7 +6,7 @@ from sqlalchemy import Select, select
 
 from director.label.filters import LabelCondition
 from director.label.repository import LabelledKind, LabelledRepository, LabelRepository
-from director.models import Application
+from director.models import SCENARIOS, Application
 from director.tenantaccess.repository import Shared
 from kernel.changes import client_gone
 
@@ -50,5 +50,13 @@ class ApplicationRepository(Shared, LabelledRepository[Application]):
             .where(labels.array_contains_any(scenarios))
         )
         return self.select(tenant_id).where(Application.id.in_(owners))
+
+    async def in_formation_of(self, tenant_id: str, runtime_id: str, application_id: str) -> bool:
+        """Whether the application shares a formation with the runtime: what ``applicationsForRuntime`` shows it."""
+        label = await LabelRepository(self.session).get(tenant_id, LabelledKind.RUNTIME, runtime_id, SCENARIOS)
+        if label is None or not isinstance(label.value, list) or not label.value:
+            return False
+        statement = self.in_scenarios(tenant_id, label.value).where(Application.id == application_id).limit(1)
+        return (await self.session.execute(statement)).first() is not None
 
 

@@ -63,9 +63,19 @@ class BundleInstanceAuthService:
         *,
         runtime_id: str | None = None,
     ) -> BundleInstanceAuth:
-        bundle = await parts.changing(BundleRepository(session), tenant_id, bundle_id)
-        await _check_input_params(bundle, data.input_params)
+        """``runtime_id``: the runtime whose certificate asks (Compass's runtime consumer), which gets the auth. It
+        may ask only for bundles of applications in its formations, and not choose the id: a CONFLICT would tell it
+        that another runtime's auth has that id."""
         repository = BundleInstanceAuthRepository(session)
+        if runtime_id is None:
+            bundle = await parts.changing(BundleRepository(session), tenant_id, bundle_id)
+        elif data.id is not None:
+            raise InvalidInputError("id: the Director chooses the id of a runtime's bundle instance auth")
+        else:
+            bundle = await parts.changing_in_formation_of(
+                runtime_id, BundleRepository(session), tenant_id, bundle_id, lambda row: row.application_id
+            )
+        await _check_input_params(bundle, data.input_params)
         if data.id is not None and await repository.get(tenant_id, data.id) is not None:
             raise ConflictError(f"bundle instance auth {data.id} already exists")
         if runtime_id is not None:

@@ -18,7 +18,7 @@ from director.application.repository import ApplicationRepository
 from director.bundle.auth import auth_record
 from director.bundle.inputs import AuthInput
 from director.integrationsystem.repository import IntegrationSystemRepository
-from director.models import OneTimeToken, SystemAuth
+from director.models import Application, OneTimeToken, SystemAuth
 from director.polling.invalidation import changes
 from director.runtime.repository import RuntimeRepository
 from director.systemauth.inputs import TokenPolicy
@@ -134,10 +134,42 @@ class SystemAuthService:
         runtime that sees the application. ``scenario_groups`` (the requester's, as Compass takes them from the
         ``scenario_groups`` header) are recorded for the ContainsScenarioGroups constraint."""
         application = await parts.changing(ApplicationRepository(session), tenant_id, application_id)
+        return await self._application_token(
+            session, application, auth_id, policy=policy, now=now, scenario_groups=tuple(scenario_groups)
+        )
+
+    async def request_application_token_for_runtime(
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        application_id: str,
+        runtime_id: str,
+        *,
+        policy: TokenPolicy,
+        now: datetime,
+    ) -> IssuedToken:
+        """pycompass's own (a runtime's TokenRequest; Compass has none): a token for an application sharing a
+        formation with the runtime, for a new system auth and without scenario groups, which only an operator
+        chooses (they reach existing clients and the ContainsScenarioGroups constraint)."""
+        application = await parts.changing_in_formation_of(
+            runtime_id, ApplicationRepository(session), tenant_id, application_id, lambda row: row.id
+        )
+        return await self._application_token(session, application, None, policy=policy, now=now, scenario_groups=())
+
+    async def _application_token(
+        self,
+        session: AsyncSession,
+        application: Application,
+        auth_id: str | None,
+        *,
+        policy: TokenPolicy,
+        now: datetime,
+        scenario_groups: tuple[str, ...],
+    ) -> IssuedToken:
         return await self._issue(
-            session, application.tenant_id, ClientKind.APPLICATION, application_id, auth_id,
+            session, application.tenant_id, ClientKind.APPLICATION, application.id, auth_id,
             ttl=policy.application_ttl, connector_url=policy.connector_url, legacy_connector_url=policy.legacy_connector_url,
-            now=now, scenario_groups=tuple(scenario_groups),
+            now=now, scenario_groups=scenario_groups,
         )
 
     async def _issue(

@@ -12,6 +12,11 @@ A refusal is an answer whose errors are all access refusals (UNAUTHENTICATED, FO
 with no data, a failed TLS handshake, or, for another tenant's objects, an answer equal (ids aside) to the one
 a tenant gets for ids that do not exist anywhere. Operations without any argument cannot name another runtime's
 objects; with a certificate they answer about the caller only ("own only"), which the test checks.
+
+A runtime's certificate reaches its formations' applications exactly this far: it asks for bundle instance auths of
+their bundles and one-time tokens for them, and reads and deletes its own instance auths
+(``RUNTIME_IN_FORMATION``; one column shows them answered). In the other runtime's column these operations name
+the tenant's application outside every formation, and the other runtime's instance auth.
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ FORGED_JWT = "forged JWT"
 UNSIGNED_JWT = "alg none JWT"
 SCOPELESS_JWT = "JWT without scopes"
 OTHER_RUNTIME = "other runtime's id"
+IN_FORMATION = "runtime, own formation"
 REVOKED = "revoked cert"
 FOREIGN_CA = "foreign CA cert"
 SPOOFED_HEADER = "spoofed XFCC"
@@ -369,6 +375,7 @@ class World:
     references: References
     holder: Connected
     other: Connected
+    outside: References
 
     def own_references(self) -> References:
         """The holder's own ids, as a certificate holder naming itself would send them."""
@@ -413,12 +420,17 @@ async def build_world(server: Harness) -> World:
     }
     application = (await operator.query(REGISTER_APPLICATION, {"in": tree}))["result"]
     bundle = application["bundles"]["data"][0]
-    instance_auth = (await operator.query(REQUEST_INSTANCE_AUTH, {"bundle": bundle["id"]}))["result"]
     dependency = (await operator.query(ADD_INTEGRATION_DEPENDENCY, {"application": application["id"]}))["result"]
     holder = await server.connect_runtime(operator, scenarios=[names["formation"]])
     other_in = {"name": names["runtime_name"], "labels": {"scenarios": [names["formation"]]}}
     other_id = (await operator.query(REGISTER_RUNTIME, {"in": other_in}))["result"]["id"]
     other = await server.connect(other_id, await server.runtime_token(operator, other_id))
+    # The other runtime's own instance auth: what the holder aims at.
+    requested = await server.director(server.mtls(other.credentials), REQUEST_INSTANCE_AUTH, {"bundle": bundle["id"]})
+    instance_auth = requested.result
+    # An application of the tenant in no formation: what the holder's formation rights do not reach.
+    outside_in = {"name": f"out{names['application_name']}", "bundles": [{"name": "outside"}]}
+    outsider = (await operator.query(REGISTER_APPLICATION, {"in": outside_in}))["result"]
     context = (await operator.query(REGISTER_RUNTIME_CONTEXT, {"runtime": other_id}))["result"]
     watcher = (await operator.query(CREATE_WATCHER))["result"]
     references = References(
@@ -448,7 +460,8 @@ async def build_world(server: Harness) -> World:
             "watcher": watcher["id"],
         }
     )
-    return World(server, operator, references, holder, other)
+    outside = references.with_(application=outsider["id"], bundle=outsider["bundles"]["data"][0]["id"])
+    return World(server, operator, references, holder, other, outside)
 
 
 # --- calling and judging ----------------------------------------------------------------------------------
@@ -531,6 +544,15 @@ PLATFORM_OPERATIONS = frozenset({
 })  # fmt: skip
 
 
+# Only a runtime's certificate may call these (an operator has requestOneTimeTokenForApplication).
+RUNTIME_ONLY_OPERATIONS = frozenset({"mutation requestOneTimeTokenForApplicationFromRuntime"})
+# What a runtime's certificate may do with its formations' applications and its own instance auths.
+RUNTIME_IN_FORMATION = (
+    "mutation requestBundleInstanceAuthCreation", "mutation requestOneTimeTokenForApplicationFromRuntime",
+    "query bundleInstanceAuth", "query bundleByInstanceAuth", "mutation requestBundleInstanceAuthDeletion",
+)  # fmt: skip
+
+
 def needs_platform_scope(response: Response) -> bool:
     assert isinstance(response, httpx.Response)
     message = str(response.json()["errors"][0]["message"])
@@ -588,7 +610,7 @@ def test_every_id_argument_names_a_kind_of_object(operation: Operation) -> None:
 async def test_the_tenants_own_operator_passes_every_access_check(server: Harness) -> None:
     """The control: with the victim's own JWT no Director operation is refused for access or fails validation,
     so the refusals below are the access checks at work, not broken documents; but those that need a platform
-    scope, which a tenant's token does not hold unless asked for."""
+    scope, which a tenant's token does not hold unless asked for, and those only a runtime may call."""
     world = await build_world(server)
     director = [operation for operation in OPERATIONS if operation.api == "director"]
 
@@ -605,7 +627,9 @@ async def test_the_tenants_own_operator_passes_every_access_check(server: Harnes
     }
     platform = {name for name, codes in failed.items() if codes == ["FORBIDDEN"] and needs_platform_scope(answers[name])}
     assert platform == PLATFORM_OPERATIONS
-    assert not {name: codes for name, codes in failed.items() if name not in platform}
+    runtime_only = {name for name, codes in failed.items() if codes == ["FORBIDDEN"] and name in RUNTIME_ONLY_OPERATIONS}
+    assert runtime_only == RUNTIME_ONLY_OPERATIONS
+    assert not {name: codes for name, codes in failed.items() if name not in platform | runtime_only}
     assert all(isinstance(response, httpx.Response) and response.status_code == 200 for response in answers.values())
 
 
@@ -696,13 +720,34 @@ async def test_a_runtime_certificate_cannot_reach_another_runtimes_objects(serve
             response = await call(client, operation, world.references, document=operation.revealing_document())
             cells[operation.name] = own_only(response, world)
         else:
-            response = await call(client, operation, world.references)
+            references = world.outside if operation.name in RUNTIME_IN_FORMATION else world.references
+            response = await call(client, operation, references)
             cells[operation.name] = refusal(response, also=frozenset({"CSR_SUBJECT_MISMATCH"}))
     # then
     finish(backend, OTHER_RUNTIME, cells)
     # revokeCertificate (no argument, last) revoked the holder's own certificate and nothing else
     assert (await server.director(server.mtls(world.holder.credentials), VIEWER)).codes == ["CERTIFICATE_REVOKED"]
     await world.assert_untouched(before)
+
+
+async def test_a_runtime_certificate_reaches_its_formations_bundles_and_its_own_instance_auths(
+    server: Harness, backend: str
+) -> None:
+    # given: an instance auth the holder asked for; its formation's application and bundle are the victim's
+    world = await build_world(server)
+    client = server.mtls(world.holder.credentials)
+    own = await server.director(client, REQUEST_INSTANCE_AUTH, {"bundle": world.references["bundle"]})
+    references = world.references.with_(instance_auth=own.result["id"])
+    by_name = {operation.name: operation for operation in OPERATIONS}
+    # when: each in order, the deletion of its own instance auth last
+    answers = {name: await call(client, by_name[name], references) for name in RUNTIME_IN_FORMATION}
+    # then
+    for name, response in answers.items():
+        assert isinstance(response, httpx.Response)
+        body = response.json()
+        allowed = response.status_code == 200 and not codes_of(body) and body["data"]["result"] is not None
+        record(backend, name, IN_FORMATION, Cell(False, f"{response.status_code} allowed") if allowed else refusal(response))
+        assert allowed, (name, body)
 
 
 async def test_a_revoked_certificate_is_refused_everywhere(server: Harness, backend: str) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from dataplane.control_plane import ControlPlaneCredentials
 from testing.control_plane import ClientCredentials, ControlPlaneStandIn, write_agent_state
 from testing.watcher import ServedWatcher, SilentListener, start_watcher
-from watcher.credentials import ControlPlaneCredentials
 from watcher.delivery import Deliverer
 from watcher.events import WatchEvent
 from watcher.settings import WatcherSettings

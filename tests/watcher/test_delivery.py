@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from dataplane.control_plane import ControlPlaneCredentials
 from testing.control_plane import ClientCredentials, ControlPlaneStandIn, write_agent_state
 from testing.waiting import wait_until, wait_until_blocking
 from testing.watcher import ServedWatcher
 from tests.connector.support import Harness
 from tests.watcher.conftest import MODULE, RUNTIME_CN, StartDeliverer, StartWatcher, watch_event
 from tests.watcher.test_admission import admission_review, application
-from watcher.credentials import ControlPlaneCredentials
 from watcher.events import WatchEvent
 from watcher.settings import WatcherSettings
 

@@ -19,17 +19,18 @@ from kernel.principal import ClientKind, ClientPrincipal, Scope
 In = strawberry.argument(name="in")
 AuthID = Annotated[strawberry.ID, strawberry.argument(name="authID")]
 BundleID = Annotated[strawberry.ID, strawberry.argument(name="bundleID")]
-READ = scoped(Scope.APPLICATION_READ)
 WRITE = scoped(Scope.APPLICATION_WRITE)
 
 
 class OwnInstanceAuth(RequireScope):
     """Operators need the scope; certificate clients get Compass's consumer rights on the instance auths that are
-    theirs: an application on those of its own bundles, a runtime on those requested for it."""
+    theirs: an application on those of its own bundles, a runtime on those requested for it. Any other auth,
+    missing ones included, is the same FORBIDDEN."""
 
-    def __init__(self, scope: str, kinds: frozenset[ClientKind]) -> None:
+    def __init__(self, scope: str, kinds: frozenset[ClientKind], argument: str) -> None:
         super().__init__(scope)
         self.kinds = kinds
+        self.argument = argument
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:  # type: ignore[override] # strawberry awaits it
         principal = info.context.principal
@@ -37,20 +38,31 @@ class OwnInstanceAuth(RequireScope):
             return super().has_permission(source, info, **kwargs)
         if principal.identity.kind not in self.kinds:
             return False
-        application_id, runtime_id = await info.context.read(instance_auth_service.consumers_of, kwargs["auth_id"])
+        application_id, runtime_id = await info.context.read(instance_auth_service.consumers_of, kwargs[self.argument])
         own = application_id if principal.identity.kind is ClientKind.APPLICATION else runtime_id
         return own is not None and own == principal.viewer_id
 
 
-def own_instance_auth(scope: str, *kinds: ClientKind) -> list[FieldExtension]:
-    return [
-        PermissionExtension(permissions=[OwnInstanceAuth(scope, frozenset(kinds))], fail_silently=False, use_directives=False)
-    ]
+def own_instance_auth(scope: str, *kinds: ClientKind, argument: str = "auth_id") -> list[FieldExtension]:
+    """``argument``: the (python) name of the argument that names the instance auth."""
+    permission = OwnInstanceAuth(scope, frozenset(kinds), argument)
+    return [PermissionExtension(permissions=[permission], fail_silently=False, use_directives=False)]
+
+
+def requesting_runtime(info: Info) -> str | None:
+    """The runtime whose certificate calls, which gets the instance auth it requests (as Compass's consumer)."""
+    principal = info.context.principal
+    if isinstance(principal, ClientPrincipal) and principal.identity.kind is ClientKind.RUNTIME:
+        return principal.viewer_id
+    return None
 
 
 @strawberry.type
 class BundleInstanceAuthQueries:
-    @strawberry.field(description="One bundle instance auth, or null.", extensions=READ)
+    @strawberry.field(
+        description="One bundle instance auth, or null; a runtime's certificate may ask about its own.",
+        extensions=own_instance_auth(Scope.APPLICATION_READ, ClientKind.RUNTIME, argument="id"),
+    )
     async def bundle_instance_auth(self, info: Info, id: strawberry.ID) -> BundleInstanceAuth | None:
         row = await info.context.read(instance_auth_service.find, id)
         return BundleInstanceAuth.of(row) if row else None
@@ -68,8 +80,9 @@ class BundleInstanceAuthQueries:
 @strawberry.type
 class BundleInstanceAuthMutations:
     @strawberry.mutation(
-        description="Asks for credentials of a bundle: SUCCEEDED at once with its default auth, else PENDING.",
-        extensions=WRITE,
+        description="Asks for credentials of a bundle: SUCCEEDED at once with its default auth, else PENDING. A "
+        "runtime's certificate may ask for bundles of applications in its formations; the auth is then the runtime's.",
+        extensions=scoped(Scope.APPLICATION_WRITE, own=(ClientKind.RUNTIME, None)),
     )
     async def request_bundle_instance_auth_creation(
         self,
@@ -78,7 +91,9 @@ class BundleInstanceAuthMutations:
         in_: Annotated[BundleInstanceAuthRequestInput, In],
     ) -> BundleInstanceAuth:
         data = plain(in_, inputs.BundleInstanceAuthRequestInput)
-        return BundleInstanceAuth.of(await info.context.write(instance_auth_service.request_creation, bundle_id, data))
+        runtime_id = requesting_runtime(info)
+        row = await info.context.write(instance_auth_service.request_creation, bundle_id, data, runtime_id=runtime_id)
+        return BundleInstanceAuth.of(row)
 
     @strawberry.mutation(description="The application sets the credentials, or reports that it failed.", extensions=WRITE)
     async def set_bundle_instance_auth(
@@ -88,8 +103,9 @@ class BundleInstanceAuthMutations:
         return BundleInstanceAuth.of(await info.context.write(instance_auth_service.set, auth_id, data))
 
     @strawberry.mutation(
-        description="Deletes default or unset credentials; others become UNUSED until the application revokes them.",
-        extensions=WRITE,
+        description="Deletes default or unset credentials; others become UNUSED until the application revokes them. "
+        "A runtime's certificate may delete its own.",
+        extensions=own_instance_auth(Scope.APPLICATION_WRITE, ClientKind.RUNTIME),
     )
     async def request_bundle_instance_auth_deletion(self, info: Info, auth_id: AuthID) -> BundleInstanceAuth:
         return BundleInstanceAuth.of(await info.context.write(instance_auth_service.request_deletion, auth_id))

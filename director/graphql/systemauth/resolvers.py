@@ -12,7 +12,8 @@ from director.graphql.systemauth.types import OneTimeTokenForApplication, OneTim
 from director.systemauth.inputs import TokenPolicy
 from director.systemauth.service import IssuedToken
 from director.systemauth.service import system_auth as system_auth_service
-from kernel.principal import Scope
+from kernel.errors import ForbiddenError
+from kernel.principal import ClientKind, ClientPrincipal, Scope
 
 SystemAuthID = Annotated[strawberry.ID | None, strawberry.argument(name="systemAuthID")]
 # Compass's auth middleware reads the requester's scenario groups from this header, separated by ", ".
@@ -60,6 +61,24 @@ class SystemAuthMutations:
         self, info: Info, id: strawberry.ID, system_auth_id: SystemAuthID = None
     ) -> OneTimeTokenForApplication:
         issued = await _issue(info, system_auth_service.request_application_token, id, system_auth_id)
+        return OneTimeTokenForApplication.of(issued)
+
+    @strawberry.mutation(
+        description="pycompass's own: a single-use token for an application in one of the calling runtime's "
+        "formations (its TokenRequest), for a new system auth. Only a runtime's certificate may call it.",
+        extensions=scoped(Scope.APPLICATION_WRITE, own=(ClientKind.RUNTIME, None)),
+    )
+    async def request_one_time_token_for_application_from_runtime(
+        self, info: Info, id: strawberry.ID
+    ) -> OneTimeTokenForApplication:
+        principal = info.context.principal
+        if not isinstance(principal, ClientPrincipal):  # an operator has requestOneTimeTokenForApplication
+            raise ForbiddenError("only a runtime's certificate may call this; operators: requestOneTimeTokenForApplication")
+        policy = TokenPolicy.of(info.context.settings)
+        issued = await info.context.write(
+            system_auth_service.request_application_token_for_runtime, id, principal.viewer_id,
+            policy=policy, now=info.context.clock(),
+        )  # fmt: skip
         return OneTimeTokenForApplication.of(issued)
 
     @strawberry.mutation(

@@ -1,11 +1,12 @@
-"""Where and as whom the watcher posts events: the agent's credentials and the control plane's URL, read from the
-agent's state directory (``AGENT_STATE_DIR``) and read again whenever the files change (the agent renews its
-certificate, or connects anew).
+"""How a runtime-side process calls the control plane as the runtime (the watcher posting events, the broker asking
+the Director for credentials): the agent's credentials and the control plane's URLs, read from the agent's state
+directory (``AGENT_STATE_DIR``) and read again whenever the files change (the agent renews its certificate, or
+connects anew).
 
 The files are the agent's: ``client.crt`` (the runtime's certificate chain), ``client.key``, ``ca.crt`` (the only CA
-trusted for the control plane's server certificate) and ``management-plane.json`` (``directorUrl``: its
-scheme://host:port is the base URL, unless ``WATCHER_CONTROL_PLANE_URL`` names one; then the file is not needed).
-The watcher shares no code with the agent: the file names and format are the contract.
+trusted for the control plane's server certificate) and ``management-plane.json`` (``directorUrl``: the Director's
+GraphQL URL, whose scheme://host:port is the base URL, unless the caller names a base URL of its own; then the file
+is not needed). No runtime-side process shares code with the agent: the file names and format are the contract.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -41,9 +43,8 @@ class ControlPlane:
     base_url: str
     runtime_id: str | None
     context: ssl.SSLContext
-
-    def event_url(self, module: str) -> str:
-        return f"{self.base_url}/v2/{module}/event"
+    # The Director's GraphQL URL as the agent was told it; None when the caller named the base URL.
+    director_url: str | None = None
 
 
 def base_url(url: str) -> str:
@@ -118,7 +119,7 @@ class ControlPlaneCredentials:
         if self._override is not None:
             return ControlPlane(self._override, None, context)
         url, runtime_id = self._management_plane()
-        return ControlPlane(base_url(url), runtime_id, context)
+        return ControlPlane(base_url(url), runtime_id, context, url)
 
     def _management_plane(self) -> tuple[str, str | None]:
         path = self.state_dir / MANAGEMENT_PLANE_FILE
@@ -144,3 +145,30 @@ class ControlPlaneCredentials:
             else:
                 signature.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
         return tuple(signature)
+
+
+class ControlPlaneClient:
+    """An HTTP client presenting the runtime's certificate as the files hold it now: a new client once they
+    changed (the agent renewed the certificate), the old one closed."""
+
+    def __init__(self, credentials: ControlPlaneCredentials, timeout: float) -> None:
+        self.credentials, self.timeout = credentials, timeout
+        self._plane: ControlPlane | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    async def current(self) -> tuple[ControlPlane, httpx.AsyncClient] | None:
+        """The control plane and a client for it, or None (``credentials.problem`` says why)."""
+        plane = self.credentials.current()
+        if plane is not self._plane:
+            await self.aclose()
+            self._plane = plane
+            if plane is not None:
+                self._http = httpx.AsyncClient(verify=plane.context, timeout=self.timeout, trust_env=False)
+        if plane is None or self._http is None:
+            return None
+        return plane, self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        self._plane = self._http = None

@@ -1,0 +1,98 @@
+"""What every request to the served broker must carry (Basic credentials, a supported X-Broker-API-Version), and
+the Open Service Broker API's error body on every refusal."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from testing.broker import API_VERSION, PASSWORD, USERNAME, ServedBroker
+
+
+def test_a_request_without_credentials_is_refused_with_a_basic_challenge(broker: ServedBroker) -> None:
+    answer = httpx.get(f"{broker.url}/production/v2/catalog", headers={"X-Broker-API-Version": API_VERSION})
+
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"] == 'Basic realm="compass-broker"'
+    assert answer.json()["error"] == "Unauthorized"
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [(USERNAME, "wrong-password"), ("someone-else", PASSWORD), (USERNAME, PASSWORD + "x")],
+    ids=["wrong password", "wrong user", "password with more"],
+)
+def test_wrong_basic_credentials_are_refused(broker: ServedBroker, credentials: tuple[str, str]) -> None:
+    answer = httpx.get(
+        f"{broker.url}/production/v2/catalog", headers={"X-Broker-API-Version": API_VERSION}, auth=credentials
+    )
+
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "Unauthorized"
+
+
+def test_credentials_that_are_not_base64_are_refused(broker: ServedBroker) -> None:
+    answer = httpx.get(
+        f"{broker.url}/production/v2/catalog",
+        headers={"X-Broker-API-Version": API_VERSION, "Authorization": "Basic not*base64"},
+    )
+
+    assert answer.status_code == 401
+
+
+def test_a_request_without_the_version_header_fails_its_precondition(broker: ServedBroker) -> None:
+    answer = httpx.get(f"{broker.url}/production/v2/catalog", auth=(USERNAME, PASSWORD))
+
+    assert answer.status_code == 412
+    assert answer.json()["error"] == "APIVersionMissing"
+    assert "X-Broker-API-Version" in answer.json()["description"]
+
+
+@pytest.mark.parametrize("version", ["2.13", "1.99", "3.0", "2", "latest"])
+def test_a_version_below_2_14_or_of_another_major_is_a_failed_precondition(
+    broker: ServedBroker, version: str
+) -> None:
+    answer = broker.catalog("production", **{"X-Broker-API-Version": version})
+
+    assert answer.status_code == 412
+    assert answer.json()["error"] == "APIVersionUnsupported"
+
+
+@pytest.mark.parametrize("version", ["2.14", "2.16", "2.17"])
+def test_versions_from_2_14_on_are_served(broker: ServedBroker, version: str) -> None:
+    assert broker.catalog("production", **{"X-Broker-API-Version": version}).status_code == 200
+
+
+def test_credentials_are_checked_before_the_version(broker: ServedBroker) -> None:
+    answer = httpx.get(f"{broker.url}/production/v2/catalog")
+
+    assert answer.status_code == 401
+
+
+def test_the_catalog_without_a_namespace_says_where_it_is(broker: ServedBroker) -> None:
+    answer = httpx.get(f"{broker.url}/v2/catalog", **broker.request_options())
+
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "NotFound"
+    assert "<namespace>" in answer.json()["description"]
+
+
+def test_a_path_that_cannot_name_a_namespace_is_not_found(broker: ServedBroker) -> None:
+    answer = httpx.get(f"{broker.url}/Not_A_Namespace/v2/catalog", **broker.request_options())
+
+    assert answer.status_code == 404
+    assert answer.json()["error"] == "NotFound"
+
+
+def test_an_unknown_route_is_not_found_in_the_error_body(broker: ServedBroker) -> None:
+    answer = httpx.get(f"{broker.url}/production/v2/elsewhere", **broker.request_options())
+
+    assert answer.status_code == 404
+    assert set(answer.json()) == {"error", "description"}
+
+
+def test_a_method_the_catalog_does_not_take_is_not_allowed(broker: ServedBroker) -> None:
+    answer = httpx.post(f"{broker.url}/production/v2/catalog", **broker.request_options())
+
+    assert answer.status_code == 405
+    assert answer.json()["error"] == "MethodNotAllowed"
