@@ -265,9 +265,15 @@ def _stop_signals_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+# uvicorn closes idle keep-alive connections when it stops; over TLS the close waits for the peer's close_notify,
+# which a client that reads nothing until its next request (httpx's idle pool) never sends before the TLS shutdown
+# timeout, 30 s, all that time holding the stop. A connection still closing after this long is cut instead.
+CLOSING_GRACE_SECONDS = 1.0
+
+
 class DrainingServer(uvicorn.Server):
     """Tells long-lived answers (runtimes' change streams) to end when it stops, before it waits for the open
-    requests: otherwise a stream would hold the shutdown for ever."""
+    requests: otherwise a stream would hold the shutdown for ever. Connections left closing are cut (above)."""
 
     def __init__(self, config: uvicorn.Config, draining: asyncio.Event) -> None:
         super().__init__(config)
@@ -275,7 +281,20 @@ class DrainingServer(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.draining.set()
-        await super().shutdown(sockets)
+        cutter = asyncio.create_task(self._cut_closing_connections())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            cutter.cancel()
+
+    async def _cut_closing_connections(self) -> None:
+        while True:
+            await asyncio.sleep(CLOSING_GRACE_SECONDS)
+            for connection in list(self.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                # Only a close already under way with nothing left to write: an answer is never cut short.
+                if transport is not None and transport.is_closing() and not transport.get_write_buffer_size():
+                    transport.abort()
 
 
 class _WorkerServer(DrainingServer):

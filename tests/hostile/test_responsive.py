@@ -3,8 +3,9 @@
 Against a real server (tests/connector/support.py's ``RunningServer``: its own thread and event loop, real
 sockets, mTLS), each heavy input is sent a few times at once while /healthz is probed on the plain listener. A
 document parsed or validated on the event loop held every listener for seconds (1 MB of ``a`` tokens: ~6 s);
-now the work is bounded by the token limit and done off the loop, so every probe answers within
-``PROBE_BOUND_SECONDS``.
+now the work is bounded by the token limit and done off the loop: every probe is answered, and the loop's thread
+spends under ``LOOP_CPU_BOUND_SECONDS`` of CPU (its CPU time, not the probes' latency, which a busy machine
+stretches).
 
 HEAVY_INPUTS is the list to extend: one small named case per input, with who sends it and what.
 """
@@ -26,9 +27,10 @@ from testing.waiting import wait_until
 from tests.connector.support import Harness
 from tests.hostile.support import CONNECTOR, DIRECTOR, JSON_CONTENT, assert_well_formed
 
-# Well under the seconds a document held the loop for, and above what a second test process (make test runs two)
-# costs a probe on two cores: 2 s was passed by 2.6 s under that load.
-PROBE_BOUND_SECONDS = 4.0
+# CPU seconds of the server's event-loop thread while the heavy inputs are answered: measured 0.01 to 0.18 s for
+# these cases (the rest runs in worker threads), against the ~6 s a document parsed on the loop held it. CPU time of
+# that one thread, unlike a probe's latency, does not grow when other processes share the machine.
+LOOP_CPU_BOUND_SECONDS = 0.75
 PROBE_INTERVAL_SECONDS = 0.05
 AT_ONCE = 2
 
@@ -126,6 +128,9 @@ async def test_health_answers_promptly_while_heavy_inputs_are_answered(server: H
     done, took = asyncio.Event(), list[float]()
     probes = asyncio.create_task(_probe(server.http, done, took))
     await wait_until(lambda: took, what="the first /healthz probe")
+    assert server.server.thread is not None and server.server.thread.ident is not None
+    loop_clock = time.pthread_getcpuclockid(server.server.thread.ident)
+    loop_before = time.clock_gettime(loop_clock)
 
     try:
         answers = await asyncio.gather(
@@ -134,7 +139,10 @@ async def test_health_answers_promptly_while_heavy_inputs_are_answered(server: H
     finally:
         done.set()
     await probes
+    loop_cpu = time.clock_gettime(loop_clock) - loop_before
 
     for answer in answers:
         assert_well_formed(answer)
-    assert max(took) < PROBE_BOUND_SECONDS, f"/healthz took up to {max(took):.2f} s over {len(took)} probes"
+    assert loop_cpu < LOOP_CPU_BOUND_SECONDS, (
+        f"the event loop spent {loop_cpu:.2f} s of CPU (probes waited up to {max(took):.2f} s)"
+    )
