@@ -27,7 +27,8 @@ from compass.adapter.remote_environments import RemoteEnvironmentEndpoints
 from compass.auth.jwt import JWTVerifier
 from compass.auth.middleware import AuthenticationMiddleware, KnownTenants
 from compass.auth.oauth import TokenEndpoint
-from compass.migrate import current_revision, head_revision
+from compass.migrate import check_migrations
+from compass.paths import CHANGES_PATH, CONNECTOR_PATH, DIRECTOR_PATH
 from compass.watch_listener import WatchListener, is_listener_path
 from connector.ca.authority import CertificateAuthority
 from connector.crl import crl_endpoint
@@ -56,9 +57,6 @@ from kernel.settings import Settings
 
 log = structlog.get_logger("compass.app")
 
-DIRECTOR_PATH = "/director/graphql"
-CHANGES_PATH = "/director/changes"
-CONNECTOR_PATH = "/connector/graphql"
 
 
 # How long shutdown waits for a background run in progress (upkeep, last-seen flush) before it cancels it: both
@@ -98,19 +96,6 @@ class DatabaseUnavailableMiddleware(HttpMiddleware):
             await send_graphql_error(
                 send, DatabaseUnavailableError("the database is unavailable; retry in a few seconds")
             )
-
-
-class DatabaseBehindError(RuntimeError):
-    """The database is not at the migration head this code expects."""
-
-
-async def check_migrations(database: Database) -> None:
-    current, head = await current_revision(database.engine), head_revision()
-    if current != head:
-        raise DatabaseBehindError(
-            f"the database is at migration {current or 'none'} but this pycompass needs {head}: "
-            "run `compass migrate` (with the same COMPASS_DATABASE_URL) and start again"
-        )
 
 
 def load_certificate_authority(settings: Settings) -> CertificateAuthority:

@@ -16,9 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass import migrate as migrations
-from compass import server
-from compass.app import DIRECTOR_PATH, DatabaseBehindError, check_migrations
 from compass.auth.jwt import issue_token
+from compass.migrate import DatabaseBehindError, check_migrations
+from compass.paths import DIRECTOR_PATH
 from connector.ca.files import private_directory
 from credentials.audit.repository import AuditEventName, AuditRepository
 from credentials.revocation import revoke_for_object
@@ -197,6 +197,9 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the Director and the Connector until interrupted."""
+    # Imported here: the server imports every API and the GraphQL schema, seconds that the other commands skip.
+    from compass import server  # noqa: PLC0415 - see above
+
     settings = _settings()
     if workers > 1:
         server.share_metrics_across_workers(settings)

@@ -11,6 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from kernel.db import Database
+
 # Located as package data, not imported: alembic runs migrations/env.py as a script, and that script imports
 # compass.models, so an import here would close a compass <-> migrations cycle.
 MIGRATIONS_DIR = Path(str(files("migrations")))
@@ -35,3 +37,16 @@ def head_revision() -> str | None:
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
         return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+
+
+class DatabaseBehindError(RuntimeError):
+    """The database is not at the migration head this code expects."""
+
+
+async def check_migrations(database: Database) -> None:
+    current, head = await current_revision(database.engine), head_revision()
+    if current != head:
+        raise DatabaseBehindError(
+            f"the database is at migration {current or 'none'} but this pycompass needs {head}: "
+            "run `compass migrate` (with the same COMPASS_DATABASE_URL) and start again"
+        )

@@ -16,7 +16,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from compass import migrate
-from compass.app import DatabaseBehindError, check_migrations
+from compass.migrate import DatabaseBehindError, check_migrations
 from compass.models import metadata
 from kernel.db import Database
 
