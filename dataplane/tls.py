@@ -116,7 +116,7 @@ def _serves(
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
         return False
-    return set(_alternative_names(hostnames)) <= set(names)
+    return set(alternative_names(hostnames)) <= set(names)
 
 
 def _new_ca(now: datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -125,7 +125,7 @@ def _new_ca(now: datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
     certificate = (
         _builder(name, name, key, now, CA_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_usage(cert_sign=True), critical=True)
+        .add_extension(key_usage(cert_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -140,9 +140,9 @@ def _issue(
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0] if hostnames else "localhost")])
     certificate = (
         _builder(subject, ca_certificate.subject, key, now, CERTIFICATE_VALIDITY)
-        .add_extension(x509.SubjectAlternativeName(_alternative_names(hostnames)), critical=False)
+        .add_extension(x509.SubjectAlternativeName(alternative_names(hostnames)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_usage(cert_sign=False), critical=True)
+        .add_extension(key_usage(cert_sign=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
@@ -166,7 +166,8 @@ def _builder(
     )
 
 
-def _usage(*, cert_sign: bool) -> x509.KeyUsage:
+def key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    """A CA's (signs certificates and CRLs) or a serving certificate's key usage; shared with the watcher's CA."""
     return x509.KeyUsage(
         digital_signature=True,
         content_commitment=False,
@@ -180,7 +181,8 @@ def _usage(*, cert_sign: bool) -> x509.KeyUsage:
     )
 
 
-def _alternative_names(hostnames: Sequence[str]) -> list[x509.GeneralName]:
+def alternative_names(hostnames: Sequence[str]) -> list[x509.GeneralName]:
+    """Each name as an IP address where it is one, else as a DNS name."""
     names: list[x509.GeneralName] = []
     for name in hostnames:
         try:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import os
 import secrets
 import ssl
@@ -41,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from dataplane.files import write_private_file
-from dataplane.tls import serving_hostnames
+from dataplane.tls import alternative_names, key_usage, serving_hostnames
 from watcher.metrics import record_certificate_expiry
 from watcher.settings import WatcherSettings
 
@@ -227,7 +226,7 @@ class WebhookTLS:
         certificate = (
             _builder(name, name, key, now, now + self.ca_lifetime)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_usage(signs_certificates=True), critical=True)
+            .add_extension(key_usage(cert_sign=True), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
@@ -245,9 +244,9 @@ class WebhookTLS:
         not_after = min(now + self.certificate_lifetime, signing.not_after)
         certificate = (
             _builder(subject, signing.certificate.subject, key, now, not_after)
-            .add_extension(x509.SubjectAlternativeName(_alternative_names(self.hostnames)), critical=False)
+            .add_extension(x509.SubjectAlternativeName(alternative_names(self.hostnames)), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_usage(signs_certificates=False), critical=True)
+            .add_extension(key_usage(cert_sign=False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(signing.key.public_key()), critical=False
@@ -272,7 +271,7 @@ class WebhookTLS:
             names = pair.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
             return False
-        return set(_alternative_names(self.hostnames)) <= set(names)
+        return set(alternative_names(self.hostnames)) <= set(names)
 
 
 def _read_bundle(path: Path) -> tuple[x509.Certificate, ...]:
@@ -329,30 +328,6 @@ def _builder(
         .not_valid_before(now - BACKDATE)
         .not_valid_after(not_after)
     )
-
-
-def _usage(*, signs_certificates: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=signs_certificates,
-        crl_sign=signs_certificates,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _alternative_names(hostnames: Sequence[str]) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = []
-    for name in hostnames:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(name)))
-        except ValueError:
-            names.append(x509.DNSName(name))
-    return names
 
 
 def _name(certificate: x509.Certificate) -> str:
