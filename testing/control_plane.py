@@ -17,8 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import trustme
 from cryptography import x509
@@ -26,7 +25,7 @@ from cryptography.x509.oid import NameOID
 
 from dataplane.files import write_private_file
 from testing.ports import LOOPBACK
-from testing.threaded import ThreadedServer
+from testing.threaded import RestartableServer, answer_empty, request_body
 from tlsext import TLSHttpToolsProtocol, client_certificate_from_scope
 
 Scope = MutableMapping[str, Any]
@@ -55,8 +54,9 @@ class ClientCredentials:
         return x509.load_pem_x509_certificate(self.chain_pem).serial_number
 
 
-class ControlPlaneStandIn:
+class ControlPlaneStandIn(RestartableServer):
     def __init__(self, directory: Path) -> None:
+        super().__init__()
         directory.mkdir(parents=True, exist_ok=True)
         self.ca = trustme.CA()
         self.ca_pem = self.ca.cert_pem.bytes()
@@ -69,8 +69,6 @@ class ControlPlaneStandIn:
         self.received: list[ReceivedEvent] = []
         self._answers: deque[int] = deque()
         self._refused: set[int] = set()  # serial numbers
-        self._server: ThreadedServer | None = None
-        self._port = 0
 
     def issue(self, common_name: str) -> ClientCredentials:
         """A client certificate (and its key) of this CA, as the Connector would sign a runtime's."""
@@ -97,43 +95,19 @@ class ControlPlaneStandIn:
         with self._lock:
             self._refused.add(credentials.serial)
 
-    def start(self) -> Self:
-        """Serves on the port it had before, if it ran already."""
-        self._server = ThreadedServer(
-            self._app,
-            port=self._port,
-            interface="asgi3",
-            http=TLSHttpToolsProtocol,
-            ssl_certfile=str(self._files["server.crt"]),
-            ssl_keyfile=str(self._files["server.key"]),
-            ssl_ca_certs=str(self._files["ca.crt"]),
-            ssl_cert_reqs=ssl.CERT_REQUIRED,
-        ).start()
-        self._port = self._server.port
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
+    def _options(self) -> dict[str, Any]:
+        return {
+            "http": TLSHttpToolsProtocol,
+            "ssl_certfile": str(self._files["server.crt"]),
+            "ssl_keyfile": str(self._files["server.key"]),
+            "ssl_ca_certs": str(self._files["ca.crt"]),
+            "ssl_cert_reqs": ssl.CERT_REQUIRED,
+        }
 
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+        body = await request_body(receive)
         certificate = client_certificate_from_scope(scope)
         names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME) if certificate else []
         common_name = str(names[0].value) if names else None
@@ -146,10 +120,9 @@ class ControlPlaneStandIn:
             elif self._answers:
                 status = self._answers.popleft()
             self.received.append(
-                ReceivedEvent(scope["method"], scope["path"], content_type, b"".join(chunks), common_name, status)
+                ReceivedEvent(scope["method"], scope["path"], content_type, body, common_name, status)
             )
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
-        await send({"type": "http.response.body", "body": b""})
+        await answer_empty(send, status)
 
 
 def write_agent_state(directory: Path, credentials: ClientCredentials, ca_pem: bytes, director_url: str) -> None:

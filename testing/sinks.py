@@ -14,12 +14,11 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote
 
 from testing.ports import LOOPBACK
-from testing.threaded import ThreadedServer
+from testing.threaded import RestartableServer, answer_empty, request_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,24 +53,15 @@ class Received:
         return self.attribute("type")
 
 
-class RecordingSink:
+class RecordingSink(RestartableServer):
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
         self.requests: list[Received] = []
         self.delivered_count = 0
         self.recording = True
         self._failing_status = 500
         self._failures_left: int | None = 0  # None: failing until recover()
-        self._server: ThreadedServer | None = None
-        self._port = 0
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
 
     @property
     def url(self) -> str:
@@ -99,37 +89,10 @@ class RecordingSink:
             self.requests, self.delivered_count, self.recording = [], 0, True
             self._failures_left = 0
 
-    def start(self) -> Self:
-        """Serves on the port it had before, if it ran already."""
-        self._server = ThreadedServer(self._app, port=self._port, interface="asgi3").start()
-        self._port = self._server.port
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        status = self._answer(scope, b"".join(chunks))
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
-        await send({"type": "http.response.body", "body": b""})
+        await answer_empty(send, self._answer(scope, await request_body(receive)))
 
     def _answer(self, scope: Scope, body: bytes) -> int:
         with self._lock:

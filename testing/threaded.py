@@ -5,6 +5,8 @@ returns, stopped by ``stop()`` or at the end of its ``with`` block."""
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, MutableMapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -45,6 +47,66 @@ class ThreadedServer:
             self.thread.join(timeout=START_SECONDS)
         self.socket.close()
         assert not self.thread.is_alive(), "uvicorn did not shut down"
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+Message = MutableMapping[str, Any]
+
+
+async def request_body(receive: Callable[[], Awaitable[Message]]) -> bytes:
+    """The whole body of an ASGI request."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def answer_empty(send: Callable[[Message], Awaitable[None]], status: int) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+
+
+class RestartableServer(ABC):
+    """A stand-in that ``stop()`` and ``start()`` again serve on the SAME port, so the URL a component under test
+    holds stays right while it is down. Subclasses give the ASGI app and uvicorn options (``_options``)."""
+
+    def __init__(self) -> None:
+        self._server: ThreadedServer | None = None
+        self._port = 0
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def _options(self) -> dict[str, Any]:
+        return {}
+
+    @abstractmethod
+    async def _app(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None: ...
+
+    def start(self) -> Self:
+        """Serves on the port it had before, if it ran already."""
+        self._server = ThreadedServer(self._app, port=self._port, interface="asgi3", **self._options()).start()
+        self._port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
     def __enter__(self) -> Self:
         return self.start()
