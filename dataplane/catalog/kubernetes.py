@@ -174,32 +174,17 @@ class Informer(Generic[T]):
         await asyncio.sleep(delay)
 
 
-class KubernetesCatalog:
-    def __init__(self, client: AsyncClient, *, secret_namespace: str) -> None:
-        self._client = client
-        self.secret_namespace = secret_namespace
-        self._applications = Informer(
-            client, ApplicationResource, namespace=None, convert=application_from_manifest
-        )
-        self._secrets = Informer(
-            client, Secret, namespace=secret_namespace, convert=secret_data_from_manifest
-        )
-        self._tasks: list[asyncio.Task[None]] = []
+class Informed:
+    """Informers on one client, run as tasks from ``start()`` to ``stop()``; ready once each has listed."""
 
-    @classmethod
-    def from_config(
-        cls, *, kubeconfig: Path | None = None, context: str | None = None, secret_namespace: str
-    ) -> KubernetesCatalog:
-        try:
-            config = kube_config(kubeconfig, context)
-        except ConfigError as exc:
-            raise CatalogError(f"no usable Kubernetes configuration: {exc}") from exc
-        return cls(AsyncClient(config=config), secret_namespace=secret_namespace)
+    def __init__(self, client: AsyncClient, *informers: Informer[Any]) -> None:
+        self._client = client
+        self._informers = informers
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(informer.run(), name=f"catalog-{informer.kind}")
-            for informer in (self._applications, self._secrets)
+            asyncio.create_task(informer.run(), name=f"informer-{informer.kind}") for informer in self._informers
         ]
 
     async def stop(self) -> None:
@@ -213,7 +198,29 @@ class KubernetesCatalog:
 
     @property
     def ready(self) -> bool:
-        return self._applications.listed and self._secrets.listed
+        return all(informer.listed for informer in self._informers)
+
+
+class KubernetesCatalog(Informed):
+    def __init__(self, client: AsyncClient, *, secret_namespace: str) -> None:
+        self.secret_namespace = secret_namespace
+        self._applications = Informer(
+            client, ApplicationResource, namespace=None, convert=application_from_manifest
+        )
+        self._secrets = Informer(
+            client, Secret, namespace=secret_namespace, convert=secret_data_from_manifest
+        )
+        super().__init__(client, self._applications, self._secrets)
+
+    @classmethod
+    def from_config(
+        cls, *, kubeconfig: Path | None = None, context: str | None = None, secret_namespace: str
+    ) -> KubernetesCatalog:
+        try:
+            config = kube_config(kubeconfig, context)
+        except ConfigError as exc:
+            raise CatalogError(f"no usable Kubernetes configuration: {exc}") from exc
+        return cls(AsyncClient(config=config), secret_namespace=secret_namespace)
 
     def application(self, name: str) -> Application | None:
         return self._applications.get(name)
@@ -222,11 +229,10 @@ class KubernetesCatalog:
         return self._secrets.get(name)
 
 
-class KubernetesMappings:
+class KubernetesMappings(Informed):
     """ApplicationMappings of every namespace, kept by an informer (list + watch across namespaces)."""
 
     def __init__(self, client: AsyncClient) -> None:
-        self._client = client
         self._mappings = Informer(
             client,
             ApplicationMappingResource,
@@ -234,7 +240,7 @@ class KubernetesMappings:
             convert=application_mapping_from_manifest,
             key=namespaced_name,
         )
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(client, self._mappings)
 
     @classmethod
     def from_config(cls, *, kubeconfig: Path | None = None, context: str | None = None) -> KubernetesMappings:
@@ -243,21 +249,6 @@ class KubernetesMappings:
         except ConfigError as exc:
             raise CatalogError(f"no usable Kubernetes configuration: {exc}") from exc
         return cls(AsyncClient(config=config))
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._mappings.run(), name="catalog-ApplicationMapping")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._client.close()
-
-    @property
-    def ready(self) -> bool:
-        return self._mappings.listed
 
     def in_namespace(self, namespace: str) -> tuple[ApplicationMapping, ...]:
         return tuple(self._mappings.in_namespace(namespace))

@@ -3,8 +3,6 @@ then a watch from its resourceVersion, listed again after a failure)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -15,7 +13,7 @@ from lightkube import AsyncClient
 from lightkube.core.generic_client import ALL_NS
 from lightkube.generic_resource import create_namespaced_resource
 
-from dataplane.catalog.kubernetes import Informer, kube_config
+from dataplane.catalog.kubernetes import Informed, Informer, kube_config
 from events.subscriptions.model import (
     GROUP,
     KIND,
@@ -43,13 +41,12 @@ def _converted(manifest: Mapping[str, Any]) -> Subscription:
         raise
 
 
-class KubernetesSubscriptions:
+class KubernetesSubscriptions(Informed):
     def __init__(self, client: AsyncClient) -> None:
-        self._client = client
         self._informer = Informer(
             client, SubscriptionResource, namespace=ALL_NS, convert=_converted, key=_identity
         )
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(client, self._informer)
 
     @classmethod
     def from_config(
@@ -57,21 +54,6 @@ class KubernetesSubscriptions:
     ) -> KubernetesSubscriptions:
         """lightkube's ``ConfigError`` when there is no usable configuration."""
         return cls(AsyncClient(config=kube_config(kubeconfig, context)))
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._informer.run(), name="subscriptions-informer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._client.close()
-
-    @property
-    def ready(self) -> bool:
-        return self._informer.listed
 
     def current(self) -> Mapping[str, Subscription]:
         """The usable ones (an unusable one was logged when it was converted)."""
