@@ -32,7 +32,7 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 CA_VALIDITY = timedelta(days=3650)
 CERTIFICATE_VALIDITY = timedelta(days=365)
 RENEW_BEFORE = timedelta(days=30)
-_BACKDATE = timedelta(minutes=5)  # tolerates a client clock slightly behind
+BACKDATE = timedelta(minutes=5)  # tolerates a client clock slightly behind
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def _new_ca(now: datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"pycompass serving CA {now:%Y-%m-%d}")])
     certificate = (
-        _builder(name, name, key, now, CA_VALIDITY)
+        certificate_builder(name, name, key, now, now + CA_VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(key_usage(cert_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -139,7 +139,7 @@ def _issue(
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0] if hostnames else "localhost")])
     certificate = (
-        _builder(subject, ca_certificate.subject, key, now, CERTIFICATE_VALIDITY)
+        certificate_builder(subject, ca_certificate.subject, key, now, now + CERTIFICATE_VALIDITY)
         .add_extension(x509.SubjectAlternativeName(alternative_names(hostnames)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(key_usage(cert_sign=False), critical=True)
@@ -152,17 +152,18 @@ def _issue(
     return certificate, key
 
 
-def _builder(
-    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, now: datetime, validity: timedelta
+def certificate_builder(
+    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, now: datetime, not_after: datetime
 ) -> x509.CertificateBuilder:
+    """A certificate valid from ``BACKDATE`` before ``now`` until ``not_after``, with a random serial."""
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + validity)
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(not_after)
     )
 
 

@@ -40,14 +40,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from dataplane.files import write_private_file
-from dataplane.tls import alternative_names, key_usage, serving_hostnames
+from dataplane.tls import BACKDATE, alternative_names, certificate_builder, key_usage, serving_hostnames
 from watcher.metrics import record_certificate_expiry
 from watcher.settings import WatcherSettings
 
 log = structlog.get_logger(__name__)
 
-# Certificates start a little in the past, for a client whose clock is behind; their life is counted without it.
-BACKDATE = timedelta(minutes=5)
 # The rotation is looked at again at least this often (a clock that jumped), and never in a tighter loop.
 _LONGEST_WAIT = 60.0
 _SHORTEST_WAIT = 0.1
@@ -224,7 +222,7 @@ class WebhookTLS:
         common_name = f"compass-watcher CA {now:%Y%m%d%H%M%S} {secrets.token_hex(4)}"
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         certificate = (
-            _builder(name, name, key, now, now + self.ca_lifetime)
+            certificate_builder(name, name, key, now, now + self.ca_lifetime)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(key_usage(cert_sign=True), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -243,7 +241,7 @@ class WebhookTLS:
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.hostnames[0])])
         not_after = min(now + self.certificate_lifetime, signing.not_after)
         certificate = (
-            _builder(subject, signing.certificate.subject, key, now, not_after)
+            certificate_builder(subject, signing.certificate.subject, key, now, not_after)
             .add_extension(x509.SubjectAlternativeName(alternative_names(self.hostnames)), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(key_usage(cert_sign=False), critical=True)
@@ -315,19 +313,6 @@ def _load_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
         return None
     return key if isinstance(key, ec.EllipticCurvePrivateKey) else None
 
-
-def _builder(
-    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, now: datetime, not_after: datetime
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(not_after)
-    )
 
 
 def _name(certificate: x509.Certificate) -> str:
