@@ -44,6 +44,18 @@ def operator_environment(**variables: str) -> dict[str, str]:
     return {**clean, **variables}
 
 
+def run_command(executable: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Runs one of the project's commands to its end, with ``env`` besides the operator's environment."""
+    return subprocess.run(
+        [str(executable), *args],
+        env=operator_environment(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def operator_headers(settings: Settings, tenant_id: str) -> dict[str, str]:
     """An operator of ``tenant_id`` with every scope: a JWT signed with the key of ``settings``' server."""
     token = issue_token(settings, tenant_id=tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)

@@ -19,17 +19,14 @@ from kernel.db import Database
 from kernel.principal import ALL_SCOPES
 from testing.databases import POSTGRES_URL, create_postgres_database
 from testing.ports import free_port, loopback_socket
-from testing.served import COMPASS, operator_environment
+from testing.served import COMPASS, run_command
 
 TENANT = "acme"
 
 
 def compass(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Runs `compass ARGS` with only the COMPASS_* variables given here (none leak in from the test run)."""
-    clean = operator_environment(COMPASS_DATA_DIR=str(data_dir), COMPASS_LOG_JSON="false", **env)
-    return subprocess.run(
-        [str(COMPASS), *args], env=clean, capture_output=True, text=True, timeout=60, check=False
-    )
+    return run_command(COMPASS, *args, COMPASS_DATA_DIR=str(data_dir), COMPASS_LOG_JSON="false", **env)
 
 
 @pytest.fixture(scope="module")

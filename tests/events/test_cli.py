@@ -9,20 +9,12 @@ from pathlib import Path
 from testing.client_certificates import ClientCertificateAuthority
 from testing.events import EVENTS
 from testing.ports import free_port, loopback_socket
-from testing.served import operator_environment
+from testing.served import run_command
 from tests.fixtures.events_served import StartEvents
 
 
 def compass_events(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Runs `compass-events ARGS` with ``env`` besides the test run's environment; for commands that end."""
-    return subprocess.run(
-        [str(EVENTS), *args],
-        env=operator_environment(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_command(EVENTS, *args, **env)
 
 
 def serve_settings(directory: Path, ca_file: Path, **overrides: str) -> dict[str, str]:

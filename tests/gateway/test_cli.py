@@ -8,20 +8,12 @@ from pathlib import Path
 
 from testing.gateway import GATEWAY
 from testing.ports import free_port, loopback_socket
-from testing.served import operator_environment
+from testing.served import run_command
 from tests.fixtures.gateway import StartGateway
 
 
 def compass_gateway(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Runs `compass-gateway ARGS` with ``env`` besides the test run's environment; for commands that end."""
-    return subprocess.run(
-        [str(GATEWAY), *args],
-        env=operator_environment(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_command(GATEWAY, *args, **env)
 
 
 def serve_settings(manifest_dir: Path, **overrides: str) -> dict[str, str]:

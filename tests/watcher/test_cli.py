@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from testing.ports import free_port, loopback_socket
-from testing.served import operator_environment
+from testing.served import run_command
 from testing.waiting import wait_until_blocking
 from testing.watcher import WATCHER, SilentListener
 from tests.watcher.conftest import StartWatcher
@@ -18,15 +18,7 @@ from tests.watcher.reviews import admission_review, application
 
 
 def compass_watcher(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Runs `compass-watcher ARGS` with ``env`` besides the test run's environment; for commands that end."""
-    return subprocess.run(
-        [str(WATCHER), *args],
-        env=operator_environment(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_command(WATCHER, *args, **env)
 
 
 def serve_settings(directory: Path, **overrides: str) -> dict[str, str]:
