@@ -37,7 +37,7 @@ from credentials.models import IssuedCertificate, OneTimeToken, SystemAuth
 from credentials.systemauth.repository import OneTimeTokenRepository, SystemAuthRepository
 from credentials.token.repository import TokenRedemptionRepository
 from credentials.tokens import TokenType, hash_token, new_token
-from kernel.changes import KeptValues, certificate_revoked, client_gone, credential_gone, tenant_gone
+from kernel.changes import KeptValues, identity_tags
 from kernel.db import Database
 from kernel.errors import CompassError
 from kernel.models import utcnow
@@ -438,13 +438,7 @@ class ConnectorService:
         if not found:
             return None
         identity = _identity(*found[0])
-        tags = [
-            certificate_revoked(serial),
-            credential_gone(identity.client_id),
-            client_gone(identity.object_id),
-            tenant_gone(identity.tenant_id),
-        ]
-        return identity, tags
+        return identity, list(identity_tags(identity))
 
     async def revalidate(self) -> int:
         """Every kept identity read again (the bound on staleness when a change notification was missed)."""

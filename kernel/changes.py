@@ -30,6 +30,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel.principal import CertificateIdentity
+
 log = structlog.get_logger("kernel.changes")
 
 CHANNEL = "compass_changes"
@@ -74,6 +76,16 @@ def credential_gone(client_id: str) -> str:
 
 def certificate_revoked(serial: str) -> str:
     return f"s:{serial}"
+
+
+def identity_tags(identity: CertificateIdentity) -> tuple[str, ...]:
+    """What ends a certificate's identity: its revocation, or its system auth, runtime/application or tenant gone."""
+    return (
+        certificate_revoked(identity.serial),
+        credential_gone(identity.client_id),
+        client_gone(identity.object_id),
+        tenant_gone(identity.tenant_id),
+    )
 
 
 def note(session: AsyncSession, *tags: str) -> None:

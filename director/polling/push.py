@@ -28,16 +28,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from kernel.changes import (
-    Watch,
-    Watchers,
-    certificate_revoked,
-    client_gone,
-    credential_gone,
-    runtime_view,
-    tenant_gone,
-    tenant_views,
-)
+from kernel.changes import Watch, Watchers, identity_tags, runtime_view, tenant_views
 from kernel.errors import CompassError, ForbiddenError
 from kernel.http import MethodNotAllowedError, send_graphql_error
 from kernel.models import utcnow
@@ -162,14 +153,7 @@ async def _woken(changed: asyncio.Event, ended: Sequence[asyncio.Future[Any]], w
 
 
 def _tags_of(identity: CertificateIdentity) -> tuple[str, ...]:
-    return (
-        runtime_view(identity.object_id),
-        tenant_views(identity.tenant_id),
-        tenant_gone(identity.tenant_id),
-        client_gone(identity.object_id),
-        credential_gone(identity.client_id),
-        certificate_revoked(identity.serial),
-    )
+    return (runtime_view(identity.object_id), tenant_views(identity.tenant_id), *identity_tags(identity))
 
 
 def _seconds_until(moment: datetime) -> float:
