@@ -154,6 +154,7 @@ def create_app(
         draining=draining,
         max_streams=settings.max_change_streams or max(1, settings.max_connections // 2),
         heartbeat=settings.change_stream_heartbeat_seconds,
+        clock=clock,
     )
     director_endpoint = RuntimePollCache(
         director,

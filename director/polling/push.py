@@ -65,16 +65,19 @@ class ChangeStream:
         max_streams: int,
         heartbeat: float = HEARTBEAT_SECONDS,
         rng: random.Random | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """``still_valid``: whether the certificate is one this CA issued, unrevoked, unexpired, of a client that
         still exists, read from what the process keeps. ``max_streams``: open streams per process, so that they
-        never take all of a listener's connections (``COMPASS_MAX_CONNECTIONS``) from polls."""
+        never take all of a listener's connections (``COMPASS_MAX_CONNECTIONS``) from polls. ``clock``: the app's,
+        which ``still_valid`` judges expiry by too."""
         self.watchers = watchers
         self.still_valid = still_valid
         self.draining = draining
         self.max_streams = max_streams
         self.heartbeat = heartbeat
         self.rng = rng or random.Random()  # noqa: S311 - spreading wake-ups, not a secret
+        self.clock = clock
         self._open: dict[str, _Open] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,6 +113,9 @@ class ChangeStream:
                 if self._open.get(identity.client_id) is mine:
                     del self._open[identity.client_id]
 
+    def _seconds_until(self, moment: datetime) -> float:
+        return (moment - self.clock()).total_seconds()
+
     async def _stream(
         self, identity: CertificateIdentity, watch: Watch, replaced: asyncio.Event, receive: Receive, send: Send
     ) -> None:
@@ -120,8 +126,8 @@ class ChangeStream:
         ]
         try:
             while True:
-                if not await _woken(watch.changed, ended, min(self.heartbeat, _seconds_until(identity.not_after))):
-                    if any(future.done() for future in ended) or _seconds_until(identity.not_after) <= 0:
+                if not await _woken(watch.changed, ended, min(self.heartbeat, self._seconds_until(identity.not_after))):
+                    if any(future.done() for future in ended) or self._seconds_until(identity.not_after) <= 0:
                         return
                     await send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
                     continue
@@ -154,10 +160,6 @@ async def _woken(changed: asyncio.Event, ended: Sequence[asyncio.Future[Any]], w
 
 def _tags_of(identity: CertificateIdentity) -> tuple[str, ...]:
     return (runtime_view(identity.object_id), tenant_views(identity.tenant_id), *identity_tags(identity))
-
-
-def _seconds_until(moment: datetime) -> float:
-    return (moment - utcnow()).total_seconds()
 
 
 async def _start(send: Send) -> None:

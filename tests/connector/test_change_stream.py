@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 
@@ -78,6 +79,22 @@ async def test_a_revoked_certificate_is_told_and_its_stream_ends(connector: Harn
         ended = await asyncio.wait_for(stream.next_event(), 20)
 
     assert revoked.result is True
+    assert ended is None
+
+
+async def test_a_stream_ends_once_the_servers_clock_passes_its_certificates_expiry(
+    connector_with: HarnessFactory,
+) -> None:
+    # A short heartbeat: the stream looks at the expiry at each one, with the clock the app judges validity by.
+    connector = await connector_with(change_stream_heartbeat_seconds=0.2)
+    runtime = await connector.connect_runtime(await connector.operator())
+
+    async with change_stream(connector.mtls(runtime.credentials)) as stream:
+        await stream.next_event()
+        connector.clock.advance(timedelta(days=3650))
+
+        ended = await asyncio.wait_for(stream.next_event(), 20)
+
     assert ended is None
 
 
