@@ -1,0 +1,132 @@
+"""TokenRequests in Kubernetes, across all namespaces, through lightkube: listed at each reconcile (they are few),
+watched for new ones, their ``status`` written through the ``status`` subresource (deploy/crds/ declares it) with
+the resourceVersion read, so a request changed meanwhile is refused (409) and looked at again later, as Kyma's
+controller retried on conflict. An expired request is deleted only if its uid is still the one read (a request
+re-created under the same name meanwhile is a new one)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+from lightkube import ALL_NS, ApiError, AsyncClient, ConfigError
+from lightkube.generic_resource import create_namespaced_resource
+
+from agent.errors import SinkError
+from agent.sinks.base import Manifest
+from agent.sinks.kubernetes import _reason as reason_of  # the sink's wording of an API error
+from agent.tokenrequests.base import (
+    TOKEN_REQUEST_API_VERSION,
+    TOKEN_REQUEST_KIND,
+    TOKEN_REQUEST_PLURAL,
+    TokenRequest,
+)
+from dataplane.catalog.kubernetes import kube_config
+
+log = structlog.get_logger("agent.tokenrequests.kubernetes")
+
+_GROUP, _VERSION = TOKEN_REQUEST_API_VERSION.split("/")
+TokenRequestResource = create_namespaced_resource(_GROUP, _VERSION, TOKEN_REQUEST_KIND, TOKEN_REQUEST_PLURAL)
+FIELD_MANAGER = "compass-runtime-agent"
+WATCH_TIMEOUT = 300  # seconds, as the sink's watches
+FIRST_BACKOFF, LAST_BACKOFF = 1.0, 30.0  # seconds between attempts to watch again after a failure
+
+
+class KubernetesTokenRequests:
+    def __init__(self, client: AsyncClient, *, watch_timeout: int = WATCH_TIMEOUT) -> None:
+        self._client = client
+        self._watch_timeout = watch_timeout
+
+    @classmethod
+    def from_config(
+        cls, *, kubeconfig: Path | None = None, context: str | None = None
+    ) -> KubernetesTokenRequests:
+        try:
+            single = kube_config(kubeconfig, context)
+        except ConfigError as exc:
+            raise SinkError(f"no usable Kubernetes configuration: {exc}") from exc
+        return cls(AsyncClient(config=single, field_manager=FIELD_MANAGER))
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def current(self) -> list[TokenRequest]:
+        return (await self._listing())[0]
+
+    async def write_status(self, request: TokenRequest, status: dict[str, Any]) -> bool:
+        body = copy.deepcopy(request.manifest)
+        body["status"] = status
+        try:
+            await self._client.replace(TokenRequestResource.Status.from_dict(body))
+        except ApiError as exc:
+            if exc.status.code in (httpx.codes.CONFLICT, httpx.codes.NOT_FOUND):
+                return False
+            raise SinkError(
+                f"cannot write the status of TokenRequest {request.key}: {reason_of(exc)}"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise SinkError(
+                f"cannot write the status of TokenRequest {request.key}: {reason_of(exc)}"
+            ) from exc
+        return True
+
+    async def delete(self, request: TokenRequest) -> None:
+        try:
+            current = await self._client.get(TokenRequestResource, request.name, namespace=request.namespace)
+            if _manifest(current)["metadata"].get("uid") != request.manifest["metadata"].get("uid"):
+                return
+            await self._client.delete(TokenRequestResource, request.name, namespace=request.namespace)
+        except ApiError as exc:
+            if exc.status.code != httpx.codes.NOT_FOUND:
+                raise SinkError(f"cannot delete TokenRequest {request.key}: {reason_of(exc)}") from exc
+        except httpx.HTTPError as exc:
+            raise SinkError(f"cannot delete TokenRequest {request.key}: {reason_of(exc)}") from exc
+
+    async def changes(self) -> AsyncGenerator[None]:
+        """Once after each list (what was created before the watch), then once per change; listed and watched
+        again after a failure, with backoff."""
+        backoff, ended = FIRST_BACKOFF, None
+        while True:
+            try:
+                _, version = await self._listing()
+                yield None  # what was created before the watch started
+                watch = self._client.watch(
+                    TokenRequestResource,
+                    namespace=ALL_NS,
+                    resource_version=version,
+                    server_timeout=self._watch_timeout,
+                )
+                async for _ in watch:
+                    backoff, ended = FIRST_BACKOFF, None
+                    yield None
+            except (SinkError, ApiError, httpx.HTTPError) as exc:
+                reason = exc.reason if isinstance(exc, SinkError) else reason_of(exc)
+                if reason != ended:  # a cluster without the CRD: said once, not at every attempt
+                    log.info("token_request_watch_ended", reason=reason)
+                ended = reason
+            await asyncio.sleep(backoff)
+            backoff = min(LAST_BACKOFF, backoff * 2)
+
+    async def _listing(self) -> tuple[list[TokenRequest], str]:
+        listing = self._client.list(TokenRequestResource, namespace=ALL_NS)
+        found: list[TokenRequest] = []
+        try:
+            async for item in listing:
+                manifest = _manifest(item)
+                metadata = manifest["metadata"]
+                found.append(TokenRequest(str(metadata["namespace"]), str(metadata["name"]), manifest))
+        except (ApiError, httpx.HTTPError) as exc:
+            raise SinkError(f"cannot list TokenRequests: {reason_of(exc)}") from exc
+        return found, str(listing.resourceVersion)
+
+
+def _manifest(item: Any) -> Manifest:
+    manifest: Manifest = item.to_dict()
+    manifest.setdefault("apiVersion", TOKEN_REQUEST_API_VERSION)
+    manifest.setdefault("kind", TOKEN_REQUEST_KIND)
+    return manifest
