@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from agent.errors import AgentError
 from agent.settings import KeyType
-from dataplane.files import stage_private_file
+from dataplane.files import stage_private_file, sync_directory
 
 log = structlog.get_logger(__name__)
 
@@ -150,7 +150,7 @@ class CredentialStore:
         ]
         for temporary, final in staged:
             os.replace(temporary, final)
-        self._fsync_directory()
+        sync_directory(self.directory)
 
     @property
     def management_plane_file(self) -> Path:
@@ -169,7 +169,7 @@ class CredentialStore:
             pass
         self._ensure_directory()
         os.replace(stage_private_file(self.management_plane_file, content), self.management_plane_file)
-        self._fsync_directory()
+        sync_directory(self.directory)
         return True
 
     def discard(self) -> None:
@@ -178,15 +178,8 @@ class CredentialStore:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         if self.directory.exists():
-            self._fsync_directory()
+            sync_directory(self.directory)
 
     def _ensure_directory(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.directory.chmod(0o700)
-
-    def _fsync_directory(self) -> None:
-        descriptor = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)

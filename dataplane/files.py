@@ -22,6 +22,16 @@ def stage_private_file(final: Path, content: bytes) -> Path:
     return temporary
 
 
+def sync_directory(directory: Path) -> None:
+    """The renames and unlinks made in ``directory`` made durable: without it a power loss may undo them."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def write_private_file(path: Path, content: bytes) -> None:
-    """0600, through a temporary file and a rename."""
+    """0600, through a temporary file and a rename, durable when it returns."""
     os.replace(stage_private_file(path, content), path)
+    sync_directory(path.parent)

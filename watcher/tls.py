@@ -1,6 +1,6 @@
 """The webhook's TLS material, made and rotated by the watcher itself (no cert-manager), in ``WATCHER_TLS_DIR``.
 
-Files (directory 0700, files 0600, each written through a temporary file and a rename):
+Files (directory 0700, files 0600, each written through a temporary file and a rename, the directory fsynced):
 
 - ``ca.crt``: the CA bundle the API server trusts (the agent renders it into the webhook's ``caBundle``): the CA
   that signs the serving certificate, the next one while a rotation is under way, and a replaced one until it
@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from dataplane.files import write_private_file
+from dataplane.files import sync_directory, write_private_file
 from dataplane.tls import BACKDATE, alternative_names, certificate_builder, key_usage, serving_hostnames
 from watcher.metrics import record_certificate_expiry
 from watcher.settings import WatcherSettings
@@ -142,6 +142,7 @@ class WebhookTLS:
         upcoming = _pair_in(bundle, self.files.upcoming_key, now)
         if upcoming is not None and (signing is None or now >= upcoming.issued_at + self.overlap):
             os.replace(self.files.upcoming_key, self.files.signing_key)
+            sync_directory(self.directory)
             signing, upcoming = upcoming, None
             log.info("webhook_ca_switched", ca=_name(signing.certificate), not_after=_iso(signing.not_after))
         elif upcoming is None:

@@ -34,7 +34,7 @@ import yaml
 from agent.errors import SinkError
 from agent.sinks.directory import dump
 from agent.tokenrequests.base import DEFAULT_NAMESPACE, TOKEN_REQUEST_KIND, TokenRequest
-from dataplane.files import stage_private_file
+from dataplane.files import stage_private_file, sync_directory
 from dataplane.names import is_resource_name
 
 log = structlog.get_logger("agent.tokenrequests.directory")
@@ -160,7 +160,7 @@ class DirectoryTokenRequests:
                 staged = None
             else:
                 path.unlink()
-            self._sync_directory()
+            sync_directory(self.directory)
         except OSError as exc:
             raise SinkError(f"cannot write {path}: {exc.strerror}") from exc
         finally:
@@ -169,12 +169,6 @@ class DirectoryTokenRequests:
                     staged.unlink()
         return True
 
-    def _sync_directory(self) -> None:
-        descriptor = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
 
 
 def _problem(documents: list[Any]) -> str | None:
