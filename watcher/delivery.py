@@ -11,6 +11,8 @@ it for good. What each answer means:
   and the event is retried after the same backoff.
 - any other 4xx (400, 404, 413: the control plane says the event itself is wrong): dropped, logged and counted
   (``compass_watcher_events_rejected_total``); sending it again cannot help.
+- not sent at all (the agent has not connected, or its files cannot be used): the files are looked at again within
+  ``NOT_READY_POLL_SECONDS``, however long the backoff has grown.
 
 ``wake()`` (after an append) starts delivery when the deliverer is idle, but never cuts a backoff short: a control
 plane that is failing is not hammered by every admission request.
@@ -54,6 +56,9 @@ FAILURES = Counter(
     "failed).",
     ["reason"],
 )
+
+
+NOT_READY_POLL_SECONDS = 1.0
 
 
 class Failure(StrEnum):
@@ -113,6 +118,10 @@ class Deliverer:
                     continue
                 FAILURES.labels(failure).inc()
                 delay = self._backoff.next_delay(self._rng)
+                if failure is Failure.NOT_READY:
+                    # Looking for the agent's files again costs a few stat calls: a connection the agent just made
+                    # is used within a second, not after a backoff grown while it had none.
+                    delay = min(delay, NOT_READY_POLL_SECONDS)
                 log.debug("delivery_retry_scheduled", reason=failure, seconds=round(delay, 3))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)

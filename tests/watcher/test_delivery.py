@@ -166,6 +166,28 @@ async def test_without_the_agents_credentials_nothing_is_sent_until_the_agent_wr
     assert running.deliverer.credentials.problem is None
 
 
+async def test_credentials_the_agent_writes_are_used_without_waiting_out_a_long_backoff(
+    tmp_path: Path,
+    control_plane: ControlPlaneStandIn,
+    start_deliverer: StartDeliverer,
+    runtime_credentials: ClientCredentials,
+) -> None:
+    # given: a backoff of minutes (the first wait alone is at least 30 s), grown while the agent had not connected
+    state_dir = tmp_path / "not-yet-connected"
+    before = failures("not_ready")
+    running = await start_deliverer(state_dir=state_dir, retry_seconds=60.0, retry_cap_seconds=600.0)
+    await running.append("a")
+    await wait_until(lambda: failures("not_ready") - before >= 2, what="two attempts without credentials")
+
+    # when
+    write_agent_state(
+        state_dir, runtime_credentials, control_plane.ca_pem, f"{control_plane.base_url}/director/graphql"
+    )
+
+    # then: delivered within the default patience of wait_until, far below the backoff
+    assert await delivered(control_plane, 1) == bodies("a")
+
+
 @pytest.mark.parametrize(
     "director_url",
     ["https://[::1/director/graphql", "https://127.0.0.1:http/director/graphql", "https://127.0.0.1:65536/director"],
