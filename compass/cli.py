@@ -401,7 +401,9 @@ def watchers_create(
     )  # fmt: skip
     try:
         created = _in_transaction(
-            settings, lambda session: watcher_service.create(session, None, data), changes_views=True
+            settings,
+            lambda session: watcher_service.create(session, None, data, limit=settings.max_watchers),
+            changes_views=True,
         )
     except CompassError as error:
         _refuse_error("watchers create", settings, error)

@@ -115,6 +115,10 @@ class Settings(BaseSettings):
         90, ge=0, description="Audit events are deleted when older than this many days (0: kept forever)."
     )
 
+    max_watchers: int = Field(
+        100, ge=1, description="Watchers per tenant, and global ones: each is a webhook in every runtime's "
+        "ValidatingWebhookConfiguration, which etcd refuses past 1.5 MiB (a few KiB per webhook with its caBundle)."
+    )
     watch_events_kept: int = Field(
         1000, ge=1, description="Watch events kept per runtime (the Runtime Watcher's): older ones are deleted when "
         "a new one is stored."

@@ -37,9 +37,12 @@ class WatcherRepository:
         return bool((await self.session.execute(statement)).scalar_one())
 
     async def name_taken(self, tenant_id: str | None, name: str) -> bool:
-        owner = Watcher.tenant_id.is_(None) if tenant_id is None else Watcher.tenant_id == tenant_id
-        statement = select(func.count()).where(owner, Watcher.name == name)
+        statement = select(func.count()).where(_owned_by(tenant_id), Watcher.name == name)
         return bool((await self.session.execute(statement)).scalar_one())
+
+    async def count(self, tenant_id: str | None) -> int:
+        """A tenant's own watchers (None: the global ones made by the platform operator)."""
+        return int((await self.session.execute(select(func.count()).where(_owned_by(tenant_id)))).scalar_one())
 
     async def tenant_ids(self) -> list[str]:
         """Every tenant: a global watcher is in all their runtimes' views."""
@@ -113,3 +116,7 @@ class WatchEventRepository:
         for event in (await self.session.execute(statement)).scalars():
             found[event.runtime_id].append(event)
         return dict(found)
+
+
+def _owned_by(tenant_id: str | None) -> ColumnElement[bool]:
+    return Watcher.tenant_id.is_(None) if tenant_id is None else Watcher.tenant_id == tenant_id

@@ -35,6 +35,11 @@ _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
+class WatcherLimitError(CompassError):
+    code = "WATCHER_LIMIT_REACHED"
+    http_status = 409
+
+
 class GlobalWatcherError(CompassError):
     """A global watcher (built in, or the platform operator's) is deleted only by the platform operator."""
 
@@ -106,12 +111,20 @@ class WatcherService:
         """The built-in watchers, the other global ones, and the tenant's."""
         return [*BUILT_IN, *await WatcherRepository(session).visible_to(tenant_id)]
 
-    async def create(self, session: AsyncSession, tenant_id: str | None, data: WatcherInput) -> Watcher:
+    async def create(
+        self, session: AsyncSession, tenant_id: str | None, data: WatcherInput, *, limit: int
+    ) -> Watcher:
+        """``limit``: the owner's watchers at most (``COMPASS_MAX_WATCHERS``)."""
         repository = WatcherRepository(session)
         await _in_views_of(session, repository, tenant_id)
         name = _dns_label(data.name, "name")
         if name in BUILT_IN_IDS or await repository.name_taken(tenant_id, name):
             raise ConflictError(f"a watcher named {name!r} exists already")
+        # Counted after the views were changed above: that write holds the tenant's row (every tenant's, for a
+        # global watcher) until the commit, so two creations at once cannot both pass the count.
+        if await repository.count(tenant_id) >= limit:
+            owner = "global" if tenant_id is None else "this tenant's"
+            raise WatcherLimitError(f"{owner} watchers number {limit} already (COMPASS_MAX_WATCHERS): delete one")
         watcher = Watcher(
             tenant_id=tenant_id,
             name=name,

@@ -132,6 +132,21 @@ async def test_the_same_name_is_a_conflict_in_one_tenant_and_free_in_another(ser
     assert codes(elsewhere) == []
 
 
+async def test_a_tenant_past_the_watcher_limit_is_refused_until_it_deletes_one(
+    start_server: StartServer, database: Database, tmp_path: Path
+) -> None:
+    async with harness(start_server(max_watchers=3), database, tmp_path) as limited:
+        operator = await limited.operator()
+        created = [(await operator.query(CREATE, {"in": watcher_input(f"w{n}")}))["result"]["id"] for n in range(3)]
+
+        refused = await operator.execute(CREATE, {"in": watcher_input("one-more")})
+        await operator.query(DELETE, {"id": created[0]})
+        accepted = await operator.execute(CREATE, {"in": watcher_input("one-more")})
+
+    assert codes(refused) == ["WATCHER_LIMIT_REACHED"]
+    assert codes(accepted) == []
+
+
 @pytest.mark.parametrize("built_in", sorted(BUILT_IN))
 async def test_a_built_in_watcher_cannot_be_deleted(server: Harness, built_in: str) -> None:
     operator = await server.operator()
@@ -290,6 +305,7 @@ async def test_two_global_watchers_of_one_name_are_refused_by_the_database_itsel
             await session.flush()
 
 
+@pytest.mark.backend_independent("the command refuses before it opens the database")
 def test_the_cli_makes_only_global_watchers(tmp_path: Path, settings: Settings) -> None:
     refused = compass(
         tmp_path, "watchers", "create", "--name", "x", "--module", "m", "--version", "v1", "--resource", "pods",

@@ -34,7 +34,8 @@ class WatcherQueries:
 class WatcherMutations:
     @strawberry.mutation(description="pycompass: adds a watcher to the tenant.", extensions=WRITE)
     async def create_watcher(self, info: Info, in_: Annotated[WatcherInput, In]) -> Watcher:
-        return Watcher.of(await info.context.write(watcher_service.create, in_.to_plain()))
+        limit = info.context.settings.max_watchers
+        return Watcher.of(await info.context.write(watcher_service.create, in_.to_plain(), limit=limit))
 
     @strawberry.mutation(
         description="pycompass: deletes one of the tenant's watchers (a global one answers GLOBAL_WATCHER).",
