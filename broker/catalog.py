@@ -54,7 +54,9 @@ def offerings(applications: Catalog, mappings: ApplicationMappings, namespace: s
         application = applications.application(mapping.name)
         if application is None or not application.application_id:
             continue
-        plans = tuple(_plan(service) for service in application.services if service.id and mapping.offers(service.id))
+        plans = tuple(
+            _plan(service) for service in application.services if service.id and mapping.offers(service.id)
+        )
         if plans:
             found.append(Offering(application.application_id, application.name, application, plans))
     return found
@@ -80,6 +82,7 @@ def offering_json(offering: Offering) -> dict[str, Any]:
         "description": application.description or application.display_name or application.name,
         "tags": list(application.tags),
         "bindable": True,
+        "bindings_retrievable": True,
         "plan_updateable": False,
         "metadata": {
             "displayName": application.display_name,

@@ -10,6 +10,7 @@ GraphQL) is ``DirectorUnavailable``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,19 @@ REQUEST_CREATION = (
     f"{{ result: requestBundleInstanceAuthCreation(bundleID: $bundleID, in: $in) {{ {_STATUS} }} }}"
 )
 INSTANCE_AUTH = f"query ($id: ID!) {{ result: bundleInstanceAuth(id: $id) {{ {_STATUS} }} }}"
-REQUEST_DELETION = f"mutation ($id: ID!) {{ result: requestBundleInstanceAuthDeletion(authID: $id) {{ {_STATUS} }} }}"
+# What a binding hands to a workload: the credential and the request parameters (Kyma's application broker asks
+# for the same fields).
+_AUTH = (
+    "auth { credential { __typename "
+    "... on BasicCredentialData { username password } "
+    "... on OAuthCredentialData { clientId clientSecret url } "
+    "... on CertificateOAuthCredentialData { clientId certificate url } } "
+    "additionalHeaders additionalQueryParams requestAuth { csrf { tokenEndpointURL } } }"
+)
+INSTANCE_CREDENTIALS = f"query ($id: ID!) {{ result: bundleInstanceAuth(id: $id) {{ {_STATUS} {_AUTH} }} }}"
+REQUEST_DELETION = (
+    f"mutation ($id: ID!) {{ result: requestBundleInstanceAuthDeletion(authID: $id) {{ {_STATUS} }} }}"
+)
 
 
 class DirectorUnavailable(Exception):
@@ -42,6 +55,8 @@ class InstanceAuth:
     id: str
     condition: str  # PENDING, SUCCEEDED, FAILED or UNUSED
     message: str
+    # The Director's ``Auth`` (asked for by ``instance_credentials`` only); None while there is none.
+    auth: Mapping[str, Any] | None = None
 
 
 class Director:
@@ -61,13 +76,11 @@ class Director:
 
     async def instance_auth(self, auth_id: str) -> InstanceAuth | None:
         """None when the Director has none of that id (for this runtime)."""
-        try:
-            result = await self._call(INSTANCE_AUTH, {"id": auth_id})
-        except DirectorRefused as refusal:
-            if refusal.code in {"NOT_FOUND", "FORBIDDEN"}:
-                return None
-            raise
-        return _instance_auth(result) if result is not None else None
+        return await self._read(INSTANCE_AUTH, auth_id)
+
+    async def instance_credentials(self, auth_id: str) -> InstanceAuth | None:
+        """As ``instance_auth``, with the credentials as they are now (a renewal included)."""
+        return await self._read(INSTANCE_CREDENTIALS, auth_id)
 
     async def delete_instance_auth(self, auth_id: str) -> None:
         """Done when the Director deleted it (or marked it UNUSED for the application to revoke) or has none."""
@@ -77,26 +90,41 @@ class Director:
             if refusal.code not in {"NOT_FOUND", "FORBIDDEN"}:
                 raise
 
+    async def _read(self, document: str, auth_id: str) -> InstanceAuth | None:
+        try:
+            result = await self._call(document, {"id": auth_id})
+        except DirectorRefused as refusal:
+            if refusal.code in {"NOT_FOUND", "FORBIDDEN"}:
+                return None
+            raise
+        return _instance_auth(result) if result is not None else None
+
     async def aclose(self) -> None:
         await self._connection.aclose()
 
     async def _call(self, document: str, variables: dict[str, Any]) -> Any:
         connection = await self._connection.current()
         if connection is None:
-            raise DirectorUnavailable(f"the runtime's credentials cannot be used: {self._connection.credentials.problem}")
+            raise DirectorUnavailable(
+                f"the runtime's credentials cannot be used: {self._connection.credentials.problem}"
+            )
         plane, http = connection
         if plane.director_url is None:
             raise DirectorUnavailable("the agent's management-plane.json names no Director URL")
         try:
             response = await http.post(plane.director_url, json={"query": document, "variables": variables})
         except (httpx.HTTPError, OSError) as error:  # ssl.SSLError is an OSError
-            raise DirectorUnavailable(f"the Director cannot be reached: {error or type(error).__name__}") from None
+            raise DirectorUnavailable(
+                f"the Director cannot be reached: {error or type(error).__name__}"
+            ) from None
         try:
             answer = response.json()
         except ValueError:
             answer = None
         if not isinstance(answer, dict) or ("data" not in answer and "errors" not in answer):
-            raise DirectorUnavailable(f"the Director answered {response.status_code} without a GraphQL answer")
+            raise DirectorUnavailable(
+                f"the Director answered {response.status_code} without a GraphQL answer"
+            )
         errors = answer.get("errors") or []
         if errors:
             first = errors[0] if isinstance(errors[0], dict) else {}
@@ -107,6 +135,12 @@ class Director:
 
 def _instance_auth(result: Any) -> InstanceAuth:
     try:
-        return InstanceAuth(str(result["id"]), str(result["status"]["condition"]), str(result["status"]["message"]))
-    except (KeyError, TypeError):
+        auth = result.get("auth")
+        return InstanceAuth(
+            str(result["id"]),
+            str(result["status"]["condition"]),
+            str(result["status"]["message"]),
+            auth if isinstance(auth, Mapping) else None,
+        )
+    except (AttributeError, KeyError, TypeError):
         raise DirectorUnavailable("the Director's answer has no instance auth status") from None

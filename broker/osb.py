@@ -14,7 +14,8 @@ serves every namespace's catalog from one process at ``/<namespace>/v2/...``, so
 that hint.
 
 Routes (under ``/<namespace>``): ``GET /v2/catalog``, ``PUT`` and ``DELETE /v2/service_instances/<id>`` and
-``GET /v2/service_instances/<id>/last_operation`` (``broker.provisioning``); no bindings yet.
+``GET /v2/service_instances/<id>/last_operation`` (``broker.provisioning``), ``PUT``, ``GET`` and ``DELETE
+/v2/service_instances/<id>/service_bindings/<binding id>`` (``broker.binding``).
 
 Every request must carry Basic credentials (401 with ``WWW-Authenticate`` otherwise, before anything else is
 looked at) and ``X-Broker-API-Version`` 2.14 or a later 2.x (missing or any other version: 412 Precondition
@@ -36,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from broker.binding import Bindings
 from broker.catalog import offering_json, offerings
 from broker.errors import OSBError
 from broker.provisioning import Provisioning
@@ -59,7 +61,9 @@ class Guard:
     """Authentication, then the version header, for every request (unknown paths included): an unauthenticated
     caller learns nothing of the routes."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], *, username: str, password: str) -> None:
+    def __init__(
+        self, app: Callable[[Scope, Receive, Send], Awaitable[None]], *, username: str, password: str
+    ) -> None:
         self.app = app
         self._username, self._password = username.encode(), password.encode()
 
@@ -85,17 +89,24 @@ class Guard:
             except ValueError:
                 username, password = b"", b""
         # Both compared, whatever the first says: the time taken tells nothing about which was wrong.
-        matches = secrets.compare_digest(username, self._username) & secrets.compare_digest(password, self._password)
+        matches = secrets.compare_digest(username, self._username) & secrets.compare_digest(
+            password, self._password
+        )
         if not matches:
             raise OSBError(
-                401, "Unauthorized", "Basic credentials of the platform are required", {"WWW-Authenticate": REALM}
+                401,
+                "Unauthorized",
+                "Basic credentials of the platform are required",
+                {"WWW-Authenticate": REALM},
             )
 
 
 def _check_version(request: Request) -> None:
     version = request.headers.get(VERSION_HEADER)
     if version is None:
-        raise OSBError(412, "APIVersionMissing", f"the {VERSION_HEADER} header is required (2.{MINIMUM_MINOR} or later)")
+        raise OSBError(
+            412, "APIVersionMissing", f"the {VERSION_HEADER} header is required (2.{MINIMUM_MINOR} or later)"
+        )
     match = _VERSION.fullmatch(version.strip())
     if match is None or int(match.group(1)) != 2 or int(match.group(2)) < MINIMUM_MINOR:  # noqa: PLR2004 - major 2
         raise OSBError(
@@ -106,10 +117,18 @@ def _check_version(request: Request) -> None:
 
 
 class Endpoints:
-    """The routes, over the catalog of Applications and the ApplicationMappings, and the provisioning."""
+    """The routes, over the catalog of Applications and the ApplicationMappings, the provisioning and the
+    bindings."""
 
-    def __init__(self, applications: Catalog, mappings: ApplicationMappings, provisioning: Provisioning) -> None:
+    def __init__(
+        self,
+        applications: Catalog,
+        mappings: ApplicationMappings,
+        provisioning: Provisioning,
+        bindings: Bindings,
+    ) -> None:
         self.applications, self.mappings, self.provisioning = applications, mappings, provisioning
+        self.bindings = bindings
 
     async def catalog(self, request: Request) -> Response:
         namespace = _namespace(request)
@@ -121,14 +140,10 @@ class Endpoints:
         return JSONResponse({"services": [offering_json(offering) for offering in found]})
 
     async def provision(self, request: Request) -> Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            raise OSBError(400, "MalformedRequest", "the body is not JSON") from None
         status, answer = await self.provisioning.provision(
             _namespace(request),
             request.path_params["instance_id"],
-            body,
+            await _body(request),
             accepts_incomplete=request.query_params.get("accepts_incomplete") == "true",
         )
         return JSONResponse(answer, status)
@@ -148,10 +163,45 @@ class Endpoints:
         )
         return JSONResponse(answer)
 
+    async def bind(self, request: Request) -> Response:
+        status, answer = await self.bindings.bind(
+            _namespace(request),
+            request.path_params["instance_id"],
+            request.path_params["binding_id"],
+            await _body(request),
+        )
+        return JSONResponse(answer, status)
+
+    async def fetch_binding(self, request: Request) -> Response:
+        return JSONResponse(self.bindings.fetch(*_binding_of(request)))
+
+    async def unbind(self, request: Request) -> Response:
+        return JSONResponse(await self.bindings.unbind(*_binding_of(request)))
+
     async def catalog_without_namespace(self, request: Request) -> Response:  # noqa: ARG002 - Starlette's signature
         raise OSBError(
-            404, "NotFound", "the catalog is served per namespace: register <broker URL>/<namespace> as its broker"
+            404,
+            "NotFound",
+            "the catalog is served per namespace: register <broker URL>/<namespace> as its broker",
         )
+
+
+async def _body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise OSBError(400, "MalformedRequest", "the body is not JSON") from None
+
+
+def _binding_of(request: Request) -> tuple[str, str, str, str | None, str | None]:
+    """Namespace, instance id, binding id, and the query's service_id and plan_id."""
+    return (
+        _namespace(request),
+        request.path_params["instance_id"],
+        request.path_params["binding_id"],
+        request.query_params.get("service_id"),
+        request.query_params.get("plan_id"),
+    )
 
 
 def _namespace(request: Request) -> str:
@@ -169,7 +219,9 @@ async def _osb_error(_request: Request, error: Exception) -> Response:
 async def _http_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)  # noqa: S101 - registered for HTTPException only
     if error.status_code == 405:  # noqa: PLR2004
-        return OSBError(405, "MethodNotAllowed", "method not allowed here", dict(error.headers or {})).response()
+        return OSBError(
+            405, "MethodNotAllowed", "method not allowed here", dict(error.headers or {})
+        ).response()
     return OSBError(error.status_code, "NotFound", "no such route of the Open Service Broker API").response()
 
 
@@ -182,12 +234,14 @@ def broker_app(
     applications: Catalog,
     mappings: ApplicationMappings,
     provisioning: Provisioning,
+    bindings: Bindings,
     *,
     username: str,
     password: str,
 ) -> Guard:
-    endpoints = Endpoints(applications, mappings, provisioning)
+    endpoints = Endpoints(applications, mappings, provisioning, bindings)
     instance = "/{namespace}/v2/service_instances/{instance_id}"
+    binding = f"{instance}/service_bindings/{{binding_id}}"
     app = Starlette(
         routes=[
             Route("/v2/catalog", endpoints.catalog_without_namespace, methods=["GET"]),
@@ -195,6 +249,9 @@ def broker_app(
             Route(instance, endpoints.provision, methods=["PUT"]),
             Route(instance, endpoints.deprovision, methods=["DELETE"]),
             Route(f"{instance}/last_operation", endpoints.last_operation, methods=["GET"]),
+            Route(binding, endpoints.bind, methods=["PUT"]),
+            Route(binding, endpoints.fetch_binding, methods=["GET"]),
+            Route(binding, endpoints.unbind, methods=["DELETE"]),
         ],
         exception_handlers={OSBError: _osb_error, HTTPException: _http_error, Exception: _unexpected},
     )

@@ -7,8 +7,9 @@ Provisioning is asynchronous (``accepts_incomplete=true`` is required, else 422 
 default instance auth is SUCCEEDED at once (201), any other stays PENDING until its application sets the
 credentials (202 and an operation); ``last_operation`` asks the Director each time it is polled, until the instance
 auth is SUCCEEDED (``succeeded``) or FAILED (``failed``, with the application's message). Deprovisioning is one
-call (200). One operation per instance at a time (a poll that asks the Director included): another request for an
-instance the broker is busy with gets 422 ``ConcurrencyError``, another poll the state last known.
+call (200), and forgets the instance's bindings a platform did not delete first. One operation per instance at a
+time (a poll that asks the Director, a bind and an unbind included): another request for an instance the broker is
+busy with gets 422 ``ConcurrencyError``, another poll the state last known.
 
 The instance is written to disk before the Director is asked, and again with the instance auth's id once it
 answered. A broker stopped in between leaves an instance without an id: its ``last_operation`` is ``failed`` (the
@@ -19,12 +20,15 @@ platform deprovisions it), and the instance auth the Director may have made is l
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import structlog
 
-from broker.catalog import offerings
+from broker.bindings import BindingStore
+from broker.catalog import Offering, offerings
 from broker.director import Director, DirectorRefused, DirectorUnavailable, InstanceAuth
 from broker.errors import OSBError
 from broker.instances import Instance, InstanceStore, State
@@ -33,17 +37,29 @@ from dataplane.catalog.base import ApplicationMappings, Catalog, CatalogError
 log = structlog.get_logger(__name__)
 
 # The Director's conditions, as OSB states with a description.
-_STATES: dict[str, State] = {"PENDING": "in progress", "SUCCEEDED": "succeeded", "FAILED": "failed", "UNUSED": "failed"}
+_STATES: dict[str, State] = {
+    "PENDING": "in progress",
+    "SUCCEEDED": "succeeded",
+    "FAILED": "failed",
+    "UNUSED": "failed",
+}
 NO_ANSWER_RECORDED = (
-    "the broker stopped before it recorded the Director's answer: deprovision the instance and provision it again"
+    "the broker stopped before it recorded the Director's answer: "
+    "deprovision the instance and provision it again"
 )
 
 
 class Provisioning:
     def __init__(
-        self, applications: Catalog, mappings: ApplicationMappings, store: InstanceStore, director: Director
+        self,
+        applications: Catalog,
+        mappings: ApplicationMappings,
+        store: InstanceStore,
+        bindings: BindingStore,
+        director: Director,
     ) -> None:
         self.applications, self.mappings, self.store, self.director = applications, mappings, store, director
+        self.bindings = bindings
         self._busy: set[str] = set()
 
     async def provision(
@@ -65,9 +81,15 @@ class Provisioning:
             if existing.state == "succeeded":
                 return 200, {}
             return 202, {"operation": existing.operation}
-        self._plan_offered(namespace, service_id, plan_id)
+        self.offered(namespace, service_id, plan_id)
         instance = Instance(
-            instance_id, namespace, service_id, plan_id, parameters, f"provision-{uuid.uuid4().hex}", "in progress"
+            instance_id,
+            namespace,
+            service_id,
+            plan_id,
+            parameters,
+            f"provision-{uuid.uuid4().hex}",
+            "in progress",
         )
         self._busy.add(instance_id)
         try:
@@ -77,13 +99,19 @@ class Provisioning:
             await self.store.put(instance)
         finally:
             self._busy.discard(instance_id)
-        log.info("instance_provisioned", instance=instance_id, namespace=namespace, auth=auth.id, state=instance.state)
+        log.info(
+            "instance_provisioned",
+            instance=instance_id,
+            namespace=namespace,
+            auth=auth.id,
+            state=instance.state,
+        )
         if instance.state == "succeeded":
             return 201, {}
         return 202, {"operation": instance.operation}
 
     async def last_operation(self, namespace: str, instance_id: str, operation: str | None) -> dict[str, Any]:
-        instance = self._instance(namespace, instance_id, 404, "NotFound")
+        instance = self.instance(namespace, instance_id, 404, "NotFound")
         if operation is not None and operation != instance.operation:
             raise OSBError(400, "UnknownOperation", f"instance {instance_id} has no operation {operation!r}")
         if instance.state == "in progress" and instance_id not in self._busy:
@@ -103,44 +131,63 @@ class Provisioning:
     ) -> dict[str, Any]:
         if not service_id or not plan_id:
             raise OSBError(400, "MalformedRequest", "service_id and plan_id are required query parameters")
-        instance = self._instance(namespace, instance_id, 410, "Gone")
+        instance = self.instance(namespace, instance_id, 410, "Gone")
         self._not_busy(instance_id)
         if (instance.service_id, instance.plan_id) != (service_id, plan_id):
             raise OSBError(400, "MalformedRequest", f"instance {instance_id} is of another service or plan")
-        self._busy.add(instance_id)
-        try:
-            if instance.auth_id is not None:
-                await self.director.delete_instance_auth(instance.auth_id)
+        with self.exclusive(instance_id):
+            try:
+                if instance.auth_id is not None:
+                    await self.director.delete_instance_auth(instance.auth_id)
+            except DirectorRefused as refusal:
+                raise OSBError(502, "DeprovisioningRefused", f"the Director refused: {refusal}") from None
+            except DirectorUnavailable as error:
+                raise OSBError(503, "DirectorUnavailable", str(error)) from None
+            # Bindings a platform did not delete first: their credentials are gone with the instance auth.
+            for binding in self.bindings.where(instance_id=instance_id):
+                await self.bindings.remove(binding.id)
             await self.store.remove(instance_id)
-        except DirectorRefused as refusal:
-            raise OSBError(502, "DeprovisioningRefused", f"the Director refused: {refusal}") from None
-        except DirectorUnavailable as error:
-            raise OSBError(503, "DirectorUnavailable", str(error)) from None
-        finally:
-            self._busy.discard(instance_id)
         log.info("instance_deprovisioned", instance=instance_id, namespace=namespace, auth=instance.auth_id)
         return {}
 
     def _not_busy(self, instance_id: str) -> None:
         if instance_id in self._busy:
-            raise OSBError(422, "ConcurrencyError", f"another operation on instance {instance_id} is in progress")
+            raise OSBError(
+                422, "ConcurrencyError", f"another operation on instance {instance_id} is in progress"
+            )
 
-    def _instance(self, namespace: str, instance_id: str, status: int, code: str) -> Instance:
+    def instance(self, namespace: str, instance_id: str, status: int, code: str) -> Instance:
         instance = self.store.get(instance_id)
         if instance is None or instance.namespace != namespace:
             raise OSBError(status, code, f"there is no instance {instance_id} in namespace {namespace}")
         return instance
 
-    def _plan_offered(self, namespace: str, service_id: str, plan_id: str) -> None:
+    def offered(self, namespace: str, service_id: str, plan_id: str) -> Offering:
+        """The namespace's offering with that plan (400 when there is none, 503 when the catalog cannot tell)."""
         try:
             offered = offerings(self.applications, self.mappings, namespace)
         except CatalogError as error:
             raise OSBError(503, "CatalogUnavailable", f"the catalog cannot be read: {error}") from None
         offering = next((item for item in offered if item.id == service_id), None)
         if offering is None:
-            raise OSBError(400, "UnknownService", f"service {service_id} is not offered in namespace {namespace}")
+            raise OSBError(
+                400, "UnknownService", f"service {service_id} is not offered in namespace {namespace}"
+            )
         if offering.plan(plan_id) is None:
-            raise OSBError(400, "UnknownPlan", f"service {service_id} has no plan {plan_id} in namespace {namespace}")
+            raise OSBError(
+                400, "UnknownPlan", f"service {service_id} has no plan {plan_id} in namespace {namespace}"
+            )
+        return offering
+
+    @contextmanager
+    def exclusive(self, instance_id: str) -> Iterator[None]:
+        """The one operation on the instance while it runs (422 ``ConcurrencyError`` when another is)."""
+        self._not_busy(instance_id)
+        self._busy.add(instance_id)
+        try:
+            yield
+        finally:
+            self._busy.discard(instance_id)
 
     async def _request(self, instance: Instance) -> InstanceAuth:
         """The Director's instance auth for the instance; the instance forgotten again when there is none."""
@@ -181,6 +228,16 @@ def _settled(instance: Instance, auth: InstanceAuth) -> Instance:
 
 def _provision_request(namespace: str, body: Any) -> tuple[str, str, Any]:
     """service_id, plan_id and parameters of a provision request's body (400 when it is not one)."""
+    service_id, plan_id = request_ids(namespace, body)
+    parameters = body.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise OSBError(400, "MalformedRequest", "parameters must be a JSON object")
+    return service_id, plan_id, parameters
+
+
+def request_ids(namespace: str, body: Any) -> tuple[str, str]:
+    """service_id and plan_id of a provision or bind request's body, which must be a JSON object whose
+    ``context.namespace``, if any, is this broker's (400 otherwise)."""
     if not isinstance(body, dict):
         raise OSBError(400, "MalformedRequest", "the body must be a JSON object")
     service_id, plan_id = body.get("service_id"), body.get("plan_id")
@@ -191,8 +248,7 @@ def _provision_request(namespace: str, body: Any) -> tuple[str, str, Any]:
         raise OSBError(400, "MalformedRequest", "context must be a JSON object")
     given = (context or {}).get("namespace")
     if given is not None and given != namespace:
-        raise OSBError(400, "NamespaceMismatch", f"context.namespace {given!r} is not this broker's {namespace!r}")
-    parameters = body.get("parameters")
-    if parameters is not None and not isinstance(parameters, dict):
-        raise OSBError(400, "MalformedRequest", "parameters must be a JSON object")
-    return service_id, plan_id, parameters
+        raise OSBError(
+            400, "NamespaceMismatch", f"context.namespace {given!r} is not this broker's {namespace!r}"
+        )
+    return service_id, plan_id

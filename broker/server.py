@@ -1,11 +1,13 @@
 """``compass-broker serve``: the Open Service Broker API (``BROKER_HOST:BROKER_PORT``) and the health and metrics
 listener (``BROKER_API_PORT``) in one process, over the catalog of Applications and the ApplicationMappings, the
-service instances under ``BROKER_STATE_DIR`` and the Director, called with the agent's certificate."""
+service instances and bindings under ``BROKER_STATE_DIR`` and the Director, called with the agent's certificate."""
 
 from __future__ import annotations
 
 import asyncio
 
+from broker.binding import Bindings
+from broker.bindings import BindingStore
 from broker.director import Director
 from broker.instances import InstanceStore
 from broker.osb import broker_app
@@ -17,8 +19,8 @@ from dataplane.control_plane import ControlPlaneCredentials
 from dataplane.health import HealthApp
 from dataplane.serving import Listener
 
-# What keeps ``serve`` from starting: an unusable Kubernetes configuration, an instance directory that cannot be
-# read or holds a file that is not an instance.
+# What keeps ``serve`` from starting: an unusable Kubernetes configuration, a state directory that cannot be read
+# or holds a file that is not the instance or binding its name says.
 START_ERRORS: tuple[type[Exception], ...] = (CatalogError, OSError, ValueError)
 
 
@@ -30,8 +32,12 @@ class Broker:
         self.applications = open_catalog_for(settings)
         self.mappings = open_mappings_for(settings)
         self.instances = InstanceStore(settings.state_dir)
+        self.binding_store = BindingStore(settings.state_dir)
         self.director = Director(ControlPlaneCredentials(settings.agent_state_dir))
-        self.provisioning = Provisioning(self.applications, self.mappings, self.instances, self.director)
+        self.provisioning = Provisioning(
+            self.applications, self.mappings, self.instances, self.binding_store, self.director
+        )
+        self.bindings = Bindings(self.provisioning, self.binding_store, events_url=settings.events_url)
 
     def listeners(self) -> list[Listener]:
         settings = self.settings
@@ -39,6 +45,7 @@ class Broker:
             self.applications,
             self.mappings,
             self.provisioning,
+            self.bindings,
             username=settings.username.get_secret_value(),
             password=settings.password.get_secret_value(),
         )
@@ -49,6 +56,7 @@ class Broker:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.instances.load)
+        await asyncio.to_thread(self.binding_store.load)
         await self.applications.start()
         await self.mappings.start()
 

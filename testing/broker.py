@@ -44,7 +44,9 @@ class ServedBroker:
 
     def deprovision(self, namespace: str, instance_id: str, **params: str) -> httpx.Response:
         return httpx.delete(
-            f"{self.url}/{namespace}/v2/service_instances/{instance_id}", params=params, **self.request_options()
+            f"{self.url}/{namespace}/v2/service_instances/{instance_id}",
+            params=params,
+            **self.request_options(),
         )
 
     def last_operation(self, namespace: str, instance_id: str, **params: str) -> httpx.Response:
@@ -53,6 +55,26 @@ class ServedBroker:
             params=params,
             **self.request_options(),
         )
+
+    def bind(self, namespace: str, instance_id: str, binding_id: str, body: dict[str, Any]) -> httpx.Response:
+        return httpx.put(
+            self._binding(namespace, instance_id, binding_id), json=body, **self.request_options()
+        )
+
+    def fetch_binding(
+        self, namespace: str, instance_id: str, binding_id: str, **params: str
+    ) -> httpx.Response:
+        return httpx.get(
+            self._binding(namespace, instance_id, binding_id), params=params, **self.request_options()
+        )
+
+    def unbind(self, namespace: str, instance_id: str, binding_id: str, **params: str) -> httpx.Response:
+        return httpx.delete(
+            self._binding(namespace, instance_id, binding_id), params=params, **self.request_options()
+        )
+
+    def _binding(self, namespace: str, instance_id: str, binding_id: str) -> str:
+        return f"{self.url}/{namespace}/v2/service_instances/{instance_id}/service_bindings/{binding_id}"
 
     def request_options(self, **headers: str) -> dict[str, Any]:
         sent = headers or {"X-Broker-API-Version": API_VERSION}

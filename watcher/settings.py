@@ -12,9 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+from pydantic import ValidationInfo, field_validator
 
-from dataplane.settings import DataplaneSettings, setting
+from dataplane.settings import DataplaneSettings, agent_state_dir_setting, beside, setting
 
 # A Service's name and namespace are DNS labels (RFC 1123): they become parts of the serving certificate's names.
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -23,11 +23,7 @@ _SECONDS_PER_DAY = 86_400
 
 def _beside_agent_state(name: str, variable: str, description: str) -> Any:
     """A directory setting whose default is ``<AGENT_STATE_DIR>/<name>`` (``state_dir`` is declared before it)."""
-    return Field(
-        default_factory=lambda values: values["state_dir"] / name,
-        validation_alias=AliasChoices(variable),
-        description=description,
-    )
+    return beside("state_dir", name, variable, description)
 
 
 class WatcherSettings(DataplaneSettings):
@@ -36,10 +32,8 @@ class WatcherSettings(DataplaneSettings):
     host: str = setting("127.0.0.1", "WATCHER_HOST", "Address of both listeners.")
     port: int = setting(9443, "WATCHER_PORT", "HTTPS webhook: the API server calls it.", ge=0, le=65535)
     api_port: int = setting(8085, "WATCHER_API_PORT", "/healthz, /readyz and /metrics.", ge=0, le=65535)
-    state_dir: Path = setting(
-        Path(".compass-agent"),
-        "AGENT_STATE_DIR",
-        "The agent's state directory: its client certificate and the control plane's URLs.",
+    state_dir: Path = agent_state_dir_setting(
+        "The agent's state directory: its client certificate and the control plane's URLs."
     )
     spool_dir: Path = _beside_agent_state(
         "watcher-spool",

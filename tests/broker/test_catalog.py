@@ -130,7 +130,9 @@ def test_an_unusable_mapping_file_makes_the_catalog_unavailable_and_says_which(
 ) -> None:
     manifests.put(shop_application())
     broken = manifests.directory / "applicationmapping-production-shop.yaml"
-    broken.write_text("kind: ApplicationMapping\nmetadata: {name: shop, namespace: production}\nspec: {services: 3}\n")
+    broken.write_text(
+        "kind: ApplicationMapping\nmetadata: {name: shop, namespace: production}\nspec: {services: 3}\n"
+    )
 
     answer = broker.catalog("production")
 

@@ -48,7 +48,9 @@ def test_a_mapping_created_and_deleted_in_kubernetes_is_offered_then_withdrawn(
     assert _offered(kube_broker, "production") == []
 
     kube_api.put_object(mapping("shop", "production"))
-    wait_until_blocking(lambda: _offered(kube_broker, "production") == [SHOP_ID], seconds=30, what="the offering")
+    wait_until_blocking(
+        lambda: _offered(kube_broker, "production") == [SHOP_ID], seconds=30, what="the offering"
+    )
     assert _offered(kube_broker, "staging") == []
 
     kube_api.remove_object("ApplicationMapping", "shop", namespace="production")

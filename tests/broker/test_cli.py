@@ -8,14 +8,11 @@ from pathlib import Path
 
 from testing.broker import BROKER
 from testing.ports import free_port
-from testing.served import operator_environment
+from testing.served import run_command
 
 
 def compass_broker(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """Runs `compass-broker ARGS` with ``env`` besides the test run's environment; for commands that end."""
-    return subprocess.run(
-        [str(BROKER), *args], env=operator_environment(**env), capture_output=True, text=True, timeout=60, check=False
-    )
+    return run_command(BROKER, *args, **env)
 
 
 def test_version_prints_the_package_version() -> None:

@@ -8,7 +8,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,13 +34,17 @@ ISSUED = {"credential": {"basic": {"username": "issued", "password": "per-runtim
 TIER_SCHEMA = json.dumps({"type": "object", "required": ["tier"], "properties": {"tier": {"type": "string"}}})
 
 
-@pytest.fixture
-async def server(start_server: StartServer, database: Database, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with harness(start_server(), database, tmp_path) as subject:
+# One server, runtime and broker for the module: each test offers an application of its own and provisions
+# instances of its own.
+@pytest.fixture(scope="module")
+async def server(
+    start_server: StartServer, database: Database, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Harness]:
+    async with harness(start_server(), database, tmp_path_factory.mktemp("compass")) as subject:
         yield subject
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def world(server: Harness) -> RuntimeInFormation:
     return await runtime_in_formation(server)
 
@@ -59,7 +62,11 @@ class Runtime:
         registered = await self.world.application(default_auth=default_auth, schema=schema)
         bundle = {"id": registered.bundle_id, "name": "orders", "instanceAuthRequestInputSchema": schema}
         name = f"shop-{registered.application_id[:8]}"
-        self.manifests.put(application_resources({"id": registered.application_id, "name": name, "bundles": {"data": [bundle]}})[0])
+        self.manifests.put(
+            application_resources(
+                {"id": registered.application_id, "name": name, "bundles": {"data": [bundle]}}
+            )[0]
+        )
         self.manifests.put_mapping(mapping(name, NAMESPACE))
         return registered
 
@@ -68,8 +75,11 @@ class Runtime:
         return list(answer["result"]["bundles"]["data"][0]["instanceAuths"] or [])
 
 
-@pytest.fixture
-def runtime(world: RuntimeInFormation, server: Harness, tmp_path: Path) -> Iterator[Runtime]:
+@pytest.fixture(scope="module")
+def runtime(
+    world: RuntimeInFormation, server: Harness, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Runtime]:
+    tmp_path = tmp_path_factory.mktemp("runtime")
     credentials = world.runtime.credentials
     agent_state = tmp_path / "agent"
     write_agent_state(
@@ -128,7 +138,9 @@ async def test_without_a_default_auth_the_instance_is_in_progress_until_the_appl
     assert polled.json()["state"] == "in progress"
     [auth] = await runtime.instance_auths(registered)
     await runtime.world.operator.query(SET, {"id": auth["id"], "in": {"auth": ISSUED}})
-    assert runtime.broker.last_operation(NAMESPACE, instance, operation=operation).json() == {"state": "succeeded"}
+    assert runtime.broker.last_operation(NAMESPACE, instance, operation=operation).json() == {
+        "state": "succeeded"
+    }
 
 
 async def test_credentials_the_application_reports_as_failed_fail_the_operation_with_its_message(
@@ -193,7 +205,9 @@ async def test_a_provision_of_an_existing_instance_with_other_parameters_conflic
     assert len(await runtime.instance_auths(registered)) == 1
 
 
-async def test_deprovisioning_gives_the_instance_auth_back_and_then_the_instance_is_gone(runtime: Runtime) -> None:
+async def test_deprovisioning_gives_the_instance_auth_back_and_then_the_instance_is_gone(
+    runtime: Runtime,
+) -> None:
     registered = await runtime.offer(default_auth=True)
     instance = str(uuid.uuid4())
     runtime.broker.provision(NAMESPACE, instance, request(registered))
@@ -214,7 +228,10 @@ async def test_an_instance_survives_a_restart_of_the_broker(runtime: Runtime) ->
     runtime.broker.process.stop()
     await runtime.broker.process.restart()
 
-    assert runtime.broker.last_operation(NAMESPACE, instance, operation=operation).json()["state"] == "in progress"
+    assert (
+        runtime.broker.last_operation(NAMESPACE, instance, operation=operation).json()["state"]
+        == "in progress"
+    )
     again = runtime.broker.provision(NAMESPACE, instance, request(registered))
     assert (again.status_code, again.json()) == (202, {"operation": operation})
 

@@ -69,7 +69,9 @@ def test_provisioning_requires_accepting_an_incomplete_answer(offered: ServedBro
     [{"plan_id": ORDERS_BUNDLE}, {"service_id": SHOP_ID}, {"service_id": SHOP_ID, "plan_id": ""}, ["a list"]],
     ids=["no service_id", "no plan_id", "empty plan_id", "not an object"],
 )
-def test_a_provision_request_without_its_ids_is_malformed(offered: ServedBroker, body: dict[str, object]) -> None:
+def test_a_provision_request_without_its_ids_is_malformed(
+    offered: ServedBroker, body: dict[str, object]
+) -> None:
     answer = offered.provision(NAMESPACE, instance_id(), body)
 
     assert answer.status_code == 400
@@ -95,7 +97,9 @@ def test_a_body_that_is_not_json_is_malformed(offered: ServedBroker) -> None:
 
 
 def test_a_context_of_another_namespace_is_a_bad_request(offered: ServedBroker) -> None:
-    answer = offered.provision(NAMESPACE, instance_id(), orders(context={"platform": "kubernetes", "namespace": "x"}))
+    answer = offered.provision(
+        NAMESPACE, instance_id(), orders(context={"platform": "kubernetes", "namespace": "x"})
+    )
 
     assert answer.status_code == 400
     assert answer.json()["error"] == "NamespaceMismatch"
@@ -128,7 +132,9 @@ def test_deprovisioning_requires_the_service_and_plan(broker: ServedBroker) -> N
     assert answer.json()["error"] == "MalformedRequest"
 
 
-def test_the_last_operation_of_an_instance_the_broker_does_not_have_is_not_found(broker: ServedBroker) -> None:
+def test_the_last_operation_of_an_instance_the_broker_does_not_have_is_not_found(
+    broker: ServedBroker,
+) -> None:
     answer = broker.last_operation(NAMESPACE, instance_id())
 
     assert answer.status_code == 404
@@ -142,9 +148,13 @@ def test_a_second_operation_while_the_director_is_being_asked_is_a_concurrency_e
     stand_in = ControlPlaneStandIn(tmp_path / "control-plane")
     instance = instance_id()
     with SilentListener() as silent:
-        write_agent_state(agent_state, stand_in.issue("runtime-1"), stand_in.ca_pem, f"{silent.url}/director/graphql")
+        write_agent_state(
+            agent_state, stand_in.issue("runtime-1"), stand_in.ca_pem, f"{silent.url}/director/graphql"
+        )
         first: list[httpx.Response] = []
-        asking = threading.Thread(target=lambda: first.append(offered.provision(NAMESPACE, instance, orders())))
+        asking = threading.Thread(
+            target=lambda: first.append(offered.provision(NAMESPACE, instance, orders()))
+        )
         asking.start()
         wait_until_blocking(lambda: silent.accepted >= 1, what="the broker asking the Director")
         # when
