@@ -32,15 +32,28 @@ pytest_plugins = [
 ]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "backend_independent(why): what the test proves does not depend on the database (say why); it runs on"
+        " SQLite only, sparing the suite a second run that would prove the same",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without COMPASS_TEST_POSTGRES_URL (make test always sets it) the PostgreSQL cases are skipped."""
-    if POSTGRES_URL:
-        return
-    skip = pytest.mark.skip(reason="COMPASS_TEST_POSTGRES_URL is not set; `make test` starts PostgreSQL")
+    """The PostgreSQL cases of ``backend_independent`` tests are skipped, naming why; without
+    COMPASS_TEST_POSTGRES_URL (make test always sets it) every PostgreSQL case is."""
+    no_postgres = pytest.mark.skip(
+        reason="COMPASS_TEST_POSTGRES_URL is not set; `make test` starts PostgreSQL"
+    )
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("backend") == "postgresql":
-            item.add_marker(skip)
+        if callspec is None or callspec.params.get("backend") != "postgresql":
+            continue
+        if not POSTGRES_URL:
+            item.add_marker(no_postgres)
+        elif (independent := item.get_closest_marker("backend_independent")) is not None:
+            item.add_marker(pytest.mark.skip(reason=f"backend-independent: {independent.args[0]}"))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

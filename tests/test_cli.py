@@ -246,8 +246,9 @@ def test_help_shows_no_value_type_after_a_flag(tmp_path: Path, command: tuple[st
     assert "<bool>" not in shown.stdout
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-@pytest.mark.parametrize("taken", ["COMPASS_HTTP_PORT", "COMPASS_HTTPS_PORT"])
+# Both listeners are bound by one loop whatever the number of workers (compass.server.bind_listeners): each
+# listener and each way of serving is covered once (the first listener alone, the second after the first).
+@pytest.mark.parametrize(("taken", "workers"), [("COMPASS_HTTP_PORT", "1"), ("COMPASS_HTTPS_PORT", "2")])
 def test_serve_on_a_port_in_use_exits_with_one_clear_message(tmp_path: Path, taken: str, workers: str) -> None:
     # given a port that something else listens on
     with loopback_socket() as occupant:

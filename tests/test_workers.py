@@ -332,23 +332,24 @@ async def test_a_certificate_revoked_through_one_process_is_refused_by_every_pro
     assert codes == {"CERTIFICATE_REVOKED"}
 
 
-async def test_a_worker_that_dies_is_replaced_and_the_server_keeps_serving(own_server: ServedCompass) -> None:
+async def test_a_worker_that_dies_is_replaced_and_the_server_keeps_serving(served: ServedCompass) -> None:
+    """On the module's server: a replaced worker is what the server promises, no later test is disturbed."""
     # given
-    workers = own_server.children()
+    workers = served.children()
     killed = min(workers)
 
     # when
     os.kill(killed, signal.SIGKILL)
     await wait_until(
-        lambda: len(own_server.children() - {killed}) == WORKERS,
+        lambda: len(served.children() - {killed}) == WORKERS,
         what=f"a new worker in place of {killed}",
         every=0.1,
-        detail=own_server.log_tail,
+        detail=served.log_tail,
     )
 
     # then
-    assert own_server.running
-    async with httpx.AsyncClient(base_url=own_server.http_url, timeout=5) as client:
+    assert served.running
+    async with httpx.AsyncClient(base_url=served.http_url, timeout=5) as client:
         assert (await client.get("/readyz")).status_code == 200
 
 

@@ -166,6 +166,7 @@ async def test_a_1_mb_document_of_a_tokens_on_the_poll_path_is_refused_at_the_to
     assert grown < MEMORY_BOUND_KIB, f"the process peaked {grown // 1024} MB above its size before the request"
 
 
+@pytest.mark.backend_independent("the documents are kept in the process's caches; the rows read are the same")
 async def test_distinct_comment_padded_documents_on_the_poll_path_do_not_grow_the_process(
     poll_app: Starlette, proxied: httpx.AsyncClient, runtime: dict[str, str]
 ) -> None:

@@ -37,16 +37,21 @@ def runtime_credentials(control_plane: ControlPlaneStandIn) -> ClientCredentials
     return control_plane.issue(RUNTIME_CN)
 
 
+def connected_agent_state(
+    directory: Path, control_plane: ControlPlaneStandIn, credentials: ClientCredentials
+) -> Path:
+    """What a connected agent keeps: a certificate of the control plane's CA and the control plane's URLs."""
+    write_agent_state(
+        directory, credentials, control_plane.ca_pem, f"{control_plane.base_url}/director/graphql"
+    )
+    return directory
+
+
 @pytest.fixture
 def agent_state_dir(
     tmp_path: Path, control_plane: ControlPlaneStandIn, runtime_credentials: ClientCredentials
 ) -> Path:
-    """What a connected agent keeps: a certificate of the control plane's CA and the control plane's URLs."""
-    directory = tmp_path / "agent"
-    write_agent_state(
-        directory, runtime_credentials, control_plane.ca_pem, f"{control_plane.base_url}/director/graphql"
-    )
-    return directory
+    return connected_agent_state(tmp_path / "agent", control_plane, runtime_credentials)
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from testing.control_plane import ControlPlaneStandIn
 from testing.waiting import wait_until_blocking
-from testing.watcher import ServedWatcher, SilentListener
-from tests.watcher.conftest import StartWatcher
+from testing.watcher import ServedWatcher, SilentListener, start_watcher
+from tests.watcher.conftest import RUNTIME_CN, StartWatcher, connected_agent_state
 from tests.watcher.reviews import (
     APPLICATION_GROUP,
     APPLICATION_VERSION,
@@ -36,6 +37,20 @@ QUEUED = "kcp request queued"
 @pytest.fixture
 def watcher(watcher_factory: StartWatcher, silent_control_plane: SilentListener) -> ServedWatcher:
     return watcher_factory(control_plane_url=silent_control_plane.url)
+
+
+@pytest.fixture(scope="module")
+def shared_watcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedWatcher]:
+    """One watcher for the requests it answers without spooling anything, whose counts no test reads: each
+    leaves it as it found it, so they need not start a process each."""
+    directory = tmp_path_factory.mktemp("shared-watcher")
+    with ControlPlaneStandIn(directory / "control-plane") as control_plane, SilentListener() as silent:
+        state = connected_agent_state(directory / "agent", control_plane, control_plane.issue(RUNTIME_CN))
+        served = start_watcher(state, tmp_path_factory.mktemp("watcher"), control_plane_url=silent.url)
+        try:
+            yield served
+        finally:
+            served.process.stop()
 
 
 def review(watcher: ServedWatcher, body: dict[str, Any]) -> httpx.Response:
@@ -213,46 +228,46 @@ class TestAnswers:
 class TestMalformedBodies:
     """Answered allowed with what is wrong (Kyma writes an empty 200, which the API server counts as a failure)."""
 
-    def test_a_body_that_is_not_json(self, watcher: ServedWatcher) -> None:
-        response = watcher.post(WEBHOOK, b"{not json")
+    def test_a_body_that_is_not_json(self, shared_watcher: ServedWatcher) -> None:
+        response = shared_watcher.post(WEBHOOK, b"{not json")
 
         assert allowed_with(response, "").startswith("admission error: the body is not JSON: ")
 
-    def test_a_review_of_another_version(self, watcher: ServedWatcher) -> None:
+    def test_a_review_of_another_version(self, shared_watcher: ServedWatcher) -> None:
         body = admission_review("CREATE", application("old-api"), None)
         body["apiVersion"] = "admission.k8s.io/v1beta1"
 
-        response = review(watcher, body)
+        response = review(shared_watcher, body)
 
         assert allowed_with(response, body["request"]["uid"]) == (
             "admission error: expected apiVersion admission.k8s.io/v1 and kind AdmissionReview, got "
             "'admission.k8s.io/v1beta1' and 'AdmissionReview'"
         )
 
-    def test_a_review_without_a_request(self, watcher: ServedWatcher) -> None:
-        response = review(watcher, {"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1"})
+    def test_a_review_without_a_request(self, shared_watcher: ServedWatcher) -> None:
+        response = review(shared_watcher, {"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1"})
 
         assert allowed_with(response, "") == "admission error: the AdmissionReview has no request"
 
-    def test_a_create_without_an_object_name(self, watcher: ServedWatcher) -> None:
+    def test_a_create_without_an_object_name(self, shared_watcher: ServedWatcher) -> None:
         body = admission_review("CREATE", application("nameless"), None)
         del body["request"]["object"]["metadata"]["name"]
 
-        response = review(watcher, body)
+        response = review(shared_watcher, body)
 
         assert (
             allowed_with(response, body["request"]["uid"])
             == "admission error: request.object has no metadata.name"
         )
-        assert watcher.spooled() == []
+        assert shared_watcher.spooled() == []
 
-    def test_a_body_larger_than_the_api_server_could_send(self, watcher: ServedWatcher) -> None:
+    def test_a_body_larger_than_the_api_server_could_send(self, shared_watcher: ServedWatcher) -> None:
         body = admission_review("CREATE", application("huge", description="x" * 9 * 1024 * 1024), None)
 
-        response = review(watcher, body)
+        response = review(shared_watcher, body)
 
         assert allowed_with(response, "") == "admission error: the body is larger than 8388608 bytes"
-        assert watcher.spooled() == []
+        assert shared_watcher.spooled() == []
 
     def test_none_of_them_is_spooled_and_each_is_counted(self, watcher: ServedWatcher) -> None:
         watcher.post(WEBHOOK, b"[]")
@@ -279,33 +294,33 @@ def test_modules_past_the_first_64_are_counted_as_other(watcher: ServedWatcher) 
 
 
 class TestRequestsThatAreNoReviews:
-    def test_a_path_without_a_module_is_404(self, watcher: ServedWatcher) -> None:
+    def test_a_path_without_a_module_is_404(self, shared_watcher: ServedWatcher) -> None:
         for path in ("/validate/", "/validate", "/", "/validate/a/b", "/mutate/compass-runtime-agent"):
-            assert watcher.post(path, b"{}").status_code == 404, path
+            assert shared_watcher.post(path, b"{}").status_code == 404, path
 
-    def test_a_get_is_405(self, watcher: ServedWatcher) -> None:
-        assert watcher.post(WEBHOOK, b"", method="GET").status_code == 405
+    def test_a_get_is_405(self, shared_watcher: ServedWatcher) -> None:
+        assert shared_watcher.post(WEBHOOK, b"", method="GET").status_code == 405
 
 
 class TestTransport:
-    def test_a_tls_1_2_client_is_refused(self, watcher: ServedWatcher) -> None:
-        context = watcher.client_context()
+    def test_a_tls_1_2_client_is_refused(self, shared_watcher: ServedWatcher) -> None:
+        context = shared_watcher.client_context()
         context.maximum_version = ssl.TLSVersion.TLSv1_2
 
         with (
             pytest.raises(httpx.ConnectError, match=r"(?i)protocol version|alert|EOF"),
             httpx.Client(verify=context, trust_env=False) as client,
         ):
-            client.post(f"{watcher.webhook_url}{WEBHOOK}", content=b"{}")
+            client.post(f"{shared_watcher.webhook_url}{WEBHOOK}", content=b"{}")
 
     @pytest.mark.parametrize(
         "name",
         ["compass-watcher.kyma-system.svc", "compass-watcher.kyma-system.svc.cluster.local", "127.0.0.1"],
     )
     def test_tls_1_3_with_a_certificate_for_the_service_s_names(
-        self, watcher: ServedWatcher, name: str
+        self, shared_watcher: ServedWatcher, name: str
     ) -> None:
-        handshake = watcher.handshake(watcher.client_context(), server_hostname=name)
+        handshake = shared_watcher.handshake(shared_watcher.client_context(), server_hostname=name)
 
         assert handshake.version == "TLSv1.3"
 
