@@ -12,12 +12,15 @@ Refusals, by OSB v2.16 (a bind's answers are 200, 201, 400, 409, 422): a body wi
 the namespace (``UnknownInstance``; the spec has no 404 for a bind), an instance of another service or plan, a
 service or plan no longer offered, a failed instance, and an instance auth that is no longer SUCCEEDED (the
 application revoked it) are 400; the same binding id with other attributes is 409; an instance whose provisioning
-is in progress, or that another bind, unbind or deprovision is busy with, is 422 ``ConcurrencyError``. A fetch of
+is in progress, or that another bind, unbind or deprovision is busy with, and a binding id another bind (of any
+instance) is binding, are 422 ``ConcurrencyError``. A fetch of
 an unknown binding is 404, an unbind 410 ``Gone``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -35,6 +38,7 @@ log = structlog.get_logger(__name__)
 class Bindings:
     def __init__(self, provisioning: Provisioning, store: BindingStore, *, events_url: str) -> None:
         self.provisioning, self.store, self.events_url = provisioning, store, events_url
+        self._being_bound: set[str] = set()  # binding ids being bound
 
     async def bind(
         self, namespace: str, instance_id: str, binding_id: str, body: Any
@@ -48,10 +52,8 @@ class Bindings:
         if existing is not None:
             return 200, {"credentials": existing.credentials}
         instance = self._usable(namespace, instance_id, service_id, plan_id)
-        with self.provisioning.exclusive(instance_id):
+        with self.provisioning.exclusive(instance_id), self._reserved(binding_id):
             credentials = await self._credentials(instance)
-            # Another instance's bind of the same id may have finished meanwhile (this instance's could not).
-            self._existing(binding_id, request)
             await self.store.put(
                 Binding(binding_id, namespace, instance_id, service_id, plan_id, credentials)
             )
@@ -78,6 +80,19 @@ class Bindings:
             await self.store.remove(binding_id)
         log.info("instance_unbound", instance=instance_id, binding=binding_id, namespace=namespace)
         return {}
+
+    @contextmanager
+    def _reserved(self, binding_id: str) -> Iterator[None]:
+        """The binding id held from before the first await until it is stored: a bind of the same id on another
+        instance meanwhile is 422 ``ConcurrencyError`` (the instance's own lock does not cover it), not a second
+        201."""
+        if binding_id in self._being_bound:
+            raise OSBError(422, "ConcurrencyError", f"another bind of binding {binding_id} is in progress")
+        self._being_bound.add(binding_id)
+        try:
+            yield
+        finally:
+            self._being_bound.discard(binding_id)
 
     def _existing(self, binding_id: str, request: tuple[str, str, str, str]) -> Binding | None:
         """The binding of that id when the request is identical to the one that made it (409 when it is not)."""

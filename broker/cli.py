@@ -1,4 +1,6 @@
-"""The ``compass-broker`` command: ``serve`` runs the Application Broker until SIGTERM or Ctrl-C.
+"""The ``compass-broker`` command: ``serve`` runs the Application Broker until SIGTERM or Ctrl-C; ``password
+--namespace NS`` prints the Basic password of that namespace's platform (``broker.osb.namespace_password``), for
+the namespace's broker registration Secret.
 
 Settings come from the environment (``BROKER_*``, and ``AGENT_STATE_DIR`` as the agent reads it) and the directory
 ``--config-dir`` (or ``BROKER_CONFIG_DIR``), see ``broker.settings``. Exit codes: 0 stopped cleanly, 1 failed to
@@ -12,10 +14,12 @@ from typing import Annotated
 
 import typer
 import uvloop
+from pydantic import ValidationError
 
+from broker.osb import NAMESPACE, namespace_password
 from broker.server import START_ERRORS, Broker
-from broker.settings import BrokerSettings
-from dataplane.cli import fail, load_settings, version_option
+from broker.settings import BrokerPasswordSettings, BrokerSettings
+from dataplane.cli import fail, invalid_settings, load_settings, version_option
 from dataplane.serving import run_service
 
 # Plain help: typer's rich panels print "<bool>" after every flag, as if it took a value.
@@ -47,6 +51,26 @@ def serve_command(
     status = uvloop.run(_serve(broker))
     if status:
         raise typer.Exit(status)
+
+
+@app.command(name="password")
+def password_command(
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="The namespace the platform registers the broker in.")
+    ],
+    config_dir: Annotated[
+        Path | None,
+        typer.Option("--config-dir", help="Secret-like directory, a file per setting (BROKER_CONFIG_DIR)."),
+    ] = None,
+) -> None:
+    """Print the namespace's Basic password, derived from BROKER_PASSWORD as serve derives it."""
+    if NAMESPACE.fullmatch(namespace) is None:
+        fail(f"{namespace!r} cannot be a namespace's name", 2)
+    try:
+        settings = BrokerPasswordSettings.load(config_dir)
+    except ValidationError as error:
+        fail("\n".join(invalid_settings(error)), 2)
+    typer.echo(namespace_password(settings.password.get_secret_value(), namespace))
 
 
 async def _serve(broker: Broker) -> int:

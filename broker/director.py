@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from dataplane.control_plane import ControlPlaneClient, ControlPlaneCredentials
+from dataplane.control_plane import ControlPlane, ControlPlaneClient, ControlPlaneCredentials
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 _STATUS = "id status { condition reason message }"
@@ -38,10 +38,23 @@ INSTANCE_CREDENTIALS = f"query ($id: ID!) {{ result: bundleInstanceAuth(id: $id)
 REQUEST_DELETION = (
     f"mutation ($id: ID!) {{ result: requestBundleInstanceAuthDeletion(authID: $id) {{ {_STATUS} }} }}"
 )
+# The runtime's own instance auths of one bundle, with their context (a runtime sees only those requested for it):
+# what finds the instance auth of a request whose answer was lost. Paged over the runtime's applications.
+RUNTIME_INSTANCE_AUTHS = (
+    "query ($runtimeID: ID!, $bundleID: ID!, $after: PageCursor) "
+    "{ result: applicationsForRuntime(runtimeID: $runtimeID, first: 200, after: $after) "
+    f"{{ data {{ id bundle(id: $bundleID) {{ instanceAuths {{ {_STATUS} context }} }} }} "
+    "pageInfo { endCursor hasNextPage } } }"
+)
 
 
 class DirectorUnavailable(Exception):
-    """The Director could not be asked, or did not answer; the message says why."""
+    """The Director could not be asked, or did not answer; the message says why. ``maybe_done``: the request may
+    have reached the Director, which may have acted on it (a lost answer, not a refused connection)."""
+
+    def __init__(self, message: str, *, maybe_done: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_done = maybe_done
 
 
 class DirectorRefused(Exception):
@@ -82,6 +95,30 @@ class Director:
         """As ``instance_auth``, with the credentials as they are now (a renewal included)."""
         return await self._read(INSTANCE_CREDENTIALS, auth_id)
 
+    async def instance_auths_of(
+        self, application_id: str, bundle_id: str, context: Mapping[str, Any]
+    ) -> list[InstanceAuth]:
+        """The runtime's instance auths of the application's bundle whose context is ``context`` (those of a
+        request whose answer was lost); none when the application is no longer in the runtime's formations."""
+        runtime_id = (await self._connection_now())[0].runtime_id
+        if runtime_id is None:
+            raise DirectorUnavailable("the agent's management-plane.json names no runtime ID")
+        after: str | None = None
+        while True:
+            page = await self._call(
+                RUNTIME_INSTANCE_AUTHS, {"runtimeID": runtime_id, "bundleID": bundle_id, "after": after}
+            )
+            try:
+                for application in page["data"]:
+                    if application["id"] == application_id:
+                        auths = (application["bundle"] or {}).get("instanceAuths") or []
+                        return [_instance_auth(auth) for auth in auths if _context(auth) == context]
+                if not page["pageInfo"]["hasNextPage"]:
+                    return []
+                after = page["pageInfo"]["endCursor"]
+            except (KeyError, TypeError):
+                raise DirectorUnavailable("the Director's answer has no page of applications") from None
+
     async def delete_instance_auth(self, auth_id: str) -> None:
         """Done when the Director deleted it (or marked it UNUSED for the application to revoke) or has none."""
         try:
@@ -102,20 +139,30 @@ class Director:
     async def aclose(self) -> None:
         await self._connection.aclose()
 
-    async def _call(self, document: str, variables: dict[str, Any]) -> Any:
+    async def _connection_now(self) -> tuple[ControlPlane, httpx.AsyncClient]:
         connection = await self._connection.current()
         if connection is None:
             raise DirectorUnavailable(
-                f"the runtime's credentials cannot be used: {self._connection.credentials.problem}"
+                f"the runtime's credentials cannot be used: {self._connection.credentials.problem}",
+                maybe_done=False,
             )
-        plane, http = connection
+        return connection
+
+    async def _call(self, document: str, variables: dict[str, Any]) -> Any:
+        plane, http = await self._connection_now()
         if plane.director_url is None:
-            raise DirectorUnavailable("the agent's management-plane.json names no Director URL")
+            raise DirectorUnavailable(
+                "the agent's management-plane.json names no Director URL", maybe_done=False
+            )
         try:
             response = await http.post(plane.director_url, json={"query": document, "variables": variables})
         except (httpx.HTTPError, OSError) as error:  # ssl.SSLError is an OSError
             raise DirectorUnavailable(
-                f"the Director cannot be reached: {error or type(error).__name__}"
+                f"the Director cannot be reached: {error or type(error).__name__}",
+                # Not sent: no connection was made (a TLS handshake refused included).
+                maybe_done=not isinstance(
+                    error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+                ),
             ) from None
         try:
             answer = response.json()
@@ -131,6 +178,17 @@ class Director:
             code = str((first.get("extensions") or {}).get("code") or "UNKNOWN")
             raise DirectorRefused(code, str(first.get("message") or "the Director refused"))
         return (answer.get("data") or {}).get("result")
+
+
+def _context(auth: Any) -> Any:
+    """An instance auth's context: the Director's JSON scalar is JSON text."""
+    context = auth.get("context") if isinstance(auth, Mapping) else None
+    if isinstance(context, str):
+        try:
+            return json.loads(context)
+        except ValueError:
+            return None
+    return context
 
 
 def _instance_auth(result: Any) -> InstanceAuth:

@@ -11,22 +11,29 @@ the environment. What it would spare us is the request and response shapes, a fe
 Kyma's application broker is registered in a namespace when an ApplicationMapping is created there; this broker
 serves every namespace's catalog from one process at ``/<namespace>/v2/...``, so a platform registers
 ``<broker URL>/<namespace>`` as that namespace's broker. ``/v2/catalog`` without a namespace is answered 404 with
-that hint.
+that hint (to credentials valid for its first segment, as every path: an unauthenticated caller gets 401).
 
 Routes (under ``/<namespace>``): ``GET /v2/catalog``, ``PUT`` and ``DELETE /v2/service_instances/<id>`` and
 ``GET /v2/service_instances/<id>/last_operation`` (``broker.provisioning``), ``PUT``, ``GET`` and ``DELETE
 /v2/service_instances/<id>/service_bindings/<binding id>`` (``broker.binding``).
 
-Every request must carry Basic credentials (401 with ``WWW-Authenticate`` otherwise, before anything else is
-looked at) and ``X-Broker-API-Version`` 2.14 or a later 2.x (missing or any other version: 412 Precondition
-Failed, as the issue asks and most brokers answer; the spec allows 400 for a missing header too). Every error is the spec's body, ``{"error": <CamelCase code>, "description": ...}``.
+Every request must carry Basic credentials of the namespace its first path segment names (401 with
+``WWW-Authenticate`` otherwise, before anything else is looked at): the user name ``BROKER_USERNAME`` and the
+namespace's own password, ``namespace_password`` (the lowercase hex of HMAC-SHA256 keyed with ``BROKER_PASSWORD``
+over the namespace's name; ``compass-broker password --namespace NS`` prints it for the namespace's registration
+Secret). One shared password would let a namespace holding the registration Secret provision and bind the
+applications mapped into any other namespace. Hex, not base64url: it is safe unquoted in YAML, a shell and a URL.
+Every request must also carry ``X-Broker-API-Version`` 2.14 or a later 2.x (missing or any other version: 412
+Precondition Failed, as the issue asks and most brokers answer; the spec allows 400 for a missing header too).
+Every error is the spec's body, ``{"error": <CamelCase code>, "description": ...}``.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
-import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -53,19 +60,25 @@ VERSION_HEADER = "X-Broker-API-Version"
 MINIMUM_MINOR = 14  # of major version 2
 _VERSION = re.compile(r"(\d+)\.(\d+)")
 # A namespace's name is a DNS label (RFC 1123).
-_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 REALM = 'Basic realm="compass-broker"'
 
 
+def namespace_password(password: str, namespace: str) -> str:
+    """The password of one namespace's platform: derived, so the broker keeps one secret and a namespace's cannot
+    be turned into another's."""
+    return hmac.new(password.encode(), namespace.encode(), hashlib.sha256).hexdigest()
+
+
 class Guard:
-    """Authentication, then the version header, for every request (unknown paths included): an unauthenticated
-    caller learns nothing of the routes."""
+    """Authentication for the path's namespace, then the version header, for every request (unknown paths
+    included): an unauthenticated caller learns nothing of the routes."""
 
     def __init__(
         self, app: Callable[[Scope, Receive, Send], Awaitable[None]], *, username: str, password: str
     ) -> None:
         self.app = app
-        self._username, self._password = username.encode(), password.encode()
+        self._username, self._password = username.encode(), password
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,6 +94,8 @@ class Guard:
         await self.app(scope, receive, send)
 
     def _authenticate(self, request: Request) -> None:
+        # The segment the routes read as ``{namespace}`` (the same decoded path); none: nobody's credentials fit.
+        namespace = request.scope["path"].removeprefix("/").partition("/")[0]
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
         username, password = b"", b""
         if scheme.lower() == "basic":
@@ -88,15 +103,14 @@ class Guard:
                 username, _, password = base64.b64decode(encoded.strip(), validate=True).partition(b":")
             except ValueError:
                 username, password = b"", b""
+        expected = namespace_password(self._password, namespace).encode()
         # Both compared, whatever the first says: the time taken tells nothing about which was wrong.
-        matches = secrets.compare_digest(username, self._username) & secrets.compare_digest(
-            password, self._password
-        )
-        if not matches:
+        matches = hmac.compare_digest(username, self._username) & hmac.compare_digest(password, expected)
+        if not namespace or not matches:
             raise OSBError(
                 401,
                 "Unauthorized",
-                "Basic credentials of the platform are required",
+                "Basic credentials of the platform for this namespace are required",
                 {"WWW-Authenticate": REALM},
             )
 
@@ -206,7 +220,7 @@ def _binding_of(request: Request) -> tuple[str, str, str, str | None, str | None
 
 def _namespace(request: Request) -> str:
     namespace: str = request.path_params["namespace"]
-    if _NAMESPACE.fullmatch(namespace) is None:
+    if NAMESPACE.fullmatch(namespace) is None:
         raise OSBError(404, "NotFound", f"{namespace!r} cannot be a namespace's name")
     return namespace
 

@@ -12,9 +12,12 @@ time (a poll that asks the Director, a bind and an unbind included): another req
 busy with gets 422 ``ConcurrencyError``, another poll the state last known.
 
 The instance is written to disk before the Director is asked, and again with the instance auth's id once it
-answered. A broker stopped in between leaves an instance without an id: its ``last_operation`` is ``failed`` (the
-platform deprovisions it), and the instance auth the Director may have made is left to an operator (its
-``context`` names the namespace and the instance id).
+answered. An instance without that id (the Director's answer was lost: a read timeout after it committed, or the
+broker stopped in between) is kept, in progress (202 to the provision request), and its instance auth is found
+by the context the broker gave it (``{"namespace", "serviceInstanceID"}``, among the runtime's own instance auths
+of the bundle): ``last_operation`` adopts it, or says ``failed`` when the Director has none, and deprovisioning
+deletes what it finds. Only a request that cannot have reached the Director (no credentials, no connection)
+forgets the instance again (503).
 """
 
 from __future__ import annotations
@@ -43,10 +46,8 @@ _STATES: dict[str, State] = {
     "FAILED": "failed",
     "UNUSED": "failed",
 }
-NO_ANSWER_RECORDED = (
-    "the broker stopped before it recorded the Director's answer: "
-    "deprovision the instance and provision it again"
-)
+ANSWER_LOST = "the Director's answer to the request for credentials was lost: the next poll looks for them"
+NOT_CREATED = "the Director has no credentials for the instance: deprovision it and provision it again"
 
 
 class Provisioning:
@@ -95,7 +96,10 @@ class Provisioning:
         try:
             await self.store.put(instance)
             auth = await self._request(instance)
-            instance = _settled(replace(instance, auth_id=auth.id), auth)
+            if auth is None:
+                instance = instance.settled("in progress", ANSWER_LOST)
+            else:
+                instance = _settled(replace(instance, auth_id=auth.id), auth)
             await self.store.put(instance)
         finally:
             self._busy.discard(instance_id)
@@ -103,7 +107,7 @@ class Provisioning:
             "instance_provisioned",
             instance=instance_id,
             namespace=namespace,
-            auth=auth.id,
+            auth=instance.auth_id,
             state=instance.state,
         )
         if instance.state == "succeeded":
@@ -137,8 +141,13 @@ class Provisioning:
             raise OSBError(400, "MalformedRequest", f"instance {instance_id} is of another service or plan")
         with self.exclusive(instance_id):
             try:
-                if instance.auth_id is not None:
-                    await self.director.delete_instance_auth(instance.auth_id)
+                auth_ids = (
+                    [instance.auth_id]
+                    if instance.auth_id is not None
+                    else [auth.id for auth in await self._found(instance)]
+                )
+                for auth_id in auth_ids:
+                    await self.director.delete_instance_auth(auth_id)
             except DirectorRefused as refusal:
                 raise OSBError(502, "DeprovisioningRefused", f"the Director refused: {refusal}") from None
             except DirectorUnavailable as error:
@@ -147,7 +156,7 @@ class Provisioning:
             for binding in self.bindings.where(instance_id=instance_id):
                 await self.bindings.remove(binding.id)
             await self.store.remove(instance_id)
-        log.info("instance_deprovisioned", instance=instance_id, namespace=namespace, auth=instance.auth_id)
+        log.info("instance_deprovisioned", instance=instance_id, namespace=namespace, auth=auth_ids)
         return {}
 
     def _not_busy(self, instance_id: str) -> None:
@@ -189,36 +198,58 @@ class Provisioning:
         finally:
             self._busy.discard(instance_id)
 
-    async def _request(self, instance: Instance) -> InstanceAuth:
-        """The Director's instance auth for the instance; the instance forgotten again when there is none."""
-        context = {"namespace": instance.namespace, "serviceInstanceID": instance.id}
+    async def _request(self, instance: Instance) -> InstanceAuth | None:
+        """The Director's instance auth for the instance, or None when its answer was lost (the Director may have
+        made one); the instance forgotten again when the Director refused or was not reached."""
         try:
             return await self.director.request_instance_auth(
-                instance.plan_id, context=context, input_params=instance.parameters
+                instance.plan_id, context=_context(instance), input_params=instance.parameters
             )
         except DirectorRefused as refusal:
             await self.store.remove(instance.id)
             raise OSBError(400, "ProvisioningRefused", f"the Director refused: {refusal}") from None
         except DirectorUnavailable as error:
+            if error.maybe_done:
+                log.warning("instance_auth_answer_lost", instance=instance.id, reason=str(error))
+                return None
             await self.store.remove(instance.id)
             raise OSBError(503, "DirectorUnavailable", str(error)) from None
 
+    async def _found(self, instance: Instance) -> list[InstanceAuth]:
+        """The runtime's instance auths made for the instance (the answer to the request was lost)."""
+        return await self.director.instance_auths_of(
+            instance.service_id, instance.plan_id, _context(instance)
+        )
+
     async def _poll(self, instance: Instance) -> Instance:
-        """The instance as the Director's instance auth says now (saved once settled)."""
-        if instance.auth_id is None:
-            settled = instance.settled("failed", NO_ANSWER_RECORDED)
-        else:
-            try:
-                auth = await self.director.instance_auth(instance.auth_id)
-            except (DirectorUnavailable, DirectorRefused) as error:
-                return instance.settled("in progress", f"the Director cannot be asked now: {error}")
-            if auth is None:
-                settled = instance.settled("failed", "the Director no longer has the instance's credentials")
+        """The instance as the Director's instance auth says now (saved once settled or adopted)."""
+        try:
+            if instance.auth_id is None:
+                found = await self._found(instance)
+                auth = found[0] if found else None
+                if auth is not None:
+                    log.info("instance_auth_adopted", instance=instance.id, auth=auth.id)
+                    instance = replace(instance, auth_id=auth.id)
+                    await self.store.put(instance)
             else:
-                settled = _settled(instance, auth)
+                auth = await self.director.instance_auth(instance.auth_id)
+        except (DirectorUnavailable, DirectorRefused) as error:
+            return instance.settled("in progress", f"the Director cannot be asked now: {error}")
+        if auth is None:
+            gone = (
+                "the Director no longer has the instance's credentials" if instance.auth_id else NOT_CREATED
+            )
+            settled = instance.settled("failed", gone)
+        else:
+            settled = _settled(instance, auth)
         if settled.state != "in progress":
             await self.store.put(settled)
         return settled
+
+
+def _context(instance: Instance) -> dict[str, str]:
+    """The context the broker gives the instance's instance auth, by which a lost one is found again."""
+    return {"namespace": instance.namespace, "serviceInstanceID": instance.id}
 
 
 def _settled(instance: Instance, auth: InstanceAuth) -> Instance:

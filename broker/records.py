@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from dataplane.files import write_private_file
+from dataplane.files import sync_directory, write_private_file
 
 _SUFFIX = ".json"
 
@@ -65,8 +65,13 @@ class RecordStore(Generic[R]):
         self._records[record.id] = record
 
     async def remove(self, record_id: str) -> None:
-        await asyncio.to_thread(self._path(record_id).unlink, missing_ok=True)
+        """Off disk durably (a power loss must not bring a deprovisioned instance back), then from memory."""
+        await asyncio.to_thread(self._unlink, self._path(record_id))
         self._records.pop(record_id, None)
+
+    def _unlink(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        sync_directory(self.directory)
 
     def _path(self, record_id: str) -> Path:
         return self.directory / f"{self._prefix}{hashlib.sha256(record_id.encode()).hexdigest()}{_SUFFIX}"

@@ -14,7 +14,7 @@ from broker.osb import broker_app
 from broker.provisioning import Provisioning
 from broker.settings import BrokerSettings
 from dataplane.catalog.base import CatalogError
-from dataplane.catalog.sources import open_catalog_for, open_mappings_for
+from dataplane.catalog.sources import open_applications_for, open_mappings_for
 from dataplane.control_plane import ControlPlaneCredentials
 from dataplane.health import HealthApp
 from dataplane.serving import Listener
@@ -29,7 +29,8 @@ class Broker:
 
     def __init__(self, settings: BrokerSettings) -> None:
         self.settings = settings
-        self.applications = open_catalog_for(settings)
+        # Applications only: the broker hands out the Director's credentials, never the agent's Secrets.
+        self.applications = open_applications_for(settings)
         self.mappings = open_mappings_for(settings)
         self.instances = InstanceStore(settings.state_dir)
         self.binding_store = BindingStore(settings.state_dir)

@@ -10,16 +10,34 @@ the agent's default) unless told otherwise; its service instances and bindings l
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
 from dataplane.catalog.sources import CatalogSource
-from dataplane.names import DEFAULT_SECRET_NAMESPACE
 from dataplane.settings import DataplaneSettings, agent_state_dir_setting, beside, setting
 
 # Kyma's in-cluster address of the applications' event ingress (its central application connectivity validator),
 # as the agent's default gateway URL is Kyma's central application gateway.
 DEFAULT_EVENTS_URL = "http://central-application-connectivity-validator.kyma-system.svc.cluster.local:8080"
+
+
+def password_setting() -> Any:
+    return setting(
+        ...,
+        "BROKER_PASSWORD",
+        "The key of the platforms' Basic auth passwords: each namespace's is derived from it "
+        "(compass-broker password --namespace NS).",
+        min_length=1,
+    )
+
+
+class BrokerPasswordSettings(DataplaneSettings):
+    """What ``compass-broker password`` reads: the key alone, from where ``serve`` reads it."""
+
+    config_dir_variable = "BROKER_CONFIG_DIR"
+
+    password: SecretStr = password_setting()
 
 
 class BrokerSettings(DataplaneSettings):
@@ -51,11 +69,6 @@ class BrokerSettings(DataplaneSettings):
         "BROKER_EVENTS_URL",
         "The event ingress as the workloads reach it: a binding's EVENTS_URL is <this>/<application>/v1/events.",
     )
-    secret_namespace: str = setting(
-        DEFAULT_SECRET_NAMESPACE,
-        "BROKER_SECRET_NAMESPACE",
-        "Kubernetes source: namespace of the agent's Secrets.",
-    )
     kubeconfig: Path | None = setting(None, "BROKER_KUBECONFIG", "Kubernetes source: default in-cluster.")
     kube_context: str | None = setting(None, "BROKER_KUBE_CONTEXT", "Kubernetes source: kubeconfig context.")
     # Required: a platform (Kyma's Service Catalog, a ClusterServiceBroker) calls with Basic credentials. Declared after
@@ -63,6 +76,6 @@ class BrokerSettings(DataplaneSettings):
     username: SecretStr = setting(
         ..., "BROKER_USERNAME", "The platform's Basic auth user name.", min_length=1
     )
-    password: SecretStr = setting(..., "BROKER_PASSWORD", "The platform's Basic auth password.", min_length=1)
+    password: SecretStr = password_setting()
     log_level: str = setting("info", "BROKER_LOG_LEVEL", "debug, info, warning or error.")
     log_json: bool = setting(True, "BROKER_LOG_JSON", "JSON lines (false: console format).")

@@ -11,9 +11,11 @@ is not needed). No runtime-side process shares code with the agent: the file nam
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import ssl
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -126,7 +128,9 @@ class ControlPlaneCredentials:
         try:
             info = json.loads(path.read_bytes())
         except FileNotFoundError:
-            raise NotReady(f"no {MANAGEMENT_PLANE_FILE} in {self.state_dir}: the agent has not connected") from None
+            raise NotReady(
+                f"no {MANAGEMENT_PLANE_FILE} in {self.state_dir}: the agent has not connected"
+            ) from None
         except (OSError, ValueError) as error:
             raise NotReady(f"{path} cannot be read: {error}") from None
         url = info.get("directorUrl") if isinstance(info, dict) else None
@@ -147,28 +151,110 @@ class ControlPlaneCredentials:
         return tuple(signature)
 
 
+class _Counted(httpx.AsyncBaseTransport):
+    """A client's transport that counts the requests in flight (until their response is closed: read, or failed),
+    so a client replaced after a renewal is closed once its last request is done, not under it."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+        self._in_flight = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._in_flight += 1
+        self.idle.clear()
+        try:
+            response = await self._transport.handle_async_request(request)
+        except BaseException:
+            self._done()
+            raise
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Released(response.stream, self._done),
+            extensions=response.extensions,
+        )
+
+    def _done(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self.idle.set()
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+
+class _Released(httpx.AsyncByteStream):
+    """A response's body that tells its transport once, when closed, that the request is done."""
+
+    def __init__(
+        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, done: Callable[[], None]
+    ) -> None:
+        assert isinstance(stream, httpx.AsyncByteStream)  # noqa: S101 - an async transport's response
+        self._stream, self._done = stream, done
+        self._released = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            if not self._released:
+                self._released = True
+                self._done()
+
+
 class ControlPlaneClient:
     """An HTTP client presenting the runtime's certificate as the files hold it now: a new client once they
-    changed (the agent renewed the certificate), the old one closed."""
+    changed (the agent renewed the certificate); the replaced one is closed once no request uses it any more (a
+    request under way when a renewal is noticed completes on the client it started with)."""
 
     def __init__(self, credentials: ControlPlaneCredentials, timeout: float) -> None:
         self.credentials, self.timeout = credentials, timeout
         self._plane: ControlPlane | None = None
         self._http: httpx.AsyncClient | None = None
+        self._transport: _Counted | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
 
     async def current(self) -> tuple[ControlPlane, httpx.AsyncClient] | None:
         """The control plane and a client for it, or None (``credentials.problem`` says why)."""
         plane = self.credentials.current()
         if plane is not self._plane:
-            await self.aclose()
+            self._retire()
             self._plane = plane
             if plane is not None:
-                self._http = httpx.AsyncClient(verify=plane.context, timeout=self.timeout, trust_env=False)
+                self._transport = _Counted(httpx.AsyncHTTPTransport(verify=plane.context))
+                self._http = httpx.AsyncClient(
+                    transport=self._transport, timeout=self.timeout, trust_env=False
+                )
         if plane is None or self._http is None:
             return None
         return plane, self._http
 
+    def _retire(self) -> None:
+        if self._http is not None and self._transport is not None:
+            task = asyncio.create_task(_close_when_idle(self._http, self._transport))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+        self._plane = self._http = self._transport = None
+
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-        self._plane = self._http = None
+        """The current client and the replaced ones closed now (the process stops: their requests end too)."""
+        http = self._http
+        self._plane = self._http = self._transport = None
+        for task in list(self._retiring):
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
+        if http is not None:
+            await http.aclose()
+
+
+async def _close_when_idle(http: httpx.AsyncClient, transport: _Counted) -> None:
+    try:
+        await transport.idle.wait()
+    finally:
+        await http.aclose()

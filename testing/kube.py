@@ -2,8 +2,8 @@
 data plane's Kubernetes catalog and the event ingress's Kubernetes Subscriptions.
 
 It implements the few REST semantics those rely on, for Applications and CompassConnections (cluster-scoped
-custom resources), ValidatingWebhookConfigurations (cluster-scoped), Secrets, Subscriptions and
-ApplicationMappings (namespaced):
+custom resources), ValidatingWebhookConfigurations (cluster-scoped), Secrets, Subscriptions, ApplicationMappings
+and TokenRequests (namespaced):
 
 - GET one (404 when missing), LIST with ``labelSelector`` (``k=v``, ``k==v``, ``k!=v``, ``k``, ``!k``) and the
   collection's ``metadata.resourceVersion``; LIST and WATCH of a namespaced kind across all namespaces at
@@ -21,7 +21,7 @@ ApplicationMappings (namespaced):
   replaces the content and merges labels and annotations; ``fieldManager`` required) or
   ``application/merge-patch+json``;
 - DELETE (404 when missing);
-- the ``/status`` subresource of a kind that has one (Subscriptions, as their CRD): GET, and PUT or PATCH that
+- the ``/status`` subresource of a kind that has one (Subscriptions and TokenRequests, as their CRDs): GET, and PUT or PATCH that
   change the ``status`` and nothing else;
 - validating admission webhooks, as the API server calls them (testing/kube_admission.py): every write of an
   object, or of its status, that a stored ValidatingWebhookConfiguration's rules and object selector match is
@@ -79,6 +79,9 @@ KINDS: dict[tuple[str, str, str], Kind] = {
     ),
     ("applicationconnector.kyma-project.io", "v1alpha1", "applicationmappings"): Kind(
         "ApplicationMapping", "applicationconnector.kyma-project.io/v1alpha1", True
+    ),
+    ("applicationconnector.kyma-project.io", "v1alpha1", "tokenrequests"): Kind(
+        "TokenRequest", "applicationconnector.kyma-project.io/v1alpha1", True, status=True
     ),
     ("compass.kyma-project.io", "v1alpha1", "compassconnections"): Kind(
         "CompassConnection", "compass.kyma-project.io/v1alpha1", False

@@ -12,6 +12,7 @@ import yaml
 
 from agent.settings import AgentSettings
 from agent.tokenrequests.kubernetes import TokenRequestResource
+from broker.osb import namespace_password
 from broker.settings import BrokerSettings
 from dataplane.catalog.kubernetes import ApplicationMappingResource
 
@@ -145,15 +146,19 @@ def test_the_broker_mounts_the_agents_state_where_both_read_it_beside_the_agent(
     assert pod["securityContext"] == agent_deployment["spec"]["template"]["spec"]["securityContext"]
 
 
-def test_the_broker_reads_the_agents_secrets_in_the_agents_namespace(
-    shipped: Shipped, agent: Shipped
-) -> None:
-    settings, role = broker_settings(shipped), only(shipped, "Role")
+def test_the_broker_may_read_no_secrets(shipped: Shipped) -> None:
+    assert "Role" not in shipped
+    assert "RoleBinding" not in shipped
 
-    assert (
-        settings.secret_namespace == agent_settings(agent).secret_namespace == role["metadata"]["namespace"]
+
+def test_a_bindings_events_url_is_the_event_ingress_service(shipped: Shipped) -> None:
+    [events_service] = load(DEPLOY / "events" / "service.yaml")["Service"]
+    [port] = [item["port"] for item in events_service["spec"]["ports"] if item["name"] == "https"]
+    metadata = events_service["metadata"]
+
+    assert broker_settings(shipped).events_url == (
+        f"https://{metadata['name']}.{metadata['namespace']}.svc.cluster.local:{port}"
     )
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": READ_ONLY}]
 
 
 def test_the_broker_may_read_applications_and_mappings_everywhere_and_write_nothing(shipped: Shipped) -> None:
@@ -178,12 +183,14 @@ def test_the_roles_are_bound_to_the_brokers_service_account(shipped: Shipped) ->
     }
 
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
-    for binding, role in (("ClusterRoleBinding", "ClusterRole"), ("RoleBinding", "Role")):
-        assert only(shipped, binding)["subjects"] == [subject]
-        assert only(shipped, binding)["roleRef"]["name"] == only(shipped, role)["metadata"]["name"]
+    assert only(shipped, "ClusterRoleBinding")["subjects"] == [subject]
+    assert (
+        only(shipped, "ClusterRoleBinding")["roleRef"]["name"]
+        == only(shipped, "ClusterRole")["metadata"]["name"]
+    )
 
 
-def test_the_service_broker_example_calls_the_namespaces_broker_with_the_brokers_credentials(
+def test_the_service_broker_example_calls_the_namespaces_broker_with_the_namespaces_credentials(
     shipped: Shipped,
 ) -> None:
     registration, service = only(shipped, "ServiceBroker"), only(shipped, "Service")
@@ -199,9 +206,8 @@ def test_the_service_broker_example_calls_the_namespaces_broker_with_the_brokers
         secret_value(shipped, namespace, {**reference, "key": "username"})
         == settings.username.get_secret_value()
     )
-    assert (
-        secret_value(shipped, namespace, {**reference, "key": "password"})
-        == settings.password.get_secret_value()
+    assert secret_value(shipped, namespace, {**reference, "key": "password"}) == namespace_password(
+        settings.password.get_secret_value(), namespace
     )
 
 

@@ -184,7 +184,8 @@ class Informed:
 
     async def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(informer.run(), name=f"informer-{informer.kind}") for informer in self._informers
+            asyncio.create_task(informer.run(), name=f"informer-{informer.kind}")
+            for informer in self._informers
         ]
 
     async def stop(self) -> None:
@@ -202,19 +203,26 @@ class Informed:
 
 
 class KubernetesCatalog(Informed):
-    def __init__(self, client: AsyncClient, *, secret_namespace: str) -> None:
+    """The Applications, and the Secrets of ``secret_namespace``; without one, Applications only (a reader that
+    needs no credentials, the broker, then neither caches Secrets nor needs the right to read them)."""
+
+    def __init__(self, client: AsyncClient, *, secret_namespace: str | None) -> None:
         self.secret_namespace = secret_namespace
         self._applications = Informer(
             client, ApplicationResource, namespace=None, convert=application_from_manifest
         )
-        self._secrets = Informer(
-            client, Secret, namespace=secret_namespace, convert=secret_data_from_manifest
-        )
-        super().__init__(client, self._applications, self._secrets)
+        informers: list[Informer[Any]] = [self._applications]
+        self._secrets: Informer[SecretData] | None = None
+        if secret_namespace is not None:
+            self._secrets = Informer(
+                client, Secret, namespace=secret_namespace, convert=secret_data_from_manifest
+            )
+            informers.append(self._secrets)
+        super().__init__(client, *informers)
 
     @classmethod
     def from_config(
-        cls, *, kubeconfig: Path | None = None, context: str | None = None, secret_namespace: str
+        cls, *, kubeconfig: Path | None = None, context: str | None = None, secret_namespace: str | None
     ) -> KubernetesCatalog:
         try:
             config = kube_config(kubeconfig, context)
@@ -226,7 +234,7 @@ class KubernetesCatalog(Informed):
         return self._applications.get(name)
 
     def secret(self, name: str) -> SecretData | None:
-        return self._secrets.get(name)
+        return None if self._secrets is None else self._secrets.get(name)
 
 
 class KubernetesMappings(Informed):

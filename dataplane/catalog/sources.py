@@ -12,8 +12,8 @@ from dataplane.catalog.kubernetes import KubernetesCatalog, KubernetesMappings
 CatalogSource = Literal["directory", "kubernetes"]
 
 
-class CatalogSettings(Protocol):
-    """What a command's settings say about where its catalog comes from."""
+class SourceSettings(Protocol):
+    """What a command's settings say about where its Applications and ApplicationMappings come from."""
 
     @property
     def source(self) -> CatalogSource: ...
@@ -22,25 +22,29 @@ class CatalogSettings(Protocol):
     def manifest_dir(self) -> Path: ...
 
     @property
-    def secret_namespace(self) -> str: ...
-
-    @property
     def kubeconfig(self) -> Path | None: ...
 
     @property
     def kube_context(self) -> str | None: ...
 
 
+class CatalogSettings(SourceSettings, Protocol):
+    """And where the Secrets the catalog holds come from."""
+
+    @property
+    def secret_namespace(self) -> str: ...
+
+
 def open_catalog(
     source: CatalogSource,
     *,
     manifest_dir: Path,
-    secret_namespace: str,
+    secret_namespace: str | None,
     kubeconfig: Path | None,
     kube_context: str | None,
 ) -> Catalog:
     """Not started yet: the caller starts and stops it with its own lifetime. ``CatalogError`` when the
-    Kubernetes configuration is unusable."""
+    Kubernetes configuration is unusable. ``secret_namespace`` None: Kubernetes Applications only, no Secrets."""
     match source:
         case "directory":
             return DirectoryCatalog(manifest_dir)
@@ -63,12 +67,26 @@ def open_catalog_for(settings: CatalogSettings) -> Catalog:
     )
 
 
-def open_mappings_for(settings: CatalogSettings) -> ApplicationMappings:
+def open_applications_for(settings: SourceSettings) -> Catalog:
+    """``open_catalog`` without Secrets (with Kubernetes, no Secret informer: nothing to cache or be allowed), for
+    a reader of the Applications alone."""
+    return open_catalog(
+        settings.source,
+        manifest_dir=settings.manifest_dir,
+        secret_namespace=None,
+        kubeconfig=settings.kubeconfig,
+        kube_context=settings.kube_context,
+    )
+
+
+def open_mappings_for(settings: SourceSettings) -> ApplicationMappings:
     """The ApplicationMappings from the settings' source, not started yet (``CatalogError`` as ``open_catalog``)."""
     match settings.source:
         case "directory":
             return DirectoryMappings(settings.manifest_dir)
         case "kubernetes":
-            return KubernetesMappings.from_config(kubeconfig=settings.kubeconfig, context=settings.kube_context)
+            return KubernetesMappings.from_config(
+                kubeconfig=settings.kubeconfig, context=settings.kube_context
+            )
         case _:
             raise ValueError(f"unknown catalog source {settings.source!r}: directory or kubernetes")

@@ -5,11 +5,14 @@ for the module; each test offers an application of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,6 +36,7 @@ BUNDLE_ID = (
 SET = """
 mutation ($id: ID!, $in: BundleInstanceAuthSetInput!) { result: setBundleInstanceAuth(authID: $id, in: $in) { id } }
 """
+DELETE_AUTH = "mutation ($id: ID!) { result: deleteBundleInstanceAuth(authID: $id) { id } }"
 HEADER = ("X-Region", "eu-1")
 
 
@@ -316,6 +320,24 @@ async def test_the_same_binding_id_for_another_instance_conflicts(runtime: Runti
     assert other.json()["error"] == "Conflict"
 
 
+async def test_concurrent_binds_of_one_id_on_two_instances_answer_201_once(runtime: Runtime) -> None:
+    offered = await runtime.offer(auth=basic_auth("shop", "default-secret"))
+    instances, binding = (
+        [await runtime.provisioned(offered), await runtime.provisioned(offered)],
+        str(uuid.uuid4()),
+    )
+
+    answers = await asyncio.gather(
+        *(
+            asyncio.to_thread(runtime.broker.bind, NAMESPACE, instance, binding, offered.request())
+            for instance in instances
+        )
+    )
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses in ([201, 409], [201, 422]), [answer.text for answer in answers]
+
+
 async def test_binding_an_instance_the_broker_does_not_have_is_a_bad_request(runtime: Runtime) -> None:
     offered = await runtime.offer(auth=basic_auth("shop", "default-secret"))
 
@@ -416,3 +438,63 @@ async def test_a_binding_survives_a_restart_of_the_broker(runtime: Runtime) -> N
     await runtime.broker.process.restart()
 
     assert runtime.broker.fetch_binding(NAMESPACE, bound.instance, bound.binding).json() == bound.answer
+
+
+async def answer_lost(runtime: Runtime, instance: str) -> None:
+    """The broker restarted with the instance as a broker whose request's answer was lost keeps it: in progress,
+    without the instance auth's id."""
+    runtime.broker.process.stop()
+    path = Path(runtime.broker.process.env["BROKER_STATE_DIR"]) / (
+        f"instance-{hashlib.sha256(instance.encode()).hexdigest()}.json"
+    )
+    record = json.loads(path.read_bytes())
+    path.write_text(json.dumps({**record, "auth_id": None, "state": "in progress"}))
+    await runtime.broker.process.restart()
+
+
+async def test_an_instance_whose_answer_was_lost_adopts_its_instance_auth_by_its_context(
+    runtime: Runtime,
+) -> None:
+    offered = await runtime.offer()
+    instance = str(uuid.uuid4())
+    assert runtime.broker.provision(NAMESPACE, instance, offered.request()).status_code == 202
+    await answer_lost(runtime, instance)
+
+    pending = runtime.broker.last_operation(NAMESPACE, instance).json()
+    await runtime.set_credentials(offered, basic_auth("issued", "per-instance"))
+
+    assert pending["state"] == "in progress"
+    assert runtime.broker.last_operation(NAMESPACE, instance).json() == {"state": "succeeded"}
+    bound = runtime.broker.bind(NAMESPACE, instance, str(uuid.uuid4()), offered.request())
+    assert bound.json()["credentials"]["CONFIGURATION"]["credentials"]["username"] == "issued"
+
+
+async def test_deprovisioning_an_instance_whose_answer_was_lost_deletes_its_instance_auth(
+    runtime: Runtime,
+) -> None:
+    offered = await runtime.offer()
+    instance = str(uuid.uuid4())
+    assert runtime.broker.provision(NAMESPACE, instance, offered.request()).status_code == 202
+    await answer_lost(runtime, instance)
+
+    deleted = runtime.broker.deprovision(NAMESPACE, instance, **offered.ids())
+
+    assert (deleted.status_code, deleted.json()) == (200, {})
+    answer = await runtime.landscape.operator.query(BUNDLE_ID, {"id": offered.application_id})
+    assert not answer["result"]["bundles"]["data"][0]["instanceAuths"]
+
+
+async def test_an_instance_whose_answer_was_lost_fails_when_the_director_made_no_instance_auth(
+    runtime: Runtime,
+) -> None:
+    offered = await runtime.offer()
+    instance = str(uuid.uuid4())
+    assert runtime.broker.provision(NAMESPACE, instance, offered.request()).status_code == 202
+    # The Director's instance auth gone behind the broker's back (as if it had never been made).
+    await runtime.landscape.operator.query(DELETE_AUTH, {"id": await runtime.instance_auth_id(offered)})
+    await answer_lost(runtime, instance)
+
+    answer = runtime.broker.last_operation(NAMESPACE, instance).json()
+
+    assert answer["state"] == "failed"
+    assert "has no credentials" in answer["description"]

@@ -1,6 +1,6 @@
 """The served broker reading Applications and ApplicationMappings from the Kubernetes API (the stand-in of
-testing/kube.py): ready once both are listed, and its catalog follows a mapping's creation and deletion as their
-watch events arrive."""
+testing/kube.py): ready once both are listed, its catalog follows a mapping's creation and deletion as their watch
+events arrive, and it never asks for Secrets."""
 
 from __future__ import annotations
 
@@ -55,3 +55,16 @@ def test_a_mapping_created_and_deleted_in_kubernetes_is_offered_then_withdrawn(
 
     kube_api.remove_object("ApplicationMapping", "shop", namespace="production")
     wait_until_blocking(lambda: _offered(kube_broker, "production") == [], seconds=30, what="the withdrawal")
+
+
+def test_the_broker_reads_no_secrets_from_kubernetes(
+    kube_broker: ServedBroker, kube_api: FakeKubeApi
+) -> None:
+    kube_api.put_object(shop_application())
+    kube_api.put_object(mapping("shop", "production"))
+    wait_until_blocking(
+        lambda: _offered(kube_broker, "production") == [SHOP_ID], seconds=30, what="the offering"
+    )
+
+    assert [request.path for request in kube_api.requests if "secrets" in request.path] == []
+    assert any("applications" in request.path for request in kube_api.requests)

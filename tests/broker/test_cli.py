@@ -47,3 +47,17 @@ def test_an_unusable_kubernetes_configuration_is_one_line_and_exit_1(tmp_path: P
     assert served.returncode == 1
     assert served.stderr.startswith("cannot start: no usable Kubernetes configuration")
     assert "Traceback" not in served.stderr
+
+
+def test_password_without_the_key_exits_2_naming_it() -> None:
+    printed = compass_broker("password", "--namespace", "production")
+
+    assert printed.returncode == 2
+    assert printed.stderr == "invalid setting BROKER_PASSWORD: Field required\n"
+
+
+def test_password_of_a_name_that_cannot_be_a_namespace_exits_2() -> None:
+    printed = compass_broker("password", "--namespace", "Not_A_Namespace", BROKER_PASSWORD="key")
+
+    assert printed.returncode == 2
+    assert "cannot be a namespace's name" in printed.stderr

@@ -4,6 +4,7 @@ cannot reach, and a second operation on an instance while one is in progress."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -89,7 +90,7 @@ def test_a_body_that_is_not_json_is_malformed(offered: ServedBroker) -> None:
     answer = httpx.put(
         f"{offered.url}/{NAMESPACE}/v2/service_instances/{instance_id()}?accepts_incomplete=true",
         content=b"{not json",
-        **offered.request_options(),
+        **offered.request_options(NAMESPACE),
     )
 
     assert answer.status_code == 400
@@ -116,6 +117,29 @@ def test_without_the_agents_credentials_the_director_is_unavailable_and_nothing_
     assert answer.json()["error"] == "DirectorUnavailable"
     assert "the agent has not connected" in answer.json()["description"]
     assert offered.last_operation(NAMESPACE, instance).status_code == 404
+
+
+def test_an_answer_lost_after_the_request_reached_the_director_keeps_the_instance_in_progress(
+    offered: ServedBroker, agent_state: Path, tmp_path: Path
+) -> None:
+    instance = instance_id()
+    with ControlPlaneStandIn(tmp_path / "control-plane") as director:
+        write_agent_state(
+            agent_state, director.issue("runtime-1"), director.ca_pem, f"{director.base_url}/director/graphql"
+        )
+        director.answer(502)  # after the Director may have committed: the outcome is unknown
+
+        answer = offered.provision(NAMESPACE, instance, orders())
+        polled = offered.last_operation(NAMESPACE, instance).json()
+        # The credentials gone: the broker's next call closes its client, so the stand-in's TLS connection ends.
+        shutil.rmtree(agent_state)
+        agent_state.mkdir()
+        offered.last_operation(NAMESPACE, instance)
+
+    assert answer.status_code == 202
+    assert "operation" in answer.json()
+    assert polled["state"] == "in progress"
+    assert [request.status for request in director.received][:1] == [502]
 
 
 def test_deprovisioning_an_instance_the_broker_does_not_have_is_gone(broker: ServedBroker) -> None:

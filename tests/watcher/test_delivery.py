@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from dataplane.control_plane import ControlPlaneCredentials
+from dataplane.control_plane import ControlPlaneClient, ControlPlaneCredentials
 from testing.control_plane import ClientCredentials, ControlPlaneStandIn, write_agent_state
 from testing.waiting import wait_until, wait_until_blocking
 from testing.watcher import ServedWatcher
@@ -138,7 +138,9 @@ async def test_a_refused_certificate_is_retried_and_the_renewed_one_is_used_once
     assert running.spool.depth == 1
 
     renewed = control_plane.issue(RUNTIME_CN)
-    write_agent_state(agent_state_dir, renewed, control_plane.ca_pem, f"{control_plane.base_url}/director/graphql")
+    write_agent_state(
+        agent_state_dir, renewed, control_plane.ca_pem, f"{control_plane.base_url}/director/graphql"
+    )
 
     assert await delivered(control_plane, 1) == bodies("a")
     assert {request.status for request in control_plane.received[:-1]} == {403}
@@ -190,7 +192,11 @@ async def test_credentials_the_agent_writes_are_used_without_waiting_out_a_long_
 
 @pytest.mark.parametrize(
     "director_url",
-    ["https://[::1/director/graphql", "https://127.0.0.1:http/director/graphql", "https://127.0.0.1:65536/director"],
+    [
+        "https://[::1/director/graphql",
+        "https://127.0.0.1:http/director/graphql",
+        "https://127.0.0.1:65536/director",
+    ],
 )
 async def test_a_director_url_that_is_no_url_leaves_delivery_waiting_for_the_agent_to_fix_it(
     director_url: str,
@@ -222,7 +228,9 @@ async def test_the_configured_control_plane_url_wins_over_the_agents_director_ur
     runtime_credentials: ClientCredentials,
 ) -> None:
     state_dir = tmp_path / "agent-elsewhere"
-    write_agent_state(state_dir, runtime_credentials, control_plane.ca_pem, "https://127.0.0.1:9/director/graphql")
+    write_agent_state(
+        state_dir, runtime_credentials, control_plane.ca_pem, "https://127.0.0.1:9/director/graphql"
+    )
     running = await start_deliverer(state_dir=state_dir, control_plane_url=f"{control_plane.base_url}/")
 
     await running.append("a")
@@ -262,7 +270,9 @@ async def test_events_are_taken_by_a_real_server_and_listed_on_the_runtime(
     state_dir = tmp_path / "connected-agent"
     write_agent_state(
         state_dir,
-        ClientCredentials(runtime.credentials.chain_file.read_bytes(), runtime.credentials.key_file.read_bytes()),
+        ClientCredentials(
+            runtime.credentials.chain_file.read_bytes(), runtime.credentials.key_file.read_bytes()
+        ),
         compass.ca.ca_pem.encode(),
         f"{compass.server.https_url}/director/graphql",
     )
@@ -301,7 +311,9 @@ def served_metric(watcher: ServedWatcher, sample: str) -> float:
 
 def application_body(name: str) -> bytes:
     """The v2 body of an event about the (cluster-scoped) Application ``name``."""
-    return WatchEvent(MODULE, "", name, "applicationconnector.kyma-project.io", "v1alpha1", "Application").body()
+    return WatchEvent(
+        MODULE, "", name, "applicationconnector.kyma-project.io", "v1alpha1", "Application"
+    ).body()
 
 
 FAST_RETRY = {"retry_seconds": "0.05", "retry_cap_seconds": "0.2"}
@@ -326,7 +338,9 @@ def test_an_event_admitted_while_the_control_plane_is_down_is_delivered_after_a_
     control_plane.start()
     watcher_factory(directory=directory, **FAST_RETRY)
 
-    wait_until_blocking(lambda: len(control_plane.delivered) >= 1, what="the event delivered after the restart")
+    wait_until_blocking(
+        lambda: len(control_plane.delivered) >= 1, what="the event delivered after the restart"
+    )
     assert [request.body for request in control_plane.delivered] == [application_body("shop")]
 
 
@@ -358,7 +372,9 @@ def test_a_configured_control_plane_url_must_be_https(agent_state_dir: Path, url
 def test_a_director_url_that_is_not_https_leaves_the_credentials_not_ready(
     tmp_path: Path, control_plane: ControlPlaneStandIn, runtime_credentials: ClientCredentials
 ) -> None:
-    write_agent_state(tmp_path, runtime_credentials, control_plane.ca_pem, "http://127.0.0.1:8080/director/graphql")
+    write_agent_state(
+        tmp_path, runtime_credentials, control_plane.ca_pem, "http://127.0.0.1:8080/director/graphql"
+    )
     credentials = ControlPlaneCredentials(tmp_path)
 
     assert credentials.current() is None
@@ -379,3 +395,26 @@ def test_a_key_that_is_not_the_certificates_is_not_used_until_the_pair_matches_a
     assert plane is not None
     assert plane.base_url == control_plane.base_url
     assert plane.runtime_id == "runtime-1"
+
+
+async def test_a_client_replaced_after_a_renewal_is_closed_only_once_its_request_is_done(
+    control_plane: ControlPlaneStandIn, agent_state_dir: Path
+) -> None:
+    connection = ControlPlaneClient(ControlPlaneCredentials(agent_state_dir), timeout=10)
+    current = await connection.current()
+    assert current is not None
+    plane, old = current
+    async with old.stream("POST", f"{plane.base_url}/v2/{MODULE}/event", content=b"{}") as response:
+        renewed = control_plane.issue(RUNTIME_CN)
+        write_agent_state(
+            agent_state_dir, renewed, control_plane.ca_pem, f"{control_plane.base_url}/director/graphql"
+        )
+        replaced = await connection.current()
+        assert replaced is not None and replaced[1] is not old
+
+        await response.aread()  # the old client still serves the request it started
+
+        assert response.status_code == 200
+        assert not old.is_closed
+    await wait_until(lambda: old.is_closed, what="the replaced client closed")
+    await connection.aclose()
