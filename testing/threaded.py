@@ -18,7 +18,25 @@ from testing.waiting import wait_until_blocking
 START_SECONDS = 10.0
 
 
-class ThreadedServer:
+class StartStop(ABC):
+    """A stand-in used as a ``with`` block: ``start()`` before it, ``stop()`` after it however it ends."""
+
+    @abstractmethod
+    def start(self) -> Self: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class ThreadedServer(StartStop):
     def __init__(self, app: Any, *, port: int = 0, **config: Any) -> None:
         """``port``: 0 for one the kernel picks, or a given one (a server started again where it was);
         ``config``: uvicorn.Config's options beyond the defaults here (no lifespan, no logging setup)."""
@@ -48,14 +66,6 @@ class ThreadedServer:
         self.socket.close()
         assert not self.thread.is_alive(), "uvicorn did not shut down"
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
 
 Message = MutableMapping[str, Any]
 
@@ -75,7 +85,7 @@ async def answer_empty(send: Callable[[Message], Awaitable[None]], status: int) 
     await send({"type": "http.response.body", "body": b""})
 
 
-class RestartableServer(ABC):
+class RestartableServer(StartStop):
     """A stand-in that ``stop()`` and ``start()`` again serve on the SAME port, so the URL a component under test
     holds stays right while it is down. Subclasses give the ASGI app and uvicorn options (``_options``)."""
 
@@ -107,11 +117,3 @@ class RestartableServer(ABC):
         if self._server is not None:
             self._server.stop()
             self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()

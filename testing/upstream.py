@@ -46,7 +46,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote_plus
 
@@ -56,7 +55,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from testing.threaded import ThreadedServer
+from testing.threaded import StartStop, ThreadedServer
 from testing.tls import StandInTLS
 from tlsext import TLSHttpToolsProtocol
 
@@ -143,7 +142,7 @@ class _Knobs:
 Endpoint = Callable[[Request, Recorded], Awaitable[Response]]
 
 
-class UpstreamStandIn(_Knobs):
+class UpstreamStandIn(_Knobs, StartStop):
     def __init__(self, tls: StandInTLS | None = None, *, client_ca_file: Path | None = None) -> None:
         """HTTP always; HTTPS with ``tls``; and mTLS (client certificates of ``client_ca_file`` required)."""
         super().__init__()
@@ -180,14 +179,6 @@ class UpstreamStandIn(_Knobs):
         self._released.set()  # slow requests end, so the servers can
         for server in self._servers.values():
             server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def http_url(self) -> str:

@@ -16,7 +16,14 @@ from testing.control_plane import ClientCredentials, ControlPlaneStandIn, write_
 from testing.waiting import wait_until, wait_until_blocking
 from testing.watcher import ServedWatcher
 from tests.connector.support import Harness
-from tests.watcher.conftest import MODULE, RUNTIME_CN, StartDeliverer, StartWatcher, watch_event
+from tests.watcher.conftest import (
+    MODULE,
+    RUNTIME_CN,
+    StartDeliverer,
+    StartWatcher,
+    connected_agent_state,
+    watch_event,
+)
 from tests.watcher.test_admission import admission_review, application
 from watcher.events import WatchEvent
 from watcher.settings import WatcherSettings
@@ -146,48 +153,27 @@ async def test_a_refused_certificate_is_retried_and_the_renewed_one_is_used_once
     assert {request.status for request in control_plane.received[:-1]} == {403}
 
 
-async def test_without_the_agents_credentials_nothing_is_sent_until_the_agent_wrote_them(
+async def test_without_the_agents_credentials_nothing_is_sent_and_once_written_they_are_used_at_once(
     tmp_path: Path,
     control_plane: ControlPlaneStandIn,
     start_deliverer: StartDeliverer,
     runtime_credentials: ClientCredentials,
 ) -> None:
-    state_dir = tmp_path / "not-yet-connected"
-    before = failures("not_ready")
-    running = await start_deliverer(state_dir=state_dir)
-
-    await running.append("a")
-    await wait_until(lambda: failures("not_ready") - before >= 2, what="two attempts without credentials")
-    assert running.deliverer.credentials.problem is not None
-    assert control_plane.received == []
-
-    write_agent_state(
-        state_dir, runtime_credentials, control_plane.ca_pem, f"{control_plane.base_url}/director/graphql"
-    )
-    assert await delivered(control_plane, 1) == bodies("a")
-    assert running.deliverer.credentials.problem is None
-
-
-async def test_credentials_the_agent_writes_are_used_without_waiting_out_a_long_backoff(
-    tmp_path: Path,
-    control_plane: ControlPlaneStandIn,
-    start_deliverer: StartDeliverer,
-    runtime_credentials: ClientCredentials,
-) -> None:
-    # given: a backoff of minutes (the first wait alone is at least 30 s), grown while the agent had not connected
+    # given: a backoff of minutes (its first wait alone at least 30 s) while the agent has not connected
     state_dir = tmp_path / "not-yet-connected"
     before = failures("not_ready")
     running = await start_deliverer(state_dir=state_dir, retry_seconds=60.0, retry_cap_seconds=600.0)
     await running.append("a")
     await wait_until(lambda: failures("not_ready") - before >= 2, what="two attempts without credentials")
+    assert running.deliverer.credentials.problem is not None
+    assert control_plane.received == []
 
     # when
-    write_agent_state(
-        state_dir, runtime_credentials, control_plane.ca_pem, f"{control_plane.base_url}/director/graphql"
-    )
+    connected_agent_state(state_dir, control_plane, runtime_credentials)
 
-    # then: delivered within the default patience of wait_until, far below the backoff
+    # then: delivered within wait_until's default patience, far below the backoff
     assert await delivered(control_plane, 1) == bodies("a")
+    assert running.deliverer.credentials.problem is None
 
 
 @pytest.mark.parametrize(
