@@ -30,6 +30,7 @@ from agent.errors import DirectorError, SyncFailed
 from agent.queries import (
     APPLICATIONS_FOR_RUNTIME,
     MARK_CONNECTED,
+    REQUEST_APPLICATION_TOKEN,
     RUNTIME_LABELS,
     RUNTIME_STATUS,
     SET_RUNTIME_LABEL,
@@ -204,6 +205,16 @@ class DirectorClient:
         variables = {"runtimeID": runtime_id, "name": runtime["name"], "description": runtime.get("description")}
         self._data(await self._post(MARK_CONNECTED, variables, {}, DirectorError), DirectorError)
         return True
+
+    async def request_application_token(self, application_id: str) -> dict[str, Any]:
+        """A one-time token of an application in this runtime's formations (``token``, ``connectorURL``,
+        ``legacyConnectorURL``, ``expiresAt``); DirectorError (code ``FORBIDDEN``) for any other application."""
+        variables = {"applicationID": application_id}
+        response = await self._post(REQUEST_APPLICATION_TOKEN, variables, {}, DirectorError)
+        token = self._data(response, DirectorError).get("result")
+        if not isinstance(token, dict):
+            raise DirectorError("the Director answered no token")
+        return token
 
     async def watchers(self) -> list[Watcher] | None:
         """The watchers whose webhooks this runtime keeps; None from a Director without the field (Compass's).

@@ -1,4 +1,5 @@
-"""The agent's loop: ensure connected (renew when due) → sync once → runtime labels → status → sleep.
+"""The agent's loop: ensure connected (renew when due) → sync once → runtime labels → status → TokenRequests
+(``agent.tokenrequests``: filled after each successful sync; a new one cuts the wait short) → sleep.
 
 One iteration is ``Agent.run_once``; ``Agent.run`` repeats it every ``AGENT_SYNC_PERIOD`` seconds ±20 % until
 stopped, waiting a capped exponential backoff instead while no connection can be made. With ``AGENT_PUSH`` it also
@@ -47,7 +48,9 @@ from agent.sinks import make_sink
 from agent.sinks.base import WEBHOOK_CONFIGURATION_KIND, Manifest, Sink
 from agent.state import CredentialStore
 from agent.status import CompassConnection, ConnectionRecord, ConnectionState
-from agent.sync import SyncResult, synchronize
+from agent.sync import LastCompare, SyncResult, synchronize
+from agent.tokenrequests import TokenRequests, TokenRequestStore
+from agent.tokenrequests import make_store as token_request_store
 from agent.watchers import webhook_configuration
 
 log = structlog.get_logger(__name__)
@@ -116,6 +119,7 @@ class Agent:
         rng: random.Random | None = None,
         reload_settings: Callable[[], AgentSettings] | None = None,
         director_factory: DirectorFactory = default_director,
+        token_requests: TokenRequestStore | None = None,
     ) -> None:
         settings.require_connection_settings()
         self.settings = settings
@@ -139,12 +143,19 @@ class Agent:
         self._nudged = asyncio.Event()
         self._push: ChangeSubscription | None = None
         self._watchers_note: str | None = None  # why no webhook configuration is kept, as last logged
+        self._last_compare = LastCompare()  # lets an unchanged sync skip rendering and comparing
+        # TokenRequests (agent.tokenrequests): filled after each sync; a new one nudges the loop.
+        self._owns_token_requests = token_requests is None
+        store = token_requests or (token_request_store(settings) if settings.token_requests else None)
+        self.token_requests = TokenRequests(store, clock=clock) if store is not None else None
 
     async def aclose(self) -> None:
         await self._stop_push()
         await self._close_director()
         if self._owns_sink:
             await close_sink(self.sink)
+        if self.token_requests is not None and self._owns_token_requests:
+            await self.token_requests.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -220,6 +231,8 @@ class Agent:
         if not maintenance.failed:
             record.state = state
         await self.records.save(record)
+        if self.token_requests is not None:
+            await self.token_requests.reconcile(director)
         plan = result.plan
         log.info(
             "synchronized",
@@ -268,6 +281,7 @@ class Agent:
             secret_namespace=self.settings.secret_namespace,
             also=also,
             kinds=kinds,
+            last_compare=self._last_compare,
         )
 
     async def _webhook_configuration(self, director: DirectorClient) -> Manifest | None:
@@ -307,7 +321,9 @@ class Agent:
         if connection.store.save_management_plane(
             connection.runtime_id, connection.director_url, connection.connector_url
         ):
-            log.info("management_plane_written", runtime_id=self.runtime_id, director_url=connection.director_url)
+            log.info(
+                "management_plane_written", runtime_id=self.runtime_id, director_url=connection.director_url
+            )
 
     async def _update_labels(self, director: DirectorClient, result: SyncResult) -> str | None:
         """Sets runtime_eventServiceUrl / runtime_consoleUrl where they differ from the runtime's labels."""
@@ -398,9 +414,18 @@ class Agent:
             self._push = ChangeSubscription(
                 self._nudged.set, runtime_id=self.runtime_id, timeout=self.settings.http_timeout, rng=self.rng
             )
+        following = (
+            asyncio.ensure_future(self.token_requests.follow(self._nudged.set))
+            if self.token_requests is not None
+            else None
+        )
         try:
             await self._iterate(stop)
         finally:
+            if following is not None:
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
             await self._stop_push()
         log.info("agent_stopped", runtime_id=self.runtime_id)
 

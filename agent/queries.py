@@ -79,6 +79,16 @@ query {
 }
 """
 
+# A one-time token of an application in the runtime's formations, for a TokenRequest (agent.tokenrequests); the
+# Director's own operation for runtimes (Compass has none: Kyma 1.x asked its runtime's Connector Service).
+REQUEST_APPLICATION_TOKEN = """
+mutation ($applicationID: ID!) {
+  result: requestOneTimeTokenForApplicationFromRuntime(id: $applicationID) {
+    token connectorURL legacyConnectorURL expiresAt
+  }
+}
+"""
+
 ALL_DOCUMENTS: dict[str, str] = {
     "APPLICATIONS_FOR_RUNTIME": APPLICATIONS_FOR_RUNTIME,
     "RUNTIME_LABELS": RUNTIME_LABELS,
@@ -86,4 +96,5 @@ ALL_DOCUMENTS: dict[str, str] = {
     "RUNTIME_STATUS": RUNTIME_STATUS,
     "MARK_CONNECTED": MARK_CONNECTED,
     "WATCHERS": WATCHERS,
+    "REQUEST_APPLICATION_TOKEN": REQUEST_APPLICATION_TOKEN,
 }

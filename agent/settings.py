@@ -113,6 +113,12 @@ class AgentSettings(BaseSettings):
     watcher_service_namespace: str = _setting(
         "kyma-system", "AGENT_WATCHER_SERVICE_NAMESPACE", "The namespace of the watcher's Service."
     )
+    token_requests: bool = _setting(
+        True,
+        "AGENT_TOKEN_REQUESTS",
+        "Fill the status of TokenRequests (files tokenrequest-*.yaml in the manifest directory, or the resources in "
+        "Kubernetes) with one-time tokens of the runtime's applications (false: never read them).",
+    )
     log_level: str = _setting("info", "AGENT_LOG_LEVEL", "debug, info, warning or error.")
     log_json: bool = _setting(True, "AGENT_LOG_JSON", "JSON lines (false: console format).")
 

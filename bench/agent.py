@@ -28,7 +28,9 @@ their command line), which the server's figure leaves out.
 Last, issue 15's goals for the agent as ratios of this run: the unchanged sync's seconds ÷ the first sync's
 (≤ 5 %; the directory sink reads no manifest whose (device, inode, mtime, ctime, size) did not change and
 was trusted when indexed, i.e. at least a second older than its index entry: ``files read``; the bench waits
-``SETTLE_SECONDS`` before each sync after the first, as the agent's period does), and
+``SETTLE_SECONDS`` before each sync after the first, as the agent's period does; and the sync neither renders
+nor compares once a sync found the sink as desired and its listing returns the same manifests: ``compared``,
+agent.sync.LastCompare), and
 the first sync's ÷ the seconds a bare httpx client with the agent's certificate took, just before the first
 sync, to fetch the same pages, executed by the server at a new revision as for the first sync and as warm
 (executed once before; two operator changes around it keep it and the first sync executed) (≤ 3 ×). Nothing asserts on time;
@@ -231,6 +233,7 @@ class SyncFigures:
     record_writes: int
     directory_syncs: int
     not_modified: bool
+    compared: bool  # rendered the answer and compared it with the sink (not skipped by LastCompare)
     outcome: Outcome
 
 
@@ -259,7 +262,8 @@ class SizeReport:
     applications: int  # Application manifests after the first sync
     bare_fetch_seconds: float  # every page fetched by a bare client just before the first sync (bare_fetch)
     resyncs: list[SyncFigures] = field(default_factory=list)  # syncs between the first and the 304 one
-    # 304 syncs before the unchanged one that read again the files written just before they were indexed
+    # 304 syncs before the unchanged one that read again the files written just before they were indexed, or
+    # compared what they read
     rereads: list[SyncFigures] = field(default_factory=list)
     polls: list[PollFigures] = field(default_factory=list)
     idle_server_cpu_per_second: float = 0.0
@@ -290,6 +294,7 @@ async def timed_sync(
         record_writes=sink.record_writes,
         directory_syncs=sink.directory_syncs,
         not_modified=sum(item.not_modified for item in directors) > not_modified_before,
+        compared=outcome.result.compared,
         outcome=outcome,
     )
 
@@ -481,20 +486,21 @@ async def measure_size(
         first = await timed_sync(agent, sink, directors, target)
         applications = len(list(sink.directory.glob("application-*.yaml")))
         # After its first sync a fresh agent marks its runtime CONNECTED (updateRuntime), which bumps the
-        # tenant's revision: the next sync fetches again. Sync until the Director answers 304 and the sink
-        # reads no file (the sync after the last writes reads again what they wrote: SETTLE_SECONDS).
+        # tenant's revision: the next sync fetches again. Sync until the Director answers 304, the sink reads
+        # no file (the sync after the last writes reads again what they wrote: SETTLE_SECONDS) and nothing is
+        # compared (a sync found the sink as desired since the last change it saw).
         resyncs: list[SyncFigures] = []
         rereads: list[SyncFigures] = []
         while True:
             await asyncio.sleep(SETTLE_SECONDS)
             before = sink.stats()
             sync = await timed_sync(agent, sink, directors, target)
-            if sync.not_modified and not sync.files_read:
+            if sync.not_modified and not sync.files_read and not sync.compared:
                 break
             (rereads if sync.not_modified else resyncs).append(sync)
             if len(resyncs) + len(rereads) == MAX_RESYNCS:
                 raise RuntimeError(
-                    f"{MAX_RESYNCS} syncs after the first one and none got 304 reading no file"
+                    f"{MAX_RESYNCS} syncs after the first one and none got 304 reading and comparing nothing"
                 )
         untouched = sink.stats() == before
     report = SizeReport(size, connect_seconds, first, sync, untouched, applications, bare, resyncs, rereads)
@@ -561,6 +567,8 @@ def check(report: SizeReport) -> None:
         problems.append(f"the unchanged sync wrote {report.unchanged.resource_writes} resource files")
     if report.unchanged.files_read:
         problems.append(f"the unchanged sync read {report.unchanged.files_read} manifest files again")
+    if report.unchanged.compared:
+        problems.append("the unchanged sync rendered and compared the answer")
     expected = {POLL_304: {304}, POLL_KEPT: {200}, POLL_EXECUTED: {200}}
     problems.extend(
         f"{POLL_TITLES[poll.kind]} answered {sorted(poll.statuses)}"
@@ -594,7 +602,7 @@ def format_report(report: SizeReport) -> str:
     ]
     rows = [("first sync", first)]
     rows += [("re-fetch (revision bumped)", sync) for sync in report.resyncs]
-    rows += [("304, re-reads last writes", sync) for sync in report.rereads]
+    rows += [("304, re-reads or compares", sync) for sync in report.rereads]
     rows.append(("unchanged sync (304)", unchanged))
     for title, sync in rows:
         lines.append(
@@ -605,7 +613,7 @@ def format_report(report: SizeReport) -> str:
         )
     lines.append(
         f"  unchanged sync: 304 = {unchanged.not_modified}, resource files untouched (inode, mtime) = "
-        f"{report.files_untouched}"
+        f"{report.files_untouched}, rendered and compared = {unchanged.compared}"
     )
     lines.append(
         "  poll                                            polls  req/poll  server CPU ms/poll"

@@ -11,7 +11,10 @@ with ``Error``, ``message`` (why).
 The token comes from the Director's ``requestOneTimeTokenForApplicationFromRuntime`` called with the runtime's
 certificate for the application whose Compass id the agent's last complete fetch holds under that resource name
 (the runtime's ``Application`` of that name); the Director refuses applications outside the runtime's
-formations. A name the runtime has no Application of gets ``Error`` without a call.
+formations. A name the runtime has no Application of gets ``Error`` without a call, and so does a request whose
+namespace has no ``ApplicationMapping`` of that application (the broker's rule): the token connects the
+application (its certificate sets its credentials, target URLs and events), so only a namespace the
+application is mapped into may ask for it.
 
 When: after every successful sync (``controller.TokenRequests.reconcile``), and at once when a request without
 a status appears (``follow``: the Kubernetes store watches, the directory store looks at the directory's
@@ -19,7 +22,10 @@ mtime every second; either nudges the agent's loop into an iteration). A request
 status is left alone until ``expireAfter`` has passed; then the agent deletes the TokenRequest, as Kyma's
 controller did (the token is of no use any more; a new TokenRequest asks for a new one). An ``Error`` is asked
 again at each sync (Kyma's controller asked again while the token was empty) and written only when its message
-changes, so an application that joins the runtime's formations gets its token at the next sync.
+changes, so an application that joins the runtime's formations gets its token at the next sync. A request
+whose status cannot be written (the store refuses: RBAC, a CRD without the status subresource, a read-only
+file) is logged and not asked for again until the object changes (its uid and resourceVersion, or the file's
+bytes): every token is a new system auth in the Director, so a failing write must not ask at every sync.
 
 Stores: ``directory.DirectoryTokenRequests`` (files ``tokenrequest-*.yaml`` the user drops in the manifest
 directory) and ``kubernetes.KubernetesTokenRequests`` (the ``status`` subresource); ``make_store`` picks the one

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Hashable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -21,11 +21,13 @@ STATE_ERROR = "Error"  # Kyma's TokenRequestStateERR
 class TokenRequest:
     """One TokenRequest as the store read it: ``manifest`` is the whole object (its ``status`` and, in
     Kubernetes, its resourceVersion and uid included), ``origin`` what else the store needs to write it back
-    only if it is still this version (the directory store's file path and bytes)."""
+    only if it is still this version (the directory store's file path and bytes), ``version`` what changes
+    whenever the object does (uid and resourceVersion; the file's bytes)."""
 
     namespace: str
     name: str
     manifest: Manifest
+    version: Hashable
     origin: Any = None
 
     @property
@@ -46,6 +48,11 @@ class TokenRequestStore(Protocol):
     async def write_status(self, request: TokenRequest, status: dict[str, Any]) -> bool:
         """Replaces the request's ``status`` (nothing else), durably; False when the request changed or went
         since it was read (it is looked at again at the next reconcile)."""
+        ...
+
+    async def mapped(self, request: TokenRequest) -> bool:
+        """Whether the request's namespace has an ApplicationMapping of the application it names (the broker's
+        rule: the namespace may use the application); ``AgentError`` when that cannot be told."""
         ...
 
     async def delete(self, request: TokenRequest) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -45,7 +45,8 @@ class Reconciled:
     filled: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # Error written (or kept)
     deleted: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # changed or gone while being handled
+    # changed or gone while being handled; its status could not be written (then left until it changes)
+    skipped: list[str] = field(default_factory=list)
 
 
 def expire_after(status: Mapping[str, Any]) -> datetime | None:
@@ -93,6 +94,9 @@ class TokenRequests:
         self.store = store
         self._clock = clock
         self._listing_error: str | None = None  # as last logged
+        # namespace/name -> the version whose status could not be written: a token was (or may have been)
+        # issued for it, so it is not asked for again until the object changes (every ask is a new system auth).
+        self._unwritable: dict[str, Hashable] = {}
 
     async def aclose(self) -> None:
         await self.store.aclose()
@@ -112,11 +116,15 @@ class TokenRequests:
             self._listing_error = error.reason
             return done
         self._listing_error = None
+        self._unwritable = {request.key: request.version for request in requests if self._held(request)}
         now = self._clock()
         ids: dict[str, str | None] | None = None
         for request in requests:
             work = work_for(request, now)
             if work is None:
+                continue
+            if self._held(request):
+                done.skipped.append(request.key)
                 continue
             if work is Work.EXPIRE:
                 await self._delete(request, done)
@@ -143,20 +151,35 @@ class TokenRequests:
         except AgentError:
             return  # the next reconcile says why
         now = self._clock()
-        if any(work_for(request, now) is Work.FILL for request in requests):
+        if any(work_for(request, now) is Work.FILL and not self._held(request) for request in requests):
             nudge()
+
+    def _held(self, request: TokenRequest) -> bool:
+        """Whether the request is the version whose status could not be written."""
+        return request.key in self._unwritable and self._unwritable[request.key] == request.version
 
     async def _fill(
         self, director: TokenIssuer, request: TokenRequest, ids: Mapping[str, str | None], done: Reconciled
     ) -> None:
-        status = await self._status(director, request, ids)
+        try:
+            status = await self._status(director, request, ids)
+        except AgentError as error:  # the ApplicationMapping could not be read: nothing asked, tried later
+            log.warning("token_request_not_handled", token_request=request.key, error=error.reason)
+            done.skipped.append(request.key)
+            return
         if status.get("state") == STATE_ERROR and request.status == status:
             done.failed.append(request.key)  # refused again, for the same reason: nothing to write
             return
         try:
             written = await self.store.write_status(request, status)
         except AgentError as error:
-            log.warning("token_request_not_written", token_request=request.key, error=error.reason)
+            log.warning(
+                "token_request_not_written",
+                token_request=request.key,
+                error=error.reason,
+                consequence="not asked for again until the TokenRequest changes",
+            )
+            self._unwritable[request.key] = request.version
             done.skipped.append(request.key)
             return
         if not written:
@@ -178,6 +201,12 @@ class TokenRequests:
         application_id = ids[request.name]
         if application_id is None:
             return _error(request, f"several applications of this runtime are named {request.name}")
+        if not await self.store.mapped(request):
+            why = (
+                f"namespace {request.namespace} has no ApplicationMapping {request.name}: an application's token is "
+                f"given only to a namespace the application is mapped into"
+            )
+            return _error(request, why)
         try:
             token = await director.request_application_token(application_id)
             status = {

@@ -8,7 +8,8 @@ credential) that is fsynced and renamed over the file, then the directory fsynce
 what was read just before the rename, and left alone when it changed meanwhile (it is read again at the next
 reconcile); an edit in the instant between that comparison and the rename would be lost. An expired request's
 file is removed the same way. A file that is not one valid TokenRequest is skipped and logged once per
-content.
+content. The request's ApplicationMapping is looked for in the same directory's ``applicationmapping-*.yaml``
+files, as the broker reads them (``dataplane.catalog.directory.DirectoryMappings``).
 
 The directory cannot be watched without a dependency the agent does not have: ``changes`` looks at the
 directory's identity (inode and mtime, which a new file, a rename or a removal moves) every
@@ -34,6 +35,8 @@ import yaml
 from agent.errors import SinkError
 from agent.sinks.directory import dump
 from agent.tokenrequests.base import DEFAULT_NAMESPACE, TOKEN_REQUEST_KIND, TokenRequest
+from dataplane.catalog.base import CatalogError
+from dataplane.catalog.directory import DirectoryMappings
 from dataplane.files import stage_private_file, sync_directory
 from dataplane.names import is_resource_name
 
@@ -52,6 +55,7 @@ class DirectoryTokenRequests:
         self._unusable: dict[str, bytes] = {}  # file name -> the content last logged as unusable
         # The last listing: the directory's identity then, whether it was settled, the request files' names.
         self._listed: tuple[tuple[int, int] | None, bool, list[str]] | None = None
+        self._mappings = DirectoryMappings(self.directory)
 
     async def current(self) -> list[TokenRequest]:
         return await asyncio.to_thread(self._current)
@@ -60,6 +64,9 @@ class DirectoryTokenRequests:
         manifest = copy.deepcopy(request.manifest)
         manifest["status"] = status
         return await asyncio.to_thread(self._replace, request, dump(manifest).encode("utf-8"))
+
+    async def mapped(self, request: TokenRequest) -> bool:
+        return await asyncio.to_thread(self._mapped, request)
 
     async def delete(self, request: TokenRequest) -> None:
         await asyncio.to_thread(self._replace, request, None)
@@ -141,7 +148,15 @@ class DirectoryTokenRequests:
         self._unusable.pop(path.name, None)
         manifest: dict[str, Any] = documents[0]
         namespace = manifest["metadata"].get("namespace", DEFAULT_NAMESPACE)
-        return TokenRequest(namespace, manifest["metadata"]["name"], manifest, origin=(path, content))
+        name = manifest["metadata"]["name"]
+        return TokenRequest(namespace, name, manifest, version=content, origin=(path, content))
+
+    def _mapped(self, request: TokenRequest) -> bool:
+        try:
+            mappings = self._mappings.in_namespace(request.namespace)
+        except CatalogError as exc:
+            raise SinkError(f"cannot tell the ApplicationMappings of {request.namespace}: {exc}") from exc
+        return any(mapping.name == request.name for mapping in mappings)
 
     def _replace(self, request: TokenRequest, content: bytes | None) -> bool:
         """The file of ``request`` replaced by ``content`` (None: removed) if it still holds what was read."""
@@ -168,7 +183,6 @@ class DirectoryTokenRequests:
                 with contextlib.suppress(OSError):
                     staged.unlink()
         return True
-
 
 
 def _problem(documents: list[Any]) -> str | None:

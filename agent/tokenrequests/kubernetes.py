@@ -1,8 +1,10 @@
 """TokenRequests in Kubernetes, across all namespaces, through lightkube: listed at each reconcile (they are few),
 watched for new ones, their ``status`` written through the ``status`` subresource (deploy/crds/ declares it) with
 the resourceVersion read, so a request changed meanwhile is refused (409) and looked at again later, as Kyma's
-controller retried on conflict. An expired request is deleted only if its uid is still the one read (a request
-re-created under the same name meanwhile is a new one)."""
+controller retried on conflict. A 404 there is "gone" only if the object is gone: a TokenRequest CRD applied
+without the status subresource answers 404 for an object that exists, which is an error naming the CRD. An
+expired request is deleted only if its uid is still the one read (a request re-created under the same name
+meanwhile is a new one). The request's ApplicationMapping is one GET (``get applicationmappings``)."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from agent.tokenrequests.base import (
     TOKEN_REQUEST_PLURAL,
     TokenRequest,
 )
-from dataplane.catalog.kubernetes import kube_config
+from dataplane.catalog.kubernetes import ApplicationMappingResource, kube_config
 
 log = structlog.get_logger("agent.tokenrequests.kubernetes")
 
@@ -64,8 +66,16 @@ class KubernetesTokenRequests:
         try:
             await self._client.replace(TokenRequestResource.Status.from_dict(body))
         except ApiError as exc:
-            if exc.status.code in (httpx.codes.CONFLICT, httpx.codes.NOT_FOUND):
+            if exc.status.code == httpx.codes.CONFLICT:
                 return False
+            if exc.status.code == httpx.codes.NOT_FOUND:
+                if not await self._exists(request):
+                    return False
+                raise SinkError(
+                    f"cannot write the status of TokenRequest {request.key}: the object exists but its /status "
+                    f"subresource answers 404 (the TokenRequest CRD lacks subresources.status; apply "
+                    f"deploy/crds/tokenrequests.applicationconnector.kyma-project.io.yaml)"
+                ) from exc
             raise SinkError(
                 f"cannot write the status of TokenRequest {request.key}: {reason_of(exc)}"
             ) from exc
@@ -75,11 +85,33 @@ class KubernetesTokenRequests:
             ) from exc
         return True
 
-    async def delete(self, request: TokenRequest) -> None:
+    async def mapped(self, request: TokenRequest) -> bool:
+        try:
+            await self._client.get(ApplicationMappingResource, request.name, namespace=request.namespace)
+        except ApiError as exc:
+            if exc.status.code == httpx.codes.NOT_FOUND:
+                return False
+            raise SinkError(f"cannot read ApplicationMapping {request.key}: {reason_of(exc)}") from exc
+        except httpx.HTTPError as exc:
+            raise SinkError(f"cannot read ApplicationMapping {request.key}: {reason_of(exc)}") from exc
+        return True
+
+    async def _exists(self, request: TokenRequest) -> bool:
+        """Whether the request (that uid) is still there; SinkError when that cannot be told."""
         try:
             current = await self._client.get(TokenRequestResource, request.name, namespace=request.namespace)
-            if _manifest(current)["metadata"].get("uid") != request.manifest["metadata"].get("uid"):
-                return
+        except ApiError as exc:
+            if exc.status.code == httpx.codes.NOT_FOUND:
+                return False
+            raise SinkError(f"cannot read TokenRequest {request.key}: {reason_of(exc)}") from exc
+        except httpx.HTTPError as exc:
+            raise SinkError(f"cannot read TokenRequest {request.key}: {reason_of(exc)}") from exc
+        return _uid(_manifest(current)) == _uid(request.manifest)
+
+    async def delete(self, request: TokenRequest) -> None:
+        if not await self._exists(request):
+            return
+        try:
             await self._client.delete(TokenRequestResource, request.name, namespace=request.namespace)
         except ApiError as exc:
             if exc.status.code != httpx.codes.NOT_FOUND:
@@ -119,7 +151,10 @@ class KubernetesTokenRequests:
             async for item in listing:
                 manifest = _manifest(item)
                 metadata = manifest["metadata"]
-                found.append(TokenRequest(str(metadata["namespace"]), str(metadata["name"]), manifest))
+                version = (_uid(manifest), metadata.get("resourceVersion"))
+                found.append(
+                    TokenRequest(str(metadata["namespace"]), str(metadata["name"]), manifest, version=version)
+                )
         except (ApiError, httpx.HTTPError) as exc:
             raise SinkError(f"cannot list TokenRequests: {reason_of(exc)}") from exc
         return found, str(listing.resourceVersion)
@@ -130,3 +165,8 @@ def _manifest(item: Any) -> Manifest:
     manifest.setdefault("apiVersion", TOKEN_REQUEST_API_VERSION)
     manifest.setdefault("kind", TOKEN_REQUEST_KIND)
     return manifest
+
+
+def _uid(manifest: Manifest) -> str | None:
+    uid = manifest["metadata"].get("uid")
+    return None if uid is None else str(uid)

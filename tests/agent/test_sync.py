@@ -7,6 +7,8 @@ answer is not the point.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +43,10 @@ def snapshot(directory: Path) -> dict[str, bytes]:
 class RecordingSink(DirectorySink):
     """The directory sink, counting its writes, optionally failing the n-th one."""
 
-    def __init__(self, directory: Path, *, fail_at: int | None = None) -> None:
-        super().__init__(directory)
+    def __init__(
+        self, directory: Path, *, fail_at: int | None = None, clock: Callable[[], int] = time.time_ns
+    ) -> None:
+        super().__init__(directory, clock=clock)
         self.writes: list[str] = []
         self.reads = 0
         self.fail_at = fail_at
@@ -308,7 +312,9 @@ class OrderRecordingSink(DirectorySink):
         self.events.append("synced")
 
 
-async def test_a_sync_returns_once_its_writes_are_durable_one_directory_fsync_per_batch(tmp_path: Path) -> None:
+async def test_a_sync_returns_once_its_writes_are_durable_one_directory_fsync_per_batch(
+    tmp_path: Path,
+) -> None:
     # given
     sink = OrderRecordingSink(tmp_path / "manifests")
 
@@ -318,9 +324,14 @@ async def test_a_sync_returns_once_its_writes_are_durable_one_directory_fsync_pe
 
     # then: the Applications, then the Secrets, each batch durable before anything written after it
     assert sink.events == [
-        "wrote Application", "synced",
-        "wrote Secret", "wrote Secret", "wrote Secret", "synced",
-        "synced", "wrote CompassConnection",
+        "wrote Application",
+        "synced",
+        "wrote Secret",
+        "wrote Secret",
+        "wrote Secret",
+        "synced",
+        "synced",
+        "wrote CompassConnection",
     ]
 
 

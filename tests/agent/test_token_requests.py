@@ -47,11 +47,33 @@ def token_request(name: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def drop(directory: Path, manifest: dict[str, Any]) -> Path:
+def drop(directory: Path, manifest: dict[str, Any], *, mapped: bool = True) -> Path:
+    """The request's file, and (``mapped``) an ApplicationMapping of its application in its namespace."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"tokenrequest-{manifest['metadata']['name']}.yaml"
+    name = manifest["metadata"]["name"]
+    if mapped:
+        map_into(directory, name, manifest["metadata"].get("namespace", "default"))
+    path = directory / f"tokenrequest-{name}.yaml"
     path.write_text(yaml.safe_dump(manifest))
     return path
+
+
+def map_into(directory: Path, name: str, namespace: str) -> None:
+    mapping = {
+        "apiVersion": "applicationconnector.kyma-project.io/v1alpha1",
+        "kind": "ApplicationMapping",
+        "metadata": {"name": name, "namespace": namespace},
+    }
+    (directory / f"applicationmapping-{namespace}-{name}.yaml").write_text(yaml.safe_dump(mapping))
+
+
+APPLICATION_AUTHS = "query ($id: ID!) { result: application(id: $id) { auths { id } } }"
+
+
+async def system_auths(landscape: Landscape, application_id: str) -> int:
+    """How many system auths the application has: one more for every token the Director issued."""
+    data = await landscape.operator.query(APPLICATION_AUTHS, {"id": application_id})
+    return len(data["result"]["auths"])
 
 
 def status_in(path: Path) -> dict[str, Any]:
@@ -151,6 +173,29 @@ async def test_an_error_is_asked_again_and_filled_once_the_application_joins(lan
     assert status_in(path)["state"] == "OK"
 
 
+async def test_a_request_in_a_namespace_the_application_is_not_mapped_into_gets_an_error_and_no_token(
+    landscape: Landscape,
+) -> None:
+    # given: the application mapped into another namespace only
+    application_id, name = await connected(landscape, "shop")
+    before = await system_auths(landscape, application_id)
+    map_into(landscape.manifest_dir, name, "elsewhere")
+    path = drop(landscape.manifest_dir, token_request(name), mapped=False)
+    # when
+    await landscape.run_once()
+    # then
+    status = status_in(path)
+    assert (status["state"], status["application"]) == ("Error", name)
+    assert f"namespace stage has no ApplicationMapping {name}" in status["message"]
+    assert "token" not in status
+    assert await system_auths(landscape, application_id) == before
+    # when: mapped there
+    map_into(landscape.manifest_dir, name, "stage")
+    await landscape.run_once()
+    # then
+    assert status_in(path)["state"] == "OK"
+
+
 async def test_a_new_request_is_filled_without_waiting_for_the_period(landscape: Landscape) -> None:
     # given: an agent that syncs once a minute, synced
     landscape.overrides = {"sync_period": 60.0}
@@ -236,7 +281,7 @@ async def test_a_file_without_a_namespace_is_in_default(tmp_path: Path) -> None:
 async def test_a_file_changed_since_it_was_read_is_left_as_the_user_wrote_it(tmp_path: Path) -> None:
     # given
     store = DirectoryTokenRequests(tmp_path)
-    path = drop(tmp_path, token_request("mp-shop"))
+    path = drop(tmp_path, token_request("mp-shop"), mapped=False)
     [request] = await store.current()
     path.write_text(yaml.safe_dump(token_request("mp-shop", context={"tenant": "edited"})))
     edited = path.read_bytes()
