@@ -23,7 +23,7 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -92,6 +92,29 @@ def _kind(source_type: str) -> str:
     return APPLICATION_TENANT_MAPPING if source_type == "APPLICATION" else CONFIGURATION_CHANGED
 
 
+class Ends(Protocol):
+    """What decides whether an assignment is notified: its two ends (a row, or one about to be inserted)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def source_type(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def target_type(self) -> str: ...
+
+
+def may_notify(row: Ends) -> bool:
+    """Whether any webhook could hear of the assignment, by its ends alone: never one to itself, a runtime (or its
+    context) only of an application, and otherwise only an application. The others need no participant read."""
+    if row.source == row.target:
+        return False
+    if row.target_type in {"RUNTIME", "RUNTIME_CONTEXT"}:
+        return row.source_type == "APPLICATION"
+    return row.target_type == "APPLICATION"
+
+
 @dataclass
 class Participants:
     """The objects a batch of assignments names, read in a fixed number of statements."""
@@ -108,17 +131,13 @@ class Participants:
             return self.contexts[object_id].runtime_id
         return object_id if object_id in self.runtimes else None
 
-    def webhook_for(self, row: FormationAssignment) -> Webhook | None:
+    def webhook_for(self, row: Ends) -> Webhook | None:
         """The webhook the assignment's target is told with, or None (then the assignment needs no notification)."""
-        if row.source == row.target:
+        if not may_notify(row):
             return None
         if row.target_type in {"RUNTIME", "RUNTIME_CONTEXT"}:
-            if row.source_type != "APPLICATION":
-                return None
             runtime_id = self.runtime_of(row.target)
             return _first(self.webhooks.get(runtime_id or "", []), CONFIGURATION_CHANGED)
-        if row.target_type != "APPLICATION":
-            return None
         kind = _kind(row.source_type)
         found = _first(self.webhooks.get(row.target, []), kind)
         application = self.applications.get(row.target)
@@ -127,9 +146,7 @@ class Participants:
         return found
 
 
-async def participants_of(
-    session: AsyncSession, tenant_id: str, rows: Sequence[FormationAssignment]
-) -> Participants:
+async def participants_of(session: AsyncSession, tenant_id: str, rows: Sequence[Ends]) -> Participants:
     """At most six statements whatever the number of assignments."""
     ids = sorted({row.source for row in rows} | {row.target for row in rows})
     contexts = await RuntimeContextRepository(session).by_ids(tenant_id, ids) if ids else {}

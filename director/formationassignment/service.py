@@ -13,7 +13,7 @@ other way (deleted, or its label rewritten) are not shown, unless they are still
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,12 +39,12 @@ from director.formationassignment.notifications import (
     InputBuilder,
     Outcome,
     error_value,
+    may_notify,
     participants_of,
 )
 from director.formationassignment.repository import FormationAssignmentRepository
 from director.label.repository import LabelRepository
 from director.models import (
-    SCENARIOS,
     Application,
     AssignmentOperation,
     Formation,
@@ -106,7 +106,7 @@ def _participant(label: Label) -> tuple[str, str] | None:
 async def participants(session: AsyncSession, tenant_id: str, names: Sequence[str]) -> dict[str, dict[str, str]]:
     """Per formation name, its participants' ids and types, from their ``scenarios`` labels (one statement)."""
     found: dict[str, dict[str, str]] = defaultdict(dict)
-    for label in await LabelRepository(session).with_key(tenant_id, SCENARIOS):
+    for label in await LabelRepository(session).in_formations(tenant_id, names):
         participant = _participant(label)
         if participant is None or not isinstance(label.value, list):
             continue
@@ -132,6 +132,79 @@ def _operation(
     )
 
 
+@dataclass(frozen=True)
+class Pair:
+    """An assignment to make: from ``source`` to ``target`` (the same object for a participant's own)."""
+
+    source: str
+    source_type: str
+    target: str
+    target_type: str
+
+
+def pairs_joining(object_id: str, object_type: str, others: Mapping[str, str]) -> list[Pair]:
+    """What an object joining a formation of ``others`` (id → type) makes: its own, and one each way with every
+    other participant (Compass's GenerateAssignments)."""
+    pairs = [Pair(object_id, object_type, object_id, object_type)]
+    for other_id, other_type in others.items():
+        pairs += [
+            Pair(object_id, object_type, other_id, other_type),
+            Pair(other_id, other_type, object_id, object_type),
+        ]
+    return pairs
+
+
+def new_rows(  # noqa: PLR0917 - an assignment's columns
+    tenant_id: str,
+    formation_id: str,
+    pairs: Sequence[Pair],
+    states: Mapping[Pair, tuple[str, str | None]],
+    values: Mapping[tuple[str, str], str],
+    now: datetime,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The assignments of ``pairs`` and their ASSIGN_OBJECT operations as column values, to be inserted in bulk:
+    each pair's (state, notification owed) from ``states``, READY and nothing owed if absent; an operation is
+    finished when its assignment is READY. Every row has the same columns: one statement inserts many."""
+    assignments, operations = [], []
+    for pair in pairs:
+        state, notification = states.get(pair, (READY, None))
+        assignment_id = new_id()
+        assignments.append(
+            {
+                "id": assignment_id,
+                "tenant_id": tenant_id,
+                "formation_id": formation_id,
+                "source": pair.source,
+                "source_type": pair.source_type,
+                "target": pair.target,
+                "target_type": pair.target_type,
+                "state": state,
+                "value": values.get((pair.source, pair.target)),
+                "error": None,
+                "last_state_change_timestamp": now,
+                "last_notification_sent_timestamp": None,
+                "created_at": now,
+                "notification": notification,
+                "claim": None,
+                "claimed_until": None,
+                "exchanges": 0,
+            }
+        )
+        operations.append(
+            {
+                "id": new_id(),
+                "tenant_id": tenant_id,
+                "assignment_id": assignment_id,
+                "formation_id": formation_id,
+                "type": "ASSIGN",
+                "triggered_by": ASSIGN_OBJECT,
+                "started_at": now,
+                "finished_at": now if state == READY else None,
+            }
+        )
+    return assignments, operations
+
+
 class FormationAssignmentService:
     async def generate(  # noqa: PLR0917 - Compass's GenerateAssignments takes the same
         self,
@@ -143,52 +216,38 @@ class FormationAssignmentService:
         configurations: Sequence[InitialConfiguration],
     ) -> None:
         """The assigned object's assignments to and from every other participant, and to itself; a runtime
-        context gets none with its own runtime (Compass's rule, so that the runtime can leave)."""
+        context gets none with its own runtime (Compass's rule, so that the runtime can leave).
+
+        Their number grows with the formation, as in Compass; what is read to make them does not: the
+        formation's members alone, and the participants only of assignments a webhook could hear of."""
         values = {(item.source_id, item.target_id): item.configuration for item in configurations}
         others = dict((await participants(session, tenant_id, [formation.name]))[formation.name])
         others.pop(object_id, None)
         if object_type == "RUNTIME_CONTEXT":
             context = await RuntimeContextRepository(session).get_or_raise(tenant_id, object_id)
             others.pop(context.runtime_id, None)
-        pairs = [(object_id, object_type, object_id, object_type)]
-        for other_id, other_type in others.items():
-            pairs += [(object_id, object_type, other_id, other_type), (other_id, other_type, object_id, object_type)]
-        if unknown := [pair for pair in values if pair not in {(source, target) for source, _, target, _ in pairs}]:
-            raise InvalidInputError(f"initialConfigurations name pairs that are not in the formation: {unknown}")
-        now = utcnow()
+        pairs = pairs_joining(object_id, object_type, others)
+        if unknown := [pair for pair in values if pair not in {(item.source, item.target) for item in pairs}]:
+            raise InvalidInputError(
+                f"initialConfigurations name pairs that are not in the formation: {unknown}"
+            )
         repository = FormationAssignmentRepository(session)
         await repository.delete_for_object(tenant_id, formation.id, object_id)
-        rows = [
-            FormationAssignment(
-                id=new_id(),
-                tenant_id=tenant_id,
-                formation_id=formation.id,
-                source=source,
-                source_type=source_type,
-                target=target,
-                target_type=target_type,
-                state=INITIAL,
-                value=values.get((source, target)),
-                last_state_change_timestamp=now,
-                # Every row with the same columns set: the rows are inserted in one statement.
-                notification=None,
-                claim=None,
-                claimed_until=None,
-                exchanges=0,
-            )
-            for source, source_type, target, target_type in pairs
-        ]
+        states: dict[Pair, tuple[str, str | None]]
         if formation.state == READY:
-            listening = await participants_of(session, tenant_id, rows)
-            for row in rows:
-                if listening.webhook_for(row) is None:
-                    row.state = READY
-                else:
-                    _owe(session, row, ASSIGN)
-        await repository.add_all(rows)
-        await repository.add_all(
-            [_operation(row, ASSIGN_OBJECT, now, now if row.state == READY else None) for row in rows]
-        )
+            notifiable = [pair for pair in pairs if may_notify(pair)]
+            listening = await participants_of(session, tenant_id, notifiable)
+            states = {
+                pair: (INITIAL, ASSIGN) for pair in notifiable if listening.webhook_for(pair) is not None
+            }
+            if states:
+                outbox.owe(session)
+        else:
+            # Made while the formation is DRAFT or INITIAL: INITIAL, nothing owed until it is finalized.
+            states = dict.fromkeys(pairs, (INITIAL, None))
+        assignments, operations = new_rows(tenant_id, formation.id, pairs, states, values, utcnow())
+        await repository.insert_many(FormationAssignment, assignments)
+        await repository.insert_many(AssignmentOperation, operations)
 
     async def remove(self, session: AsyncSession, tenant_id: str, formation: Formation, object_id: str) -> None:
         """Unassigning deletes the object's assignments at once, but those whose target listens: they are

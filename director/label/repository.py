@@ -135,6 +135,14 @@ class LabelRepository:
         rows = await self.session.execute(select(Label).where(Label.tenant_id == tenant_id, Label.key == key))
         return list(rows.scalars())
 
+    async def in_formations(self, tenant_id: str, names: Sequence[str]) -> list[Label]:
+        """The tenant's ``scenarios`` labels naming any of the formations ``names``: their members, chosen by the
+        database, where reading every labelled object of the tenant grew with the tenant."""
+        statement = select(Label).where(
+            Label.tenant_id == tenant_id, Label.key == SCENARIOS, self.array_contains_any(names)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
     async def delete_with_key(self, tenant_id: str, key: str) -> None:
         await self.session.execute(delete(Label).where(Label.tenant_id == tenant_id, Label.key == key))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel.models import Base, IdMixin, PortableJSON, TenantOwned, utcnow
@@ -93,7 +93,12 @@ class FormationAssignment(IdMixin, TenantOwned, Base):
     """One direction between two participants of a formation (and each participant's own, source = target)."""
 
     __tablename__ = "formation_assignments"
-    __table_args__ = (UniqueConstraint("formation_id", "source", "target"),)
+    # An object's assignments are found by either end (generating, unassigning): the unique index serves the
+    # source, this one the target, which otherwise meant reading every assignment of the formation.
+    __table_args__ = (
+        UniqueConstraint("formation_id", "source", "target"),
+        Index("ix_formation_assignments_formation_id_target", "formation_id", "target"),
+    )
 
     formation_id: Mapped[str] = mapped_column(ForeignKey("formations.id", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(String(36))

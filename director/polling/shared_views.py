@@ -10,6 +10,7 @@ runtime. Kept in memory only, as the answer cache: the results hold credentials.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable, Hashable
@@ -31,6 +32,8 @@ SHARED_FIELD = "applicationsForRuntime"
 _PER_RUNTIME_FIELDS = re.compile(r"\binstanceAuths?\b")
 #: Completed results of ``SHARED_FIELD`` by key (see ``SharingExecutionContext._key``).
 SharedViews = MemoryCache[Hashable, Any]
+#: Views being built now, by (the cache they go to, key): each resolves to the view, or None if its build failed.
+_building: dict[tuple[int, Hashable], asyncio.Future[Any]] = {}
 
 
 class SharingExecutionContext(PlainFieldsExecutionContext):
@@ -68,15 +71,35 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
         execute: Callable[[], Any],
     ) -> Any:
         key = await self._key(principal, parent_type, field_details_list)
-        if key is not None and (shared := views.get(key)) is not None:
+        if key is None:
+            return await self._executed(execute)
+        if (shared := views.get(key)) is not None:
             return shared
-        errors_before = len(self.collected_errors.errors)
+        flight = (id(views), key)
+        if (building := _building.get(flight)) is not None:
+            # A change makes every runtime of a formation poll at once (push): one builds, the others wait for
+            # its view instead of each building the same. A build that failed leaves each to build its own.
+            built = await asyncio.shield(building)
+            if built is not None:
+                return built
+            return await self._executed(execute)
+        building = _building[flight] = asyncio.get_running_loop().create_future()
+        built = None
+        try:
+            errors_before = len(self.collected_errors.errors)
+            result = await self._executed(execute)
+            if result is not None and len(self.collected_errors.errors) == errors_before:
+                views.put(key, result)
+                built = result
+            return result
+        finally:
+            building.set_result(built)
+            if _building.get(flight) is building:
+                del _building[flight]
+
+    async def _executed(self, execute: Callable[[], Any]) -> Any:
         result = execute()
-        if self.is_awaitable(result):
-            result = await result
-        if key is not None and result is not None and len(self.collected_errors.errors) == errors_before:
-            views.put(key, result)
-        return result
+        return await result if self.is_awaitable(result) else result
 
     async def _key(self, principal: ClientPrincipal, parent_type: GraphQLObjectType, field_details_list: Any) -> Hashable | None:
         """None when the request is not one to share (another runtime's id, bad arguments): it runs as usual."""

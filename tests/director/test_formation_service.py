@@ -6,6 +6,8 @@ import uuid
 
 from sqlalchemy import select
 
+from director.application.inputs import ApplicationRegisterInput
+from director.application.service import application as application_service
 from director.formation.inputs import FormationInput, FormationObjectType
 from director.formation.service import formation as formation_service
 from director.models import Runtime, Tenant
@@ -14,6 +16,7 @@ from director.runtime.inputs import RuntimeRegisterInput
 from director.runtime.service import runtime as runtime_service
 from director.tenant.service import tenant as tenant_service
 from kernel.db import Database
+from testing.statements import count_statements
 
 
 async def _tenant_with_runtimes(database: Database) -> tuple[str, list[str]]:
@@ -59,3 +62,34 @@ async def test_creating_a_formation_changes_every_view_of_the_tenant(database: D
 
     # then
     assert await _revisions(database, tenant_id) == {**before, "tenant": before["tenant"] + 1}
+
+
+async def _join(database: Database, tenant_id: str, name: str) -> int:
+    """Registers a runtime and assigns it to formation "blue": the statements of the assignment alone."""
+    async with unit_of_work(database, tenant_id) as session:
+        runtime = await runtime_service.register(session, tenant_id, RuntimeRegisterInput(name=name))
+        with count_statements(database) as statements:
+            await formation_service.assign(
+                session, tenant_id, FormationObjectType.RUNTIME, runtime.id, "blue"
+            )
+    return len(statements)
+
+
+async def test_assigning_a_runtime_runs_as_many_statements_however_many_the_formation_holds(
+    database: Database,
+) -> None:
+    # given: a formation with an application (whose assignments with a runtime are checked for webhooks)
+    tenant_id, _ = await _tenant_with_runtimes(database)
+    async with unit_of_work(database, tenant_id) as session:
+        application = await application_service.register(
+            session, tenant_id, ApplicationRegisterInput(name="shop")
+        )
+        await formation_service.assign(
+            session, tenant_id, FormationObjectType.APPLICATION, application.id, "blue"
+        )
+    first = await _join(database, tenant_id, "joining-0")
+    for index in range(1, 25):
+        await _join(database, tenant_id, f"joining-{index}")
+
+    # when / then: the 26th runtime's assignment makes 53 rows where the first made 3, in as many statements
+    assert await _join(database, tenant_id, "joining-25") == first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import re
@@ -13,6 +14,7 @@ import pytest
 from starlette.applications import Starlette
 
 from director.polling.middleware import KeptAnswer, _admits_gzip, _etag
+from director.polling.shared_views import SharingExecutionContext
 from kernel.cache import MemoryCache
 from kernel.db import Database
 from kernel.observability.metrics import REGISTRY
@@ -403,6 +405,43 @@ async def test_a_runtime_in_the_same_formations_gets_the_view_another_built_with
 
     assert answer.json()["data"] == await operator.query(SYNC % second.id)
     assert not any("FROM applications" in statement for statement in statements), statements
+
+
+async def _reads_of_applications(database: Database, polls: list[Any]) -> int:
+    """The statements reading applications while ``polls`` (coroutines) run at once."""
+    with count_statements(database) as statements:
+        answers = await asyncio.gather(*polls)
+    assert [answer.status_code for answer in answers] == [200] * len(answers)
+    return sum("FROM applications" in statement for statement in statements)
+
+
+async def test_runtimes_polling_at_once_after_a_change_build_their_shared_view_once(
+    operator_and_runtime: tuple[Operator, Runtime],
+    proxied: httpx.AsyncClient,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: five runtimes in the same formation, a build that takes a while (so that every poll arrives while
+    # it runs), and what one build of their view reads after a change
+    executed = SharingExecutionContext._executed
+
+    async def slowly(self: SharingExecutionContext, execute: Any) -> Any:
+        await asyncio.sleep(0.2)
+        return await executed(self, execute)
+
+    monkeypatch.setattr(SharingExecutionContext, "_executed", slowly)
+    operator, first = operator_and_runtime
+    runtimes = [first, *[await _runtime_in_default(operator, proxied, f"twin-{index}") for index in range(4)]]
+    await operator.query(ASSIGN % ((await operator.query(REGISTER_APPLICATION % "second"))["result"]["id"], "APPLICATION"))
+    one_build = await _reads_of_applications(database, [first.poll()])
+
+    # when: another change, and every runtime polls at once (as a push makes them)
+    await operator.query(ASSIGN % ((await operator.query(REGISTER_APPLICATION % "third"))["result"]["id"], "APPLICATION"))
+    reads = await _reads_of_applications(database, [runtime.poll() for runtime in runtimes])
+
+    # then
+    assert one_build > 0
+    assert reads == one_build
 
 
 async def test_a_runtime_in_other_formations_builds_its_own_view(
