@@ -317,11 +317,13 @@ class TestDurability:
         reading = assignment_service.notification_of
 
         async def slow(*arguments: Any) -> Any:
-            await asyncio.sleep(1)
+            await asyncio.sleep(10)
             return await reading(*arguments)
 
         monkeypatch.setattr(assignment_service, "notification_of", slow)
-        short = settings.model_copy(update={"notification_lease_seconds": 0.4})
+        # Half the lease (the time a notification may take) is far above what a claim takes even on a busy machine:
+        # with 0.4 s, claims slower than 0.2 s re-claimed the row again and again within the one sweep.
+        short = settings.model_copy(update={"notification_lease_seconds": 4.0})
         await FormationNotifier(database, short).sweep()
         assert len(upstream_stand_in.requests_to(f"/echo/notify/{row['id']}")) == 1
 
