@@ -53,6 +53,7 @@ from lightkube.resources.core_v1 import Secret
 from lightkube.types import PatchType
 
 from agent.errors import ResourceConflict, SinkError
+from agent.kubernetes_calls import delete_if_present, get_or_none, reason
 from agent.sinks.base import (
     APPLICATION_API_VERSION,
     APPLICATION_KIND,
@@ -209,15 +210,10 @@ class KubernetesSink:
         return owned
 
     async def get(self, kind: str, name: str) -> Manifest | None:
-        try:
-            item = await self._client.get(_resource(kind), name, namespace=self._namespace(kind, name=name))
-        except ApiError as exc:
-            if exc.status.code == httpx.codes.NOT_FOUND:
-                return None
-            raise SinkError(f"cannot read {kind}/{name}: {_reason(exc)}") from exc
-        except httpx.HTTPError as exc:
-            raise SinkError(f"cannot read {kind}/{name}: {_reason(exc)}") from exc
-        return _to_manifest(item, kind)
+        item = await get_or_none(
+            self._client, _resource(kind), name, self._namespace(kind, name=name), f"{kind}/{name}"
+        )
+        return None if item is None else _to_manifest(item, kind)
 
     async def apply(self, manifest: Manifest) -> None:
         kind = str(manifest.get("kind"))
@@ -235,12 +231,12 @@ class KubernetesSink:
                 created = await self._client.create(resource.from_dict(body))
             except ApiError as exc:
                 if exc.status.code != httpx.codes.CONFLICT:
-                    raise SinkError(f"cannot create {describe(body)}: {_reason(exc)}") from exc
+                    raise SinkError(f"cannot create {describe(body)}: {reason(exc)}") from exc
                 existing = await self.get(kind, name)  # created meanwhile: update it, if it is ours
                 if existing is None:
-                    raise SinkError(f"cannot create {describe(body)}: {_reason(exc)}") from exc
+                    raise SinkError(f"cannot create {describe(body)}: {reason(exc)}") from exc
             except httpx.HTTPError as exc:
-                raise SinkError(f"cannot create {describe(body)}: {_reason(exc)}") from exc
+                raise SinkError(f"cannot create {describe(body)}: {reason(exc)}") from exc
             else:
                 self._remember(kind, created)
                 return
@@ -258,7 +254,7 @@ class KubernetesSink:
                 force=True,
             )
         except (ApiError, httpx.HTTPError) as exc:
-            raise SinkError(f"cannot update {describe(body)}: {_reason(exc)}") from exc
+            raise SinkError(f"cannot update {describe(body)}: {reason(exc)}") from exc
         self._remember(kind, patched)
 
     async def delete(self, kind: str, name: str) -> None:
@@ -267,13 +263,9 @@ class KubernetesSink:
             return
         if kind in MANAGED_KINDS and not is_owned(existing):
             raise ResourceConflict(f"{kind}/{name} is not managed by the agent")
-        try:
-            await self._client.delete(_resource(kind), name, namespace=self._namespace(kind, name=name))
-        except ApiError as exc:
-            if exc.status.code != httpx.codes.NOT_FOUND:
-                raise SinkError(f"cannot delete {kind}/{name}: {_reason(exc)}") from exc
-        except httpx.HTTPError as exc:
-            raise SinkError(f"cannot delete {kind}/{name}: {_reason(exc)}") from exc
+        await delete_if_present(
+            self._client, _resource(kind), name, self._namespace(kind, name=name), f"{kind}/{name}"
+        )
         if kind == APPLICATION_KIND:
             self._uids.pop(name, None)
         if kind in self._watched:
@@ -297,7 +289,7 @@ class KubernetesSink:
                 if is_owned(manifest):
                     owned[manifest["metadata"]["name"]] = manifest
         except (ApiError, httpx.HTTPError) as exc:
-            raise SinkError(f"cannot list {kind} resources: {_reason(exc)}") from exc
+            raise SinkError(f"cannot list {kind} resources: {reason(exc)}") from exc
         versions = {name: str(item["metadata"].get("resourceVersion")) for name, item in owned.items()}
         watched = _Watched(namespace, owned, heard=self._clock(), versions=versions)
         watched.task = asyncio.create_task(
@@ -319,7 +311,7 @@ class KubernetesSink:
                 watched.heard = self._clock()
                 watched.record(_to_manifest(item, kind), deleted=change == "DELETED")
         except (ApiError, httpx.HTTPError) as exc:
-            log.info("sink_watch_ended", kind=kind, reason=_reason(exc))
+            log.info("sink_watch_ended", kind=kind, reason=reason(exc))
         except Exception:  # whatever ended it, the next list_owned lists again
             log.exception("sink_watch_failed", kind=kind)
         finally:
@@ -414,9 +406,3 @@ def _without_server_metadata(manifest: Manifest) -> Manifest:
     for key in _SERVER_METADATA:
         metadata.pop(key, None)
     return body
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ApiError):
-        return f"{exc.status.code} {exc.status.reason or ''} {exc.status.message or ''}".strip()
-    return repr(exc)

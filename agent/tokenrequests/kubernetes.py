@@ -20,8 +20,8 @@ from lightkube import ALL_NS, ApiError, AsyncClient, ConfigError
 from lightkube.generic_resource import create_namespaced_resource
 
 from agent.errors import SinkError
+from agent.kubernetes_calls import delete_if_present, get_or_none, reason
 from agent.sinks.base import Manifest
-from agent.sinks.kubernetes import _reason as reason_of  # the sink's wording of an API error
 from agent.tokenrequests.base import (
     TOKEN_REQUEST_API_VERSION,
     TOKEN_REQUEST_KIND,
@@ -76,48 +76,34 @@ class KubernetesTokenRequests:
                     f"subresource answers 404 (the TokenRequest CRD lacks subresources.status; apply "
                     f"deploy/crds/tokenrequests.applicationconnector.kyma-project.io.yaml)"
                 ) from exc
-            raise SinkError(
-                f"cannot write the status of TokenRequest {request.key}: {reason_of(exc)}"
-            ) from exc
+            raise SinkError(f"cannot write the status of TokenRequest {request.key}: {reason(exc)}") from exc
         except httpx.HTTPError as exc:
-            raise SinkError(
-                f"cannot write the status of TokenRequest {request.key}: {reason_of(exc)}"
-            ) from exc
+            raise SinkError(f"cannot write the status of TokenRequest {request.key}: {reason(exc)}") from exc
         return True
 
     async def mapped(self, request: TokenRequest) -> bool:
-        try:
-            await self._client.get(ApplicationMappingResource, request.name, namespace=request.namespace)
-        except ApiError as exc:
-            if exc.status.code == httpx.codes.NOT_FOUND:
-                return False
-            raise SinkError(f"cannot read ApplicationMapping {request.key}: {reason_of(exc)}") from exc
-        except httpx.HTTPError as exc:
-            raise SinkError(f"cannot read ApplicationMapping {request.key}: {reason_of(exc)}") from exc
-        return True
+        mapping = await get_or_none(
+            self._client,
+            ApplicationMappingResource,
+            request.name,
+            request.namespace,
+            f"ApplicationMapping {request.key}",
+        )
+        return mapping is not None
 
     async def _exists(self, request: TokenRequest) -> bool:
         """Whether the request (that uid) is still there; SinkError when that cannot be told."""
-        try:
-            current = await self._client.get(TokenRequestResource, request.name, namespace=request.namespace)
-        except ApiError as exc:
-            if exc.status.code == httpx.codes.NOT_FOUND:
-                return False
-            raise SinkError(f"cannot read TokenRequest {request.key}: {reason_of(exc)}") from exc
-        except httpx.HTTPError as exc:
-            raise SinkError(f"cannot read TokenRequest {request.key}: {reason_of(exc)}") from exc
-        return _uid(_manifest(current)) == _uid(request.manifest)
+        current = await get_or_none(
+            self._client, TokenRequestResource, request.name, request.namespace, f"TokenRequest {request.key}"
+        )
+        return current is not None and _uid(_manifest(current)) == _uid(request.manifest)
 
     async def delete(self, request: TokenRequest) -> None:
         if not await self._exists(request):
             return
-        try:
-            await self._client.delete(TokenRequestResource, request.name, namespace=request.namespace)
-        except ApiError as exc:
-            if exc.status.code != httpx.codes.NOT_FOUND:
-                raise SinkError(f"cannot delete TokenRequest {request.key}: {reason_of(exc)}") from exc
-        except httpx.HTTPError as exc:
-            raise SinkError(f"cannot delete TokenRequest {request.key}: {reason_of(exc)}") from exc
+        await delete_if_present(
+            self._client, TokenRequestResource, request.name, request.namespace, f"TokenRequest {request.key}"
+        )
 
     async def changes(self) -> AsyncGenerator[None]:
         """Once after each list (what was created before the watch), then once per change; listed and watched
@@ -137,10 +123,10 @@ class KubernetesTokenRequests:
                     backoff, ended = FIRST_BACKOFF, None
                     yield None
             except (SinkError, ApiError, httpx.HTTPError) as exc:
-                reason = exc.reason if isinstance(exc, SinkError) else reason_of(exc)
-                if reason != ended:  # a cluster without the CRD: said once, not at every attempt
-                    log.info("token_request_watch_ended", reason=reason)
-                ended = reason
+                why = exc.reason if isinstance(exc, SinkError) else reason(exc)
+                if why != ended:  # a cluster without the CRD: said once, not at every attempt
+                    log.info("token_request_watch_ended", reason=why)
+                ended = why
             await asyncio.sleep(backoff)
             backoff = min(LAST_BACKOFF, backoff * 2)
 
@@ -156,7 +142,7 @@ class KubernetesTokenRequests:
                     TokenRequest(str(metadata["namespace"]), str(metadata["name"]), manifest, version=version)
                 )
         except (ApiError, httpx.HTTPError) as exc:
-            raise SinkError(f"cannot list TokenRequests: {reason_of(exc)}") from exc
+            raise SinkError(f"cannot list TokenRequests: {reason(exc)}") from exc
         return found, str(listing.resourceVersion)
 
 
