@@ -35,3 +35,14 @@ def write_private_file(path: Path, content: bytes) -> None:
     """0600, through a temporary file and a rename, durable when it returns."""
     os.replace(stage_private_file(path, content), path)
     sync_directory(path.parent)
+
+
+def names_in(directory: Path, prefix: str, suffixes: tuple[str, ...]) -> list[str]:
+    """The names of ``directory``'s entries starting with ``prefix`` and ending with one of ``suffixes``, sorted;
+    none when the directory does not exist (another OSError is the caller's to word)."""
+    try:
+        return sorted(
+            name for name in os.listdir(directory) if name.startswith(prefix) and name.endswith(suffixes)
+        )
+    except FileNotFoundError:
+        return []

@@ -37,7 +37,7 @@ from agent.sinks.directory import dump
 from agent.tokenrequests.base import DEFAULT_NAMESPACE, TOKEN_REQUEST_KIND, TokenRequest
 from dataplane.catalog.base import CatalogError
 from dataplane.catalog.directory import DirectoryMappings
-from dataplane.files import stage_private_file, sync_directory
+from dataplane.files import names_in, stage_private_file, sync_directory
 from dataplane.names import is_resource_name
 
 log = structlog.get_logger("agent.tokenrequests.directory")
@@ -101,13 +101,7 @@ class DirectoryTokenRequests:
         if identity is not None and listed is not None and listed[0] == identity and listed[1]:
             return listed[2]
         try:
-            names = sorted(
-                name
-                for name in os.listdir(self.directory)
-                if name.startswith(FILE_PREFIX) and name.endswith(_SUFFIXES)
-            )
-        except FileNotFoundError:
-            return []
+            names = names_in(self.directory, FILE_PREFIX, _SUFFIXES)
         except OSError as exc:
             raise SinkError(f"cannot list {self.directory}: {exc.strerror}") from exc
         settled = identity is not None and identity[1] < time.time_ns() - _SETTLED_NS

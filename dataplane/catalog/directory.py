@@ -25,6 +25,7 @@ from dataplane.catalog.parse import (
     application_mapping_from_manifest,
     secret_data_from_manifest,
 )
+from dataplane.files import names_in
 from dataplane.names import is_resource_name
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -175,13 +176,7 @@ class DirectoryMappings:
 
     def _all(self) -> list[ApplicationMapping]:
         try:
-            names = sorted(
-                name
-                for name in os.listdir(self.directory)
-                if name.startswith(MAPPING_PREFIX) and name.endswith(_MAPPING_SUFFIXES)
-            )
-        except FileNotFoundError:
-            names = []
+            names = names_in(self.directory, MAPPING_PREFIX, _MAPPING_SUFFIXES)
         except OSError as exc:
             raise CatalogError(f"cannot list {self.directory}: {exc.strerror}") from None
         for gone in set(self._files) - set(names):
