@@ -8,48 +8,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from agent.settings import AgentSettings
 from agent.tokenrequests.kubernetes import TokenRequestResource
 from broker.osb import namespace_password
 from broker.settings import BrokerSettings
 from dataplane.catalog.kubernetes import ApplicationMappingResource
+from tests.deploy_support import DEPLOY, Shipped, container, load, only, shipped_in
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 READ_ONLY = ["get", "list", "watch"]
-
-Shipped = dict[str, list[dict[str, Any]]]  # kind → the documents of that kind
-
-
-def load(*paths: Path) -> Shipped:
-    found: Shipped = {}
-    for path in paths:
-        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if document is not None:
-                found.setdefault(document["kind"], []).append(document)
-    return found
 
 
 @pytest.fixture(scope="module")
 def shipped() -> Shipped:
-    return load(*sorted((DEPLOY / "broker").glob("*.yaml")))
+    return shipped_in("broker")
 
 
 @pytest.fixture(scope="module")
 def agent() -> Shipped:
-    return load(*sorted((DEPLOY / "agent").glob("*.yaml")))
-
-
-def only(shipped: Shipped, kind: str, namespace: str | None = None) -> dict[str, Any]:
-    [document] = [item for item in shipped[kind] if namespace in (None, item["metadata"].get("namespace"))]
-    return document
-
-
-def container(shipped: Shipped, name: str) -> dict[str, Any]:
-    [found] = only(shipped, "Deployment")["spec"]["template"]["spec"]["containers"]
-    assert found["name"] == name
-    return found
+    return shipped_in("agent")
 
 
 def secret_value(shipped: Shipped, namespace: str, reference: dict[str, str]) -> str:

@@ -8,33 +8,20 @@ from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 
 from agent.resources import CA_SECRET_KEY
 from agent.settings import AgentSettings
 from events.settings import EventsSettings
 from events.subscriptions.kubernetes import SubscriptionResource
 from events.subscriptions.model import TypeMatching, subscription_from_manifest
+from tests.deploy_support import DEPLOY, Shipped, container, documents, only, shipped_in
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 READ_ONLY = ["get", "list", "watch"]
-
-Shipped = dict[str, list[dict[str, Any]]]  # kind → the documents of that kind
-
-
-def documents(path: Path) -> list[dict[str, Any]]:
-    return [item for item in yaml.safe_load_all(path.read_text(encoding="utf-8")) if item is not None]
 
 
 @pytest.fixture(scope="module")
 def shipped() -> Shipped:
-    found: Shipped = {}
-    for path in sorted((DEPLOY / "events").glob("*.yaml")):
-        if path.name == "example-subscription.yaml":
-            continue
-        for document in documents(path):
-            found.setdefault(document["kind"], []).append(document)
-    return found
+    return shipped_in("events", leaving=("example-subscription.yaml",))
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +36,9 @@ def example() -> dict[str, Any]:
     return subscription
 
 
-def only(shipped: Shipped, kind: str) -> dict[str, Any]:
-    [document] = shipped[kind]
-    return document
-
-
 def pod(shipped: Shipped) -> dict[str, Any]:
     spec: dict[str, Any] = only(shipped, "Deployment")["spec"]["template"]["spec"]
     return spec
-
-
-def container(shipped: Shipped) -> dict[str, Any]:
-    [events] = pod(shipped)["containers"]
-    return events
 
 
 def settings_of(events: dict[str, Any]) -> EventsSettings:

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from agent.resources import DEFAULT_GATEWAY_URL
 from gateway.settings import GatewaySettings
+from tests.deploy_support import Shipped, container, only, shipped_in
 
-GATEWAY_DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "gateway"
 READ_ONLY = {"get", "list", "watch"}
-
-Shipped = dict[str, list[dict[str, Any]]]  # kind → the documents of that kind
 
 
 @pytest.fixture(scope="module")
 def shipped() -> Shipped:
-    found: Shipped = {}
-    for path in sorted(GATEWAY_DEPLOY.glob("*.yaml")):
-        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if document is not None:
-                found.setdefault(document["kind"], []).append(document)
-    return found
-
-
-def only(shipped: Shipped, kind: str) -> dict[str, Any]:
-    [document] = shipped[kind]
-    return document
-
-
-def container(shipped: Shipped) -> dict[str, Any]:
-    [gateway] = only(shipped, "Deployment")["spec"]["template"]["spec"]["containers"]
-    return gateway
+    return shipped_in("gateway")
 
 
 def settings_of(gateway: dict[str, Any]) -> GatewaySettings:

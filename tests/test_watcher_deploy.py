@@ -7,53 +7,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from agent.settings import AgentSettings
 from agent.watchers import parse_watchers, webhook_configuration
+from tests.deploy_support import Shipped, container, only, shipped_in
 from watcher.settings import WatcherSettings
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 BUILT_IN_APPLICATIONS = {
     "id": "compass-runtime-agent-applications",
     "name": "compass-runtime-agent-applications",
     "module": "compass-runtime-agent",
-    "resourceToWatch": {"group": "applicationconnector.kyma-project.io", "version": "v1alpha1", "resource": "applications"},
+    "resourceToWatch": {
+        "group": "applicationconnector.kyma-project.io",
+        "version": "v1alpha1",
+        "resource": "applications",
+    },
     "labelsToWatch": {"applicationconnector.kyma-project.io/managed-by": "compass-runtime-agent"},
     "field": "SPEC",
 }
 
-Shipped = dict[str, list[dict[str, Any]]]  # kind → the documents of that kind
-
-
-def load(directory: str) -> Shipped:
-    found: Shipped = {}
-    for path in sorted((DEPLOY / directory).glob("*.yaml")):
-        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            if document is not None:
-                found.setdefault(document["kind"], []).append(document)
-    return found
-
 
 @pytest.fixture(scope="module")
 def shipped() -> Shipped:
-    return load("watcher")
+    return shipped_in("watcher")
 
 
 @pytest.fixture(scope="module")
 def agent() -> Shipped:
-    return load("agent")
-
-
-def only(shipped: Shipped, kind: str) -> dict[str, Any]:
-    [document] = shipped[kind]
-    return document
-
-
-def container(shipped: Shipped, name: str) -> dict[str, Any]:
-    [found] = only(shipped, "Deployment")["spec"]["template"]["spec"]["containers"]
-    assert found["name"] == name
-    return found
+    return shipped_in("agent")
 
 
 def environment(item: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +68,9 @@ def test_the_service_maps_443_to_the_webhook_and_selects_the_watchers_pods(shipp
     service, deployment = only(shipped, "Service"), only(shipped, "Deployment")
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
 
-    assert [(port["port"], port["targetPort"]) for port in service["spec"]["ports"]] == [(443, "https-webhook")]
+    assert [(port["port"], port["targetPort"]) for port in service["spec"]["ports"]] == [
+        (443, "https-webhook")
+    ]
     assert service["spec"]["selector"].items() <= pod_labels.items()
     assert service["metadata"]["namespace"] == deployment["metadata"]["namespace"]
 
@@ -114,7 +97,10 @@ def test_the_watcher_mounts_the_agents_state_where_both_read_it(shipped: Shipped
 
     assert volume["persistentVolumeClaim"] == agents_claim["persistentVolumeClaim"]
     assert watcher_settings(shipped).state_dir == agent_settings(agent).state_dir == Path(mount["mountPath"])
-    assert only(shipped, "Deployment")["metadata"]["namespace"] == only(agent, "Deployment")["metadata"]["namespace"]
+    assert (
+        only(shipped, "Deployment")["metadata"]["namespace"]
+        == only(agent, "Deployment")["metadata"]["namespace"]
+    )
 
 
 def test_the_watcher_is_scheduled_beside_the_agent_which_holds_the_read_write_once_claim(
@@ -152,7 +138,9 @@ def test_the_probes_ask_the_health_listener(shipped: Shipped) -> None:
     }
 
 
-def test_the_container_runs_unprivileged_on_a_read_only_root_as_the_agent(shipped: Shipped, agent: Shipped) -> None:
+def test_the_container_runs_unprivileged_on_a_read_only_root_as_the_agent(
+    shipped: Shipped, agent: Shipped
+) -> None:
     pod = only(shipped, "Deployment")["spec"]["template"]["spec"]
     agent_pod = only(agent, "Deployment")["spec"]["template"]["spec"]
 
