@@ -1,40 +1,19 @@
-"""The `compass` command: serve, migrate, tenants and operator tokens."""
+"""The `compass` command: serve, migrate, tenants and operator tokens.
+
+Only the declarations live here: each command imports `compass.commands` (the database, the services, the
+migrations) when it runs, so that `--help`, `--version` and a refused option cost the interpreter and typer alone.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Awaitable, Callable
 from importlib.metadata import version
-from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
-from alembic.util import CommandError
-from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from compass import migrate as migrations
-from compass.auth.jwt import issue_token
-from compass.migrate import DatabaseBehindError, check_migrations
-from compass.paths import DIRECTOR_PATH
-from connector.ca.files import private_directory
-from credentials.audit.repository import AuditEventName, AuditRepository
-from credentials.revocation import revoke_for_object
-from director.models import Tenant
-from director.polling.invalidation import unit_of_work
-from director.tenant.service import tenant as tenant_service
-from director.watcher.inputs import WatchedField, WatcherInput
-from director.watcher.models import Watcher
-from director.watcher.service import MAX_WATCH_EVENTS_PAGE
-from director.watcher.service import watcher as watcher_service
-from kernel.db import Database, is_database_unavailable
-from kernel.errors import CompassError, TenantNotFoundError
-from kernel.models import utcnow
-from kernel.observability.logging import configure_logging
-from kernel.principal import ALL_SCOPES, PLATFORM_SCOPES, ClientKind, Scope
-from kernel.settings import Settings
+from credentials.audit.events import AuditEventName
+from director.watcher.inputs import MAX_WATCH_EVENTS_PAGE, WatchedField
+from kernel.principal import ALL_SCOPES, PLATFORM_SCOPES, Scope
 
 
 class _Compass(typer.Typer):
@@ -44,18 +23,19 @@ class _Compass(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except Exception as error:
-            if not is_database_unavailable(error):
+            from compass.commands import unreachable_database  # noqa: PLC0415 - the commands module is heavy
+
+            line = unreachable_database(error)
+            if line is None:
                 raise
-            try:
-                where = _database_name(Settings())
-            except ValidationError:
-                where = "(invalid settings)"
-            typer.echo(f"compass: cannot reach the database {where}: {error}", err=True)
+            typer.echo(line, err=True)
             raise SystemExit(1) from None
 
 
 # Plain help: typer's rich panels print "<bool>" after every flag, as if it took a value.
-app = _Compass(help="pycompass: a Compass-compatible control plane.", no_args_is_help=True, rich_markup_mode=None)
+app = _Compass(
+    help="pycompass: a Compass-compatible control plane.", no_args_is_help=True, rich_markup_mode=None
+)
 tenant_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(tenant_app, name="tenant")
 watchers_app = typer.Typer(
@@ -64,9 +44,6 @@ watchers_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(watchers_app, name="watchers")
-
-DEMO_TENANT = "demo"
-T = TypeVar("T")
 
 
 def _print_version(wanted: bool) -> None:
@@ -85,103 +62,15 @@ def main(
     pass
 
 
-def _refuse(command: str, message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"compass {command}: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _settings(settings: Settings | None = None) -> Settings:
-    settings = settings or Settings()
-    # The data directory holds keys and, by default, the database with application credentials.
-    private_directory(settings.data_dir)
-    return settings
-
-
-def _database_name(settings: Settings) -> str:
-    """The database a command opens, as the operator can compare it with the server's (no password)."""
-    url = make_url(settings.effective_database_url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        return url.database
-    return url.render_as_string(hide_password=True)
-
-
-def _servers_settings(command: str) -> Settings:
-    """For commands that use what the server made: run elsewhere than the server, they would create an empty
-    database of their own and then find nothing in it."""
-    settings = Settings()
-    url = make_url(settings.effective_database_url)
-    file = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
-    if file and not Path(file).exists():
-        _refuse(
-            command,
-            f"there is no database at {file}: run it with the server's settings, COMPASS_DATA_DIR "
-            f"(now {settings.data_dir}) or COMPASS_DATABASE_URL",
-            2,
-        )
-    return _settings(settings)
-
-
-def _refuse_error(command: str, settings: Settings, error: CompassError) -> NoReturn:
-    if isinstance(error, TenantNotFoundError):
-        _refuse(command, f"{error.message} in the database {_database_name(settings)}")
-    _refuse(command, error.message)
-
-
-async def _ensure_tenant(session: AsyncSession, name: str) -> Tenant:
-    try:
-        return await tenant_service.resolve(session, name)
-    except CompassError:
-        return await tenant_service.create(session, name)
-
-
-# The platform's own unit of work (global watchers): no tenant of its own, every tenant's views bumped.
-_NO_TENANT = ""
-
-
-def _in_transaction(
-    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, changes_views: bool = False
-) -> T:
-    """Run one unit of work against the configured database from the synchronous CLI; ``changes_views``: work
-    that changes what runtimes read (global watchers), so that the views it names are bumped at the commit."""
-
-    async def run() -> T:
-        database = Database(settings.effective_database_url)
-        try:
-            transaction = unit_of_work(database, _NO_TENANT) if changes_views else database.transaction()
-            async with transaction as session:
-                return await work(session)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
-
-
-async def _check(database: Database) -> None:
-    try:
-        await check_migrations(database)
-    finally:
-        await database.dispose()
-
-
-def _upgrade(settings: Settings) -> None:
-    try:
-        migrations.upgrade(settings.effective_database_url)
-    except CommandError as error:  # a migration that cannot proceed says why (e.g. 0007: colliding names)
-        typer.echo(f"compass: the database cannot be migrated: {error}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _migrated(settings: Settings) -> None:
-    if settings.is_embedded_database and settings.auto_migrate:
-        _upgrade(settings)
+# Each command below imports `compass.commands` when it runs (PLC0415): see the module's docstring.
 
 
 @app.command()
 def migrate() -> None:
     """Bring the database up to the newest migration."""
-    settings = _settings()
-    _upgrade(settings)
-    typer.echo(f"database migrated to {migrations.head_revision()}")
+    from compass import commands  # noqa: PLC0415
+
+    commands.migrate()
 
 
 @app.command()
@@ -197,54 +86,25 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the Director and the Connector until interrupted."""
-    # Imported here: the server imports every API and the GraphQL schema, seconds that the other commands skip.
-    from compass import server  # noqa: PLC0415 - see above
+    from compass import commands  # noqa: PLC0415
 
-    settings = _settings()
-    if workers > 1:
-        server.share_metrics_across_workers(settings)
-    _migrated(settings)
-    try:
-        asyncio.run(_check(Database(settings.effective_database_url)))
-    except DatabaseBehindError as error:
-        _refuse("serve", str(error))
-    url = f"http://{settings.host}:{settings.http_port}{DIRECTOR_PATH}"
-    typer.echo(f"\nGraphiQL:   {url}")
-    typer.echo(f"mTLS:       {settings.effective_public_mtls_url}{DIRECTOR_PATH} and {settings.certificate_secured_connector_url}")
-    if demo:
-        tenant = _in_transaction(settings, lambda session: _ensure_tenant(session, DEMO_TENANT))
-        token = issue_token(settings, tenant_id=tenant.id, scopes=sorted(ALL_SCOPES), ttl_seconds=86_400)
-        typer.echo("Paste these request headers into GraphiQL (valid 24 hours; `compass token` makes more):")
-        typer.echo(f'  {{"Authorization": "Bearer {token}", "Tenant": "{tenant.id}"}}')
-        typer.echo("Then run:   { viewer { id type } }\n")
-    configure_logging(level=settings.log_level, json=settings.log_json)
-    try:
-        status = server.run(settings, workers=workers)
-    except server.ListenError as error:
-        _refuse("serve", str(error))
-    if status:
-        raise typer.Exit(status)
+    commands.serve(demo=demo, workers=workers)
 
 
 @tenant_app.command("create")
 def tenant_create(name: str) -> None:
     """Create a tenant and print its id (the Tenant header value)."""
-    settings = _settings()
-    _migrated(settings)
-    try:
-        tenant = _in_transaction(settings, lambda session: tenant_service.create(session, name))
-    except CompassError as error:
-        _refuse_error("tenant create", settings, error)
-    typer.echo(tenant.id)
+    from compass import commands  # noqa: PLC0415
+
+    commands.tenant_create(name)
 
 
 @tenant_app.command("list")
 def tenant_list() -> None:
     """List tenants: id and name."""
-    settings = _servers_settings("tenant list")
-    _migrated(settings)
-    for tenant in _in_transaction(settings, tenant_service.list_all):
-        typer.echo(f"{tenant.id}\t{tenant.name}")
+    from compass import commands  # noqa: PLC0415
+
+    commands.tenant_list()
 
 
 @app.command()
@@ -262,39 +122,23 @@ def token(
     subject: Annotated[str, typer.Option(help="Who the token is for.")] = "operator",
 ) -> None:
     """Print an operator JWT signed with this server's key."""
-    settings = _servers_settings("token")
-    _migrated(settings)
-    try:
-        found = _in_transaction(settings, lambda session: tenant_service.resolve(session, tenant))
-    except CompassError as error:
-        _refuse_error("token", settings, error)
-    granted = sorted(str(scope) for scope in scopes or ALL_SCOPES)
-    typer.echo(issue_token(settings, tenant_id=found.id, scopes=granted, ttl_seconds=ttl, subject=subject))
+    from compass import commands  # noqa: PLC0415
+
+    commands.token(tenant=tenant, scopes=scopes, ttl=ttl, subject=subject)
 
 
 @app.command()
 def revoke(
     tenant: Annotated[str, typer.Option(help="Tenant name or id.")],
     runtime: Annotated[str | None, typer.Option(help="Revoke every certificate of this runtime id.")] = None,
-    application: Annotated[str | None, typer.Option(help="Revoke every certificate of this application id.")] = None,
+    application: Annotated[
+        str | None, typer.Option(help="Revoke every certificate of this application id.")
+    ] = None,
 ) -> None:
     """Revoke all client certificates of a runtime or an application and print their serials."""
-    if (runtime is None) == (application is None):
-        _refuse("revoke", "give exactly one of --runtime or --application", 2)
-    settings = _servers_settings("revoke")
-    _migrated(settings)
-    kind, object_id = (ClientKind.RUNTIME, runtime) if runtime else (ClientKind.APPLICATION, application)
-    async def work(session: AsyncSession) -> list[str]:
-        found = await tenant_service.resolve(session, tenant)
-        return await revoke_for_object(session, found.id, kind, str(object_id), now=utcnow())
+    from compass import commands  # noqa: PLC0415
 
-    try:
-        serials = _in_transaction(settings, work)
-    except CompassError as error:
-        _refuse_error("revoke", settings, error)
-    for serial in serials:
-        typer.echo(serial)
-    typer.echo(f"revoked {len(serials)} certificate(s)", err=True)
+    commands.revoke(tenant=tenant, runtime=runtime, application=application)
 
 
 @app.command()
@@ -307,70 +151,26 @@ def audit(
 ) -> None:
     """List the latest token and certificate events, newest first, with the runtime or application of each
     client id."""
-    settings = _servers_settings("audit")
-    _migrated(settings)
-    lines = _in_transaction(settings, lambda session: AuditRepository(session).latest(limit=limit, event=event))
-    for line in lines:
-        row = line.event
-        fields = {
-            "tenant": row.tenant_id, "client": row.client_id, "runtime": line.runtime_id,
-            "application": line.application_id, "serial": row.serial, "from": row.remote_addr, "reason": row.reason,
-        }
-        details = " ".join(f"{key}={value}" for key, value in fields.items() if value)
-        typer.echo(f"{row.at.isoformat()}  {row.event:<22} {details}")
+    from compass import commands  # noqa: PLC0415
+
+    commands.audit(limit=limit, event=event)
 
 
 @app.command("watch-events")
 def watch_events(
     runtime: Annotated[str, typer.Option(help="The runtime id.")],
-    tenant: Annotated[str | None, typer.Option(help="Only if the runtime is this tenant's (name or id).")] = None,
-    first: Annotated[int, typer.Option(min=1, max=MAX_WATCH_EVENTS_PAGE, help="How many of the newest.")] = 50,
+    tenant: Annotated[
+        str | None, typer.Option(help="Only if the runtime is this tenant's (name or id).")
+    ] = None,
+    first: Annotated[
+        int, typer.Option(min=1, max=MAX_WATCH_EVENTS_PAGE, help="How many of the newest.")
+    ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="As JSON, shaped as Runtime.watchEvents.")] = False,
 ) -> None:
     """List the newest watch events a runtime's watcher delivered, newest first."""
-    settings = _servers_settings("watch-events")
-    _migrated(settings)
+    from compass import commands  # noqa: PLC0415
 
-    async def work(session: AsyncSession) -> list[Any]:
-        tenant_id = (await tenant_service.resolve(session, tenant)).id if tenant else None
-        return (await watcher_service.events(session, tenant_id, [runtime], first)).get(runtime, [])
-
-    try:
-        events = _in_transaction(settings, work)
-    except CompassError as error:
-        _refuse_error("watch-events", settings, error)
-    if as_json:
-        shaped = [
-            {
-                "module": event.module,
-                "watched": {"namespace": event.namespace, "name": event.name},
-                "watchedGvk": {"group": event.group, "version": event.version, "kind": event.kind},
-                "receivedAt": event.received_at.isoformat(),
-            }
-            for event in events
-        ]
-        typer.echo(json.dumps(shaped, indent=2))
-        return
-    for event in events:
-        gvk = f"{event.group}/{event.version}" if event.group else event.version
-        where = f"{event.namespace}/{event.name}" if event.namespace else event.name
-        typer.echo(f"{event.received_at.isoformat()}  {event.module}  {gvk} {event.kind}  {where}")
-
-
-def _watcher_line(found: Watcher) -> str:
-    labels = ",".join(f"{key}={value}" for key, value in (found.labels or {}).items()) or "-"
-    gvr = f"{found.group}/{found.version}/{found.resource}" if found.group else f"{found.version}/{found.resource}"
-    return f"{found.id}\t{found.name}\t{found.module}\t{gvr}\t{found.field}\t{labels}"
-
-
-def _labels(pairs: list[str]) -> dict[str, str] | None:
-    labels: dict[str, str] = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator:
-            _refuse("watchers create", f"--label takes key=value, not {pair!r}", 2)
-        labels[key] = value
-    return labels or None
+    commands.watch_events(runtime=runtime, tenant=tenant, first=first, as_json=as_json)
 
 
 @watchers_app.command("create")
@@ -387,48 +187,32 @@ def watchers_create(
         ),
     ] = False,
     group: Annotated[str, typer.Option(help='The API group ("" for the core group).')] = "",
-    label: Annotated[list[str] | None, typer.Option(help="Only objects with this label, key=value (repeat).")] = None,
+    label: Annotated[
+        list[str] | None, typer.Option(help="Only objects with this label, key=value (repeat).")
+    ] = None,
     field: Annotated[WatchedField, typer.Option(help="What of an update is reported.")] = WatchedField.SPEC,
 ) -> None:
     """Create a global watcher (every tenant's runtimes report it) and print it."""
-    if not is_global:
-        _refuse("watchers create", "give --global: a tenant's watchers are made with the createWatcher mutation", 2)
-    settings = _servers_settings("watchers create")
-    _migrated(settings)
-    data = WatcherInput(
-        name=name, module=module, group=group, version=version, resource=resource, labels=_labels(label or []),
-        field=field,
+    from compass import commands  # noqa: PLC0415
+
+    commands.watchers_create(
+        name=name, module=module, version=version, resource=resource, is_global=is_global, group=group,
+        label=label, field=field,
     )  # fmt: skip
-    try:
-        created = _in_transaction(
-            settings,
-            lambda session: watcher_service.create(session, None, data, limit=settings.max_watchers),
-            changes_views=True,
-        )
-    except CompassError as error:
-        _refuse_error("watchers create", settings, error)
-    typer.echo(_watcher_line(created))
 
 
 @watchers_app.command("list")
 def watchers_list() -> None:
     """List the global watchers (built in, and created here): id, name, module, group/version/resource, field,
     labels."""
-    settings = _servers_settings("watchers list")
-    _migrated(settings)
-    for found in _in_transaction(settings, lambda session: watcher_service.visible(session, None)):
-        typer.echo(_watcher_line(found))
+    from compass import commands  # noqa: PLC0415
+
+    commands.watchers_list()
 
 
 @watchers_app.command("delete")
 def watchers_delete(watcher_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Delete a global watcher created here (the built-in ones stay)."""
-    settings = _servers_settings("watchers delete")
-    _migrated(settings)
-    try:
-        deleted = _in_transaction(
-            settings, lambda session: watcher_service.delete(session, None, watcher_id), changes_views=True
-        )
-    except CompassError as error:
-        _refuse_error("watchers delete", settings, error)
-    typer.echo(_watcher_line(deleted))
+    from compass import commands  # noqa: PLC0415
+
+    commands.watchers_delete(watcher_id)

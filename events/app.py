@@ -14,7 +14,6 @@ from events.delivery_process import DeliveryProcess
 from events.ingress import Ingress
 from events.settings import EventsSettings
 from events.store.base import EventLog
-from events.store.nats import NatsLog
 from events.store.sqlite import SqliteLog
 
 LOG_FILE = "events.sqlite3"
@@ -26,6 +25,9 @@ class EventsConfigurationError(Exception):
 
 def open_log(settings: EventsSettings) -> EventLog:
     if settings.bus == "nats":
+        # Imported only when chosen: the NATS client (and aiohttp under it) costs every other process half a second.
+        from events.store.nats import NatsLog  # noqa: PLC0415 - see above
+
         return NatsLog(settings.nats_url)
     # The log holds applications' events: readable by this process's user only, whatever the umask.
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

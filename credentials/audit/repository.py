@@ -2,27 +2,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from credentials.audit.events import AuditEventName
 from credentials.models import AuditEvent, SystemAuth
 from kernel.observability.metrics import count_lifecycle_event
-
-
-class AuditEventName(StrEnum):
-    """Every event the audit trail records; ``compass audit --event`` offers exactly these."""
-
-    TOKEN_ISSUED = "token_issued"
-    TOKEN_REDEEMED = "token_redeemed"
-    TOKEN_REFUSED = "token_refused"
-    CERTIFICATE_ISSUED = "certificate_issued"
-    CERTIFICATE_RENEWED = "certificate_renewed"
-    CERTIFICATE_REVOKED = "certificate_revoked"
-    CERTIFICATE_REFUSED = "certificate_refused"
-    CLIENT_CREDENTIALS_ISSUED = "client_credentials_issued"
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ from typing import Literal, Protocol
 
 from dataplane.catalog.base import ApplicationMappings, Catalog
 from dataplane.catalog.directory import DirectoryCatalog, DirectoryMappings
-from dataplane.catalog.kubernetes import KubernetesCatalog, KubernetesMappings
 
 CatalogSource = Literal["directory", "kubernetes"]
+# The Kubernetes catalog is imported only when chosen: lightkube and its models cost every
+# process that reads a manifest directory (and every settings module that names CatalogSource) about a second.
 
 
 class SourceSettings(Protocol):
@@ -49,6 +50,8 @@ def open_catalog(
         case "directory":
             return DirectoryCatalog(manifest_dir)
         case "kubernetes":
+            from dataplane.catalog.kubernetes import KubernetesCatalog  # noqa: PLC0415 - only when chosen, see above
+
             return KubernetesCatalog.from_config(
                 kubeconfig=kubeconfig, context=kube_context, secret_namespace=secret_namespace
             )
@@ -85,6 +88,8 @@ def open_mappings_for(settings: SourceSettings) -> ApplicationMappings:
         case "directory":
             return DirectoryMappings(settings.manifest_dir)
         case "kubernetes":
+            from dataplane.catalog.kubernetes import KubernetesMappings  # noqa: PLC0415 - only when chosen, see above
+
             return KubernetesMappings.from_config(
                 kubeconfig=settings.kubeconfig, context=settings.kube_context
             )

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
 from kernel.errors import InvalidInputError
-from kernel.graphql.input import strict_loads, unstorable
+from kernel.json_values import strict_loads, unstorable
 from kernel.settings import Settings
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kernel.errors import InvalidInputError
-from kernel.graphql.input import strict_loads, unstorable
+from kernel.json_values import strict_loads, unstorable
 
 _ARRAY_QUERY = re.compile(r"^\$\[\*\]\s*\?\s*\((?P<body>.*)\)$", re.DOTALL)
 _SCALAR_QUERY = re.compile(r"^\$\s*\?\s*\((?P<body>.*)\)$", re.DOTALL)

@@ -46,7 +46,7 @@ from director.subscription.repository import SubscriptionRepository
 from director.tenant.service import tenant as tenant_service
 from director.tenantaccess.service import tenant_access as tenant_access_service
 from kernel.errors import ConflictError, InvalidInputError, NotFoundError
-from kernel.graphql.input import strict_loads, unstorable
+from kernel.json_values import strict_loads, unstorable
 from kernel.principal import Principal
 
 log = structlog.get_logger("compass.director.subscription")

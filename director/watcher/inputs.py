@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# The most watch events one read returns (Runtime.watchEvents, `compass watch-events --first`).
+MAX_WATCH_EVENTS_PAGE = 200
+
 
 class WatchedField(StrEnum):
     """Which part of a watched object's change is reported on update (Kyma's ``spec.field``)."""

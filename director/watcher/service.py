@@ -18,14 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from director.polling.invalidation import changes
 from director.watcher.builtin import BUILT_IN, BUILT_IN_IDS
 from director.watcher.consumers import Consumers
-from director.watcher.inputs import WatcherInput, WatchEventInput
+from director.watcher.inputs import MAX_WATCH_EVENTS_PAGE, WatcherInput, WatchEventInput
 from director.watcher.models import LABEL_LENGTH, SUBDOMAIN_LENGTH, Watcher, WatchEvent
 from director.watcher.repository import WatcherRepository, WatchEventRepository
 from kernel.changes import note
 from kernel.errors import CompassError, ConflictError, InvalidInputError, NotFoundError
 from kernel.models import utcnow
 
-MAX_WATCH_EVENTS_PAGE = 200
 MAX_LABELS = 32
 # A DNS label (RFC 1123), as Kubernetes names a module's service or a webhook's first segment.
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")

@@ -7,7 +7,6 @@ from pathlib import Path
 from dataplane.catalog.sources import CatalogSource
 from events.subscriptions.base import SubscriptionSource
 from events.subscriptions.directory import DirectorySubscriptions
-from events.subscriptions.kubernetes import KubernetesSubscriptions
 
 
 def open_subscriptions(
@@ -19,6 +18,9 @@ def open_subscriptions(
         case "directory":
             return DirectorySubscriptions(manifest_dir)
         case "kubernetes":
+            # Imported only when chosen: lightkube costs a process that reads a manifest directory about a second.
+            from events.subscriptions.kubernetes import KubernetesSubscriptions  # noqa: PLC0415 - see above
+
             return KubernetesSubscriptions.from_config(kubeconfig=kubeconfig, context=kube_context)
         case _:
             raise ValueError(f"unknown subscriptions source {source!r}: directory or kubernetes")

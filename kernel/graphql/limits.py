@@ -23,7 +23,7 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 from kernel.graphql.documents import CachedDocuments, DocumentCache
 from kernel.graphql.errors import ErrorCodes
 from kernel.graphql.input import RefuseUnstorableVariables, UnstorableLiteralRule
-from kernel.observability.metrics import GraphQLOperationMetrics
+from kernel.graphql.metrics import GraphQLOperationMetrics
 from kernel.settings import Settings
 
 ExtensionFactory = Callable[[], SchemaExtension] | type[SchemaExtension]

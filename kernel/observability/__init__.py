@@ -1,4 +1,5 @@
-"""Observability for pycompass: structured logs, request ids and Prometheus metrics.
+"""Observability for pycompass: structured logs, request ids and Prometheus metrics (GraphQL operations' in
+`kernel.graphql.metrics`).
 
 Kept in one package so the Director, Connector and their tests wire the same pieces the same way.
 """
@@ -8,7 +9,6 @@ from __future__ import annotations
 from kernel.observability.logging import configure_logging
 from kernel.observability.metrics import (
     REGISTRY,
-    GraphQLOperationMetrics,
     HttpMetricsMiddleware,
     metrics_endpoint,
 )
@@ -16,7 +16,6 @@ from kernel.observability.request_context import RequestContextMiddleware, reque
 
 __all__ = [
     "REGISTRY",
-    "GraphQLOperationMetrics",
     "HttpMetricsMiddleware",
     "RequestContextMiddleware",
     "configure_logging",

@@ -17,12 +17,8 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions import SchemaExtension
 
 from kernel.errors import NotFoundError
-from kernel.observability.metrics import (
-    REGISTRY,
-    GraphQLOperationMetrics,
-    HttpMetricsMiddleware,
-    metrics_endpoint,
-)
+from kernel.graphql.metrics import GraphQLOperationMetrics
+from kernel.observability.metrics import REGISTRY, HttpMetricsMiddleware, metrics_endpoint
 
 
 class _StampCodes(SchemaExtension):
