@@ -4,8 +4,8 @@ It loads the same rows as pycompass with one hand-written SQL statement per tabl
 runtime's, then the applications'). It uses the same engines (``kernel.db.Database``, so the same pool and
 the same SQLite pragmas) and builds the same JSON bytes by hand. It has no GraphQL, no ORM, no
 authentication, no logging and no metrics, so what pycompass spends above it is what those layers cost. It
-answers exactly one document shape (``bench.director.sync_document``) and picks the runtime id and the
-``after`` cursor out of the query text.
+answers exactly one document shape (``bench.director.sync_document``) and picks the runtime id, the ``after``
+cursor and the page size (``first``, which only the smoke tests write) out of the query text.
 
 On ``AGENT_PATH`` it answers as pycompass answers a runtime's client certificate (director/polling/): the
 tenant's revision first (one statement), then the answer kept in memory for that revision and body, or 304 Not
@@ -45,6 +45,7 @@ PAGE_SIZE = 200
 
 _RUNTIME_ID = re.compile(r'runtimeID:\s*"([^"]+)"')
 _AFTER = re.compile(r'after:\s*"([^"]*)"')
+_FIRST = re.compile(r"first:\s*(\d+)")
 _NOT_ALLOWED = re.compile(r"[^-a-z0-9]")
 _HYPHEN_RUNS = re.compile(r"-{2,}")
 
@@ -170,12 +171,14 @@ class SyncDocument:
         else:
             self.applications = text(_APPLICATIONS.format(in_scenarios=_POSTGRES_IN_SCENARIOS))
 
-    async def render(self, tenant_id: str, runtime_id: str, after: str | None) -> dict[str, Any]:
+    async def render(
+        self, tenant_id: str, runtime_id: str, after: str | None, first: int = PAGE_SIZE
+    ) -> dict[str, Any]:
         async with self.database.engine.connect() as connection:
-            return await self._render(connection, tenant_id, runtime_id, _offset(after))
+            return await self._render(connection, tenant_id, runtime_id, _offset(after), first)
 
     async def _render(
-        self, connection: AsyncConnection, tenant_id: str, runtime_id: str, offset: int
+        self, connection: AsyncConnection, tenant_id: str, runtime_id: str, offset: int, first: int
     ) -> dict[str, Any]:
         async def rows(statement: Any, **parameters: Any) -> list[Any]:
             return list(await connection.execute(statement, {"tenant": tenant_id, **parameters}))
@@ -187,7 +190,7 @@ class SyncDocument:
         scenarios = labels.get("scenarios")
         if not isinstance(scenarios, list) or not scenarios:
             return {"runtime": runtime, "result": _page([], offset, 0)}
-        applications = await rows(self.applications, scenarios=scenarios, limit=PAGE_SIZE, offset=offset)
+        applications = await rows(self.applications, scenarios=scenarios, limit=first, offset=offset)
         total = applications[0].total if applications else 0
         if not applications:
             return {"runtime": runtime, "result": _page([], offset, total)}
@@ -278,8 +281,12 @@ def create_app(database: Database) -> Starlette:
         if runtime_id is None:
             return JSONResponse({"data": None, "errors": [{"message": "no runtimeID in the document"}]}, 400)
         after = _AFTER.search(query)
+        first = _FIRST.search(query)
         tenant_id = request.headers.get("tenant", "")
-        data = await document.render(tenant_id, runtime_id.group(1), after.group(1) if after else None)
+        page_size = int(first.group(1)) if first else PAGE_SIZE
+        data = await document.render(
+            tenant_id, runtime_id.group(1), after.group(1) if after else None, page_size
+        )
         # strawberry's view encodes the same way (json.dumps, compact separators): hence the same bytes.
         return Response(json.dumps({"data": data}, separators=(",", ":")), media_type="application/json")
 

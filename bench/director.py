@@ -61,12 +61,14 @@ AGENT_TITLES = {
 _PAGE = "pageInfo { startCursor endCursor hasNextPage } totalCount"
 
 
-def sync_document(runtime_id: str, after: str | None = None) -> str:
-    """The Compass Runtime Agent's document: values written inline, a ``result:`` alias, no ``first``."""
+def sync_document(runtime_id: str, after: str | None = None, first: int | None = None) -> str:
+    """The Compass Runtime Agent's document: values written inline, a ``result:`` alias, no ``first`` (the
+    default page of 200); ``first`` lets a test page through a few applications instead of 201."""
     after_argument = f', after: "{after}"' if after else ""
+    first_argument = f", first: {first}" if first is not None else ""
     return f"""query {{
   runtime: runtime(id: "{runtime_id}") {{ labels }}
-  result: applicationsForRuntime(runtimeID: "{runtime_id}"{after_argument}) {{
+  result: applicationsForRuntime(runtimeID: "{runtime_id}"{first_argument}{after_argument}) {{
     data {{
       id name providerName description labels
       auths {{ id }}
@@ -92,8 +94,8 @@ def sync_document(runtime_id: str, after: str | None = None) -> str:
 }}"""
 
 
-def request_body(runtime_id: str, after: str | None = None) -> bytes:
-    return json.dumps({"query": sync_document(runtime_id, after), "variables": None}).encode()
+def request_body(runtime_id: str, after: str | None = None, first: int | None = None) -> bytes:
+    return json.dumps({"query": sync_document(runtime_id, after, first), "variables": None}).encode()
 
 
 #: The Director benchmark measures one runtime: a "changed" poll must cost what a changed view costs, so views

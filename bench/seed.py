@@ -119,7 +119,9 @@ async def seed_runtime(database: Database) -> Seeded:
     async with database.transaction() as session:
         tenant = await tenant_service.create(session, f"bench-{uuid.uuid4().hex[:8]}")
     async with unit_of_work(database, tenant.id) as session:
-        runtime = await runtime_service.register(session, tenant.id, RuntimeRegisterInput(name="bench-runtime"))
+        runtime = await runtime_service.register(
+            session, tenant.id, RuntimeRegisterInput(name="bench-runtime")
+        )
         await formation_service.create(session, tenant.id, FormationInput(name=FORMATION))
         await formation_service.assign(session, tenant.id, FormationObjectType.RUNTIME, runtime.id, FORMATION)
     return Seeded(tenant_id=tenant.id, runtime_id=runtime.id)
