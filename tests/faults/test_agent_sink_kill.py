@@ -2,7 +2,7 @@
 
 A writer process applies large Applications and Secrets through ``agent.sinks.directory.DirectorySink`` in a
 loop, each generation over the files of the one before: one by one, or each generation as one batch of
-concurrent writes (``DirectorySink.batch``, as a sync writes). Each round waits a random number of writes and then
+concurrent writes (``DirectorySink.batch``, as a sync writes). Each round waits a set number of writes and then
 until a temporary file exists (a write is under way), and kills the writer with SIGKILL. Afterwards every
 manifest file must be a whole document: it parses, has apiVersion, kind and metadata, and ends with the marker
 written last (a YAML cut short can still parse, so parsing alone proves nothing). The temporary files a
@@ -12,7 +12,6 @@ kill leaves behind stay (nothing removes them), are ignored by ``list_owned`` an
 from __future__ import annotations
 
 import asyncio
-import random
 import stat
 import subprocess
 import sys
@@ -26,10 +25,13 @@ from agent.sinks.directory import DirectorySink
 from testing.waiting import wait_until
 from tests.faults.support import kill_process
 
-ROUNDS = 5
 NAMES = 4
 ITEMS = 2_000  # entries per manifest: about 200 KB of YAML each
-SEED = 10  # the kill timings are drawn from it: a failure names its seed in the test id, a rerun repeats them
+# The applies each round waits for before its kill; each kills at a point the others do not: in the first
+# generation while manifests are created in an empty directory, in the middle of a generation over the files
+# and the leftover of the first kill, and after a whole generation (every manifest exists) while the next one
+# rewrites them.
+KILLS_AFTER = (1, NAMES + 1, 2 * NAMES + 1)
 
 # The writer: one process, as the agent is; it prints a line after each apply so that the test can pace kills.
 WRITER = r"""
@@ -116,11 +118,9 @@ def incomplete(path: Path) -> str | None:
     return None
 
 
-async def kill_mid_write(
-    directory: Path, rng: random.Random, *, at_least: int = 1, writes: str = "one by one"
-) -> bool:
-    """Kills the writer (``writes`` "one by one" or in "batches") mid-write after ``at_least`` or more applies;
-    whether it left a temporary file."""
+async def kill_mid_write(directory: Path, applies: int, *, writes: str = "one by one") -> bool:
+    """Kills the writer (``writes`` "one by one" or in "batches") mid-write after ``applies`` applies; whether it
+    left a temporary file."""
     before = set(temporary_files(directory))
     writer = await asyncio.to_thread(
         subprocess.Popen,
@@ -130,7 +130,7 @@ async def kill_mid_write(
     )
     try:
         assert writer.stdout is not None
-        for _ in range(rng.randint(at_least, at_least + 2 * NAMES)):
+        for _ in range(applies):
             line = await asyncio.wait_for(asyncio.to_thread(writer.stdout.readline), 30)
             assert line, f"the writer stopped: {writer.stderr.read().decode() if writer.stderr else ''}"
         # Leftovers of earlier kills are there already: wait for one this writer is writing now.
@@ -149,16 +149,12 @@ async def kill_mid_write(
 
 
 @pytest.mark.parametrize("writes", ["one by one", "batches"])
-@pytest.mark.parametrize("seed", [SEED], ids="seed={}".format)
-async def test_a_writer_killed_mid_write_leaves_only_whole_manifests(
-    tmp_path: Path, seed: int, writes: str
-) -> None:
+async def test_a_writer_killed_mid_write_leaves_only_whole_manifests(tmp_path: Path, writes: str) -> None:
     # given
     directory = tmp_path / "manifests"
-    rng = random.Random(seed)
 
     # when: the writer is killed in the middle of writes, round after round
-    cut = [await kill_mid_write(directory, rng, writes=writes) for _ in range(ROUNDS)]
+    cut = [await kill_mid_write(directory, applies, writes=writes) for applies in KILLS_AFTER]
 
     # then: every manifest is whole
     manifests = manifest_files(directory)
@@ -166,21 +162,20 @@ async def test_a_writer_killed_mid_write_leaves_only_whole_manifests(
     assert {path.name: reason for path in manifests if (reason := incomplete(path))} == {}
     # and the temporary files left behind count for nothing
     leftovers = temporary_files(directory)
-    print(f"{sum(cut)} of {ROUNDS} kills came mid-write; {len(leftovers)} temporary files left")
+    print(f"{sum(cut)} of {len(cut)} kills came mid-write; {len(leftovers)} temporary files left")
     assert any(cut)
     sink = DirectorySink(directory)
     assert sorted(await sink.list_owned("Application")) == [f"app-{index}" for index in range(NAMES)]
     assert sorted(await sink.list_owned("Secret")) == [f"secret-{index}" for index in range(NAMES)]
 
 
-@pytest.mark.parametrize("seed", [SEED], ids="seed={}".format)
-async def test_a_temporary_file_left_by_a_kill_does_not_stop_the_next_write(tmp_path: Path, seed: int) -> None:
+async def test_a_temporary_file_left_by_a_kill_does_not_stop_the_next_write(tmp_path: Path) -> None:
     # given: the directory as a kill in the middle of rewriting a manifest leaves it
     directory = tmp_path / "manifests"
-    rng = random.Random(seed)
-    # The writer may finish its rename between being seen mid-write and the kill: kill again until one is cut.
-    for _ in range(10):
-        if await kill_mid_write(directory, rng, at_least=2 * NAMES + 1):  # after a whole generation
+    # The writer may finish its rename between being seen mid-write and the kill: kill again, one apply later each
+    # time (after a whole generation: every manifest exists and is being rewritten), until one is cut.
+    for applies in range(2 * NAMES + 1, 2 * NAMES + 11):
+        if await kill_mid_write(directory, applies):
             break
     else:
         pytest.fail("no kill in ten left a temporary file")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-import subprocess
 from pathlib import Path
 
 from kernel.db import Database
-from testing.served import COMPASS, OPERATORS_UMASK, ServedCompass, operator_environment
+from testing.databases import migrate
+from testing.served import ServedCompass
 
 PRIVATE_FILES = ("compass.db", "jwt-signing-key.pem", "ca/ca.key", "tls/server-key.pem")
 DATABASE_COMPANIONS = ("compass.db-wal", "compass.db-shm")
@@ -45,19 +45,12 @@ def test_a_data_directory_created_beforehand_becomes_private(tmp_path: Path) -> 
     assert files == dict.fromkeys(files, "0o600")
 
 
-def test_a_database_left_readable_by_others_becomes_private(tmp_path: Path) -> None:
-    # given: a database an earlier version migrated, readable by others, in a directory readable by others
+async def test_a_database_left_readable_by_others_becomes_private(tmp_path: Path) -> None:
+    # given: a database an earlier version migrated, readable by others, in a directory readable by others (migrated
+    # in this process: a `compass migrate` of this version would make the directory private itself)
     data_dir = tmp_path / "compass"
-    migrated = subprocess.run(
-        [str(COMPASS), "migrate"],
-        env=operator_environment(COMPASS_DATA_DIR=str(data_dir)),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        umask=OPERATORS_UMASK,
-    )
-    assert migrated.returncode == 0, migrated.stderr
+    data_dir.mkdir()
+    await migrate(f"sqlite+aiosqlite:///{data_dir / 'compass.db'}")
     data_dir.chmod(0o755)
     (data_dir / "compass.db").chmod(0o644)
 
@@ -83,7 +76,9 @@ def _posix_locks_held_on(path: Path) -> int:
     return count
 
 
-async def test_making_the_database_private_keeps_the_locks_of_connections_already_open(tmp_path: Path) -> None:
+async def test_making_the_database_private_keeps_the_locks_of_connections_already_open(
+    tmp_path: Path,
+) -> None:
     # given: a connection of this process in a write transaction (SQLite holds a POSIX lock on the file)
     path = tmp_path / "compass.db"
     holder = sqlite3.connect(path, isolation_level=None)
