@@ -119,30 +119,34 @@ class EventsRuntime:
         ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def events_runtime(
     *,
-    landscape: Landscape,
-    tmp_path: Path,
-    event_sink: RecordingSink,
-    start_ingress: StartIngress,
-    application_client: ApplicationClient,
+    module_landscape: Landscape,
+    tmp_path_factory: pytest.TempPathFactory,
+    event_sink_server: RecordingSink,
+    module_ingress: StartIngress,
+    module_application_client: ApplicationClient,
     covering: Covering,
 ) -> EventsRuntime:
-    shop_id = await landscape.application(bundles=[bundle_input(0)])
-    other_id = await landscape.application(bundles=[bundle_input(1)])
-    chain_file, key_file = await certify(landscape, shop_id, tmp_path)
-    synced = await run_agent(landscape, "sync", "--once")
+    """One per module and backend: the tests share the runtime and the ingress and do not disturb each other."""
+    # The session's sink, not reset: what a test reads of it is filtered by its own event ids.
+    if not event_sink_server.running:
+        event_sink_server.start()
+    shop_id = await module_landscape.application(bundles=[bundle_input(0)])
+    other_id = await module_landscape.application(bundles=[bundle_input(1)])
+    chain_file, key_file = await certify(module_landscape, shop_id, tmp_path_factory.mktemp("application"))
+    synced = await run_agent(module_landscape, "sync", "--once")
     assert synced.returncode == 0, synced.stderr
-    shop = RuntimeApplication(runtime_name(landscape, shop_id))
+    shop = RuntimeApplication(runtime_name(module_landscape, shop_id))
     types = [CREATED, SHIPPED, PAID, PROBED]
-    ManifestDirectory(landscape.manifest_dir).put(
-        subscription("shop-orders", event_sink.url, shop.name, types)
+    ManifestDirectory(module_landscape.manifest_dir).put(
+        subscription("shop-orders", event_sink_server.url, shop.name, types)
     )
-    served = start_ingress(landscape.manifest_dir, landscape.credentials().ca_file)
-    client = application_client(served, chain_file, key_file)
-    await covering(client, shop.name, event_sink)
-    return EventsRuntime(shop, runtime_name(landscape, other_id), client, event_sink)
+    served = module_ingress(module_landscape.manifest_dir, module_landscape.credentials().ca_file)
+    client = module_application_client(served, chain_file, key_file)
+    await covering(client, shop.name, event_sink_server)
+    return EventsRuntime(shop, runtime_name(module_landscape, other_id), client, event_sink_server)
 
 
 async def test_an_applications_events_reach_the_subscribed_sink_in_all_three_formats(

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
 
-from testing.gateway import ServedGateway
+from testing.gateway import ServedGateway, start_gateway
+from testing.tls import StandInTLS
 from testing.upstream import UpstreamStandIn
 from tests.agent.support import Landscape, run_agent
-from tests.fixtures.gateway import StartGateway
 
 BUNDLE = "Orders"
 API = "orders api"
@@ -41,16 +41,22 @@ def basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
+@dataclass(frozen=True)
+class Registered:
+    application_id: str
+    bundle_id: str
+
+
 @dataclass
 class Runtime:
-    """The operator's Director, the runtime's agent writing into ``manifest_dir``, and the gateway reading it."""
+    """The operator's Director, the runtime's agent writing into the landscape's manifest directory, and the
+    gateway reading it."""
 
     landscape: Landscape
     gateway: ServedGateway
-    manifest_dir: Path
 
-    async def register(self, target_url: str, username: str, password: str) -> str:
-        """An application of the runtime's formation with one bundle calling ``target_url``; its bundle's id."""
+    async def register(self, target_url: str, username: str, password: str) -> Registered:
+        """An application of the runtime's formation with one bundle calling ``target_url``."""
         bundle = {
             "name": BUNDLE,
             "defaultInstanceAuth": default_instance_auth(username, password),
@@ -59,7 +65,7 @@ class Runtime:
         application_id = await self.landscape.application(bundles=[bundle])
         answer = await self.landscape.operator.query(APPLICATION_BUNDLES, {"id": application_id})
         [registered] = answer["result"]["bundles"]["data"]
-        return str(registered["id"])
+        return Registered(application_id, str(registered["id"]))
 
     async def change_credentials(self, bundle_id: str, username: str, password: str) -> None:
         bundle = {"name": BUNDLE, "defaultInstanceAuth": default_instance_auth(username, password)}
@@ -70,28 +76,38 @@ class Runtime:
             self.landscape,
             "sync",
             "--once",
-            AGENT_MANIFEST_DIR=str(self.manifest_dir),
             AGENT_GATEWAY_URL=self.gateway.compass_url,
         )
         assert done.returncode == 0, done.stderr
 
-    def central_gateway_url(self) -> str:
-        """The one API entry's URL in the one Application manifest the agent wrote."""
-        [path] = self.manifest_dir.glob("application-*.yaml")
-        [service] = yaml.safe_load(path.read_text(encoding="utf-8"))["spec"]["services"]
+    def central_gateway_url(self, application: Registered) -> str:
+        """The one API entry's URL in the Application manifest the agent wrote for ``application``."""
+        [manifest] = [
+            manifest
+            for manifest in map(yaml.safe_load, self.landscape.manifests().values())
+            if manifest["spec"]["compassMetadata"]["applicationId"] == application.application_id
+        ]
+        [service] = manifest["spec"]["services"]
         [entry] = [item for item in service["entries"] if item["type"] == "API"]
         return str(entry["centralGatewayUrl"])
 
-    async def call(self, path: str) -> httpx.Response:
+    async def call(self, application: Registered, path: str) -> httpx.Response:
         async with httpx.AsyncClient() as client:
-            return await client.get(self.central_gateway_url() + path)
+            return await client.get(self.central_gateway_url(application) + path)
 
 
-@pytest.fixture
-def runtime(landscape: Landscape, gateway_factory: StartGateway, tmp_path: Path) -> Runtime:
-    manifest_dir = tmp_path / "runtime-manifests"
-    manifest_dir.mkdir()
-    return Runtime(landscape, gateway_factory(manifest_dir=manifest_dir), manifest_dir)
+@pytest.fixture(scope="module")
+def runtime(module_landscape: Landscape, upstream_tls: StandInTLS) -> Iterator[Runtime]:
+    """One runtime and gateway per module and backend: each test registers an application of its own."""
+    manifest_dir = module_landscape.manifest_dir
+    manifest_dir.mkdir(parents=True)
+    gateway = start_gateway(
+        manifest_dir, manifest_dir.with_name("gateway.log"), trusted_ca_file=str(upstream_tls.ca_file)
+    )
+    try:
+        yield Runtime(module_landscape, gateway)
+    finally:
+        gateway.process.stop()
 
 
 async def test_an_api_registered_in_the_director_is_called_through_the_url_the_agent_wrote(
@@ -99,11 +115,11 @@ async def test_an_api_registered_in_the_director_is_called_through_the_url_the_a
 ) -> None:
     # given
     username, password = next(iter(upstream_stand_in.users.items()))
-    await runtime.register(upstream_stand_in.http_url + "/basic/api", username, password)
+    application = await runtime.register(upstream_stand_in.http_url + "/basic/api", username, password)
     await runtime.sync()
 
     # when
-    answer = await runtime.call("/orders/1")
+    answer = await runtime.call(application, "/orders/1")
 
     # then
     assert answer.status_code == 200, answer.text
@@ -117,14 +133,14 @@ async def test_credentials_changed_in_the_director_are_used_from_the_next_sync_o
 ) -> None:
     # given
     upstream_stand_in.users = {"before": "old-password", "after": "new-password"}
-    bundle_id = await runtime.register(upstream_stand_in.http_url + "/basic/api", "before", "old-password")
+    application = await runtime.register(upstream_stand_in.http_url + "/basic/api", "before", "old-password")
     await runtime.sync()
-    assert (await runtime.call("/orders/1")).status_code == 200
+    assert (await runtime.call(application, "/orders/1")).status_code == 200
 
     # when
-    await runtime.change_credentials(bundle_id, "after", "new-password")
+    await runtime.change_credentials(application.bundle_id, "after", "new-password")
     await runtime.sync()
-    answer = await runtime.call("/orders/2")
+    answer = await runtime.call(application, "/orders/2")
 
     # then
     assert answer.status_code == 200, answer.text
