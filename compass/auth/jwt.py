@@ -26,6 +26,9 @@ _OIDC_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 _JWKS_TTL_SECONDS = 300
 # Tokens naming an unknown key must not make every request an outbound call to the issuer.
 _JWKS_MIN_REFRESH_SECONDS = 30
+# This server's tokens already verified (an operator's or an agent's is sent with every call): parsing and an ES256
+# check cost milliseconds of CPU a request; a bounded map of them costs about 10 MB at most.
+_VERIFIED_TOKENS = 4096
 
 
 def load_or_create_signing_key(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -101,8 +104,16 @@ class JWTVerifier:
         self._public_key = load_or_create_signing_key(settings.jwt_key_file).public_key()
         self._jwks: dict[str | None, Any] = {}  # by kid; a key without one answers tokens without one
         self._jwks_fetched_at = -float("inf")
+        # Only this server's own tokens: its key never changes while it runs, so a signature once verified stays
+        # verified; the expiry is checked again on every use, as PyJWT checks it (expired once now >= exp).
+        self._verified: dict[str, VerifiedClaims] = {}
 
     async def verify(self, token: str) -> VerifiedClaims:
+        if (known := self._verified.get(token)) is not None:
+            if known.expires_at is not None and known.expires_at <= time.time():
+                del self._verified[token]
+                raise UnauthenticatedError("the bearer token has expired")
+            return known
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
             header = jwt.get_unverified_header(token)
@@ -118,13 +129,16 @@ class JWTVerifier:
                     issuer=self._settings.jwt_issuer,
                     options={"require": ["exp", "iss", "sub"]},
                 )
-                return VerifiedClaims(
-                    claims["sub"],
-                    claims.get("tenant"),
-                    _scopes_from(claims.get("scopes")),
-                    consumer_type=claims.get(CONSUMER_TYPE_CLAIM),
-                    consumer_id=claims.get(CONSUMER_ID_CLAIM),
-                    expires_at=claims["exp"],
+                return self._remember(
+                    token,
+                    VerifiedClaims(
+                        claims["sub"],
+                        claims.get("tenant"),
+                        _scopes_from(claims.get("scopes")),
+                        consumer_type=claims.get(CONSUMER_TYPE_CLAIM),
+                        consumer_id=claims.get(CONSUMER_ID_CLAIM),
+                        expires_at=claims["exp"],
+                    ),
                 )
             if self._settings.oidc_issuer and issuer == self._settings.oidc_issuer:
                 key = await self._oidc_key(header.get("kid"))
@@ -134,7 +148,10 @@ class JWTVerifier:
                     algorithms=_OIDC_ALGORITHMS,
                     issuer=self._settings.oidc_issuer,
                     audience=self._settings.oidc_audience,
-                    options={"require": ["exp", "iss", "sub"], "verify_aud": bool(self._settings.oidc_audience)},
+                    options={
+                        "require": ["exp", "iss", "sub"],
+                        "verify_aud": bool(self._settings.oidc_audience),
+                    },
                 )
                 tenant = claims.get(self._settings.oidc_tenant_claim)
                 return VerifiedClaims(
@@ -147,6 +164,13 @@ class JWTVerifier:
         except jwt.PyJWTError as error:
             raise UnauthenticatedError(f"the bearer token is not valid: {error}") from None
         raise UnauthenticatedError("the bearer token comes from an issuer this server does not trust")
+
+    def _remember(self, token: str, claims: VerifiedClaims) -> VerifiedClaims:
+        """Keeps at most ``_VERIFIED_TOKENS``, dropping the oldest: a flood of fresh tokens cannot grow it."""
+        if len(self._verified) >= _VERIFIED_TOKENS:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = claims
+        return claims
 
     async def _oidc_key(self, kid: str | None) -> Any:
         if not self._settings.oidc_jwks_url:

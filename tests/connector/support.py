@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import shutil
 import socket
@@ -198,7 +199,8 @@ def openssl_csr(directory: Path, subject: str, name: str) -> str:
     csr_file = directory / f"{name}.csr"
     subprocess.run(
         ["openssl", "req", "-new", "-key", str(key_file), "-subj", slashed, "-out", str(csr_file)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     return subprocess.run(
         ["openssl", "base64", "-A", "-in", str(csr_file)], check=True, capture_output=True, text=True
@@ -254,6 +256,12 @@ class RunningServer:
     @property
     def https_url(self) -> str:
         return f"https://127.0.0.1:{self.settings.https_port}"
+
+    @functools.cached_property
+    def trust(self) -> ssl.SSLContext:
+        """What a client of this server trusts (its CA, no client certificate), built once: httpx's default, the
+        public CAs, costs ~50 ms of CPU per client built and is not what a test of this server means to trust."""
+        return client_ssl_context(self.ca.ca_pem, None)
 
     @classmethod
     def start(
@@ -438,7 +446,7 @@ class Harness:
 
     def plain_from(self, address: str) -> httpx.AsyncClient:
         """A plain HTTP client whose connections come from another loopback address, e.g. 127.0.0.2."""
-        transport = httpx.AsyncHTTPTransport(local_address=address)
+        transport = httpx.AsyncHTTPTransport(local_address=address, verify=self.server.trust)
         client = httpx.AsyncClient(base_url=self.server.http_url, transport=transport, timeout=30)
         self._clients.append(client)
         return client
@@ -559,7 +567,7 @@ HarnessFactory = Callable[..., Awaitable[Harness]]
 
 @contextlib.asynccontextmanager
 async def harness(server: RunningServer, database: Database, directory: Path) -> AsyncIterator[Harness]:
-    async with httpx.AsyncClient(base_url=server.http_url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=server.http_url, verify=server.trust, timeout=30) as http:
         subject = Harness(server, database, http, directory)
         try:
             yield subject

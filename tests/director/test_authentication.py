@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -17,8 +18,9 @@ from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from compass.app import create_app
-from compass.auth.jwt import issue_token
+from compass.auth.jwt import JWTVerifier, issue_token
 from kernel.db import Database
+from kernel.errors import UnauthenticatedError
 from kernel.settings import Settings
 from tests.support import DIRECTOR, TenantFactory
 
@@ -56,8 +58,12 @@ async def test_request_without_authorization_is_unauthenticated_and_still_carrie
     assert [error["extensions"]["code"] for error in body["errors"]] == ["UNAUTHENTICATED"]
 
 
-@pytest.mark.parametrize("authorization", ["Bearer not-a-jwt", "Bearer ", "Basic dXNlcjpwYXNz", "eyJhbGciOi.x.y"])
-async def test_malformed_authorization_is_unauthenticated(client: httpx.AsyncClient, authorization: str) -> None:
+@pytest.mark.parametrize(
+    "authorization", ["Bearer not-a-jwt", "Bearer ", "Basic dXNlcjpwYXNz", "eyJhbGciOi.x.y"]
+)
+async def test_malformed_authorization_is_unauthenticated(
+    client: httpx.AsyncClient, authorization: str
+) -> None:
     response = await _post(client, {"Authorization": authorization})
 
     assert response.status_code == 401
@@ -80,13 +86,31 @@ async def test_expired_token_is_unauthenticated(
     assert "expired" in response.json()["errors"][0]["message"]
 
 
+@pytest.mark.backend_independent("the verifier is checked in memory: no statement is run")
+async def test_token_verified_once_is_refused_once_it_has_expired(settings: Settings) -> None:
+    # given a token the verifier has already accepted (and keeps, so as not to check its signature again)
+    verifier = JWTVerifier(settings)
+    token = issue_token(settings, tenant_id="t", scopes=["application:read"], ttl_seconds=1)
+    accepted = await verifier.verify(token)
+    assert accepted.expires_at is not None
+
+    # when its expiry has passed (a little past it: the event loop's clock is not the wall clock)
+    await asyncio.sleep(max(0.0, accepted.expires_at - time.time()) + 0.05)
+
+    # then
+    with pytest.raises(UnauthenticatedError, match="expired"):
+        await verifier.verify(token)
+
+
 async def test_token_signed_by_another_key_is_unauthenticated(
     client: httpx.AsyncClient, settings: Settings, tenants: TenantFactory
 ) -> None:
     # given a token that claims our issuer but is signed with a key we never saw
     tenant_id = await tenants.create()
     foreign_key = ec.generate_private_key(ec.SECP256R1())
-    token = jwt.encode(_claims(issuer=settings.jwt_issuer, tenant_id=tenant_id), foreign_key, algorithm="ES256")
+    token = jwt.encode(
+        _claims(issuer=settings.jwt_issuer, tenant_id=tenant_id), foreign_key, algorithm="ES256"
+    )
 
     # when
     response = await _post(client, {"Authorization": f"Bearer {token}", "Tenant": tenant_id})
@@ -134,7 +158,9 @@ async def test_token_for_a_tenant_that_does_not_exist_is_tenant_not_found(
     assert _codes(response) == ["TENANT_NOT_FOUND"]
 
 
-async def test_mutation_outside_the_token_scopes_is_forbidden_naming_the_scope(tenants: TenantFactory) -> None:
+async def test_mutation_outside_the_token_scopes_is_forbidden_naming_the_scope(
+    tenants: TenantFactory,
+) -> None:
     # given
     reader = await tenants.operator(scopes=["application:read"])
 
@@ -173,7 +199,11 @@ def oidc_key() -> rsa.RSAPrivateKey:
 @pytest.fixture(scope="module")
 def jwks_url(oidc_key: rsa.RSAPrivateKey) -> Iterator[str]:
     """A JWKS document served over HTTP on a free loopback port, as an identity provider would."""
-    jwk = {**jwt.algorithms.RSAAlgorithm.to_jwk(oidc_key.public_key(), as_dict=True), "kid": OIDC_KID, "use": "sig"}
+    jwk = {
+        **jwt.algorithms.RSAAlgorithm.to_jwk(oidc_key.public_key(), as_dict=True),
+        "kid": OIDC_KID,
+        "use": "sig",
+    }
     document = json.dumps({"keys": [jwk]}).encode()
 
     class JWKSHandler(BaseHTTPRequestHandler):
@@ -199,7 +229,9 @@ def jwks_url(oidc_key: rsa.RSAPrivateKey) -> Iterator[str]:
 
 
 @pytest.fixture
-async def oidc_client(settings: Settings, database_url: str, jwks_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def oidc_client(
+    settings: Settings, database_url: str, jwks_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
     oidc_settings = settings.model_copy(update={"oidc_issuer": OIDC_ISSUER, "oidc_jwks_url": jwks_url})
     application = create_app(oidc_settings, Database(database_url))
     async with LifespanManager(application) as manager:
@@ -229,7 +261,10 @@ async def test_oidc_token_with_an_unknown_key_id_is_unauthenticated(
 ) -> None:
     tenant_id = await tenants.create()
     token = jwt.encode(
-        _claims(issuer=OIDC_ISSUER, tenant_id=tenant_id), oidc_key, algorithm="RS256", headers={"kid": "rotated-away"}
+        _claims(issuer=OIDC_ISSUER, tenant_id=tenant_id),
+        oidc_key,
+        algorithm="RS256",
+        headers={"kid": "rotated-away"},
     )
 
     response = await _post(oidc_client, {"Authorization": f"Bearer {token}", "Tenant": tenant_id})
