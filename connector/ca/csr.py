@@ -143,7 +143,9 @@ def load_csr_pem(pem: bytes) -> x509.CertificateSigningRequest:
         raise CSRKeyRejectedError(
             f"key type is not supported: use RSA (at least {MIN_RSA_BITS} bits) or EC P-256/P-384"
         ) from None
-    except ValueError:
+    # cryptography says "malformed" in three ways: ValueError, InvalidVersion (a version byte other than 0) and
+    # TypeError (a name attribute of a type its OID does not allow); all three are the client's bad CSR.
+    except (ValueError, TypeError, x509.InvalidVersion):
         raise InvalidCSRError("CSR PEM is truncated or not a valid certificate signing request") from None
     return csr
 
