@@ -545,7 +545,9 @@ def _integral_float(value: Any) -> bool:
 def test_dressing_keeps_valid_documents_valid(schema: GraphQLSchema) -> None:
     """Guards the fuzzer: a valid document, once dressed, still reaches the resolvers."""
 
-    @fuzz_settings(60)
+    # 40: each dressing (variables, aliases, directives, fragments, names) is drawn with a chance of 1/12 or more per
+    # node, and a document has several nodes: each shows up in many of the 40 cases.
+    @fuzz_settings(40)
     @given(case=documents(schema))
     def check(case: Case) -> None:
         assert refusals(schema, case) == [], case
@@ -563,7 +565,8 @@ def test_dressing_keeps_documents_with_a_violation_refused(
 ) -> None:
     """Guards the fuzzer: a document with a violation, once dressed, is still refused before any resolver."""
 
-    @fuzz_settings(60)
+    # 40, as above: every dressing recurs; the five kinds of violation get eight cases each on average.
+    @fuzz_settings(40)
     @given(case=documents(schema, mode=Mode.NEGATIVE, fields=violable))
     def check(case: Case) -> None:
         # JSON has one kind of number: the literal 0.0 is no ID or Int, the variable value 0.0 is 0.
@@ -575,7 +578,9 @@ def test_dressing_keeps_documents_with_a_violation_refused(
 # --- the Director ---------------------------------------------------------------------------------------
 
 
-@fuzz_settings(80)
+# 60 documents for the Director's 145 root fields: no budget of `make test` reaches every field, which is what
+# COMPASS_FUZZ_SCALE is for; 60 still has queries and mutations, arguments and dressings each in many cases.
+@fuzz_settings(60)
 @given(data=st.data())
 async def test_director_answers_generated_documents_well_formed(
     sqlite_only: str, attacker: Operator, known_ids: tuple[str, ...], data: st.DataObject
@@ -586,7 +591,8 @@ async def test_director_answers_generated_documents_well_formed(
     assert_well_formed(await send_to_director(attacker, case))
 
 
-@fuzz_settings(100)
+# 70: ten cases for each of broken_documents' seven kinds.
+@fuzz_settings(70)
 @given(case=broken_documents(DIRECTOR_SCHEMA))
 async def test_director_answers_broken_documents_well_formed(
     sqlite_only: str, attacker: Operator, case: Case
@@ -599,7 +605,9 @@ async def test_director_answers_broken_documents_well_formed(
 # --- the Connector --------------------------------------------------------------------------------------
 
 
-@fuzz_settings(300)
+# 150: the Connector has three root fields; three credentials and eight kinds of document (generated, seven
+# broken) are 24 combinations, each with about six cases.
+@fuzz_settings(150)
 @given(
     case=documents(CONNECTOR_SCHEMA, empty_parentheses=True)
     | broken_documents(CONNECTOR_SCHEMA, CONNECTOR_VIOLABLE),
@@ -621,7 +629,9 @@ async def test_connector_answers_documents_with_no_or_garbage_tokens_well_formed
 # --- below GraphQL: envelopes, content types, methods ---------------------------------------------------
 
 
-@fuzz_settings(500)
+# 200: three shapes of envelope (a JSON body, random bytes under any of eight content types, a GET with a query
+# string) on two paths are six combinations of over thirty cases each; every content type comes about eight times.
+@fuzz_settings(200)
 @given(request=RAW_REQUESTS, path=st.sampled_from([DIRECTOR, CONNECTOR]))
 async def test_both_apis_answer_any_request_envelope_well_formed(
     sqlite_only: str, attacker: Operator, request: RawRequest, path: str
@@ -635,7 +645,9 @@ async def test_both_apis_answer_any_request_envelope_well_formed(
 # --- PostgreSQL: a sample -------------------------------------------------------------------------------
 
 
-@fuzz_settings(50)
+# 30: a sample (the full run is on SQLite): what PostgreSQL adds is how its errors surface, which any case that
+# reaches a resolver shows.
+@fuzz_settings(30)
 @given(data=st.data())
 async def test_fuzz_sample_on_postgresql_is_answered_well_formed(
     postgresql_only: str, attacker: Operator, known_ids: tuple[str, ...], data: st.DataObject

@@ -65,14 +65,17 @@ class Target:
 
 
 @pytest.fixture(params=["director", "connector"])
-def target(request: pytest.FixtureRequest, attacker: Operator) -> Target:
+def target(request: pytest.FixtureRequest) -> Target:
     if request.param == "director":
+        attacker: Operator = request.getfixturevalue("attacker")
         return Target("director", DIRECTOR, attacker.headers)
     # The Connector's root fields need a token; documents that never reach a resolver are answered without one.
     return Target("connector", CONNECTOR, {})
 
 
-async def post(client: httpx.AsyncClient, target: Target, document: str, variables: object = None) -> httpx.Response:
+async def post(
+    client: httpx.AsyncClient, target: Target, document: str, variables: object = None
+) -> httpx.Response:
     body = json.dumps({"query": document, "variables": variables}).encode()
     return await client.post(target.path, content=body, headers={**JSON_CONTENT, **target.headers})
 
@@ -80,13 +83,20 @@ async def post(client: httpx.AsyncClient, target: Target, document: str, variabl
 async def post_raw(
     client: httpx.AsyncClient, target: Target, content: bytes, content_type: str = "application/json"
 ) -> httpx.Response:
-    return await client.post(target.path, content=content, headers={**target.headers, "Content-Type": content_type})
+    return await client.post(
+        target.path, content=content, headers={**target.headers, "Content-Type": content_type}
+    )
 
 
 async def assert_still_answers(client: httpx.AsyncClient, target: Target) -> None:
     response = await post(client, target, NORMAL)
     assert response.status_code == 200
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+BEFORE_RESOLVERS = pytest.mark.backend_independent(
+    "refused by the HTTP envelope, the parser or validation before any resolver runs: no row is read or written"
+)
 
 
 def nested(depth: int) -> str:
@@ -114,6 +124,7 @@ def memory_baseline() -> MemoryBaseline:
 # --- shape of the document ------------------------------------------------------------------------------
 
 
+@BEFORE_RESOLVERS
 async def test_nesting_beyond_the_depth_limit_is_too_complex(
     hostile_client: httpx.AsyncClient, target: Target, settings: Settings
 ) -> None:
@@ -126,6 +137,7 @@ async def test_nesting_beyond_the_depth_limit_is_too_complex(
     await assert_still_answers(hostile_client, target)
 
 
+@BEFORE_RESOLVERS
 async def test_nesting_beyond_what_the_parser_follows_is_a_parse_failure(
     hostile_client: httpx.AsyncClient, target: Target
 ) -> None:
@@ -138,6 +150,7 @@ async def test_nesting_beyond_what_the_parser_follows_is_a_parse_failure(
     await assert_still_answers(hostile_client, target)
 
 
+@BEFORE_RESOLVERS
 async def test_alias_bomb_is_too_complex(hostile_client: httpx.AsyncClient, target: Target) -> None:
     document = "{ " + " ".join(f"a{index}: __typename" for index in range(ALIAS_BOMB)) + " }"
 
@@ -149,6 +162,7 @@ async def test_alias_bomb_is_too_complex(hostile_client: httpx.AsyncClient, targ
     await assert_still_answers(hostile_client, target)
 
 
+@BEFORE_RESOLVERS
 async def test_the_same_field_ten_thousand_times_is_stopped_by_the_token_limit(
     hostile_client: httpx.AsyncClient, target: Target, settings: Settings
 ) -> None:
@@ -162,6 +176,7 @@ async def test_the_same_field_ten_thousand_times_is_stopped_by_the_token_limit(
     await assert_still_answers(hostile_client, target)
 
 
+@BEFORE_RESOLVERS
 async def test_the_same_field_just_under_the_token_limit_is_answered_or_refused_cleanly(
     hostile_client: httpx.AsyncClient, target: Target, settings: Settings
 ) -> None:
@@ -173,6 +188,7 @@ async def test_the_same_field_just_under_the_token_limit_is_answered_or_refused_
     await assert_still_answers(hostile_client, target)
 
 
+@BEFORE_RESOLVERS
 async def test_circular_fragments_fail_validation(hostile_client: httpx.AsyncClient, target: Target) -> None:
     response = await post(hostile_client, target, CIRCULAR_FRAGMENTS)
 
@@ -182,6 +198,7 @@ async def test_circular_fragments_fail_validation(hostile_client: httpx.AsyncCli
     await assert_still_answers(hostile_client, target)
 
 
+@BEFORE_RESOLVERS
 async def test_introspection_fanning_out_through_fields_is_refused(
     hostile_client: httpx.AsyncClient, target: Target
 ) -> None:
@@ -194,6 +211,7 @@ async def test_introspection_fanning_out_through_fields_is_refused(
     await assert_still_answers(hostile_client, target)
 
 
+@BEFORE_RESOLVERS
 async def test_introspection_with_a_long_of_type_chain_stays_small(
     hostile_client: httpx.AsyncClient, target: Target
 ) -> None:
@@ -225,9 +243,12 @@ async def test_a_900_kb_string_argument_is_refused_as_invalid_input(
     await assert_still_answers(hostile_client, director)
 
 
+@BEFORE_RESOLVERS
 async def test_a_900_kb_csr_is_refused_before_anything_is_decoded(hostile_client: httpx.AsyncClient) -> None:
     connector = Target("connector", CONNECTOR, {"Connector-Token": "not-a-token"})
-    document = 'mutation { signCertificateSigningRequest(csr: "' + "A" * HUGE_STRING + '") { certificateChain } }'
+    document = (
+        'mutation { signCertificateSigningRequest(csr: "' + "A" * HUGE_STRING + '") { certificateChain } }'
+    )
 
     response = await post(hostile_client, connector, document)
 
@@ -236,6 +257,7 @@ async def test_a_900_kb_csr_is_refused_before_anything_is_decoded(hostile_client
     await assert_still_answers(hostile_client, connector)
 
 
+@BEFORE_RESOLVERS
 async def test_a_2_mb_body_is_refused_with_413(hostile_client: httpx.AsyncClient, target: Target) -> None:
     document = '{ a(s: "' + "x" * HUGE_BODY + '") }'
 
@@ -252,7 +274,9 @@ async def test_a_list_of_100_000_items_is_refused_by_the_body_limit(
 ) -> None:
     director = Target("director", DIRECTOR, attacker.headers)
 
-    response = await post(hostile_client, director, FILTERED_APPLICATIONS, {"filter": [{"key": "k"}] * HUGE_LIST})
+    response = await post(
+        hostile_client, director, FILTERED_APPLICATIONS, {"filter": [{"key": "k"}] * HUGE_LIST}
+    )
 
     assert response.status_code == 413
     assert error_codes(response) == ["REQUEST_TOO_LARGE"]
@@ -277,7 +301,10 @@ async def test_a_list_that_fits_the_body_limit_is_refused_by_the_list_cap(
 # --- the HTTP envelope ----------------------------------------------------------------------------------
 
 
-async def test_a_batch_of_a_thousand_operations_is_refused(hostile_client: httpx.AsyncClient, target: Target) -> None:
+@BEFORE_RESOLVERS
+async def test_a_batch_of_a_thousand_operations_is_refused(
+    hostile_client: httpx.AsyncClient, target: Target
+) -> None:
     batch = json.dumps([{"query": NORMAL}] * BATCH).encode()
 
     response = await post_raw(hostile_client, target, batch)
@@ -288,12 +315,20 @@ async def test_a_batch_of_a_thousand_operations_is_refused(hostile_client: httpx
     await assert_still_answers(hostile_client, target)
 
 
+@BEFORE_RESOLVERS
 @pytest.mark.parametrize(
     "body",
-    [b'{"query": "{ __typename }"', b"{query: '{ __typename }'}", b'{"query": "{ __typename }"} trailing', b""],
+    [
+        b'{"query": "{ __typename }"',
+        b"{query: '{ __typename }'}",
+        b'{"query": "{ __typename }"} trailing',
+        b"",
+    ],
     ids=["truncated", "javascript-not-json", "trailing-garbage", "empty"],
 )
-async def test_malformed_json_is_a_400(hostile_client: httpx.AsyncClient, target: Target, body: bytes) -> None:
+async def test_malformed_json_is_a_400(
+    hostile_client: httpx.AsyncClient, target: Target, body: bytes
+) -> None:
     response = await post_raw(hostile_client, target, body)
 
     assert response.status_code == 400
@@ -302,6 +337,7 @@ async def test_malformed_json_is_a_400(hostile_client: httpx.AsyncClient, target
     await assert_still_answers(hostile_client, target)
 
 
+@BEFORE_RESOLVERS
 @pytest.mark.parametrize(
     "body",
     [
@@ -309,7 +345,9 @@ async def test_malformed_json_is_a_400(hostile_client: httpx.AsyncClient, target
         pytest.param(b'"{ __typename }"', id="string"),
         pytest.param(b"null", id="null"),
         pytest.param(b'{"query": "\xff"}', id="not-utf-8"),
-        pytest.param(b'{"query": "{ __typename }", "variables": {"a": ' + DEEP_JSON_ARRAY + b"}}", id="deeply-nested"),
+        pytest.param(
+            b'{"query": "{ __typename }", "variables": {"a": ' + DEEP_JSON_ARRAY + b"}}", id="deeply-nested"
+        ),
     ],
 )
 async def test_json_that_is_not_a_graphql_request_is_a_400(
@@ -322,6 +360,7 @@ async def test_json_that_is_not_a_graphql_request_is_a_400(
     await assert_still_answers(hostile_client, target)
 
 
+@BEFORE_RESOLVERS
 @pytest.mark.parametrize("operation_name", [[], {"name": "A"}], ids=["list", "object"])
 async def test_an_operation_name_that_is_not_a_string_is_refused(
     hostile_client: httpx.AsyncClient, target: Target, operation_name: object
@@ -338,16 +377,25 @@ async def test_deeply_nested_json_inside_a_json_string_scalar_is_invalid_input(
     hostile_client: httpx.AsyncClient, attacker: Operator
 ) -> None:
     director = Target("director", DIRECTOR, attacker.headers)
-    response = await post(hostile_client, director, CREATE_LABEL_DEFINITION, {"schema": DEEP_JSON_ARRAY.decode()})
+    response = await post(
+        hostile_client, director, CREATE_LABEL_DEFINITION, {"schema": DEEP_JSON_ARRAY.decode()}
+    )
 
     assert_well_formed(response)
     assert error_codes(response) == ["INVALID_INPUT"]
     await assert_still_answers(hostile_client, director)
 
 
+@BEFORE_RESOLVERS
 @pytest.mark.parametrize(
     "content_type",
-    ["text/plain", "application/graphql", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""],
+    [
+        "text/plain",
+        "application/graphql",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "",
+    ],
 )
 async def test_a_body_of_another_content_type_is_a_415(
     hostile_client: httpx.AsyncClient, target: Target, content_type: str
@@ -360,10 +408,14 @@ async def test_a_body_of_another_content_type_is_a_415(
     await assert_still_answers(hostile_client, target)
 
 
-async def test_a_mutation_sent_with_get_is_refused(hostile_client: httpx.AsyncClient, attacker: Operator) -> None:
+async def test_a_mutation_sent_with_get_is_refused(
+    hostile_client: httpx.AsyncClient, attacker: Operator
+) -> None:
     director = Target("director", DIRECTOR, attacker.headers)
 
-    response = await hostile_client.get(DIRECTOR, params={"query": REGISTER_RUNTIME}, headers=attacker.headers)
+    response = await hostile_client.get(
+        DIRECTOR, params={"query": REGISTER_RUNTIME}, headers=attacker.headers
+    )
 
     assert response.status_code == 405
     assert_well_formed(response)
@@ -372,10 +424,13 @@ async def test_a_mutation_sent_with_get_is_refused(hostile_client: httpx.AsyncCl
     await assert_still_answers(hostile_client, director)
 
 
+@BEFORE_RESOLVERS
 async def test_the_connector_refuses_get_altogether(hostile_client: httpx.AsyncClient) -> None:
     connector = Target("connector", CONNECTOR, {})
 
-    response = await hostile_client.get(CONNECTOR, params={"query": NORMAL}, headers={"Accept": "application/json"})
+    response = await hostile_client.get(
+        CONNECTOR, params={"query": NORMAL}, headers={"Accept": "application/json"}
+    )
 
     assert 400 <= response.status_code < 500
     assert_well_formed(response)

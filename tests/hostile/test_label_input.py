@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from director.json_schema import KEPT_PATTERN_CHARS, VALIDATION_STEPS, _kept_regex, violation
-from kernel.graphql.input import MAX_DEPTH
+from kernel.json_values import MAX_DEPTH
 from kernel.settings import Settings
 from tests.hostile.support import DIRECTOR, JSON_CONTENT, assert_well_formed, error_codes
 from tests.support import Operator

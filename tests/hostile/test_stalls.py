@@ -18,6 +18,7 @@ import ssl
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from urllib.parse import quote
 
@@ -81,6 +82,9 @@ def fragment_fan_out(step: str) -> str:
 
 FRAGMENT_FAN_OUT = fragment_fan_out("%s")
 MEMORY_BOUND_KIB = 48 * 1024
+BEFORE_RESOLVERS = pytest.mark.backend_independent(
+    "refused or answered by the JSON decoder, the parser or validation before any resolver reads a row"
+)
 
 
 @pytest.fixture(scope="module")
@@ -96,17 +100,26 @@ async def poll_app(settings: Settings, database: Database) -> AsyncIterator[Star
         yield application
 
 
-@pytest.fixture
-async def proxied(poll_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def proxy_client(poll_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app that comes from the trusted proxy's address."""
     transport = httpx.ASGITransport(app=poll_app, client=PROXY, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=120) as client:
+        yield client
+
+
+@pytest.fixture
+async def proxied(poll_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with proxy_client(poll_app) as client:
         yield client
 
 
 async def connect_runtime(client: httpx.AsyncClient, operator: Operator) -> dict[str, str]:
     """A runtime through the Connector's first connection; returns the headers its proxy would send."""
     registered = await operator.query(REGISTER_RUNTIME, {"in": {"name": f"runtime-{uuid.uuid4().hex[:8]}"}})
-    token = (await operator.query(REQUEST_RUNTIME_TOKEN, {"id": registered["result"]["id"]}))["result"]["token"]
+    token = (await operator.query(REQUEST_RUNTIME_TOKEN, {"id": registered["result"]["id"]}))["result"][
+        "token"
+    ]
     configuration = await post_graphql(client, CONNECTOR, CONFIGURATION, headers={"Connector-Token": token})
     announcement = Announcement.of(configuration.result)
     signed = await post_graphql(
@@ -119,10 +132,12 @@ async def connect_runtime(client: httpx.AsyncClient, operator: Operator) -> dict
     return {"X-Forwarded-Client-Cert": f'Hash=x;Cert="{quote(certificate)}"'}
 
 
-@pytest.fixture
-async def runtime(proxied: httpx.AsyncClient, settings: Settings, database: Database) -> dict[str, str]:
-    operator = await TenantFactory(settings, database, proxied).operator()
-    return await connect_runtime(proxied, operator)
+@pytest.fixture(scope="module")
+async def runtime(poll_app: Starlette, settings: Settings, database: Database) -> dict[str, str]:
+    """One runtime for the module (per backend): the tests only poll as it, and nothing they send is kept."""
+    async with proxy_client(poll_app) as client:
+        operator = await TenantFactory(settings, database, client).operator()
+        return await connect_runtime(client, operator)
 
 
 async def poll(client: httpx.AsyncClient, runtime: dict[str, str], body: bytes) -> httpx.Response:
@@ -149,6 +164,7 @@ def collect_and_measure() -> int:
     return resident_kib()
 
 
+@BEFORE_RESOLVERS
 async def test_a_1_mb_document_of_a_tokens_on_the_poll_path_is_refused_at_the_token_limit(
     proxied: httpx.AsyncClient, runtime: dict[str, str], settings: Settings
 ) -> None:
@@ -163,7 +179,9 @@ async def test_a_1_mb_document_of_a_tokens_on_the_poll_path_is_refused_at_the_to
     assert_well_formed(response)
     assert error_codes(response) == ["QUERY_TOO_COMPLEX"]
     assert f"more than {settings.max_query_tokens} tokens" in response.json()["errors"][0]["message"]
-    assert grown < MEMORY_BOUND_KIB, f"the process peaked {grown // 1024} MB above its size before the request"
+    assert grown < MEMORY_BOUND_KIB, (
+        f"the process peaked {grown // 1024} MB above its size before the request"
+    )
 
 
 @pytest.mark.backend_independent("the documents are kept in the process's caches; the rows read are the same")
@@ -179,10 +197,13 @@ async def test_distinct_comment_padded_documents_on_the_poll_path_do_not_grow_th
         assert response.json() == {"data": {"__typename": "Query"}}
 
     grown = collect_and_measure() - before
-    assert grown < MEMORY_BOUND_KIB, f"{PADDED_DOCUMENTS} documents of 1 MB grew the process {grown // 1024} MB"
+    assert grown < MEMORY_BOUND_KIB, (
+        f"{PADDED_DOCUMENTS} documents of 1 MB grew the process {grown // 1024} MB"
+    )
     assert 0 < director_documents(poll_app).entries.bytes <= DOCUMENT_CACHE_BYTES
 
 
+@BEFORE_RESOLVERS
 async def test_a_100_000_deep_json_body_on_the_poll_path_is_a_400(
     proxied: httpx.AsyncClient, runtime: dict[str, str]
 ) -> None:
@@ -192,6 +213,7 @@ async def test_a_100_000_deep_json_body_on_the_poll_path_is_a_400(
     assert_well_formed(response)
 
 
+@BEFORE_RESOLVERS
 async def test_an_undefined_fragment_spread_fails_validation(
     proxied: httpx.AsyncClient, runtime: dict[str, str]
 ) -> None:
@@ -202,6 +224,7 @@ async def test_an_undefined_fragment_spread_fails_validation(
     assert "Unknown fragment 'F1'" in response.json()["errors"][0]["message"]
 
 
+@BEFORE_RESOLVERS
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("who", ["runtime", "anyone at the connector"])
 async def test_fragments_spreading_the_next_one_twice_are_measured_once_each(
@@ -210,12 +233,15 @@ async def test_fragments_spreading_the_next_one_twice_are_measured_once_each(
     """The depth and alias limits followed every path through the fragments: 2^40 walks for this document."""
     path, headers = (DIRECTOR, runtime) if who == "runtime" else (CONNECTOR, {})
 
-    response = await proxied.post(path, content=request(FRAGMENT_FAN_OUT), headers={**JSON_CONTENT, **headers})
+    response = await proxied.post(
+        path, content=request(FRAGMENT_FAN_OUT), headers={**JSON_CONTENT, **headers}
+    )
 
     assert_well_formed(response)
     assert response.json() == {"data": {"__typename": "Query"}}
 
 
+@BEFORE_RESOLVERS
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     ("step", "words"),
@@ -260,6 +286,9 @@ def director_posts() -> Counter[str]:
     return counts
 
 
+@pytest.mark.backend_independent(
+    "the body never arrives: no resolver runs, the server's logging is what is tested"
+)
 @pytest.mark.parametrize("who", ["runtime over mTLS", "operator"])
 async def test_a_client_hanging_up_mid_body_logs_no_traceback(
     server: Harness, who: str, caplog: pytest.LogCaptureFixture

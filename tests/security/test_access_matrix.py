@@ -6,7 +6,8 @@ variables, filled with the ids and names of a victim's objects. The cases (colum
 another tenant, an expired JWT, a JWT signed with a wrong key, an unsigned (`alg: none`) JWT, a runtime
 certificate used on another runtime's objects, a revoked certificate, a certificate of a foreign CA, and a
 client-certificate header spoofed from an address that is not a trusted proxy. Each test fills one column and
-asserts every cell of it is a refusal; the whole table is printed at the end of the run.
+asserts every cell of it is a refusal; the whole table is printed at the end of the run (per backend: the columns
+that authentication decides before any row is read run on SQLite only).
 
 A refusal is an answer whose errors are all access refusals (UNAUTHENTICATED, FORBIDDEN, CERTIFICATE_REVOKED, ...)
 with no data, a failed TLS handshake, or, for another tenant's objects, an answer equal (ids aside) to the one
@@ -24,9 +25,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -59,6 +61,7 @@ from compass.auth.jwt import issue_token
 from connector.ca import CertificateAuthority, CertificateSubject
 from connector.graphql.schema import build_schema as build_connector_schema
 from director.graphql.schema import build_schema as build_director_schema
+from kernel.db import Database
 from kernel.principal import ALL_SCOPES, PLATFORM_SCOPES
 from tests.connector.support import (
     CONNECTOR,
@@ -66,11 +69,14 @@ from tests.connector.support import (
     Connected,
     Credentials,
     Harness,
+    client_ssl_context,
     csr_b64,
     ec_key,
+    harness,
     name_of,
 )
-from tests.security.support import UNTRUSTED_ADDRESS, Cell, record
+from tests.fixtures.servers import StartServer
+from tests.security.support import SERVER_SETTINGS, UNTRUSTED_ADDRESS, Cell, record
 from tests.support import Operator
 
 DIRECTOR_SCHEMA = build_schema(build_director_schema().as_str())
@@ -90,7 +96,11 @@ FOREIGN_CA = "foreign CA cert"
 SPOOFED_HEADER = "spoofed XFCC"
 
 ACCESS_REFUSALS = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "CERTIFICATE_REVOKED", "TENANT_NOT_FOUND"})
-SHORT_CODES = {"UNAUTHENTICATED": "UNAUTH", "CERTIFICATE_REVOKED": "REVOKED", "CSR_SUBJECT_MISMATCH": "CSR_MISMATCH"}
+SHORT_CODES = {
+    "UNAUTHENTICATED": "UNAUTH",
+    "CERTIFICATE_REVOKED": "REVOKED",
+    "CSR_SUBJECT_MISMATCH": "CSR_MISMATCH",
+}
 
 # --- operations and their placeholder documents -----------------------------------------------------------
 
@@ -207,7 +217,12 @@ def fresh_references(csr: str) -> References:
 
 
 def names_with(suffix: str) -> dict[str, str]:
-    return {"application_name": f"app{suffix}", "runtime_name": f"rt{suffix}", "formation": f"f{suffix}", "label_key": f"key{suffix}"}
+    return {
+        "application_name": f"app{suffix}",
+        "runtime_name": f"rt{suffix}",
+        "formation": f"f{suffix}",
+        "label_key": f"key{suffix}",
+    }
 
 
 @dataclass(frozen=True)
@@ -220,7 +235,9 @@ class Operation:
 
     @property
     def name(self) -> str:
-        return f"{self.kind} {self.field}" if self.api == "director" else f"connector {self.kind} {self.field}"
+        return (
+            f"{self.kind} {self.field}" if self.api == "director" else f"connector {self.kind} {self.field}"
+        )
 
     @property
     def path(self) -> str:
@@ -257,7 +274,8 @@ class Operation:
 
     def variables(self, references: References) -> dict[str, Any]:
         return {
-            name: placeholder(argument.type, self.field, name, references) for name, argument in self.arguments()
+            name: placeholder(argument.type, self.field, name, references)
+            for name, argument in self.arguments()
         }
 
 
@@ -316,13 +334,11 @@ OPERATIONS = sorted(
 
 # --- the victim's world -----------------------------------------------------------------------------------
 
-CREATE_FORMATION = "mutation ($name: String!) { result: createFormation(formation: {name: $name}) { id name } }"
-CREATE_FORMATION_TEMPLATE = (
-    'mutation ($name: String!) { result: createFormationTemplate(in: {name: $name, applicationTypes: ["t"]}) { id } }'
+CREATE_FORMATION = (
+    "mutation ($name: String!) { result: createFormation(formation: {name: $name}) { id name } }"
 )
-CREATE_LABEL_DEFINITION = (
-    'mutation ($key: String!) { result: createLabelDefinition(in: {key: $key, schema: "{\\"type\\": \\"string\\"}"}) { key } }'
-)
+CREATE_FORMATION_TEMPLATE = 'mutation ($name: String!) { result: createFormationTemplate(in: {name: $name, applicationTypes: ["t"]}) { id } }'
+CREATE_LABEL_DEFINITION = 'mutation ($key: String!) { result: createLabelDefinition(in: {key: $key, schema: "{\\"type\\": \\"string\\"}"}) { key } }'
 REGISTER_APPLICATION = """
     mutation ($in: ApplicationRegisterInput!) {
       result: registerApplication(in: $in) {
@@ -420,13 +436,17 @@ async def build_world(server: Harness) -> World:
     }
     application = (await operator.query(REGISTER_APPLICATION, {"in": tree}))["result"]
     bundle = application["bundles"]["data"][0]
-    dependency = (await operator.query(ADD_INTEGRATION_DEPENDENCY, {"application": application["id"]}))["result"]
+    dependency = (await operator.query(ADD_INTEGRATION_DEPENDENCY, {"application": application["id"]}))[
+        "result"
+    ]
     holder = await server.connect_runtime(operator, scenarios=[names["formation"]])
     other_in = {"name": names["runtime_name"], "labels": {"scenarios": [names["formation"]]}}
     other_id = (await operator.query(REGISTER_RUNTIME, {"in": other_in}))["result"]["id"]
     other = await server.connect(other_id, await server.runtime_token(operator, other_id))
     # The other runtime's own instance auth: what the holder aims at.
-    requested = await server.director(server.mtls(other.credentials), REQUEST_INSTANCE_AUTH, {"bundle": bundle["id"]})
+    requested = await server.director(
+        server.mtls(other.credentials), REQUEST_INSTANCE_AUTH, {"bundle": bundle["id"]}
+    )
     instance_auth = requested.result
     # An application of the tenant in no formation: what the holder's formation rights do not reach.
     outside_in = {"name": f"out{names['application_name']}", "bundles": [{"name": "outside"}]}
@@ -462,6 +482,25 @@ async def build_world(server: Harness) -> World:
     )
     outside = references.with_(application=outsider["id"], bundle=outsider["bundles"]["data"][0]["id"])
     return World(server, operator, references, holder, other, outside)
+
+
+@pytest.fixture(scope="module")
+async def server(
+    start_server: StartServer, database: Database, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Harness]:
+    """One harness per backend for the module: no test here moves the server's clock, and the world the read-only
+    columns share must outlive each of them."""
+    directory: Path = tmp_path_factory.mktemp("access-matrix")
+    async with harness(start_server(**SERVER_SETTINGS), database, directory) as subject:
+        yield subject
+
+
+@pytest.fixture(scope="module")
+async def shared_world(server: Harness) -> World:
+    """The world of the columns whose every cell must be a refusal, built once per backend: each still snapshots it
+    before its attack and compares after, so a column that changed it fails itself. The columns that change the
+    world when they work (the control, the revocations, the formation's instance auth) build their own."""
+    return await build_world(server)
 
 
 # --- calling and judging ----------------------------------------------------------------------------------
@@ -519,8 +558,14 @@ def own_only(response: Response, world: World) -> Cell:
         return cell
     # A certificate client may see its tenant's id (SystemAuth.tenantId): the tenant is not another's object; nor
     # are the tenant's watchers, which every runtime of it renders into its webhook configuration.
-    others = [value for kind, value in world.references.values.items() if kind not in {"csr", "tenant", "watcher"}]
-    if response.status_code == 200 and not codes_of(response.json()) and not any(value in response.text for value in others):
+    others = [
+        value for kind, value in world.references.values.items() if kind not in {"csr", "tenant", "watcher"}
+    ]
+    if (
+        response.status_code == 200
+        and not codes_of(response.json())
+        and not any(value in response.text for value in others)
+    ):
         return Cell(True, "own only")
     return Cell(False, f"{response.status_code} ANSWERED {response.text[:40]}")
 
@@ -625,20 +670,38 @@ async def test_the_tenants_own_operator_passes_every_access_check(server: Harnes
         if isinstance(response, httpx.Response)
         and set(codes_of(response.json())) & (ACCESS_REFUSALS | {"GRAPHQL_VALIDATION_FAILED", "INTERNAL"})
     }
-    platform = {name for name, codes in failed.items() if codes == ["FORBIDDEN"] and needs_platform_scope(answers[name])}
+    platform = {
+        name
+        for name, codes in failed.items()
+        if codes == ["FORBIDDEN"] and needs_platform_scope(answers[name])
+    }
     assert platform == PLATFORM_OPERATIONS
-    runtime_only = {name for name, codes in failed.items() if codes == ["FORBIDDEN"] and name in RUNTIME_ONLY_OPERATIONS}
+    runtime_only = {
+        name for name, codes in failed.items() if codes == ["FORBIDDEN"] and name in RUNTIME_ONLY_OPERATIONS
+    }
     assert runtime_only == RUNTIME_ONLY_OPERATIONS
     assert not {name: codes for name, codes in failed.items() if name not in platform | runtime_only}
-    assert all(isinstance(response, httpx.Response) and response.status_code == 200 for response in answers.values())
+    assert all(
+        isinstance(response, httpx.Response) and response.status_code == 200 for response in answers.values()
+    )
 
 
 # --- the columns ----------------------------------------------------------------------------------------
 
+# The columns whose every cell is decided before a row is read (a JWT's signature and expiry, the TLS handshake, the
+# trusted-proxy check of a client-certificate header, no credentials at all) run on SQLite only; those a tenant's
+# or a runtime's rows decide (another tenant, another runtime, revocation, scopes) run on both backends.
+REFUSED_BEFORE_ANY_ROW = pytest.mark.backend_independent(
+    "the caller is refused by authentication, which reads no row, before any operation runs"
+)
 
-async def test_no_credentials_are_refused_everywhere(server: Harness, backend: str) -> None:
+
+@REFUSED_BEFORE_ANY_ROW
+async def test_no_credentials_are_refused_everywhere(
+    server: Harness, backend: str, shared_world: World
+) -> None:
     # given
-    world = await build_world(server)
+    world = shared_world
     before = await world.snapshot()
     # when
     cells = await attack_with_headers(server, world, {})
@@ -647,12 +710,14 @@ async def test_no_credentials_are_refused_everywhere(server: Harness, backend: s
     await world.assert_untouched(before)
 
 
-async def test_another_tenants_jwt_finds_nothing_of_the_tenant(server: Harness, backend: str) -> None:
+async def test_another_tenants_jwt_finds_nothing_of_the_tenant(
+    server: Harness, backend: str, shared_world: World
+) -> None:
     """Tenant B's operator names A's objects: every answer equals the one tenant B' gets for ids and names that
     exist nowhere (B and B' do the same things in step). Operations with nothing to name are sent with B's JWT
     and A in the Tenant header."""
     # given
-    world = await build_world(server)
+    world = shared_world
     before = await world.snapshot()
     intruder, twin = await server.operator(), await server.operator()
     fresh = fresh_references(csr_b64(ec_key(), world.other.subject))
@@ -660,16 +725,22 @@ async def test_another_tenants_jwt_finds_nothing_of_the_tenant(server: Harness, 
     # when
     for operation in OPERATIONS:
         if operation.api == "connector":
-            cells[operation.name] = refusal(await call(server.http, operation, world.references, intruder.headers))
+            cells[operation.name] = refusal(
+                await call(server.http, operation, world.references, intruder.headers)
+            )
         elif not operation.arguments():
             headers = {**intruder.headers, "Tenant": world.operator.tenant_id}
             cells[operation.name] = refusal(await call(server.http, operation, world.references, headers))
         else:
             aimed = await call(server.http, operation, world.references, intruder.headers)
             missing = await call(server.http, operation, fresh, twin.headers)
-            same = normalized(aimed, world.references, intruder.tenant_id) == normalized(missing, fresh, twin.tenant_id)
+            same = normalized(aimed, world.references, intruder.tenant_id) == normalized(
+                missing, fresh, twin.tenant_id
+            )
             code = (codes_of(aimed.json()) or ["data"])[0] if isinstance(aimed, httpx.Response) else "?"
-            cells[operation.name] = Cell(same, f"as missing ({SHORT_CODES.get(code, code)})" if same else "DIFFERS")
+            cells[operation.name] = Cell(
+                same, f"as missing ({SHORT_CODES.get(code, code)})" if same else "DIFFERS"
+            )
     # then
     finish(backend, OTHER_TENANT, cells)
     await world.assert_untouched(before)
@@ -689,16 +760,17 @@ def unsigned_jwt(server: Harness, tenant_id: str) -> str:
     return jwt.encode(claims(server.settings.jwt_issuer, tenant_id), "", algorithm="none")
 
 
+@REFUSED_BEFORE_ANY_ROW
 @pytest.mark.parametrize(
     ("case", "token"),
     [(EXPIRED_JWT, expired_jwt), (FORGED_JWT, forged_jwt), (UNSIGNED_JWT, unsigned_jwt)],
     ids=["expired", "forged", "alg-none"],
 )
 async def test_a_bad_jwt_for_the_tenant_is_refused_everywhere(
-    server: Harness, backend: str, case: str, token: Callable[[Harness, str], str]
+    server: Harness, backend: str, shared_world: World, case: str, token: Callable[[Harness, str], str]
 ) -> None:
     # given: a token naming the victim's tenant
-    world = await build_world(server)
+    world = shared_world
     before = await world.snapshot()
     headers = bearer(token(server, world.operator.tenant_id), world.operator.tenant_id)
     # when
@@ -708,7 +780,9 @@ async def test_a_bad_jwt_for_the_tenant_is_refused_everywhere(
     await world.assert_untouched(before)
 
 
-async def test_a_runtime_certificate_cannot_reach_another_runtimes_objects(server: Harness, backend: str) -> None:
+async def test_a_runtime_certificate_cannot_reach_another_runtimes_objects(
+    server: Harness, backend: str
+) -> None:
     # given: the holder's certificate, every argument naming the other runtime or the tenant's other objects
     world = await build_world(server)
     before = await world.snapshot()
@@ -717,7 +791,9 @@ async def test_a_runtime_certificate_cannot_reach_another_runtimes_objects(serve
     # when
     for operation in OPERATIONS:
         if not operation.arguments():
-            response = await call(client, operation, world.references, document=operation.revealing_document())
+            response = await call(
+                client, operation, world.references, document=operation.revealing_document()
+            )
             cells[operation.name] = own_only(response, world)
         else:
             references = world.outside if operation.name in RUNTIME_IN_FORMATION else world.references
@@ -726,7 +802,9 @@ async def test_a_runtime_certificate_cannot_reach_another_runtimes_objects(serve
     # then
     finish(backend, OTHER_RUNTIME, cells)
     # revokeCertificate (no argument, last) revoked the holder's own certificate and nothing else
-    assert (await server.director(server.mtls(world.holder.credentials), VIEWER)).codes == ["CERTIFICATE_REVOKED"]
+    assert (await server.director(server.mtls(world.holder.credentials), VIEWER)).codes == [
+        "CERTIFICATE_REVOKED"
+    ]
     await world.assert_untouched(before)
 
 
@@ -746,7 +824,12 @@ async def test_a_runtime_certificate_reaches_its_formations_bundles_and_its_own_
         assert isinstance(response, httpx.Response)
         body = response.json()
         allowed = response.status_code == 200 and not codes_of(body) and body["data"]["result"] is not None
-        record(backend, name, IN_FORMATION, Cell(False, f"{response.status_code} allowed") if allowed else refusal(response))
+        record(
+            backend,
+            name,
+            IN_FORMATION,
+            Cell(False, f"{response.status_code} allowed") if allowed else refusal(response),
+        )
         assert allowed, (name, body)
 
 
@@ -758,18 +841,21 @@ async def test_a_revoked_certificate_is_refused_everywhere(server: Harness, back
     client = server.mtls(world.holder.credentials)
     # when
     cells = {
-        operation.name: refusal(await call(client, operation, world.own_references())) for operation in OPERATIONS
+        operation.name: refusal(await call(client, operation, world.own_references()))
+        for operation in OPERATIONS
     }
     # then
     finish(backend, REVOKED, cells)
     await world.assert_untouched(before)
 
 
-async def test_the_tenants_jwt_without_scopes_is_refused_everywhere(server: Harness, backend: str) -> None:
+async def test_the_tenants_jwt_without_scopes_is_refused_everywhere(
+    server: Harness, backend: str, shared_world: World
+) -> None:
     """Scopes are checked where the arguments decide them too (invalidateSystemAuthOneTimeToken); `viewer`, which
     needs none, shows the caller only."""
     # given
-    world = await build_world(server)
+    world = shared_world
     before = await world.snapshot()
     token = issue_token(server.settings, tenant_id=world.operator.tenant_id, scopes=[], ttl_seconds=600)
     headers = bearer(token, world.operator.tenant_id)
@@ -777,7 +863,9 @@ async def test_the_tenants_jwt_without_scopes_is_refused_everywhere(server: Harn
     cells = {}
     for operation in OPERATIONS:
         response = await call(server.http, operation, world.references, headers)
-        cells[operation.name] = own_only(response, world) if operation.field == "viewer" else refusal(response)
+        cells[operation.name] = (
+            own_only(response, world) if operation.field == "viewer" else refusal(response)
+        )
     # then
     finish(backend, SCOPELESS_JWT, cells)
     await world.assert_untouched(before)
@@ -788,19 +876,25 @@ def foreign_credentials(server: Harness, subject: str) -> Credentials:
     key = ec_key()
     csr = x509.CertificateSigningRequestBuilder().subject_name(name_of(subject)).sign(key, hashes.SHA256())
     issued = CertificateAuthority.generate().sign(
-        csr, CertificateSubject.from_compass_string(subject), validity=timedelta(days=1), now=datetime.now(UTC)
+        csr,
+        CertificateSubject.from_compass_string(subject),
+        validity=timedelta(days=1),
+        now=datetime.now(UTC),
     )
     return Credentials.write(server.directory, issued.chain_pem.encode(), key)
 
 
-async def test_a_certificate_of_a_foreign_ca_fails_the_handshake_everywhere(server: Harness, backend: str) -> None:
+@REFUSED_BEFORE_ANY_ROW
+async def test_a_certificate_of_a_foreign_ca_fails_the_handshake_everywhere(
+    server: Harness, backend: str, shared_world: World
+) -> None:
     # given
-    world = await build_world(server)
+    world = shared_world
     before = await world.snapshot()
-    foreign = foreign_credentials(server, world.holder.subject)
+    foreign = client_ssl_context(server.ca.ca_pem, foreign_credentials(server, world.holder.subject))
     # when: a new connection for every call
     cells = {
-        operation.name: refusal(await call(server.mtls(foreign), operation, world.own_references()))
+        operation.name: refusal(await call(server.mtls(context=foreign), operation, world.own_references()))
         for operation in OPERATIONS
     }
     # then
@@ -808,9 +902,12 @@ async def test_a_certificate_of_a_foreign_ca_fails_the_handshake_everywhere(serv
     await world.assert_untouched(before)
 
 
-async def test_a_client_certificate_header_from_an_untrusted_address_is_ignored(server: Harness, backend: str) -> None:
+@REFUSED_BEFORE_ANY_ROW
+async def test_a_client_certificate_header_from_an_untrusted_address_is_ignored(
+    server: Harness, backend: str, shared_world: World
+) -> None:
     # given: the holder's real certificate in the header; from the trusted proxy it authenticates
-    world = await build_world(server)
+    world = shared_world
     before = await world.snapshot()
     header = {"X-Forwarded-Client-Cert": xfcc(world.holder.credentials.certificate)}
     trusted = await server.http.post(DIRECTOR, json={"query": VIEWER}, headers=header)
