@@ -38,8 +38,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check
 	$(BIN)/mypy
 
-# Two pytest workers (pytest-xdist), each test file on one of them: the suite waits on servers and subprocesses
-# much of the time, so two processes on two cores take ~11 minutes where one took ~17.
+# Two pytest workers (pytest-xdist), each test file on one of them: the suite is CPU-bound (the two cores ~93 % busy
+# in a run), so more workers would only contend for them.
 PYTEST_WORKERS ?= 2
 test: install lint
 	scripts/install-browser.sh
