@@ -66,6 +66,7 @@ from graphql.execution.values import get_variable_values
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import Mode, from_schema, nodes
+from hypothesis_graphql._strategies.strategy import GraphQLStrategy, instance_cache
 
 import director
 from connector.graphql.schema import build_schema as build_connector_schema
@@ -206,6 +207,15 @@ def generated(
     return from_schema(
         schema, fields=fields, custom_scalars=scalar_values(ids), print_ast=_as_node, mode=mode
     )
+
+
+# hypothesis-graphql (pinned 0.13.5) caches its value strategies per schema but builds a new strategy for a
+# field's arguments at every draw, and hypothesis reads a new composite's source (inspect, ast) each time: a
+# large share of this module's CPU went there. The strategy depends only on the arguments, which the schema
+# owns (so their ids are stable), and draws the same choices: what each example sends is unchanged.
+GraphQLStrategy.list_of_arguments = instance_cache(  # type: ignore[method-assign,assignment]
+    lambda arguments: tuple((name, id(argument)) for name, argument in arguments.items())
+)(GraphQLStrategy.list_of_arguments)
 
 
 def _name(value: str) -> NameNode:
