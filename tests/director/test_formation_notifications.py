@@ -61,7 +61,9 @@ def _webhook(stand_in: UpstreamStandIn, *, mode: str = "SYNC", path: str = "noti
 
 
 async def _runtime(operator: Operator, webhook: dict[str, Any] | None) -> str:
-    data = await operator.query(f'mutation {{ registerRuntime(in: {{name: "rt-{uuid.uuid4().hex[:8]}"}}) {{ id }} }}')
+    data = await operator.query(
+        f'mutation {{ registerRuntime(in: {{name: "rt-{uuid.uuid4().hex[:8]}"}}) {{ id }} }}'
+    )
     runtime_id: str = data["registerRuntime"]["id"]
     if webhook is not None:
         await operator.query(
@@ -103,7 +105,9 @@ async def _assignments(operator: Operator, name: str = "notified") -> dict[tuple
     return {(row["source"], row["target"]): row for row in rows}
 
 
-async def _settled(operator: Operator, pair: tuple[str, str], state: str, *, seconds: float = 10) -> dict[str, Any]:
+async def _settled(
+    operator: Operator, pair: tuple[str, str], state: str, *, seconds: float = 10
+) -> dict[str, Any]:
     """The assignment once it reached ``state`` (the notifier works after the mutation's answer)."""
     found: dict[str, Any] = {}
 
@@ -111,7 +115,9 @@ async def _settled(operator: Operator, pair: tuple[str, str], state: str, *, sec
         found.update((await _assignments(operator)).get(pair) or {"state": "gone"})
         return found["state"] == state
 
-    await wait_until(reached, seconds=seconds, what=f"assignment {pair} in {state}", detail=lambda: str(found))
+    await wait_until(
+        reached, seconds=seconds, what=f"assignment {pair} in {state}", detail=lambda: str(found)
+    )
     return found
 
 
@@ -199,7 +205,11 @@ class TestAssigning:
 
     async def test_an_unreachable_participant_is_a_technical_create_error(self, operator: Operator) -> None:
         runtime_id = await _runtime(operator, None)
-        webhook = {"type": "CONFIGURATION_CHANGED", "url": "http://127.0.0.1:9/closed", "outputTemplate": OUTPUT}
+        webhook = {
+            "type": "CONFIGURATION_CHANGED",
+            "url": "http://127.0.0.1:9/closed",
+            "outputTemplate": OUTPUT,
+        }
         await operator.query(
             "mutation ($id: ID!, $in: WebhookInput!) { addWebhook(runtimeID: $id, in: $in) { id } }",
             {"id": runtime_id, "in": webhook},
@@ -220,7 +230,9 @@ class TestAssigning:
         formation_id = (await operator.query('query { formationByName(name: "notified") { id } }'))[
             "formationByName"
         ]["id"]
-        await operator.query(f'mutation {{ resynchronizeFormationNotifications(formationID: "{formation_id}") {{ id }} }}')
+        await operator.query(
+            f'mutation {{ resynchronizeFormationNotifications(formationID: "{formation_id}") {{ id }} }}'
+        )
         row = await _settled(operator, pair, "READY")
         assert row["error"] is None
 
@@ -233,7 +245,9 @@ class TestUnassigning:
         row = await _settled(operator, (application_id, runtime_id), "READY")
         await _unassign(operator, "APPLICATION", application_id)
         await _gone(operator, (application_id, runtime_id))
-        told = [json.loads(r.body) for r in upstream_stand_in.requests if r.path == f"/echo/notify/{row['id']}"]
+        told = [
+            json.loads(r.body) for r in upstream_stand_in.requests if r.path == f"/echo/notify/{row['id']}"
+        ]
         assert [body["operation"] for body in told] == ["assign", "unassign"]
 
     async def test_a_failed_unassignment_keeps_the_assignment_in_delete_error(
@@ -339,13 +353,17 @@ async def _status(
     )
 
 
-async def _waiting_for_callback(operator: Operator, stand_in: UpstreamStandIn) -> tuple[str, str, tuple[str, str]]:
+async def _waiting_for_callback(
+    operator: Operator, stand_in: UpstreamStandIn
+) -> tuple[str, str, tuple[str, str]]:
     """An ASYNC_CALLBACK participant that accepted the notification: formation id, assignment id, pair."""
     stand_in.respond(Answer(202, b"{}"))
     pair = await _listening_pair(operator, stand_in, mode="ASYNC_CALLBACK")
     await wait_until(lambda: any(r.path.startswith("/echo/notify/") for r in stand_in.requests), seconds=10)
     row = await _settled(operator, pair, "INITIAL")
-    formation_id = (await operator.query('query { formationByName(name: "notified") { id } }'))["formationByName"]["id"]
+    formation_id = (await operator.query('query { formationByName(name: "notified") { id } }'))[
+        "formationByName"
+    ]["id"]
     return formation_id, row["id"], pair
 
 
@@ -355,7 +373,11 @@ class TestStatusAPI:
     ) -> None:
         formation_id, assignment_id, pair = await _waiting_for_callback(operator, upstream_stand_in)
         response = await _status(
-            client, operator, formation_id, assignment_id, {"state": "READY", "configuration": {"key": "value"}}
+            client,
+            operator,
+            formation_id,
+            assignment_id,
+            {"state": "READY", "configuration": {"key": "value"}},
         )
         assert response.status_code == 200
         row = (await _assignments(operator))[pair]
@@ -365,7 +387,9 @@ class TestStatusAPI:
         self, operator: Operator, upstream_stand_in: UpstreamStandIn, client: httpx.AsyncClient
     ) -> None:
         formation_id, assignment_id, pair = await _waiting_for_callback(operator, upstream_stand_in)
-        response = await _status(client, operator, formation_id, assignment_id, {"state": "CREATE_ERROR", "error": "nope"})
+        response = await _status(
+            client, operator, formation_id, assignment_id, {"state": "CREATE_ERROR", "error": "nope"}
+        )
         assert response.status_code == 200
         row = (await _assignments(operator))[pair]
         assert json.loads(row["error"]) == {"error": {"message": "nope", "errorCode": 2}}
@@ -431,7 +455,11 @@ class TestStatusAPI:
         assert response.status_code == 401
 
     async def test_a_report_cancels_the_notification_still_owed(
-        self, operator: Operator, upstream_stand_in: UpstreamStandIn, client: httpx.AsyncClient, database: Database
+        self,
+        operator: Operator,
+        upstream_stand_in: UpstreamStandIn,
+        client: httpx.AsyncClient,
+        database: Database,
     ) -> None:
         formation_id, assignment_id, _pair = await _waiting_for_callback(operator, upstream_stand_in)
         await _owe_again(database, assignment_id, claimed_until=utcnow() + timedelta(minutes=5))
@@ -443,20 +471,34 @@ class TestStatusAPI:
         assert (row.state, row.notification, row.claim) == ("READY", None, None)
 
     async def test_an_answer_recorded_after_the_participants_report_does_not_overwrite_it(
-        self, operator: Operator, upstream_stand_in: UpstreamStandIn, client: httpx.AsyncClient, database: Database
+        self,
+        operator: Operator,
+        upstream_stand_in: UpstreamStandIn,
+        client: httpx.AsyncClient,
+        database: Database,
     ) -> None:
         formation_id, assignment_id, pair = await _waiting_for_callback(operator, upstream_stand_in)
         await _owe_again(database, assignment_id, claimed_until=utcnow() + timedelta(minutes=5))
-        assert (await _status(client, operator, formation_id, assignment_id, {"state": "READY"})).status_code == 200
+        assert (
+            await _status(client, operator, formation_id, assignment_id, {"state": "READY"})
+        ).status_code == 200
         async with unit_of_work(database, operator.tenant_id) as session:
             await assignment_service.record(
-                session, operator.tenant_id, assignment_id, "dead-notifier", Outcome("CREATE_ERROR", error="late")
+                session,
+                operator.tenant_id,
+                assignment_id,
+                "dead-notifier",
+                Outcome("CREATE_ERROR", error="late"),
             )
         assert (await _assignments(operator))[pair]["state"] == "READY"
 
     @pytest.mark.parametrize("content", [b"", b"not json", b'{"state": "READY", "extra": 1}'])
     async def test_a_malformed_body_is_bad_request(
-        self, operator: Operator, upstream_stand_in: UpstreamStandIn, client: httpx.AsyncClient, content: bytes
+        self,
+        operator: Operator,
+        upstream_stand_in: UpstreamStandIn,
+        client: httpx.AsyncClient,
+        content: bytes,
     ) -> None:
         formation_id, assignment_id, _pair = await _waiting_for_callback(operator, upstream_stand_in)
         response = await client.patch(
@@ -476,10 +518,18 @@ async def _template_application(operator: Operator, webhook: dict[str, Any]) -> 
         "accessLevel": "GLOBAL",
         "webhooks": [webhook],
     }
-    await operator.query("mutation ($in: ApplicationTemplateInput!) { createApplicationTemplate(in: $in) { id } }", {"in": template})
+    await operator.query(
+        "mutation ($in: ApplicationTemplateInput!) { createApplicationTemplate(in: $in) { id } }",
+        {"in": template},
+    )
     data = await operator.query(
         "mutation ($in: ApplicationFromTemplateInput!) { registerApplicationFromTemplate(in: $in) { id } }",
-        {"in": {"templateName": template["name"], "values": [{"placeholder": "name", "value": "from-template"}]}},
+        {
+            "in": {
+                "templateName": template["name"],
+                "values": [{"placeholder": "name", "value": "from-template"}],
+            }
+        },
     )
     application_id: str = data["registerApplicationFromTemplate"]["id"]
     return application_id
@@ -548,8 +598,12 @@ async def _statements_to_assign(database: Database, tenant_id: str, application_
     with contextlib.suppress(_RolledBack):
         async with unit_of_work(database, tenant_id) as session:
             connection = await session.connection()
-            event.listen(connection.sync_connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
-            await formation_service.assign(session, tenant_id, FormationObjectType.APPLICATION, application_id, "notified")
+            event.listen(
+                connection.sync_connection, "before_cursor_execute", lambda *call: statements.append(call[2])
+            )
+            await formation_service.assign(
+                session, tenant_id, FormationObjectType.APPLICATION, application_id, "notified"
+            )
             raise _RolledBack
     return len(statements)
 
@@ -570,12 +624,18 @@ async def test_an_unassignment_the_participant_reports_deletes_the_assignment(
     operator: Operator, upstream_stand_in: UpstreamStandIn, client: httpx.AsyncClient
 ) -> None:
     formation_id, assignment_id, pair = await _waiting_for_callback(operator, upstream_stand_in)
-    assert (await _status(client, operator, formation_id, assignment_id, {"state": "READY"})).status_code == 200
+    assert (
+        await _status(client, operator, formation_id, assignment_id, {"state": "READY"})
+    ).status_code == 200
     upstream_stand_in.respond(Answer(202, b"{}"))
     await _unassign(operator, "APPLICATION", pair[0])
     await _settled(operator, pair, "DELETING")
-    await wait_until(lambda: len(upstream_stand_in.requests_to(f"/echo/notify/{assignment_id}")) == 2, seconds=10)
-    assert (await _status(client, operator, formation_id, assignment_id, {"state": "READY"})).status_code == 200
+    await wait_until(
+        lambda: len(upstream_stand_in.requests_to(f"/echo/notify/{assignment_id}")) == 2, seconds=10
+    )
+    assert (
+        await _status(client, operator, formation_id, assignment_id, {"state": "READY"})
+    ).status_code == 200
     assert pair not in await _assignments(operator)
 
 
@@ -607,7 +667,9 @@ async def _formation_state(operator: Operator, name: str, state: str) -> dict[st
     found: dict[str, Any] = {}
 
     async def reached() -> bool:
-        data = await operator.query(f'query {{ formationByName(name: "{name}") {{ id state error {{ message errorCode }} }} }}')
+        data = await operator.query(
+            f'query {{ formationByName(name: "{name}") {{ id state error {{ message errorCode }} }} }}'
+        )
         found.clear()
         found.update(data["formationByName"] or {"state": "gone"})
         return found["state"] == state
@@ -623,7 +685,11 @@ class TestFormationLifecycle:
         name = await _lifecycle_formation(operator, upstream_stand_in)
         formation = await _formation_state(operator, name, "READY")
         [request] = upstream_stand_in.requests_to(f"/echo/lifecycle/{formation['id']}")
-        assert json.loads(request.body) == {"operation": "createFormation", "formation": name, "id": formation["id"]}
+        assert json.loads(request.body) == {
+            "operation": "createFormation",
+            "formation": name,
+            "id": formation["id"],
+        }
 
     async def test_a_failed_creation_is_create_error_with_the_error(
         self, operator: Operator, upstream_stand_in: UpstreamStandIn
@@ -639,7 +705,9 @@ class TestFormationLifecycle:
         name = await _lifecycle_formation(operator, upstream_stand_in)
         await _formation_state(operator, name, "READY")
         upstream_stand_in.respond(Answer(500, b"{}"))
-        data = await operator.query(f'mutation {{ deleteFormation(formation: {{name: "{name}"}}) {{ state }} }}')
+        data = await operator.query(
+            f'mutation {{ deleteFormation(formation: {{name: "{name}"}}) {{ state }} }}'
+        )
         assert data["deleteFormation"]["state"] == "DELETING"
         await _formation_state(operator, name, "DELETE_ERROR")
         await operator.query(f'mutation {{ deleteFormation(formation: {{name: "{name}"}}) {{ state }} }}')
@@ -650,7 +718,9 @@ class TestFormationLifecycle:
     ) -> None:
         upstream_stand_in.respond(Answer(202, b"{}"))
         name = await _lifecycle_formation(operator, upstream_stand_in, mode="ASYNC_CALLBACK")
-        await wait_until(lambda: any(r.path.startswith("/echo/lifecycle/") for r in upstream_stand_in.requests), seconds=10)
+        await wait_until(
+            lambda: any(r.path.startswith("/echo/lifecycle/") for r in upstream_stand_in.requests), seconds=10
+        )
         formation = await _formation_state(operator, name, "INITIAL")
         path = f"/v1/businessIntegrations/{formation['id']}/status"
         refused = await client.patch(path, json={"state": "DELETE_ERROR"}, headers=operator.headers)
@@ -658,7 +728,6 @@ class TestFormationLifecycle:
         response = await client.patch(path, json={"state": "READY"}, headers=operator.headers)
         assert response.status_code == 200
         await _formation_state(operator, name, "READY")
-
 
     async def test_resynchronizing_a_formation_that_failed_to_be_deleted_deletes_it(
         self, operator: Operator, upstream_stand_in: UpstreamStandIn
@@ -668,10 +737,16 @@ class TestFormationLifecycle:
         upstream_stand_in.respond(Answer(500, b"{}"))
         await operator.query(f'mutation {{ deleteFormation(formation: {{name: "{name}"}}) {{ state }} }}')
         await _formation_state(operator, name, "DELETE_ERROR")
-        await operator.query(f'mutation {{ resynchronizeFormationNotifications(formationID: "{formation["id"]}") {{ id }} }}')
+        await operator.query(
+            f'mutation {{ resynchronizeFormationNotifications(formationID: "{formation["id"]}") {{ id }} }}'
+        )
         await _formation_state(operator, name, "gone")
         told = upstream_stand_in.requests_to(f"/echo/lifecycle/{formation['id']}")
-        assert [json.loads(r.body)["operation"] for r in told] == ["createFormation", "deleteFormation", "deleteFormation"]
+        assert [json.loads(r.body)["operation"] for r in told] == [
+            "createFormation",
+            "deleteFormation",
+            "deleteFormation",
+        ]
 
     async def test_resynchronizing_a_formation_that_failed_to_be_created_notifies_its_creation_again(
         self, operator: Operator, upstream_stand_in: UpstreamStandIn
@@ -707,20 +782,32 @@ class TestFormationLifecycle:
         assert settled == []
 
     async def test_a_formation_report_cancels_the_lifecycle_notification_still_owed(
-        self, operator: Operator, upstream_stand_in: UpstreamStandIn, client: httpx.AsyncClient, database: Database
+        self,
+        operator: Operator,
+        upstream_stand_in: UpstreamStandIn,
+        client: httpx.AsyncClient,
+        database: Database,
     ) -> None:
         upstream_stand_in.respond(Answer(202, b"{}"))
         name = await _lifecycle_formation(operator, upstream_stand_in, mode="ASYNC_CALLBACK")
-        await wait_until(lambda: any(r.path.startswith("/echo/lifecycle/") for r in upstream_stand_in.requests), seconds=10)
+        await wait_until(
+            lambda: any(r.path.startswith("/echo/lifecycle/") for r in upstream_stand_in.requests), seconds=10
+        )
         formation = await _formation_state(operator, name, "INITIAL")
         async with database.transaction() as session:
             await session.execute(
                 update(Formation)
                 .where(Formation.id == formation["id"])
-                .values(notification="createFormation", claim="dead-notifier", claimed_until=utcnow() + timedelta(minutes=5))
+                .values(
+                    notification="createFormation",
+                    claim="dead-notifier",
+                    claimed_until=utcnow() + timedelta(minutes=5),
+                )
             )
         path = f"/v1/businessIntegrations/{formation['id']}/status"
-        assert (await client.patch(path, json={"state": "READY"}, headers=operator.headers)).status_code == 200
+        assert (
+            await client.patch(path, json={"state": "READY"}, headers=operator.headers)
+        ).status_code == 200
         async with database.read_sessions() as session:
             row = await session.get(Formation, formation["id"])
         assert row is not None
@@ -731,9 +818,9 @@ class TestFormationLifecycle:
     ) -> None:
         name = await _lifecycle_formation(operator, upstream_stand_in)
         await _formation_state(operator, name, "READY")
-        template = (await operator.query(f'query {{ formationByName(name: "{name}") {{ formationTemplateId }} }}'))[
-            "formationByName"
-        ]["formationTemplateId"]
+        template = (
+            await operator.query(f'query {{ formationByName(name: "{name}") {{ formationTemplateId }} }}')
+        )["formationByName"]["formationTemplateId"]
         template_name = (await operator.query(f'query {{ formationTemplate(id: "{template}") {{ name }} }}'))[
             "formationTemplate"
         ]["name"]
@@ -742,7 +829,9 @@ class TestFormationLifecycle:
             f'mutation {{ createFormation(formation: {{name: "{draft}", templateName: "{template_name}", state: "DRAFT"}}) {{ id }} }}'
         )
         formation_id = data["createFormation"]["id"]
-        data = await operator.query(f'mutation {{ finalizeDraftFormation(formationID: "{formation_id}") {{ state }} }}')
+        data = await operator.query(
+            f'mutation {{ finalizeDraftFormation(formationID: "{formation_id}") {{ state }} }}'
+        )
         assert data["finalizeDraftFormation"]["state"] == "INITIAL"
         await _formation_state(operator, draft, "READY")
         [request] = upstream_stand_in.requests_to(f"/echo/lifecycle/{formation_id}")
@@ -763,12 +852,23 @@ async def test_a_configuration_reported_notifies_the_reverse_assignment_again(
     await _assign(operator, "RUNTIME", runtime_id)
     await _assign(operator, "APPLICATION", application_id)
     assignments = await _assignments(operator)
-    to_runtime, to_application = assignments[(application_id, runtime_id)], assignments[(runtime_id, application_id)]
-    await wait_until(lambda: len(upstream_stand_in.requests_to(f"/echo/application/{to_application['id']}")) == 1, seconds=10)
-    await wait_until(lambda: len(upstream_stand_in.requests_to(f"/echo/runtime/{to_runtime['id']}")) == 1, seconds=10)
+    to_runtime, to_application = (
+        assignments[(application_id, runtime_id)],
+        assignments[(runtime_id, application_id)],
+    )
+    await wait_until(
+        lambda: len(upstream_stand_in.requests_to(f"/echo/application/{to_application['id']}")) == 1,
+        seconds=10,
+    )
+    await wait_until(
+        lambda: len(upstream_stand_in.requests_to(f"/echo/runtime/{to_runtime['id']}")) == 1, seconds=10
+    )
     body = {"state": "CONFIG_PENDING", "configuration": {"endpoint": "https://rt.example.com"}}
     assert (await _status(client, operator, formation_id, to_runtime["id"], body)).status_code == 200
-    await wait_until(lambda: len(upstream_stand_in.requests_to(f"/echo/application/{to_application['id']}")) == 2, seconds=10)
+    await wait_until(
+        lambda: len(upstream_stand_in.requests_to(f"/echo/application/{to_application['id']}")) == 2,
+        seconds=10,
+    )
 
 
 async def test_the_target_and_a_contexts_runtime_may_report_but_not_the_source(
@@ -793,7 +893,11 @@ async def test_the_target_and_a_contexts_runtime_may_report_but_not_the_source(
 
 
 async def test_a_server_killed_while_sending_loses_nothing(
-    upstream_stand_in: UpstreamStandIn, database: Database, database_url: str, tmp_path: Path, tenants: TenantFactory
+    upstream_stand_in: UpstreamStandIn,
+    database: Database,
+    database_url: str,
+    tmp_path: Path,
+    tenants: TenantFactory,
 ) -> None:
     """kill -9 while the notification is on the wire; after the restart (and the dead claim's lease) it is sent."""
     tenant_id = await tenants.create()
@@ -807,20 +911,33 @@ async def test_a_server_killed_while_sending_loses_nothing(
         token = issue_token(served.settings, tenant_id=tenant_id, scopes=sorted(ALL_SCOPES), ttl_seconds=600)
         async with httpx.AsyncClient(base_url=served.http_url) as client:
             operator = Operator(client, tenant_id, token)
-            stuck = {**_webhook(upstream_stand_in), "urlTemplate": f'{{"method":"POST","path":"{upstream_stand_in.http_url}/slow"}}'}
+            stuck = {
+                **_webhook(upstream_stand_in),
+                "urlTemplate": f'{{"method":"POST","path":"{upstream_stand_in.http_url}/slow"}}',
+            }
             runtime_id = await _runtime(operator, stuck)
             application_id = await _application(operator)
             await _formation(operator)
             await _assign(operator, "RUNTIME", runtime_id)
             await _assign(operator, "APPLICATION", application_id)
-            await wait_until(lambda: upstream_stand_in.requests_to("/slow"), seconds=20, what="the notification on the wire")
+            await wait_until(
+                lambda: upstream_stand_in.requests_to("/slow"),
+                seconds=20,
+                what="the notification on the wire",
+            )
             served.kill()
             await served.restart()
             await operator.query(
                 "mutation ($id: ID!, $in: WebhookInput!) { updateWebhook(webhookID: $id, in: $in) { id } }",
                 {"id": await _webhook_of(database, tenant_id, runtime_id), "in": _webhook(upstream_stand_in)},
             )
-            row = await _settled(operator, (application_id, runtime_id), "READY", seconds=30)
+            # The dead claim's lease is waited out on the stand-in's record, not by querying the server all along.
+            await wait_until(
+                lambda: any(r.path.startswith("/echo/notify/") for r in upstream_stand_in.requests),
+                seconds=30,
+                what="the notification sent again",
+            )
+            row = await _settled(operator, (application_id, runtime_id), "READY")
     assert len(upstream_stand_in.requests_to(f"/echo/notify/{row['id']}")) == 1
 
 
