@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
-from alembic.util import CommandError
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compass import migrate as migrations
 from compass.auth.jwt import issue_token
-from compass.migrate import DatabaseBehindError, check_migrations
+from compass.migrate import HEAD_REVISION, DatabaseBehindError, check_migrations, current_revision
 from compass.paths import DIRECTOR_PATH
 from connector.ca.files import private_directory
 from credentials.audit.events import AuditEventName
@@ -130,6 +129,8 @@ async def _check(database: Database) -> None:
 
 
 def _upgrade(settings: Settings) -> None:
+    from alembic.util import CommandError  # noqa: PLC0415 - alembic only when migrating (see compass.migrate)
+
     try:
         migrations.upgrade(settings.effective_database_url)
     except CommandError as error:  # a migration that cannot proceed says why (e.g. 0007: colliding names)
@@ -137,8 +138,19 @@ def _upgrade(settings: Settings) -> None:
         raise typer.Exit(1) from None
 
 
+async def _revision(database: Database) -> str | None:
+    try:
+        return await current_revision(database.engine)
+    finally:
+        await database.dispose()
+
+
 def _migrated(settings: Settings) -> None:
-    if settings.is_embedded_database and settings.auto_migrate:
+    """Migrate the embedded database unless it is current: one query, and alembic only for a database behind or
+    ahead (which alembic upgrades or refuses, as ``compass migrate`` would)."""
+    if not (settings.is_embedded_database and settings.auto_migrate):
+        return
+    if asyncio.run(_revision(Database(settings.effective_database_url))) != HEAD_REVISION:
         _upgrade(settings)
 
 

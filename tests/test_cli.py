@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import stat
 import subprocess
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 import jwt
 import pytest
 
+from compass import migrate
 from credentials.audit.repository import audit_event
 from credentials.models import SystemAuth
 from director.models import Application, Runtime
@@ -280,3 +282,45 @@ def test_a_database_that_cannot_be_reached_is_one_line_naming_it(tmp_path: Path,
     assert "Traceback" not in refused.stderr + refused.stdout
     assert f"cannot reach the database postgresql+asyncpg://compass:***@127.0.0.1:{port}/compass" in refused.stderr
     assert "hunter2" not in refused.stderr + refused.stdout
+
+
+def _embedded_url(data_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{(data_dir / 'compass.db').resolve()}"
+
+
+async def _revision_of(url: str) -> str | None:
+    database = Database(url)
+    try:
+        return await migrate.current_revision(database.engine)
+    finally:
+        await database.dispose()
+
+
+def test_a_command_migrates_an_embedded_database_behind_the_newest_migration(tmp_path: Path) -> None:
+    # given an embedded database one migration behind
+    url = _embedded_url(tmp_path)
+    migrate.upgrade(url, "0019")
+
+    # when
+    listed = compass(tmp_path, "tenant", "list")
+
+    # then
+    assert listed.returncode == 0, listed.stderr
+    assert asyncio.run(_revision_of(url)) == migrate.HEAD_REVISION
+
+
+def test_a_command_refuses_an_embedded_database_ahead_naming_its_revision(tmp_path: Path) -> None:
+    # given an embedded database migrated by a newer pycompass (a revision this one does not know)
+    url = _embedded_url(tmp_path)
+    migrate.upgrade(url)
+    with sqlite3.connect(tmp_path / "compass.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+
+    # when
+    refused = compass(tmp_path, "tenant", "list")
+
+    # then
+    assert refused.returncode == 1
+    assert "cannot be migrated" in refused.stderr
+    assert "'9999'" in refused.stderr
+    assert asyncio.run(_revision_of(url)) == "9999"

@@ -50,6 +50,11 @@ async def test_migrated_database_is_at_the_head_revision(fresh_url: str, fresh_d
     assert await migrate.current_revision(fresh_database.engine) == migrate.head_revision()
 
 
+def test_head_revision_constant_is_the_newest_migration() -> None:
+    """``HEAD_REVISION`` lets the commands skip alembic on a current database: a new migration must update it."""
+    assert migrate.head_revision() == migrate.HEAD_REVISION
+
+
 async def test_unmigrated_database_is_refused_naming_compass_migrate(fresh_database: Database) -> None:
     with pytest.raises(DatabaseBehindError, match="compass migrate"):
         await check_migrations(fresh_database)
