@@ -130,7 +130,9 @@ async def events_runtime(
     covering: Covering,
 ) -> EventsRuntime:
     """One per module and backend: the tests share the runtime and the ingress and do not disturb each other."""
-    # The session's sink, not reset: what a test reads of it is filtered by its own event ids.
+    # The session's sink, reset once here (a test of another module may have left it refusing deliveries); this
+    # module's tests then share it, each reading only its own event ids.
+    event_sink_server.reset()
     if not event_sink_server.running:
         event_sink_server.start()
     shop_id = await module_landscape.application(bundles=[bundle_input(0)])
