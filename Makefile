@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench install assets bytecode clean
 
+# uv installs what pip would, from the same registry, in parallel: ~13 s where pip took ~60 s on a fresh clone.
+# Third-party modules are compiled here too: with PYTHONDONTWRITEBYTECODE set, no process could keep its own.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet uv==0.13.10
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP) assets bytecode
@@ -41,10 +43,17 @@ lint: $(STAMP)
 # Two pytest workers (pytest-xdist), each test file on one of them: the suite is CPU-bound (the two cores ~93 % busy
 # in a run), so more workers would only contend for them.
 PYTEST_WORKERS ?= 2
-test: install lint
+test: install
+	$(MAKE) --no-print-directory --output-sync=target -j 2 lint test-programs
+	scripts/with-postgres.sh $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The programs the suite starts, installed with apt when missing (on a new machine apt spends most of its time
+# waiting on downloads: `make test` lints meanwhile).
+.PHONY: test-programs
+test-programs:
 	scripts/install-browser.sh
 	scripts/install-nats.sh
-	scripts/with-postgres.sh $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	scripts/install-postgres.sh >/dev/null
 
 # The Director's answers against a bare baseline, then one runtime's poll cost against GET /healthz (issue 15).
 bench: install

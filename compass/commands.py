@@ -103,29 +103,31 @@ async def _ensure_tenant(session: AsyncSession, name: str) -> Tenant:
 _NO_TENANT = ""
 
 
-def _in_transaction(
-    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, changes_views: bool = False
-) -> T:
-    """Run one unit of work against the configured database from the synchronous CLI; ``changes_views``: work
-    that changes what runtimes read (global watchers), so that the views it names are bumped at the commit."""
+def _on_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """``work`` on a connection pool of its own, closed after it: the server opens its own in its event loop."""
 
     async def run() -> T:
         database = Database(settings.effective_database_url)
         try:
-            transaction = unit_of_work(database, _NO_TENANT) if changes_views else database.transaction()
-            async with transaction as session:
-                return await work(session)
+            return await work(database)
         finally:
             await database.dispose()
 
     return asyncio.run(run())
 
 
-async def _check(database: Database) -> None:
-    try:
-        await check_migrations(database)
-    finally:
-        await database.dispose()
+def _in_transaction(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, changes_views: bool = False
+) -> T:
+    """Run one unit of work against the configured database from the synchronous CLI; ``changes_views``: work
+    that changes what runtimes read (global watchers), so that the views it names are bumped at the commit."""
+
+    async def in_transaction(database: Database) -> T:
+        transaction = unit_of_work(database, _NO_TENANT) if changes_views else database.transaction()
+        async with transaction as session:
+            return await work(session)
+
+    return _on_database(settings, in_transaction)
 
 
 def _upgrade(settings: Settings) -> None:
@@ -138,26 +140,19 @@ def _upgrade(settings: Settings) -> None:
         raise typer.Exit(1) from None
 
 
-async def _revision(database: Database) -> str | None:
-    try:
-        return await current_revision(database.engine)
-    finally:
-        await database.dispose()
-
-
 def _migrated(settings: Settings) -> None:
     """Migrate the embedded database unless it is current: one query, and alembic only for a database behind or
     ahead (which alembic upgrades or refuses, as ``compass migrate`` would)."""
     if not (settings.is_embedded_database and settings.auto_migrate):
         return
-    if asyncio.run(_revision(Database(settings.effective_database_url))) != HEAD_REVISION:
+    if _on_database(settings, lambda database: current_revision(database.engine)) != HEAD_REVISION:
         _upgrade(settings)
 
 
 def migrate() -> None:
     settings = _settings()
     _upgrade(settings)
-    typer.echo(f"database migrated to {migrations.head_revision()}")
+    typer.echo(f"database migrated to {HEAD_REVISION}")
 
 
 def serve(*, demo: bool, workers: int) -> None:
@@ -169,7 +164,7 @@ def serve(*, demo: bool, workers: int) -> None:
         server.share_metrics_across_workers(settings)
     _migrated(settings)
     try:
-        asyncio.run(_check(Database(settings.effective_database_url)))
+        _on_database(settings, check_migrations)
     except DatabaseBehindError as error:
         _refuse("serve", str(error))
     url = f"http://{settings.host}:{settings.http_port}{DIRECTOR_PATH}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs one Debian package with apt, as root or through `sudo -n`, quietly unless it fails; sourced by the
-# scripts that put a tool the tests need in place (install-browser.sh, install-nats.sh).
+# scripts that put a tool the tests need in place (install-browser.sh, install-nats.sh, install-postgres.sh).
 # Usage: apt_install NAME PACKAGE  (NAME prefixes the messages, e.g. install-nats)
 
 fail() {

@@ -1,20 +1,10 @@
 #!/usr/bin/env bash
 # Runs a command with a throwaway PostgreSQL cluster on a free loopback port, exported as
-# COMPASS_TEST_POSTGRES_URL. Installs PostgreSQL with apt when it is missing; always stops the cluster.
+# COMPASS_TEST_POSTGRES_URL. Installs PostgreSQL with apt when it is missing (install-postgres.sh); always stops
+# the cluster.
 set -euo pipefail
 
-find_bindir() {
-  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
-}
-
-bindir=$(find_bindir)
-if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
-  echo "with-postgres: PostgreSQL not found, installing it with apt" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq postgresql >/dev/null
-  bindir=$(find_bindir)
-fi
+bindir=$("$(dirname "$0")/install-postgres.sh")
 
 # PostgreSQL refuses to run as root: run the cluster as the postgres user the package creates.
 run_as=()

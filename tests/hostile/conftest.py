@@ -12,7 +12,8 @@ The number of fuzz cases sent is counted per suite and backend and printed at th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import gc
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,21 @@ from tests.connector.support import Harness, harness
 from tests.fixtures.servers import StartServer
 from tests.hostile.support import FUZZ_CASES, HOSTILE_SETTINGS
 from tests.support import Operator, TenantFactory
+
+PYTHONS_COLLECTOR_THRESHOLDS = (700, 10, 10)
+"""Python's defaults, which a server runs with."""
+
+
+@pytest.fixture(autouse=True)
+def servers_collector_thresholds() -> Iterator[None]:
+    """The hostile suites bound the memory a server keeps for an input: measured with the garbage collector as a
+    server runs it, not with the test process's rarer collections (tests/conftest.py), which leave more cyclic
+    garbage standing between passes and so a larger heap."""
+    kept = gc.get_threshold()
+    gc.set_threshold(*PYTHONS_COLLECTOR_THRESHOLDS)
+    yield
+    gc.set_threshold(*kept)
+
 
 # --- the app under attack ---------------------------------------------------------------------------------
 
