@@ -44,8 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection made (every module, schema and model imported) is left out of the garbage collector's
     passes, and a young generation is collected every 10,000 allocations rather than 700: on four director test
-    files, the collector's share of the worker's CPU fell from 9 % to 4 %. Only the test process changes; the
-    servers the tests start keep Python's defaults."""
+    files, the collector's share of the worker's CPU fell from 9 % to 4 %. Only the test process changes; a
+    `compass serve` the tests start keeps its own settings (``compass.server._tune_gc``)."""
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
 

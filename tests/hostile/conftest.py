@@ -11,8 +11,8 @@ The number of fuzz cases sent is counted per suite and backend and printed at th
 
 Memory is measured with Python's default collector thresholds. `compass serve` collects far less often
 (``compass.server._tune_gc``: 50,000 allocations, for throughput); with its thresholds, 24 distinct documents padded
-with a 1 MB comment grew the process 84-117 MB, over test_stalls' 48 MB bound: cyclic garbage that holds the text
-waits for a collection. Found holding it (collector off, three such requests): the Director's ``DirectorContext``
+with a 1 MB comment grow the process past test_stalls' 48 MB bound (117 MB with the poll path's tokens unlinked; 84
+MB with the test process's 10,000): cyclic garbage that holds the text waits for a collection. Found holding it (collector off, three such requests): the Director's ``DirectorContext``
 (its DataLoaders point back at it, and graphql-core's execution context holds it) keeps the Starlette request and
 its body, and the poll path's own parse leaves a chain of tokens that link both ways. Not fixed yet.
 """
