@@ -19,7 +19,7 @@ from credentials.models import SystemAuth
 from director.models import Application, Runtime
 from kernel.db import Database
 from kernel.principal import ALL_SCOPES
-from testing.databases import POSTGRES_URL, create_postgres_database
+from testing.databases import POSTGRES_URL, create_postgres_database, sqlite_url
 from testing.ports import free_port, loopback_socket
 from testing.served import COMPASS, run_command
 
@@ -284,10 +284,6 @@ def test_a_database_that_cannot_be_reached_is_one_line_naming_it(tmp_path: Path,
     assert "hunter2" not in refused.stderr + refused.stdout
 
 
-def _embedded_url(data_dir: Path) -> str:
-    return f"sqlite+aiosqlite:///{(data_dir / 'compass.db').resolve()}"
-
-
 async def _revision_of(url: str) -> str | None:
     database = Database(url)
     try:
@@ -298,7 +294,7 @@ async def _revision_of(url: str) -> str | None:
 
 def test_a_command_migrates_an_embedded_database_behind_the_newest_migration(tmp_path: Path) -> None:
     # given an embedded database one migration behind
-    url = _embedded_url(tmp_path)
+    url = sqlite_url(tmp_path)
     migrate.upgrade(url, "0019")
 
     # when
@@ -311,7 +307,7 @@ def test_a_command_migrates_an_embedded_database_behind_the_newest_migration(tmp
 
 def test_a_command_refuses_an_embedded_database_ahead_naming_its_revision(tmp_path: Path) -> None:
     # given an embedded database migrated by a newer pycompass (a revision this one does not know)
-    url = _embedded_url(tmp_path)
+    url = sqlite_url(tmp_path)
     migrate.upgrade(url)
     with sqlite3.connect(tmp_path / "compass.db") as connection:
         connection.execute("UPDATE alembic_version SET version_num = '9999'")
