@@ -164,13 +164,17 @@ async def _serve(server: uvicorn.Server, sock: socket.socket) -> int:
     return 0
 
 
+COLLECTOR_THRESHOLDS = (50_000, 50, 100)
+"""A sync answer allocates tens of thousands of short-lived objects; with Python's first threshold (700)
+collections took ~20% of CPU on a 200-application page, with 50,000 ~5% (bench/director.py). What a large request
+body leaves in cyclic garbage is collected once it is answered (``kernel.http.BodySizeLimitMiddleware``)."""
+
+
 def _tune_gc() -> None:
     # Start-up garbage (strawberry, SQLAlchemy) is frozen so that gen-2 collections stay short under load.
     gc.collect()
     gc.freeze()
-    # A sync answer allocates tens of thousands of short-lived objects; with the default first threshold (700)
-    # collections took ~20% of CPU on a 200-application page, with 50,000 ~5% (bench/director.py).
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
 def run(settings: Settings, workers: int = 1) -> int:

@@ -9,18 +9,17 @@ real server (tests/fixtures/servers.py).
 
 The number of fuzz cases sent is counted per suite and backend and printed at the end of the run.
 
-Memory is measured with Python's default collector thresholds. `compass serve` collects far less often
-(``compass.server._tune_gc``: 50,000 allocations, for throughput); with its thresholds, 24 distinct documents padded
-with a 1 MB comment grow the process past test_stalls' 48 MB bound (117 MB with the poll path's tokens unlinked; 84
-MB with the test process's 10,000): cyclic garbage that holds the text waits for a collection. Found holding it (collector off, three such requests): the Director's ``DirectorContext``
-(its DataLoaders point back at it, and graphql-core's execution context holds it) keeps the Starlette request and
-its body, and the poll path's own parse leaves a chain of tokens that link both ways. Not fixed yet.
+Memory is measured with Python's default collector thresholds: the suites' clients (httpx) leave cyclic garbage
+of their own in this process. Where `compass serve`'s own thresholds matter (it collects far less often,
+``compass.server.COLLECTOR_THRESHOLDS``), a test asks for them (``compass_serves_collector_thresholds``) and sends
+its requests without httpx.
 """
 
 from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from compass.app import create_app
+from compass.server import COLLECTOR_THRESHOLDS
 from kernel.db import Database
 from kernel.settings import Settings
 from tests.connector.support import Harness, harness
@@ -45,10 +45,25 @@ def pythons_collector_thresholds() -> Iterator[None]:
     """The hostile suites bound the memory the app keeps for an input with Python's own collector thresholds, not
     with the test process's rarer collections (tests/conftest.py), which leave more cyclic garbage standing between
     passes and so a larger heap. (`compass serve` tunes its own, rarer still: see the module docstring.)"""
+    with collector_thresholds(PYTHONS_COLLECTOR_THRESHOLDS):
+        yield
+
+
+@pytest.fixture
+def compass_serves_collector_thresholds(pythons_collector_thresholds: None) -> Iterator[None]:
+    """For the memory of what the app alone leaves behind, as `compass serve` collects it."""
+    with collector_thresholds(COLLECTOR_THRESHOLDS):
+        yield
+
+
+@contextmanager
+def collector_thresholds(thresholds: tuple[int, int, int]) -> Iterator[None]:
     kept = gc.get_threshold()
-    gc.set_threshold(*PYTHONS_COLLECTOR_THRESHOLDS)
-    yield
-    gc.set_threshold(*kept)
+    gc.set_threshold(*thresholds)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*kept)
 
 
 # --- the app under attack ---------------------------------------------------------------------------------
