@@ -14,6 +14,7 @@ from compass.app import create_app
 from kernel.db import Database
 from kernel.settings import Settings
 from testing.databases import BACKENDS, POSTGRES_URL, create_postgres_database, migrate, sqlite_url
+from testing.tls import share_httpx_default_tls_context
 from tests.support import Operator, TenantFactory
 
 # Fixture modules that tests of more than one directory use (pytest allows pytest_plugins here only).
@@ -34,6 +35,7 @@ pytest_plugins = [
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    share_httpx_default_tls_context()
     config.addinivalue_line(
         "markers",
         "backend_independent(why): what the test proves does not depend on the database (say why); it runs on"

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from director.application.repository import ApplicationRepository
 from director.apptemplate.repository import ApplicationTemplateRepository
-from director.fetchrequest.fetcher import FetchPolicy, FetchRefused, GuardedSession
+from director.fetchrequest.fetcher import FetchPolicy, FetchRefused, guarded_session
 from director.label.repository import LabelledKind, LabelRepository
 from director.models import (
     Application,
@@ -513,21 +513,17 @@ async def send(policy: FetchPolicy, request: Request, default_timeout: float) ->
     timeout = min(float(request.timeout or default_timeout), policy.timeout)
     limited = dataclasses.replace(policy, timeout=timeout)
     try:
-        async with asyncio.timeout(timeout):
-            async with httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
-            ) as client:
-                session = GuardedSession(client, limited)
-                credentials, query = await session.credentials(request.auth)
-                url = httpx.URL(request.url)
-                if query:
-                    url = url.copy_merge_params(tuple(query))
-                headers = [("Content-Type", "application/json"), *request.headers, *credentials]
-                response = await session.send(request.method, url, headers, content=request.body)
-                try:
-                    content = await session.body(response, "the webhook's answer")
-                finally:
-                    await response.aclose()
+        async with asyncio.timeout(timeout), guarded_session(limited) as session:
+            credentials, query = await session.credentials(request.auth)
+            url = httpx.URL(request.url)
+            if query:
+                url = url.copy_merge_params(tuple(query))
+            headers = [("Content-Type", "application/json"), *request.headers, *credentials]
+            response = await session.send(request.method, url, headers, content=request.body)
+            try:
+                content = await session.body(response, "the webhook's answer")
+            finally:
+                await response.aclose()
     except (TimeoutError, httpx.TimeoutException):
         raise NotificationError(f"{request.url} did not answer within {timeout:g} seconds") from None
     except FetchRefused as refused:
