@@ -4,7 +4,6 @@ own connections to the same database, as another worker is), and when the change
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +18,10 @@ from starlette.applications import Starlette
 from compass.app import create_app
 from credentials.models import IssuedCertificate, SystemAuth
 from director.models import Runtime, Tenant
-from kernel.changes import note
 from kernel.db import Database
 from kernel.models import utcnow
 from kernel.settings import Settings
+from testing.changes import heard_everything
 from testing.statements import count_statements
 from testing.waiting import wait_until
 from tests.connector.support import (
@@ -98,26 +97,13 @@ async def operator(writer: httpx.AsyncClient, tenants: TenantFactory) -> Operato
     return operator
 
 
-class Heard:
-    """The tags a change feed published."""
-
-    def __init__(self) -> None:
-        self.tags: set[str] = set()
-
-    def invalidate(self, tags: frozenset[str] | None) -> None:
-        self.tags.update(tags or ())
-
-
 class Poller:
     """The other worker, polling as a connected runtime (its certificate in the proxy's header)."""
 
-    def __init__(
-        self, client: httpx.AsyncClient, application: Starlette, database: Database, writer_database: Database
-    ) -> None:
+    def __init__(self, client: httpx.AsyncClient, application: Starlette, database: Database) -> None:
         self.client = client
         self.application = application
         self.database = database
-        self.writer_database = writer_database
 
     async def poll(self, runtime: ConnectedRuntime, headers: dict[str, str] | None = None) -> httpx.Response:
         body = {"query": SYNC % runtime.id, "variables": None}
@@ -134,16 +120,9 @@ class Poller:
         return again
 
     async def heard_everything(self) -> None:
-        """Until the poller heard every change committed so far: PostgreSQL delivers notifications in commit order,
-        so once a marker committed now has arrived, so have those before it. (On SQLite the poller sees another
-        process's commit at its next lookup.)"""
-        if self.database.is_sqlite:
-            return
-        heard, marker = Heard(), f"test:{uuid.uuid4()}"
-        self.database.changes.subscribe(heard.invalidate)
-        async with self.writer_database.transaction() as session:
-            note(session, marker)
-        await wait_until(lambda: marker in heard.tags, what="the poller hearing the writer's changes")
+        """Until the poller heard every change committed so far (on SQLite it sees another process's commit at
+        its next lookup)."""
+        await heard_everything(self.database)
 
     async def unheard(self, statement: Executable) -> None:
         """A write without a tag, through the poller's own connections: as if its notification was lost."""
@@ -155,11 +134,9 @@ class Poller:
 
 
 @pytest.fixture
-async def poller(
-    poller_app: Starlette, other_database: Database, database: Database
-) -> AsyncIterator[Poller]:
+async def poller(poller_app: Starlette, other_database: Database) -> AsyncIterator[Poller]:
     async for client in _client(poller_app):
-        yield Poller(client, poller_app, other_database, database)
+        yield Poller(client, poller_app, other_database)
 
 
 @dataclass(frozen=True)
