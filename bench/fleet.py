@@ -50,6 +50,7 @@ import argparse
 import asyncio
 import gzip
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -514,18 +515,24 @@ def profiled_serve(output: str) -> None:
     # uvicorn re-raises the signal that stopped it once it has shut down: a handler of ours keeps the process
     # alive long enough to write the profile.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    profiler = Profiler(interval=0.001)
-    profiler.start()
+    # Started by the bench when its measured window begins (``run_fleet``): the warm-up's first polls, which build
+    # every view and read every identity, are left out. The signal's handler runs inside whichever request was
+    # being served: the whole thread is sampled (not one task's awaits), from this frame down.
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    here = inspect.currentframe()
+    signal.signal(signal.SIGUSR1, lambda *_: profiler.start(caller_frame=here))
     try:
         app(["serve"], standalone_mode=False)
     finally:
-        session = profiler.stop()
-        root = session.root_frame()
-        lines = [f"{session.duration:.1f} s sampled, {session.cpu_time:.1f} s of CPU"]
-        if root is not None:
-            # uvloop's own work (sockets, TLS, waiting for the database or the next request) shows as the
-            # self time of asyncio's runner, the Python frame that called into it.
-            lines += render_profile_tables(profile_tables(root), top=20)
+        lines = ["(the measured window never began)"]
+        if profiler.is_running:
+            session = profiler.stop()
+            root = session.root_frame()
+            lines = [f"{session.duration:.1f} s sampled, {session.cpu_time:.1f} s of CPU"]
+            if root is not None:
+                # uvloop's own work (sockets, TLS, waiting for the database or the next request) shows as the
+                # self time of asyncio's runner, the Python frame that called into it.
+                lines += render_profile_tables(profile_tables(root), top=20)
         Path(output).write_text("\n".join(lines) + "\n")
 
 
@@ -955,7 +962,9 @@ async def _start_clients(
     return processes
 
 
-async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: Fleet, runtimes: int) -> Run:
+async def run_fleet(
+    options: argparse.Namespace, server: ServedCompass, fleet: Fleet, runtimes: int, *, profiled: bool = False
+) -> Run:
     from sqlalchemy.engine import make_url
 
     database = make_url(server.env["COMPASS_DATABASE_URL"]).database or ""
@@ -971,6 +980,8 @@ async def run_fleet(options: argparse.Namespace, server: ServedCompass, fleet: F
     measure_from = start + options.warmup
     end = measure_from + options.duration
     await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
+    if profiled:
+        os.kill(server.pid, signal.SIGUSR1)
     server_from, pg_from, wall_from = cpu_by_process(server_pids), cpu_by_process(pg_pids), time.monotonic()
     errors: Counter[str] = Counter()
     changes = await operate(options, server, fleet, start=measure_from + 0.5, end=end, failures=errors)
@@ -1089,7 +1100,7 @@ class Bench:
         try:
             fleet = await self.prepare(server, runtimes)
             _log(f"W = {workers}, R = {runtimes}: {self.options.duration:g} s of polling")
-            run = await run_fleet(self.options, server, fleet, runtimes)
+            run = await run_fleet(self.options, server, fleet, runtimes, profiled=profile_to is not None)
         finally:
             server.stop()
         self.runs.append(run)

@@ -47,7 +47,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection made (every module, schema and model imported) is left out of the garbage collector's
     passes, and a young generation is collected every 10,000 allocations rather than 700: on four director test
     files, the collector's share of the worker's CPU fell from 9 % to 4 %. Only the test process changes; a
-    `compass serve` the tests start keeps its own settings (``compass.server._tune_gc``)."""
+    `compass serve` the tests start keeps its own settings (``compass.server.COLLECTOR_THRESHOLDS``)."""
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
 

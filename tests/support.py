@@ -9,6 +9,9 @@ from typing import Any
 import httpx
 
 from compass.auth.jwt import issue_token
+from director.polling.invalidation import unit_of_work
+from director.runtime.inputs import RuntimeRegisterInput
+from director.runtime.service import runtime as runtime_service
 from director.tenant.service import tenant as tenant_service
 from kernel.db import Database
 from kernel.principal import ALL_SCOPES
@@ -87,3 +90,13 @@ class TenantFactory:
         )
         return Operator(self.client, tenant_id, token)
 
+
+async def registered_runtimes(database: Database, count: int, prefix: str) -> list[str]:
+    """The ids of ``count`` runtimes registered through the service, in a new tenant of their own."""
+    async with database.transaction() as session:
+        tenant = await tenant_service.create(session, f"{prefix}-{uuid.uuid4().hex[:8]}")
+    async with unit_of_work(database, tenant.id) as session:
+        return [
+            (await runtime_service.register(session, tenant.id, RuntimeRegisterInput(name=f"{prefix}-{index}"))).id
+            for index in range(count)
+        ]

@@ -21,11 +21,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from director.polling.invalidation import unit_of_work
 from director.polling.last_seen import LastSeenRecorder
-from director.runtime.inputs import RuntimeRegisterInput
-from director.runtime.service import runtime as runtime_service
-from director.tenant.service import tenant as tenant_service
 from kernel.db import Database
 from kernel.models import utcnow
 from testing.databases import POSTGRES_URL, create_postgres_database
@@ -42,7 +38,7 @@ from tests.connector.support import (
     sign_document,
     unb64,
 )
-from tests.support import Operator, TenantFactory
+from tests.support import Operator, TenantFactory, registered_runtimes
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL, reason="COMPASS_TEST_POSTGRES_URL is not set; `make test` starts PostgreSQL"
@@ -373,18 +369,12 @@ async def test_two_processes_flushing_last_seen_of_the_same_runtimes_do_not_dead
     # given: the recorders of two processes (a pool each) that saw the same runtimes in opposite orders
     databases = [Database(database_url), Database(database_url)]
     try:
-        async with databases[0].transaction() as session:
-            tenant = await tenant_service.create(session, f"last-seen-{uuid.uuid4().hex[:8]}")
-        async with unit_of_work(databases[0], tenant.id) as session:
-            runtimes = [
-                await runtime_service.register(session, tenant.id, RuntimeRegisterInput(name=f"seen-{index}"))
-                for index in range(100)
-            ]
+        runtimes = await registered_runtimes(databases[0], 100, "seen")
         recorders = [LastSeenRecorder(database, utcnow) for database in databases]
-        for runtime in runtimes:
-            recorders[0].seen(runtime.id)
-        for runtime in reversed(runtimes):
-            recorders[1].seen(runtime.id)
+        for runtime_id in runtimes:
+            recorders[0].seen(runtime_id)
+        for runtime_id in reversed(runtimes):
+            recorders[1].seen(runtime_id)
 
         # when
         flushed = await asyncio.gather(*(recorder.flush() for recorder in recorders), return_exceptions=True)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import or_, update
-
-from director.models import Runtime
+from director.runtime.repository import RuntimeRepository
 from kernel.db import Database
 
 
@@ -29,14 +27,7 @@ class LastSeenRecorder:
             async with self.database.transaction() as session:
                 # Runtime rows in id order, as every writer takes them (``director.polling.revision``): two
                 # processes flushing the same runtimes, or a flush and an application write, queue, never deadlock.
-                for runtime_id, at in sorted(pending.items()):
-                    await session.execute(
-                        update(Runtime)
-                        .where(
-                            Runtime.id == runtime_id, or_(Runtime.last_seen_at.is_(None), Runtime.last_seen_at < at)
-                        )
-                        .values(last_seen_at=at)
-                    )
+                await RuntimeRepository(session).record_last_seen(sorted(pending.items()))
         except BaseException:
             for runtime_id, at in pending.items():
                 self._pending.setdefault(runtime_id, at)

@@ -11,17 +11,21 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from starlette.applications import Starlette
 
+from director import models
+from director.polling.last_seen import LastSeenRecorder
 from director.polling.middleware import KeptAnswer, _admits_gzip, _etag
 from director.polling.shared_views import SharingExecutionContext
 from kernel.cache import MemoryCache
 from kernel.db import Database
+from kernel.models import utcnow
 from kernel.observability.metrics import REGISTRY
 from kernel.settings import Settings
 from testing.statements import count_statements
 from tests.connector.support import forwarded_certificate_headers
-from tests.support import DIRECTOR, Operator, TenantFactory
+from tests.support import DIRECTOR, Operator, TenantFactory, registered_runtimes
 
 SYNC = '{ result: applicationsForRuntime(runtimeID: "%s") { data { id name } totalCount } }'
 REGISTER_RUNTIME = 'mutation { result: registerRuntime(in: {name: "%s"}) { id } }'
@@ -170,6 +174,29 @@ async def test_a_runtime_silent_for_five_sync_periods_shows_silent(
     data = await operator.query('{ result: runtime(id: "%s") { agentStatus } }' % runtime.id)
 
     assert data["result"]["agentStatus"] == "SILENT"
+
+
+async def test_a_flush_writes_every_runtimes_poll_time_in_one_statement_and_never_an_earlier_one(
+    database: Database,
+) -> None:
+    runtimes = await registered_runtimes(database, 3, "flushed")
+    now = utcnow()
+    earlier = LastSeenRecorder(database, lambda: now - timedelta(minutes=1))
+    later = LastSeenRecorder(database, lambda: now)
+    for runtime_id in runtimes:
+        later.seen(runtime_id)
+    earlier.seen(runtimes[0])  # another worker's older note, flushed after
+
+    with count_statements(database) as statements:
+        await later.flush()
+    await earlier.flush()
+
+    assert len(statements) == 1
+    async with database.read_sessions() as session:
+        rows = await session.execute(
+            select(models.Runtime.id, models.Runtime.last_seen_at).where(models.Runtime.id.in_(runtimes))
+        )
+    assert dict(rows.all()) == dict.fromkeys(runtimes, now)
 
 
 def test_the_etag_depends_on_the_document() -> None:
