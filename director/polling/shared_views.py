@@ -16,8 +16,9 @@ import re
 from collections.abc import Callable, Hashable
 from functools import partial
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from graphql import GraphQLError, GraphQLObjectType, print_ast
+from graphql import FieldNode, GraphQLError, GraphQLObjectType, print_ast
 from graphql.execution.values import get_argument_values
 
 from director.models import SCENARIOS
@@ -32,6 +33,9 @@ SHARED_FIELD = "applicationsForRuntime"
 _PER_RUNTIME_FIELDS = re.compile(r"\binstanceAuths?\b")
 #: Completed results of ``SHARED_FIELD`` by key (see ``SharingExecutionContext._key``).
 SharedViews = MemoryCache[Hashable, Any]
+#: A field's selection and the document's fragments as written, for the runtime that asked: see ``_written``.
+_Written = tuple[tuple[str, ...], tuple[str, ...]]
+_WRITTEN: WeakKeyDictionary[FieldNode, tuple[str, _Written | None]] = WeakKeyDictionary()
 #: Views being built now, by (the cache they go to, key): each resolves to the view, or None if its build failed.
 _building: dict[tuple[int, Hashable], asyncio.Future[Any]] = {}
 
@@ -123,15 +127,25 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
             tenant_revision, formations = await RevisionRepository(session).formation_revisions(
                 principal.tenant_id, names
             )
-        # The selection as written (with every fragment it may spread) and the values of its variables; the
-        # runtime's own id, as a literal or a variable, stands for "the asking runtime" wherever it appears.
-        asking = json.dumps(runtime_id)
-        selection = tuple(print_ast(detail.node).replace(asking, "<runtime>") for detail in field_details_list)
-        fragments = tuple(sorted(print_ast(fragment) for fragment in self.fragment_definitions.values()))
+        written = self._written(runtime_id, field_details_list)
+        if written is None:
+            return None  # each runtime sees only its own instance auths: a view holding them is its alone
         variables = tuple(
             sorted((name, "<runtime>" if value == runtime_id else repr(value)) for name, value in self.variable_values.coerced.items())
         )
-        if any(_PER_RUNTIME_FIELDS.search(text) for text in (*selection, *fragments)):
-            return None  # each runtime sees only its own instance auths: a view holding them is its alone
-        return (principal.tenant_id, tenant_revision, formations, normalized, selection, fragments, variables)
+        return (principal.tenant_id, tenant_revision, formations, normalized, *written, variables)
+
+    def _written(self, runtime_id: str, field_details_list: Any) -> _Written | None:
+        """The selection as written (with every fragment it may spread), the runtime's own id standing for "the
+        asking runtime" wherever it appears; None when it asks for what is the runtime's alone. Printed once per
+        parsed document (the parser's cache hands the same nodes to every poll of a runtime's document)."""
+        node = field_details_list[0].node
+        kept = _WRITTEN.get(node)
+        if kept is None or kept[0] != runtime_id:
+            asking = json.dumps(runtime_id)
+            selection = tuple(print_ast(detail.node).replace(asking, "<runtime>") for detail in field_details_list)
+            fragments = tuple(sorted(print_ast(fragment) for fragment in self.fragment_definitions.values()))
+            shareable = not any(_PER_RUNTIME_FIELDS.search(text) for text in (*selection, *fragments))
+            kept = _WRITTEN[node] = (runtime_id, (selection, fragments) if shareable else None)
+        return kept[1]
 

@@ -9,12 +9,14 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import graphql
 import httpx
 import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
 from director import models
+from director.polling import shared_views
 from director.polling.last_seen import LastSeenRecorder
 from director.polling.middleware import KeptAnswer, _admits_gzip, _etag
 from director.polling.shared_views import SharingExecutionContext
@@ -469,6 +471,31 @@ async def test_runtimes_polling_at_once_after_a_change_build_their_shared_view_o
     # then
     assert one_build > 0
     assert reads == one_build
+
+
+async def test_a_runtimes_document_is_printed_for_its_shared_view_once_however_many_changes_follow(
+    operator_and_runtime: tuple[Operator, Runtime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: every print of a selection for a shared view's key counted, and the runtime's first poll
+    printed: list[object] = []
+
+    def counted(node: Any) -> str:
+        printed.append(node)
+        return graphql.print_ast(node)
+
+    monkeypatch.setattr(shared_views, "print_ast", counted)
+    operator, runtime = operator_and_runtime
+    await runtime.poll()
+    first = len(printed)
+
+    # when: two changes, each followed by a poll executed again
+    for name in ("second", "third"):
+        await operator.query(ASSIGN % ((await operator.query(REGISTER_APPLICATION % name))["result"]["id"], "APPLICATION"))
+        assert (await runtime.poll()).json()["data"]["result"]["totalCount"] > 0
+
+    # then
+    assert first > 0
+    assert len(printed) == first
 
 
 async def test_a_runtime_in_other_formations_builds_its_own_view(
