@@ -11,15 +11,20 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 
 from kernel.asgi import HttpMiddleware, ResponseStatus
 from kernel.errors import CompassError, NotFoundError
 from kernel.graphiql.page import graphiql_html
+
+ANSWERED_WITH_ERRORS = "graphql_answered_with_errors"
+"""Set in the request's state once the view has executed it: whether any of its results carried errors, so that
+a middleware keeping answers (director.polling) need not parse the answer's JSON to know."""
 
 ContextT = TypeVar("ContextT")
 RootValueT = TypeVar("RootValueT")
@@ -193,6 +198,11 @@ class GraphQLView(GraphQL[ContextT, RootValueT]):
         if not items or not all(isinstance(item, dict) for item in items):
             raise HTTPException(BadRequestError.http_status, "The request body must be a JSON object with a query")
         return decoded
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        state = request.scope.setdefault("state", {})
+        state[ANSWERED_WITH_ERRORS] = state.get(ANSWERED_WITH_ERRORS, False) or bool(result.errors)
+        return await super().process_result(request, result)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:  # noqa: ARG002 - strawberry's signature
         return HTMLResponse(self._ide_html)

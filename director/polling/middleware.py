@@ -30,6 +30,7 @@ from director.polling.kept_revisions import KeptRevisions
 from director.polling.last_seen import LastSeenRecorder
 from kernel.cache import MemoryCache
 from kernel.graphql.documents import document_key, parse_bounded
+from kernel.http import ANSWERED_WITH_ERRORS
 from kernel.observability.metrics import RUNTIME_ANSWER_ENCODINGS_TOTAL, RUNTIME_POLLS_TOTAL
 from kernel.principal import ClientKind, ClientPrincipal
 
@@ -260,8 +261,7 @@ class RuntimePollCache:
         if start is None:
             return
         answer = b"".join(chunks)
-        # An answer already encoded on its way here is no JSON: it passes as it came, never compressed twice.
-        if start["status"] != HTTPStatus.OK or not _cacheable(answer):
+        if start["status"] != HTTPStatus.OK or not _cacheable(scope, start, answer):
             await send(start)
             await send({"type": "http.response.body", "body": answer})
             return
@@ -271,7 +271,14 @@ class RuntimePollCache:
         await _send_answer(send, 200, _representation_etag(key, gzipped=gzipped), answer, gzipped=gzipped)
 
 
-def _cacheable(answer: bytes) -> bool:
+def _cacheable(scope: Scope, start: Message, answer: bytes) -> bool:
+    """An answer without errors, as JSON: one already encoded on its way here passes as it came, never compressed
+    twice. The GraphQL view says whether it answered with errors; an answer from elsewhere is parsed to know."""
+    if any(name == b"content-encoding" for name, _ in start.get("headers", [])):
+        return False
+    errors = scope.get("state", {}).get(ANSWERED_WITH_ERRORS)
+    if errors is not None:
+        return not errors
     try:
         document = json.loads(answer)
     except ValueError:

@@ -257,6 +257,23 @@ async def test_polls_are_counted_by_how_they_were_answered(operator_and_runtime:
     }
 
 
+async def test_an_answer_with_errors_is_never_kept(operator_and_runtime: tuple[Operator, Runtime]) -> None:
+    def executed() -> float:
+        return REGISTRY.get_sample_value("compass_runtime_polls_total", {"outcome": "executed"}) or 0.0
+
+    # given: a document the runtime may not ask (another runtime's view)
+    _, runtime = operator_and_runtime
+    refused = {"query": SYNC % "00000000-0000-4000-8000-000000000000"}
+    before = executed()
+
+    # when
+    answers = [await runtime.client.post(DIRECTOR, json=refused, headers=runtime.headers) for _ in range(2)]
+
+    # then: both were executed, each answering its error
+    assert [answer.json()["errors"][0]["extensions"]["code"] for answer in answers] == ["FORBIDDEN"] * 2
+    assert executed() - before == 2
+
+
 async def test_a_write_to_another_runtime_keeps_this_runtimes_view_cached(
     operator_and_runtime: tuple[Operator, Runtime],
 ) -> None:
