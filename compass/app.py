@@ -131,7 +131,8 @@ def create_app(
         database=database,
         settings=settings,
         clock=clock,
-        shared_views=MemoryCache(max_entries=settings.shared_view_entries),
+        # 0 turns sharing off: no view kept, and none shared while it is built either.
+        shared_views=MemoryCache(max_entries=settings.shared_view_entries) if settings.shared_view_entries else None,
     )
     connector_api = ConnectorGraphQL(build_connector_schema(settings), service=connector)
     recorder = LastSeenRecorder(database, clock)

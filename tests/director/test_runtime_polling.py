@@ -27,6 +27,7 @@ from kernel.observability.metrics import REGISTRY
 from kernel.settings import Settings
 from testing.statements import count_statements
 from tests.connector.support import forwarded_certificate_headers
+from tests.fixtures.proxied import ProxiedWith
 from tests.support import DIRECTOR, Operator, TenantFactory, registered_runtimes
 
 SYNC = '{ result: applicationsForRuntime(runtimeID: "%s") { data { id name } totalCount } }'
@@ -488,6 +489,33 @@ async def test_runtimes_polling_at_once_after_a_change_build_their_shared_view_o
     # then
     assert one_build > 0
     assert reads == one_build
+
+
+async def test_with_shared_views_off_runtimes_polling_at_once_each_build_their_own_view(
+    proxied_with: ProxiedWith, tenants: TenantFactory, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: COMPASS_SHARED_VIEW_ENTRIES=0, twins in one formation, builds that take a while (as above)
+    executed = SharingExecutionContext._executed
+
+    async def slowly(self: SharingExecutionContext, execute: Any) -> Any:
+        await asyncio.sleep(0.2)
+        return await executed(self, execute)
+
+    monkeypatch.setattr(SharingExecutionContext, "_executed", slowly)
+    async with proxied_with(shared_view_entries=0) as client:
+        operator = await tenants.operator()
+        operator.client = client
+        await operator.query(ASSIGN % ((await operator.query(REGISTER_APPLICATION % "shop"))["result"]["id"], "APPLICATION"))
+        runtimes = [await _runtime_in_default(operator, client, f"twin-{index}") for index in range(3)]
+        one_build = await _reads_of_applications(database, [runtimes[0].poll()])
+
+        # when
+        await operator.query(ASSIGN % ((await operator.query(REGISTER_APPLICATION % "more"))["result"]["id"], "APPLICATION"))
+        reads = await _reads_of_applications(database, [runtime.poll() for runtime in runtimes])
+
+    # then: nothing shared, not even a build under way
+    assert one_build > 0
+    assert reads == 3 * one_build
 
 
 async def test_a_runtimes_document_is_printed_for_its_shared_view_once_however_many_changes_follow(
