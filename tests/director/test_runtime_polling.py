@@ -462,14 +462,9 @@ async def _reads_of_applications(database: Database, polls: list[Any]) -> int:
     return sum("FROM applications" in statement for statement in statements)
 
 
-async def test_runtimes_polling_at_once_after_a_change_build_their_shared_view_once(
-    operator_and_runtime: tuple[Operator, Runtime],
-    proxied: httpx.AsyncClient,
-    database: Database,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # given: five runtimes in the same formation, a build that takes a while (so that every poll arrives while
-    # it runs), and what one build of their view reads after a change
+@pytest.fixture
+def slow_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every build of a view takes a while, so that polls sent at once all arrive while one is under way."""
     executed = SharingExecutionContext._executed
 
     async def slowly(self: SharingExecutionContext, execute: Any) -> Any:
@@ -477,6 +472,16 @@ async def test_runtimes_polling_at_once_after_a_change_build_their_shared_view_o
         return await executed(self, execute)
 
     monkeypatch.setattr(SharingExecutionContext, "_executed", slowly)
+
+
+async def test_runtimes_polling_at_once_after_a_change_build_their_shared_view_once(
+    operator_and_runtime: tuple[Operator, Runtime],
+    proxied: httpx.AsyncClient,
+    database: Database,
+    slow_builds: None,
+) -> None:
+    # given: five runtimes in the same formation, a build that takes a while (so that every poll arrives while
+    # it runs), and what one build of their view reads after a change
     operator, first = operator_and_runtime
     runtimes = [first, *[await _runtime_in_default(operator, proxied, f"twin-{index}") for index in range(4)]]
     await operator.query(ASSIGN % ((await operator.query(REGISTER_APPLICATION % "second"))["result"]["id"], "APPLICATION"))
@@ -492,16 +497,9 @@ async def test_runtimes_polling_at_once_after_a_change_build_their_shared_view_o
 
 
 async def test_with_shared_views_off_runtimes_polling_at_once_each_build_their_own_view(
-    proxied_with: ProxiedWith, tenants: TenantFactory, database: Database, monkeypatch: pytest.MonkeyPatch
+    proxied_with: ProxiedWith, tenants: TenantFactory, database: Database, slow_builds: None
 ) -> None:
     # given: COMPASS_SHARED_VIEW_ENTRIES=0, twins in one formation, builds that take a while (as above)
-    executed = SharingExecutionContext._executed
-
-    async def slowly(self: SharingExecutionContext, execute: Any) -> Any:
-        await asyncio.sleep(0.2)
-        return await executed(self, execute)
-
-    monkeypatch.setattr(SharingExecutionContext, "_executed", slowly)
     async with proxied_with(shared_view_entries=0) as client:
         operator = await tenants.operator()
         operator.client = client
