@@ -37,6 +37,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+from asgi_lifespan import LifespanManager
 
 from bench import common, load_client
 from bench.certificates import AgentCertificate, connect_runtime
@@ -580,13 +581,19 @@ async def profile(
 ) -> str:
     """pyinstrument around ``requests`` sequential requests into the ASGI app; returns the text to print.
 
-    With ``certificate_pem`` the requests are the runtime's polls, as they arrive over the HTTPS listener.
+    With ``certificate_pem`` the requests are the runtime's polls, as they arrive over the HTTPS listener. The app
+    runs with its lifespan, as served: its change listener lets it keep identities and revisions.
     """
-    from pyinstrument import Profiler
-
     from compass.app import create_app
 
-    app = create_app(settings.model_copy(update=ONE_RUNTIME), database)
+    async with LifespanManager(create_app(settings.model_copy(update=ONE_RUNTIME), database)) as served:
+        return await _profiled(served.app, body, headers, requests, certificate_pem=certificate_pem, top=top)
+
+
+async def _profiled(
+    app: Any, body: bytes, headers: dict[str, str], requests: int, *, certificate_pem: str | None, top: int
+) -> str:
+    from pyinstrument import Profiler
 
     async def call() -> None:
         answer = await asgi_request(app, post_scope(body, headers, DIRECTOR_PATH, certificate_pem), body)
@@ -784,7 +791,10 @@ async def run_backend(backend: str, title: str, options: argparse.Namespace) -> 
         seeded = await seed_runtime(database)
         headers = operator_headers(settings, seeded.tenant_id)
         servers = (pycompass_server(workdir, url), baseline_server(workdir, url))
-        apps = (create_app(settings.model_copy(update=ONE_RUNTIME), database), baseline.create_app(database))
+        # In process as served: with its lifespan (the change listener), so that identities and revisions are kept.
+        lifespans = contextlib.AsyncExitStack()
+        ours = await lifespans.enter_async_context(LifespanManager(create_app(settings.model_copy(update=ONE_RUNTIME), database)))
+        apps = (ours.app, baseline.create_app(database))
         setup = Setup(servers, apps, database, seeded.runtime_id, headers, options)
         seeded_count = 0
         agent: AgentCertificate | None = None
@@ -825,6 +835,7 @@ async def run_backend(backend: str, title: str, options: argparse.Namespace) -> 
         finally:
             for server in servers:
                 server.stop()
+            await lifespans.aclose()
             await database.dispose()
     return report
 
@@ -894,8 +905,8 @@ _AGENT_LEGEND = (
     "  baseline (repeat, etag) = the same per-revision answers: one revision lookup, then the kept bytes",
     "            or 304; no identity lookup",
     "  CPU ÷ base uncached = pycompass CPU ms ÷ the uncached baseline's above; ÷ pyc operator = ÷ the",
-    "            executed pycompass request above; stmts in process (pycompass: certificate, system auth,",
-    "            revision)",
+    "            executed pycompass request above; stmts in process, with the app's lifespan as served",
+    "            (pycompass keeps identities and revisions: a kept answer or a 304 runs none)",
 )
 
 
