@@ -570,8 +570,7 @@ def render_profile_tables(tables: ProfileTables, top: int = PROFILE_TOP) -> list
 
 
 async def profile(
-    settings: Any,
-    database: Database,
+    app: Any,
     body: bytes,
     headers: dict[str, str],
     requests: int,
@@ -579,20 +578,12 @@ async def profile(
     certificate_pem: str | None = None,
     top: int = PROFILE_TOP,
 ) -> str:
-    """pyinstrument around ``requests`` sequential requests into the ASGI app; returns the text to print.
+    """pyinstrument around ``requests`` sequential requests into ``app`` (pycompass as the bench runs it in
+    process, with its lifespan: its change listener lets it keep identities and revisions, as when served);
+    returns the text to print.
 
-    With ``certificate_pem`` the requests are the runtime's polls, as they arrive over the HTTPS listener. The app
-    runs with its lifespan, as served: its change listener lets it keep identities and revisions.
+    With ``certificate_pem`` the requests are the runtime's polls, as they arrive over the HTTPS listener.
     """
-    from compass.app import create_app
-
-    async with LifespanManager(create_app(settings.model_copy(update=ONE_RUNTIME), database)) as served:
-        return await _profiled(served.app, body, headers, requests, certificate_pem=certificate_pem, top=top)
-
-
-async def _profiled(
-    app: Any, body: bytes, headers: dict[str, str], requests: int, *, certificate_pem: str | None, top: int
-) -> str:
     from pyinstrument import Profiler
 
     async def call() -> None:
@@ -820,12 +811,11 @@ async def run_backend(backend: str, title: str, options: argparse.Namespace) -> 
                 log(f"{backend}: profiling N = {seeded_count} in process")
                 body = request_body(seeded.runtime_id)
                 requests = options.profile_requests
-                report.profile = await profile(settings, database, body, headers, requests)
+                report.profile = await profile(ours.app, body, headers, requests)
                 if agent is not None:
                     log(f"{backend}: profiling the agent's repeated poll of N = {seeded_count}")
                     report.agent_profile = await profile(
-                        settings,
-                        database,
+                        ours.app,
                         body,
                         JSON_CONTENT,
                         requests * 10,

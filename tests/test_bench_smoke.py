@@ -187,13 +187,15 @@ async def test_load_client_completes_requests_against_the_served_baseline(
     assert result["pages"] == 1
 
 
-async def test_profile_renders_time_by_owner_and_by_function(database: Database, settings: Settings) -> None:
+async def test_profile_renders_time_by_owner_and_by_function(
+    one_runtime_app: object, database: Database, settings: Settings
+) -> None:
     # given
     seeded = await seeded_with(database, 1)
 
     # when
     text = await profile(
-        settings, database, request_body(seeded.runtime_id), operator_headers(settings, seeded.tenant_id), 2
+        one_runtime_app, request_body(seeded.runtime_id), operator_headers(settings, seeded.tenant_id), 2
     )
 
     # then
